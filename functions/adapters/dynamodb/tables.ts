@@ -1,0 +1,27 @@
+/**
+ * The DynamoDB tables' key layout, in one place: the CDK storage construct and the local
+ * runtime both build their tables from these descriptions, so the two can never drift apart.
+ */
+export interface TableLayout {
+  partitionKey: string;
+  sortKey?: string;
+  /** Attribute holding the expiry time in epoch seconds (DynamoDB TTL). */
+  ttlAttribute?: string;
+  indexes: { name: string; partitionKey: string; sortKey: string }[];
+}
+
+/** Tasks by taskId; `byKey` lists one API key's tasks newest first. */
+export const taskTable: TableLayout = {
+  partitionKey: 'taskId',
+  ttlAttribute: 'expiresAt',
+  indexes: [{ name: 'byKey', partitionKey: 'keyHash', sortKey: 'createdAt' }],
+};
+
+/** API keys by the SHA-256 hash of the key (the key itself is never stored). */
+export const apiKeyTable: TableLayout = {
+  partitionKey: 'keyHash',
+  indexes: [],
+};
+
+/** Attribute types: every key attribute is a string except these numeric sort keys. */
+export const numericAttributes = new Set(['createdAt']);

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * Everything a function needs from its environment, read once at module scope and validated,
+ * so a misconfigured deployment fails at cold start instead of on the first request.
+ * The CDK stack and the local runtime set exactly these variables.
+ */
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+const seconds = z.coerce.number().int().nonnegative();
+
+export const configSchema = z.object({
+  TASKS_TABLE: z.string().min(1),
+  API_KEYS_TABLE: z.string().min(1),
+  GENERATE_QUEUE_URL: z.url(),
+  POLL_QUEUE_URL: z.url(),
+  NOTIFY_QUEUE_URL: z.url(),
+  VIDEO_BUCKET: z.string().min(1),
+  /** Which upstream generates the videos. */
+  PROVIDER: z.enum(['simulator']).default('simulator'),
+  /** Base URL of the provider's API (the simulator's address locally). */
+  PROVIDER_BASE_URL: z.url(),
+  /** Endpoints of local emulators; unset in AWS, where the SDK's defaults apply. */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  SQS_ENDPOINT: z.url().optional(),
+  S3_ENDPOINT: z.url().optional(),
+  /** Loopback callback and image URLs are accepted only by the local stack. */
+  ALLOW_LOOPBACK_URLS: flag.default(false),
+  /** Deployed stages refuse plain-http callback URLs unless this is set. */
+  ALLOW_HTTP_CALLBACKS: flag.default(false),
+  PRICE_VEO3: z.coerce.number().int().nonnegative().default(300),
+  PRICE_VEO3_FAST: z.coerce.number().int().nonnegative().default(60),
+  RETENTION_DAYS: z.coerce.number().int().positive().default(14),
+  /** Delay between two polls of the upstream operation. */
+  POLL_INTERVAL_SECONDS: seconds.max(900).default(10),
+  /** A task that is not done after this long fails with 501 instead of staying stuck. */
+  TASK_BUDGET_SECONDS: seconds.default(1800),
+  /** Lifetime of the presigned result URLs handed out by record-info. */
+  RESULT_URL_TTL_SECONDS: seconds.max(604800).default(86400),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid function configuration: ${problems}`);
+  }
+  return parsed.data;
+}

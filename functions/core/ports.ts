@@ -1,0 +1,121 @@
+import type { Readable } from 'node:stream';
+import type { AspectRatio, GenerationType, Model } from './schema';
+import type { CallbackAttempt, Task, TaskStatus } from './task';
+
+/**
+ * The ports the core needs from the outside world. Adapters in functions/adapters implement them;
+ * functions/container.ts wires them, so tests and the local runtime swap adapters by construction.
+ */
+
+export interface ApiKey {
+  keyHash: string;
+  name: string;
+  credits: number;
+  webhookSecret: string;
+  revoked?: boolean;
+}
+
+export interface ApiKeyStore {
+  /** Strongly consistent read: credits must be exact. */
+  get(keyHash: string): Promise<ApiKey | undefined>;
+  put(key: ApiKey): Promise<void>;
+}
+
+/** Credits moved together with a task write, in one transaction. */
+export interface CreditChange {
+  keyHash: string;
+  credits: number;
+}
+
+export class InsufficientCreditsError extends Error {
+  constructor(readonly balance: number) {
+    super('insufficient credits');
+  }
+}
+
+export interface TaskStore {
+  /** Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short. */
+  createCharged(task: Task, charge: CreditChange): Promise<void>;
+  get(taskId: string): Promise<Task | undefined>;
+  /**
+   * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
+   * Returns false when another writer got there first. A refund is applied in the same transaction.
+   */
+  transition(
+    taskId: string,
+    from: TaskStatus,
+    patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
+    refund?: CreditChange,
+  ): Promise<boolean>;
+  recordCallback(taskId: string, attempt: CallbackAttempt): Promise<void>;
+}
+
+export interface GenerateMessage {
+  taskId: string;
+}
+export interface PollMessage {
+  taskId: string;
+}
+export interface NotifyMessage {
+  taskId: string;
+}
+
+export interface TaskQueues {
+  generate(message: GenerateMessage): Promise<void>;
+  poll(message: PollMessage, delaySeconds: number): Promise<void>;
+  notify(message: NotifyMessage): Promise<void>;
+}
+
+export interface VideoStore {
+  /** Streams the body into the store without holding the whole file in memory. */
+  put(key: string, body: Readable, contentType: string): Promise<void>;
+  /** A time-limited URL anyone can GET the object from. */
+  url(key: string): Promise<string>;
+}
+
+/** What the worker hands a provider: the accepted request, resolved. */
+export interface UpstreamRequest {
+  taskId: string;
+  prompt: string;
+  model: Model;
+  generationType: GenerationType;
+  aspectRatio: Exclude<AspectRatio, 'Auto'>;
+  seed: number;
+  imageUrls: string[];
+}
+
+export type OperationStatus =
+  | { state: 'pending' }
+  | { state: 'done'; videos: string[] }
+  | { state: 'rejected'; reason: string }
+  | { state: 'failed'; reason: string };
+
+export interface VideoDownload {
+  body: Readable;
+  contentType: string;
+}
+
+/** A Veo upstream: Vertex AI, the Gemini API, kie.ai or the project's simulator. */
+export interface VideoProvider {
+  readonly name: string;
+  /** Starts the generation and returns the upstream's operation reference. */
+  submit(request: UpstreamRequest): Promise<string>;
+  poll(operation: string): Promise<OperationStatus>;
+  download(video: string): Promise<VideoDownload>;
+}
+
+/** A transient upstream problem (429, 5xx, network): retry later, within the task's budget. */
+export class UpstreamUnavailableError extends Error {
+  override name = 'UpstreamUnavailableError';
+}
+
+export interface CallbackDelivery {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface CallbackSender {
+  /** POSTs the callback; resolves with the HTTP status, rejects on network errors and timeouts. */
+  send(delivery: CallbackDelivery): Promise<number>;
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { refuseUrl, type UrlPolicy } from './url-guard';
+
+/**
+ * The request schemas of the kie.ai Veo 3.1 contract (SPEC §2). The API validates with them and,
+ * in later work, the OpenAPI document and the typed client derive from them.
+ */
+export const models = ['veo3', 'veo3_fast'] as const;
+export const generationTypes = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'] as const;
+export const aspectRatios = ['16:9', '9:16', 'Auto'] as const;
+
+export type Model = (typeof models)[number];
+export type GenerationType = (typeof generationTypes)[number];
+export type AspectRatio = (typeof aspectRatios)[number];
+
+export const PROMPT_MAX_CHARS = 5000;
+export const WATERMARK_MAX_CHARS = 100;
+
+/** Clients often send `null` for an optional field they leave out; treat it as absent. */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+
+const characters = (s: string) => [...s].length;
+
+function urlField(policy: UrlPolicy) {
+  return z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
+    const problem = refuseUrl(value.trim(), policy);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+export function generateRequestSchema(policy: UrlPolicy) {
+  return z
+    .object({
+      prompt: z
+        .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+        .trim()
+        .refine((s) => s.length > 0, 'must not be empty')
+        .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`),
+      imageUrls: optional(z.array(urlField(policy), { error: 'must be an array of URLs' })),
+      model: optional(z.enum(models, { error: `must be one of ${models.join(', ')}` })),
+      generationType: optional(z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` })),
+      aspectRatio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
+      seeds: optional(
+        z
+          .number({ error: 'must be an integer between 10000 and 99999' })
+          .int('must be an integer between 10000 and 99999')
+          .min(10000, 'must be an integer between 10000 and 99999')
+          .max(99999, 'must be an integer between 10000 and 99999'),
+      ),
+      watermark: optional(
+        z
+          .string({ error: 'must be a string' })
+          .refine((s) => characters(s) <= WATERMARK_MAX_CHARS, `must be at most ${WATERMARK_MAX_CHARS} characters`),
+      ),
+      callBackUrl: optional(urlField(policy)),
+      enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
+      // Deprecated by kie.ai: accepted and ignored.
+      enableFallback: optional(z.unknown()),
+    }, { error: 'The request body must be a JSON object' })
+    .transform((req, ctx) => {
+      const imageUrls = (req.imageUrls ?? []).map((u) => u.trim());
+      const model = req.model ?? 'veo3_fast';
+      const aspectRatio = req.aspectRatio ?? '16:9';
+      const generationType = req.generationType ?? inferGenerationType(imageUrls.length);
+      const problem = checkGenerationType(generationType, imageUrls.length, model, aspectRatio);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+        return z.NEVER;
+      }
+      return {
+        prompt: req.prompt,
+        imageUrls,
+        model,
+        generationType,
+        aspectRatio,
+        seeds: req.seeds,
+        watermark: req.watermark === undefined || req.watermark.trim() === '' ? undefined : req.watermark,
+        callBackUrl: req.callBackUrl?.trim(),
+        enableTranslation: req.enableTranslation ?? true,
+      };
+    });
+}
+
+export type GenerateRequest = z.output<ReturnType<typeof generateRequestSchema>>;
+
+function inferGenerationType(images: number): GenerationType {
+  if (images === 0) return 'TEXT_2_VIDEO';
+  return images <= 2 ? 'FIRST_AND_LAST_FRAMES_2_VIDEO' : 'REFERENCE_2_VIDEO';
+}
+
+function checkGenerationType(
+  type: GenerationType,
+  images: number,
+  model: Model,
+  aspectRatio: AspectRatio,
+): { field: string; message: string } | undefined {
+  switch (type) {
+    case 'TEXT_2_VIDEO':
+      return images > 0 ? { field: 'imageUrls', message: 'must be empty for TEXT_2_VIDEO' } : undefined;
+    case 'FIRST_AND_LAST_FRAMES_2_VIDEO':
+      return images < 1 || images > 2
+        ? { field: 'imageUrls', message: 'must hold 1 or 2 images for FIRST_AND_LAST_FRAMES_2_VIDEO' }
+        : undefined;
+    case 'REFERENCE_2_VIDEO':
+      if (images < 1 || images > 3) {
+        return { field: 'imageUrls', message: 'must hold 1 to 3 images for REFERENCE_2_VIDEO' };
+      }
+      if (model !== 'veo3_fast') return { field: 'model', message: 'must be veo3_fast for REFERENCE_2_VIDEO' };
+      if (aspectRatio !== '16:9') return { field: 'aspectRatio', message: 'must be 16:9 for REFERENCE_2_VIDEO' };
+      return undefined;
+  }
+}
+
+/** `taskId` query parameter: task ids are URL-safe by construction, anything else cannot exist. */
+export const taskIdSchema = z
+  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+  .trim()
+  .min(1, 'is required')
+  .max(128, 'is not a valid task id')
+  .regex(/^[A-Za-z0-9_-]+$/, 'is not a valid task id');
+
+export const recordInfoQuerySchema = z.object({ taskId: taskIdSchema });
+
+/** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'Invalid request';
+  const field = issue.path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+  return field ? `${field} ${issue.message}` : issue.message;
+}

@@ -1,0 +1,136 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type { GenerateRequest } from './schema';
+
+/**
+ * The task state machine. Every change is a conditional write on the expected current status
+ * (see TaskStore.transition), so a redelivered SQS message can never submit twice, charge twice
+ * or overwrite a result.
+ *
+ *   queued ──worker──> submitted ──poller──> succeeded
+ *      │                   │
+ *      └──────────┬────────┘
+ *                 v
+ *          failed | rejected   (rejected = the upstream's content filter refused it; refunded)
+ */
+export type TaskStatus = 'queued' | 'submitted' | 'succeeded' | 'failed' | 'rejected';
+
+const transitions: Record<TaskStatus, readonly TaskStatus[]> = {
+  queued: ['submitted', 'failed', 'rejected'],
+  submitted: ['succeeded', 'failed', 'rejected'],
+  succeeded: [],
+  failed: [],
+  rejected: [],
+};
+
+export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return transitions[from].includes(to);
+}
+
+export function isFinal(status: TaskStatus): boolean {
+  return transitions[status].length === 0;
+}
+
+/** kie.ai's successFlag: 0 generating, 1 success, 2 failed, 3 created but rejected upstream. */
+export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
+  switch (status) {
+    case 'queued':
+    case 'submitted':
+      return 0;
+    case 'succeeded':
+      return 1;
+    case 'failed':
+      return 2;
+    case 'rejected':
+      return 3;
+  }
+}
+
+/** One stored video of a task; the S3 key, never a URL (URLs are signed on every read). */
+export interface Rendition {
+  key: string;
+  resolution: string;
+}
+
+export interface CallbackAttempt {
+  at: number;
+  status?: number;
+  error?: string;
+}
+
+export interface Task {
+  taskId: string;
+  /** SHA-256 of the owner's API key: the only owner identity we keep. */
+  keyHash: string;
+  status: TaskStatus;
+  /** The accepted request, normalised (defaults filled in). */
+  request: GenerateRequest;
+  /** The request body as the client sent it (kie's paramJson). */
+  paramJson: string;
+  /** The seed used: the client's, or one we picked. */
+  seeds: number;
+  /** The aspect ratio used (`Auto` resolved once the worker knows it). */
+  aspectRatio: string;
+  /** The prompt actually sent upstream (differs from request.prompt after translation). */
+  promptSent?: string;
+  provider: string;
+  /** The upstream's reference for the running generation (operation name). */
+  operation?: string;
+  credits: number;
+  createdAt: number;
+  updatedAt: number;
+  completedAt?: number;
+  /** After this instant an unfinished task fails instead of being polled again. */
+  deadlineAt: number;
+  polls: number;
+  results?: Rendition[];
+  errorCode?: number;
+  errorMessage?: string;
+  callbacks?: CallbackAttempt[];
+  /** DynamoDB TTL, epoch seconds. */
+  expiresAt: number;
+}
+
+/** URL-safe by construction ([A-Za-z0-9_-]) so clients can paste it into a query string. */
+export function newTaskId(): string {
+  return `veo_${randomBytes(12).toString('base64url')}`;
+}
+
+export function pickSeed(): number {
+  return randomInt(10000, 100000);
+}
+
+export interface NewTaskInput {
+  request: GenerateRequest;
+  paramJson: string;
+  keyHash: string;
+  credits: number;
+  provider: string;
+  now: number;
+  retentionDays: number;
+  budgetSeconds: number;
+}
+
+export function newTask(input: NewTaskInput): Task {
+  const { request, now } = input;
+  return {
+    taskId: newTaskId(),
+    keyHash: input.keyHash,
+    status: 'queued',
+    request,
+    paramJson: input.paramJson,
+    seeds: request.seeds ?? pickSeed(),
+    // Without images there is nothing to match, so Auto means the default 16:9.
+    aspectRatio: request.aspectRatio === 'Auto' && request.imageUrls.length === 0 ? '16:9' : request.aspectRatio,
+    provider: input.provider,
+    credits: input.credits,
+    createdAt: now,
+    updatedAt: now,
+    deadlineAt: now + input.budgetSeconds * 1000,
+    polls: 0,
+    expiresAt: Math.floor(now / 1000) + input.retentionDays * 86400,
+  };
+}
+
+export function isExpired(task: Task, now: number, retentionDays: number): boolean {
+  return now - task.createdAt > retentionDays * 86400 * 1000;
+}

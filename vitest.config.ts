@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// One `npm test` runs every project; each can also run alone (npm run test:unit, test:infra, test:e2e).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['functions/**/*.test.ts', 'simulator/**/*.test.ts'] } },
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 180_000 } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});
