@@ -1,0 +1,45 @@
+import { HttpApi, HttpMethod, HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+
+export interface ApiProps {
+  /** Answers every route, including unknown ones (with the 404 envelope). */
+  api: IFunction;
+  /** Answers the upstream provider's push. */
+  upstreamCallback: IFunction;
+  /** @default burst 100, 50 requests per second */
+  throttle?: ThrottleSettings;
+}
+
+const UPSTREAM_CALLBACK_PATH = '/internal/upstream-callback';
+
+/** The HTTP API in front of the api and upstream-callback functions (payload format 2.0). */
+export class Api extends Construct {
+  readonly httpApi: HttpApi;
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Veo 3.1 video generation, kie.ai-compatible',
+      // The $default route: the api function routes by itself and answers unknown paths with a 404.
+      defaultIntegration: new HttpLambdaIntegration('ApiIntegration', props.api),
+      // Our own $default stage below, because the built-in one cannot be throttled.
+      createDefaultStage: false,
+    });
+    this.httpApi.addRoutes({
+      path: UPSTREAM_CALLBACK_PATH,
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('UpstreamCallbackIntegration', props.upstreamCallback),
+    });
+    const stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      // Per-key rate limits live in the api function; this is only a ceiling for the stage as a whole.
+      throttle: props.throttle ?? { burstLimit: 100, rateLimit: 50 },
+    });
+    this.url = stage.url;
+  }
+}

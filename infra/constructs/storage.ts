@@ -1,0 +1,66 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import {
+  apiKeyTable,
+  numericAttributes,
+  type TableLayout,
+  taskTable,
+} from '../../functions/adapters/dynamodb/tables';
+
+export interface StorageProps {
+  /** Days a video stays in the bucket (and a task in its table, via the TTL the functions set). */
+  retentionDays: number;
+}
+
+/**
+ * The stateful part: the tasks and API-key tables and the video bucket. Everything here is kept
+ * when the stack is deleted; losing it loses customers' keys, credits and videos.
+ */
+export class Storage extends Construct {
+  readonly tasks: TableV2;
+  readonly apiKeys: TableV2;
+  readonly videos: Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+    this.tasks = tableFromLayout(this, 'Tasks', taskTable);
+    this.apiKeys = tableFromLayout(this, 'ApiKeys', apiKeyTable);
+
+    this.videos = new Bucket(this, 'Videos', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        { id: 'expire-videos', prefix: 'videos/', expiration: Duration.days(props.retentionDays) },
+        // The poller streams videos in with multipart uploads; a crash mid-upload leaves parts behind.
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+  }
+}
+
+/** Builds a table from the layout the functions and the local runtime share, so they cannot drift. */
+function tableFromLayout(scope: Construct, id: string, layout: TableLayout): TableV2 {
+  return new TableV2(scope, id, {
+    partitionKey: attribute(layout.partitionKey),
+    sortKey: layout.sortKey === undefined ? undefined : attribute(layout.sortKey),
+    timeToLiveAttribute: layout.ttlAttribute,
+    globalSecondaryIndexes: layout.indexes.map((index) => ({
+      indexName: index.name,
+      partitionKey: attribute(index.partitionKey),
+      sortKey: attribute(index.sortKey),
+      projectionType: ProjectionType.ALL,
+    })),
+    billing: Billing.onDemand(),
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+}
+
+function attribute(name: string) {
+  return { name, type: numericAttributes.has(name) ? AttributeType.NUMBER : AttributeType.STRING };
+}

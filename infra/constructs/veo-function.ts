@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The repository root: entry paths are relative to it, and esbuild runs from it. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface VeoFunctionProps {
+  /** Entry file relative to the repository root; it exports `handler`. */
+  entry: string;
+  description: string;
+  timeout: Duration;
+  /** @default 256 */
+  memorySize?: number;
+  /** Every function gets the same environment (functions/config.ts validates it at cold start). */
+  environment: Record<string, string>;
+  /** @default two weeks */
+  logRetention?: RetentionDays;
+}
+
+/**
+ * A Lambda function with the house defaults: Node.js 22 on arm64, bundled by the local esbuild
+ * (never Docker) into one minified ESM file, logging to its own log group with a retention.
+ */
+export class VeoFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: VeoFunctionProps) {
+    // A sibling of the function: `this` cannot be a scope before super().
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? RetentionDays.TWO_WEEKS,
+      // The logs expire anyway; a retained group would only outlive the function it describes.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      entry: join(repoRoot, props.entry),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout,
+      environment: props.environment,
+      logGroup,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: false,
+        mainFields: ['module', 'main'],
+        // ESM bundles have no `require`; some CommonJS dependencies still call it for Node built-ins.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // The AWS SDK is bundled too, not taken from the runtime: the versions pinned in
+        // package-lock.json are the ones tested locally, and the runtime's copy changes without notice.
+        externalModules: [],
+        forceDockerBundling: false,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+  }
+}

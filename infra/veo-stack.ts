@@ -1,0 +1,52 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Config } from '../functions/config';
+import { Alarms } from './constructs/alarms';
+import { Api } from './constructs/api';
+import { consumerTimeouts, Functions } from './constructs/functions';
+import { Queues } from './constructs/queues';
+import { Storage } from './constructs/storage';
+import type { StackSettings } from './settings';
+
+export interface VeoStackProps extends StackProps {
+  settings: StackSettings;
+}
+
+/**
+ * The whole service in one stack, built from the constructs that map to SPEC §1:
+ * Storage and Queues (stateful), Functions and Api (stateless), Alarms on the dead-letter queues.
+ */
+export class VeoStack extends Stack {
+  constructor(scope: Construct, id: string, props: VeoStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    const storage = new Storage(this, 'Storage', { retentionDays: settings.retentionDays });
+    const queues = new Queues(this, 'Queues', { consumerTimeouts });
+
+    // One environment for every function: functions/config.ts requires all of it at cold start.
+    const environment = {
+      TASKS_TABLE: storage.tasks.tableName,
+      API_KEYS_TABLE: storage.apiKeys.tableName,
+      GENERATE_QUEUE_URL: queues.generate.queueUrl,
+      POLL_QUEUE_URL: queues.poll.queueUrl,
+      NOTIFY_QUEUE_URL: queues.notify.queueUrl,
+      VIDEO_BUCKET: storage.videos.bucketName,
+      PROVIDER: settings.provider,
+      PROVIDER_BASE_URL: settings.providerBaseUrl,
+      ALLOW_HTTP_CALLBACKS: String(settings.allowHttpCallbacks),
+      RETENTION_DAYS: String(settings.retentionDays),
+      POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),
+    } satisfies Partial<Record<keyof Config, string>>;
+
+    const functions = new Functions(this, 'Functions', { storage, queues, environment });
+    const api = new Api(this, 'Api', { api: functions.api, upstreamCallback: functions.upstreamCallback });
+    new Alarms(this, 'Alarms', { deadLetterQueues: queues.deadLetterQueues });
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (add /api/v1/...)' });
+    new CfnOutput(this, 'ApiKeysTableName', {
+      value: storage.apiKeys.tableName,
+      description: 'Table `npm run keys` mints API keys into',
+    });
+  }
+}

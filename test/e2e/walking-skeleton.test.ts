@@ -1,0 +1,208 @@
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
+import { signCallback } from '../../functions/core/callbacks';
+import { type RunningLocalStack, startLocalStack } from '../../local/stack';
+
+/**
+ * One Veo task travels the whole path on the local stack: real DynamoDB Local, real fauxqs (SQS + S3),
+ * the simulator, and the same handler modules that are deployed to Lambda.
+ */
+let stack: RunningLocalStack;
+const received: { headers: IncomingMessage['headers']; body: string; at: number }[] = [];
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => {
+    body += c;
+  });
+  req.on('end', () => {
+    received.push({ headers: req.headers, body, at: Date.now() });
+    res.writeHead(200).end('ok');
+  });
+});
+let callbackUrl = '';
+
+beforeAll(async () => {
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/veo-callback`;
+  stack = await startLocalStack({ port: 0, simulatorLatencyMs: 1500, pollIntervalSeconds: 1 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  receiver.close();
+});
+
+async function call(method: string, path: string, options: { body?: unknown; key?: string | null } = {}) {
+  const headers: Record<string, string> = {};
+  const key = options.key === undefined ? stack.apiKey : options.key;
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  }
+  const response = await fetch(`${stack.url}${path}`, { method, headers, body });
+  return { status: response.status, json: (await response.json()) as { code: number; msg: string; data: any } };
+}
+
+const credit = async (key?: string) => (await call('GET', '/api/v1/chat/credit', { key })).json.data as number;
+
+async function taskCount(): Promise<number> {
+  const dynamo = new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION });
+  const out = await dynamo.send(new ScanCommand({ TableName: process.env.TASKS_TABLE, Select: 'COUNT' }));
+  return out.Count ?? 0;
+}
+
+async function waitForRecord(taskId: string, done: (data: any) => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { json } = await call('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
+    if (done(json.data)) return json.data;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(json)}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+describe('local stack, end to end', () => {
+  it('answers the credit balance of the development key', async () => {
+    const { status, json } = await call('GET', '/api/v1/chat/credit');
+    expect(status).toBe(200);
+    expect(json).toEqual({ code: 200, msg: 'success', data: 100_000 });
+  });
+
+  it('refuses missing and unknown keys with a 401 envelope, and unknown routes with a 404 envelope', async () => {
+    const missing = await call('GET', '/api/v1/chat/credit', { key: null });
+    const unknown = await call('GET', '/api/v1/chat/credit', { key: 'not-a-key' });
+    const noRoute = await call('GET', '/api/v1/veo/nothing-here');
+    expect([missing.status, missing.json.code, missing.json.data]).toEqual([401, 401, null]);
+    expect([unknown.status, unknown.json.code]).toEqual([401, 401]);
+    expect([noRoute.status, noRoute.json.code]).toEqual([404, 404]);
+    expect(noRoute.json.msg).toContain('/api/v1/veo/nothing-here');
+  });
+
+  it('generates a video: submit, successFlag 1, a downloadable MP4 and a signed callback', async () => {
+    const before = await credit();
+    // The kie.ai document's example request, minus the images.
+    const submit = await call('POST', '/api/v1/veo/generate', {
+      body: {
+        prompt: 'A dog playing in a park',
+        model: 'veo3_fast',
+        watermark: 'MyBrand',
+        callBackUrl: callbackUrl,
+        aspectRatio: '16:9',
+        seeds: 12345,
+        enableFallback: false,
+        enableTranslation: true,
+      },
+    });
+    expect(submit.status).toBe(200);
+    expect(submit.json.msg).toBe('success');
+    const taskId = submit.json.data.taskId as string;
+    expect(taskId).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(await credit()).toBe(before - 60);
+
+    const waiting = await call('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
+    expect(waiting.json.data).toMatchObject({ taskId, successFlag: 0, state: 'waiting', response: null });
+
+    const record = await waitForRecord(taskId, (d) => d.successFlag !== 0);
+    expect(record).toMatchObject({
+      taskId,
+      successFlag: 1,
+      state: 'success',
+      errorCode: null,
+      fallbackFlag: false,
+      seeds: 12345,
+      aspectRatio: '16:9',
+      promptSent: 'A dog playing in a park',
+      creditsConsumed: 60,
+    });
+    expect(JSON.parse(record.paramJson)).toMatchObject({ prompt: 'A dog playing in a park', seeds: 12345 });
+    expect(record.completeTime).toBeGreaterThanOrEqual(record.createTime);
+    expect(JSON.parse(record.resultJson)).toEqual({ resultUrls: record.response.resultUrls });
+
+    const video = await fetch(record.response.resultUrls[0]);
+    expect(video.status).toBe(200);
+    const bytes = Buffer.from(await video.arrayBuffer());
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(bytes.equals(readFileSync(new URL('../../simulator/assets/sample-16x9.mp4', import.meta.url)))).toBe(true);
+
+    const deadline = Date.now() + 15_000;
+    while (!received.some((r) => r.body.includes(taskId)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const callback = received.find((r) => r.body.includes(taskId));
+    expect(callback).toBeDefined();
+    const timestamp = Number(callback?.headers['x-webhook-timestamp']);
+    expect(callback?.headers['x-webhook-signature']).toBe(signCallback(stack.webhookSecret, taskId, timestamp));
+    expect(JSON.parse(callback?.body ?? '{}')).toMatchObject({
+      code: 200,
+      msg: 'Veo3.1 video generated successfully.',
+      data: { taskId, info: { resolution: '720p' }, fallbackFlag: false },
+    });
+  });
+
+  it('ends a content-filtered generation as successFlag 3 with the rejected wording, and refunds it', async () => {
+    const before = await credit();
+    const submit = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'something [reject]' } });
+    const record = await waitForRecord(submit.json.data.taskId, (d) => d.successFlag !== 0);
+    expect(record).toMatchObject({ successFlag: 3, errorCode: 422, state: 'fail', response: null });
+    expect(record.errorMessage).toContain('Your request was rejected by Flow(');
+    expect(await credit()).toBe(before);
+  });
+
+  it.each([
+    [{ prompt: '' }, 'prompt'],
+    [{ prompt: 'p', seeds: 5 }, 'seeds'],
+    [{ prompt: 'p', model: 'veo9' }, 'model'],
+    [{ prompt: 'p', aspectRatio: '1:1' }, 'aspectRatio'],
+    [{ prompt: 'p', generationType: 'TEXT_2_VIDEO', imageUrls: ['https://example.com/a.png'] }, 'imageUrls'],
+    [{ prompt: 'p', generationType: 'REFERENCE_2_VIDEO', imageUrls: ['https://e.com/1'], model: 'veo3' }, 'model'],
+    [{ prompt: 'p', callBackUrl: 'http://169.254.169.254/latest/meta-data' }, 'callBackUrl'],
+    [{ prompt: 'p', watermark: 'w'.repeat(101) }, 'watermark'],
+    ['{"prompt": "unterminated', 'JSON'],
+  ])('answers 422 naming the field for %j, writing and charging nothing', async (body, field) => {
+    const [creditsBefore, tasksBefore] = [await credit(), await taskCount()];
+    const { status, json } = await call('POST', '/api/v1/veo/generate', { body });
+    expect(status).toBe(422);
+    expect(json.code).toBe(422);
+    expect(json.data).toBeNull();
+    expect(json.msg).toContain(field);
+    expect([await credit(), await taskCount()]).toEqual([creditsBefore, tasksBefore]);
+  });
+
+  it('answers record is null for unknown tasks and for tasks of another key', async () => {
+    const submit = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'mine' } });
+    const otherKey = newApiKey();
+    await seedKey(otherKey, 10);
+    const theirs = await call('GET', `/api/v1/veo/record-info?taskId=${submit.json.data.taskId}`, { key: otherKey });
+    const unknown = await call('GET', '/api/v1/veo/record-info?taskId=veo_doesnotexist');
+    expect([theirs.status, theirs.json.msg]).toEqual([422, 'record is null']);
+    expect(theirs.json).toEqual(unknown.json);
+  });
+
+  it('answers 402 when the key cannot pay, writing nothing', async () => {
+    const poorKey = newApiKey();
+    await seedKey(poorKey, 10);
+    const tasksBefore = await taskCount();
+    const { status, json } = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'p' }, key: poorKey });
+    expect([status, json.code]).toEqual([402, 402]);
+    expect([await credit(poorKey), await taskCount()]).toEqual([10, tasksBefore]);
+  });
+});
+
+async function seedKey(key: string, credits: number) {
+  const { loadConfig } = await import('../../functions/config');
+  const { createDeps } = await import('../../functions/container');
+  await createDeps(loadConfig(), 'test').apiKeys.put({
+    keyHash: hashApiKey(key),
+    name: 'test',
+    credits,
+    webhookSecret: 'whsec_test',
+  });
+}
