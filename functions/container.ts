@@ -1,8 +1,8 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoApiKeyStore } from './adapters/dynamodb/api-key-store';
 import { DynamoTaskStore } from './adapters/dynamodb/task-store';
 import { HttpCallbackSender } from './adapters/http-callback-sender';
@@ -19,11 +19,18 @@ import type { VideoProvider } from './core/ports';
  */
 export function createDeps(config: Config, serviceName: string): Deps {
   const region = process.env.AWS_REGION ?? 'us-east-1';
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, endpoint: config.DYNAMODB_ENDPOINT }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region, endpoint: config.DYNAMODB_ENDPOINT }),
+    {
+      marshallOptions: { removeUndefinedValues: true },
+    },
+  );
   const sqs = new SQSClient({ region, endpoint: config.SQS_ENDPOINT });
-  const s3 = new S3Client({ region, endpoint: config.S3_ENDPOINT, forcePathStyle: config.S3_ENDPOINT !== undefined });
+  const s3 = new S3Client({
+    region,
+    endpoint: config.S3_ENDPOINT,
+    forcePathStyle: config.S3_ENDPOINT !== undefined,
+  });
 
   return {
     tasks: new DynamoTaskStore({
@@ -37,7 +44,11 @@ export function createDeps(config: Config, serviceName: string): Deps {
       poll: config.POLL_QUEUE_URL,
       notify: config.NOTIFY_QUEUE_URL,
     }),
-    videos: new S3VideoStore({ s3, bucket: config.VIDEO_BUCKET, urlTtlSeconds: config.RESULT_URL_TTL_SECONDS }),
+    videos: new S3VideoStore({
+      s3,
+      bucket: config.VIDEO_BUCKET,
+      urlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
+    }),
     provider: createProvider(config),
     callbacks: new HttpCallbackSender(),
     settings: settingsFrom(config),

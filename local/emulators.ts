@@ -115,7 +115,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     await Promise.allSettled([dynamo.value.stop(), fauxqs.value.stop()]);
   });
   try {
-    // fauxqs listens on every interface and answers on loopback; `address` may name 0.0.0.0.
+    // fauxqs listens on every interface; clients are pointed at loopback explicitly.
     const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.value.port}`;
     const clientConfig = { region, credentials: localCredentials() };
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.value.endpoint });
@@ -368,7 +368,7 @@ function keySchema(partitionKey: string, sortKey: string | undefined): KeySchema
   ];
 }
 
-export function createTableInput(tableName: string, layout: TableLayout) {
+function createTableInput(tableName: string, layout: TableLayout) {
   const keyAttributes = new Set([
     layout.partitionKey,
     ...(layout.sortKey === undefined ? [] : [layout.sortKey]),

@@ -1,5 +1,11 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
 import { hashApiKey, newApiKey, newWebhookSecret } from '../functions/core/api-keys';
 import { startSimulator } from '../simulator/server';
 import { type ConsumerQueue, startEmulators } from './emulators';

@@ -61,10 +61,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       const prompt = body.instances?.[0]?.prompt;
       if (typeof prompt !== 'string' || prompt.length === 0) {
-        return send(res, 400, { error: { code: 400, message: 'instances[0].prompt is required', status: 'INVALID_ARGUMENT' } });
+        return send(res, 400, {
+          error: { code: 400, message: 'instances[0].prompt is required', status: 'INVALID_ARGUMENT' },
+        });
       }
       const aspectRatio = body.parameters?.aspectRatio === '9:16' ? '9:16' : '16:9';
-      const op: Operation = { id: randomUUID(), model: submit[1], prompt, aspectRatio, doneAt: Date.now() + latencyMs };
+      const op: Operation = {
+        id: randomUUID(),
+        model: submit[1],
+        prompt,
+        aspectRatio,
+        doneAt: Date.now() + latencyMs,
+      };
       operations.set(op.id, op);
       return send(res, 200, { name: `models/${op.model}/operations/${op.id}` });
     }
@@ -73,7 +81,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (req.method === 'GET' && poll?.[2]) {
       stats.polls++;
       const op = operations.get(poll[2]);
-      if (!op) return send(res, 404, { error: { code: 404, message: 'Operation not found', status: 'NOT_FOUND' } });
+      if (!op)
+        return send(res, 404, { error: { code: 404, message: 'Operation not found', status: 'NOT_FOUND' } });
       const name = `models/${op.model}/operations/${op.id}`;
       if (Date.now() < op.doneAt) return send(res, 200, { name });
       return send(res, 200, finishedOperation(name, op, baseUrl));
@@ -82,7 +91,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const download = /^\/v1beta\/files\/([^/:]+):download$/.exec(url.pathname);
     if (req.method === 'GET' && download?.[1]) {
       const op = operations.get(download[1]);
-      if (!op) return send(res, 404, { error: { code: 404, message: 'File not found', status: 'NOT_FOUND' } });
+      if (!op)
+        return send(res, 404, { error: { code: 404, message: 'File not found', status: 'NOT_FOUND' } });
       stats.downloads++;
       const file = assets[op.aspectRatio === '9:16' ? '9:16' : '16:9'];
       res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(file).size });
@@ -90,10 +100,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
 
-    send(res, 404, { error: { code: 404, message: `No route ${req.method} ${url.pathname}`, status: 'NOT_FOUND' } });
+    send(res, 404, {
+      error: { code: 404, message: `No route ${req.method} ${url.pathname}`, status: 'NOT_FOUND' },
+    });
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
   const { port } = server.address() as AddressInfo;
   baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
 
@@ -111,7 +125,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 function finishedOperation(name: string, op: Operation, baseUrl: string) {
   const type = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
   if (op.prompt.includes('[fail]')) {
-    return { name, done: true, error: { code: 13, message: 'Video generation failed due to an internal error.' } };
+    return {
+      name,
+      done: true,
+      error: { code: 13, message: 'Video generation failed due to an internal error.' },
+    };
   }
   if (op.prompt.includes('[reject]')) {
     return {

@@ -28,6 +28,8 @@ export class SqsTaskQueues implements TaskQueues {
   }
 
   private async send(QueueUrl: string, message: object, DelaySeconds: number): Promise<void> {
-    await this.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(message), DelaySeconds }));
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(message), DelaySeconds }),
+    );
   }
 }

@@ -24,13 +24,21 @@ describe('client callbacks', () => {
   });
 
   it('sends the success shape with the result URLs', () => {
-    const task: Task = { ...base, status: 'succeeded', results: [{ key: 'videos/x/0.mp4', resolution: '720p' }] };
+    const task: Task = {
+      ...base,
+      status: 'succeeded',
+      results: [{ key: 'videos/x/0.mp4', resolution: '720p' }],
+    };
     expect(callbackBody(task, ['https://signed/0.mp4'])).toEqual({
       code: 200,
       msg: 'Veo3.1 video generated successfully.',
       data: {
         taskId: base.taskId,
-        info: { resultUrls: ['https://signed/0.mp4'], originUrls: ['https://signed/0.mp4'], resolution: '720p' },
+        info: {
+          resultUrls: ['https://signed/0.mp4'],
+          originUrls: ['https://signed/0.mp4'],
+          resolution: '720p',
+        },
         fallbackFlag: false,
       },
     });

@@ -1,5 +1,5 @@
-import type { Model } from './schema';
 import type { ApiKeyStore, CallbackSender, TaskQueues, TaskStore, VideoProvider, VideoStore } from './ports';
+import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
 /** Settings the core's decisions depend on (prices, budgets, retention), resolved from config. */

@@ -17,7 +17,10 @@ export class KieError extends Error {
 
 export const errors = {
   unauthorized: () =>
-    new KieError(401, 'You do not have access permissions: a valid API key is required (Authorization: Bearer <key>)'),
+    new KieError(
+      401,
+      'You do not have access permissions: a valid API key is required (Authorization: Bearer <key>)',
+    ),
   insufficientCredits: (needed: number, balance: number) =>
     new KieError(402, `Credits insufficient: this task costs ${needed} credits, the balance is ${balance}`),
   noRoute: (method: string, path: string) => new KieError(404, `Not found: no route for ${method} ${path}`),

@@ -1,6 +1,11 @@
 import type { Deps } from './deps';
 import { failureMessages } from './errors';
-import { type GenerateMessage, type PollMessage, UpstreamUnavailableError, type UpstreamRequest } from './ports';
+import {
+  type GenerateMessage,
+  type PollMessage,
+  type UpstreamRequest,
+  UpstreamUnavailableError,
+} from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
 
 /**

@@ -2,7 +2,7 @@ import type { Deps } from './deps';
 import { errors } from './errors';
 import type { ApiKey } from './ports';
 import { describeIssue, recordInfoQuerySchema } from './schema';
-import { type Task, isExpired, successFlag } from './task';
+import { isExpired, successFlag, type Task } from './task';
 
 /**
  * GET /veo/record-info: kie.ai's record shape, plus the fields of kie's unified jobs API

@@ -63,10 +63,22 @@ describe('generate request schema', () => {
     [{ prompt: 'p', callBackUrl: 'example.com/cb' }, 'callBackUrl must be an absolute http(s) URL'],
     [{ prompt: 'p', callBackUrl: 'http://example.com/cb' }, 'callBackUrl must use https'],
     [{ prompt: 'p', callBackUrl: 'https://10.0.0.1/cb' }, 'callBackUrl must not point to a private address'],
-    [{ prompt: 'p', callBackUrl: 'https://127.0.0.1/cb' }, 'callBackUrl must not point to a loopback address'],
-    [{ prompt: 'p', callBackUrl: 'https://localhost/cb' }, 'callBackUrl must not point to a loopback address'],
-    [{ prompt: 'p', callBackUrl: 'https://169.254.169.254/latest' }, 'callBackUrl must not point to a link-local'],
-    [{ prompt: 'p', callBackUrl: 'https://2130706433/cb' }, 'callBackUrl must not point to a loopback address'],
+    [
+      { prompt: 'p', callBackUrl: 'https://127.0.0.1/cb' },
+      'callBackUrl must not point to a loopback address',
+    ],
+    [
+      { prompt: 'p', callBackUrl: 'https://localhost/cb' },
+      'callBackUrl must not point to a loopback address',
+    ],
+    [
+      { prompt: 'p', callBackUrl: 'https://169.254.169.254/latest' },
+      'callBackUrl must not point to a link-local',
+    ],
+    [
+      { prompt: 'p', callBackUrl: 'https://2130706433/cb' },
+      'callBackUrl must not point to a loopback address',
+    ],
     [
       { prompt: 'p', generationType: 'TEXT_2_VIDEO', imageUrls: ['https://example.com/a.png'] },
       'imageUrls must be empty for TEXT_2_VIDEO',
@@ -76,7 +88,10 @@ describe('generate request schema', () => {
       'imageUrls must hold 1 or 2 images for FIRST_AND_LAST_FRAMES_2_VIDEO',
     ],
     [
-      { prompt: 'p', imageUrls: ['https://e.com/1', 'https://e.com/2', 'https://e.com/3', 'https://e.com/4'] },
+      {
+        prompt: 'p',
+        imageUrls: ['https://e.com/1', 'https://e.com/2', 'https://e.com/3', 'https://e.com/4'],
+      },
       'imageUrls must hold 1 to 3 images for REFERENCE_2_VIDEO',
     ],
     [
@@ -84,7 +99,12 @@ describe('generate request schema', () => {
       'model must be veo3_fast for REFERENCE_2_VIDEO',
     ],
     [
-      { prompt: 'p', generationType: 'REFERENCE_2_VIDEO', imageUrls: ['https://e.com/1'], aspectRatio: '9:16' },
+      {
+        prompt: 'p',
+        generationType: 'REFERENCE_2_VIDEO',
+        imageUrls: ['https://e.com/1'],
+        aspectRatio: '9:16',
+      },
       'aspectRatio must be 16:9 for REFERENCE_2_VIDEO',
     ],
     [[1, 2], 'The request body must be a JSON object'],
@@ -95,7 +115,10 @@ describe('generate request schema', () => {
 
   it('infers the generation type from the number of images', () => {
     const one = deployed.parse({ prompt: 'p', imageUrls: ['https://e.com/1'] });
-    const three = deployed.parse({ prompt: 'p', imageUrls: ['https://e.com/1', 'https://e.com/2', 'https://e.com/3'] });
+    const three = deployed.parse({
+      prompt: 'p',
+      imageUrls: ['https://e.com/1', 'https://e.com/2', 'https://e.com/3'],
+    });
     expect(one.generationType).toBe('FIRST_AND_LAST_FRAMES_2_VIDEO');
     expect(three.generationType).toBe('REFERENCE_2_VIDEO');
   });
@@ -106,14 +129,18 @@ describe('generate request schema', () => {
   });
 
   it('treats null optional fields as absent', () => {
-    expect(deployed.parse({ prompt: 'p', seeds: null, imageUrls: null, model: null }).model).toBe('veo3_fast');
+    expect(deployed.parse({ prompt: 'p', seeds: null, imageUrls: null, model: null }).model).toBe(
+      'veo3_fast',
+    );
   });
 
   it('allows loopback and http callbacks only in the local stack, and metadata addresses never', () => {
     expect(problem({ prompt: 'p', callBackUrl: 'http://127.0.0.1:9000/cb' }, local)).toBeUndefined();
     expect(problem({ prompt: 'p', callBackUrl: 'http://localhost:9000/cb' }, local)).toBeUndefined();
     expect(problem({ prompt: 'p', callBackUrl: 'http://169.254.169.254/' }, local)).toContain('link-local');
-    expect(problem({ prompt: 'p', callBackUrl: 'http://[fd00:ec2::254]/' }, local)).toContain('must not point');
+    expect(problem({ prompt: 'p', callBackUrl: 'http://[fd00:ec2::254]/' }, local)).toContain(
+      'must not point',
+    );
     expect(problem({ prompt: 'p', callBackUrl: 'http://[::ffff:10.0.0.1]/' }, local)).toContain('private');
   });
 });

@@ -6,7 +6,11 @@ import { refuseUrl, type UrlPolicy } from './url-guard';
  * in later work, the OpenAPI document and the typed client derive from them.
  */
 export const models = ['veo3', 'veo3_fast'] as const;
-export const generationTypes = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'] as const;
+export const generationTypes = [
+  'TEXT_2_VIDEO',
+  'FIRST_AND_LAST_FRAMES_2_VIDEO',
+  'REFERENCE_2_VIDEO',
+] as const;
 export const aspectRatios = ['16:9', '9:16', 'Auto'] as const;
 
 export type Model = (typeof models)[number];
@@ -17,7 +21,8 @@ export const PROMPT_MAX_CHARS = 5000;
 export const WATERMARK_MAX_CHARS = 100;
 
 /** Clients often send `null` for an optional field they leave out; treat it as absent. */
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === null ? undefined : v), schema.optional());
 
 const characters = (s: string) => [...s].length;
 
@@ -30,33 +35,41 @@ function urlField(policy: UrlPolicy) {
 
 export function generateRequestSchema(policy: UrlPolicy) {
   return z
-    .object({
-      prompt: z
-        .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
-        .trim()
-        .refine((s) => s.length > 0, 'must not be empty')
-        .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`),
-      imageUrls: optional(z.array(urlField(policy), { error: 'must be an array of URLs' })),
-      model: optional(z.enum(models, { error: `must be one of ${models.join(', ')}` })),
-      generationType: optional(z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` })),
-      aspectRatio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
-      seeds: optional(
-        z
-          .number({ error: 'must be an integer between 10000 and 99999' })
-          .int('must be an integer between 10000 and 99999')
-          .min(10000, 'must be an integer between 10000 and 99999')
-          .max(99999, 'must be an integer between 10000 and 99999'),
-      ),
-      watermark: optional(
-        z
-          .string({ error: 'must be a string' })
-          .refine((s) => characters(s) <= WATERMARK_MAX_CHARS, `must be at most ${WATERMARK_MAX_CHARS} characters`),
-      ),
-      callBackUrl: optional(urlField(policy)),
-      enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
-      // Deprecated by kie.ai: accepted and ignored.
-      enableFallback: optional(z.unknown()),
-    }, { error: 'The request body must be a JSON object' })
+    .object(
+      {
+        prompt: z
+          .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+          .trim()
+          .refine((s) => s.length > 0, 'must not be empty')
+          .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`),
+        imageUrls: optional(z.array(urlField(policy), { error: 'must be an array of URLs' })),
+        model: optional(z.enum(models, { error: `must be one of ${models.join(', ')}` })),
+        generationType: optional(
+          z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` }),
+        ),
+        aspectRatio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
+        seeds: optional(
+          z
+            .number({ error: 'must be an integer between 10000 and 99999' })
+            .int('must be an integer between 10000 and 99999')
+            .min(10000, 'must be an integer between 10000 and 99999')
+            .max(99999, 'must be an integer between 10000 and 99999'),
+        ),
+        watermark: optional(
+          z
+            .string({ error: 'must be a string' })
+            .refine(
+              (s) => characters(s) <= WATERMARK_MAX_CHARS,
+              `must be at most ${WATERMARK_MAX_CHARS} characters`,
+            ),
+        ),
+        callBackUrl: optional(urlField(policy)),
+        enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
+        // Deprecated by kie.ai: accepted and ignored.
+        enableFallback: optional(z.unknown()),
+      },
+      { error: 'The request body must be a JSON object' },
+    )
     .transform((req, ctx) => {
       const imageUrls = (req.imageUrls ?? []).map((u) => u.trim());
       const model = req.model ?? 'veo3_fast';
@@ -105,8 +118,10 @@ function checkGenerationType(
       if (images < 1 || images > 3) {
         return { field: 'imageUrls', message: 'must hold 1 to 3 images for REFERENCE_2_VIDEO' };
       }
-      if (model !== 'veo3_fast') return { field: 'model', message: 'must be veo3_fast for REFERENCE_2_VIDEO' };
-      if (aspectRatio !== '16:9') return { field: 'aspectRatio', message: 'must be 16:9 for REFERENCE_2_VIDEO' };
+      if (model !== 'veo3_fast')
+        return { field: 'model', message: 'must be veo3_fast for REFERENCE_2_VIDEO' };
+      if (aspectRatio !== '16:9')
+        return { field: 'aspectRatio', message: 'must be 16:9 for REFERENCE_2_VIDEO' };
       return undefined;
   }
 }

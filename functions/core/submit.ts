@@ -52,7 +52,12 @@ export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promis
     await deps.tasks.transition(
       task.taskId,
       'queued',
-      { status: 'failed', errorCode: 500, errorMessage: failureMessages.queueUnavailable, completedAt: deps.now() },
+      {
+        status: 'failed',
+        errorCode: 500,
+        errorMessage: failureMessages.queueUnavailable,
+        completedAt: deps.now(),
+      },
       { keyHash: key.keyHash, credits: price },
     );
     throw error;

@@ -120,7 +120,8 @@ export function newTask(input: NewTaskInput): Task {
     paramJson: input.paramJson,
     seeds: request.seeds ?? pickSeed(),
     // Without images there is nothing to match, so Auto means the default 16:9.
-    aspectRatio: request.aspectRatio === 'Auto' && request.imageUrls.length === 0 ? '16:9' : request.aspectRatio,
+    aspectRatio:
+      request.aspectRatio === 'Auto' && request.imageUrls.length === 0 ? '16:9' : request.aspectRatio,
     provider: input.provider,
     credits: input.credits,
     createdAt: now,

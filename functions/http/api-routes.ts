@@ -12,7 +12,8 @@ type Route = (deps: Deps, key: ApiKey, event: APIGatewayProxyEventV2) => Promise
 /** The public API (SPEC §2). GET routes ignore any body or Content-Type a client sends. */
 const routes: Record<string, Route> = {
   'POST /api/v1/veo/generate': (deps, key, event) => submitTask(deps, key, jsonBody(event)),
-  'GET /api/v1/veo/record-info': (deps, key, event) => recordInfo(deps, key, event.queryStringParameters ?? {}),
+  'GET /api/v1/veo/record-info': (deps, key, event) =>
+    recordInfo(deps, key, event.queryStringParameters ?? {}),
   'GET /api/v1/chat/credit': (deps, key) => creditBalance(deps, key),
 };
 

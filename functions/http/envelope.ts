@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type KieCode, KieError, errors } from '../core/errors';
 import type { Log } from '../core/deps';
+import { errors, type KieCode, KieError } from '../core/errors';
 
 /** kie.ai's envelope; the HTTP status always equals `code`. */
 export function envelope(code: number, msg: string, data: unknown): APIGatewayProxyStructuredResultV2 {
@@ -16,14 +16,24 @@ export const ok = (data: unknown) => envelope(200, 'success', data);
 /** The one place errors become responses: catalogue errors as they are, anything else as a bare 500. */
 export function errorResponse(error: unknown, log: Log): APIGatewayProxyStructuredResultV2 {
   if (error instanceof KieError) return envelope(error.code, error.message, error.data);
-  log.error('unexpected error', { error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) });
+  log.error('unexpected error', {
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : String(error),
+  });
   const internal = errors.internal();
   return envelope(internal.code satisfies KieCode, internal.message, null);
 }
 
 /** The request body as JSON; a body that is not JSON is a 422 naming the problem. */
 export function jsonBody(event: APIGatewayProxyEventV2): unknown {
-  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const raw =
+    event.body === undefined
+      ? ''
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
   if (raw.trim() === '') throw errors.validation('The request body must be a JSON object');
   try {
     return JSON.parse(raw);

@@ -6,6 +6,7 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import { signCallback } from '../../functions/core/callbacks';
+import type { TaskRecord } from '../../functions/core/record-info';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 
 /**
@@ -38,7 +39,11 @@ afterAll(async () => {
   receiver.close();
 });
 
-async function call(method: string, path: string, options: { body?: unknown; key?: string | null } = {}) {
+async function call<T = unknown>(
+  method: string,
+  path: string,
+  options: { body?: unknown; key?: string | null } = {},
+) {
   const headers: Record<string, string> = {};
   const key = options.key === undefined ? stack.apiKey : options.key;
   if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -48,21 +53,28 @@ async function call(method: string, path: string, options: { body?: unknown; key
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
   }
   const response = await fetch(`${stack.url}${path}`, { method, headers, body });
-  return { status: response.status, json: (await response.json()) as { code: number; msg: string; data: any } };
+  return {
+    status: response.status,
+    json: (await response.json()) as { code: number; msg: string; data: T },
+  };
 }
 
-const credit = async (key?: string) => (await call('GET', '/api/v1/chat/credit', { key })).json.data as number;
+const credit = async (key?: string) =>
+  (await call('GET', '/api/v1/chat/credit', { key })).json.data as number;
 
 async function taskCount(): Promise<number> {
-  const dynamo = new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION });
+  const dynamo = new DynamoDBClient({
+    endpoint: process.env.DYNAMODB_ENDPOINT,
+    region: process.env.AWS_REGION,
+  });
   const out = await dynamo.send(new ScanCommand({ TableName: process.env.TASKS_TABLE, Select: 'COUNT' }));
   return out.Count ?? 0;
 }
 
-async function waitForRecord(taskId: string, done: (data: any) => boolean, timeoutMs = 30_000) {
+async function waitForRecord(taskId: string, done: (data: TaskRecord) => boolean, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { json } = await call('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
+    const { json } = await call<TaskRecord>('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
     if (done(json.data)) return json.data;
     if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(json)}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -89,7 +101,7 @@ describe('local stack, end to end', () => {
   it('generates a video: submit, successFlag 1, a downloadable MP4 and a signed callback', async () => {
     const before = await credit();
     // The kie.ai document's example request, minus the images.
-    const submit = await call('POST', '/api/v1/veo/generate', {
+    const submit = await call<{ taskId: string }>('POST', '/api/v1/veo/generate', {
       body: {
         prompt: 'A dog playing in a park',
         model: 'veo3_fast',
@@ -103,7 +115,7 @@ describe('local stack, end to end', () => {
     });
     expect(submit.status).toBe(200);
     expect(submit.json.msg).toBe('success');
-    const taskId = submit.json.data.taskId as string;
+    const taskId = submit.json.data.taskId;
     expect(taskId).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(await credit()).toBe(before - 60);
 
@@ -124,13 +136,17 @@ describe('local stack, end to end', () => {
     });
     expect(JSON.parse(record.paramJson)).toMatchObject({ prompt: 'A dog playing in a park', seeds: 12345 });
     expect(record.completeTime).toBeGreaterThanOrEqual(record.createTime);
-    expect(JSON.parse(record.resultJson)).toEqual({ resultUrls: record.response.resultUrls });
+    const resultUrls = record.response?.resultUrls ?? [];
+    expect(resultUrls).toHaveLength(1);
+    expect(JSON.parse(record.resultJson ?? '')).toEqual({ resultUrls });
 
-    const video = await fetch(record.response.resultUrls[0]);
+    const video = await fetch(resultUrls[0] ?? '');
     expect(video.status).toBe(200);
     const bytes = Buffer.from(await video.arrayBuffer());
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
-    expect(bytes.equals(readFileSync(new URL('../../simulator/assets/sample-16x9.mp4', import.meta.url)))).toBe(true);
+    expect(
+      bytes.equals(readFileSync(new URL('../../simulator/assets/sample-16x9.mp4', import.meta.url))),
+    ).toBe(true);
 
     const deadline = Date.now() + 15_000;
     while (!received.some((r) => r.body.includes(taskId)) && Date.now() < deadline) {
@@ -139,7 +155,9 @@ describe('local stack, end to end', () => {
     const callback = received.find((r) => r.body.includes(taskId));
     expect(callback).toBeDefined();
     const timestamp = Number(callback?.headers['x-webhook-timestamp']);
-    expect(callback?.headers['x-webhook-signature']).toBe(signCallback(stack.webhookSecret, taskId, timestamp));
+    expect(callback?.headers['x-webhook-signature']).toBe(
+      signCallback(stack.webhookSecret, taskId, timestamp),
+    );
     expect(JSON.parse(callback?.body ?? '{}')).toMatchObject({
       code: 200,
       msg: 'Veo3.1 video generated successfully.',
@@ -149,7 +167,9 @@ describe('local stack, end to end', () => {
 
   it('ends a content-filtered generation as successFlag 3 with the rejected wording, and refunds it', async () => {
     const before = await credit();
-    const submit = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'something [reject]' } });
+    const submit = await call<{ taskId: string }>('POST', '/api/v1/veo/generate', {
+      body: { prompt: 'something [reject]' },
+    });
     const record = await waitForRecord(submit.json.data.taskId, (d) => d.successFlag !== 0);
     expect(record).toMatchObject({ successFlag: 3, errorCode: 422, state: 'fail', response: null });
     expect(record.errorMessage).toContain('Your request was rejected by Flow(');
@@ -162,13 +182,16 @@ describe('local stack, end to end', () => {
     [{ prompt: 'p', model: 'veo9' }, 'model'],
     [{ prompt: 'p', aspectRatio: '1:1' }, 'aspectRatio'],
     [{ prompt: 'p', generationType: 'TEXT_2_VIDEO', imageUrls: ['https://example.com/a.png'] }, 'imageUrls'],
-    [{ prompt: 'p', generationType: 'REFERENCE_2_VIDEO', imageUrls: ['https://e.com/1'], model: 'veo3' }, 'model'],
+    [
+      { prompt: 'p', generationType: 'REFERENCE_2_VIDEO', imageUrls: ['https://e.com/1'], model: 'veo3' },
+      'model',
+    ],
     [{ prompt: 'p', callBackUrl: 'http://169.254.169.254/latest/meta-data' }, 'callBackUrl'],
     [{ prompt: 'p', watermark: 'w'.repeat(101) }, 'watermark'],
     ['{"prompt": "unterminated', 'JSON'],
   ])('answers 422 naming the field for %j, writing and charging nothing', async (body, field) => {
     const [creditsBefore, tasksBefore] = [await credit(), await taskCount()];
-    const { status, json } = await call('POST', '/api/v1/veo/generate', { body });
+    const { status, json } = await call<{ taskId: string }>('POST', '/api/v1/veo/generate', { body });
     expect(status).toBe(422);
     expect(json.code).toBe(422);
     expect(json.data).toBeNull();
@@ -177,10 +200,14 @@ describe('local stack, end to end', () => {
   });
 
   it('answers record is null for unknown tasks and for tasks of another key', async () => {
-    const submit = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'mine' } });
+    const submit = await call<{ taskId: string }>('POST', '/api/v1/veo/generate', {
+      body: { prompt: 'mine' },
+    });
     const otherKey = newApiKey();
     await seedKey(otherKey, 10);
-    const theirs = await call('GET', `/api/v1/veo/record-info?taskId=${submit.json.data.taskId}`, { key: otherKey });
+    const theirs = await call('GET', `/api/v1/veo/record-info?taskId=${submit.json.data.taskId}`, {
+      key: otherKey,
+    });
     const unknown = await call('GET', '/api/v1/veo/record-info?taskId=veo_doesnotexist');
     expect([theirs.status, theirs.json.msg]).toEqual([422, 'record is null']);
     expect(theirs.json).toEqual(unknown.json);
@@ -190,7 +217,10 @@ describe('local stack, end to end', () => {
     const poorKey = newApiKey();
     await seedKey(poorKey, 10);
     const tasksBefore = await taskCount();
-    const { status, json } = await call('POST', '/api/v1/veo/generate', { body: { prompt: 'p' }, key: poorKey });
+    const { status, json } = await call<{ taskId: string }>('POST', '/api/v1/veo/generate', {
+      body: { prompt: 'p' },
+      key: poorKey,
+    });
     expect([status, json.code]).toEqual([402, 402]);
     expect([await credit(poorKey), await taskCount()]).toEqual([10, tasksBefore]);
   });

@@ -9,7 +9,9 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   ) {}
 
   async get(keyHash: string): Promise<ApiKey | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.table, Key: { keyHash }, ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: { keyHash }, ConsistentRead: true }),
+    );
     return out.Item as ApiKey | undefined;
   }
 

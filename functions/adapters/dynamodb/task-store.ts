@@ -27,7 +27,9 @@ export class DynamoTaskStore implements TaskStore {
       await client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
+            {
+              Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' },
+            },
             {
               Update: {
                 TableName: this.options.apiKeysTable,
@@ -42,7 +44,8 @@ export class DynamoTaskStore implements TaskStore {
         }),
       );
     } catch (error) {
-      const reason = error instanceof TransactionCanceledException ? error.CancellationReasons?.[1] : undefined;
+      const reason =
+        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1] : undefined;
       if (reason?.Code === 'ConditionalCheckFailed') {
         const balance = Number(reason.Item?.credits?.N ?? 0);
         throw new InsufficientCreditsError(balance);

@@ -68,9 +68,17 @@ describe('GeminiProvider against the simulator', () => {
     try {
       await expect(relayProvider.submit(request)).rejects.toBeInstanceOf(UpstreamUnavailableError);
       answer = { status: 503, body: {} };
-      await expect(relayProvider.poll('models/m/operations/1')).rejects.toBeInstanceOf(UpstreamUnavailableError);
-      answer = { status: 200, body: { done: true, response: { generatedSamples: [{ video: { uri: 'https://v/1' } }] } } };
-      expect(await relayProvider.poll('models/m/operations/1')).toEqual({ state: 'done', videos: ['https://v/1'] });
+      await expect(relayProvider.poll('models/m/operations/1')).rejects.toBeInstanceOf(
+        UpstreamUnavailableError,
+      );
+      answer = {
+        status: 200,
+        body: { done: true, response: { generatedSamples: [{ video: { uri: 'https://v/1' } }] } },
+      };
+      expect(await relayProvider.poll('models/m/operations/1')).toEqual({
+        state: 'done',
+        videos: ['https://v/1'],
+      });
       answer = { status: 400, body: { error: { message: 'bad' } } };
       await expect(relayProvider.submit(request)).rejects.not.toBeInstanceOf(UpstreamUnavailableError);
     } finally {

@@ -21,7 +21,9 @@ export interface GeminiProviderOptions {
 const operationSchema = z.object({ name: z.string().min(1) });
 
 const sampleListSchema = z.object({
-  generatedSamples: z.array(z.object({ video: z.object({ uri: z.string().optional() }).optional() })).optional(),
+  generatedSamples: z
+    .array(z.object({ video: z.object({ uri: z.string().optional() }).optional() }))
+    .optional(),
   raiMediaFilteredCount: z.number().optional(),
   raiMediaFilteredReasons: z.array(z.string()).optional(),
 });
@@ -67,7 +69,8 @@ export class GeminiProvider implements VideoProvider {
     const response = await this.call(`v1beta/${operation}`, { method: 'GET' });
     const status = operationStatusSchema.parse(await response.json());
     if (!status.done) return { state: 'pending' };
-    if (status.error) return { state: 'failed', reason: status.error.message ?? `upstream error ${status.error.code}` };
+    if (status.error)
+      return { state: 'failed', reason: status.error.message ?? `upstream error ${status.error.code}` };
     const samples = status.response?.generateVideoResponse ?? status.response;
     const videos = (samples?.generatedSamples ?? []).flatMap((s) => (s.video?.uri ? [s.video.uri] : []));
     if (videos.length > 0) return { state: 'done', videos };
@@ -94,7 +97,11 @@ export class GeminiProvider implements VideoProvider {
     if (this.options.apiKey) headers['x-goog-api-key'] = this.options.apiKey;
     let response: Response;
     try {
-      response = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000) });
+      response = await fetch(url, {
+        ...init,
+        headers,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
     } catch (error) {
       throw new UpstreamUnavailableError(`${this.name} unreachable: ${(error as Error).message}`);
     }
