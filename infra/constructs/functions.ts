@@ -96,7 +96,7 @@ export class Functions extends Construct {
     // Videos live under videos/, the only prefix anyone may read or write.
     const videos = 'videos/*';
 
-    // Submit charges credits in the same transaction as the task write; cancel refunds them;
+    // Submit charges credits in the same transaction as the task write (and refunds when queueing fails);
     // record-info presigns the result URLs.
     storage.tasks.grantReadWriteData(this.api);
     storage.apiKeys.grantReadWriteData(this.api);
