@@ -19,6 +19,9 @@ export const configSchema = z.object({
   PROVIDER: z.enum(['simulator']).default('simulator'),
   /** Base URL of the provider's API (the simulator's address locally). */
   PROVIDER_BASE_URL: z.url(),
+  /** Upstream model ids behind `veo3` and `veo3_fast`; unset means the provider's Veo 3.1 defaults. */
+  VEO3_MODEL_ID: z.string().min(1).optional(),
+  VEO3_FAST_MODEL_ID: z.string().min(1).optional(),
   /** Endpoints of local emulators; unset in AWS, where the SDK's defaults apply. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),

@@ -74,7 +74,10 @@ function createProvider(config: Config): VideoProvider {
       return new GeminiProvider({
         name: 'simulator',
         baseUrl: config.PROVIDER_BASE_URL,
-        models: { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' },
+        models: {
+          veo3: config.VEO3_MODEL_ID ?? 'veo-3.1-generate-preview',
+          veo3_fast: config.VEO3_FAST_MODEL_ID ?? 'veo-3.1-fast-generate-preview',
+        },
       });
   }
 }

@@ -10,11 +10,16 @@ import { VeoStack } from './veo-stack';
  *   retentionDays        days videos and tasks are kept; default 14
  *   allowHttpCallbacks   accept plain-http callBackUrl values; default false
  *   pollIntervalSeconds  delay between two polls of an upstream operation; default 10
+ *   veo3ModelId, veo3FastModelId  upstream model ids; default the provider's Veo 3.1 ids
+ *   region               region to deploy to; default the region of the current AWS credentials
  */
 const app = new App();
 new VeoStack(app, 'VeoServerless', {
   settings: readStackSettings(app.node),
   // Deploys to the account and region of the current AWS credentials; environment-agnostic without them.
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  env: {
+    account: process.env.CDK_DEFAULT_ACCOUNT,
+    region: app.node.tryGetContext('region') ?? process.env.CDK_DEFAULT_REGION,
+  },
   description: 'veo-serverless: Veo 3.1 video generation behind a kie.ai-compatible API',
 });

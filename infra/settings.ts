@@ -9,6 +9,9 @@ export interface StackSettings {
   retentionDays: number;
   allowHttpCallbacks: boolean;
   pollIntervalSeconds: number;
+  /** Upstream model ids; absent means the provider's Veo 3.1 defaults. */
+  veo3ModelId?: string;
+  veo3FastModelId?: string;
 }
 
 /**
@@ -36,5 +39,7 @@ export function readStackSettings(node: Node): StackSettings {
     retentionDays: parse('retentionDays', shape.RETENTION_DAYS),
     allowHttpCallbacks: parse('allowHttpCallbacks', shape.ALLOW_HTTP_CALLBACKS),
     pollIntervalSeconds: parse('pollIntervalSeconds', shape.POLL_INTERVAL_SECONDS),
+    veo3ModelId: parse('veo3ModelId', shape.VEO3_MODEL_ID),
+    veo3FastModelId: parse('veo3FastModelId', shape.VEO3_FAST_MODEL_ID),
   };
 }

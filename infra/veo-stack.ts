@@ -37,6 +37,8 @@ export class VeoStack extends Stack {
       ALLOW_HTTP_CALLBACKS: String(settings.allowHttpCallbacks),
       RETENTION_DAYS: String(settings.retentionDays),
       POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),
+      ...(settings.veo3ModelId && { VEO3_MODEL_ID: settings.veo3ModelId }),
+      ...(settings.veo3FastModelId && { VEO3_FAST_MODEL_ID: settings.veo3FastModelId }),
     } satisfies Partial<Record<keyof Config, string>>;
 
     const functions = new Functions(this, 'Functions', { storage, queues, environment });

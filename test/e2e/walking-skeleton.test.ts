@@ -1,12 +1,14 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import { signCallback } from '../../functions/core/callbacks';
 import type { TaskRecord } from '../../functions/core/record-info';
+import { generateRequestSchema } from '../../functions/core/schema';
+import { newTask } from '../../functions/core/task';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 
 /**
@@ -213,6 +215,52 @@ describe('local stack, end to end', () => {
     expect(theirs.json).toEqual(unknown.json);
   });
 
+  it('answers the retention message for a task older than 14 days', async () => {
+    const { deps } = await localDeps();
+    const request = generateRequestSchema(deps.settings.urlPolicy).parse({ prompt: 'old' });
+    const old = newTask({
+      request,
+      paramJson: '{"prompt":"old"}',
+      keyHash: hashApiKey(stack.apiKey),
+      credits: 0,
+      provider: 'simulator',
+      now: Date.now() - 15 * 86400_000,
+      retentionDays: 14,
+      budgetSeconds: 60,
+    });
+    await deps.tasks.createCharged(old, { keyHash: old.keyHash, credits: 0 });
+    const { status, json } = await call('GET', `/api/v1/veo/record-info?taskId=${old.taskId}`);
+    expect([status, json.msg]).toEqual([422, 'Temporarily supports records within 14 days']);
+  });
+
+  it('ignores the body and Content-Type of GET requests', async () => {
+    const url = new URL(`${stack.url}/api/v1/chat/credit`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: 'GET',
+          headers: {
+            authorization: `Bearer ${stack.apiKey}`,
+            'content-type': 'application/json',
+            'content-length': '9',
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end('{not json');
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 200, msg: 'success' });
+  });
+
   it('answers 402 when the key cannot pay, writing nothing', async () => {
     const poorKey = newApiKey();
     await seedKey(poorKey, 10);
@@ -226,10 +274,16 @@ describe('local stack, end to end', () => {
   });
 });
 
-async function seedKey(key: string, credits: number) {
+/** The same adapters the handlers use, pointed at the running emulators. */
+async function localDeps() {
   const { loadConfig } = await import('../../functions/config');
   const { createDeps } = await import('../../functions/container');
-  await createDeps(loadConfig(), 'test').apiKeys.put({
+  return { deps: createDeps(loadConfig(), 'test') };
+}
+
+async function seedKey(key: string, credits: number) {
+  const { deps } = await localDeps();
+  await deps.apiKeys.put({
     keyHash: hashApiKey(key),
     name: 'test',
     credits,

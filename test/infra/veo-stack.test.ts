@@ -391,6 +391,8 @@ describe('context', () => {
       allowHttpCallbacks: 'true',
       pollIntervalSeconds: 30,
       providerBaseUrl: 'https://sim.example.com',
+      veo3ModelId: 'veo-3.1-generate-001',
+      veo3FastModelId: 'veo-3.1-fast-generate-001',
     });
     t.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
@@ -398,6 +400,8 @@ describe('context', () => {
           ALLOW_HTTP_CALLBACKS: 'true',
           POLL_INTERVAL_SECONDS: '30',
           PROVIDER_BASE_URL: 'https://sim.example.com',
+          VEO3_MODEL_ID: 'veo-3.1-generate-001',
+          VEO3_FAST_MODEL_ID: 'veo-3.1-fast-generate-001',
         }),
       },
     });

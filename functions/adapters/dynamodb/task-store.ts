@@ -30,16 +30,7 @@ export class DynamoTaskStore implements TaskStore {
             {
               Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' },
             },
-            {
-              Update: {
-                TableName: this.options.apiKeysTable,
-                Key: { keyHash: charge.keyHash },
-                UpdateExpression: 'SET credits = credits - :price',
-                ConditionExpression: 'attribute_exists(keyHash) AND credits >= :price',
-                ExpressionAttributeValues: { ':price': charge.credits },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
+            this.creditUpdate(charge, 'charge'),
           ],
         }),
       );
@@ -88,18 +79,7 @@ export class DynamoTaskStore implements TaskStore {
       } else {
         await this.options.client.send(
           new TransactWriteCommand({
-            TransactItems: [
-              { Update: update },
-              {
-                Update: {
-                  TableName: this.options.apiKeysTable,
-                  Key: { keyHash: refund.keyHash },
-                  UpdateExpression: 'ADD credits :n',
-                  ConditionExpression: 'attribute_exists(keyHash)',
-                  ExpressionAttributeValues: { ':n': refund.credits },
-                },
-              },
-            ],
+            TransactItems: [{ Update: update }, this.creditUpdate(refund, 'refund')],
           }),
         );
       }
@@ -114,6 +94,25 @@ export class DynamoTaskStore implements TaskStore {
       }
       throw error;
     }
+  }
+
+  /** Moves credits on the key; a charge only succeeds while the balance covers it. */
+  private creditUpdate(change: CreditChange, direction: 'charge' | 'refund'): TransactItem {
+    const charge = direction === 'charge';
+    return {
+      Update: {
+        TableName: this.options.apiKeysTable,
+        Key: { keyHash: change.keyHash },
+        UpdateExpression: 'ADD credits :delta',
+        ConditionExpression: charge
+          ? 'attribute_exists(keyHash) AND credits >= :amount'
+          : 'attribute_exists(keyHash)',
+        ExpressionAttributeValues: charge
+          ? { ':delta': -change.credits, ':amount': change.credits }
+          : { ':delta': change.credits },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
   }
 
   async recordCallback(taskId: string, attempt: CallbackAttempt): Promise<void> {
