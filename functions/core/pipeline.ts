@@ -138,6 +138,7 @@ function upstreamRequest(task: Task): UpstreamRequest {
     aspectRatio: task.aspectRatio === '9:16' ? '9:16' : '16:9',
     seed: task.seeds,
     imageUrls: task.request.imageUrls,
+    images: [],
   };
 }
 

@@ -73,15 +73,69 @@ export interface VideoStore {
   url(key: string): Promise<string>;
 }
 
+export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/webp';
+
+/** An input image as fetched by the worker (and centre-cropped when the aspect ratio was Auto). */
+export interface SourceImage {
+  bytes: Buffer;
+  mimeType: ImageMimeType;
+  width: number;
+  height: number;
+}
+
+/** The problem with an input image, worded for the client (e.g. "is larger than 20 MB"). */
+export class ImageRejectedError extends Error {
+  override name = 'ImageRejectedError';
+}
+
+/** Fetches untrusted image URLs through the URL guard, with a size limit, a timeout and type sniffing. */
+export interface ImageFetcher {
+  /** Throws ImageRejectedError for anything the client must fix. */
+  fetch(url: string): Promise<SourceImage>;
+}
+
+export interface ImageCropper {
+  /** Centre-crops the image to the aspect ratio (no resize beyond the crop). */
+  crop(image: SourceImage, aspectRatio: ConcreteAspectRatio): Promise<SourceImage>;
+}
+
+export interface Translation {
+  text: string;
+  /** ISO 639-1 code of the detected source language, e.g. "zh"; "en" when nothing was translated. */
+  sourceLanguage: string;
+}
+
+export interface Translator {
+  toEnglish(text: string): Promise<Translation>;
+}
+
+/** Stamps a text watermark on a video (ffmpeg). */
+export interface VideoWatermarker {
+  stamp(video: Readable, text: string): Promise<Readable>;
+}
+
+/** A rate shared by every worker instance, e.g. the upstream's submit quota. */
+export interface QuotaGate {
+  /** Takes one slot if one is free now; otherwise says how long to wait for the next. */
+  tryAcquire(scope: string): Promise<{ granted: true } | { granted: false; retryAfterMs: number }>;
+}
+
+export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
+
 /** What the worker hands a provider: the accepted request, resolved. */
 export interface UpstreamRequest {
   taskId: string;
   prompt: string;
   model: Model;
   generationType: GenerationType;
-  aspectRatio: Exclude<AspectRatio, 'Auto'>;
+  aspectRatio: ConcreteAspectRatio;
   seed: number;
+  /** The images' original URLs (relays such as kie.ai fetch them themselves). */
   imageUrls: string[];
+  /** The images fetched and, for Auto, cropped (Google's APIs take the bytes). */
+  images: SourceImage[];
+  /** Where a provider that pushes results (kie.ai) should call us back. */
+  upstreamCallbackUrl?: string;
 }
 
 export type OperationStatus =

@@ -16,6 +16,7 @@ const request: UpstreamRequest = {
   aspectRatio: '9:16',
   seed: 12345,
   imageUrls: [],
+  images: [],
 };
 
 let simulator: Simulator;
