@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providerNames } from './core/ports';
 
 /**
  * Everything a function needs from its environment, read once at module scope and validated,
@@ -15,10 +16,41 @@ export const configSchema = z.object({
   POLL_QUEUE_URL: z.url(),
   NOTIFY_QUEUE_URL: z.url(),
   VIDEO_BUCKET: z.string().min(1),
-  /** Which upstream generates the videos. */
-  PROVIDER: z.enum(['simulator']).default('simulator'),
-  /** Base URL of the provider's API (the simulator's address locally). */
-  PROVIDER_BASE_URL: z.url(),
+  COUNTERS_TABLE: z.string().min(1),
+  /** Which upstream generates the videos; `simulator` is the project's simulator in the Gemini API's shape. */
+  PROVIDER: z.enum(providerNames).default('simulator'),
+  /** Base URL of the provider's API (the simulator's address locally); each provider has a default. */
+  PROVIDER_BASE_URL: z.url().optional(),
+  /**
+   * Deployed: a Secrets Manager secret holding the provider's credentials as JSON
+   * ({"apiKey"} for gemini, {"serviceAccountJson"} for vertex, {"apiKey","webhookSecret"} for kie).
+   * Locally the variables below are used instead.
+   */
+  PROVIDER_SECRET_ARN: z.string().min(1).optional(),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  VERTEX_SERVICE_ACCOUNT_JSON: z.string().min(1).optional(),
+  VERTEX_PROJECT: z.string().min(1).optional(),
+  VERTEX_REGION: z.string().min(1).default('us-central1'),
+  /** Only for Vertex against the simulator: where service-account tokens are minted. */
+  VERTEX_TOKEN_URL: z.url().optional(),
+  /** A gs:// prefix Vertex writes the videos to instead of returning them inline. */
+  VERTEX_STORAGE_URI: z.string().startsWith('gs://').optional(),
+  KIE_API_KEY: z.string().min(1).optional(),
+  KIE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Our public address for upstream pushes (kie.ai's callBackUrl): `<api url>/internal/upstream-callback`. */
+  UPSTREAM_CALLBACK_URL: z.url().optional(),
+  /** Upstream submits per window shared by every worker; unset means the provider's published quota. */
+  QUOTA_LIMIT: z.coerce.number().int().positive().optional(),
+  QUOTA_WINDOW_SECONDS: z.coerce.number().int().positive().optional(),
+  /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
+  TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
+  /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */
+  WATERMARK_ENABLED: flag.default(false),
+  IMAGE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   /** Upstream model ids behind `veo3` and `veo3_fast`; unset means the provider's Veo 3.1 defaults. */
   VEO3_MODEL_ID: z.string().min(1).optional(),
   VEO3_FAST_MODEL_ID: z.string().min(1).optional(),

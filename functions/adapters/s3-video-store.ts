@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -23,6 +23,12 @@ export class S3VideoStore implements VideoStore {
       partSize: 8 * 1024 * 1024,
     });
     await upload.done();
+  }
+
+  async open(key: string): Promise<Readable> {
+    const out = await this.options.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    if (!(out.Body instanceof Readable)) throw new Error(`video ${key} has no readable body`);
+    return out.Body;
   }
 
   url(key: string): Promise<string> {

@@ -14,20 +14,21 @@ export class SqsTaskQueues implements TaskQueues {
     private readonly urls: QueueUrls,
   ) {}
 
-  generate(message: GenerateMessage): Promise<void> {
-    return this.send(this.urls.generate, message, 0);
+  generate(message: GenerateMessage, delaySeconds = 0): Promise<void> {
+    return this.send(this.urls.generate, message, delaySeconds);
   }
 
   poll(message: PollMessage, delaySeconds: number): Promise<void> {
-    // SQS caps a message's delay at 15 minutes.
-    return this.send(this.urls.poll, message, Math.min(Math.max(0, Math.round(delaySeconds)), 900));
+    return this.send(this.urls.poll, message, delaySeconds);
   }
 
   notify(message: NotifyMessage): Promise<void> {
     return this.send(this.urls.notify, message, 0);
   }
 
-  private async send(QueueUrl: string, message: object, DelaySeconds: number): Promise<void> {
+  private async send(QueueUrl: string, message: object, delaySeconds: number): Promise<void> {
+    // SQS caps a message's delay at 15 minutes; a longer wait simply takes another round.
+    const DelaySeconds = Math.min(Math.max(0, Math.round(delaySeconds)), 900);
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(message), DelaySeconds }),
     );

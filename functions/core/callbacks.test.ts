@@ -27,16 +27,17 @@ describe('client callbacks', () => {
     const task: Task = {
       ...base,
       status: 'succeeded',
-      results: [{ key: 'videos/x/0.mp4', resolution: '720p' }],
+      results: [{ key: 'videos/x/0.mp4', originKey: 'videos/x/0-original.mp4', resolution: '720p' }],
     };
-    expect(callbackBody(task, ['https://signed/0.mp4'])).toEqual({
+    const signed = { resultUrls: ['https://signed/0.mp4'], originUrls: ['https://signed/0-original.mp4'] };
+    expect(callbackBody(task, signed)).toEqual({
       code: 200,
       msg: 'Veo3.1 video generated successfully.',
       data: {
         taskId: base.taskId,
         info: {
           resultUrls: ['https://signed/0.mp4'],
-          originUrls: ['https://signed/0.mp4'],
+          originUrls: ['https://signed/0-original.mp4'],
           resolution: '720p',
         },
         fallbackFlag: false,
@@ -46,7 +47,7 @@ describe('client callbacks', () => {
 
   it('sends the failure shape with the recorded code and reason', () => {
     const task: Task = { ...base, status: 'rejected', errorCode: 422, errorMessage: 'rejected by Flow' };
-    expect(callbackBody(task, [])).toEqual({
+    expect(callbackBody(task, { resultUrls: [], originUrls: [] })).toEqual({
       code: 422,
       msg: 'rejected by Flow',
       data: { taskId: base.taskId, fallbackFlag: false },

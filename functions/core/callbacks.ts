@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { Deps } from './deps';
 import type { NotifyMessage } from './ports';
-import { toRecord } from './record-info';
+import { type SignedResults, signResults, toRecord } from './record-info';
 import { isFinal, type Task } from './task';
-import { refuseUrl } from './url-guard';
+import { refuseUrl, UrlRefusedError } from './url-guard';
 
 /** kie.ai's signature: base64(HMAC-SHA256(webhook secret, `${taskId}.${timestamp}`)). */
 export function signCallback(secret: string, taskId: string, timestamp: number): string {
@@ -11,8 +11,8 @@ export function signCallback(secret: string, taskId: string, timestamp: number):
 }
 
 /** The kie-shaped callback body (SPEC §3). */
-export function callbackBody(task: Task, resultUrls: string[]) {
-  const record = toRecord(task, resultUrls);
+export function callbackBody(task: Task, signed: SignedResults) {
+  const record = toRecord(task, signed);
   if (record.successFlag === 1) {
     return {
       code: 200,
@@ -56,11 +56,11 @@ export async function deliverCallback(deps: Deps, { taskId }: NotifyMessage): Pr
   const key = await deps.apiKeys.get(task.keyHash);
   if (!key) return;
 
-  const resultUrls = await Promise.all((task.results ?? []).map((r) => deps.videos.url(r.key)));
+  const signed = await signResults(deps, task);
   const timestamp = Math.floor(deps.now() / 1000);
   const delivery = {
     url,
-    body: JSON.stringify(callbackBody(task, resultUrls)),
+    body: JSON.stringify(callbackBody(task, signed)),
     headers: {
       'content-type': 'application/json',
       'x-webhook-timestamp': String(timestamp),
@@ -74,6 +74,8 @@ export async function deliverCallback(deps: Deps, { taskId }: NotifyMessage): Pr
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await deps.tasks.recordCallback(taskId, { at: deps.now(), error: message });
+    // An address refused after DNS resolution will not become acceptable by retrying.
+    if (error instanceof UrlRefusedError) return;
     throw new CallbackFailedError(`callback to the client failed: ${message}`);
   }
   await deps.tasks.recordCallback(taskId, { at: deps.now(), status });

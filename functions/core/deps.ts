@@ -1,4 +1,16 @@
-import type { ApiKeyStore, CallbackSender, TaskQueues, TaskStore, VideoProvider, VideoStore } from './ports';
+import type {
+  ApiKeyStore,
+  CallbackSender,
+  ImageCropper,
+  ImageFetcher,
+  QuotaGate,
+  TaskQueues,
+  TaskStore,
+  Translator,
+  VideoProvider,
+  VideoStore,
+  VideoWatermarker,
+} from './ports';
 import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
@@ -7,8 +19,13 @@ export interface Settings {
   prices: Record<Model, number>;
   retentionDays: number;
   budgetSeconds: number;
+  /** First delay between two polls; later ones grow up to six times it (Veo takes 11 s to 6 min). */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;
+  /** Watermarks need ffmpeg where the poller runs; without it they are refused at submit (505). */
+  watermarkEnabled: boolean;
+  /** Our address for upstream pushes (kie.ai's callBackUrl); the taskId is added as a query parameter. */
+  upstreamCallbackUrl?: string;
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */
@@ -26,6 +43,12 @@ export interface Deps {
   videos: VideoStore;
   provider: VideoProvider;
   callbacks: CallbackSender;
+  images: ImageFetcher;
+  cropper: ImageCropper;
+  translator: Translator;
+  watermarker: VideoWatermarker;
+  /** The upstream's submit quota, shared by every worker. */
+  quota: QuotaGate;
   settings: Settings;
   log: Log;
   now: () => number;

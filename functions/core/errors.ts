@@ -29,6 +29,7 @@ export const errors = {
   recordNull: () => new KieError(422, 'record is null'),
   recordExpired: (days: number) => new KieError(422, `Temporarily supports records within ${days} days`),
   internal: () => new KieError(500, 'Internal server error'),
+  featureDisabled: (message: string) => new KieError(505, message),
 } as const;
 
 /** Why a generation ended without a video, as recorded on the task and sent in callbacks. */
@@ -39,4 +40,7 @@ export const failureMessages = {
   timedOut: (seconds: number) => `Generation did not finish within ${seconds} seconds`,
   upstreamFailed: (reason: string) => `Generation failed: ${reason}`,
   queueUnavailable: 'The task could not be queued; its credits were refunded',
+  interrupted:
+    'The submission to the upstream was interrupted and its outcome is unknown; the task was ended rather than risk generating twice, and its credits were refunded',
+  watermarkDisabled: 'watermark is disabled on this deployment (no ffmpeg available to the poller)',
 } as const;

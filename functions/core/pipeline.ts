@@ -1,8 +1,11 @@
 import type { Deps } from './deps';
 import { failureMessages } from './errors';
 import {
+  type ConcreteAspectRatio,
   type GenerateMessage,
+  ImageRejectedError,
   type PollMessage,
+  type SourceImage,
   type UpstreamRequest,
   UpstreamUnavailableError,
 } from './ports';
@@ -13,36 +16,83 @@ import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
  * in the status the step expects, and moves it with a conditional write, so SQS redelivery is harmless.
  */
 
-/** Worker: hand the task to the upstream and schedule the first poll. */
-export async function startGeneration(deps: Deps, { taskId }: GenerateMessage): Promise<void> {
-  const task = await deps.tasks.get(taskId);
-  if (task?.status !== 'queued') return; // already started, finished, or gone: a redelivery
+/** Worker: prepare the upstream request, take a slot of the upstream's quota, submit, schedule the first poll. */
+export async function startGeneration(deps: Deps, message: GenerateMessage): Promise<void> {
+  const task = await deps.tasks.get(message.taskId);
+  if (!task) return;
+  if (task.status === 'submitting') {
+    // A worker died between recording the intent and recording the operation: the upstream may
+    // have the task. Submitting again could generate (and bill) twice, so end it and refund.
+    await finish(deps, task, 'failed', 500, failureMessages.interrupted);
+    return;
+  }
+  if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
 
-  const request = upstreamRequest(task);
+  const attempt = message.attempt ?? 0;
+  const retryLater = async (reason: string, delayMs: number) => {
+    if (deps.now() + delayMs >= task.deadlineAt) {
+      await finish(deps, task, 'failed', 501, failureMessages.upstreamFailed(reason));
+      return;
+    }
+    deps.log.warn('submit postponed', { taskId: task.taskId, reason, delayMs, attempt });
+    await deps.queues.generate({ taskId: task.taskId, attempt: attempt + 1 }, Math.ceil(delayMs / 1000));
+  };
+
+  let prepared: Awaited<ReturnType<typeof upstreamRequest>>;
+  try {
+    prepared = await upstreamRequest(deps, task);
+  } catch (error) {
+    if (error instanceof ImageRejectedError) {
+      await finish(deps, task, 'failed', 422, error.message);
+      return;
+    }
+    if (error instanceof UpstreamUnavailableError) return retryLater(error.message, backoffMs(attempt));
+    throw error;
+  }
+  const { request, translatedFrom } = prepared;
+
+  // Bursts wait in the queue for the upstream's quota instead of meeting its 429s. The slot is taken
+  // right before the submit, so slow preparation cannot bunch submits past the quota.
+  const slot = await deps.quota.tryAcquire(deps.provider.name);
+  if (!slot.granted) return retryLater('waiting for the upstream quota', slot.retryAfterMs);
+
+  if (!(await deps.tasks.transition(task.taskId, 'queued', { status: 'submitting', updatedAt: deps.now() })))
+    return;
   let operation: string;
   try {
     operation = await deps.provider.submit(request);
   } catch (error) {
-    if (error instanceof UpstreamUnavailableError && deps.now() < task.deadlineAt) throw error; // SQS retries
-    await finish(deps, task, 'failed', 501, failureMessages.upstreamFailed(reason(error)));
+    if (error instanceof UpstreamUnavailableError) {
+      // Nothing reached the upstream: step back so the retry may submit.
+      await deps.tasks.transition(task.taskId, 'submitting', { status: 'queued', updatedAt: deps.now() });
+      return retryLater(error.message, backoffMs(attempt));
+    }
+    await finish(
+      deps,
+      { ...task, status: 'submitting' },
+      'failed',
+      501,
+      failureMessages.upstreamFailed(reason(error)),
+    );
     return;
   }
 
-  const moved = await deps.tasks.transition(taskId, 'queued', {
+  const moved = await deps.tasks.transition(task.taskId, 'submitting', {
     status: 'submitted',
     operation,
     promptSent: request.prompt,
+    translatedFrom,
     aspectRatio: request.aspectRatio,
     updatedAt: deps.now(),
   });
   if (!moved) return;
-  deps.log.info('task submitted upstream', { taskId, provider: deps.provider.name, operation });
-  await deps.queues.poll({ taskId }, deps.settings.pollIntervalSeconds);
+  deps.log.info('task submitted upstream', { taskId: task.taskId, provider: deps.provider.name, operation });
+  await deps.queues.poll({ taskId: task.taskId, polls: 0 }, deps.settings.pollIntervalSeconds);
 }
 
 /** Poller: ask the upstream; when done, store the videos and complete the task. */
-export async function pollGeneration(deps: Deps, { taskId }: PollMessage): Promise<void> {
-  const task = await deps.tasks.get(taskId);
+export async function pollGeneration(deps: Deps, message: PollMessage): Promise<void> {
+  const task = await deps.tasks.get(message.taskId);
   if (!task) return;
   if (isFinal(task.status)) {
     // A redelivery after the task ended: the notify message may not have gone out before a crash.
@@ -51,12 +101,13 @@ export async function pollGeneration(deps: Deps, { taskId }: PollMessage): Promi
   }
   if (task.status !== 'submitted' || !task.operation) return;
 
+  const polls = (message.polls ?? 0) + 1;
   let status: Awaited<ReturnType<Deps['provider']['poll']>>;
   try {
     status = await deps.provider.poll(task.operation);
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
-    deps.log.warn('upstream unavailable while polling', { taskId, error: reason(error) });
+    deps.log.warn('upstream unavailable while polling', { taskId: task.taskId, error: reason(error) });
     status = { state: 'pending' };
   }
 
@@ -66,7 +117,7 @@ export async function pollGeneration(deps: Deps, { taskId }: PollMessage): Promi
         await finish(deps, task, 'failed', 501, failureMessages.timedOut(deps.settings.budgetSeconds));
         return;
       }
-      await deps.queues.poll({ taskId }, deps.settings.pollIntervalSeconds);
+      await deps.queues.poll({ taskId: task.taskId, polls }, pollDelaySeconds(deps, polls));
       return;
     case 'rejected':
       await finish(deps, task, 'rejected', 422, failureMessages.rejected(status.reason));
@@ -80,17 +131,43 @@ export async function pollGeneration(deps: Deps, { taskId }: PollMessage): Promi
   }
 }
 
+/** Poll intervals grow by half each time, up to six times the first (e.g. 10 s → 60 s deployed). */
+export function pollDelaySeconds(deps: Pick<Deps, 'settings'>, polls: number): number {
+  const base = deps.settings.pollIntervalSeconds;
+  return Math.min(Math.round(base * 1.5 ** polls), base * 6);
+}
+
+/** Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 2 minutes. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  const cap = Math.min(2000 * 2 ** attempt, 120_000);
+  return Math.max(1000, Math.round(random() * cap));
+}
+
 async function complete(deps: Deps, task: Task, videos: string[]): Promise<void> {
   if (videos.length === 0) {
     await finish(deps, task, 'rejected', 422, failureMessages.rejected('no video was returned'));
     return;
   }
+  const watermark = task.request.watermark;
   const results: Rendition[] = [];
   for (const [index, video] of videos.entries()) {
     const download = await deps.provider.download(video);
     const key = `videos/${task.taskId}/${index}.mp4`;
-    await deps.videos.put(key, download.body, download.contentType);
-    results.push({ key, resolution: '720p' });
+    if (!watermark) {
+      await deps.videos.put(key, download.body, download.contentType);
+      results.push({ key, originKey: key, resolution: '720p' });
+      continue;
+    }
+    // Keep the unstamped original (originUrls), then stamp a copy read back from the store.
+    const originKey = `videos/${task.taskId}/${index}-original.mp4`;
+    await deps.videos.put(originKey, download.body, download.contentType);
+    const stamped = await deps.watermarker.stamp(await deps.videos.open(originKey), watermark);
+    try {
+      await deps.videos.put(key, stamped, 'video/mp4');
+    } finally {
+      stamped.destroy(); // frees the watermarker's temp files even when the upload failed
+    }
+    results.push({ key, originKey, resolution: '720p' });
   }
   const now = deps.now();
   const moved = await deps.tasks.transition(task.taskId, 'submitted', {
@@ -128,28 +205,87 @@ async function notifyClient(deps: Deps, task: Task): Promise<void> {
   if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId });
 }
 
-function upstreamRequest(task: Task): UpstreamRequest {
-  return {
+/** Fetches the images, resolves Auto from the first one (centre-cropping them to it), translates the prompt. */
+async function upstreamRequest(
+  deps: Deps,
+  task: Task,
+): Promise<{ request: UpstreamRequest; translatedFrom?: string }> {
+  const { request } = task;
+  let images: SourceImage[] = [];
+  for (const [index, url] of request.imageUrls.entries()) {
+    try {
+      images.push(await deps.images.fetch(url));
+    } catch (error) {
+      if (error instanceof ImageRejectedError)
+        throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`);
+      throw error;
+    }
+  }
+  let aspectRatio: ConcreteAspectRatio = task.aspectRatio === '9:16' ? '9:16' : '16:9';
+  const first = images[0];
+  if (task.aspectRatio === 'Auto' && first) {
+    aspectRatio = closerAspectRatio(first.width, first.height);
+    images = await Promise.all(
+      images.map((image, index) =>
+        deps.cropper.crop(image, aspectRatio).catch((error: unknown) => {
+          if (error instanceof ImageRejectedError)
+            throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`);
+          throw error;
+        }),
+      ),
+    );
+  }
+  let prompt = request.prompt;
+  let translatedFrom: string | undefined;
+  if (request.enableTranslation) {
+    const translation = await deps.translator.toEnglish(request.prompt);
+    // Offline there is no translation service: the prompt goes as written and nothing is recorded.
+    if (translation.sourceLanguage !== 'en' && translation.text !== request.prompt) {
+      prompt = translation.text;
+      translatedFrom = translation.sourceLanguage;
+    }
+  }
+  const upstream: UpstreamRequest = {
     taskId: task.taskId,
-    prompt: task.request.prompt,
-    model: task.request.model,
-    generationType: task.request.generationType,
-    // Choosing from the first image's shape needs the image itself; the provider work resolves it.
-    aspectRatio: task.aspectRatio === '9:16' ? '9:16' : '16:9',
+    prompt,
+    model: request.model,
+    generationType: request.generationType,
+    aspectRatio,
     seed: task.seeds,
-    imageUrls: task.request.imageUrls,
-    images: [],
+    imageUrls: request.imageUrls,
+    images,
+    upstreamCallbackUrl: deps.settings.upstreamCallbackUrl
+      ? `${deps.settings.upstreamCallbackUrl}?taskId=${encodeURIComponent(task.taskId)}`
+      : undefined,
   };
+  return { request: upstream, translatedFrom };
+}
+
+/** The ratio nearer to the image's shape, compared on a log scale so 16:9 and 9:16 are symmetric. */
+export function closerAspectRatio(width: number, height: number): ConcreteAspectRatio {
+  const shape = Math.log(width / height);
+  return Math.abs(shape - Math.log(16 / 9)) <= Math.abs(shape - Math.log(9 / 16)) ? '16:9' : '9:16';
 }
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Upstream push (e.g. kie.ai's callback): only a hint to poll now; the poller verifies with the upstream. */
-export async function acceptUpstreamPush(deps: Deps, taskId: string): Promise<boolean> {
+/**
+ * Upstream push (kie.ai's callback): verified with the provider's signature, then only a hint to poll
+ * now; the poller asks the upstream itself, so the push's body is never trusted.
+ */
+export async function acceptUpstreamPush(
+  deps: Deps,
+  taskId: string,
+  headers: Record<string, string | undefined>,
+): Promise<boolean> {
   const task = await deps.tasks.get(taskId);
-  if (task?.status !== 'submitted') return false;
+  if (task?.status !== 'submitted' || !task.operation) return false;
+  if (!(await deps.provider.verifyPush?.(task.operation, headers))) {
+    deps.log.warn('upstream push refused', { taskId });
+    return false;
+  }
   await deps.queues.poll({ taskId }, 0);
   return true;
 }

@@ -52,16 +52,20 @@ export interface TaskStore {
 
 export interface GenerateMessage {
   taskId: string;
+  /** Earlier submit attempts that met a transient upstream error (drives the backoff). */
+  attempt?: number;
 }
 export interface PollMessage {
   taskId: string;
+  /** Polls already made (drives the growing poll interval). */
+  polls?: number;
 }
 export interface NotifyMessage {
   taskId: string;
 }
 
 export interface TaskQueues {
-  generate(message: GenerateMessage): Promise<void>;
+  generate(message: GenerateMessage, delaySeconds?: number): Promise<void>;
   poll(message: PollMessage, delaySeconds: number): Promise<void>;
   notify(message: NotifyMessage): Promise<void>;
 }
@@ -69,6 +73,8 @@ export interface TaskQueues {
 export interface VideoStore {
   /** Streams the body into the store without holding the whole file in memory. */
   put(key: string, body: Readable, contentType: string): Promise<void>;
+  /** Streams a stored object back. */
+  open(key: string): Promise<Readable>;
   /** A time-limited URL anyone can GET the object from. */
   url(key: string): Promise<string>;
 }
@@ -149,6 +155,10 @@ export interface VideoDownload {
   contentType: string;
 }
 
+/** The upstreams a deployment can use; `simulator` is the project's own, in the Gemini API's shape. */
+export const providerNames = ['simulator', 'gemini', 'vertex', 'kie'] as const;
+export type ProviderName = (typeof providerNames)[number];
+
 /** A Veo upstream: Vertex AI, the Gemini API, kie.ai or the project's simulator. */
 export interface VideoProvider {
   readonly name: string;
@@ -156,9 +166,17 @@ export interface VideoProvider {
   submit(request: UpstreamRequest): Promise<string>;
   poll(operation: string): Promise<OperationStatus>;
   download(video: string): Promise<VideoDownload>;
+  /**
+   * For upstreams that push results (kie.ai): whether a push about this operation is authentic.
+   * Providers without pushes leave it out, and every push is ignored.
+   */
+  verifyPush?(operation: string, headers: Record<string, string | undefined>): Promise<boolean>;
 }
 
-/** A transient upstream problem (429, 5xx, network): retry later, within the task's budget. */
+/**
+ * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
+ * Also thrown by the translator when the translation service is unavailable.
+ */
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
 }

@@ -24,11 +24,25 @@ export async function recordInfo(deps: Deps, key: ApiKey, query: Record<string, 
   if (isExpired(task, deps.now(), deps.settings.retentionDays)) {
     throw errors.recordExpired(deps.settings.retentionDays);
   }
-  const resultUrls = await Promise.all((task.results ?? []).map((r) => deps.videos.url(r.key)));
-  return toRecord(task, resultUrls);
+  return toRecord(task, await signResults(deps, task));
 }
 
-export function toRecord(task: Task, resultUrls: string[]) {
+/** Presigned URLs of the task's videos and of their unstamped originals, signed anew on every read. */
+export async function signResults(deps: Pick<Deps, 'videos'>, task: Task): Promise<SignedResults> {
+  const results = task.results ?? [];
+  const [resultUrls, originUrls] = await Promise.all([
+    Promise.all(results.map((r) => deps.videos.url(r.key))),
+    Promise.all(results.map((r) => (r.originKey === r.key ? undefined : deps.videos.url(r.originKey)))),
+  ]);
+  return { resultUrls, originUrls: originUrls.map((url, i) => url ?? resultUrls[i] ?? '') };
+}
+
+export interface SignedResults {
+  resultUrls: string[];
+  originUrls: string[];
+}
+
+export function toRecord(task: Task, { resultUrls, originUrls }: SignedResults) {
   const flag = successFlag(task.status);
   const done = flag === 1;
   const failMsg = flag >= 2 ? (task.errorMessage ?? null) : null;
@@ -42,8 +56,7 @@ export function toRecord(task: Task, resultUrls: string[]) {
       ? {
           taskId: task.taskId,
           resultUrls,
-          // Without a watermark the delivered video is the original.
-          originUrls: resultUrls,
+          originUrls,
           fullResultUrls: null,
           resolution: task.results?.[0]?.resolution ?? '720p',
         }
@@ -60,6 +73,7 @@ export function toRecord(task: Task, resultUrls: string[]) {
     aspectRatio: task.aspectRatio,
     seeds: task.seeds,
     promptSent: task.promptSent ?? null,
+    translatedFrom: task.translatedFrom ?? null,
     callbacks: task.callbacks ?? [],
   };
 }

@@ -25,6 +25,9 @@ export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promis
   const parsed = generateRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const request = parsed.data;
+  if (request.watermark && !deps.settings.watermarkEnabled) {
+    throw errors.featureDisabled(failureMessages.watermarkDisabled);
+  }
   const price = deps.settings.prices[request.model];
   const task = newTask({
     request,

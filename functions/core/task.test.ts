@@ -16,7 +16,10 @@ const input = {
 
 describe('task state machine', () => {
   it.each<[TaskStatus, TaskStatus, boolean]>([
-    ['queued', 'submitted', true],
+    ['queued', 'submitting', true],
+    ['submitting', 'submitted', true],
+    ['submitting', 'queued', true],
+    ['queued', 'submitted', false],
     ['queued', 'failed', true],
     ['submitted', 'succeeded', true],
     ['submitted', 'rejected', true],
@@ -29,8 +32,8 @@ describe('task state machine', () => {
   });
 
   it("maps statuses to kie.ai's successFlag and knows the final ones", () => {
-    const statuses: TaskStatus[] = ['queued', 'submitted', 'succeeded', 'failed', 'rejected'];
-    expect(statuses.map(successFlag)).toEqual([0, 0, 1, 2, 3]);
+    const statuses: TaskStatus[] = ['queued', 'submitting', 'submitted', 'succeeded', 'failed', 'rejected'];
+    expect(statuses.map(successFlag)).toEqual([0, 0, 0, 1, 2, 3]);
     expect(statuses.filter(isFinal)).toEqual(['succeeded', 'failed', 'rejected']);
   });
 });

@@ -6,16 +6,21 @@ import type { GenerateRequest } from './schema';
  * (see TaskStore.transition), so a redelivered SQS message can never submit twice, charge twice
  * or overwrite a result.
  *
- *   queued ──worker──> submitted ──poller──> succeeded
- *      │                   │
- *      └──────────┬────────┘
- *                 v
- *          failed | rejected   (rejected = the upstream's content filter refused it; refunded)
+ *   queued ──worker──> submitting ──> submitted ──poller──> succeeded
+ *      │    <─(transient)─┘  │              │
+ *      └─────────────────────┴──────┬───────┘
+ *                                   v
+ *                            failed | rejected   (rejected: the upstream's content filter refused it)
+ *
+ * `submitting` is the intent recorded before calling the upstream: a redelivered message that finds it
+ * cannot know whether the upstream got the task, so it fails the task (refunded) rather than risk a
+ * second generation.
  */
-export type TaskStatus = 'queued' | 'submitted' | 'succeeded' | 'failed' | 'rejected';
+export type TaskStatus = 'queued' | 'submitting' | 'submitted' | 'succeeded' | 'failed' | 'rejected';
 
 const transitions: Record<TaskStatus, readonly TaskStatus[]> = {
-  queued: ['submitted', 'failed', 'rejected'],
+  queued: ['submitting', 'failed', 'rejected'],
+  submitting: ['submitted', 'queued', 'failed', 'rejected'],
   submitted: ['succeeded', 'failed', 'rejected'],
   succeeded: [],
   failed: [],
@@ -34,6 +39,7 @@ export function isFinal(status: TaskStatus): boolean {
 export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
   switch (status) {
     case 'queued':
+    case 'submitting':
     case 'submitted':
       return 0;
     case 'succeeded':
@@ -45,9 +51,11 @@ export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
   }
 }
 
-/** One stored video of a task; the S3 key, never a URL (URLs are signed on every read). */
+/** One stored video of a task: S3 keys, never URLs (URLs are signed on every read). */
 export interface Rendition {
   key: string;
+  /** The unstamped original when a watermark was applied; otherwise the same as `key`. */
+  originKey: string;
   resolution: string;
 }
 
@@ -72,6 +80,8 @@ export interface Task {
   aspectRatio: string;
   /** The prompt actually sent upstream (differs from request.prompt after translation). */
   promptSent?: string;
+  /** Language the prompt was translated from, when it was. */
+  translatedFrom?: string;
   provider: string;
   /** The upstream's reference for the running generation (operation name). */
   operation?: string;

@@ -108,7 +108,9 @@ export class Functions extends Construct {
     queues.poll.grantSendMessages(this.upstreamCallback);
 
     // An upstream that refuses the submit ends the task: refund (api-keys) and callback (notify).
+    // Submits pass the upstream's quota gate, a counter shared by every worker instance.
     storage.tasks.grantReadWriteData(this.worker);
+    storage.counters.grantReadWriteData(this.worker);
     storage.apiKeys.grantReadWriteData(this.worker);
     queues.poll.grantSendMessages(this.worker);
     queues.notify.grantSendMessages(this.worker);

@@ -4,6 +4,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import { Construct } from 'constructs';
 import {
   apiKeyTable,
+  counterTable,
   numericAttributes,
   type TableLayout,
   taskTable,
@@ -15,18 +16,21 @@ export interface StorageProps {
 }
 
 /**
- * The stateful part: the tasks and API-key tables and the video bucket. Everything here is kept
- * when the stack is deleted; losing it loses customers' keys, credits and videos.
+ * The stateful part: the tasks, API-key and counter tables and the video bucket. Everything here is
+ * kept when the stack is deleted; losing it loses customers' keys, credits and videos.
  */
 export class Storage extends Construct {
   readonly tasks: TableV2;
   readonly apiKeys: TableV2;
+  /** Rate counters shared by every function instance (the upstream submit quota). */
+  readonly counters: TableV2;
   readonly videos: Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
     this.tasks = tableFromLayout(this, 'Tasks', taskTable);
     this.apiKeys = tableFromLayout(this, 'ApiKeys', apiKeyTable);
+    this.counters = tableFromLayout(this, 'Counters', counterTable);
 
     this.videos = new Bucket(this, 'Videos', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,

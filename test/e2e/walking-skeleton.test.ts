@@ -73,6 +73,12 @@ async function taskCount(): Promise<number> {
   return out.Count ?? 0;
 }
 
+async function download(url: string | undefined): Promise<Buffer> {
+  const response = await fetch(url ?? 'missing-url');
+  expect(response.status).toBe(200);
+  return Buffer.from(await response.arrayBuffer());
+}
+
 async function waitForRecord(taskId: string, done: (data: TaskRecord) => boolean, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -142,13 +148,13 @@ describe('local stack, end to end', () => {
     expect(resultUrls).toHaveLength(1);
     expect(JSON.parse(record.resultJson ?? '')).toEqual({ resultUrls });
 
-    const video = await fetch(resultUrls[0] ?? '');
-    expect(video.status).toBe(200);
-    const bytes = Buffer.from(await video.arrayBuffer());
-    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
-    expect(
-      bytes.equals(readFileSync(new URL('../../simulator/assets/sample-16x9.mp4', import.meta.url))),
-    ).toBe(true);
+    // The watermarked video is a new MP4; the original is the upstream's video, byte for byte.
+    const sample = readFileSync(new URL('../../simulator/assets/sample-16x9.mp4', import.meta.url));
+    const stamped = await download(resultUrls[0]);
+    const original = await download(record.response?.originUrls[0]);
+    expect(stamped.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(stamped.equals(sample)).toBe(false);
+    expect(original.equals(sample)).toBe(true);
 
     const deadline = Date.now() + 15_000;
     while (!received.some((r) => r.body.includes(taskId)) && Date.now() < deadline) {

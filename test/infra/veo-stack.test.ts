@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
   apiKeyTable,
+  counterTable,
   numericAttributes,
   type TableLayout,
   taskTable,
@@ -105,8 +106,8 @@ const dlqId = (name: 'Generate' | 'Poll' | 'Notify') =>
   only(template, 'AWS::SQS::Queue', `Queues${name}Dlq`)[0];
 const fnId = (fn: Fn) => only(template, 'AWS::Lambda::Function', fnIds[fn])[0];
 const bucketId = () => only(template, 'AWS::S3::Bucket', 'StorageVideos')[0];
-const tableId = (name: 'Tasks' | 'ApiKeys') =>
-  only(template, 'AWS::DynamoDB::GlobalTable', `Storage${name}`)[0];
+type TableName = 'Tasks' | 'ApiKeys' | 'Counters';
+const tableId = (name: TableName) => only(template, 'AWS::DynamoDB::GlobalTable', `Storage${name}`)[0];
 
 describe('HTTP API', () => {
   it('is an HTTP API with a throttled, auto-deployed $default stage and an ApiUrl output', () => {
@@ -210,6 +211,7 @@ describe('functions', () => {
     expect(first).toMatchObject({
       TASKS_TABLE: { Ref: tableId('Tasks') },
       API_KEYS_TABLE: { Ref: tableId('ApiKeys') },
+      COUNTERS_TABLE: { Ref: tableId('Counters') },
       GENERATE_QUEUE_URL: { Ref: queueId('Generate') },
       POLL_QUEUE_URL: { Ref: queueId('Poll') },
       NOTIFY_QUEUE_URL: { Ref: queueId('Notify') },
@@ -300,10 +302,15 @@ describe('tables', () => {
     expect(taskTable.indexes.length).toBeGreaterThan(0);
   });
 
+  it('the counter layout is keyed by counterId and expires through TTL', () => {
+    expect(counterTable).toEqual({ partitionKey: 'counterId', ttlAttribute: 'expiresAt', indexes: [] });
+  });
+
   it.each([
     ['Tasks', taskTable],
     ['ApiKeys', apiKeyTable],
-  ] as ['Tasks' | 'ApiKeys', TableLayout][])('%s is built from its layout in tables.ts', (name, layout) => {
+    ['Counters', counterTable],
+  ] as [TableName, TableLayout][])('%s is built from its layout in tables.ts', (name, layout) => {
     const tables = template.findResources('AWS::DynamoDB::GlobalTable') as Record<string, Resource>;
     const table = tables[tableId(name)];
     const props = table?.Properties ?? {};
@@ -336,8 +343,8 @@ describe('tables', () => {
     expect(table?.DeletionPolicy).toBe('Retain');
   });
 
-  it('are exactly the two layouts', () => {
-    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
+  it('are exactly the three layouts', () => {
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
   });
 });
 
@@ -470,6 +477,17 @@ describe('least privilege', () => {
           own === queue,
         );
       }
+    }
+  });
+
+  it('lets only the worker, which gates upstream submits, use the counters', () => {
+    const counters = tableId('Counters');
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
+      expect(allows(template, 'worker', action, counters), action).toBe(true);
+    }
+    for (const fn of ['api', 'upstreamCallback', 'poller', 'notifier'] as const) {
+      expect(allows(template, fn, 'dynamodb:GetItem', counters), fn).toBe(false);
+      expect(allows(template, fn, 'dynamodb:PutItem', counters), fn).toBe(false);
     }
   });
 

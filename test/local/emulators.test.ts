@@ -14,6 +14,7 @@ import {
 import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counterTable } from '../../functions/adapters/dynamodb/tables';
 import { type LocalStack, startEmulators } from '../../local/emulators';
 
 const clientsFor = (stack: LocalStack) => {
@@ -55,7 +56,7 @@ describe('startEmulators', () => {
     const { Table } = await clients.dynamodb.send(
       new DescribeTableCommand({ TableName: stack.tables.tasks }),
     );
-    expect(stack.tables).toEqual({ tasks: 'veo-tasks', apiKeys: 'veo-api-keys' });
+    expect(stack.tables).toEqual({ tasks: 'veo-tasks', apiKeys: 'veo-api-keys', counters: 'veo-counters' });
     expect(Table?.KeySchema).toEqual([{ AttributeName: 'taskId', KeyType: 'HASH' }]);
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     expect(Table?.AttributeDefinitions).toEqual(
@@ -91,6 +92,25 @@ describe('startEmulators', () => {
       new DescribeTimeToLiveCommand({ TableName: stack.tables.apiKeys }),
     );
     expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toBe('DISABLED');
+  });
+
+  it('creates the counters table from its layout, with TTL', async () => {
+    const { Table } = await clients.dynamodb.send(
+      new DescribeTableCommand({ TableName: stack.tables.counters }),
+    );
+    expect(Table?.KeySchema).toEqual([{ AttributeName: counterTable.partitionKey, KeyType: 'HASH' }]);
+    expect(Table?.AttributeDefinitions).toEqual([
+      { AttributeName: counterTable.partitionKey, AttributeType: 'S' },
+    ]);
+    expect(Table?.GlobalSecondaryIndexes).toBeUndefined();
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    const ttl = await clients.dynamodb.send(
+      new DescribeTimeToLiveCommand({ TableName: stack.tables.counters }),
+    );
+    expect(ttl.TimeToLiveDescription).toEqual({
+      TimeToLiveStatus: 'ENABLED',
+      AttributeName: counterTable.ttlAttribute,
+    });
   });
 
   it('serves transactions and lists a key’s tasks newest first through the index', async () => {

@@ -23,5 +23,16 @@ export const apiKeyTable: TableLayout = {
   indexes: [],
 };
 
+/**
+ * Counters shared by every function instance, one item per counter (e.g. `quota#kie` for the upstream
+ * submit quota; per-key API rate limits later). Counters are worthless once their window has passed,
+ * so TTL removes them.
+ */
+export const counterTable: TableLayout = {
+  partitionKey: 'counterId',
+  ttlAttribute: 'expiresAt',
+  indexes: [],
+};
+
 /** Attribute types: every key attribute is a string except these numeric sort keys. */
 export const numericAttributes = new Set(['createdAt']);

@@ -1,13 +1,29 @@
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pngBytes } from '../../../simulator/fixtures';
 import { type Simulator, startSimulator } from '../../../simulator/server';
-import type { UpstreamRequest } from '../../core/ports';
+import type { SourceImage, UpstreamRequest, VideoProvider } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { GeminiProvider } from './gemini-provider';
 
+const API_KEY = 'gemini-test-key-0123456789';
 const models = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };
+const sample9x16 = readFileSync(new URL('../../../simulator/assets/sample-9x16.mp4', import.meta.url));
+
+const image = (width: number, height: number, rgb: [number, number, number]): SourceImage => ({
+  bytes: pngBytes(width, height, rgb),
+  mimeType: 'image/png',
+  width,
+  height,
+});
+const red = image(2, 1, [255, 0, 0]);
+const green = image(1, 2, [0, 255, 0]);
+const blue = image(2, 2, [0, 0, 255]);
+const b64 = (i: SourceImage) => i.bytes.toString('base64');
+
 const request: UpstreamRequest = {
   taskId: 't',
   prompt: 'a cat',
@@ -23,65 +39,195 @@ let simulator: Simulator;
 let provider: GeminiProvider;
 
 beforeAll(async () => {
-  simulator = await startSimulator({ latencyMs: 200 });
-  provider = new GeminiProvider({ name: 'simulator', baseUrl: simulator.url, models });
+  simulator = await startSimulator({ latencyMs: 150, apiKey: API_KEY });
+  provider = new GeminiProvider({ name: 'gemini', baseUrl: simulator.url, apiKey: API_KEY, models });
 });
 afterAll(() => simulator.stop());
 
-async function settle(operation: string) {
+/** The error a call failed with (the test fails if it succeeded). */
+async function failure(call: Promise<unknown>): Promise<Error> {
+  try {
+    await call;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function settle(p: VideoProvider, operation: string) {
   for (;;) {
-    const status = await provider.poll(operation);
+    const status = await p.poll(operation);
     if (status.state !== 'pending') return status;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 40));
   }
 }
 
+function lastSubmit() {
+  const submit = simulator.requests.filter((r) => r.shape === 'gemini' && r.kind === 'submit').at(-1);
+  if (!submit) throw new Error('no submit recorded');
+  return submit;
+}
+
 describe('GeminiProvider against the simulator', () => {
-  it('submits, polls until done and downloads the video of the requested shape', async () => {
+  it('submits text-to-video with the key, polls until done and downloads the 9:16 sample', async () => {
     const operation = await provider.submit(request);
     expect(operation).toMatch(/^models\/veo-3\.1-fast-generate-preview\/operations\/.+/);
+    const submit = lastSubmit();
+    expect(submit.path).toBe('/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning');
+    expect(submit.auth).toBe('valid');
+    expect(submit.headers['x-goog-api-key']).toBe('<redacted>');
+    expect(submit.body).toEqual({
+      instances: [{ prompt: 'a cat' }],
+      parameters: { aspectRatio: '9:16', resolution: '720p', durationSeconds: 8, sampleCount: 1 },
+    });
+
     expect(await provider.poll(operation)).toEqual({ state: 'pending' });
-    const status = await settle(operation);
-    expect(status.state).toBe('done');
-    if (status.state !== 'done') return;
+    const status = await settle(provider, operation);
+    if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
+    expect(status.videos[0]).toMatch(/\/v1beta\/files\/[^/]+:download\?alt=media$/);
     const video = await provider.download(status.videos[0] ?? '');
     expect(video.contentType).toBe('video/mp4');
-    const body = await buffer(video.body);
-    expect(body.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    const bytes = await buffer(video.body);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(bytes.equals(sample9x16)).toBe(true);
+    const download = simulator.requests.filter((r) => r.kind === 'download').at(-1);
+    expect(download?.auth).toBe('valid');
+  });
+
+  it('sends one image as instances[0].image', async () => {
+    await provider.submit({
+      ...request,
+      aspectRatio: '16:9',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      imageUrls: ['https://img.test/a.png'],
+      images: [red],
+    });
+    expect(lastSubmit().body).toEqual({
+      instances: [{ prompt: 'a cat', image: { bytesBase64Encoded: b64(red), mimeType: 'image/png' } }],
+      parameters: { aspectRatio: '16:9', resolution: '720p', durationSeconds: 8, sampleCount: 1 },
+    });
+  });
+
+  it('sends the first and last frames as image and lastFrame', async () => {
+    await provider.submit({
+      ...request,
+      model: 'veo3',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      imageUrls: ['https://img.test/a.png', 'https://img.test/b.png'],
+      images: [red, green],
+    });
+    const submit = lastSubmit();
+    expect(submit.path).toBe('/v1beta/models/veo-3.1-generate-preview:predictLongRunning');
+    expect(submit.body).toEqual({
+      instances: [
+        {
+          prompt: 'a cat',
+          image: { bytesBase64Encoded: b64(red), mimeType: 'image/png' },
+          lastFrame: { bytesBase64Encoded: b64(green), mimeType: 'image/png' },
+        },
+      ],
+      parameters: { aspectRatio: '9:16', resolution: '720p', durationSeconds: 8, sampleCount: 1 },
+    });
+  });
+
+  it('sends REFERENCE_2_VIDEO images as asset reference images', async () => {
+    const operation = await provider.submit({
+      ...request,
+      aspectRatio: '16:9',
+      generationType: 'REFERENCE_2_VIDEO',
+      imageUrls: ['https://img.test/a.png', 'https://img.test/b.png', 'https://img.test/c.png'],
+      images: [red, green, blue],
+    });
+    expect(lastSubmit().body).toEqual({
+      instances: [
+        {
+          prompt: 'a cat',
+          referenceImages: [red, green, blue].map((i) => ({
+            image: { bytesBase64Encoded: b64(i), mimeType: 'image/png' },
+            referenceType: 'asset',
+          })),
+        },
+      ],
+      parameters: { aspectRatio: '16:9', resolution: '720p', durationSeconds: 8, sampleCount: 1 },
+    });
+    expect((await settle(provider, operation)).state).toBe('done');
   });
 
   it('reports a content-filtered operation as rejected and an operation error as failed', async () => {
-    const rejected = await settle(await provider.submit({ ...request, prompt: 'x [reject]' }));
-    const failed = await settle(await provider.submit({ ...request, prompt: 'x [fail]' }));
+    const rejected = await settle(provider, await provider.submit({ ...request, prompt: 'x [reject]' }));
+    const failed = await settle(provider, await provider.submit({ ...request, prompt: 'x [fail]' }));
     expect(rejected).toMatchObject({ state: 'rejected', reason: expect.stringContaining('violate') });
     expect(failed).toMatchObject({ state: 'failed', reason: expect.stringContaining('internal error') });
   });
 
-  it('treats 429 and 5xx as transient and accepts samples directly under response (relays)', async () => {
-    let answer = { status: 429, body: {} as unknown };
-    const relay = createServer((_req, res) => res.writeHead(answer.status).end(JSON.stringify(answer.body)));
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const relayProvider = new GeminiProvider({
-      name: 'relay',
-      baseUrl: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+  it('treats 429 and 503 on submit and poll as transient', async () => {
+    simulator.injectFault({ status: 429, shape: 'gemini', kind: 'submit' });
+    await expect(provider.submit(request)).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    const operation = await provider.submit(request);
+    simulator.injectFault({ status: 503, shape: 'gemini', kind: 'poll' });
+    await expect(provider.poll(operation)).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    expect(await provider.poll(operation)).toEqual({ state: 'pending' });
+  });
+
+  it('refuses a missing or wrong key as a permanent error that never echoes the key', async () => {
+    const keyless = new GeminiProvider({ name: 'gemini', baseUrl: simulator.url, models });
+    const wrong = new GeminiProvider({
+      name: 'gemini',
+      baseUrl: simulator.url,
+      apiKey: 'wrong-key-999',
       models,
     });
+    const missing = await failure(keyless.submit(request));
+    const invalid = await failure(wrong.submit(request));
+    expect(missing).toBeInstanceOf(Error);
+    expect(missing).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(missing.message).toContain('HTTP 403');
+    expect(invalid).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(invalid.message).toContain('API key not valid');
+    expect(invalid.message).not.toContain('wrong-key-999');
+    expect(
+      simulator.requests
+        .filter((r) => r.kind === 'submit')
+        .slice(-2)
+        .map((r) => r.auth),
+    ).toEqual(['missing', 'invalid']);
+  });
+
+  it('sends the key only to its own origin, and accepts samples directly under response (relays)', async () => {
+    let answer = { status: 200, body: {} as unknown };
+    const seen: IncomingHttpHeaders[] = [];
+    const relay = createServer((req, res) => {
+      seen.push(req.headers);
+      if (req.url?.startsWith('/video'))
+        return res.writeHead(200, { 'content-type': 'video/mp4' }).end('mp4');
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
     try {
-      await expect(relayProvider.submit(request)).rejects.toBeInstanceOf(UpstreamUnavailableError);
-      answer = { status: 503, body: {} };
-      await expect(relayProvider.poll('models/m/operations/1')).rejects.toBeInstanceOf(
-        UpstreamUnavailableError,
-      );
       answer = {
         status: 200,
-        body: { done: true, response: { generatedSamples: [{ video: { uri: 'https://v/1' } }] } },
+        body: { done: true, response: { generatedSamples: [{ video: { uri: `${relayUrl}/video/1` } }] } },
       };
+      const status = await provider.poll('models/m/operations/1').catch(() => undefined);
+      expect(status).toBeUndefined(); // the operation is unknown to the simulator: 404
+      const relayProvider = new GeminiProvider({ name: 'relay', baseUrl: relayUrl, apiKey: API_KEY, models });
       expect(await relayProvider.poll('models/m/operations/1')).toEqual({
         state: 'done',
-        videos: ['https://v/1'],
+        videos: [`${relayUrl}/video/1`],
       });
-      answer = { status: 400, body: { error: { message: 'bad' } } };
+      expect(seen.at(-1)?.['x-goog-api-key']).toBe(API_KEY);
+      // The simulator's provider downloading from the relay's origin must not hand over its key.
+      await buffer((await provider.download(`${relayUrl}/video/1`)).body);
+      expect(seen.at(-1)?.['x-goog-api-key']).toBeUndefined();
+      await expect(relayProvider.poll('models/../../v1/other')).rejects.toThrow('malformed operation name');
+      answer = { status: 400, body: { error: { code: 400, message: 'bad' } } };
       await expect(relayProvider.submit(request)).rejects.not.toBeInstanceOf(UpstreamUnavailableError);
+      answer = {
+        status: 200,
+        body: { done: true, error: { code: 3, message: 'violates usage guidelines' } },
+      };
+      expect(await relayProvider.poll('models/m/operations/1')).toMatchObject({ state: 'rejected' });
     } finally {
       relay.close();
     }

@@ -1,22 +1,33 @@
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
+import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
-  type OperationStatus,
-  type UpstreamRequest,
-  UpstreamUnavailableError,
-  type VideoDownload,
-  type VideoProvider,
-} from '../../core/ports';
+  checkedVideoUrl,
+  type Secret,
+  secretResolver,
+  streamed,
+  type UpstreamCall,
+  upstreamFetch,
+  withTrailingSlash,
+} from './upstream-http';
+import { filteredStatus, operationError, type VeoResolution, veoInstance } from './veo-request';
 
 export interface GeminiProviderOptions {
   /** `gemini` for Google's API, `simulator` for this project's simulator, which speaks the same wire format. */
   name: string;
-  baseUrl: string;
-  apiKey?: string;
+  /** Default https://generativelanguage.googleapis.com */
+  baseUrl?: string;
+  /** Sent as `x-goog-api-key` on every call, the video download included. */
+  apiKey?: Secret;
   models: { veo3: string; veo3_fast: string };
+  /** Default 720p. */
+  resolution?: VeoResolution;
+  /** Refuses video URIs a response points at (e.g. the core's URL guard); returns the problem. */
+  videoUrlGuard?: (url: string) => string | undefined;
   timeoutMs?: number;
+  downloadTimeoutMs?: number;
 }
+
+export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 
 const operationSchema = z.object({ name: z.string().min(1) });
 
@@ -38,27 +49,34 @@ const operationStatusSchema = z.object({
 
 /**
  * Veo through the Gemini API's long-running operations:
- * `POST /v1beta/models/{model}:predictLongRunning`, then `GET /v1beta/{operation name}` until `done`.
+ * `POST /v1beta/models/{model}:predictLongRunning`, then `GET /v1beta/{operation name}` until `done`;
+ * the video is at `response.generateVideoResponse.generatedSamples[].video.uri`, downloaded with the key.
+ * The Gemini API takes no `seed` and no `generateAudio` (Veo 3 models always make audio there), so
+ * neither is sent: the Gen AI SDK refuses both outside Vertex AI.
  */
 export class GeminiProvider implements VideoProvider {
   readonly name: string;
+  private readonly baseUrl: string;
+  private readonly apiKey: () => Promise<string | undefined>;
 
   constructor(private readonly options: GeminiProviderOptions) {
     this.name = options.name;
+    this.baseUrl = withTrailingSlash(options.baseUrl ?? GEMINI_BASE_URL);
+    this.apiKey = secretResolver(options.apiKey);
   }
 
   async submit(request: UpstreamRequest): Promise<string> {
     const model = this.options.models[request.model];
     const body = {
-      instances: [{ prompt: request.prompt }],
+      instances: [veoInstance(request)],
       parameters: {
         aspectRatio: request.aspectRatio,
-        seed: request.seed,
+        resolution: this.options.resolution ?? '720p',
         durationSeconds: 8,
         sampleCount: 1,
       },
     };
-    const response = await this.call(`v1beta/models/${model}:predictLongRunning`, {
+    const response = await this.call(new URL(`v1beta/models/${model}:predictLongRunning`, this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
     });
@@ -66,54 +84,42 @@ export class GeminiProvider implements VideoProvider {
   }
 
   async poll(operation: string): Promise<OperationStatus> {
-    const response = await this.call(`v1beta/${operation}`, { method: 'GET' });
+    if (!/^[\w-][\w.-]*(\/[\w-][\w.-]*)*$/.test(operation))
+      throw new Error(`${this.name}: malformed operation name`);
+    const response = await this.call(new URL(`v1beta/${operation}`, this.baseUrl), { method: 'GET' });
     const status = operationStatusSchema.parse(await response.json());
     if (!status.done) return { state: 'pending' };
-    if (status.error)
-      return { state: 'failed', reason: status.error.message ?? `upstream error ${status.error.code}` };
+    if (status.error) return operationError(status.error);
     const samples = status.response?.generateVideoResponse ?? status.response;
     const videos = (samples?.generatedSamples ?? []).flatMap((s) => (s.video?.uri ? [s.video.uri] : []));
     if (videos.length > 0) return { state: 'done', videos };
     // A finished operation without a video is the content filter's doing.
-    const reasons = samples?.raiMediaFilteredReasons?.join('; ');
-    return { state: 'rejected', reason: reasons || 'the upstream returned no video' };
+    return filteredStatus(samples?.raiMediaFilteredReasons, samples?.raiMediaFilteredCount);
   }
 
   async download(video: string): Promise<VideoDownload> {
-    const response = await this.fetch(video, { method: 'GET' });
-    if (!response.body) throw new UpstreamUnavailableError('video download returned no body');
-    return {
-      body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
-      contentType: response.headers.get('content-type') ?? 'video/mp4',
+    const url = checkedVideoUrl(this.name, video, this.options.videoUrlGuard);
+    // The key goes only to the API's own origin, never to a host a response pointed at.
+    const sameOrigin = url.origin === new URL(this.baseUrl).origin;
+    const response = await this.call(
+      url,
+      { method: 'GET' },
+      sameOrigin,
+      this.options.downloadTimeoutMs ?? 120_000,
+    );
+    return streamed(response);
+  }
+
+  private async call(url: URL, init: RequestInit, withKey = true, timeoutMs?: number): Promise<Response> {
+    const apiKey = await this.apiKey();
+    const headers: Record<string, string> = {};
+    if (init.body) headers['content-type'] = 'application/json';
+    if (apiKey && withKey) headers['x-goog-api-key'] = apiKey;
+    const call: UpstreamCall = {
+      provider: this.name,
+      timeoutMs: timeoutMs ?? this.options.timeoutMs ?? 30_000,
+      secrets: [apiKey],
     };
+    return upstreamFetch(call, url.toString(), { ...init, headers });
   }
-
-  private call(path: string, init: RequestInit): Promise<Response> {
-    return this.fetch(new URL(path, withTrailingSlash(this.options.baseUrl)).toString(), init);
-  }
-
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.options.apiKey) headers['x-goog-api-key'] = this.options.apiKey;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        ...init,
-        headers,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
-    } catch (error) {
-      throw new UpstreamUnavailableError(`${this.name} unreachable: ${(error as Error).message}`);
-    }
-    if (response.ok) return response;
-    const detail = (await response.text()).slice(0, 300);
-    if (response.status === 429 || response.status >= 500) {
-      throw new UpstreamUnavailableError(`${this.name} answered HTTP ${response.status}`);
-    }
-    throw new Error(`${this.name} answered HTTP ${response.status}: ${detail}`);
-  }
-}
-
-function withTrailingSlash(url: string): string {
-  return url.endsWith('/') ? url : `${url}/`;
 }

@@ -1,0 +1,268 @@
+import type { LookupAddress } from 'node:dns';
+import { readFileSync } from 'node:fs';
+import type http from 'node:http';
+import { deflateSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ImageRejectedError } from '../../core/ports';
+import type { UrlPolicy } from '../../core/url-guard';
+import { startTestServer, type TestServer } from '../http/test-server';
+import { HttpImageFetcher } from './http-image-fetcher';
+
+const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
+const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+
+/** A real (tiny, grey) PNG: signature, IHDR, one zlib-compressed IDAT, IEND. */
+function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.writeUInt8(8, 8); // bit depth
+  header.writeUInt8(0, 9); // greyscale
+  // Each scanline: filter byte 0, then one byte per pixel.
+  const pixels = Buffer.alloc((width + 1) * height, 0x80);
+  for (let row = 0; row < height; row++) pixels[row * (width + 1)] = 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(pixels)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+let servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+async function serve(handler: http.RequestListener): Promise<string> {
+  const server = await startTestServer(handler);
+  servers.push(server);
+  return `http://127.0.0.1:${server.port}`;
+}
+
+/** Serves fixed bodies by path, with whatever Content-Type the test claims. */
+async function serveFiles(files: Record<string, { body: Buffer | string; type: string }>): Promise<string> {
+  return serve((req, res) => {
+    const file = files[req.url ?? ''];
+    if (!file) return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-type': file.type }).end(file.body);
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ImageRejectedError);
+  return (error as ImageRejectedError).message;
+}
+
+describe('HttpImageFetcher', () => {
+  it.each([
+    { name: 'a PNG', bytes: png(7, 3), mimeType: 'image/png', width: 7, height: 3 },
+    { name: 'a JPEG', bytes: fixture('12x8.jpg'), mimeType: 'image/jpeg', width: 12, height: 8 },
+    {
+      name: 'a lossy WebP',
+      bytes: fixture('16x10-lossy.webp'),
+      mimeType: 'image/webp',
+      width: 16,
+      height: 10,
+    },
+    {
+      name: 'a lossless WebP',
+      bytes: fixture('9x5-lossless.webp'),
+      mimeType: 'image/webp',
+      width: 9,
+      height: 5,
+    },
+    {
+      name: 'an extended WebP',
+      bytes: fixture('10x14-alpha.webp'),
+      mimeType: 'image/webp',
+      width: 10,
+      height: 14,
+    },
+  ])('accepts $name with its type and dimensions', async ({ bytes, mimeType, width, height }) => {
+    // Prepare: the declared type is deliberately wrong; the bytes decide.
+    const base = await serveFiles({ '/image': { body: bytes, type: 'application/octet-stream' } });
+    const fetcher = new HttpImageFetcher({ policy: local });
+
+    // Act
+    const image = await fetcher.fetch(`${base}/image`);
+
+    // Assess
+    expect(image).toEqual({ bytes, mimeType, width, height });
+  });
+
+  it('refuses a text file served as image/png', async () => {
+    const base = await serveFiles({
+      '/fake.png': { body: 'hello, this is not a picture', type: 'image/png' },
+    });
+
+    const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/fake.png`));
+
+    expect(message).toBe('is not a PNG, JPEG or WebP image');
+  });
+
+  it.each([
+    { name: 'PNG', bytes: png(4, 4).subarray(0, 16) },
+    { name: 'JPEG', bytes: fixture('12x8.jpg').subarray(0, 40) },
+    { name: 'WebP', bytes: fixture('16x10-lossy.webp').subarray(0, 24) },
+  ])('refuses a $name whose header is cut short', async ({ name, bytes }) => {
+    const base = await serveFiles({ '/cut': { body: bytes, type: 'image/png' } });
+
+    const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/cut`));
+
+    expect(message).toBe(`is a damaged ${name} image: its size cannot be read`);
+  });
+
+  it('refuses a non-2xx answer, naming the status', async () => {
+    const base = await serveFiles({});
+
+    const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/missing.png`));
+
+    expect(message).toBe('could not be fetched: HTTP 404');
+  });
+
+  it('refuses a redirect without following it', async () => {
+    const seen: string[] = [];
+    const base = await serve((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/moved.png') res.writeHead(301, { location: '/a.png' }).end();
+      else res.writeHead(200, { 'content-type': 'image/png' }).end(png(1, 1));
+    });
+
+    const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/moved.png`));
+
+    expect(message).toBe('redirects (HTTP 301); give the final URL, redirects are not followed');
+    expect(seen).toEqual(['/moved.png']);
+  });
+
+  it('refuses an image larger than the limit announced by Content-Length', async () => {
+    const big = Buffer.concat([png(1, 1), Buffer.alloc(1000)]);
+    const base = await serveFiles({ '/big.png': { body: big, type: 'image/png' } });
+    const fetcher = new HttpImageFetcher({ policy: local, maxBytes: 100 });
+
+    expect(await rejection(fetcher.fetch(`${base}/big.png`))).toBe('is larger than 100 bytes');
+  });
+
+  it('stops reading a streamed body as soon as it passes the limit', async () => {
+    // Prepare: a valid PNG header followed by an endless body, without Content-Length.
+    let written = 0;
+    let closed = false;
+    const base = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.on('close', () => {
+        closed = true;
+      });
+      res.write(png(4000, 3000).subarray(0, 33));
+      const pump = () => {
+        while (!res.destroyed && written < 100 * 1024 * 1024) {
+          written += 65_536;
+          if (!res.write(Buffer.alloc(65_536))) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const fetcher = new HttpImageFetcher({ policy: local, maxBytes: 1024 * 1024 });
+
+    // Act
+    const message = await rejection(fetcher.fetch(`${base}/endless.png`));
+
+    // Assess: refused, and the server was cut off long before it sent everything.
+    expect(message).toBe('is larger than 1 MB');
+    await expect.poll(() => closed).toBe(true);
+    expect(written).toBeLessThan(20 * 1024 * 1024);
+  });
+
+  it('says 20 MB by default', async () => {
+    const base = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': String(20 * 1024 * 1024 + 1) });
+      res.end();
+    });
+
+    expect(await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/x.png`))).toBe(
+      'is larger than 20 MB',
+    );
+  });
+
+  it('honours the timeout when the server never answers', async () => {
+    const base = await serve(() => {});
+    const fetcher = new HttpImageFetcher({ policy: local, timeoutMs: 150 });
+    const started = Date.now();
+
+    const message = await rejection(fetcher.fetch(`${base}/slow.png`));
+
+    expect(message).toBe('could not be fetched: timed out after 150 ms');
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('refuses loopback when the policy does not allow it, without connecting', async () => {
+    const server = await startTestServer((_req, res) => res.end(png(1, 1)));
+    servers.push(server);
+
+    const message = await rejection(
+      new HttpImageFetcher({ policy: deployed }).fetch(`http://127.0.0.1:${server.port}/a.png`),
+    );
+
+    expect(message).toBe('must not point to a loopback address');
+    expect(server.connections).toBe(0);
+  });
+
+  it('refuses a name that resolves to loopback (DNS rebinding) before connecting', async () => {
+    const server = await startTestServer((_req, res) => res.end(png(1, 1)));
+    servers.push(server);
+    const lookup = async (): Promise<LookupAddress[]> => [{ address: '127.0.0.1', family: 4 }];
+
+    const message = await rejection(
+      new HttpImageFetcher({ policy: deployed, lookup }).fetch(`http://rebind.test:${server.port}/a.png`),
+    );
+
+    expect(message).toBe('resolves to a loopback address');
+    expect(server.connections).toBe(0);
+  });
+
+  it('refuses a name that resolves to a private address before connecting', async () => {
+    const lookup = async (): Promise<LookupAddress[]> => [{ address: '10.0.0.1', family: 4 }];
+
+    const message = await rejection(
+      new HttpImageFetcher({ policy: deployed, lookup }).fetch('https://evil.test/a.png'),
+    );
+
+    expect(message).toBe('resolves to a private address');
+  });
+
+  it('reports a refused connection by its code', async () => {
+    // A port that was just free: bind, note, close.
+    const server = await startTestServer(() => {});
+    await server.close();
+
+    const message = await rejection(
+      new HttpImageFetcher({ policy: local }).fetch(`http://127.0.0.1:${server.port}/a.png`),
+    );
+
+    expect(message).toBe('could not be fetched: connection refused');
+  });
+});

@@ -1,0 +1,111 @@
+import type { ProviderName, VideoProvider } from '../../core/ports';
+import { GEMINI_BASE_URL, GeminiProvider } from './gemini-provider';
+import { KieProvider } from './kie-provider';
+import type { Secret } from './upstream-http';
+import type { VeoResolution } from './veo-request';
+import { VertexProvider } from './vertex-provider';
+
+export { GeminiProvider } from './gemini-provider';
+export { KieProvider, verifyKieSignature } from './kie-provider';
+export type { Secret } from './upstream-http';
+export { VertexProvider } from './vertex-provider';
+
+/** Everything any provider may need, flat, as the container reads it from config and secrets. */
+export interface ProviderSettings {
+  provider: ProviderName;
+  /** The API's base URL; each provider has Google's / kie's as default (the simulator needs it). */
+  baseUrl?: string;
+  /** gemini: the API key (x-goog-api-key); kie: the Bearer key; simulator: optional Gemini key. */
+  apiKey?: Secret;
+  /** vertex: the service account's JSON key. */
+  serviceAccountKey?: Secret;
+  /** kie: the webhook HMAC key that signs its pushes. */
+  webhookSecret?: Secret;
+  /** vertex: default the key's project_id. */
+  project?: string;
+  /** vertex: e.g. us-central1. */
+  region?: string;
+  /** Upstream model ids behind veo3 / veo3_fast; unset means the provider's Veo 3.1 defaults. */
+  models?: { veo3?: string; veo3_fast?: string };
+  /** gemini and vertex: 720p (default) or 1080p. */
+  resolution?: VeoResolution;
+  /** vertex: a gs:// prefix to have the videos written to instead of returned inline. */
+  storageUri?: string;
+  /** vertex: the OAuth token endpoint, when not Google's (the simulator's `${url}/token`). */
+  tokenUrl?: string;
+  /** vertex: the Cloud Storage API base, when not Google's. */
+  storageBaseUrl?: string;
+  /** gemini, kie, simulator: refuses video URLs an upstream points at (wire the core's URL guard). */
+  videoUrlGuard?: (url: string) => string | undefined;
+  timeoutMs?: number;
+}
+
+const geminiDefaultModels = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };
+
+/** The one place that turns settings into a VideoProvider; throws at cold start when one is missing. */
+export function createProvider(settings: ProviderSettings): VideoProvider {
+  const models = { ...definedOnly(settings.models) };
+  switch (settings.provider) {
+    case 'simulator':
+      // The simulator speaks every shape; the Gemini one needs no credentials unless it was given a key.
+      return new GeminiProvider({
+        name: 'simulator',
+        baseUrl: required(settings, 'baseUrl'),
+        apiKey: settings.apiKey,
+        models: { ...geminiDefaultModels, ...models },
+        resolution: settings.resolution,
+        videoUrlGuard: settings.videoUrlGuard,
+        timeoutMs: settings.timeoutMs,
+      });
+    case 'gemini':
+      return new GeminiProvider({
+        name: 'gemini',
+        baseUrl: settings.baseUrl ?? GEMINI_BASE_URL,
+        apiKey: required(settings, 'apiKey'),
+        models: { ...geminiDefaultModels, ...models },
+        resolution: settings.resolution,
+        videoUrlGuard: settings.videoUrlGuard,
+        timeoutMs: settings.timeoutMs,
+      });
+    case 'vertex':
+      return new VertexProvider({
+        serviceAccountKey: required(settings, 'serviceAccountKey'),
+        project: settings.project,
+        region: required(settings, 'region'),
+        baseUrl: settings.baseUrl,
+        models,
+        resolution: settings.resolution,
+        storageUri: settings.storageUri,
+        storageBaseUrl: settings.storageBaseUrl,
+        tokenUrl: settings.tokenUrl,
+        timeoutMs: settings.timeoutMs,
+      });
+    case 'kie':
+      return new KieProvider({
+        baseUrl: settings.baseUrl,
+        apiKey: required(settings, 'apiKey'),
+        webhookSecret: settings.webhookSecret,
+        models,
+        videoUrlGuard: settings.videoUrlGuard,
+        timeoutMs: settings.timeoutMs,
+      });
+  }
+}
+
+function required<K extends keyof ProviderSettings>(
+  settings: ProviderSettings,
+  key: K,
+): NonNullable<ProviderSettings[K]> {
+  const value = settings[key];
+  if (value === undefined || value === '') {
+    throw new Error(`provider ${settings.provider} needs ${key}`);
+  }
+  return value as NonNullable<ProviderSettings[K]>;
+}
+
+function definedOnly(models: ProviderSettings['models']): Partial<Record<'veo3' | 'veo3_fast', string>> {
+  const out: Partial<Record<'veo3' | 'veo3_fast', string>> = {};
+  if (models?.veo3) out.veo3 = models.veo3;
+  if (models?.veo3_fast) out.veo3_fast = models.veo3_fast;
+  return out;
+}

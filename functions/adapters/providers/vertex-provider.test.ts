@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { buffer } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeServiceAccount, fakeServiceAccount, pngBytes } from '../../../simulator/fixtures';
+import { type Simulator, startSimulator } from '../../../simulator/server';
+import type { SourceImage, UpstreamRequest, VideoProvider } from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/ports';
+import { VertexProvider } from './vertex-provider';
+
+const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));
+const modelPath = 'projects/sim-project/locations/us-central1/publishers/google/models';
+
+const image = (width: number, height: number, rgb: [number, number, number]): SourceImage => ({
+  bytes: pngBytes(width, height, rgb),
+  mimeType: 'image/png',
+  width,
+  height,
+});
+const red = image(2, 1, [255, 0, 0]);
+const green = image(1, 2, [0, 255, 0]);
+const blue = image(2, 2, [0, 0, 255]);
+const asVeo = (i: SourceImage) => ({ bytesBase64Encoded: i.bytes.toString('base64'), mimeType: 'image/png' });
+
+const request: UpstreamRequest = {
+  taskId: 't',
+  prompt: 'a lighthouse at dusk',
+  model: 'veo3',
+  generationType: 'TEXT_2_VIDEO',
+  aspectRatio: '16:9',
+  seed: 54321,
+  imageUrls: [],
+  images: [],
+};
+const parameters = (aspectRatio: string) => ({
+  aspectRatio,
+  seed: 54321,
+  resolution: '720p',
+  durationSeconds: 8,
+  generateAudio: true,
+  sampleCount: 1,
+});
+
+let simulator: Simulator;
+let account: FakeServiceAccount;
+let provider: VertexProvider;
+
+/** The key as Google issues it, but with token_uri at the simulator (honoured: not a Google host). */
+function keyWithTokenUri(sa: FakeServiceAccount, tokenUri: string): string {
+  return JSON.stringify({ ...JSON.parse(sa.key), token_uri: tokenUri });
+}
+
+beforeAll(async () => {
+  account = fakeServiceAccount();
+  simulator = await startSimulator({ latencyMs: 150, vertexServiceAccount: account });
+  provider = new VertexProvider({
+    serviceAccountKey: keyWithTokenUri(account, `${simulator.url}/token`),
+    region: 'us-central1',
+    baseUrl: simulator.url,
+  });
+});
+afterAll(() => simulator.stop());
+
+/** The error a call failed with (the test fails if it succeeded). */
+async function failure(call: Promise<unknown>): Promise<Error> {
+  try {
+    await call;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function settle(p: VideoProvider, operation: string) {
+  for (;;) {
+    const status = await p.poll(operation);
+    if (status.state !== 'pending') return status;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+function last(kind: 'submit' | 'poll' | 'token' | 'download') {
+  const found = simulator.requests.filter((r) => r.shape === 'vertex' && r.kind === kind).at(-1);
+  if (!found) throw new Error(`no ${kind} recorded`);
+  return found;
+}
+
+describe('VertexProvider against the simulator', () => {
+  it('gets a token from the token endpoint, submits with it as Bearer, and streams the inline video', async () => {
+    const operation = await provider.submit(request);
+    expect(operation).toMatch(new RegExp(`^${modelPath}/veo-3\\.1-generate-001/operations/.+`));
+
+    const token = last('token');
+    expect(token.body).toEqual({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion: '<redacted>',
+    });
+    const submit = last('submit');
+    expect(submit.path).toBe(`/v1/${modelPath}/veo-3.1-generate-001:predictLongRunning`);
+    expect(submit.headers.authorization).toBe('Bearer <redacted>');
+    expect(submit.auth).toBe('valid');
+    expect(submit.body).toEqual({
+      instances: [{ prompt: 'a lighthouse at dusk' }],
+      parameters: parameters('16:9'),
+    });
+
+    const status = await settle(provider, operation);
+    const poll = last('poll');
+    expect(poll.path).toBe(`/v1/${modelPath}/veo-3.1-generate-001:fetchPredictOperation`);
+    expect(poll.body).toEqual({ operationName: operation });
+    if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
+    expect(status.videos[0]).toMatch(/^data:video\/mp4;base64,/);
+    const video = await provider.download(status.videos[0] ?? '');
+    expect(video.contentType).toBe('video/mp4');
+    const bytes = await buffer(video.body);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(bytes.equals(sample16x9)).toBe(true);
+    // One token served every call: google-auth-library caches it.
+    expect(simulator.stats.tokens).toBe(1);
+  });
+
+  it('maps one image, first and last frames, and reference images (fast model, 9:16)', async () => {
+    await provider.submit({ ...request, generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO', images: [red] });
+    expect(last('submit').body).toEqual({
+      instances: [{ prompt: 'a lighthouse at dusk', image: asVeo(red) }],
+      parameters: parameters('16:9'),
+    });
+
+    await provider.submit({
+      ...request,
+      model: 'veo3_fast',
+      aspectRatio: '9:16',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      images: [red, green],
+    });
+    const firstLast = last('submit');
+    expect(firstLast.path).toBe(`/v1/${modelPath}/veo-3.1-fast-generate-001:predictLongRunning`);
+    expect(firstLast.body).toEqual({
+      instances: [{ prompt: 'a lighthouse at dusk', image: asVeo(red), lastFrame: asVeo(green) }],
+      parameters: parameters('9:16'),
+    });
+
+    await provider.submit({
+      ...request,
+      model: 'veo3_fast',
+      generationType: 'REFERENCE_2_VIDEO',
+      images: [red, green, blue],
+    });
+    expect(last('submit').body).toEqual({
+      instances: [
+        {
+          prompt: 'a lighthouse at dusk',
+          referenceImages: [red, green, blue].map((i) => ({ image: asVeo(i), referenceType: 'asset' })),
+        },
+      ],
+      parameters: parameters('16:9'),
+    });
+  });
+
+  it('downloads from Cloud Storage when storageUri is set', async () => {
+    const gcs = new VertexProvider({
+      serviceAccountKey: account.key,
+      tokenUrl: `${simulator.url}/token`,
+      region: 'us-central1',
+      baseUrl: simulator.url,
+      storageBaseUrl: simulator.url,
+      storageUri: 'gs://veo-out/renders/',
+    });
+    const status = await settle(gcs, await gcs.submit({ ...request, aspectRatio: '9:16' }));
+    expect((last('submit').body as { parameters: unknown }).parameters).toMatchObject({
+      storageUri: 'gs://veo-out/renders/',
+    });
+    if (status.state !== 'done') throw new Error('not done');
+    expect(status.videos[0]).toMatch(/^gs:\/\/veo-out\/renders\/.+\/sample_0\.mp4$/);
+    const bytes = await buffer((await gcs.download(status.videos[0] ?? '')).body);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(last('download').auth).toBe('valid');
+  });
+
+  it('reports filtered results and safety blocks as rejected, operation errors as failed', async () => {
+    const filtered = await settle(provider, await provider.submit({ ...request, prompt: 'x [reject]' }));
+    const blocked = await settle(provider, await provider.submit({ ...request, prompt: 'x [blocked]' }));
+    const failed = await settle(provider, await provider.submit({ ...request, prompt: 'x [fail]' }));
+    expect(filtered).toMatchObject({ state: 'rejected', reason: expect.stringContaining('violate') });
+    expect(blocked).toMatchObject({ state: 'rejected', reason: expect.stringContaining('Responsible AI') });
+    expect(failed).toMatchObject({ state: 'failed', reason: expect.stringContaining('internal error') });
+  });
+
+  it('treats 429 (quota) and 503 as transient', async () => {
+    simulator.injectFault({ status: 429, shape: 'vertex', kind: 'submit' });
+    const quota = await failure(provider.submit(request));
+    expect(quota).toBeInstanceOf(UpstreamUnavailableError);
+    simulator.injectFault({ status: 503, shape: 'vertex', kind: 'poll' });
+    await expect(provider.poll(`${modelPath}/veo-3.1-generate-001/operations/x`)).rejects.toBeInstanceOf(
+      UpstreamUnavailableError,
+    );
+  });
+
+  it('fails permanently, without echoing secrets, when the token endpoint refuses the key', async () => {
+    const stranger = fakeServiceAccount(); // signed by a key the simulator does not know
+    const refused = new VertexProvider({
+      serviceAccountKey: stranger.key,
+      tokenUrl: `${simulator.url}/token`,
+      region: 'us-central1',
+      baseUrl: simulator.url,
+    });
+    const error = await failure(refused.submit(request));
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(error.message).toContain('Invalid JWT Signature');
+    expect(error.message).not.toContain('PRIVATE KEY');
+
+    const garbled = new VertexProvider({
+      serviceAccountKey: '{"not":"a key"}',
+      region: 'us-central1',
+      baseUrl: simulator.url,
+    });
+    await expect(garbled.submit(request)).rejects.toThrow(/not a JSON key/);
+  });
+
+  it('resolves the key lazily (e.g. from Secrets Manager) and only once', async () => {
+    let fetches = 0;
+    const lazy = new VertexProvider({
+      serviceAccountKey: async () => {
+        fetches++;
+        return account.key;
+      },
+      tokenUrl: `${simulator.url}/token`,
+      region: 'us-central1',
+      baseUrl: simulator.url,
+    });
+    await lazy.submit(request);
+    await lazy.submit(request);
+    expect(fetches).toBe(1);
+  });
+});

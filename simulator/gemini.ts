@@ -1,0 +1,161 @@
+import type { ServerResponse } from 'node:http';
+import { checkVeoRequest, filteredReason, googleError, sendRefusal } from './google';
+import { isObject, type Route, type SimRequest, sendJson } from './http';
+import { type Generation, type ShapeContext, sendSample } from './operations';
+
+/**
+ * The Gemini API's Veo wire format (generativelanguage.googleapis.com):
+ *   POST /v1beta/models/{model}:predictLongRunning   → { name: "models/{model}/operations/{id}" }
+ *   GET  /v1beta/models/{model}/operations/{id}      → { name } until { name, done: true, response | error }
+ *   GET  /v1beta/files/{id}:download?alt=media       → the MP4
+ * Every call needs the API key (`x-goog-api-key` or `?key=`) when the simulator has one.
+ */
+
+const responseType = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
+
+/** Parameters the Gemini API refuses for Veo (the Gen AI SDK calls them Vertex-only). */
+const vertexOnlyParameters = [
+  'seed',
+  'generateAudio',
+  'storageUri',
+  'fps',
+  'compressionQuality',
+  'pubsubTopic',
+];
+
+export function geminiRoutes(ctx: ShapeContext): Route[] {
+  /** Answers the request itself and returns false when the key is missing or wrong. */
+  function authorized(req: SimRequest, res: ServerResponse): boolean {
+    const expected = ctx.options.apiKey;
+    if (!expected) {
+      req.record.auth = 'not-required';
+      return true;
+    }
+    const given = headerValue(req.headers['x-goog-api-key']) ?? req.url.searchParams.get('key') ?? undefined;
+    if (given === expected) {
+      req.record.auth = 'valid';
+      return true;
+    }
+    if (!given) {
+      req.record.auth = 'missing';
+      googleError(
+        res,
+        403,
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+      );
+      return false;
+    }
+    req.record.auth = 'invalid';
+    googleError(res, 400, 'API key not valid. Please pass a valid API key.', [
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: 'API_KEY_INVALID',
+        domain: 'googleapis.com',
+      },
+    ]);
+    return false;
+  }
+
+  function operationName(generation: Generation): string {
+    return `models/${generation.model}/operations/${generation.id}`;
+  }
+
+  function finished(generation: Generation) {
+    const name = operationName(generation);
+    if (generation.outcome === 'failed') {
+      return {
+        name,
+        done: true,
+        error: { code: 13, message: 'Video generation failed due to an internal error.' },
+      };
+    }
+    if (generation.outcome === 'rejected') {
+      return {
+        name,
+        done: true,
+        response: {
+          '@type': responseType,
+          generateVideoResponse: { raiMediaFilteredCount: 1, raiMediaFilteredReasons: [filteredReason] },
+        },
+      };
+    }
+    const uri = `${ctx.baseUrl()}/v1beta/files/${generation.id}:download?alt=media`;
+    return {
+      name,
+      done: true,
+      response: { '@type': responseType, generateVideoResponse: { generatedSamples: [{ video: { uri } }] } },
+    };
+  }
+
+  return [
+    {
+      shape: 'gemini',
+      kind: 'submit',
+      method: 'POST',
+      pattern: /^\/v1beta\/models\/([^/:]+):predictLongRunning$/,
+      handle(req, res, match) {
+        if (!authorized(req, res)) return;
+        const refusal = ctx.generations.refusal('gemini', 'submit');
+        if (refusal) {
+          return sendRefusal(
+            res,
+            refusal,
+            'You exceeded your current quota, please check your plan and billing details.',
+          );
+        }
+        ctx.stats.submits++;
+        if (req.bodyError) return googleError(res, 400, `Invalid JSON payload received. ${req.bodyError}`);
+        const checked = checkVeoRequest(req.body, { allowGcsUri: false });
+        if ('problem' in checked) return googleError(res, 400, checked.problem);
+        const parameters = isObject(req.body) && isObject(req.body.parameters) ? req.body.parameters : {};
+        const refused = vertexOnlyParameters.find((name) => parameters[name] !== undefined);
+        if (refused) {
+          return googleError(
+            res,
+            400,
+            `\`${refused}\` isn't supported by this model. Please remove it or refer to the Gemini API documentation for supported usage.`,
+          );
+        }
+        const generation = ctx.generations.create('gemini', { model: match[1] ?? '', ...checked.fields });
+        return sendJson(res, 200, { name: operationName(generation) });
+      },
+    },
+    {
+      shape: 'gemini',
+      kind: 'poll',
+      method: 'GET',
+      pattern: /^\/v1beta\/models\/([^/]+)\/operations\/([^/]+)$/,
+      handle(req, res, match) {
+        if (!authorized(req, res)) return;
+        const refusal = ctx.generations.refusal('gemini', 'poll');
+        if (refusal) return sendRefusal(res, refusal, 'Resource has been exhausted (e.g. check quota).');
+        ctx.stats.polls++;
+        const generation = ctx.generations.get(match[2] ?? '', 'gemini');
+        if (!generation || generation.model !== match[1])
+          return googleError(res, 404, 'Operation not found.');
+        if (!ctx.generations.isDone(generation))
+          return sendJson(res, 200, { name: operationName(generation) });
+        return sendJson(res, 200, finished(generation));
+      },
+    },
+    {
+      shape: 'gemini',
+      kind: 'download',
+      method: 'GET',
+      pattern: /^\/v1beta\/files\/([^/:]+):download$/,
+      handle(req, res, match) {
+        if (!authorized(req, res)) return;
+        const generation = ctx.generations.get(match[1] ?? '', 'gemini');
+        if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {
+          return googleError(res, 404, 'File not found.');
+        }
+        ctx.stats.downloads++;
+        sendSample(res, generation);
+      },
+    },
+  ];
+}
+
+export function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

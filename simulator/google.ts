@@ -1,0 +1,156 @@
+import type { ServerResponse } from 'node:http';
+import { isObject, sendJson } from './http';
+import type { Refusal } from './operations';
+
+/**
+ * Pieces both Google shapes share: the google.rpc.Status error body, and the Veo instance and parameter
+ * checks (the same `instances[0]` fields on Vertex AI and the Gemini API; see the report for sources).
+ */
+
+const statusNames: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
+
+export function googleError(res: ServerResponse, code: number, message: string, details?: unknown[]): void {
+  const error: Record<string, unknown> = { code, message, status: statusNames[code] ?? 'UNKNOWN' };
+  if (details) error.details = details;
+  sendJson(res, code, { error });
+}
+
+export function sendRefusal(res: ServerResponse, refusal: Refusal, quotaMessage: string): void {
+  if (refusal.status === 429) {
+    googleError(
+      res,
+      429,
+      refusal.reason === 'quota' ? quotaMessage : 'Resource has been exhausted (e.g. check quota).',
+    );
+  } else if (refusal.status === 503) {
+    googleError(res, 503, 'The service is currently unavailable.');
+  } else {
+    googleError(res, 500, 'Internal error encountered.');
+  }
+}
+
+const imageMimeTypes = ['image/png', 'image/jpeg', 'image/webp'];
+
+/** The first bytes of the formats Veo accepts, to catch bytes that are not the image they claim to be. */
+function sniff(bytes: Buffer): string | undefined {
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    return 'image/png';
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (
+    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
+  ) {
+    return 'image/webp';
+  }
+  return undefined;
+}
+
+function checkImage(value: unknown, field: string, allowGcsUri: boolean): string | undefined {
+  if (!isObject(value)) return `${field} must be an object`;
+  const { bytesBase64Encoded, gcsUri, mimeType } = value;
+  if (allowGcsUri && typeof gcsUri === 'string' && bytesBase64Encoded === undefined) {
+    return gcsUri.startsWith('gs://') ? undefined : `${field}.gcsUri must be a gs:// URI`;
+  }
+  if (typeof bytesBase64Encoded !== 'string' || bytesBase64Encoded.length === 0) {
+    return `${field}.bytesBase64Encoded is required`;
+  }
+  if (typeof mimeType !== 'string' || !imageMimeTypes.includes(mimeType)) {
+    return `${field}.mimeType must be one of ${imageMimeTypes.join(', ')}`;
+  }
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(bytesBase64Encoded) || bytesBase64Encoded.length % 4 !== 0) {
+    return `${field}.bytesBase64Encoded is not valid base64`;
+  }
+  if (sniff(Buffer.from(bytesBase64Encoded, 'base64')) !== mimeType) {
+    return `Unable to process input image: ${field} is not a ${mimeType} image`;
+  }
+  return undefined;
+}
+
+export interface VeoInstanceFields {
+  prompt: string;
+  aspectRatio: unknown;
+}
+
+/**
+ * Checks `instances` and the parameters both APIs share. Returns the problem (worded like Google's
+ * INVALID_ARGUMENT messages) or the fields the simulator needs.
+ */
+export function checkVeoRequest(
+  body: unknown,
+  options: { allowGcsUri: boolean },
+): { problem: string } | { fields: VeoInstanceFields } {
+  if (!isObject(body) || !Array.isArray(body.instances)) return { problem: 'instances is required' };
+  if (body.instances.length !== 1) return { problem: 'instances must hold exactly one instance' };
+  const instance: unknown = body.instances[0];
+  if (!isObject(instance)) return { problem: 'instances[0] must be an object' };
+  const { prompt, image, lastFrame, referenceImages } = instance;
+  if (prompt !== undefined && typeof prompt !== 'string')
+    return { problem: 'instances[0].prompt must be a string' };
+  if (!prompt && image === undefined) return { problem: 'instances[0].prompt is required' };
+  for (const [field, value] of [
+    ['image', image],
+    ['lastFrame', lastFrame],
+  ] as const) {
+    if (value === undefined) continue;
+    const problem = checkImage(value, `instances[0].${field}`, options.allowGcsUri);
+    if (problem) return { problem };
+  }
+  if (lastFrame !== undefined && image === undefined) {
+    return { problem: 'instances[0].lastFrame requires instances[0].image' };
+  }
+  if (referenceImages !== undefined) {
+    if (!Array.isArray(referenceImages) || referenceImages.length < 1 || referenceImages.length > 3) {
+      return { problem: 'instances[0].referenceImages must hold 1 to 3 images' };
+    }
+    for (const [index, reference] of referenceImages.entries()) {
+      const field = `instances[0].referenceImages[${index}]`;
+      if (!isObject(reference)) return { problem: `${field} must be an object` };
+      const problem = checkImage(reference.image, `${field}.image`, options.allowGcsUri);
+      if (problem) return { problem };
+      const type = typeof reference.referenceType === 'string' ? reference.referenceType.toLowerCase() : '';
+      if (type !== 'asset' && type !== 'style')
+        return { problem: `${field}.referenceType must be asset or style` };
+    }
+  }
+
+  const parameters: unknown = body.parameters ?? {};
+  if (!isObject(parameters)) return { problem: 'parameters must be an object' };
+  const { aspectRatio, resolution, durationSeconds, sampleCount } = parameters;
+  if (aspectRatio !== undefined && aspectRatio !== '16:9' && aspectRatio !== '9:16') {
+    return { problem: `aspectRatio ${JSON.stringify(aspectRatio)} is not supported; use 16:9 or 9:16` };
+  }
+  if (resolution !== undefined && !['720p', '1080p', '4k'].includes(String(resolution))) {
+    return { problem: `resolution ${JSON.stringify(resolution)} is not supported; use 720p, 1080p or 4k` };
+  }
+  if (durationSeconds !== undefined && ![4, 6, 8].includes(Number(durationSeconds))) {
+    return { problem: 'durationSeconds must be 4, 6 or 8' };
+  }
+  const needsEight =
+    referenceImages !== undefined || lastFrame !== undefined || (resolution ?? '720p') !== '720p';
+  if (needsEight && durationSeconds !== undefined && Number(durationSeconds) !== 8) {
+    return { problem: 'durationSeconds must be 8 with reference images, a last frame, 1080p or 4k' };
+  }
+  if (referenceImages !== undefined && aspectRatio === '9:16') {
+    return { problem: 'referenceImages are supported with aspectRatio 16:9 only' };
+  }
+  if (
+    sampleCount !== undefined &&
+    (!Number.isInteger(sampleCount) || Number(sampleCount) < 1 || Number(sampleCount) > 4)
+  ) {
+    return { problem: 'sampleCount must be an integer from 1 to 4' };
+  }
+  return { fields: { prompt: prompt ?? '', aspectRatio } };
+}
+
+/** What a content-filtered generation reports in `raiMediaFilteredReasons`. */
+export const filteredReason =
+  'We encountered an issue with the audio or video for your prompt. The prompt could not be submitted: it may violate our policies. Support codes: 29310472';

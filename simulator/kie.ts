@@ -1,0 +1,268 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
+import type { Generation, Refusal, ShapeContext } from './operations';
+import { sendSample } from './operations';
+
+/**
+ * kie.ai's Veo 3.1 wire format (api.kie.ai), envelope `{ code, msg, data }`:
+ *   POST /api/v1/veo/generate            (Bearer key) → data: { taskId }
+ *   GET  /api/v1/veo/record-info?taskId=  (Bearer key) → data: the record (successFlag 0/1/2/3, response.resultUrls…)
+ *   GET  /kie/files/{taskId}.mp4          the result, public like kie's CDN links
+ * When the submit carried callBackUrl, the end of the generation is POSTed there (kie's callback body),
+ * signed with X-Webhook-Timestamp / X-Webhook-Signature when the simulator has a webhook secret, and
+ * retried up to 3 times on a non-2xx answer or a network error.
+ */
+
+const models = ['veo3', 'veo3_fast'];
+const generationTypes = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'];
+const aspectRatios = ['16:9', '9:16', 'Auto'];
+const CALLBACK_RETRIES = 3;
+const CALLBACK_TIMEOUT_MS = 15_000;
+
+export const kieMessages = {
+  succeeded: 'Veo3.1 video generated successfully.',
+  rejected: 'Your prompt was flagged by Website as violating content policies.',
+  failed: 'Video generation failed. Please try again later.',
+};
+
+/** kie's webhook signature: base64(HMAC-SHA256(key, taskId + "." + timestamp)). */
+export function kieSignature(secret: string, taskId: string, timestamp: string): string {
+  return createHmac('sha256', secret).update(`${taskId}.${timestamp}`).digest('base64');
+}
+
+export function kieRoutes(ctx: ShapeContext): Route[] {
+  function envelope(res: ServerResponse, code: number, msg: string, data: unknown = null): void {
+    const status = code === 200 || ctx.options.kieErrorStatus === 'envelope' ? 200 : code;
+    sendJson(res, status, { code, msg, data });
+  }
+
+  function authorized(req: SimRequest, res: ServerResponse): boolean {
+    const expected = ctx.options.kieApiKey;
+    if (!expected) {
+      req.record.auth = 'not-required';
+      return true;
+    }
+    const token = bearer(req);
+    req.record.auth = token === expected ? 'valid' : token ? 'invalid' : 'missing';
+    if (token === expected) return true;
+    envelope(res, 401, 'You do not have access permissions');
+    return false;
+  }
+
+  function refused(res: ServerResponse, refusal: Refusal | undefined): boolean {
+    if (!refusal) return false;
+    if (refusal.status === 429) {
+      envelope(
+        res,
+        429,
+        'Your request rate is too high. Please slow down: at most 20 new requests per 10 seconds.',
+      );
+    } else {
+      envelope(res, 500, 'Server error. Please try again later.');
+    }
+    return true;
+  }
+
+  function record(generation: Generation) {
+    const done = ctx.generations.isDone(generation);
+    const base = {
+      taskId: generation.id,
+      paramJson: JSON.stringify(generation.details.request),
+      createTime: kieTime(generation.createdAt),
+      completeTime: done ? kieTime(generation.doneAt) : null,
+      response: null as unknown,
+      successFlag: 0,
+      errorCode: null as number | null,
+      errorMessage: '',
+      fallbackFlag: false,
+    };
+    if (!done) return base;
+    if (generation.outcome === 'rejected') {
+      return { ...base, successFlag: 3, errorCode: 400, errorMessage: kieMessages.rejected };
+    }
+    if (generation.outcome === 'failed') {
+      return { ...base, successFlag: 2, errorCode: 501, errorMessage: kieMessages.failed };
+    }
+    return { ...base, successFlag: 1, response: { taskId: generation.id, ...resultInfo(generation) } };
+  }
+
+  function resultInfo(generation: Generation) {
+    const url = `${ctx.baseUrl()}/kie/files/${generation.id}.mp4`;
+    return {
+      resultUrls: [url],
+      originUrls: generation.aspectRatio === '16:9' ? [] : [url],
+      resolution: '720p',
+    };
+  }
+
+  function callbackBody(generation: Generation) {
+    const taskId = generation.id;
+    if (generation.outcome === 'succeeded') {
+      return {
+        code: 200,
+        msg: kieMessages.succeeded,
+        data: { taskId, info: resultInfo(generation), fallbackFlag: false },
+      };
+    }
+    const code = generation.outcome === 'rejected' ? 400 : 501;
+    return { code, msg: kieMessages[generation.outcome], data: { taskId, fallbackFlag: false } };
+  }
+
+  async function deliver(generation: Generation, url: string, attempt: number): Promise<void> {
+    const body = callbackBody(generation);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const secret = ctx.options.kieWebhookSecret;
+    if (secret) {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      headers['x-webhook-timestamp'] = timestamp;
+      headers['x-webhook-signature'] = kieSignature(secret, generation.id, timestamp);
+    }
+    const entry: (typeof ctx.callbacks)[number] = {
+      at: Date.now(),
+      url,
+      taskId: generation.id,
+      attempt,
+      body,
+    };
+    ctx.callbacks.push(entry);
+    ctx.stats.callbacks++;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
+      });
+      await response.arrayBuffer();
+      entry.status = response.status;
+      if (response.ok) return;
+    } catch (error) {
+      entry.error = (error as Error).message;
+    }
+    if (attempt < CALLBACK_RETRIES) {
+      const delay = (ctx.options.kieCallbackRetryMs ?? 1000) * 2 ** attempt;
+      ctx.schedule(() => void deliver(generation, url, attempt + 1), delay);
+    }
+  }
+
+  return [
+    {
+      shape: 'kie',
+      kind: 'submit',
+      method: 'POST',
+      pattern: /^\/api\/v1\/veo\/generate$/,
+      handle(req, res) {
+        if (!authorized(req, res)) return;
+        if (refused(res, ctx.generations.refusal('kie', 'submit'))) return;
+        ctx.stats.submits++;
+        if (req.bodyError || !isObject(req.body))
+          return envelope(res, 422, 'The request body must be a JSON object');
+        const problem = checkGenerate(req.body);
+        if (problem) return envelope(res, 422, problem);
+        const body = req.body;
+        const generation = ctx.generations.create(
+          'kie',
+          {
+            model: String(body.model ?? 'veo3_fast'),
+            prompt: String(body.prompt),
+            aspectRatio: body.aspectRatio,
+          },
+          { request: body },
+          kieTaskId(),
+        );
+        const callBackUrl = body.callBackUrl;
+        if (typeof callBackUrl === 'string') {
+          ctx.schedule(() => void deliver(generation, callBackUrl, 0), generation.doneAt - Date.now());
+        }
+        return envelope(res, 200, 'success', { taskId: generation.id });
+      },
+    },
+    {
+      shape: 'kie',
+      kind: 'poll',
+      method: 'GET',
+      pattern: /^\/api\/v1\/veo\/record-info$/,
+      handle(req, res) {
+        if (!authorized(req, res)) return;
+        if (refused(res, ctx.generations.refusal('kie', 'poll'))) return;
+        ctx.stats.polls++;
+        const generation = ctx.generations.get(req.url.searchParams.get('taskId') ?? '', 'kie');
+        if (!generation) return envelope(res, 422, 'record is null');
+        return envelope(res, 200, 'success', record(generation));
+      },
+    },
+    {
+      shape: 'kie',
+      kind: 'download',
+      method: 'GET',
+      pattern: /^\/kie\/files\/([^/]+)\.mp4$/,
+      handle(req, res, match) {
+        req.record.auth = 'not-required';
+        const generation = ctx.generations.get(match[1] ?? '', 'kie');
+        if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {
+          res.writeHead(404).end();
+          return;
+        }
+        ctx.stats.downloads++;
+        sendSample(res, generation);
+      },
+    },
+  ];
+}
+
+/** kie's validation of a generate request (the rules of its document). */
+function checkGenerate(body: Record<string, unknown>): string | undefined {
+  const { prompt, imageUrls, model, generationType, aspectRatio, seeds, callBackUrl, enableTranslation } =
+    body;
+  if (typeof prompt !== 'string' || prompt.trim().length === 0) return 'prompt is required';
+  if (model !== undefined && !models.includes(String(model)))
+    return `model must be one of ${models.join(', ')}`;
+  const urls = imageUrls ?? [];
+  if (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string' || !/^https?:\/\//.test(u))) {
+    return 'imageUrls must be an array of http(s) URLs';
+  }
+  if (generationType !== undefined && !generationTypes.includes(String(generationType))) {
+    return `generationType must be one of ${generationTypes.join(', ')}`;
+  }
+  if (aspectRatio !== undefined && !aspectRatios.includes(String(aspectRatio))) {
+    return `aspectRatio must be one of ${aspectRatios.join(', ')}`;
+  }
+  const type =
+    generationType ??
+    (urls.length === 0
+      ? 'TEXT_2_VIDEO'
+      : urls.length === 3
+        ? 'REFERENCE_2_VIDEO'
+        : 'FIRST_AND_LAST_FRAMES_2_VIDEO');
+  if (type === 'TEXT_2_VIDEO' && urls.length > 0) return 'TEXT_2_VIDEO does not take imageUrls';
+  if (type === 'FIRST_AND_LAST_FRAMES_2_VIDEO' && (urls.length < 1 || urls.length > 2)) {
+    return 'FIRST_AND_LAST_FRAMES_2_VIDEO needs 1 or 2 imageUrls';
+  }
+  if (type === 'REFERENCE_2_VIDEO') {
+    if (urls.length < 1 || urls.length > 3) return 'REFERENCE_2_VIDEO needs 1 to 3 imageUrls';
+    if ((model ?? 'veo3_fast') !== 'veo3_fast' || (aspectRatio ?? '16:9') !== '16:9') {
+      return 'REFERENCE_2_VIDEO supports only the veo3_fast model and the 16:9 aspect ratio';
+    }
+  }
+  if (seeds !== undefined && !(Number.isInteger(seeds) && Number(seeds) >= 10000 && Number(seeds) <= 99999)) {
+    return 'seeds must be an integer between 10000 and 99999';
+  }
+  if (callBackUrl !== undefined && !(typeof callBackUrl === 'string' && /^https?:\/\//.test(callBackUrl))) {
+    return 'callBackUrl must be an http(s) URL';
+  }
+  if (enableTranslation !== undefined && typeof enableTranslation !== 'boolean') {
+    return 'enableTranslation must be a boolean';
+  }
+  return undefined;
+}
+
+/** kie's record times, e.g. "2025-06-06 10:30:00" (UTC here). */
+function kieTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Ids shaped like kie's (32 hex characters). */
+export function kieTaskId(): string {
+  return randomBytes(16).toString('hex');
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { Shape } from './http';
+
+/**
+ * What every shape shares: the fake long-running generations, their outcomes, latency, random faults,
+ * injected faults and per-shape submit quotas, all driven by one seedable random source.
+ */
+
+export interface QuotaOption {
+  limit: number;
+  windowMs: number;
+}
+
+export interface SimulatorOptions {
+  port?: number;
+  host?: string;
+  /** How long a generation takes: a fixed number of milliseconds or a range (default 3000). */
+  latencyMs?: number | { min: number; max: number };
+  /** Share of generations that end with an upstream error (0–1, default 0). */
+  failureRate?: number;
+  /** Share of generations the content filter rejects (0–1, default 0). */
+  rejectionRate?: number;
+  /** Share of submits and polls answered with 429 (0–1, default 0). */
+  rateLimitRate?: number;
+  /** Share of submits and polls answered with 503 (0–1, default 0). */
+  serverErrorRate?: number;
+  /** Submit quota beyond which a shape answers 429: one for every shape, or per shape. Off by default. */
+  quota?: QuotaOption | Partial<Record<Shape, QuotaOption>>;
+  /** Seed of the random source, for deterministic tests; unset means Math.random. */
+  seed?: number;
+  /** Gemini shape: the API key required in `x-goog-api-key` (or `?key=`); unset means none required. */
+  apiKey?: string;
+  /** Vertex shape: when set, the token endpoint verifies assertions against this service account. */
+  vertexServiceAccount?: { clientEmail: string; publicKey: string };
+  /** Lifetime of the access tokens the token endpoint issues (default 3599 s, as Google's). */
+  tokenTtlSeconds?: number;
+  /** kie shape: the Bearer key required; unset means none required. */
+  kieApiKey?: string;
+  /** kie shape: the webhook HMAC key that signs callbacks; unset means unsigned callbacks. */
+  kieWebhookSecret?: string;
+  /** kie shape: `http` (default) answers errors with HTTP status = envelope code; `envelope` always with 200. */
+  kieErrorStatus?: 'http' | 'envelope';
+  /** kie shape: delay before the first callback retry; later ones double (default 1000 ms, 3 retries). */
+  kieCallbackRetryMs?: number;
+  /** How many received requests `simulator.requests` keeps (default 200). */
+  maxRecordedRequests?: number;
+}
+
+export type Outcome = 'succeeded' | 'rejected' | 'failed';
+export type SampleAspectRatio = '16:9' | '9:16';
+
+export interface Generation {
+  id: string;
+  shape: Shape;
+  model: string;
+  prompt: string;
+  aspectRatio: SampleAspectRatio;
+  createdAt: number;
+  doneAt: number;
+  outcome: Outcome;
+  /** Shape-specific details (the kie request, the Vertex storageUri...). */
+  details: Record<string, unknown>;
+}
+
+export interface InjectedFault {
+  status: 429 | 500 | 503;
+  /** How many matching requests it answers (default 1). */
+  count?: number;
+  shape?: Shape;
+  kind?: 'submit' | 'poll';
+}
+
+export type Refusal = { status: 429 | 500 | 503; reason: 'quota' | 'rate-limit' | 'server-error' };
+
+export const sampleFiles: Record<SampleAspectRatio, string> = {
+  '16:9': fileURLToPath(new URL('./assets/sample-16x9.mp4', import.meta.url)),
+  '9:16': fileURLToPath(new URL('./assets/sample-9x16.mp4', import.meta.url)),
+};
+
+export function sampleBytes(aspectRatio: SampleAspectRatio): Buffer {
+  return readFileSync(sampleFiles[aspectRatio]);
+}
+
+export function sampleAspectRatio(value: unknown): SampleAspectRatio {
+  return value === '9:16' ? '9:16' : '16:9';
+}
+
+/** mulberry32: small, fast and good enough to make fault injection reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Generations {
+  readonly random: () => number;
+  private readonly byId = new Map<string, Generation>();
+  private readonly faults: (InjectedFault & { remaining: number })[] = [];
+  private readonly submitTimes = new Map<Shape, number[]>();
+
+  constructor(private readonly options: SimulatorOptions) {
+    this.random = options.seed === undefined ? Math.random : seededRandom(options.seed);
+  }
+
+  create(
+    shape: Shape,
+    fields: { model: string; prompt: string; aspectRatio: unknown },
+    details: Record<string, unknown> = {},
+    id: string = randomUUID(),
+  ): Generation {
+    const now = Date.now();
+    const generation: Generation = {
+      id,
+      shape,
+      model: fields.model,
+      prompt: fields.prompt,
+      aspectRatio: sampleAspectRatio(fields.aspectRatio),
+      createdAt: now,
+      doneAt: now + this.latency(),
+      outcome: this.outcome(fields.prompt),
+      details,
+    };
+    this.byId.set(generation.id, generation);
+    return generation;
+  }
+
+  get(id: string, shape: Shape): Generation | undefined {
+    const generation = this.byId.get(id);
+    return generation?.shape === shape ? generation : undefined;
+  }
+
+  isDone(generation: Generation): boolean {
+    return Date.now() >= generation.doneAt;
+  }
+
+  inject(fault: InjectedFault): void {
+    this.faults.push({ ...fault, remaining: fault.count ?? 1 });
+  }
+
+  /**
+   * Whether this submit or poll is refused before it is looked at: an injected fault first, then the
+   * random 429s and 5xx, then (submits only) the shape's quota. A refused request does not count.
+   */
+  refusal(shape: Shape, kind: 'submit' | 'poll'): Refusal | undefined {
+    const index = this.faults.findIndex(
+      (f) => (!f.shape || f.shape === shape) && (!f.kind || f.kind === kind),
+    );
+    const fault = this.faults[index];
+    if (fault) {
+      fault.remaining -= 1;
+      if (fault.remaining <= 0) this.faults.splice(index, 1);
+      return { status: fault.status, reason: fault.status === 429 ? 'rate-limit' : 'server-error' };
+    }
+    if (this.chance(this.options.rateLimitRate)) return { status: 429, reason: 'rate-limit' };
+    if (this.chance(this.options.serverErrorRate)) return { status: 503, reason: 'server-error' };
+    if (kind === 'submit' && !this.takeQuota(shape)) return { status: 429, reason: 'quota' };
+    return undefined;
+  }
+
+  private takeQuota(shape: Shape): boolean {
+    const quota = quotaFor(this.options.quota, shape);
+    if (!quota) return true;
+    const now = Date.now();
+    const recent = (this.submitTimes.get(shape) ?? []).filter((t) => t > now - quota.windowMs);
+    if (recent.length >= quota.limit) {
+      this.submitTimes.set(shape, recent);
+      return false;
+    }
+    recent.push(now);
+    this.submitTimes.set(shape, recent);
+    return true;
+  }
+
+  private outcome(prompt: string): Outcome {
+    if (prompt.includes('[fail]')) return 'failed';
+    if (prompt.includes('[reject]') || prompt.includes('[blocked]')) return 'rejected';
+    if (this.chance(this.options.failureRate)) return 'failed';
+    if (this.chance(this.options.rejectionRate)) return 'rejected';
+    return 'succeeded';
+  }
+
+  private latency(): number {
+    const latency = this.options.latencyMs ?? 3000;
+    if (typeof latency === 'number') return latency;
+    return Math.round(latency.min + this.random() * Math.max(0, latency.max - latency.min));
+  }
+
+  private chance(rate: number | undefined): boolean {
+    return rate !== undefined && rate > 0 && this.random() < rate;
+  }
+}
+
+function quotaFor(option: SimulatorOptions['quota'], shape: Shape): QuotaOption | undefined {
+  if (!option) return undefined;
+  if ('limit' in option && typeof option.limit === 'number') return option as QuotaOption;
+  return (option as Partial<Record<Shape, QuotaOption>>)[shape];
+}
+
+export interface SimulatorStats {
+  submits: number;
+  polls: number;
+  downloads: number;
+  tokens: number;
+  callbacks: number;
+}
+
+/** A callback the simulator POSTed (kie's push), one entry per attempt. */
+export interface CallbackAttemptRecord {
+  at: number;
+  url: string;
+  taskId: string;
+  attempt: number;
+  body: unknown;
+  status?: number;
+  error?: string;
+}
+
+/** What the server hands every shape module. */
+export interface ShapeContext {
+  options: SimulatorOptions;
+  generations: Generations;
+  stats: SimulatorStats;
+  callbacks: CallbackAttemptRecord[];
+  baseUrl(): string;
+  /** A timer the server clears on stop. */
+  schedule(run: () => void, delayMs: number): void;
+}
+
+/** Streams the sample MP4 of the generation's shape. */
+export function sendSample(res: ServerResponse, generation: Generation): void {
+  const file = sampleFiles[generation.aspectRatio];
+  res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(file).size });
+  createReadStream(file).pipe(res);
+}
