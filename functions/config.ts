@@ -41,7 +41,7 @@ export const configSchema = z.object({
   UPSTREAM_CALLBACK_URL: z.url().optional(),
   /** Upstream submits per window shared by every worker; unset means the provider's published quota. */
   QUOTA_LIMIT: z.coerce.number().int().positive().optional(),
-  QUOTA_WINDOW_SECONDS: z.coerce.number().int().positive().optional(),
+  QUOTA_WINDOW_SECONDS: z.coerce.number().positive().optional(),
   /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
   TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
   /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */

@@ -150,6 +150,14 @@ export class Generations {
    * random 429s and 5xx, then (submits only) the shape's quota. A refused request does not count.
    */
   refusal(shape: Shape, kind: 'submit' | 'poll'): Refusal | undefined {
+    const refusal = this.pickRefusal(shape, kind);
+    if (refusal) this.refused[refusal.reason] += 1;
+    return refusal;
+  }
+
+  readonly refused: Record<Refusal['reason'], number> = { quota: 0, 'rate-limit': 0, 'server-error': 0 };
+
+  private pickRefusal(shape: Shape, kind: 'submit' | 'poll'): Refusal | undefined {
     const index = this.faults.findIndex(
       (f) => (!f.shape || f.shape === shape) && (!f.kind || f.kind === kind),
     );
@@ -210,6 +218,8 @@ export interface SimulatorStats {
   downloads: number;
   tokens: number;
   callbacks: number;
+  /** Submits and polls refused with 429 or 5xx, by reason (injected faults, random faults, quota). */
+  refused: Record<Refusal['reason'], number>;
 }
 
 /** A callback the simulator POSTed (kie's push), one entry per attempt. */

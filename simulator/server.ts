@@ -50,10 +50,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const timers = new Set<NodeJS.Timeout>();
   let baseUrl = '';
 
+  const generations = new Generations(options);
   const ctx: ShapeContext = {
     options,
-    generations: new Generations(options),
-    stats: { submits: 0, polls: 0, downloads: 0, tokens: 0, callbacks: 0 },
+    generations,
+    stats: { submits: 0, polls: 0, downloads: 0, tokens: 0, callbacks: 0, refused: generations.refused },
     callbacks: [],
     baseUrl: () => baseUrl,
     schedule(run, delayMs) {

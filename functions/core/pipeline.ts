@@ -51,20 +51,30 @@ export async function startGeneration(deps: Deps, message: GenerateMessage): Pro
   }
   const { request, translatedFrom } = prepared;
 
-  // Bursts wait in the queue for the upstream's quota instead of meeting its 429s. The slot is taken
-  // right before the submit, so slow preparation cannot bunch submits past the quota.
-  const slot = await deps.quota.tryAcquire(deps.provider.name);
-  if (!slot.granted) return retryLater('waiting for the upstream quota', slot.retryAfterMs);
-
-  if (!(await deps.tasks.transition(task.taskId, 'queued', { status: 'submitting', updatedAt: deps.now() })))
+  // The intent comes first, so that nothing but the request itself stands between taking a quota slot
+  // and the submit: slow writes cannot bunch submits past the upstream's quota.
+  if (
+    !(await deps.tasks.transition(task.taskId, 'queued', { status: 'submitting', updatedAt: deps.now() }))
+  ) {
     return;
+  }
+  const stepBack = () =>
+    deps.tasks.transition(task.taskId, 'submitting', { status: 'queued', updatedAt: deps.now() });
+
+  // Bursts wait in the queue for the upstream's quota instead of meeting its 429s.
+  const slot = await deps.quota.tryAcquire(deps.provider.name);
+  if (!slot.granted) {
+    await stepBack();
+    return retryLater('waiting for the upstream quota', slot.retryAfterMs);
+  }
+
   let operation: string;
   try {
     operation = await deps.provider.submit(request);
   } catch (error) {
     if (error instanceof UpstreamUnavailableError) {
-      // Nothing reached the upstream: step back so the retry may submit.
-      await deps.tasks.transition(task.taskId, 'submitting', { status: 'queued', updatedAt: deps.now() });
+      // The upstream did not take it: step back so the retry may submit.
+      await stepBack();
       return retryLater(error.message, backoffMs(attempt));
     }
     await finish(

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import { signCallback } from '../../functions/core/callbacks';
@@ -10,6 +9,7 @@ import type { TaskRecord } from '../../functions/core/record-info';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask } from '../../functions/core/task';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
+import { apiClient, download, localDeps, taskCount } from './support';
 
 /**
  * One Veo task travels the whole path on the local stack: real DynamoDB Local, real fauxqs (SQS + S3),
@@ -34,6 +34,7 @@ beforeAll(async () => {
   await once(receiver, 'listening');
   callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/veo-callback`;
   stack = await startLocalStack({ port: 0, simulatorLatencyMs: 1500, pollIntervalSeconds: 1 });
+  client = apiClient(stack);
 });
 
 afterAll(async () => {
@@ -41,53 +42,11 @@ afterAll(async () => {
   receiver.close();
 });
 
-async function call<T = unknown>(
-  method: string,
-  path: string,
-  options: { body?: unknown; key?: string | null } = {},
-) {
-  const headers: Record<string, string> = {};
-  const key = options.key === undefined ? stack.apiKey : options.key;
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  }
-  const response = await fetch(`${stack.url}${path}`, { method, headers, body });
-  return {
-    status: response.status,
-    json: (await response.json()) as { code: number; msg: string; data: T },
-  };
-}
-
-const credit = async (key?: string) =>
-  (await call('GET', '/api/v1/chat/credit', { key })).json.data as number;
-
-async function taskCount(): Promise<number> {
-  const dynamo = new DynamoDBClient({
-    endpoint: process.env.DYNAMODB_ENDPOINT,
-    region: process.env.AWS_REGION,
-  });
-  const out = await dynamo.send(new ScanCommand({ TableName: process.env.TASKS_TABLE, Select: 'COUNT' }));
-  return out.Count ?? 0;
-}
-
-async function download(url: string | undefined): Promise<Buffer> {
-  const response = await fetch(url ?? 'missing-url');
-  expect(response.status).toBe(200);
-  return Buffer.from(await response.arrayBuffer());
-}
-
-async function waitForRecord(taskId: string, done: (data: TaskRecord) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { json } = await call<TaskRecord>('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
-    if (done(json.data)) return json.data;
-    if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(json)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+let client: ReturnType<typeof apiClient>;
+const call: ReturnType<typeof apiClient>['call'] = (...args) => client.call(...args);
+const credit = (key?: string) => client.credit(key);
+const waitForRecord = (taskId: string, done: (data: TaskRecord) => boolean) =>
+  client.waitForRecord(taskId, done);
 
 describe('local stack, end to end', () => {
   it('answers the credit balance of the development key', async () => {
@@ -222,7 +181,7 @@ describe('local stack, end to end', () => {
   });
 
   it('answers the retention message for a task older than 14 days', async () => {
-    const { deps } = await localDeps();
+    const deps = await localDeps();
     const request = generateRequestSchema(deps.settings.urlPolicy).parse({ prompt: 'old' });
     const old = newTask({
       request,
@@ -280,16 +239,8 @@ describe('local stack, end to end', () => {
   });
 });
 
-/** The same adapters the handlers use, pointed at the running emulators. */
-async function localDeps() {
-  const { loadConfig } = await import('../../functions/config');
-  const { createDeps } = await import('../../functions/container');
-  return { deps: createDeps(loadConfig(), 'test') };
-}
-
 async function seedKey(key: string, credits: number) {
-  const { deps } = await localDeps();
-  await deps.apiKeys.put({
+  await (await localDeps()).apiKeys.put({
     keyHash: hashApiKey(key),
     name: 'test',
     credits,
