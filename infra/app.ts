@@ -3,10 +3,22 @@ import { readStackSettings } from './settings';
 import { VeoStack } from './veo-stack';
 
 /**
- * The CDK app (`npx cdk synth`, `npx cdk deploy`). Context keys, set in cdk.json or with `-c key=value`:
- *   provider             upstream that generates the videos; default "simulator" (the only one so far)
- *   providerBaseUrl      the provider's base URL; default "https://simulator.invalid" (a real
- *                        provider, with its credentials in Secrets Manager, arrives later)
+ * The CDK app (`npx cdk synth`, `npx cdk deploy`). Context keys, set in cdk.json or with `-c key=value`
+ * (checked at synth time against the functions' own config schema, infra/settings.ts):
+ *   provider             upstream that generates the videos: simulator (default), gemini, vertex or kie
+ *   providerSecretArn    ARN of an existing Secrets Manager secret with the provider's credentials as JSON;
+ *                        required for gemini {"apiKey"}, vertex {"serviceAccountJson"} and
+ *                        kie {"apiKey","webhookSecret"}; only the worker, poller and upstream callback read it
+ *   providerBaseUrl      the provider's base URL; default the provider's own API, and for the simulator
+ *                        "https://simulator.invalid" (point it at a reachable simulator)
+ *   vertexProject        vertex: Google Cloud project; default the service account key's project_id
+ *   vertexRegion         vertex: e.g. europe-west4; default us-central1
+ *   vertexStorageUri     vertex: gs:// prefix Veo writes the videos to instead of returning them inline
+ *   quotaLimit, quotaWindowSeconds  upstream submits per window, shared by every worker; default the
+ *                        provider's published quota (kie 20 per 10 s, vertex 50 per minute, gemini 10 per minute)
+ *   translation          amazon (default: prompts go through Amazon Translate) or none
+ *   ffmpegLayerArn       ARN of a Lambda layer (arm64, same region) with /opt/bin/ffmpeg; turns on watermarks
+ *                        and Auto aspect crop, and gives the poller 2048 MB and 2048 MiB of /tmp; default none
  *   retentionDays        days videos and tasks are kept; default 14
  *   allowHttpCallbacks   accept plain-http callBackUrl values; default false
  *   pollIntervalSeconds  delay between two polls of an upstream operation; default 10

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config';
 import { Alarms } from './constructs/alarms';
@@ -34,7 +34,18 @@ export class VeoStack extends Stack {
       NOTIFY_QUEUE_URL: queues.notify.queueUrl,
       VIDEO_BUCKET: storage.videos.bucketName,
       PROVIDER: settings.provider,
-      PROVIDER_BASE_URL: settings.providerBaseUrl,
+      ...(settings.providerBaseUrl && { PROVIDER_BASE_URL: settings.providerBaseUrl }),
+      ...(settings.providerSecretArn && { PROVIDER_SECRET_ARN: settings.providerSecretArn }),
+      ...(settings.vertexProject && { VERTEX_PROJECT: settings.vertexProject }),
+      ...(settings.vertexRegion && { VERTEX_REGION: settings.vertexRegion }),
+      ...(settings.vertexStorageUri && { VERTEX_STORAGE_URI: settings.vertexStorageUri }),
+      ...(settings.quotaLimit !== undefined && { QUOTA_LIMIT: String(settings.quotaLimit) }),
+      ...(settings.quotaWindowSeconds !== undefined && {
+        QUOTA_WINDOW_SECONDS: String(settings.quotaWindowSeconds),
+      }),
+      TRANSLATOR: settings.translation,
+      // The api refuses watermark requests where the poller has no ffmpeg; only the layer brings it.
+      WATERMARK_ENABLED: String(settings.ffmpegLayerArn !== undefined),
       ALLOW_HTTP_CALLBACKS: String(settings.allowHttpCallbacks),
       RETENTION_DAYS: String(settings.retentionDays),
       POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),
@@ -42,8 +53,32 @@ export class VeoStack extends Stack {
       ...(settings.veo3FastModelId && { VEO3_FAST_MODEL_ID: settings.veo3FastModelId }),
     } satisfies Partial<Record<keyof Config, string>>;
 
-    const functions = new Functions(this, 'Functions', { storage, queues, environment });
+    // Imported by ARN, the secret and the layer must live in this stack's region: Lambda attaches only
+    // same-region layers, and the functions' Secrets Manager client asks this region.
+    for (const [key, arn] of [
+      ['providerSecretArn', settings.providerSecretArn],
+      ['ffmpegLayerArn', settings.ffmpegLayerArn],
+    ] as const) {
+      const arnRegion = arn?.split(':')[3];
+      if (arnRegion && !Token.isUnresolved(this.region) && arnRegion !== this.region) {
+        throw new Error(`CDK context "${key}" is in ${arnRegion}, but the stack deploys to ${this.region}`);
+      }
+    }
+
+    const functions = new Functions(this, 'Functions', {
+      storage,
+      queues,
+      environment,
+      upstream: {
+        providerSecretArn: settings.providerSecretArn,
+        translate: settings.translation === 'amazon',
+        ffmpegLayerArn: settings.ffmpegLayerArn,
+      },
+    });
     const api = new Api(this, 'Api', { api: functions.api, upstreamCallback: functions.upstreamCallback });
+    // Only the worker tells the upstream where to push (kie's callBackUrl). Added once the API exists:
+    // the worker depends on the API, never the other way round, so there is no cycle.
+    functions.worker.addEnvironment('UPSTREAM_CALLBACK_URL' satisfies keyof Config, api.upstreamCallbackUrl);
     new Alarms(this, 'Alarms', { deadLetterQueues: queues.deadLetterQueues });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (add /api/v1/...)' });

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { checkVeoRequest, filteredReason, googleError, sendRefusal } from './google';
-import { isObject, type Route, type SimRequest, sendJson } from './http';
+import { failedOperation, filteredReason, googleError, refused, veoSubmit } from './google';
+import { type Route, type SimRequest, sendJson } from './http';
 import { type Generation, type ShapeContext, sendSample } from './operations';
 
 /**
@@ -62,13 +62,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
 
   function finished(generation: Generation) {
     const name = operationName(generation);
-    if (generation.outcome === 'failed') {
-      return {
-        name,
-        done: true,
-        error: { code: 13, message: 'Video generation failed due to an internal error.' },
-      };
-    }
+    if (generation.outcome === 'failed') return failedOperation(name);
     if (generation.outcome === 'rejected') {
       return {
         name,
@@ -95,28 +89,20 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       pattern: /^\/v1beta\/models\/([^/:]+):predictLongRunning$/,
       handle(req, res, match) {
         if (!authorized(req, res)) return;
-        const refusal = ctx.generations.refusal('gemini', 'submit');
-        if (refusal) {
-          return sendRefusal(
-            res,
-            refusal,
-            'You exceeded your current quota, please check your plan and billing details.',
-          );
-        }
+        const quotaMessage = 'You exceeded your current quota, please check your plan and billing details.';
+        if (refused(res, ctx.generations.refusal('gemini', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
-        if (req.bodyError) return googleError(res, 400, `Invalid JSON payload received. ${req.bodyError}`);
-        const checked = checkVeoRequest(req.body, { allowGcsUri: false });
-        if ('problem' in checked) return googleError(res, 400, checked.problem);
-        const parameters = isObject(req.body) && isObject(req.body.parameters) ? req.body.parameters : {};
-        const refused = vertexOnlyParameters.find((name) => parameters[name] !== undefined);
-        if (refused) {
+        const submit = veoSubmit(req, res, { allowGcsUri: false });
+        if (!submit) return;
+        const vertexOnly = vertexOnlyParameters.find((name) => submit.parameters[name] !== undefined);
+        if (vertexOnly) {
           return googleError(
             res,
             400,
-            `\`${refused}\` isn't supported by this model. Please remove it or refer to the Gemini API documentation for supported usage.`,
+            `\`${vertexOnly}\` isn't supported by this model. Please remove it or refer to the Gemini API documentation for supported usage.`,
           );
         }
-        const generation = ctx.generations.create('gemini', { model: match[1] ?? '', ...checked.fields });
+        const generation = ctx.generations.create('gemini', { model: match[1] ?? '', ...submit.fields });
         return sendJson(res, 200, { name: operationName(generation) });
       },
     },
@@ -127,8 +113,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       pattern: /^\/v1beta\/models\/([^/]+)\/operations\/([^/]+)$/,
       handle(req, res, match) {
         if (!authorized(req, res)) return;
-        const refusal = ctx.generations.refusal('gemini', 'poll');
-        if (refusal) return sendRefusal(res, refusal, 'Resource has been exhausted (e.g. check quota).');
+        if (refused(res, ctx.generations.refusal('gemini', 'poll'))) return;
         ctx.stats.polls++;
         const generation = ctx.generations.get(match[2] ?? '', 'gemini');
         if (!generation || generation.model !== match[1])

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { isObject, sendJson } from './http';
+import { isObject, type SimRequest, sendJson } from './http';
 import type { Refusal } from './operations';
 
 /**
@@ -23,18 +23,35 @@ export function googleError(res: ServerResponse, code: number, message: string, 
   sendJson(res, code, { error });
 }
 
-export function sendRefusal(res: ServerResponse, refusal: Refusal, quotaMessage: string): void {
+const exhausted = 'Resource has been exhausted (e.g. check quota).';
+
+/**
+ * Answers a submit or poll the simulator refuses (an injected or random fault, or the shape's quota) as
+ * Google does, and says whether it did. `quotaMessage` is how the shape words an exhausted quota.
+ */
+export function refused(
+  res: ServerResponse,
+  refusal: Refusal | undefined,
+  quotaMessage = exhausted,
+): boolean {
+  if (!refusal) return false;
   if (refusal.status === 429) {
-    googleError(
-      res,
-      429,
-      refusal.reason === 'quota' ? quotaMessage : 'Resource has been exhausted (e.g. check quota).',
-    );
+    googleError(res, 429, refusal.reason === 'quota' ? quotaMessage : exhausted);
   } else if (refusal.status === 503) {
     googleError(res, 503, 'The service is currently unavailable.');
   } else {
     googleError(res, 500, 'Internal error encountered.');
   }
+  return true;
+}
+
+/** The finished operation of a generation that failed upstream (google.rpc.Code INTERNAL). */
+export function failedOperation(name: string) {
+  return {
+    name,
+    done: true,
+    error: { code: 13, message: 'Video generation failed due to an internal error.' },
+  };
 }
 
 const imageMimeTypes = ['image/png', 'image/jpeg', 'image/webp'];
@@ -80,14 +97,36 @@ export interface VeoInstanceFields {
   aspectRatio: unknown;
 }
 
+export interface VeoSubmit {
+  fields: VeoInstanceFields;
+  /** The request's `parameters`, for the checks and details of each shape. */
+  parameters: Record<string, unknown>;
+}
+
+/**
+ * A submit's body, checked as a Veo request: answers Google's INVALID_ARGUMENT itself and returns
+ * undefined when it is not one.
+ */
+export function veoSubmit(
+  req: SimRequest,
+  res: ServerResponse,
+  options: { allowGcsUri: boolean },
+): VeoSubmit | undefined {
+  const checked = req.bodyError
+    ? { problem: `Invalid JSON payload received. ${req.bodyError}` }
+    : checkVeoRequest(req.body, options);
+  if ('problem' in checked) {
+    googleError(res, 400, checked.problem);
+    return undefined;
+  }
+  return checked;
+}
+
 /**
  * Checks `instances` and the parameters both APIs share. Returns the problem (worded like Google's
- * INVALID_ARGUMENT messages) or the fields the simulator needs.
+ * INVALID_ARGUMENT messages) or the fields the simulator needs with the parameters.
  */
-export function checkVeoRequest(
-  body: unknown,
-  options: { allowGcsUri: boolean },
-): { problem: string } | { fields: VeoInstanceFields } {
+function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { problem: string } | VeoSubmit {
   if (!isObject(body) || !Array.isArray(body.instances)) return { problem: 'instances is required' };
   if (body.instances.length !== 1) return { problem: 'instances must hold exactly one instance' };
   const instance: unknown = body.instances[0];
@@ -148,7 +187,7 @@ export function checkVeoRequest(
   ) {
     return { problem: 'sampleCount must be an integer from 1 to 4' };
   }
-  return { fields: { prompt: prompt ?? '', aspectRatio } };
+  return { fields: { prompt: prompt ?? '', aspectRatio }, parameters };
 }
 
 /** What a content-filtered generation reports in `raiMediaFilteredReasons`. */

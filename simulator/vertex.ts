@@ -1,6 +1,6 @@
 import { randomBytes, verify } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { checkVeoRequest, filteredReason, googleError, sendRefusal } from './google';
+import { failedOperation, filteredReason, googleError, refused, veoSubmit } from './google';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import { type Generation, type ShapeContext, sampleBytes, sendSample } from './operations';
 
@@ -61,13 +61,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
   }
 
   function finished(name: string, generation: Generation) {
-    if (generation.outcome === 'failed') {
-      return {
-        name,
-        done: true,
-        error: { code: 13, message: 'Video generation failed due to an internal error.' },
-      };
-    }
+    if (generation.outcome === 'failed') return failedOperation(name);
     if (generation.outcome === 'rejected' && generation.prompt.includes('[blocked]')) {
       return {
         name,
@@ -121,20 +115,12 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       pattern: new RegExp(`${modelPath}:predictLongRunning$`),
       handle(req, res, match) {
         if (!authorized(req, res)) return;
-        const refusal = ctx.generations.refusal('vertex', 'submit');
-        if (refusal) {
-          return sendRefusal(
-            res,
-            refusal,
-            `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${match[2]}. Please submit a quota increase request.`,
-          );
-        }
+        const quotaMessage = `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${match[2]}. Please submit a quota increase request.`;
+        if (refused(res, ctx.generations.refusal('vertex', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
-        if (req.bodyError) return googleError(res, 400, `Invalid JSON payload received. ${req.bodyError}`);
-        const checked = checkVeoRequest(req.body, { allowGcsUri: true });
-        if ('problem' in checked) return googleError(res, 400, checked.problem);
-        const parameters = isObject(req.body) && isObject(req.body.parameters) ? req.body.parameters : {};
-        const { seed, generateAudio, storageUri, sampleCount } = parameters;
+        const submit = veoSubmit(req, res, { allowGcsUri: true });
+        if (!submit) return;
+        const { seed, generateAudio, storageUri, sampleCount } = submit.parameters;
         if (
           seed !== undefined &&
           (!Number.isInteger(seed) || Number(seed) < 0 || Number(seed) > 4294967295)
@@ -149,7 +135,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         }
         const generation = ctx.generations.create(
           'vertex',
-          { model: match[2] ?? '', ...checked.fields },
+          { model: match[2] ?? '', ...submit.fields },
           { storageUri, sampleCount: sampleCount ?? 1 },
         );
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
@@ -162,8 +148,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       pattern: new RegExp(`${modelPath}:fetchPredictOperation$`),
       handle(req, res, match) {
         if (!authorized(req, res)) return;
-        const refusal = ctx.generations.refusal('vertex', 'poll');
-        if (refusal) return sendRefusal(res, refusal, 'Resource has been exhausted (e.g. check quota).');
+        if (refused(res, ctx.generations.refusal('vertex', 'poll'))) return;
         ctx.stats.polls++;
         const name = isObject(req.body) ? req.body.operationName : undefined;
         if (typeof name !== 'string') return googleError(res, 400, 'operationName is required');

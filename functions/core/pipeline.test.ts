@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, closerAspectRatio, pollDelaySeconds } from './pipeline';
+import { backoffMs, pollDelaySeconds } from './pipeline';
+import { closerAspectRatio } from './upstream-request';
 
 describe('Auto aspect ratio', () => {
   it.each([

@@ -18,6 +18,8 @@ const UPSTREAM_CALLBACK_PATH = '/internal/upstream-callback';
 export class Api extends Construct {
   readonly httpApi: HttpApi;
   readonly url: string;
+  /** Where the upstream provider pushes results (kie.ai's callBackUrl); the $default stage has no prefix. */
+  readonly upstreamCallbackUrl: string;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -41,5 +43,6 @@ export class Api extends Construct {
       throttle: props.throttle ?? { burstLimit: 100, rateLimit: 50 },
     });
     this.url = stage.url;
+    this.upstreamCallbackUrl = `${this.httpApi.apiEndpoint}${UPSTREAM_CALLBACK_PATH}`;
   }
 }

@@ -1,9 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Size } from 'aws-cdk-lib';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type ILayerVersion, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DEFAULT_FONT_FILE } from '../../functions/adapters/media/ffmpeg-watermarker';
 import type { QueueName, Queues } from './queues';
 import type { Storage } from './storage';
-import { VeoFunction } from './veo-function';
+import { type BundledFile, repoRoot, VeoFunction } from './veo-function';
 
 type FunctionName = 'api' | 'upstreamCallback' | 'worker' | 'poller' | 'notifier';
 
@@ -57,11 +63,39 @@ export const consumerTimeouts: Record<QueueName, Duration> = {
   notify: functionSpecs.notifier.timeout,
 };
 
+/**
+ * The watermark font and its licence, at the place DEFAULT_FONT_FILE points to relative to its module.
+ * That is `new URL('./assets/…', import.meta.url)`; bundled, `import.meta.url` is index.mjs, so the
+ * font goes to `assets/` beside it. The worker needs it too: with ffmpeg present, every function's
+ * container builds the watermarker, which refuses to start without its font.
+ */
+const watermarkFont: BundledFile[] = (() => {
+  const moduleDir = fileURLToPath(new URL('../../functions/adapters/media/', import.meta.url));
+  const target = relative(moduleDir, DEFAULT_FONT_FILE);
+  const source = relative(repoRoot, DEFAULT_FONT_FILE);
+  const licence = (path: string) => path.replace(/\.ttf$/, '.LICENSE.txt');
+  return [
+    { source, target },
+    { source: licence(source), target: licence(target) },
+  ];
+})();
+
+/** How the functions reach the upstream provider and what they need beside it. */
+export interface UpstreamAccess {
+  /** The provider's credentials (absent for the simulator). */
+  providerSecretArn?: string;
+  /** Amazon Translate turns prompts into English before the worker submits them. */
+  translate: boolean;
+  /** A layer with ffmpeg at /opt/bin/ffmpeg, for Auto crop (worker) and watermarks (poller). */
+  ffmpegLayerArn?: string;
+}
+
 export interface FunctionsProps {
   storage: Storage;
   queues: Queues;
   /** The one environment every function gets. */
   environment: Record<string, string>;
+  upstream: UpstreamAccess;
 }
 
 /** The stateless part: the five functions, what each may touch, and the queues they drain. */
@@ -74,10 +108,13 @@ export class Functions extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
-    const { storage, queues, environment } = props;
-    const make = (name: FunctionName, constructId: string): VeoFunction => {
+    const { storage, queues, environment, upstream } = props;
+    const ffmpeg: ILayerVersion | undefined = upstream.ffmpegLayerArn
+      ? LayerVersion.fromLayerVersionArn(this, 'FfmpegLayer', upstream.ffmpegLayerArn)
+      : undefined;
+    const make = (name: FunctionName, constructId: string, extra: ExtraProps = {}): VeoFunction => {
       const { consumes, ...spec }: FunctionSpec = functionSpecs[name];
-      const fn = new VeoFunction(this, constructId, { ...spec, environment });
+      const fn = new VeoFunction(this, constructId, { ...spec, ...extra, environment });
       if (consumes) {
         // Consuming (receive, delete, change visibility) is granted by the event source, on its queue only.
         fn.addEventSource(
@@ -88,8 +125,20 @@ export class Functions extends Construct {
     };
     this.api = make('api', 'Api');
     this.upstreamCallback = make('upstreamCallback', 'UpstreamCallback');
-    this.worker = make('worker', 'Worker');
-    this.poller = make('poller', 'Poller');
+    this.worker = make('worker', 'Worker', {
+      bundledFiles: watermarkFont,
+      ...(ffmpeg && { layers: [ffmpeg] }),
+    });
+    this.poller = make('poller', 'Poller', {
+      bundledFiles: watermarkFont,
+      // ffmpeg re-encodes on the CPU, and Lambda's CPU grows with memory; the original and the
+      // stamped copy both sit in /tmp while it runs.
+      ...(ffmpeg && {
+        layers: [ffmpeg],
+        memorySize: 2048,
+        ephemeralStorageSize: Size.mebibytes(2048),
+      }),
+    });
     this.notifier = make('notifier', 'Notifier');
 
     // Least privilege, following what each entry point's use cases call (functions/core).
@@ -126,5 +175,41 @@ export class Functions extends Construct {
     storage.tasks.grantReadWriteData(this.notifier);
     storage.apiKeys.grantReadData(this.notifier);
     storage.videos.grantRead(this.notifier, videos);
+
+    // The provider's credentials are read on first use, so only the functions that call it get them:
+    // the worker submits, the poller polls and downloads, the upstream callback verifies kie's signature.
+    if (upstream.providerSecretArn) {
+      const secret = importSecret(this, upstream.providerSecretArn);
+      for (const fn of [this.worker, this.poller, this.upstreamCallback]) secret.grantRead(fn);
+    }
+
+    if (upstream.translate) {
+      // The worker translates prompts before submitting them (source language "auto", which makes
+      // Translate call Comprehend as the worker). "*" is unavoidable: TranslateText names a resource only
+      // when a custom terminology or parallel data is used (we use neither), and DetectDominantLanguage
+      // has no resource type at all (IAM Service Authorization Reference).
+      this.worker.addToRolePolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['translate:TranslateText', 'comprehend:DetectDominantLanguage'],
+          resources: ['*'],
+        }),
+      );
+    }
   }
+}
+
+type ExtraProps = Pick<
+  ConstructorParameters<typeof VeoFunction>[2],
+  'bundledFiles' | 'layers' | 'memorySize' | 'ephemeralStorageSize'
+>;
+
+/**
+ * A complete ARN (ending in the random `-XXXXXX` suffix, as `aws secretsmanager create-secret` prints it)
+ * is granted exactly; a partial one (the name without the suffix) as `NAME-??????`. The same test as CDK's.
+ */
+function importSecret(scope: Construct, arn: string): ISecret {
+  return /-[a-z0-9]{6}$/i.test(arn)
+    ? Secret.fromSecretCompleteArn(scope, 'ProviderSecret', arn)
+    : Secret.fromSecretPartialArn(scope, 'ProviderSecret', arn);
 }

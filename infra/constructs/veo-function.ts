@@ -1,7 +1,7 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { type Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
+import { Architecture, type ILayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -20,6 +20,18 @@ export interface VeoFunctionProps {
   environment: Record<string, string>;
   /** @default two weeks */
   logRetention?: RetentionDays;
+  /** @default 512 MiB, Lambda's minimum */
+  ephemeralStorageSize?: Size;
+  layers?: ILayerVersion[];
+  /** Files copied into the bundle beside index.mjs, for code that finds them through `import.meta.url`. */
+  bundledFiles?: BundledFile[];
+}
+
+export interface BundledFile {
+  /** Relative to the repository root. */
+  source: string;
+  /** Relative to the bundle's root, the directory of index.mjs. */
+  target: string;
 }
 
 /**
@@ -44,6 +56,8 @@ export class VeoFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
+      ephemeralStorageSize: props.ephemeralStorageSize,
+      layers: props.layers,
       environment: props.environment,
       logGroup,
       bundling: {
@@ -59,7 +73,21 @@ export class VeoFunction extends NodejsFunction {
         externalModules: [],
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => copyCommands(props.bundledFiles ?? [], inputDir, outputDir),
+        },
       },
     });
   }
+}
+
+/** Plain `mkdir` and `cp`, run by the local bundling's bash; paths single-quoted, so nothing in them expands. */
+function copyCommands(files: BundledFile[], inputDir: string, outputDir: string): string[] {
+  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`;
+  return files.flatMap(({ source, target }) => [
+    `mkdir -p ${quote(dirname(join(outputDir, target)))}`,
+    `cp ${quote(join(inputDir, source))} ${quote(join(outputDir, target))}`,
+  ]);
 }

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { App, type Environment } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,7 +21,11 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
   context: Record<string, unknown>;
 };
 
-function synthApp(context: Record<string, unknown> = {}, bundle = false): { app: App; stack: VeoStack } {
+function synthApp(
+  context: Record<string, unknown> = {},
+  bundle = false,
+  env?: Environment,
+): { app: App; stack: VeoStack } {
   const app = new App({
     context: {
       ...cdkJson.context,
@@ -28,7 +34,7 @@ function synthApp(context: Record<string, unknown> = {}, bundle = false): { app:
       ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
     },
   });
-  const stack = new VeoStack(app, 'VeoServerless', { settings: readStackSettings(app.node) });
+  const stack = new VeoStack(app, 'VeoServerless', { settings: readStackSettings(app.node), env });
   return { app, stack };
 }
 
@@ -99,7 +105,86 @@ function allows(template: Template, fn: Fn, action: string, targetId: string, su
   );
 }
 
+/** Whether `fn` has any statement allowing `action` at all, whatever the resource. */
+function mayAct(template: Template, fn: Fn, action: string): boolean {
+  return statementsOf(template, fn).some(
+    (s) => s.Effect === 'Allow' && asList(s.Action).some((a) => actionAllows(a, action)),
+  );
+}
+
+const functionsOf = (t: Template) => t.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+
+/** The function resource `fn` of template `t`. */
+function fnOf(t: Template, fn: Fn): Resource['Properties'] {
+  return only(t, 'AWS::Lambda::Function', fnIds[fn])[1].Properties;
+}
+
+/** The environment variables of `fn` in template `t`. */
+function envOf(t: Template, fn: Fn): Record<string, unknown> {
+  return (fnOf(t, fn).Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
+/** Every logical id a resource refers to: Ref, Fn::GetAtt, ${…} in Fn::Sub, and DependsOn. */
+function referencesOf(resource: unknown): Set<string> {
+  const found = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'Ref' && typeof value === 'string') found.add(value);
+      else if (key === 'Fn::GetAtt')
+        found.add(String(Array.isArray(value) ? value[0] : value).split('.')[0] ?? '');
+      else if (key === 'Fn::Sub') {
+        const text = String(Array.isArray(value) ? value[0] : value);
+        for (const [, id = ''] of text.matchAll(/\$\{([^}.!]+)[^}]*\}/g)) found.add(id);
+        walk(value);
+      } else if (key === 'DependsOn') for (const id of asList(value as string | string[])) found.add(id);
+      else walk(value);
+    }
+  };
+  walk(resource);
+  return found;
+}
+
+/** A dependency cycle among the template's resources, as a list of logical ids, or undefined. */
+function findCycle(resources: Record<string, unknown>): string[] | undefined {
+  const edges = new Map(
+    Object.entries(resources).map(([id, r]) => [id, [...referencesOf(r)].filter((ref) => ref in resources)]),
+  );
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'open') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'open');
+    path.push(id);
+    for (const next of edges.get(id) ?? []) {
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const id of edges.keys()) {
+    const cycle = visit(id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+const account = '123456789012';
+const secretArn = (name: string) => `arn:aws:secretsmanager:us-east-1:${account}:secret:${name}`;
+const layerArn = `arn:aws:lambda:us-east-1:${account}:layer:ffmpeg-arm64:3`;
+/** A complete secret ARN, with the random suffix Secrets Manager appends to the name. */
+const kieSecret = secretArn('veo/kie-AbC123');
+
 const template = synth();
+/** Every option on: kie with its secret, translation (the default), the ffmpeg layer. */
+const full = synth({ provider: 'kie', providerSecretArn: kieSecret, ffmpegLayerArn: layerArn });
 const queueId = (name: 'Generate' | 'Poll' | 'Notify') =>
   only(template, 'AWS::SQS::Queue', `Queues${name}`)[0];
 const dlqId = (name: 'Generate' | 'Poll' | 'Notify') =>
@@ -187,16 +272,18 @@ describe('functions', () => {
     expect(new Set(used).size).toBe(5);
   });
 
-  it('all get the same environment, which satisfies functions/config.ts', () => {
-    const environments = Object.values(functions).map(
-      (fn) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
-    );
-    const [first, ...rest] = environments;
-    for (const env of rest) expect(env).toEqual(first);
+  it('all get the same environment, the worker also the upstream callback URL, which satisfies functions/config.ts', () => {
+    const { UPSTREAM_CALLBACK_URL, ...workerRest } = envOf(template, 'worker');
+    expect(UPSTREAM_CALLBACK_URL).toBeDefined();
+    const first = envOf(template, 'api');
+    for (const fn of ['upstreamCallback', 'poller', 'notifier'] as const)
+      expect(envOf(template, fn), fn).toEqual(first);
+    expect(workerRest).toEqual(first);
     expect(first).not.toHaveProperty('NODE_OPTIONS');
+    expect(first).not.toHaveProperty('UPSTREAM_CALLBACK_URL');
     // References (table names, queue URLs) resolve at deploy time: stand in a URL, valid for both.
     const resolved = Object.fromEntries(
-      Object.entries(first ?? {}).map(([k, v]) => [
+      Object.entries(envOf(template, 'worker')).map(([k, v]) => [
         k,
         typeof v === 'string' ? v : 'https://resolved.invalid/x',
       ]),
@@ -204,6 +291,9 @@ describe('functions', () => {
     const config = configSchema.parse(resolved);
     expect(config).toMatchObject({
       PROVIDER: 'simulator',
+      PROVIDER_BASE_URL: 'https://simulator.invalid',
+      TRANSLATOR: 'amazon',
+      WATERMARK_ENABLED: false,
       ALLOW_HTTP_CALLBACKS: false,
       RETENTION_DAYS: 14,
       POLL_INTERVAL_SECONDS: 10,
@@ -217,6 +307,55 @@ describe('functions', () => {
       NOTIFY_QUEUE_URL: { Ref: queueId('Notify') },
       VIDEO_BUCKET: { Ref: bucketId() },
     });
+    // The simulator needs no credentials, and no option is set that was not asked for.
+    for (const key of [
+      'PROVIDER_SECRET_ARN',
+      'VERTEX_PROJECT',
+      'VERTEX_REGION',
+      'VERTEX_STORAGE_URI',
+      'QUOTA_LIMIT',
+      'QUOTA_WINDOW_SECONDS',
+    ]) {
+      expect(first, key).not.toHaveProperty(key);
+    }
+  });
+
+  it("gives the worker the HTTP API's upstream-callback route as UPSTREAM_CALLBACK_URL", () => {
+    for (const t of [template, full]) {
+      const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi');
+      const route = Object.values(
+        t.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>,
+      ).find((r) => String(r.Properties.RouteKey).endsWith('/internal/upstream-callback'));
+      const path = String(route?.Properties.RouteKey).split(' ')[1];
+      expect(path).toBe('/internal/upstream-callback');
+      expect(envOf(t, 'worker').UPSTREAM_CALLBACK_URL).toEqual({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
+      });
+    }
+  });
+
+  it('form no dependency cycle with the HTTP API', () => {
+    // The checker itself finds a cycle when there is one.
+    expect(findCycle({ A: { Properties: { X: { Ref: 'B' } } }, B: { DependsOn: 'A' } })).toEqual([
+      'A',
+      'B',
+      'A',
+    ]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${} syntax, not JavaScript's.
+    const sub = { 'Fn::Sub': 'arn:${B.Arn}/x' };
+    expect(
+      findCycle({ A: { Properties: { X: sub } }, B: { Properties: { Y: { 'Fn::GetAtt': ['A', 'Arn'] } } } }),
+    ).toEqual(['A', 'B', 'A']);
+    expect(findCycle({ A: { Properties: { X: sub } }, B: { Properties: {} } })).toBeUndefined();
+    for (const t of [template, full]) {
+      const resources = t.toJSON().Resources as Record<string, unknown>;
+      // The worker does depend on the API (so the check below is not vacuous) ...
+      expect(referencesOf(resources[fnId('worker')])).toContain(
+        only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi')[0],
+      );
+      // ... and nothing depends back.
+      expect(findCycle(resources)).toBeUndefined();
+    }
   });
 });
 
@@ -419,16 +558,186 @@ describe('context', () => {
     ['provider', 'sora'],
     ['providerBaseUrl', 'not a url'],
     ['allowHttpCallbacks', 'yes'],
+    ['providerSecretArn', 'veo/kie'],
+    ['providerSecretArn', `arn:aws:s3:::bucket`],
+    ['vertexStorageUri', 's3://bucket/videos'],
+    ['quotaLimit', '0'],
+    ['quotaWindowSeconds', 'a minute'],
+    ['translation', 'google'],
+    ['ffmpegLayerArn', 'arn:aws:lambda:us-east-1:123456789012:function:ffmpeg'],
   ])('refuses %s=%s at synth time', (key, value) => {
     expect(() => synth({ [key]: value })).toThrow(new RegExp(`Invalid CDK context "${key}"`));
+  });
+
+  it.each([
+    ['gemini', ['apiKey']],
+    ['vertex', ['serviceAccountJson']],
+    ['kie', ['apiKey', 'webhookSecret']],
+  ])(
+    'refuses provider %s without providerSecretArn, naming the key and the JSON fields',
+    (provider, fields) => {
+      let message = '';
+      try {
+        synth({ provider });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('"providerSecretArn"');
+      expect(message).toContain(`"${provider}"`);
+      for (const field of fields) expect(message).toContain(`"${field}"`);
+      for (const other of ['apiKey', 'serviceAccountJson', 'webhookSecret'].filter(
+        (f) => !fields.includes(f),
+      )) {
+        expect(message).not.toContain(`"${other}"`);
+      }
+    },
+  );
+
+  it.each([
+    ['simulator', {}, { PROVIDER_BASE_URL: 'https://simulator.invalid' }, ['PROVIDER_SECRET_ARN']],
+    [
+      'gemini',
+      { providerSecretArn: secretArn('veo/gemini-Xy12Zw') },
+      { PROVIDER_SECRET_ARN: secretArn('veo/gemini-Xy12Zw') },
+      ['PROVIDER_BASE_URL'],
+    ],
+    [
+      'vertex',
+      {
+        providerSecretArn: secretArn('veo/vertex-Xy12Zw'),
+        vertexProject: 'my-project',
+        vertexRegion: 'europe-west4',
+        vertexStorageUri: 'gs://my-bucket/veo/',
+      },
+      {
+        PROVIDER_SECRET_ARN: secretArn('veo/vertex-Xy12Zw'),
+        VERTEX_PROJECT: 'my-project',
+        VERTEX_REGION: 'europe-west4',
+        VERTEX_STORAGE_URI: 'gs://my-bucket/veo/',
+      },
+      ['PROVIDER_BASE_URL'],
+    ],
+    [
+      'kie',
+      {
+        providerSecretArn: kieSecret,
+        providerBaseUrl: 'https://api.kie.example',
+        quotaLimit: 15,
+        quotaWindowSeconds: '10',
+      },
+      {
+        PROVIDER_SECRET_ARN: kieSecret,
+        PROVIDER_BASE_URL: 'https://api.kie.example',
+        QUOTA_LIMIT: '15',
+        QUOTA_WINDOW_SECONDS: '10',
+      },
+      ['VERTEX_PROJECT', 'VERTEX_REGION', 'VERTEX_STORAGE_URI'],
+    ],
+  ] as const)('deploys provider %s with its environment', (provider, context, expected, absent) => {
+    const t = synth({ provider, ...context });
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      const env = envOf(t, fn);
+      expect(env, fn).toMatchObject({ PROVIDER: provider, ...expected });
+      for (const key of absent) expect(env, `${fn} ${key}`).not.toHaveProperty(key);
+      // What the functions will read at cold start: valid, and the same values.
+      const config = configSchema.parse(
+        Object.fromEntries(
+          Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : 'https://resolved.invalid/x']),
+        ),
+      );
+      expect(config.PROVIDER).toBe(provider);
+    }
+  });
+
+  it('translates prompts with Amazon Translate unless translation=none', () => {
+    expect(envOf(template, 'worker').TRANSLATOR).toBe('amazon');
+    const off = synth({ translation: 'none' });
+    for (const fn of Object.keys(fnIds) as Fn[]) expect(envOf(off, fn).TRANSLATOR, fn).toBe('none');
+    expect(mayAct(off, 'worker', 'translate:TranslateText')).toBe(false);
+    expect(mayAct(off, 'worker', 'comprehend:DetectDominantLanguage')).toBe(false);
+  });
+
+  it('refuses a secret or a layer from another region than the stack', () => {
+    const env = { account, region: 'eu-west-1' };
+    expect(() => synthApp({ provider: 'kie', providerSecretArn: kieSecret }, false, env)).toThrow(
+      /"providerSecretArn" is in us-east-1, but the stack deploys to eu-west-1/,
+    );
+    expect(() => synthApp({ ffmpegLayerArn: layerArn }, false, env)).toThrow(
+      /"ffmpegLayerArn" is in us-east-1, but the stack deploys to eu-west-1/,
+    );
+    // Same region: accepted.
+    expect(() =>
+      synthApp({ provider: 'kie', providerSecretArn: kieSecret, ffmpegLayerArn: layerArn }, false, {
+        account,
+        region: 'us-east-1',
+      }),
+    ).not.toThrow();
+  });
+});
+
+describe('ffmpeg layer', () => {
+  const layersOf = (t: Template, fn: Fn) => fnOf(t, fn).Layers;
+
+  it('is attached to the worker (Auto crop) and the poller (watermarks) only, when given', () => {
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      expect(layersOf(full, fn), fn).toEqual(fn === 'worker' || fn === 'poller' ? [layerArn] : undefined);
+      expect(layersOf(template, fn), fn).toBeUndefined();
+    }
+  });
+
+  it('turns WATERMARK_ENABLED on for every function (the api refuses watermarks without it)', () => {
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      expect(envOf(full, fn).WATERMARK_ENABLED, fn).toBe('true');
+      expect(envOf(template, fn).WATERMARK_ENABLED, fn).toBe('false');
+    }
+  });
+
+  it('gives the poller the memory (CPU) and /tmp to re-encode a video', () => {
+    expect(fnOf(full, 'poller')).toMatchObject({ MemorySize: 2048, EphemeralStorage: { Size: 2048 } });
+    expect(fnOf(template, 'poller').MemorySize).toBe(512);
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      expect(fnOf(template, fn).EphemeralStorage, fn).toBeUndefined();
+      if (fn !== 'poller') expect(fnOf(full, fn).EphemeralStorage, fn).toBeUndefined();
+    }
   });
 });
 
 describe('least privilege', () => {
-  it('uses no wildcard resources', () => {
-    for (const fn of Object.keys(fnIds) as Fn[]) {
-      for (const s of statementsOf(template, fn)) expect(asList(s.Resource), fn).not.toContain('*');
+  it('uses no wildcard resources but for translation on the worker, which IAM cannot scope', () => {
+    const translation = ['comprehend:DetectDominantLanguage', 'translate:TranslateText'];
+    for (const t of [template, full]) {
+      const wildcards = (Object.keys(fnIds) as Fn[]).flatMap((fn) =>
+        statementsOf(t, fn)
+          .filter((s) => asList(s.Resource).some((r) => typeof r === 'string' && r.includes('*')))
+          .map((s) => ({ fn, actions: asList(s.Action).sort() })),
+      );
+      expect(wildcards).toEqual([{ fn: 'worker', actions: translation }]);
     }
+    expect(mayAct(template, 'worker', 'translate:TranslateText')).toBe(true);
+    for (const fn of ['api', 'upstreamCallback', 'poller', 'notifier'] as const) {
+      for (const action of translation) expect(mayAct(full, fn, action), `${fn} ${action}`).toBe(false);
+    }
+  });
+
+  it('lets exactly the worker, the poller and the upstream callback read the provider secret', () => {
+    const readers: Fn[] = ['worker', 'poller', 'upstreamCallback'];
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      expect(allows(full, fn, 'secretsmanager:GetSecretValue', kieSecret), fn).toBe(readers.includes(fn));
+      if (!readers.includes(fn)) expect(mayAct(full, fn, 'secretsmanager:GetSecretValue'), fn).toBe(false);
+      // The simulator has no secret, and nobody reads any.
+      expect(mayAct(template, fn, 'secretsmanager:GetSecretValue'), fn).toBe(false);
+    }
+  });
+
+  it('grants a partial secret ARN (no random suffix) as NAME-??????, never more', () => {
+    const partial = secretArn('veo/gemini');
+    const t = synth({ provider: 'gemini', providerSecretArn: partial });
+    for (const fn of ['worker', 'poller', 'upstreamCallback'] as const) {
+      expect(allows(t, fn, 'secretsmanager:GetSecretValue', `${partial}-??????`), fn).toBe(true);
+      expect(allows(t, fn, 'secretsmanager:GetSecretValue', `${partial}*`), fn).toBe(false);
+    }
+    // The functions ask for the secret by the ARN they were given.
+    expect(envOf(t, 'worker').PROVIDER_SECRET_ARN).toBe(partial);
   });
 
   it('lets only the poller write videos, and only under videos/', () => {
@@ -514,24 +823,60 @@ describe('alarms', () => {
 });
 
 describe('cdk synth with real bundling', () => {
-  it('bundles every function with esbuild into one ESM file that provides require', {
+  /** Starts a bundle as Lambda would import it, with ffmpeg "present"; resolves to its exit code and stderr. */
+  function coldStart(dir: string): { status: number | null; stderr: string } {
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)});`,
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH,
+          AWS_REGION: 'us-east-1',
+          TASKS_TABLE: 'tasks',
+          API_KEYS_TABLE: 'api-keys',
+          COUNTERS_TABLE: 'counters',
+          VIDEO_BUCKET: 'videos',
+          GENERATE_QUEUE_URL: 'https://sqs.invalid/generate',
+          POLL_QUEUE_URL: 'https://sqs.invalid/poll',
+          NOTIFY_QUEUE_URL: 'https://sqs.invalid/notify',
+          PROVIDER_BASE_URL: 'https://simulator.invalid',
+          // Any executable passes findFfmpeg; nothing runs it at start-up, but the watermarker is built.
+          FFMPEG_PATH: process.execPath,
+        },
+      },
+    );
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it('bundles every function with esbuild into one ESM file that provides require, the font beside the ffmpeg users', {
     timeout: 120_000,
   }, () => {
     const { app, stack } = synthApp({}, true);
     const assembly = app.synth();
     try {
-      const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function') as Record<
-        string,
-        Resource
-      >;
-      const assetDirs = Object.values(functions).map((fn) => {
-        const key = (fn.Properties.Code as { S3Key: string }).S3Key;
+      const t = Template.fromStack(stack);
+      const assetDir = (fn: Fn) => {
+        const key = (fnOf(t, fn).Code as { S3Key: string }).S3Key;
         return join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
-      });
-      expect(new Set(assetDirs).size).toBe(5);
-      for (const dir of assetDirs) {
+      };
+      const fns = Object.keys(fnIds) as Fn[];
+      expect(new Set(fns.map(assetDir)).size).toBe(5);
+      expect(Object.keys(functionsOf(t))).toHaveLength(5);
+      const sourceFont = readFileSync(
+        fileURLToPath(new URL('../../functions/adapters/media/assets/DejaVuSans-Bold.ttf', import.meta.url)),
+      );
+      for (const fn of fns) {
+        const dir = assetDir(fn);
         expect(existsSync(dir), dir).toBe(true);
-        expect(readdirSync(dir)).toEqual(['index.mjs']);
+        const withFont = fn === 'worker' || fn === 'poller';
+        expect(readdirSync(dir).sort(), fn).toEqual(withFont ? ['assets', 'index.mjs'] : ['index.mjs']);
         const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
         expect(
           code.startsWith("import { createRequire } from 'module'; const require = createRequire("),
@@ -540,7 +885,24 @@ describe('cdk synth with real bundling', () => {
         expect(code).not.toContain('sourceMappingURL');
         expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
         expect(code.length / code.split('\n').length).toBeGreaterThan(200);
+        if (!withFont) continue;
+        // The font is where the bundled code looks for it: its URL relative to index.mjs.
+        const [, relativeUrl] =
+          code.match(/new URL\("([^"]*DejaVuSans-Bold\.ttf)",import\.meta\.url\)/) ?? [];
+        expect(relativeUrl, fn).toBeDefined();
+        const fontPath = fileURLToPath(new URL(relativeUrl ?? '', pathToFileURL(join(dir, 'index.mjs'))));
+        expect(readFileSync(fontPath).equals(sourceFont), fn).toBe(true);
+        expect(existsSync(join(dir, 'assets', 'DejaVuSans-Bold.LICENSE.txt')), fn).toBe(true);
       }
+      // With ffmpeg present (the layer), both start: the watermarker finds its font.
+      for (const fn of ['worker', 'poller'] as const)
+        expect(coldStart(assetDir(fn)), fn).toEqual({ status: 0, stderr: '' });
+      // The same start without the font fails, so the check above means something.
+      const poller = assetDir('poller');
+      rmSync(join(poller, 'assets'), { recursive: true });
+      const broken = coldStart(poller);
+      expect(broken.status).not.toBe(0);
+      expect(broken.stderr).toContain('watermark font not found');
     } finally {
       rmSync(assembly.directory, { recursive: true, force: true });
     }

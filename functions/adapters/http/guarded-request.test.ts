@@ -1,5 +1,4 @@
 import type { LookupAddress } from 'node:dns';
-import { readFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UrlPolicy } from '../../core/url-guard';
@@ -10,7 +9,7 @@ import {
   ResponseTooLargeError,
   UrlRefusedError,
 } from './guarded-request';
-import { startTestServer, type TestServer } from './test-server';
+import { pumpZeros, selfSignedLocalhost, startTestServer, type TestServer } from './test-server';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };
@@ -259,15 +258,10 @@ describe('guardedRequest', () => {
         res.on('close', () => {
           serverSawClose = true;
         });
-        const pump = () => {
-          // 64 KiB at a time, up to 50 MiB, as long as the client keeps reading.
-          while (!res.destroyed && written < 50 * 1024 * 1024) {
-            written += 65_536;
-            if (!res.write(Buffer.alloc(65_536))) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        pump();
+        // 64 KiB at a time, up to 50 MiB, as long as the client keeps reading.
+        pumpZeros(res, 50 * 1024 * 1024, (bytes) => {
+          written += bytes;
+        });
       });
 
       const response = await guardedRequest(
@@ -282,11 +276,7 @@ describe('guardedRequest', () => {
   });
 
   it('verifies TLS certificates', async () => {
-    const fixtures = new URL('./fixtures/', import.meta.url);
-    const server = await serve((_req, res) => res.end('ok'), {
-      key: readFileSync(new URL('self-signed-localhost.key.pem', fixtures)),
-      cert: readFileSync(new URL('self-signed-localhost.cert.pem', fixtures)),
-    });
+    const server = await serve((_req, res) => res.end('ok'), await selfSignedLocalhost());
 
     const error = await guardedRequest(`https://localhost:${server.port}/`, get()).catch((e: unknown) => e);
 

@@ -1,52 +1,17 @@
 import type { LookupAddress } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import { deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pngBytes } from '../../../simulator/fixtures';
 import { ImageRejectedError } from '../../core/ports';
 import type { UrlPolicy } from '../../core/url-guard';
-import { startTestServer, type TestServer } from '../http/test-server';
+import { pumpZeros, startTestServer, type TestServer } from '../http/test-server';
 import { HttpImageFetcher } from './http-image-fetcher';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-
-/** A real (tiny, grey) PNG: signature, IHDR, one zlib-compressed IDAT, IEND. */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.writeUInt8(8, 8); // bit depth
-  header.writeUInt8(0, 9); // greyscale
-  // Each scanline: filter byte 0, then one byte per pixel.
-  const pixels = Buffer.alloc((width + 1) * height, 0x80);
-  for (let row = 0; row < height; row++) pixels[row * (width + 1)] = 0;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(pixels)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -80,7 +45,7 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 
 describe('HttpImageFetcher', () => {
   it.each([
-    { name: 'a PNG', bytes: png(7, 3), mimeType: 'image/png', width: 7, height: 3 },
+    { name: 'a PNG', bytes: pngBytes(7, 3), mimeType: 'image/png', width: 7, height: 3 },
     { name: 'a JPEG', bytes: fixture('12x8.jpg'), mimeType: 'image/jpeg', width: 12, height: 8 },
     {
       name: 'a lossy WebP',
@@ -126,7 +91,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it.each([
-    { name: 'PNG', bytes: png(4, 4).subarray(0, 16) },
+    { name: 'PNG', bytes: pngBytes(4, 4).subarray(0, 16) },
     { name: 'JPEG', bytes: fixture('12x8.jpg').subarray(0, 40) },
     { name: 'WebP', bytes: fixture('16x10-lossy.webp').subarray(0, 24) },
   ])('refuses a $name whose header is cut short', async ({ name, bytes }) => {
@@ -150,7 +115,7 @@ describe('HttpImageFetcher', () => {
     const base = await serve((req, res) => {
       seen.push(req.url ?? '');
       if (req.url === '/moved.png') res.writeHead(301, { location: '/a.png' }).end();
-      else res.writeHead(200, { 'content-type': 'image/png' }).end(png(1, 1));
+      else res.writeHead(200, { 'content-type': 'image/png' }).end(pngBytes(1, 1));
     });
 
     const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/moved.png`));
@@ -160,7 +125,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it('refuses an image larger than the limit announced by Content-Length', async () => {
-    const big = Buffer.concat([png(1, 1), Buffer.alloc(1000)]);
+    const big = Buffer.concat([pngBytes(1, 1), Buffer.alloc(1000)]);
     const base = await serveFiles({ '/big.png': { body: big, type: 'image/png' } });
     const fetcher = new HttpImageFetcher({ policy: local, maxBytes: 100 });
 
@@ -176,15 +141,10 @@ describe('HttpImageFetcher', () => {
       res.on('close', () => {
         closed = true;
       });
-      res.write(png(4000, 3000).subarray(0, 33));
-      const pump = () => {
-        while (!res.destroyed && written < 100 * 1024 * 1024) {
-          written += 65_536;
-          if (!res.write(Buffer.alloc(65_536))) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      res.write(pngBytes(4000, 3000).subarray(0, 33));
+      pumpZeros(res, 100 * 1024 * 1024, (bytes) => {
+        written += bytes;
+      });
     });
     const fetcher = new HttpImageFetcher({ policy: local, maxBytes: 1024 * 1024 });
 
@@ -220,7 +180,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it('refuses loopback when the policy does not allow it, without connecting', async () => {
-    const server = await startTestServer((_req, res) => res.end(png(1, 1)));
+    const server = await startTestServer((_req, res) => res.end(pngBytes(1, 1)));
     servers.push(server);
 
     const message = await rejection(
@@ -232,7 +192,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it('refuses a name that resolves to loopback (DNS rebinding) before connecting', async () => {
-    const server = await startTestServer((_req, res) => res.end(png(1, 1)));
+    const server = await startTestServer((_req, res) => res.end(pngBytes(1, 1)));
     servers.push(server);
     const lookup = async (): Promise<LookupAddress[]> => [{ address: '127.0.0.1', family: 4 }];
 

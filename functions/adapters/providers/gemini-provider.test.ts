@@ -3,25 +3,19 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pngBytes } from '../../../simulator/fixtures';
 import { type Simulator, startSimulator } from '../../../simulator/server';
-import type { SourceImage, UpstreamRequest, VideoProvider } from '../../core/ports';
+import type { SourceImage, UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { GeminiProvider } from './gemini-provider';
+import { failure, lastRequest, pngImage, settle } from './test-support';
 
 const API_KEY = 'gemini-test-key-0123456789';
 const models = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };
 const sample9x16 = readFileSync(new URL('../../../simulator/assets/sample-9x16.mp4', import.meta.url));
 
-const image = (width: number, height: number, rgb: [number, number, number]): SourceImage => ({
-  bytes: pngBytes(width, height, rgb),
-  mimeType: 'image/png',
-  width,
-  height,
-});
-const red = image(2, 1, [255, 0, 0]);
-const green = image(1, 2, [0, 255, 0]);
-const blue = image(2, 2, [0, 0, 255]);
+const red = pngImage(2, 1, [255, 0, 0]);
+const green = pngImage(1, 2, [0, 255, 0]);
+const blue = pngImage(2, 2, [0, 0, 255]);
 const b64 = (i: SourceImage) => i.bytes.toString('base64');
 
 const request: UpstreamRequest = {
@@ -44,29 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => simulator.stop());
 
-/** The error a call failed with (the test fails if it succeeded). */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function settle(p: VideoProvider, operation: string) {
-  for (;;) {
-    const status = await p.poll(operation);
-    if (status.state !== 'pending') return status;
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-function lastSubmit() {
-  const submit = simulator.requests.filter((r) => r.shape === 'gemini' && r.kind === 'submit').at(-1);
-  if (!submit) throw new Error('no submit recorded');
-  return submit;
-}
+const lastSubmit = () => lastRequest(simulator, 'gemini', 'submit');
 
 describe('GeminiProvider against the simulator', () => {
   it('submits text-to-video with the key, polls until done and downloads the 9:16 sample', async () => {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
+  apiFetch,
   checkedVideoUrl,
   type Secret,
   secretResolver,
   streamed,
   type UpstreamCall,
-  upstreamFetch,
   withTrailingSlash,
 } from './upstream-http';
 import { filteredStatus, operationError, type VeoResolution, veoInstance } from './veo-request';
@@ -112,14 +112,11 @@ export class GeminiProvider implements VideoProvider {
 
   private async call(url: URL, init: RequestInit, withKey = true, timeoutMs?: number): Promise<Response> {
     const apiKey = await this.apiKey();
-    const headers: Record<string, string> = {};
-    if (init.body) headers['content-type'] = 'application/json';
-    if (apiKey && withKey) headers['x-goog-api-key'] = apiKey;
     const call: UpstreamCall = {
       provider: this.name,
       timeoutMs: timeoutMs ?? this.options.timeoutMs ?? 30_000,
       secrets: [apiKey],
     };
-    return upstreamFetch(call, url.toString(), { ...init, headers });
+    return apiFetch(call, url, init, apiKey && withKey ? { 'x-goog-api-key': apiKey } : {});
   }
 }

@@ -1,5 +1,5 @@
 import type { ProviderName, VideoProvider } from '../../core/ports';
-import { GEMINI_BASE_URL, GeminiProvider } from './gemini-provider';
+import { GEMINI_BASE_URL, GeminiProvider, type GeminiProviderOptions } from './gemini-provider';
 import { KieProvider } from './kie-provider';
 import type { Secret } from './upstream-http';
 import type { VeoResolution } from './veo-request';
@@ -48,24 +48,16 @@ export function createProvider(settings: ProviderSettings): VideoProvider {
   switch (settings.provider) {
     case 'simulator':
       // The simulator speaks every shape; the Gemini one needs no credentials unless it was given a key.
-      return new GeminiProvider({
+      return geminiProvider(settings, {
         name: 'simulator',
         baseUrl: required(settings, 'baseUrl'),
         apiKey: settings.apiKey,
-        models: { ...geminiDefaultModels, ...models },
-        resolution: settings.resolution,
-        videoUrlGuard: settings.videoUrlGuard,
-        timeoutMs: settings.timeoutMs,
       });
     case 'gemini':
-      return new GeminiProvider({
+      return geminiProvider(settings, {
         name: 'gemini',
         baseUrl: settings.baseUrl ?? GEMINI_BASE_URL,
         apiKey: required(settings, 'apiKey'),
-        models: { ...geminiDefaultModels, ...models },
-        resolution: settings.resolution,
-        videoUrlGuard: settings.videoUrlGuard,
-        timeoutMs: settings.timeoutMs,
       });
     case 'vertex':
       return new VertexProvider({
@@ -90,6 +82,20 @@ export function createProvider(settings: ProviderSettings): VideoProvider {
         timeoutMs: settings.timeoutMs,
       });
   }
+}
+
+/** The Gemini API's wire format, which the simulator speaks too: only name, origin and key differ. */
+function geminiProvider(
+  settings: ProviderSettings,
+  own: Pick<GeminiProviderOptions, 'name' | 'baseUrl' | 'apiKey'>,
+): GeminiProvider {
+  return new GeminiProvider({
+    ...own,
+    models: { ...geminiDefaultModels, ...definedOnly(settings.models) },
+    resolution: settings.resolution,
+    videoUrlGuard: settings.videoUrlGuard,
+    timeoutMs: settings.timeoutMs,
+  });
 }
 
 function required<K extends keyof ProviderSettings>(

@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
-import type { UpstreamRequest, VideoProvider } from '../../core/ports';
+import type { UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { KieProvider, verifyKieSignature } from './kie-provider';
+import { failure, lastRequest, settle } from './test-support';
 
 const KIE_KEY = 'kie-test-key-abcdef';
 const WEBHOOK_SECRET = 'kie-webhook-hmac-key';
@@ -51,24 +52,6 @@ afterAll(async () => {
   receiver.close();
 });
 
-/** The error a call failed with (the test fails if it succeeded). */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function settle(p: VideoProvider, operation: string) {
-  for (;;) {
-    const status = await p.poll(operation);
-    if (status.state !== 'pending') return status;
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
 async function pushFor(taskId: string): Promise<Push> {
   for (let i = 0; i < 100; i++) {
     const push = pushes.find((p) => p.body.data.taskId === taskId);
@@ -78,11 +61,7 @@ async function pushFor(taskId: string): Promise<Push> {
   throw new Error(`no push for ${taskId}`);
 }
 
-function lastSubmit() {
-  const submit = simulator.requests.filter((r) => r.shape === 'kie' && r.kind === 'submit').at(-1);
-  if (!submit) throw new Error('no submit recorded');
-  return submit;
-}
+const lastSubmit = () => lastRequest(simulator, 'kie', 'submit');
 
 describe('KieProvider against the simulator', () => {
   it('submits with our callback URL, is pushed a signed result, polls it done and downloads it', async () => {

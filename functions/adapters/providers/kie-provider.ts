@@ -8,6 +8,7 @@ import {
   type VideoProvider,
 } from '../../core/ports';
 import {
+  apiFetch,
   checkedVideoUrl,
   type Secret,
   secretResolver,
@@ -146,15 +147,13 @@ export class KieProvider implements VideoProvider {
 
   private async envelope(url: URL, init: RequestInit): Promise<unknown> {
     const apiKey = await this.apiKey();
-    const headers: Record<string, string> = { authorization: `Bearer ${apiKey ?? ''}` };
-    if (init.body) headers['content-type'] = 'application/json';
     const call: UpstreamCall = {
       provider: this.name,
       timeoutMs: this.options.timeoutMs ?? 30_000,
       secrets: [apiKey],
     };
     // kie states its outcome in the envelope, often with a matching HTTP status: read it either way.
-    const response = await upstreamFetch(call, url.toString(), { ...init, headers }, () => true);
+    const response = await apiFetch(call, url, init, { authorization: `Bearer ${apiKey ?? ''}` }, () => true);
     const parsed = envelopeSchema.safeParse(await response.json().catch(() => undefined));
     if (!parsed.success) {
       if (!response.ok)

@@ -56,6 +56,22 @@ export async function upstreamFetch(
   throw new Error(message);
 }
 
+/**
+ * An API call (not a video download from elsewhere): the credential's `authHeaders` on it, and a JSON
+ * content type when it has a body; the credential itself belongs in `call.secrets`.
+ */
+export function apiFetch(
+  call: UpstreamCall,
+  url: URL,
+  init: RequestInit,
+  authHeaders: Record<string, string>,
+  passThrough?: (status: number) => boolean,
+): Promise<Response> {
+  const headers: Record<string, string> = { ...authHeaders };
+  if (init.body) headers['content-type'] = 'application/json';
+  return upstreamFetch(call, url.toString(), { ...init, headers }, passThrough);
+}
+
 export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }

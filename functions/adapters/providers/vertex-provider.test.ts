@@ -1,24 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeServiceAccount, fakeServiceAccount, pngBytes } from '../../../simulator/fixtures';
+import { type FakeServiceAccount, fakeServiceAccount } from '../../../simulator/fixtures';
+import type { RouteKind } from '../../../simulator/http';
 import { type Simulator, startSimulator } from '../../../simulator/server';
-import type { SourceImage, UpstreamRequest, VideoProvider } from '../../core/ports';
+import type { SourceImage, UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
+import { failure, lastRequest, pngImage, settle } from './test-support';
 import { VertexProvider } from './vertex-provider';
 
 const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));
 const modelPath = 'projects/sim-project/locations/us-central1/publishers/google/models';
 
-const image = (width: number, height: number, rgb: [number, number, number]): SourceImage => ({
-  bytes: pngBytes(width, height, rgb),
-  mimeType: 'image/png',
-  width,
-  height,
-});
-const red = image(2, 1, [255, 0, 0]);
-const green = image(1, 2, [0, 255, 0]);
-const blue = image(2, 2, [0, 0, 255]);
+const red = pngImage(2, 1, [255, 0, 0]);
+const green = pngImage(1, 2, [0, 255, 0]);
+const blue = pngImage(2, 2, [0, 0, 255]);
 const asVeo = (i: SourceImage) => ({ bytesBase64Encoded: i.bytes.toString('base64'), mimeType: 'image/png' });
 
 const request: UpstreamRequest = {
@@ -60,29 +56,7 @@ beforeAll(async () => {
 });
 afterAll(() => simulator.stop());
 
-/** The error a call failed with (the test fails if it succeeded). */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function settle(p: VideoProvider, operation: string) {
-  for (;;) {
-    const status = await p.poll(operation);
-    if (status.state !== 'pending') return status;
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-function last(kind: 'submit' | 'poll' | 'token' | 'download') {
-  const found = simulator.requests.filter((r) => r.shape === 'vertex' && r.kind === kind).at(-1);
-  if (!found) throw new Error(`no ${kind} recorded`);
-  return found;
-}
+const last = (kind: RouteKind) => lastRequest(simulator, 'vertex', kind);
 
 describe('VertexProvider against the simulator', () => {
   it('gets a token from the token endpoint, submits with it as Bearer, and streams the inline video', async () => {

@@ -9,13 +9,13 @@ import {
   type VideoProvider,
 } from '../../core/ports';
 import {
+  apiFetch,
   isTransientStatus,
   type Secret,
   secretResolver,
   shorten,
   streamed,
   type UpstreamCall,
-  upstreamFetch,
   withTrailingSlash,
 } from './upstream-http';
 import { filteredStatus, operationError, type VeoResolution, veoInstance } from './veo-request';
@@ -185,14 +185,12 @@ export class VertexProvider implements VideoProvider {
 
   private async call(url: URL, init: RequestInit, timeoutMs?: number): Promise<Response> {
     const token = await this.accessToken();
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (init.body) headers['content-type'] = 'application/json';
     const call: UpstreamCall = {
       provider: this.name,
       timeoutMs: timeoutMs ?? this.options.timeoutMs ?? 30_000,
       secrets: [token],
     };
-    return upstreamFetch(call, url.toString(), { ...init, headers });
+    return apiFetch(call, url, init, { authorization: `Bearer ${token}` });
   }
 
   private authorize(): Promise<Auth> {

@@ -1,0 +1,70 @@
+import type { Deps } from './deps';
+import {
+  type ConcreteAspectRatio,
+  ImageRejectedError,
+  type SourceImage,
+  type UpstreamRequest,
+} from './ports';
+import type { Task } from './task';
+
+/** Fetches the images, resolves Auto from the first one (centre-cropping them to it), translates the prompt. */
+export async function upstreamRequest(
+  deps: Deps,
+  task: Task,
+): Promise<{ request: UpstreamRequest; translatedFrom?: string }> {
+  const { request } = task;
+  let images: SourceImage[] = [];
+  for (const [index, url] of request.imageUrls.entries()) {
+    try {
+      images.push(await deps.images.fetch(url));
+    } catch (error) {
+      if (error instanceof ImageRejectedError)
+        throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`);
+      throw error;
+    }
+  }
+  let aspectRatio: ConcreteAspectRatio = task.aspectRatio === '9:16' ? '9:16' : '16:9';
+  const first = images[0];
+  if (task.aspectRatio === 'Auto' && first) {
+    aspectRatio = closerAspectRatio(first.width, first.height);
+    images = await Promise.all(
+      images.map((image, index) =>
+        deps.cropper.crop(image, aspectRatio).catch((error: unknown) => {
+          if (error instanceof ImageRejectedError)
+            throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`);
+          throw error;
+        }),
+      ),
+    );
+  }
+  let prompt = request.prompt;
+  let translatedFrom: string | undefined;
+  if (request.enableTranslation) {
+    const translation = await deps.translator.toEnglish(request.prompt);
+    // Offline there is no translation service: the prompt goes as written and nothing is recorded.
+    if (translation.sourceLanguage !== 'en' && translation.text !== request.prompt) {
+      prompt = translation.text;
+      translatedFrom = translation.sourceLanguage;
+    }
+  }
+  const upstream: UpstreamRequest = {
+    taskId: task.taskId,
+    prompt,
+    model: request.model,
+    generationType: request.generationType,
+    aspectRatio,
+    seed: task.seeds,
+    imageUrls: request.imageUrls,
+    images,
+    upstreamCallbackUrl: deps.settings.upstreamCallbackUrl
+      ? `${deps.settings.upstreamCallbackUrl}?taskId=${encodeURIComponent(task.taskId)}`
+      : undefined,
+  };
+  return { request: upstream, translatedFrom };
+}
+
+/** The ratio nearer to the image's shape, compared on a log scale so 16:9 and 9:16 are symmetric. */
+export function closerAspectRatio(width: number, height: number): ConcreteAspectRatio {
+  const shape = Math.log(width / height);
+  return Math.abs(shape - Math.log(16 / 9)) <= Math.abs(shape - Math.log(9 / 16)) ? '16:9' : '9:16';
+}
