@@ -4,7 +4,17 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['functions/**/*.test.ts', 'simulator/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          include: [
+            'client/**/*.test.ts',
+            'functions/**/*.test.ts',
+            'simulator/**/*.test.ts',
+            'tools/**/*.test.ts',
+          ],
+        },
+      },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 180_000 } },
       {
         test: {

@@ -45,7 +45,7 @@ export const configSchema = z.object({
   /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
   TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
   /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */
-  WATERMARK_ENABLED: flag.default(false),
+  FFMPEG_AVAILABLE: flag.default(false),
   IMAGE_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -64,6 +64,7 @@ export const configSchema = z.object({
   ALLOW_HTTP_CALLBACKS: flag.default(false),
   PRICE_VEO3: z.coerce.number().int().nonnegative().default(300),
   PRICE_VEO3_FAST: z.coerce.number().int().nonnegative().default(60),
+  PRICE_4K: z.coerce.number().int().nonnegative().default(120),
   RETENTION_DAYS: z.coerce.number().int().positive().default(14),
   /** Delay between two polls of the upstream operation. */
   POLL_INTERVAL_SECONDS: seconds.max(900).default(10),
@@ -71,6 +72,20 @@ export const configSchema = z.object({
   TASK_BUDGET_SECONDS: seconds.default(1800),
   /** Lifetime of the presigned result URLs handed out by record-info. */
   RESULT_URL_TTL_SECONDS: seconds.max(604800).default(86400),
+  /**
+   * Waits before each retry of a client callback that was not taken (non-2xx, timeout, connection error),
+   * comma-separated seconds: one retry per entry, at least 3 (SPEC §3). Up to a day each; waits over
+   * SQS's 15-minute delay take several rounds through the notify queue.
+   */
+  CALLBACK_RETRY_SCHEDULE_SECONDS: z
+    .string()
+    .default('10,30,120,600,1800')
+    .transform((list) => list.split(',').map((entry) => entry.trim()))
+    .pipe(
+      z
+        .array(z.string().regex(/^\d+$/, 'whole seconds').transform(Number).pipe(z.number().max(86400)))
+        .min(3),
+    ),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -11,6 +11,7 @@ import { HttpCallbackSender } from './adapters/http-callback-sender';
 import { HttpImageFetcher } from './adapters/images/http-image-fetcher';
 import { findFfmpeg } from './adapters/media/ffmpeg';
 import { FfmpegImageCropper } from './adapters/media/ffmpeg-image-cropper';
+import { FfmpegUpscaler } from './adapters/media/ffmpeg-upscaler';
 import { FfmpegWatermarker } from './adapters/media/ffmpeg-watermarker';
 import { type ProviderCredentials, providerSecret } from './adapters/provider-credentials';
 import { createProvider, type Secret } from './adapters/providers';
@@ -22,7 +23,8 @@ import { PrefilteredTranslator } from './adapters/translation/prefiltered-transl
 import type { Config } from './config';
 import type { Deps, Settings } from './core/deps';
 import { failureMessages } from './core/errors';
-import type { ImageCropper, ProviderName, VideoWatermarker } from './core/ports';
+import type { ImageCropper, ProviderName, VideoUpscaler, VideoWatermarker } from './core/ports';
+import { renditionMessages } from './core/renditions';
 import { refuseUrl } from './core/url-guard';
 
 /**
@@ -85,6 +87,7 @@ export function createDeps(config: Config, serviceName: string): Deps {
         ? new PrefilteredTranslator(new AmazonTranslator(new TranslateClient({ region })))
         : new LocalTranslator(),
     watermarker: ffmpegPath ? new FfmpegWatermarker({ ffmpegPath }) : noWatermarker,
+    upscaler: ffmpegPath ? new FfmpegUpscaler({ ffmpegPath }) : noUpscaler,
     quota: new DynamoQuotaGate({
       client: dynamo,
       table: config.COUNTERS_TABLE,
@@ -103,8 +106,10 @@ export function settingsFrom(config: Config): Settings {
     budgetSeconds: config.TASK_BUDGET_SECONDS,
     pollIntervalSeconds: config.POLL_INTERVAL_SECONDS,
     urlPolicy: { allowLoopback: config.ALLOW_LOOPBACK_URLS, allowHttp: config.ALLOW_HTTP_CALLBACKS },
-    watermarkEnabled: config.WATERMARK_ENABLED,
+    ffmpegAvailable: config.FFMPEG_AVAILABLE,
+    price4k: config.PRICE_4K,
     upstreamCallbackUrl: config.UPSTREAM_CALLBACK_URL,
+    callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
   };
 }
 
@@ -153,7 +158,12 @@ function secrets(config: Config): { apiKey?: Secret; serviceAccountKey?: Secret;
 /** Without ffmpeg (a deployment without the layer) Auto sends the image uncropped; Veo fits it itself. */
 const uncroppedImages: ImageCropper = { crop: async (image) => image };
 
-/** Submit refuses watermarks where ffmpeg is missing (WATERMARK_ENABLED), so this is only a safety net. */
+/** Submit refuses watermarks where ffmpeg is missing (FFMPEG_AVAILABLE), so this is only a safety net. */
 const noWatermarker: VideoWatermarker = {
   stamp: () => Promise.reject(new Error(failureMessages.watermarkDisabled)),
+};
+
+/** The rendition endpoints answer 505 where ffmpeg is missing, so this is only a safety net. */
+const noUpscaler: VideoUpscaler = {
+  upscale: () => Promise.reject(new Error(renditionMessages.disabled)),
 };

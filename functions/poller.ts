@@ -1,9 +1,16 @@
 import { loadConfig } from './config';
 import { createDeps } from './container';
+import { pollMessageSchema } from './core/messages';
 import { pollGeneration } from './core/pipeline';
-import { sqsConsumer, taskMessageSchema } from './sqs/consumer';
+import { makeRendition } from './core/renditions';
+import { sqsConsumer } from './sqs/consumer';
 
 const deps = createDeps(loadConfig(), 'poller');
 
-/** SQS "poll" (delayed): ask the provider; when done, stream the video into S3 and complete the task. */
-export const handler = sqsConsumer(taskMessageSchema, (message) => pollGeneration(deps, message));
+/**
+ * SQS "poll" (delayed): ask the provider; when done, stream the video into S3 and complete the task.
+ * The same queue carries the 1080p / 4K rendition jobs: the completion path owns the stored videos.
+ */
+export const handler = sqsConsumer(pollMessageSchema, ({ rendition, ...message }) =>
+  rendition ? makeRendition(deps, { ...message, rendition }) : pollGeneration(deps, message),
+);

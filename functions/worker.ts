@@ -1,9 +1,10 @@
 import { loadConfig } from './config';
 import { createDeps } from './container';
+import { generateMessageSchema } from './core/messages';
 import { startGeneration } from './core/pipeline';
-import { sqsConsumer, taskMessageSchema } from './sqs/consumer';
+import { sqsConsumer } from './sqs/consumer';
 
 const deps = createDeps(loadConfig(), 'worker');
 
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
-export const handler = sqsConsumer(taskMessageSchema, (message) => startGeneration(deps, message));
+export const handler = sqsConsumer(generateMessageSchema, (message) => startGeneration(deps, message));

@@ -45,7 +45,7 @@ export class VeoStack extends Stack {
       }),
       TRANSLATOR: settings.translation,
       // The api refuses watermark requests where the poller has no ffmpeg; only the layer brings it.
-      WATERMARK_ENABLED: String(settings.ffmpegLayerArn !== undefined),
+      FFMPEG_AVAILABLE: String(settings.ffmpegLayerArn !== undefined),
       ALLOW_HTTP_CALLBACKS: String(settings.allowHttpCallbacks),
       RETENTION_DAYS: String(settings.retentionDays),
       POLL_INTERVAL_SECONDS: String(settings.pollIntervalSeconds),

@@ -15,6 +15,7 @@ import { type Simulator, type SimulatorOptions, startSimulator } from '../simula
 import { type ConsumerQueue, startEmulators } from './emulators';
 import { startHttpGateway } from './http-gateway';
 import { startSqsEventSource } from './sqs-event-source';
+import { publishStack } from './stack-file';
 
 /**
  * The whole system on one machine: DynamoDB Local and fauxqs in place of AWS, the simulator in place of
@@ -38,6 +39,11 @@ export interface LocalStackOptions {
   environment?: Record<string, string>;
   /** Keep data across restarts under this folder; in memory when absent. */
   dataDir?: string;
+  /**
+   * Publish where this stack runs to this file (`defaultStackFile` for `npm start`), so the keys tool
+   * finds it; the file is deleted when the stack stops. Not published when absent.
+   */
+  stackFile?: string;
 }
 
 export interface RunningLocalStack {
@@ -131,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       UPSTREAM_CALLBACK_URL: `${gateway.url}/internal/upstream-callback`,
       ALLOW_LOOPBACK_URLS: 'true',
       ALLOW_HTTP_CALLBACKS: 'true',
-      WATERMARK_ENABLED: String(findFfmpeg() !== undefined),
+      FFMPEG_AVAILABLE: String(findFfmpeg() !== undefined),
       POLL_INTERVAL_SECONDS: String(options.pollIntervalSeconds ?? 1),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       ...options.environment,
@@ -151,6 +157,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // Keep a persisted balance across restarts; top up a new key.
       credits: existing?.credits ?? options.devCredits ?? 100_000,
       webhookSecret,
+      createdAt: existing?.createdAt ?? Date.now(),
     });
 
     bound.api = (await import('../functions/api')).handler as HttpHandler;
@@ -175,6 +182,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         functionName: { generate: 'worker', poll: 'poller', notify: 'notifier' }[queue],
       });
       stoppers.push(() => source.stop());
+    }
+
+    if (options.stackFile !== undefined) {
+      const unpublish = await publishStack(options.stackFile, {
+        pid: process.pid,
+        url: gateway.url,
+        region: emulators.region,
+        dynamodbEndpoint: emulators.dynamodbEndpoint,
+        tables: emulators.tables,
+        startedAt: new Date().toISOString(),
+      });
+      stoppers.push(unpublish);
     }
 
     return { url: gateway.url, provider, apiKey, webhookSecret, simulator, stop: stopAll };

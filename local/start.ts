@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { providerNames } from '../functions/core/ports';
 import { startLocalStack } from './stack';
+import { defaultStackFile } from './stack-file';
 
 /** `npm start [-- --provider simulator]`: the whole service on this machine, no AWS account, no Docker. */
 const { values } = parseArgs({
@@ -34,6 +35,7 @@ const stack = await startLocalStack({
   provider: values.provider,
   port: Number(values.port),
   dataDir: values['data-dir'],
+  stackFile: defaultStackFile,
   devApiKey: process.env.DEV_API_KEY,
   devWebhookSecret: process.env.DEV_WEBHOOK_SECRET,
   simulatorLatencyMs: rate('SIMULATOR_LATENCY_MS'),
@@ -63,6 +65,8 @@ Try it:
     -H "Authorization: Bearer ${curlKey}" -H 'Content-Type: application/json' \\
     -d '{"prompt":"A dog playing in a park","model":"veo3_fast","aspectRatio":"16:9"}'
   curl -s "${stack.url}/api/v1/veo/record-info?taskId=<taskId>" -H "Authorization: Bearer ${curlKey}"
+
+More keys: npm run keys -- create --name NAME --credits 1000   (npm run keys -- --help)
 Press Ctrl-C to stop.
 `);
 

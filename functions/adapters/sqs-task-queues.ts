@@ -22,8 +22,8 @@ export class SqsTaskQueues implements TaskQueues {
     return this.send(this.urls.poll, message, delaySeconds);
   }
 
-  notify(message: NotifyMessage): Promise<void> {
-    return this.send(this.urls.notify, message, 0);
+  notify(message: NotifyMessage, delaySeconds = 0): Promise<void> {
+    return this.send(this.urls.notify, message, delaySeconds);
   }
 
   private async send(QueueUrl: string, message: object, delaySeconds: number): Promise<void> {

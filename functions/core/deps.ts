@@ -9,6 +9,7 @@ import type {
   Translator,
   VideoProvider,
   VideoStore,
+  VideoUpscaler,
   VideoWatermarker,
 } from './ports';
 import type { Model } from './schema';
@@ -22,10 +23,17 @@ export interface Settings {
   /** First delay between two polls; later ones grow up to six times it (Veo takes 11 s to 6 min). */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;
-  /** Watermarks need ffmpeg where the poller runs; without it they are refused at submit (505). */
-  watermarkEnabled: boolean;
+  /**
+   * Watermarks and the 1080p / 4K renditions need ffmpeg where the poller runs; without it they are
+   * refused up front (505, feature disabled) and nothing is charged.
+   */
+  ffmpegAvailable: boolean;
+  /** Credits a 4K rendition costs (kie.ai: about twice a Fast generation); 1080p is free. */
+  price4k: number;
   /** Our address for upstream pushes (kie.ai's callBackUrl); the taskId is added as a query parameter. */
   upstreamCallbackUrl?: string;
+  /** Seconds to wait before each retry of a client callback; its length is the number of retries. */
+  callbackRetrySeconds: number[];
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */
@@ -47,6 +55,7 @@ export interface Deps {
   cropper: ImageCropper;
   translator: Translator;
   watermarker: VideoWatermarker;
+  upscaler: VideoUpscaler;
   /** The upstream's submit quota, shared by every worker. */
   quota: QuotaGate;
   settings: Settings;

@@ -104,7 +104,7 @@ export async function pollGeneration(deps: Deps, message: PollMessage): Promise<
   if (!task) return;
   if (isFinal(task.status)) {
     // A redelivery after the task ended: the notify message may not have gone out before a crash.
-    if (!task.callbacks?.length) await notifyClient(deps, task);
+    if (!task.callbackChains?.generation) await notifyClient(deps, task);
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
@@ -210,7 +210,7 @@ async function finish(
 }
 
 async function notifyClient(deps: Deps, task: Task): Promise<void> {
-  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId });
+  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
 }
 
 function reason(error: unknown): string {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { GenerateMessage, NotifyMessage, PollMessage } from './messages';
 import type { AspectRatio, GenerationType, Model } from './schema';
-import type { CallbackAttempt, Task, TaskStatus } from './task';
+import type { CallbackAttempt, CallbackChain, RenditionJob, RenditionSlot, Task, TaskStatus } from './task';
 
 /**
  * The ports the core needs from the outside world. Adapters in functions/adapters implement them;
@@ -13,12 +14,33 @@ export interface ApiKey {
   credits: number;
   webhookSecret: string;
   revoked?: boolean;
+  /** Epoch ms; absent on keys made before it was recorded. */
+  createdAt?: number;
+  /** Epoch ms of the first revocation. */
+  revokedAt?: number;
+  /** New tasks allowed per window for this key; the deployment's default when absent. */
+  rateLimit?: { limit: number; windowSeconds: number };
 }
 
 export interface ApiKeyStore {
   /** Strongly consistent read: credits must be exact. */
   get(keyHash: string): Promise<ApiKey | undefined>;
   put(key: ApiKey): Promise<void>;
+}
+
+/** What an operator does to keys (the keys tool); the functions only need ApiKeyStore. */
+export interface ApiKeyAdmin extends ApiKeyStore {
+  /** Every key, read consistently. */
+  list(): Promise<ApiKey[]>;
+  /**
+   * Adds `delta` credits (negative takes them away) in one atomic update and returns the new balance;
+   * undefined for an unknown key. Throws InsufficientCreditsError when the balance would go below 0.
+   */
+  addCredits(keyHash: string, delta: number): Promise<number | undefined>;
+  /** Marks the key revoked (keeping the first revocation time); false for an unknown key. */
+  revoke(keyHash: string, at: number): Promise<boolean>;
+  /** Replaces the key's webhook secret; false for an unknown key. */
+  setWebhookSecret(keyHash: string, secret: string): Promise<boolean>;
 }
 
 /** Credits moved together with a task write, in one transaction. */
@@ -47,27 +69,46 @@ export interface TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
   ): Promise<boolean>;
-  recordCallback(taskId: string, attempt: CallbackAttempt): Promise<void>;
+  /**
+   * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
+   * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is
+   * not (another delivery of the same notify message got there first). Without `chain`, always appends.
+   */
+  recordCallback(taskId: string, attempts: CallbackAttempt[], chain?: CallbackChainMove): Promise<boolean>;
+  /**
+   * Adds a rendition job to a succeeded task if its slot is free (or its last attempt failed), charging
+   * in the same transaction. Returns false when the slot is taken: each rendition is made at most once.
+   * Throws InsufficientCreditsError when the key cannot pay.
+   */
+  startRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    job: RenditionJob,
+    charge?: CreditChange,
+  ): Promise<boolean>;
+  /** Ends a processing rendition (ready or failed), refunding in the same transaction; false if it was not processing. */
+  finishRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
+    refund?: CreditChange,
+  ): Promise<boolean>;
 }
 
-export interface GenerateMessage {
-  taskId: string;
-  /** Earlier submit attempts that met a transient upstream error (drives the backoff). */
-  attempt?: number;
+/** A callback's retry chain (`Task.callbackChains[key]`) moving on by one attempt. */
+export interface CallbackChainMove {
+  key: string;
+  from?: CallbackChain;
+  to: CallbackChain;
 }
-export interface PollMessage {
-  taskId: string;
-  /** Polls already made (drives the growing poll interval). */
-  polls?: number;
-}
-export interface NotifyMessage {
-  taskId: string;
-}
+
+export type { GenerateMessage, NotifyMessage, PollMessage } from './messages';
 
 export interface TaskQueues {
   generate(message: GenerateMessage, delaySeconds?: number): Promise<void>;
   poll(message: PollMessage, delaySeconds: number): Promise<void>;
-  notify(message: NotifyMessage): Promise<void>;
+  /** A delay over SQS's 15 minutes is cut to 15 minutes (callbacks re-send with `notBefore`). */
+  notify(message: NotifyMessage, delaySeconds?: number): Promise<void>;
 }
 
 export interface VideoStore {
@@ -118,6 +159,11 @@ export interface Translator {
 /** Stamps a text watermark on a video (ffmpeg). */
 export interface VideoWatermarker {
   stamp(video: Readable, text: string): Promise<Readable>;
+}
+
+/** Makes a higher-resolution copy of a video (the 1080p and 4K renditions). */
+export interface VideoUpscaler {
+  upscale(video: Readable, width: number, height: number): Promise<Readable>;
 }
 
 /** A rate shared by every worker instance, e.g. the upstream's submit quota. */

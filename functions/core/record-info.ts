@@ -30,19 +30,32 @@ export async function recordInfo(deps: Deps, key: ApiKey, query: Record<string, 
 /** Presigned URLs of the task's videos and of their unstamped originals, signed anew on every read. */
 export async function signResults(deps: Pick<Deps, 'videos'>, task: Task): Promise<SignedResults> {
   const results = task.results ?? [];
-  const [resultUrls, originUrls] = await Promise.all([
+  const jobs = Object.values(task.renditions ?? {}).filter((job) => job !== undefined);
+  const [resultUrls, originUrls, renditionUrls] = await Promise.all([
     Promise.all(results.map((r) => deps.videos.url(r.key))),
     Promise.all(results.map((r) => (r.originKey === r.key ? undefined : deps.videos.url(r.originKey)))),
+    Promise.all(jobs.map((job) => (job.key ? deps.videos.url(job.key) : undefined))),
   ]);
-  return { resultUrls, originUrls: originUrls.map((url, i) => url ?? resultUrls[i] ?? '') };
+  return {
+    resultUrls,
+    originUrls: originUrls.map((url, i) => url ?? resultUrls[i] ?? ''),
+    renditions: jobs.map((job, i) => ({
+      resolution: job.resolution,
+      index: job.index,
+      status: job.status,
+      resultUrl: renditionUrls[i] ?? null,
+    })),
+  };
 }
 
 export interface SignedResults {
   resultUrls: string[];
   originUrls: string[];
+  /** The 1080p and 4K renditions asked for so far. */
+  renditions?: { resolution: string; index: number; status: string; resultUrl: string | null }[];
 }
 
-export function toRecord(task: Task, { resultUrls, originUrls }: SignedResults) {
+export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }: SignedResults) {
   const flag = successFlag(task.status);
   const done = flag === 1;
   const failMsg = flag >= 2 ? (task.errorMessage ?? null) : null;
@@ -74,6 +87,7 @@ export function toRecord(task: Task, { resultUrls, originUrls }: SignedResults) 
     seeds: task.seeds,
     promptSent: task.promptSent ?? null,
     translatedFrom: task.translatedFrom ?? null,
+    renditions,
     callbacks: task.callbacks ?? [],
   };
 }

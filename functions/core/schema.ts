@@ -22,7 +22,8 @@ export const WATERMARK_MAX_CHARS = 100;
 
 /** Clients often send `null` for an optional field they leave out; treat it as absent. */
 const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+  // The input type keeps the inner schema's, so z.input (the typed client, OpenAPI) stays exact.
+  z.preprocess((v: z.input<T> | null | undefined) => (v === null ? undefined : v), schema.optional());
 
 const characters = (s: string) => [...s].length;
 
@@ -135,6 +136,31 @@ export const taskIdSchema = z
   .regex(/^[A-Za-z0-9_-]+$/, 'is not a valid task id');
 
 export const recordInfoQuerySchema = z.object({ taskId: taskIdSchema });
+
+/** Which of the task's videos (kie's `index`); a query string gives it as text. */
+const videoIndex = z.coerce
+  .number({ error: 'must be a whole number from 0' })
+  .int('must be a whole number from 0')
+  .min(0, 'must be a whole number from 0')
+  .max(3, 'must be a whole number from 0 to 3');
+
+/** GET /veo/get-1080p-video?taskId=&index= */
+export const hdQuerySchema = z.object({
+  taskId: taskIdSchema,
+  index: z.preprocess((v) => (v === undefined || v === '' ? 0 : v), videoIndex),
+});
+
+/** POST /veo/get-4k-video {taskId, index, callBackUrl} */
+export function fourKRequestSchema(policy: UrlPolicy) {
+  return z.object(
+    {
+      taskId: taskIdSchema,
+      index: optional(videoIndex).transform((i) => i ?? 0),
+      callBackUrl: optional(urlField(policy)).transform((u) => u?.trim()),
+    },
+    { error: 'The request body must be a JSON object' },
+  );
+}
 
 /** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */
 export function describeIssue(error: z.ZodError): string {

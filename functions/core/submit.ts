@@ -25,7 +25,7 @@ export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promis
   const parsed = generateRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const request = parsed.data;
-  if (request.watermark && !deps.settings.watermarkEnabled) {
+  if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.featureDisabled(failureMessages.watermarkDisabled);
   }
   const price = deps.settings.prices[request.model];

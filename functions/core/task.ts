@@ -59,10 +59,52 @@ export interface Rendition {
   resolution: string;
 }
 
+/** A higher-resolution copy of one of a task's videos, made once on request (SPEC §2: 1080p and 4K). */
+export type RenditionResolution = '1080p' | '4k';
+
+export interface RenditionJob {
+  resolution: RenditionResolution;
+  /** Which of the task's videos (kie's `index`). */
+  index: number;
+  status: 'processing' | 'ready' | 'failed';
+  requestedAt: number;
+  completedAt?: number;
+  /** S3 key of the finished rendition. */
+  key?: string;
+  /** Credits charged for it; refunded if it fails. */
+  credits: number;
+  /** Where to call back when it is ready (4K). */
+  callBackUrl?: string;
+  error?: string;
+}
+
+/** Renditions by slot, e.g. `1080p_0`: one slot per resolution and video, so each is made at most once. */
+export type RenditionSlot = `${RenditionResolution}_${number}`;
+
+export function renditionSlot(resolution: RenditionResolution, index: number): RenditionSlot {
+  return `${resolution}_${index}`;
+}
+
+/** One entry of record-info's `callbacks`: a delivery attempt (HTTP status or error), or the end of retries. */
 export interface CallbackAttempt {
   at: number;
+  /** Which callback (a NotifyMessage event, e.g. `generation`). */
+  event?: string;
+  /** 1 for the first delivery of that callback; absent on the closing "gave up" entry. */
+  attempt?: number;
   status?: number;
   error?: string;
+}
+
+/**
+ * Where one callback's retries stand. Only the notify message carrying `next` (and `attempts`) may make
+ * the next attempt, so a redelivered or duplicated message cannot start a second chain of retries.
+ */
+export interface CallbackChain {
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** Token of the message that makes the next attempt; absent once the chain ended. */
+  next?: string;
 }
 
 export interface Task {
@@ -96,6 +138,9 @@ export interface Task {
   errorCode?: number;
   errorMessage?: string;
   callbacks?: CallbackAttempt[];
+  /** Retry state of each callback, by chain key (e.g. `generation`); see callbacks.ts. */
+  callbackChains?: Record<string, CallbackChain>;
+  renditions?: Partial<Record<RenditionSlot, RenditionJob>>;
   /** DynamoDB TTL, epoch seconds. */
   expiresAt: number;
 }
@@ -138,6 +183,8 @@ export function newTask(input: NewTaskInput): Task {
     updatedAt: now,
     deadlineAt: now + input.budgetSeconds * 1000,
     polls: 0,
+    // Present from the start, so a rendition can be added to it with one conditional write.
+    renditions: {},
     expiresAt: Math.floor(now / 1000) + input.retentionDays * 86400,
   };
 }

@@ -4,6 +4,7 @@ import type { Deps } from '../core/deps';
 import { errors } from '../core/errors';
 import type { ApiKey } from '../core/ports';
 import { recordInfo } from '../core/record-info';
+import { request4k, request1080p } from '../core/renditions';
 import { creditBalance, submitTask } from '../core/submit';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 
@@ -15,6 +16,9 @@ const routes: Record<string, Route> = {
   'GET /api/v1/veo/record-info': (deps, key, event) =>
     recordInfo(deps, key, event.queryStringParameters ?? {}),
   'GET /api/v1/chat/credit': (deps, key) => creditBalance(deps, key),
+  'GET /api/v1/veo/get-1080p-video': (deps, key, event) =>
+    request1080p(deps, key, event.queryStringParameters ?? {}),
+  'POST /api/v1/veo/get-4k-video': (deps, key, event) => request4k(deps, key, jsonBody(event)),
 };
 
 export function createApiHandler(deps: Deps) {

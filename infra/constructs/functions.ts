@@ -150,6 +150,8 @@ export class Functions extends Construct {
     storage.tasks.grantReadWriteData(this.api);
     storage.apiKeys.grantReadWriteData(this.api);
     queues.generate.grantSendMessages(this.api);
+    // 1080p and 4K requests queue their rendition job for the poller.
+    queues.poll.grantSendMessages(this.api);
     storage.videos.grantRead(this.api, videos);
 
     // Only a hint to poll now: reads the task, enqueues a poll.
@@ -171,10 +173,12 @@ export class Functions extends Construct {
     queues.poll.grantSendMessages(this.poller);
     queues.notify.grantSendMessages(this.poller);
 
-    // Records every attempt on the task, signs with the key's webhook secret, presigns the result URLs.
+    // Records every attempt on the task, signs with the key's webhook secret, presigns the result URLs;
+    // a callback that was not taken is retried by a delayed message on its own queue.
     storage.tasks.grantReadWriteData(this.notifier);
     storage.apiKeys.grantReadData(this.notifier);
     storage.videos.grantRead(this.notifier, videos);
+    queues.notify.grantSendMessages(this.notifier);
 
     // The provider's credentials are read on first use, so only the functions that call it get them:
     // the worker submits, the poller polls and downloads, the upstream callback verifies kie's signature.

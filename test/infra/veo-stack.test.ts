@@ -293,7 +293,7 @@ describe('functions', () => {
       PROVIDER: 'simulator',
       PROVIDER_BASE_URL: 'https://simulator.invalid',
       TRANSLATOR: 'amazon',
-      WATERMARK_ENABLED: false,
+      FFMPEG_AVAILABLE: false,
       ALLOW_HTTP_CALLBACKS: false,
       RETENTION_DAYS: 14,
       POLL_INTERVAL_SECONDS: 10,
@@ -685,10 +685,10 @@ describe('ffmpeg layer', () => {
     }
   });
 
-  it('turns WATERMARK_ENABLED on for every function (the api refuses watermarks without it)', () => {
+  it('turns FFMPEG_AVAILABLE on for every function (the api refuses watermarks without it)', () => {
     for (const fn of Object.keys(fnIds) as Fn[]) {
-      expect(envOf(full, fn).WATERMARK_ENABLED, fn).toBe('true');
-      expect(envOf(template, fn).WATERMARK_ENABLED, fn).toBe('false');
+      expect(envOf(full, fn).FFMPEG_AVAILABLE, fn).toBe('true');
+      expect(envOf(template, fn).FFMPEG_AVAILABLE, fn).toBe('false');
     }
   });
 
@@ -757,11 +757,11 @@ describe('least privilege', () => {
 
   it('lets each function send only to the queues its steps feed', () => {
     const sends: Record<Fn, ('Generate' | 'Poll' | 'Notify')[]> = {
-      api: ['Generate'],
+      api: ['Generate', 'Poll'],
       upstreamCallback: ['Poll'],
       worker: ['Poll', 'Notify'],
       poller: ['Poll', 'Notify'],
-      notifier: [],
+      notifier: ['Notify'], // callback retries
     };
     for (const [fn, allowed] of Object.entries(sends) as [Fn, ('Generate' | 'Poll' | 'Notify')[]][]) {
       for (const queue of ['Generate', 'Poll', 'Notify'] as const) {

@@ -6,8 +6,13 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type CreditChange, InsufficientCreditsError, type TaskStore } from '../../core/ports';
-import type { CallbackAttempt, Task, TaskStatus } from '../../core/task';
+import {
+  type CallbackChainMove,
+  type CreditChange,
+  InsufficientCreditsError,
+  type TaskStore,
+} from '../../core/ports';
+import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -73,24 +78,84 @@ export class DynamoTaskStore implements TaskStore {
         ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
       },
     };
+    return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
+  }
+
+  async startRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    job: RenditionJob,
+    charge?: CreditChange,
+  ): Promise<boolean> {
+    return this.conditionalWrite(
+      {
+        TableName: this.options.tasksTable,
+        Key: { taskId },
+        UpdateExpression: 'SET renditions.#slot = :job',
+        // Only a finished task, and only once per slot (again after a failure).
+        ConditionExpression:
+          '#status = :succeeded AND (attribute_not_exists(renditions.#slot) OR renditions.#slot.#state = :failed)',
+        ExpressionAttributeNames: { '#status': 'status', '#slot': slot, '#state': 'status' },
+        ExpressionAttributeValues: { ':job': job, ':succeeded': 'succeeded', ':failed': 'failed' },
+      },
+      charge && { change: charge, direction: 'charge' },
+    );
+  }
+
+  async finishRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
+    refund?: CreditChange,
+  ): Promise<boolean> {
+    const entries = Object.entries(outcome).filter(([, v]) => v !== undefined);
+    return this.conditionalWrite(
+      {
+        TableName: this.options.tasksTable,
+        Key: { taskId },
+        UpdateExpression: `SET ${entries.map((_, i) => `renditions.#slot.#f${i} = :v${i}`).join(', ')}`,
+        ConditionExpression: 'renditions.#slot.#state = :processing',
+        ExpressionAttributeNames: {
+          '#slot': slot,
+          '#state': 'status',
+          ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+        },
+        ExpressionAttributeValues: {
+          ':processing': 'processing',
+          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+        },
+      },
+      refund && { change: refund, direction: 'refund' },
+    );
+  }
+
+  /**
+   * One conditional update of a task, alone or in a transaction with a credit change. False when the
+   * task's condition failed (another writer got there first); InsufficientCreditsError when a charge did.
+   */
+  private async conditionalWrite(
+    update: NonNullable<TransactItem['Update']>,
+    credit?: { change: CreditChange; direction: 'charge' | 'refund' },
+  ): Promise<boolean> {
     try {
-      if (!refund || refund.credits === 0) {
+      if (!credit || credit.change.credits === 0) {
         await this.options.client.send(new UpdateCommand(update));
       } else {
         await this.options.client.send(
           new TransactWriteCommand({
-            TransactItems: [{ Update: update }, this.creditUpdate(refund, 'refund')],
+            TransactItems: [{ Update: update }, this.creditUpdate(credit.change, credit.direction)],
           }),
         );
       }
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
-      if (
-        error instanceof TransactionCanceledException &&
-        error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
-      ) {
-        return false;
+      if (error instanceof TransactionCanceledException) {
+        const [task, key] = error.CancellationReasons ?? [];
+        if (task?.Code === 'ConditionalCheckFailed') return false;
+        if (key?.Code === 'ConditionalCheckFailed' && credit?.direction === 'charge') {
+          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+        }
       }
       throw error;
     }
@@ -115,15 +180,51 @@ export class DynamoTaskStore implements TaskStore {
     };
   }
 
-  async recordCallback(taskId: string, attempt: CallbackAttempt): Promise<void> {
-    await this.options.client.send(
-      new UpdateCommand({
-        TableName: this.options.tasksTable,
+  async recordCallback(
+    taskId: string,
+    attempts: CallbackAttempt[],
+    chain?: CallbackChainMove,
+  ): Promise<boolean> {
+    const { client, tasksTable } = this.options;
+    const append = 'callbacks = list_append(if_not_exists(callbacks, :none), :attempts)';
+    if (!chain) {
+      return this.conditionalWrite({
+        TableName: tasksTable,
         Key: { taskId },
-        UpdateExpression: 'SET callbacks = list_append(if_not_exists(callbacks, :none), :attempt)',
+        UpdateExpression: `SET ${append}`,
         ConditionExpression: 'attribute_exists(taskId)',
-        ExpressionAttributeValues: { ':none': [], ':attempt': [attempt] },
-      }),
-    );
+        ExpressionAttributeValues: { ':none': [], ':attempts': attempts },
+      });
+    }
+    if (!chain.from) {
+      // Setting callbackChains.<key> needs the map itself: create it first (a no-op once it exists).
+      await client.send(
+        new UpdateCommand({
+          TableName: tasksTable,
+          Key: { taskId },
+          UpdateExpression: 'SET callbackChains = if_not_exists(callbackChains, :empty)',
+          ConditionExpression: 'attribute_exists(taskId)',
+          ExpressionAttributeValues: { ':empty': {} },
+        }),
+      );
+    }
+    return this.conditionalWrite({
+      TableName: tasksTable,
+      Key: { taskId },
+      UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
+      ConditionExpression: chain.from
+        ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
+        : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
+      ExpressionAttributeNames: {
+        '#key': chain.key,
+        ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
+      },
+      ExpressionAttributeValues: {
+        ':none': [],
+        ':attempts': attempts,
+        ':to': chain.to,
+        ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
+      },
+    });
   }
 }

@@ -1,12 +1,11 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { VideoWatermarker } from '../../core/ports';
-import { escapeFilterValue, runFfmpeg } from './ffmpeg';
+import { escapeFilterValue, transcode } from './ffmpeg';
 
 /**
  * The font shipped next to this module (DejaVu Sans Bold, licence beside it). In the Lambda bundle
@@ -28,9 +27,8 @@ export interface FfmpegWatermarkerOptions {
  * Draws the watermark at the bottom right, white at 60 % opacity with a faint shadow, sized from the video's
  * height (and shrunk for long texts so they fit the width); the audio is copied as is.
  *
- * Memory stays flat whatever the video's size: the input is streamed to a temp file, ffmpeg works file to
- * file, and the caller reads the output from disk. The temp files are deleted when that stream closes,
- * whether it ended, failed or was destroyed, so the caller must consume or destroy it.
+ * Memory stays flat whatever the video's size (see `transcode`); the caller must consume or destroy the
+ * returned stream, which deletes the temp files when it closes.
  */
 export class FfmpegWatermarker implements VideoWatermarker {
   private readonly fontFile: string;
@@ -48,35 +46,26 @@ export class FfmpegWatermarker implements VideoWatermarker {
     const line = watermarkLine(text);
     if (line === '') return video;
 
-    const dir = await mkdtemp(join(this.tmpDir, 'veo-watermark-'));
-    const input = join(dir, 'input.mp4');
-    const textFile = join(dir, 'text.txt');
-    const output = join(dir, 'output.mp4');
-    try {
-      // The text goes through a file with expansion off: nothing in it is escaped, expanded or interpreted.
-      await writeFile(textFile, line, 'utf8');
-      await pipeline(video, createWriteStream(input));
-      await runFfmpeg(
-        this.options.ffmpegPath,
-        [
+    return transcode(
+      video,
+      {
+        ffmpegPath: this.options.ffmpegPath,
+        tmpDir: this.tmpDir,
+        timeoutMs: this.options.timeoutMs,
+        prefix: 'veo-watermark-',
+      },
+      async ({ input, output, dir }) => {
+        // The text goes through a file with expansion off: nothing in it is escaped, expanded or interpreted.
+        const textFile = join(dir, 'text.txt');
+        await writeFile(textFile, line, 'utf8');
+        return [
           ...['-i', input, '-map', '0:v:0', '-map', '0:a?', '-map_metadata', '0'],
           ...['-vf', drawtextFilter(this.fontFile, textFile, [...line].length)],
           ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p'],
           ...['-c:a', 'copy', '-movflags', '+faststart', '-f', 'mp4', '-y', output],
-        ],
-        { timeoutMs: this.options.timeoutMs, redact: [dir] },
-      );
-      // Free the space now (Lambda's /tmp is small); the output goes when its stream closes.
-      await Promise.all([rm(input), rm(textFile)]);
-    } catch (error) {
-      await rm(dir, { recursive: true, force: true });
-      throw error;
-    }
-    const stamped = createReadStream(output);
-    stamped.once('close', () => {
-      rm(dir, { recursive: true, force: true }).catch(() => {});
-    });
-    return stamped;
+        ];
+      },
+    );
   }
 }
 

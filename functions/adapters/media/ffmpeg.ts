@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, statSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 /**
  * The ffmpeg binary: where it is and how to run it.
@@ -130,4 +134,47 @@ export function runFfmpeg(ffmpegPath: string, args: string[], options: RunFfmpeg
 export function escapeFilterValue(value: string): string {
   const quoted = `'${value.replaceAll("'", "'\\''")}'`;
   return quoted.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
+}
+
+export interface TranscodeOptions {
+  ffmpegPath: string;
+  /** Where the input and output live while ffmpeg runs. @default os.tmpdir() */
+  tmpDir?: string;
+  timeoutMs?: number;
+  /** Names the temp directory, e.g. `veo-watermark-`. */
+  prefix: string;
+}
+
+/**
+ * Runs ffmpeg over a video stream with flat memory whatever the video's size: the input is streamed to a
+ * temp file, ffmpeg works file to file, and the caller reads the output from disk. The temp directory is
+ * deleted when that stream closes (ended, failed or destroyed), so the caller must consume or destroy it.
+ * `args` gets the input and output paths and the temp directory (for extra files such as a text file).
+ */
+export async function transcode(
+  video: Readable,
+  options: TranscodeOptions,
+  args: (paths: { input: string; output: string; dir: string }) => Promise<string[]> | string[],
+): Promise<Readable> {
+  const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), options.prefix));
+  const input = join(dir, 'input.mp4');
+  const output = join(dir, 'output.mp4');
+  try {
+    await pipeline(video, createWriteStream(input));
+    await runFfmpeg(options.ffmpegPath, await args({ input, output, dir }), {
+      timeoutMs: options.timeoutMs,
+      redact: [dir],
+    });
+    // Free the space now (Lambda's /tmp is small); the output goes when its stream closes.
+    const leftovers = (await readdir(dir)).filter((name) => name !== 'output.mp4');
+    await Promise.all(leftovers.map((name) => rm(join(dir, name))));
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const result = createReadStream(output);
+  result.once('close', () => {
+    rm(dir, { recursive: true, force: true }).catch(() => {});
+  });
+  return result;
 }

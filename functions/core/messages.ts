@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import type { RenditionSlot } from './task';
+
+/**
+ * The pipeline's SQS messages. Each consumer parses its queue's messages with these schemas, so every
+ * field the producer sets reaches the consumer (and a malformed message fails, ending in the DLQ).
+ */
+const taskId = z.string().min(1);
+const count = z.number().int().nonnegative();
+const renditionSlot = z.custom<RenditionSlot>((v) => typeof v === 'string' && /^(1080p|4k)_\d+$/.test(v));
+
+export const generateMessageSchema = z.object({
+  taskId,
+  /** Earlier submit attempts that met a transient upstream error (drives the backoff). */
+  attempt: count.optional(),
+});
+
+export const pollMessageSchema = z.object({
+  taskId,
+  /** Polls already made (drives the growing poll interval). */
+  polls: count.optional(),
+  /** Set when the message asks for a rendition (e.g. `1080p_0`) of a finished task instead of a poll. */
+  rendition: renditionSlot.optional(),
+});
+
+export type GenerateMessage = z.infer<typeof generateMessageSchema>;
+export type PollMessage = z.infer<typeof pollMessageSchema>;
+
+/** What a client callback tells: a generation's end, or a 4K rendition's; each event builds its own body. */
+export const callbackEvents = ['generation', '4k'] as const;
+export type CallbackEvent = (typeof callbackEvents)[number];
+
+/** One delivery attempt of one callback; a failed attempt sends the next message of its retry chain. */
+export const notifyMessageSchema = z.object({
+  taskId,
+  /** Absent on messages sent before the field existed: those were all generation callbacks. */
+  event: z.enum(callbackEvents).default('generation'),
+  /** Delivery attempts of this callback already made (0 for the first message). */
+  attempt: count.optional(),
+  /** Names the one message allowed to continue the chain (see callbacks.ts); absent on the first. */
+  token: z.string().min(1).optional(),
+  /** Epoch ms before which the attempt is not made: SQS delays up to 15 minutes, longer waits re-send. */
+  notBefore: count.optional(),
+  /** For '4k': which rendition (e.g. `4k_0`). */
+  rendition: renditionSlot.optional(),
+});
+
+export type NotifyMessage = z.infer<typeof notifyMessageSchema>;

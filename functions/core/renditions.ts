@@ -1,0 +1,149 @@
+import type { Deps } from './deps';
+import { errors, KieError } from './errors';
+import type { PollMessage } from './messages';
+import { type ApiKey, InsufficientCreditsError } from './ports';
+import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
+import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
+
+/**
+ * The 1080p and 4K renditions (SPEC §2): a higher-resolution copy of a finished video, made once per
+ * task and video by the poller and cached in S3. The slot is claimed with a conditional write, so
+ * concurrent requests never make it twice; a failed one may be asked for again.
+ */
+export const renditionMessages = {
+  processing1080p: '1080P is processing. It should be ready in 1-2 minutes.',
+  processing4k: '4k is processing. It should be ready in 5-10 minutes.',
+  done4k: 'The video has been generated successfully',
+  not169: '1080P is only available for 16:9 videos',
+  notSuccess: 'record status is not success',
+  disabled: 'Renditions are disabled on this deployment (no ffmpeg available to the poller)',
+} as const;
+
+const sizes: Record<RenditionResolution, Record<'16:9' | '9:16', [number, number] | undefined>> = {
+  '1080p': { '16:9': [1920, 1080], '9:16': undefined },
+  '4k': { '16:9': [3840, 2160], '9:16': [2160, 3840] },
+};
+
+/** GET /veo/get-1080p-video: the URL once ready; until then 400 "processing" (the first call starts it). */
+export async function request1080p(deps: Deps, key: ApiKey, query: Record<string, string | undefined>) {
+  const parsed = hdQuerySchema.safeParse(query);
+  if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
+  const { taskId, index } = parsed.data;
+  const task = await finishedTask(deps, key, taskId, index);
+  if (task.aspectRatio !== '16:9') throw errors.validation(renditionMessages.not169);
+
+  const job = task.renditions?.[renditionSlot('1080p', index)];
+  if (job?.status === 'ready' && job.key) return { resultUrl: await deps.videos.url(job.key) };
+  if (job?.status !== 'processing') await start(deps, task, '1080p', index);
+  throw new KieError(400, renditionMessages.processing1080p);
+}
+
+/** POST /veo/get-4k-video: starts the 4K rendition and answers at once; a callback follows when it is ready. */
+export async function request4k(deps: Deps, key: ApiKey, body: unknown) {
+  const parsed = fourKRequestSchema(deps.settings.urlPolicy).safeParse(body);
+  if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
+  const { taskId, index, callBackUrl } = parsed.data;
+  const task = await finishedTask(deps, key, taskId, index);
+
+  const job = task.renditions?.[renditionSlot('4k', index)];
+  if (job?.status === 'processing') throw errors.validation(renditionMessages.processing4k);
+  if (job?.status === 'ready' && job.key) {
+    throw new KieError(422, renditionMessages.done4k, {
+      taskId,
+      resultUrls: [await deps.videos.url(job.key)],
+      imageUrls: null,
+    });
+  }
+  if (!(await start(deps, task, '4k', index, callBackUrl))) {
+    // Another request claimed the slot a moment ago.
+    throw errors.validation(renditionMessages.processing4k);
+  }
+  return { taskId, resultUrls: null, imageUrls: null };
+}
+
+async function finishedTask(deps: Deps, key: ApiKey, taskId: string, index: number): Promise<Task> {
+  const task = await deps.tasks.get(taskId);
+  if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();
+  if (task.status !== 'succeeded') throw errors.validation(renditionMessages.notSuccess);
+  if (index >= (task.results?.length ?? 0))
+    throw errors.validation(`index must be below ${task.results?.length ?? 0}`);
+  if (!deps.settings.ffmpegAvailable) throw errors.featureDisabled(renditionMessages.disabled);
+  return task;
+}
+
+/** Claims the slot (charging for 4K) and queues the work; false when another request holds the slot. */
+async function start(
+  deps: Deps,
+  task: Task,
+  resolution: RenditionResolution,
+  index: number,
+  callBackUrl?: string,
+): Promise<boolean> {
+  const credits = resolution === '4k' ? deps.settings.price4k : 0;
+  const job: RenditionJob = {
+    resolution,
+    index,
+    status: 'processing',
+    requestedAt: deps.now(),
+    credits,
+    callBackUrl,
+  };
+  const slot = renditionSlot(resolution, index);
+  let claimed: boolean;
+  try {
+    claimed = await deps.tasks.startRendition(task.taskId, slot, job, { keyHash: task.keyHash, credits });
+  } catch (error) {
+    if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(credits, error.balance);
+    throw error;
+  }
+  if (claimed) {
+    deps.log.info('rendition requested', { taskId: task.taskId, slot, credits });
+    await deps.queues.poll({ taskId: task.taskId, rendition: slot }, 0);
+  }
+  return claimed;
+}
+
+/** Poller: make the rendition from the stored video, store it, mark it ready (or failed and refunded). */
+export async function makeRendition(
+  deps: Deps,
+  message: Required<Pick<PollMessage, 'taskId' | 'rendition'>>,
+) {
+  const task = await deps.tasks.get(message.taskId);
+  const slot = message.rendition;
+  const job = task?.renditions?.[slot];
+  const source = task?.results?.[job?.index ?? 0];
+  if (!task || !job || job.status !== 'processing' || !source) return; // done already, or gone
+
+  const size = sizes[job.resolution][task.aspectRatio === '9:16' ? '9:16' : '16:9'];
+  const key = `videos/${task.taskId}/${job.index}-${job.resolution}.mp4`;
+  const refund = { keyHash: task.keyHash, credits: job.credits };
+  try {
+    if (!size) throw new Error(`no ${job.resolution} size for ${task.aspectRatio}`);
+    const upscaled = await deps.upscaler.upscale(await deps.videos.open(source.key), size[0], size[1]);
+    try {
+      await deps.videos.put(key, upscaled, 'video/mp4');
+    } finally {
+      upscaled.destroy();
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.log.error('rendition failed', { taskId: task.taskId, slot, error: reason });
+    const failed = await deps.tasks.finishRendition(
+      task.taskId,
+      slot,
+      { status: 'failed', completedAt: deps.now(), error: reason },
+      refund,
+    );
+    if (failed && job.callBackUrl)
+      await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+    return;
+  }
+  const ready = await deps.tasks.finishRendition(task.taskId, slot, {
+    status: 'ready',
+    key,
+    completedAt: deps.now(),
+  });
+  if (!ready) return;
+  deps.log.info('rendition ready', { taskId: task.taskId, slot });
+  if (job.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+}
