@@ -2,8 +2,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
 
 /**
- * Inputs for tests and the local stack that talk to the simulator: tiny real images, and a throwaway
- * service account (a key pair made on the spot, never stored) for the Vertex shape.
+ * Inputs for tests and the local stack that talk to the simulator: tiny real images, a minimal MP4, and a
+ * throwaway service account (a key pair made on the spot, never stored) for the Vertex shape.
  */
 
 /** A real PNG of one colour, e.g. 2×1, built by hand (signature, IHDR, IDAT, IEND). */
@@ -29,6 +29,28 @@ export function pngBytes(width: number, height: number, rgb: [number, number, nu
     chunk('IDAT', deflateSync(pixels)),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * A minimal MP4 container: an `ftyp` box, then a `free` box holding `label`. Enough for the checks the
+ * simulator makes on an input video (and distinguishable from its samples), not a playable video.
+ */
+export function mp4Bytes(label = 'veo-serverless'): Buffer {
+  const box = (type: string, data: Buffer) => {
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(8 + data.length);
+    return Buffer.concat([size, Buffer.from(type, 'latin1'), data]);
+  };
+  // major brand isom, minor version 512, compatible brands isom, iso2, mp41
+  const ftyp = box(
+    'ftyp',
+    Buffer.concat([
+      Buffer.from('isom', 'latin1'),
+      Buffer.from([0, 0, 2, 0]),
+      Buffer.from('isomiso2mp41', 'latin1'),
+    ]),
+  );
+  return Buffer.concat([ftyp, box('free', Buffer.from(label, 'utf8'))]);
 }
 
 export interface FakeServiceAccount {

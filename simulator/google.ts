@@ -92,6 +92,60 @@ function checkImage(value: unknown, field: string, allowGcsUri: boolean): string
   return undefined;
 }
 
+/** The first bytes of an MP4: a box size, then the `ftyp` box type. */
+export function isMp4(bytes: Buffer): boolean {
+  return bytes.length >= 12 && bytes.subarray(4, 8).toString('latin1') === 'ftyp';
+}
+
+/** Which Google API a request came in through: they spell the video input differently. */
+export type GoogleShape = 'vertex' | 'gemini';
+
+/** The video to continue, as the request gave it. */
+export type VeoVideoInput =
+  | { kind: 'inline'; bytes: Buffer }
+  | { kind: 'gcsUri'; gcsUri: string }
+  | { kind: 'uri'; uri: string };
+
+/**
+ * Field names of instances[0].video, as the Gen AI SDK maps them: Vertex AI's videoToVertex
+ * ({ bytesBase64Encoded | gcsUri, mimeType }) and the Gemini API's videoToMldev ({ encodedVideo | uri, encoding }).
+ */
+const videoFields = {
+  vertex: { bytes: 'bytesBase64Encoded', reference: 'gcsUri', mimeType: 'mimeType' },
+  gemini: { bytes: 'encodedVideo', reference: 'uri', mimeType: 'encoding' },
+} as const;
+
+function checkVideo(value: unknown, shape: GoogleShape): { problem: string } | VeoVideoInput {
+  const field = 'instances[0].video';
+  if (!isObject(value)) return { problem: `${field} must be an object` };
+  const names = videoFields[shape];
+  const unknown = Object.keys(value).find((key) => !Object.values(names).includes(key as never));
+  if (unknown) {
+    return {
+      problem: `Invalid JSON payload received. Unknown name "${unknown}" at '${field}': Cannot find field.`,
+    };
+  }
+  const bytes = value[names.bytes];
+  const reference = value[names.reference];
+  const mimeType = value[names.mimeType];
+  if (bytes === undefined && typeof reference === 'string') {
+    if (shape === 'vertex') {
+      if (!reference.startsWith('gs://')) return { problem: `${field}.gcsUri must be a gs:// URI` };
+      return { kind: 'gcsUri', gcsUri: reference };
+    }
+    return { kind: 'uri', uri: reference };
+  }
+  if (typeof bytes !== 'string' || bytes.length === 0)
+    return { problem: `${field}.${names.bytes} is required` };
+  if (mimeType !== 'video/mp4') return { problem: `${field}.${names.mimeType} must be video/mp4` };
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(bytes) || bytes.length % 4 !== 0) {
+    return { problem: `${field}.${names.bytes} is not valid base64` };
+  }
+  const decoded = Buffer.from(bytes, 'base64');
+  if (!isMp4(decoded)) return { problem: `Unable to process input video: ${field} is not an MP4 video` };
+  return { kind: 'inline', bytes: decoded };
+}
+
 export interface VeoInstanceFields {
   prompt: string;
   aspectRatio: unknown;
@@ -101,20 +155,18 @@ export interface VeoSubmit {
   fields: VeoInstanceFields;
   /** The request's `parameters`, for the checks and details of each shape. */
   parameters: Record<string, unknown>;
+  /** Set for a video extension: the video to continue. */
+  video?: VeoVideoInput;
 }
 
 /**
  * A submit's body, checked as a Veo request: answers Google's INVALID_ARGUMENT itself and returns
  * undefined when it is not one.
  */
-export function veoSubmit(
-  req: SimRequest,
-  res: ServerResponse,
-  options: { allowGcsUri: boolean },
-): VeoSubmit | undefined {
+export function veoSubmit(req: SimRequest, res: ServerResponse, shape: GoogleShape): VeoSubmit | undefined {
   const checked = req.bodyError
     ? { problem: `Invalid JSON payload received. ${req.bodyError}` }
-    : checkVeoRequest(req.body, options);
+    : checkVeoRequest(req.body, shape);
   if ('problem' in checked) {
     googleError(res, 400, checked.problem);
     return undefined;
@@ -126,7 +178,8 @@ export function veoSubmit(
  * Checks `instances` and the parameters both APIs share. Returns the problem (worded like Google's
  * INVALID_ARGUMENT messages) or the fields the simulator needs with the parameters.
  */
-function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { problem: string } | VeoSubmit {
+function checkVeoRequest(body: unknown, shape: GoogleShape): { problem: string } | VeoSubmit {
+  const allowGcsUri = shape === 'vertex';
   if (!isObject(body) || !Array.isArray(body.instances)) return { problem: 'instances is required' };
   if (body.instances.length !== 1) return { problem: 'instances must hold exactly one instance' };
   const instance: unknown = body.instances[0];
@@ -134,13 +187,24 @@ function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { pr
   const { prompt, image, lastFrame, referenceImages } = instance;
   if (prompt !== undefined && typeof prompt !== 'string')
     return { problem: 'instances[0].prompt must be a string' };
-  if (!prompt && image === undefined) return { problem: 'instances[0].prompt is required' };
+  if (!prompt && image === undefined && instance.video === undefined)
+    return { problem: 'instances[0].prompt is required' };
+  let video: VeoVideoInput | undefined;
+  if (instance.video !== undefined) {
+    // An extension continues the video: no frames or references to start from.
+    if (image !== undefined || lastFrame !== undefined || referenceImages !== undefined) {
+      return { problem: 'instances[0].video cannot be combined with image, lastFrame or referenceImages' };
+    }
+    const checked = checkVideo(instance.video, shape);
+    if ('problem' in checked) return checked;
+    video = checked;
+  }
   for (const [field, value] of [
     ['image', image],
     ['lastFrame', lastFrame],
   ] as const) {
     if (value === undefined) continue;
-    const problem = checkImage(value, `instances[0].${field}`, options.allowGcsUri);
+    const problem = checkImage(value, `instances[0].${field}`, allowGcsUri);
     if (problem) return { problem };
   }
   if (lastFrame !== undefined && image === undefined) {
@@ -153,7 +217,7 @@ function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { pr
     for (const [index, reference] of referenceImages.entries()) {
       const field = `instances[0].referenceImages[${index}]`;
       if (!isObject(reference)) return { problem: `${field} must be an object` };
-      const problem = checkImage(reference.image, `${field}.image`, options.allowGcsUri);
+      const problem = checkImage(reference.image, `${field}.image`, allowGcsUri);
       if (problem) return { problem };
       const type = typeof reference.referenceType === 'string' ? reference.referenceType.toLowerCase() : '';
       if (type !== 'asset' && type !== 'style')
@@ -170,11 +234,14 @@ function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { pr
   if (resolution !== undefined && !['720p', '1080p', '4k'].includes(String(resolution))) {
     return { problem: `resolution ${JSON.stringify(resolution)} is not supported; use 720p, 1080p or 4k` };
   }
-  if (durationSeconds !== undefined && ![4, 6, 8].includes(Number(durationSeconds))) {
+  if (video) {
+    const problem = checkExtensionParameters(shape, durationSeconds, resolution);
+    if (problem) return { problem };
+  } else if (durationSeconds !== undefined && ![4, 6, 8].includes(Number(durationSeconds))) {
     return { problem: 'durationSeconds must be 4, 6 or 8' };
   }
   const needsEight =
-    referenceImages !== undefined || lastFrame !== undefined || (resolution ?? '720p') !== '720p';
+    !video && (referenceImages !== undefined || lastFrame !== undefined || (resolution ?? '720p') !== '720p');
   if (needsEight && durationSeconds !== undefined && Number(durationSeconds) !== 8) {
     return { problem: 'durationSeconds must be 8 with reference images, a last frame, 1080p or 4k' };
   }
@@ -187,7 +254,28 @@ function checkVeoRequest(body: unknown, options: { allowGcsUri: boolean }): { pr
   ) {
     return { problem: 'sampleCount must be an integer from 1 to 4' };
   }
-  return { fields: { prompt: prompt ?? '', aspectRatio }, parameters };
+  return { fields: { prompt: prompt ?? '', aspectRatio }, parameters, ...(video ? { video } : {}) };
+}
+
+/**
+ * An extension's parameters. Vertex AI adds 7 seconds (its extension guide: "extended by 7 seconds");
+ * the Gemini API's parameter notes ask for durationSeconds 8 with an extension, and 720p only.
+ */
+function checkExtensionParameters(
+  shape: GoogleShape,
+  durationSeconds: unknown,
+  resolution: unknown,
+): string | undefined {
+  if (shape === 'vertex') {
+    return durationSeconds === undefined || Number(durationSeconds) === 7
+      ? undefined
+      : 'durationSeconds must be 7 for a video extension';
+  }
+  if (durationSeconds !== undefined && Number(durationSeconds) !== 8) {
+    return 'durationSeconds must be 8 for a video extension';
+  }
+  if (resolution !== undefined && resolution !== '720p') return 'Video extension supports 720p only';
+  return undefined;
 }
 
 /** What a content-filtered generation reports in `raiMediaFilteredReasons`. */

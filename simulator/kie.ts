@@ -8,13 +8,17 @@ import { sendSample } from './operations';
  * kie.ai's Veo 3.1 wire format (api.kie.ai), envelope `{ code, msg, data }`:
  *   POST /api/v1/veo/generate            (Bearer key) → data: { taskId }
  *   GET  /api/v1/veo/record-info?taskId=  (Bearer key) → data: the record (successFlag 0/1/2/3, response.resultUrls…)
+ *   POST /api/v1/veo/extend              (Bearer key) { taskId, prompt, model: fast|quality, seeds?, callBackUrl? }
+ *                                          → data: { taskId }; the source must be a kie task that succeeded
  *   GET  /kie/files/{taskId}.mp4          the result, public like kie's CDN links
+ *   GET  /kie/files/{taskId}-full.mp4     an extension's stitched video (response.fullResultUrls)
  * When the submit carried callBackUrl, the end of the generation is POSTed there (kie's callback body),
  * signed with X-Webhook-Timestamp / X-Webhook-Signature when the simulator has a webhook secret, and
  * retried up to 3 times on a non-2xx answer or a network error.
  */
 
 const models = ['veo3', 'veo3_fast'];
+const extendModels = ['fast', 'quality'];
 const generationTypes = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'];
 const aspectRatios = ['16:9', '9:16', 'Auto'];
 const CALLBACK_RETRIES = 3;
@@ -89,11 +93,19 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
 
   function resultInfo(generation: Generation) {
     const url = `${ctx.baseUrl()}/kie/files/${generation.id}.mp4`;
-    return {
+    const info = {
       resultUrls: [url],
       originUrls: generation.aspectRatio === '16:9' ? [] : [url],
       resolution: '720p',
     };
+    // An extension's own clip is in resultUrls, the source and the extension stitched in fullResultUrls.
+    if (!generation.details.extends) return info;
+    return { ...info, fullResultUrls: [`${ctx.baseUrl()}/kie/files/${generation.id}-full.mp4`] };
+  }
+
+  function schedulePush(generation: Generation, callBackUrl: unknown): void {
+    if (typeof callBackUrl !== 'string') return;
+    ctx.schedule(() => void deliver(generation, callBackUrl, 0), generation.doneAt - Date.now());
   }
 
   function callbackBody(generation: Generation) {
@@ -171,10 +183,41 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           { request: body },
           kieTaskId(),
         );
-        const callBackUrl = body.callBackUrl;
-        if (typeof callBackUrl === 'string') {
-          ctx.schedule(() => void deliver(generation, callBackUrl, 0), generation.doneAt - Date.now());
+        schedulePush(generation, body.callBackUrl);
+        return envelope(res, 200, 'success', { taskId: generation.id });
+      },
+    },
+    {
+      shape: 'kie',
+      kind: 'submit',
+      method: 'POST',
+      pattern: /^\/api\/v1\/veo\/extend$/,
+      handle(req, res) {
+        if (!authorized(req, res)) return;
+        if (refused(res, ctx.generations.refusal('kie', 'submit'))) return;
+        ctx.stats.submits++;
+        if (req.bodyError || !isObject(req.body))
+          return envelope(res, 422, 'The request body must be a JSON object');
+        const body = req.body;
+        const problem = checkExtend(body);
+        if (problem) return envelope(res, 422, problem);
+        // Only a video kie generated (and still keeps) can be extended.
+        const source = ctx.generations.get(String(body.taskId), 'kie');
+        if (!source) return envelope(res, 422, 'record is null');
+        if (!ctx.generations.isDone(source) || source.outcome !== 'succeeded') {
+          return envelope(res, 422, 'record status is not success');
         }
+        const generation = ctx.generations.create(
+          'kie',
+          {
+            model: String(body.model ?? 'fast'),
+            prompt: String(body.prompt),
+            aspectRatio: source.aspectRatio,
+          },
+          { request: body, extends: source.id },
+          kieTaskId(),
+        );
+        schedulePush(generation, body.callBackUrl);
         return envelope(res, 200, 'success', { taskId: generation.id });
       },
     },
@@ -196,11 +239,13 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       shape: 'kie',
       kind: 'download',
       method: 'GET',
-      pattern: /^\/kie\/files\/([^/]+)\.mp4$/,
+      pattern: /^\/kie\/files\/([^/.]+?)(-full)?\.mp4$/,
       handle(req, res, match) {
         req.record.auth = 'not-required';
         const generation = ctx.generations.get(match[1] ?? '', 'kie');
-        if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {
+        // Only an extension has a stitched (-full) video.
+        const noSuchFull = match[2] !== undefined && !generation?.details.extends;
+        if (noSuchFull || generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {
           res.writeHead(404).end();
           return;
         }
@@ -254,6 +299,23 @@ function checkGenerate(body: Record<string, unknown>): string | undefined {
   if (enableTranslation !== undefined && typeof enableTranslation !== 'boolean') {
     return 'enableTranslation must be a boolean';
   }
+  return undefined;
+}
+
+/** kie's validation of an extend request (its extend API: taskId and prompt required, model fast|quality). */
+function checkExtend(body: Record<string, unknown>): string | undefined {
+  const { taskId, prompt, model, seeds, callBackUrl, watermark } = body;
+  if (typeof taskId !== 'string' || taskId.trim().length === 0) return 'taskId is required';
+  if (typeof prompt !== 'string' || prompt.trim().length === 0) return 'prompt is required';
+  if (model !== undefined && !extendModels.includes(String(model)))
+    return `model must be one of ${extendModels.join(', ')}`;
+  if (seeds !== undefined && !(Number.isInteger(seeds) && Number(seeds) >= 10000 && Number(seeds) <= 99999)) {
+    return 'seeds must be an integer between 10000 and 99999';
+  }
+  if (callBackUrl !== undefined && !(typeof callBackUrl === 'string' && /^https?:\/\//.test(callBackUrl))) {
+    return 'callBackUrl must be an http(s) URL';
+  }
+  if (watermark !== undefined && typeof watermark !== 'string') return 'watermark must be a string';
   return undefined;
 }
 

@@ -33,6 +33,12 @@ export interface SimulatorOptions {
   seed?: number;
   /** Gemini shape: the API key required in `x-goog-api-key` (or `?key=`); unset means none required. */
   apiKey?: string;
+  /**
+   * Gemini shape: whether an extension may carry its video inline (`encodedVideo`, as the Gen AI SDK can
+   * send); false accepts only the `uri` of a video the shape generated, the form Google's guide shows.
+   * Default true.
+   */
+  geminiInlineVideo?: boolean;
   /** Vertex shape: when set, the token endpoint verifies assertions against this service account. */
   vertexServiceAccount?: { clientEmail: string; publicKey: string };
   /** Lifetime of the access tokens the token endpoint issues (default 3599 s, as Google's). */

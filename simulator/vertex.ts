@@ -15,6 +15,8 @@ import { type Generation, type ShapeContext, sampleBytes, sendSample } from './o
  *        → { name } until { name, done: true, response: { videos: [{ bytesBase64Encoded | gcsUri, mimeType }] } }
  *   GET  /storage/v1/b/{bucket}/o/{object}?alt=media   (Cloud Storage JSON API, when storageUri was given)
  * `[blocked]` in a prompt ends the operation with the INVALID_ARGUMENT error Vertex uses for safety blocks.
+ * A video extension is the same submit with instances[0].video { bytesBase64Encoded | gcsUri, mimeType:
+ * "video/mp4" } (the inline bytes must be an MP4) and durationSeconds 7; it ends with the sample video.
  */
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -118,7 +120,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         const quotaMessage = `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${match[2]}. Please submit a quota increase request.`;
         if (refused(res, ctx.generations.refusal('vertex', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
-        const submit = veoSubmit(req, res, { allowGcsUri: true });
+        const submit = veoSubmit(req, res, 'vertex');
         if (!submit) return;
         const { seed, generateAudio, storageUri, sampleCount } = submit.parameters;
         if (
@@ -136,7 +138,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         const generation = ctx.generations.create(
           'vertex',
           { model: match[2] ?? '', ...submit.fields },
-          { storageUri, sampleCount: sampleCount ?? 1 },
+          { storageUri, sampleCount: sampleCount ?? 1, extension: submit.video?.kind },
         );
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
       },

@@ -2,7 +2,7 @@ import type { Deps } from './deps';
 import { failureMessages } from './errors';
 import {
   type GenerateMessage,
-  ImageRejectedError,
+  InputRejectedError,
   type PollMessage,
   UpstreamUnavailableError,
 } from './ports';
@@ -40,7 +40,7 @@ export async function startGeneration(deps: Deps, message: GenerateMessage): Pro
   try {
     prepared = await upstreamRequest(deps, task);
   } catch (error) {
-    if (error instanceof ImageRejectedError) {
+    if (error instanceof InputRejectedError) {
       await finish(deps, task, 'failed', 422, error.message);
       return;
     }

@@ -131,7 +131,12 @@ export interface SourceImage {
 }
 
 /** The problem with an input image, worded for the client (e.g. "is larger than 20 MB"). */
-export class ImageRejectedError extends Error {
+/** An input of the task the client must fix (an image, the video to extend): the task fails with 422. */
+export class InputRejectedError extends Error {
+  override name = 'InputRejectedError';
+}
+
+export class ImageRejectedError extends InputRejectedError {
   override name = 'ImageRejectedError';
 }
 
@@ -174,6 +179,12 @@ export interface QuotaGate {
 
 export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
 
+/** The video an extension continues: the stored result of the source task. */
+export interface SourceVideo {
+  bytes: Buffer;
+  mimeType: 'video/mp4';
+}
+
 /** What the worker hands a provider: the accepted request, resolved. */
 export interface UpstreamRequest {
   taskId: string;
@@ -188,6 +199,12 @@ export interface UpstreamRequest {
   images: SourceImage[];
   /** Where a provider that pushes results (kie.ai) should call us back. */
   upstreamCallbackUrl?: string;
+  /** Set for POST /veo/extend: continue this video (Veo video extension) instead of starting from text/images. */
+  extend?: {
+    video: SourceVideo;
+    /** The source task's upstream operation reference (kie: its taskId). */
+    sourceOperation?: string;
+  };
 }
 
 export type OperationStatus =

@@ -70,7 +70,8 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
           taskId: task.taskId,
           resultUrls,
           originUrls,
-          fullResultUrls: null,
+          // Veo's extension returns the whole video, the source and its continuation stitched together.
+          fullResultUrls: task.extendsTaskId ? resultUrls : null,
           resolution: task.results?.[0]?.resolution ?? '720p',
         }
       : null,
@@ -82,7 +83,8 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
     failMsg,
     creditsConsumed: flag === 1 || flag === 0 ? task.credits : 0,
     model: task.request.model,
-    generationType: task.request.generationType,
+    generationType: task.extendsTaskId ? 'EXTEND' : task.request.generationType,
+    extendsTaskId: task.extendsTaskId ?? null,
     aspectRatio: task.aspectRatio,
     seeds: task.seeds,
     promptSent: task.promptSent ?? null,

@@ -34,36 +34,37 @@ function urlField(policy: UrlPolicy) {
   });
 }
 
+const promptField = z
+  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+  .trim()
+  .refine((s) => s.length > 0, 'must not be empty')
+  .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`);
+
+const seedsField = z
+  .number({ error: 'must be an integer between 10000 and 99999' })
+  .int('must be an integer between 10000 and 99999')
+  .min(10000, 'must be an integer between 10000 and 99999')
+  .max(99999, 'must be an integer between 10000 and 99999');
+
+const watermarkField = z
+  .string({ error: 'must be a string' })
+  .refine((s) => characters(s) <= WATERMARK_MAX_CHARS, `must be at most ${WATERMARK_MAX_CHARS} characters`)
+  // A blank watermark is no watermark.
+  .transform((s) => (s.trim() === '' ? undefined : s));
+
 export function generateRequestSchema(policy: UrlPolicy) {
   return z
     .object(
       {
-        prompt: z
-          .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
-          .trim()
-          .refine((s) => s.length > 0, 'must not be empty')
-          .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`),
+        prompt: promptField,
         imageUrls: optional(z.array(urlField(policy), { error: 'must be an array of URLs' })),
         model: optional(z.enum(models, { error: `must be one of ${models.join(', ')}` })),
         generationType: optional(
           z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` }),
         ),
         aspectRatio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
-        seeds: optional(
-          z
-            .number({ error: 'must be an integer between 10000 and 99999' })
-            .int('must be an integer between 10000 and 99999')
-            .min(10000, 'must be an integer between 10000 and 99999')
-            .max(99999, 'must be an integer between 10000 and 99999'),
-        ),
-        watermark: optional(
-          z
-            .string({ error: 'must be a string' })
-            .refine(
-              (s) => characters(s) <= WATERMARK_MAX_CHARS,
-              `must be at most ${WATERMARK_MAX_CHARS} characters`,
-            ),
-        ),
+        seeds: optional(seedsField),
+        watermark: optional(watermarkField),
         callBackUrl: optional(urlField(policy)),
         enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
         // Deprecated by kie.ai: accepted and ignored.
@@ -88,7 +89,7 @@ export function generateRequestSchema(policy: UrlPolicy) {
         generationType,
         aspectRatio,
         seeds: req.seeds,
-        watermark: req.watermark === undefined || req.watermark.trim() === '' ? undefined : req.watermark,
+        watermark: req.watermark,
         callBackUrl: req.callBackUrl?.trim(),
         enableTranslation: req.enableTranslation ?? true,
       };
@@ -160,6 +161,33 @@ export function fourKRequestSchema(policy: UrlPolicy) {
     },
     { error: 'The request body must be a JSON object' },
   );
+}
+
+/** kie.ai's extend API names the models `fast` and `quality`; the generate names are accepted too. */
+const extendModels = { fast: 'veo3_fast', quality: 'veo3', veo3_fast: 'veo3_fast', veo3: 'veo3' } as const;
+const extendModelNames = Object.keys(extendModels) as (keyof typeof extendModels)[];
+
+/** POST /veo/extend {taskId, prompt, seeds?, model?, watermark?, callBackUrl?} */
+export function extendRequestSchema(policy: UrlPolicy) {
+  return z
+    .object(
+      {
+        taskId: taskIdSchema,
+        prompt: promptField,
+        seeds: optional(seedsField),
+        model: optional(z.enum(extendModelNames, { error: `must be one of ${extendModelNames.join(', ')}` })),
+        watermark: optional(watermarkField),
+        callBackUrl: optional(urlField(policy)),
+        enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
+      },
+      { error: 'The request body must be a JSON object' },
+    )
+    .transform(({ model, callBackUrl, enableTranslation, ...rest }) => ({
+      ...rest,
+      model: extendModels[model ?? 'fast'],
+      callBackUrl: callBackUrl?.trim(),
+      enableTranslation: enableTranslation ?? true,
+    }));
 }
 
 /** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */

@@ -1,8 +1,8 @@
 import type { Deps } from './deps';
 import { errors, failureMessages } from './errors';
 import { type ApiKey, InsufficientCreditsError } from './ports';
-import { describeIssue, generateRequestSchema } from './schema';
-import { newTask } from './task';
+import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
+import { newTask, type Task } from './task';
 
 const requestFields = [
   'prompt',
@@ -17,6 +17,16 @@ const requestFields = [
   'enableFallback',
 ] as const;
 
+const extendFields = [
+  'taskId',
+  'prompt',
+  'seeds',
+  'model',
+  'watermark',
+  'callBackUrl',
+  'enableTranslation',
+] as const;
+
 /**
  * POST /veo/generate: validate, write the task and charge its credits in one transaction, queue it.
  * Nothing is written or charged unless the request is valid and the key can pay.
@@ -24,21 +34,60 @@ const requestFields = [
 export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promise<{ taskId: string }> {
   const parsed = generateRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
-  const request = parsed.data;
+  return queueNewTask(deps, key, parsed.data, pick(body as Record<string, unknown>, requestFields));
+}
+
+/**
+ * POST /veo/extend: a new task that continues a finished one of the caller's, with its own lifecycle,
+ * charged like a new generation. The stitched video ends up in its `response.fullResultUrls`.
+ */
+export async function submitExtension(deps: Deps, key: ApiKey, body: unknown): Promise<{ taskId: string }> {
+  const parsed = extendRequestSchema(deps.settings.urlPolicy).safeParse(body);
+  if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
+  const { taskId, ...extension } = parsed.data;
+  const source = await deps.tasks.get(taskId);
+  // Another key's task answers exactly like an unknown one.
+  if (!source || source.keyHash !== key.keyHash) throw errors.recordNull();
+  if (source.status !== 'succeeded' || !source.results?.length) {
+    throw errors.validation('record status is not success');
+  }
+  const request: GenerateRequest = {
+    ...extension,
+    seeds: extension.seeds,
+    watermark: extension.watermark,
+    imageUrls: [],
+    generationType: 'TEXT_2_VIDEO',
+    // An extension keeps the shape of the video it continues.
+    aspectRatio: source.aspectRatio === '9:16' ? '9:16' : '16:9',
+  };
+  return queueNewTask(deps, key, request, pick(body as Record<string, unknown>, extendFields), source.taskId);
+}
+
+/** Writes the task and charges it in one transaction, then queues it; a task that cannot be queued is refunded. */
+async function queueNewTask(
+  deps: Deps,
+  key: ApiKey,
+  request: GenerateRequest,
+  accepted: Record<string, unknown>,
+  extendsTaskId?: string,
+): Promise<{ taskId: string }> {
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.featureDisabled(failureMessages.watermarkDisabled);
   }
   const price = deps.settings.prices[request.model];
-  const task = newTask({
-    request,
-    paramJson: JSON.stringify(pick(body as Record<string, unknown>, requestFields)),
-    keyHash: key.keyHash,
-    credits: price,
-    provider: deps.provider.name,
-    now: deps.now(),
-    retentionDays: deps.settings.retentionDays,
-    budgetSeconds: deps.settings.budgetSeconds,
-  });
+  const task: Task = {
+    ...newTask({
+      request,
+      paramJson: JSON.stringify(accepted),
+      keyHash: key.keyHash,
+      credits: price,
+      provider: deps.provider.name,
+      now: deps.now(),
+      retentionDays: deps.settings.retentionDays,
+      budgetSeconds: deps.settings.budgetSeconds,
+    }),
+    extendsTaskId,
+  };
 
   try {
     await deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price });
@@ -46,7 +95,7 @@ export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promis
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(price, error.balance);
     throw error;
   }
-  deps.log.info('task created', { taskId: task.taskId, model: request.model, credits: price });
+  deps.log.info('task created', { taskId: task.taskId, model: request.model, credits: price, extendsTaskId });
 
   try {
     await deps.queues.generate({ taskId: task.taskId });

@@ -120,6 +120,8 @@ export interface Task {
   seeds: number;
   /** The aspect ratio used (`Auto` resolved once the worker knows it). */
   aspectRatio: string;
+  /** For an extension (POST /veo/extend): the finished task whose video this one continues. */
+  extendsTaskId?: string;
   /** The prompt actually sent upstream (differs from request.prompt after translation). */
   promptSent?: string;
   /** Language the prompt was translated from, when it was. */

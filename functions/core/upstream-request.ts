@@ -1,7 +1,9 @@
+import { buffer } from 'node:stream/consumers';
 import type { Deps } from './deps';
 import {
   type ConcreteAspectRatio,
   ImageRejectedError,
+  InputRejectedError,
   type SourceImage,
   type UpstreamRequest,
 } from './ports';
@@ -60,7 +62,21 @@ export async function upstreamRequest(
       ? `${deps.settings.upstreamCallbackUrl}?taskId=${encodeURIComponent(task.taskId)}`
       : undefined,
   };
+  if (task.extendsTaskId) upstream.extend = await videoToExtend(deps, task.extendsTaskId);
   return { request: upstream, translatedFrom };
+}
+
+/** The source task's stored original (before any watermark): what Veo continues. */
+async function videoToExtend(deps: Deps, sourceTaskId: string): Promise<UpstreamRequest['extend']> {
+  const source = await deps.tasks.get(sourceTaskId);
+  const result = source?.results?.[0];
+  if (!source || !result)
+    throw new InputRejectedError(`taskId ${sourceTaskId} has no video to extend any more`);
+  // Google's APIs take the video inline, so it is read whole; Veo's videos are a few MB.
+  return {
+    video: { bytes: await buffer(await deps.videos.open(result.originKey)), mimeType: 'video/mp4' },
+    sourceOperation: source.operation,
+  };
 }
 
 /** The ratio nearer to the image's shape, compared on a log scale so 16:9 and 9:16 are symmetric. */

@@ -5,7 +5,7 @@ import { errors } from '../core/errors';
 import type { ApiKey } from '../core/ports';
 import { recordInfo } from '../core/record-info';
 import { request4k, request1080p } from '../core/renditions';
-import { creditBalance, submitTask } from '../core/submit';
+import { creditBalance, submitExtension, submitTask } from '../core/submit';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 
 type Route = (deps: Deps, key: ApiKey, event: APIGatewayProxyEventV2) => Promise<unknown>;
@@ -19,6 +19,7 @@ const routes: Record<string, Route> = {
   'GET /api/v1/veo/get-1080p-video': (deps, key, event) =>
     request1080p(deps, key, event.queryStringParameters ?? {}),
   'POST /api/v1/veo/get-4k-video': (deps, key, event) => request4k(deps, key, jsonBody(event)),
+  'POST /api/v1/veo/extend': (deps, key, event) => submitExtension(deps, key, jsonBody(event)),
 };
 
 export function createApiHandler(deps: Deps) {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
+import {
+  type OperationStatus,
+  type UpstreamRequest,
+  UpstreamUnavailableError,
+  type VideoDownload,
+  type VideoProvider,
+} from '../../core/ports';
 import {
   apiFetch,
   checkedVideoUrl,
@@ -9,7 +15,15 @@ import {
   type UpstreamCall,
   withTrailingSlash,
 } from './upstream-http';
-import { filteredStatus, operationError, type VeoResolution, veoInstance } from './veo-request';
+import {
+  EXTENSION_RESOLUTION,
+  filteredStatus,
+  type GeminiVideo,
+  geminiInlineVideo,
+  operationError,
+  type VeoResolution,
+  veoInstance,
+} from './veo-request';
 
 export interface GeminiProviderOptions {
   /** `gemini` for Google's API, `simulator` for this project's simulator, which speaks the same wire format. */
@@ -53,6 +67,11 @@ const operationStatusSchema = z.object({
  * the video is at `response.generateVideoResponse.generatedSamples[].video.uri`, downloaded with the key.
  * The Gemini API takes no `seed` and no `generateAudio` (Veo 3 models always make audio there), so
  * neither is sent: the Gen AI SDK refuses both outside Vertex AI.
+ *
+ * An extension sends the source video inline as instances[0].video { encodedVideo, encoding } (the Gen
+ * AI SDK's videoToMldev). Google's guide only shows the other form, { uri } of a video Veo generated
+ * through the API in the last two days; so when the inline request is refused (a permanent error), the
+ * source operation is looked up and, if it still shows its video, the request is sent again naming it.
  */
 export class GeminiProvider implements VideoProvider {
   readonly name: string;
@@ -66,12 +85,32 @@ export class GeminiProvider implements VideoProvider {
   }
 
   async submit(request: UpstreamRequest): Promise<string> {
+    const extend = request.extend;
+    if (!extend) return this.predict(request);
+    try {
+      return await this.predict(request, geminiInlineVideo(extend.video));
+    } catch (error) {
+      // Refused inline: name the video by the URI Veo gave it, when the source operation still shows one.
+      if (error instanceof UpstreamUnavailableError) throw error;
+      const uri = await this.sourceVideoUri(extend.sourceOperation);
+      if (!uri) throw error;
+      try {
+        return await this.predict(request, { uri });
+      } catch (second) {
+        if (second instanceof UpstreamUnavailableError) throw second;
+        throw new Error(`${errorText(error)}; by its URI: ${errorText(second)}`);
+      }
+    }
+  }
+
+  private async predict(request: UpstreamRequest, video?: GeminiVideo): Promise<string> {
     const model = this.options.models[request.model];
     const body = {
-      instances: [veoInstance(request)],
+      instances: [veoInstance(request, video)],
       parameters: {
         aspectRatio: request.aspectRatio,
-        resolution: this.options.resolution ?? '720p',
+        // The Gemini API extends at 720p only, and wants durationSeconds 8 for an extension as for the rest.
+        resolution: video ? EXTENSION_RESOLUTION : (this.options.resolution ?? '720p'),
         durationSeconds: 8,
         sampleCount: 1,
       },
@@ -81,6 +120,24 @@ export class GeminiProvider implements VideoProvider {
       body: JSON.stringify(body),
     });
     return operationSchema.parse(await response.json()).name;
+  }
+
+  /**
+   * The URI of the video the source operation produced, if it is on this API's origin (Gemini keeps
+   * generated videos for two days); undefined when the operation is not this API's, is gone or has none.
+   */
+  private async sourceVideoUri(operation: string | undefined): Promise<string | undefined> {
+    if (!operation) return undefined;
+    let status: OperationStatus;
+    try {
+      status = await this.poll(operation);
+    } catch (error) {
+      if (error instanceof UpstreamUnavailableError) throw error;
+      return undefined;
+    }
+    const uri = status.state === 'done' ? status.videos[0] : undefined;
+    if (!uri || !URL.canParse(uri)) return undefined;
+    return new URL(uri).origin === new URL(this.baseUrl).origin ? uri : undefined;
   }
 
   async poll(operation: string): Promise<OperationStatus> {
@@ -119,4 +176,8 @@ export class GeminiProvider implements VideoProvider {
     };
     return apiFetch(call, url, init, apiKey && withKey ? { 'x-goog-api-key': apiKey } : {});
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -6,7 +6,7 @@ import { type Simulator, startSimulator } from '../../../simulator/server';
 import type { UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { KieProvider, verifyKieSignature } from './kie-provider';
-import { failure, lastRequest, settle } from './test-support';
+import { failure, lastRequest, settle, sourceVideo } from './test-support';
 
 const KIE_KEY = 'kie-test-key-abcdef';
 const WEBHOOK_SECRET = 'kie-webhook-hmac-key';
@@ -113,6 +113,73 @@ describe('KieProvider against the simulator', () => {
     expect(
       simulator.requests.filter((r) => r.kind === 'download').at(-1)?.headers.authorization,
     ).toBeUndefined();
+  });
+
+  it('extends a kie task through its extend API and hands back the stitched video', async () => {
+    const source = await provider.submit({ ...request, aspectRatio: '9:16' });
+    expect((await settle(provider, source)).state).toBe('done');
+    const callbackUrl = `${receiverUrl}?taskId=ours-2`;
+    const operation = await provider.submit({
+      ...request,
+      taskId: 'ours-2',
+      prompt: 'the boat drifts under a bridge',
+      model: 'veo3',
+      seed: 13579,
+      upstreamCallbackUrl: callbackUrl,
+      extend: { video: sourceVideo('kie keeps its own copy'), sourceOperation: source },
+    });
+    const submit = lastSubmit();
+    expect(submit.path).toBe('/api/v1/veo/extend');
+    expect(submit.auth).toBe('valid');
+    // kie continues its own task: the video itself is not sent.
+    expect(submit.body).toEqual({
+      taskId: source,
+      prompt: 'the boat drifts under a bridge',
+      model: 'quality',
+      seeds: 13579,
+      callBackUrl: callbackUrl,
+    });
+
+    const push = await pushFor(operation);
+    expect(push.body).toMatchObject({ code: 200, data: { taskId: operation } });
+    const status = await settle(provider, operation);
+    if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
+    expect(status.videos).toEqual([`${simulator.url}/kie/files/${operation}-full.mp4`]);
+    const bytes = await buffer((await provider.download(status.videos[0] ?? '')).body);
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+
+    await provider.submit({ ...request, extend: { video: sourceVideo('x'), sourceOperation: source } });
+    expect(lastSubmit().body).toEqual({
+      taskId: source,
+      prompt: request.prompt,
+      model: 'fast',
+      seeds: 24680,
+    });
+  });
+
+  it('fails an extension of a task kie does not know, or of no kie task, permanently', async () => {
+    const video = sourceVideo('x');
+    const unknown = await failure(
+      provider.submit({ ...request, extend: { video, sourceOperation: '0123456789abcdef0123456789abcdef' } }),
+    );
+    expect(unknown).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(unknown.message).toBe(
+      'kie: cannot extend kie task 0123456789abcdef0123456789abcdef: record is null (code 422)',
+    );
+    const notKie = await failure(provider.submit({ ...request, extend: { video } }));
+    expect(notKie).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(notKie.message).toContain('only a video kie generated can be extended');
+
+    const source = await provider.submit(request);
+    const early = await failure(provider.submit({ ...request, extend: { video, sourceOperation: source } }));
+    expect(early.message).toContain('record status is not success');
+    await settle(provider, source);
+    const rejected = await provider.submit({
+      ...request,
+      prompt: 'more [reject]',
+      extend: { video, sourceOperation: source },
+    });
+    expect(await settle(provider, rejected)).toMatchObject({ state: 'rejected' });
   });
 
   it('refuses tampered, mis-addressed, stale or unsigned pushes', async () => {

@@ -29,6 +29,8 @@ export interface KieProviderOptions {
   webhookSecret?: Secret;
   /** kie's model names behind ours; default the same names (veo3, veo3_fast). */
   models?: Partial<Record<'veo3' | 'veo3_fast', string>>;
+  /** kie's extend-API model names behind ours; default veo3 → quality, veo3_fast → fast. */
+  extendModels?: Partial<Record<'veo3' | 'veo3_fast', string>>;
   /** How old a push's X-Webhook-Timestamp may be (default 300 s). */
   pushMaxAgeSeconds?: number;
   /** Refuses result URLs kie points at (e.g. the core's URL guard); returns the problem. */
@@ -44,10 +46,15 @@ const envelopeSchema = z.object({ code: z.number(), msg: z.string().nullish(), d
 const submittedSchema = z.object({ taskId: z.string().min(1) });
 const recordSchema = z.object({
   successFlag: z.coerce.number(),
-  response: z.object({ resultUrls: z.array(z.string()).nullish() }).nullish(),
+  response: z
+    .object({ resultUrls: z.array(z.string()).nullish(), fullResultUrls: z.array(z.string()).nullish() })
+    .nullish(),
   errorCode: z.coerce.number().nullish(),
   errorMessage: z.string().nullish(),
 });
+
+/** kie's extend API names its models differently from its generate API. */
+const extendModels = { veo3: 'quality', veo3_fast: 'fast' } as const;
 
 /** Envelope codes that mean "not now": rate limit, maintenance, server error. */
 const transientCodes = new Set([429, 455, 500, 503]);
@@ -56,6 +63,7 @@ const transientCodes = new Set([429, 455, 500, 503]);
  * Veo 3.1 through kie.ai: `POST /api/v1/veo/generate` (our upstream-callback URL as callBackUrl), then
  * `GET /api/v1/veo/record-info?taskId=` until successFlag leaves 0. The operation is kie's taskId.
  * Prompts arrive already translated and watermarks are stamped by us, so neither is left to kie.
+ * Extensions go to `POST /api/v1/veo/extend` and are polled the same way.
  */
 export class KieProvider implements VideoProvider {
   readonly name: string;
@@ -71,6 +79,7 @@ export class KieProvider implements VideoProvider {
   }
 
   async submit(request: UpstreamRequest): Promise<string> {
+    if (request.extend) return this.submitExtension(request, request.extend.sourceOperation);
     const body: Record<string, unknown> = {
       prompt: request.prompt,
       model: this.options.models?.[request.model] ?? request.model,
@@ -86,6 +95,37 @@ export class KieProvider implements VideoProvider {
       body: JSON.stringify(body),
     });
     return submittedSchema.parse(data).taskId;
+  }
+
+  /**
+   * kie extends the video of one of its own tasks: `POST /api/v1/veo/extend` with that task's id (the
+   * source's operation); the video bytes are not sent. Its models there are `fast` and `quality`.
+   */
+  private async submitExtension(request: UpstreamRequest, sourceTaskId: string | undefined): Promise<string> {
+    if (!sourceTaskId)
+      throw new KieRefusal(
+        422,
+        `${this.name}: only a video kie generated can be extended, and the source has no kie taskId`,
+      );
+    const body: Record<string, unknown> = {
+      taskId: sourceTaskId,
+      prompt: request.prompt,
+      model: this.options.extendModels?.[request.model] ?? extendModels[request.model],
+      seeds: request.seed,
+    };
+    if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
+    try {
+      const data = await this.envelope(new URL('api/v1/veo/extend', this.baseUrl), {
+        method: 'POST',
+        body: JSON.stringify(body),
+      });
+      return submittedSchema.parse(data).taskId;
+    } catch (error) {
+      if (!(error instanceof KieRefusal)) throw error;
+      // e.g. "record is null": kie does not know the source task (another account, or past its retention).
+      const detail = error.message.replace(`${this.name}: `, '');
+      throw new KieRefusal(error.code, `${this.name}: cannot extend kie task ${sourceTaskId}: ${detail}`);
+    }
   }
 
   async poll(operation: string): Promise<OperationStatus> {
@@ -106,7 +146,9 @@ export class KieProvider implements VideoProvider {
       case 0:
         return { state: 'pending' };
       case 1: {
-        const videos = record.response?.resultUrls ?? [];
+        // An extension's record has the stitched video (source and extension) in fullResultUrls.
+        const full = record.response?.fullResultUrls ?? [];
+        const videos = full.length > 0 ? full : (record.response?.resultUrls ?? []);
         return videos.length > 0
           ? { state: 'done', videos }
           : { state: 'rejected', reason: 'kie returned no video' };

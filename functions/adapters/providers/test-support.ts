@@ -1,7 +1,7 @@
-import { pngBytes } from '../../../simulator/fixtures';
+import { mp4Bytes, pngBytes } from '../../../simulator/fixtures';
 import type { RecordedRequest, RouteKind, Shape } from '../../../simulator/http';
 import type { Simulator } from '../../../simulator/server';
-import type { OperationStatus, SourceImage, VideoProvider } from '../../core/ports';
+import type { OperationStatus, SourceImage, SourceVideo, VideoProvider } from '../../core/ports';
 
 /** Test-only helpers the provider tests share (not a test file itself). */
 
@@ -34,4 +34,15 @@ export function lastRequest(simulator: Simulator, shape: Shape, kind: RouteKind)
 /** A one-colour PNG as the providers receive it from the image fetcher. */
 export function pngImage(width: number, height: number, rgb: [number, number, number]): SourceImage {
   return { bytes: pngBytes(width, height, rgb), mimeType: 'image/png', width, height };
+}
+
+/** A source video for an extension, as the worker hands it over (a minimal MP4 carrying `label`). */
+export function sourceVideo(label: string): SourceVideo {
+  return { bytes: mp4Bytes(label), mimeType: 'video/mp4' };
+}
+
+/** The bytes a base64 field of a recorded request decodes to. */
+export function decoded(base64: unknown): Buffer {
+  if (typeof base64 !== 'string') throw new Error('not a base64 string');
+  return Buffer.from(base64, 'base64');
 }

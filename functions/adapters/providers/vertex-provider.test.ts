@@ -6,10 +6,11 @@ import type { RouteKind } from '../../../simulator/http';
 import { type Simulator, startSimulator } from '../../../simulator/server';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
-import { failure, lastRequest, pngImage, settle } from './test-support';
+import { decoded, failure, lastRequest, pngImage, settle, sourceVideo } from './test-support';
 import { VertexProvider } from './vertex-provider';
 
 const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));
+const sample9x16 = readFileSync(new URL('../../../simulator/assets/sample-9x16.mp4', import.meta.url));
 const modelPath = 'projects/sim-project/locations/us-central1/publishers/google/models';
 
 const red = pngImage(2, 1, [255, 0, 0]);
@@ -128,6 +129,62 @@ describe('VertexProvider against the simulator', () => {
       ],
       parameters: parameters('16:9'),
     });
+  });
+
+  it('extends a video: sends it inline with the prompt, 7 seconds at 720p, and downloads the result', async () => {
+    const video = sourceVideo('vertex source clip');
+    const hd = new VertexProvider({
+      serviceAccountKey: account.key,
+      tokenUrl: `${simulator.url}/token`,
+      region: 'us-central1',
+      baseUrl: simulator.url,
+      resolution: '1080p', // generations only: Veo extends at 720p
+    });
+    const operation = await hd.submit({
+      ...request,
+      model: 'veo3_fast',
+      aspectRatio: '9:16',
+      prompt: 'the lighthouse beam sweeps the sea',
+      extend: { video, sourceOperation: `${modelPath}/veo-3.1-generate-001/operations/source` },
+    });
+    expect(operation).toMatch(new RegExp(`^${modelPath}/veo-3\\.1-fast-generate-001/operations/.+`));
+
+    const submit = last('submit');
+    expect(submit.path).toBe(`/v1/${modelPath}/veo-3.1-fast-generate-001:predictLongRunning`);
+    expect(submit.auth).toBe('valid');
+    const body = submit.body as { instances: { video: { bytesBase64Encoded: string } }[] };
+    expect(body).toEqual({
+      instances: [
+        {
+          prompt: 'the lighthouse beam sweeps the sea',
+          video: { bytesBase64Encoded: expect.any(String), mimeType: 'video/mp4' },
+        },
+      ],
+      parameters: { ...parameters('9:16'), durationSeconds: 7 },
+    });
+    expect(decoded(body.instances[0]?.video.bytesBase64Encoded).equals(video.bytes)).toBe(true);
+
+    const status = await settle(hd, operation);
+    expect(last('poll').body).toEqual({ operationName: operation });
+    if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
+    const bytes = await buffer((await hd.download(status.videos[0] ?? '')).body);
+    expect(bytes.equals(sample9x16)).toBe(true);
+  });
+
+  it('reports an extension the filter rejects, and one whose video is not an MP4 as a permanent error', async () => {
+    const extend = { video: sourceVideo('clip') };
+    const rejected = await settle(
+      provider,
+      await provider.submit({ ...request, prompt: 'x [reject]', extend }),
+    );
+    expect(rejected).toMatchObject({ state: 'rejected', reason: expect.stringContaining('violate') });
+    const notMp4 = { bytes: Buffer.from('GIF89a not a video'), mimeType: 'video/mp4' as const };
+    const error = await failure(provider.submit({ ...request, extend: { video: notMp4 } }));
+    expect(error).not.toBeInstanceOf(UpstreamUnavailableError);
+    expect(error.message).toContain('HTTP 400: Unable to process input video');
+    await expect(provider.submit({ ...request, images: [red], extend })).rejects.toThrow(
+      'an extension takes no images',
+    );
   });
 
   it('downloads from Cloud Storage when storageUri is set', async () => {

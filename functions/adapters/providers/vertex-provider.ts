@@ -18,7 +18,14 @@ import {
   type UpstreamCall,
   withTrailingSlash,
 } from './upstream-http';
-import { filteredStatus, operationError, type VeoResolution, veoInstance } from './veo-request';
+import {
+  EXTENSION_RESOLUTION,
+  filteredStatus,
+  operationError,
+  type VeoResolution,
+  veoInstance,
+  vertexVideo,
+} from './veo-request';
 
 export interface VertexProviderOptions {
   /** Default `vertex`. */
@@ -97,6 +104,8 @@ interface Auth {
  * Veo on Vertex AI: `POST .../publishers/google/models/{model}:predictLongRunning`, then
  * `POST .../models/{model}:fetchPredictOperation {operationName}` until `done`, with an OAuth access token
  * of a service account (google-auth-library's JWT flow, cloud-platform scope, cached and refreshed by it).
+ * An extension is the same call with the source video inline in instances[0].video
+ * ({ bytesBase64Encoded, mimeType }); the operation's video is the source and the extension together.
  *
  * Without storageUri the videos come back inline (`response.videos[].bytesBase64Encoded`). poll() returns
  * each as a `data:` URI and download() decodes it chunk by chunk: nothing but the one video the poll
@@ -117,19 +126,22 @@ export class VertexProvider implements VideoProvider {
   async submit(request: UpstreamRequest): Promise<string> {
     const { project } = await this.authorize();
     const model = this.models[request.model];
+    const extend = request.extend;
     const parameters: Record<string, unknown> = {
       aspectRatio: request.aspectRatio,
       seed: request.seed,
-      resolution: this.options.resolution ?? '720p',
-      durationSeconds: 8,
+      // An extension adds 7 seconds to the video, at 720p (see EXTENSION_RESOLUTION).
+      resolution: extend ? EXTENSION_RESOLUTION : (this.options.resolution ?? '720p'),
+      durationSeconds: extend ? 7 : 8,
       generateAudio: true,
       sampleCount: 1,
     };
     if (this.options.storageUri) parameters.storageUri = this.options.storageUri;
+    const instance = veoInstance(request, extend && vertexVideo(extend.video));
     const path = `v1/projects/${project}/locations/${this.options.region}/publishers/google/models/${model}:predictLongRunning`;
     const response = await this.call(new URL(path, this.baseUrl()), {
       method: 'POST',
-      body: JSON.stringify({ instances: [veoInstance(request)], parameters }),
+      body: JSON.stringify({ instances: [instance], parameters }),
     });
     return operationSchema.parse(await response.json()).name;
   }
