@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { providerNames } from './core/ports';
+import { parseRateLimit } from './core/rate-limit';
 
 /**
  * Everything a function needs from its environment, read once at module scope and validated,
@@ -42,6 +43,18 @@ export const configSchema = z.object({
   /** Upstream submits per window shared by every worker; unset means the provider's published quota. */
   QUOTA_LIMIT: z.coerce.number().int().positive().optional(),
   QUOTA_WINDOW_SECONDS: z.coerce.number().positive().optional(),
+  /** New tasks per window per API key, e.g. `20/10s`; a key's own `rateLimit` overrides it. */
+  RATE_LIMIT: z
+    .string()
+    .default('20/10s')
+    .transform((text, ctx) => {
+      try {
+        return parseRateLimit(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
   TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
   /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */

@@ -13,6 +13,7 @@ import { findFfmpeg } from './adapters/media/ffmpeg';
 import { FfmpegImageCropper } from './adapters/media/ffmpeg-image-cropper';
 import { FfmpegUpscaler } from './adapters/media/ffmpeg-upscaler';
 import { FfmpegWatermarker } from './adapters/media/ffmpeg-watermarker';
+import { PowertoolsMetricsAdapter } from './adapters/observability/powertools-metrics';
 import { type ProviderCredentials, providerSecret } from './adapters/provider-credentials';
 import { createProvider, type Secret } from './adapters/providers';
 import { S3VideoStore } from './adapters/s3-video-store';
@@ -66,6 +67,7 @@ export function createDeps(config: Config, serviceName: string): Deps {
       client: dynamo,
       tasksTable: config.TASKS_TABLE,
       apiKeysTable: config.API_KEYS_TABLE,
+      countersTable: config.COUNTERS_TABLE,
     }),
     apiKeys: new DynamoApiKeyStore(dynamo, config.API_KEYS_TABLE),
     queues: new SqsTaskQueues(sqs, {
@@ -95,6 +97,7 @@ export function createDeps(config: Config, serviceName: string): Deps {
     }),
     settings,
     log: new Logger({ serviceName }),
+    metrics: new PowertoolsMetricsAdapter(),
     now: Date.now,
   };
 }
@@ -110,6 +113,7 @@ export function settingsFrom(config: Config): Settings {
     price4k: config.PRICE_4K,
     upstreamCallbackUrl: config.UPSTREAM_CALLBACK_URL,
     callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
+    rateLimit: config.RATE_LIMIT,
   };
 }
 

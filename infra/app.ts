@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { readStackSettings } from './settings';
 import { VeoStack } from './veo-stack';
 
@@ -26,6 +27,8 @@ import { VeoStack } from './veo-stack';
  *   region               region to deploy to; default the region of the current AWS credentials
  */
 const app = new App();
+// cdk-nag's AWS Solutions rules run at every synth; an unacknowledged finding fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 new VeoStack(app, 'VeoServerless', {
   settings: readStackSettings(app.node),
   // Deploys to the account and region of the current AWS credentials; environment-agnostic without them.

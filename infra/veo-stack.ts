@@ -14,7 +14,7 @@ export interface VeoStackProps extends StackProps {
 
 /**
  * The whole service in one stack, built from the constructs that map to SPEC §1:
- * Storage and Queues (stateful), Functions and Api (stateless), Alarms on the dead-letter queues.
+ * Storage and Queues (stateful), Functions and Api (stateless), Alarms and the dashboard.
  */
 export class VeoStack extends Stack {
   constructor(scope: Construct, id: string, props: VeoStackProps) {
@@ -79,7 +79,18 @@ export class VeoStack extends Stack {
     // Only the worker tells the upstream where to push (kie's callBackUrl). Added once the API exists:
     // the worker depends on the API, never the other way round, so there is no cycle.
     functions.worker.addEnvironment('UPSTREAM_CALLBACK_URL' satisfies keyof Config, api.upstreamCallbackUrl);
-    new Alarms(this, 'Alarms', { deadLetterQueues: queues.deadLetterQueues });
+    new Alarms(this, 'Alarms', {
+      queues: { generate: queues.generate, poll: queues.poll, notify: queues.notify },
+      deadLetterQueues: queues.deadLetterQueues,
+      functions: {
+        api: functions.api,
+        upstreamCallback: functions.upstreamCallback,
+        worker: functions.worker,
+        poller: functions.poller,
+        notifier: functions.notifier,
+      },
+      httpApi: api.httpApi,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (add /api/v1/...)' });
     new CfnOutput(this, 'ApiKeysTableName', {

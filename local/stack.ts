@@ -140,6 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       FFMPEG_AVAILABLE: String(findFfmpeg() !== undefined),
       POLL_INTERVAL_SECONDS: String(options.pollIntervalSeconds ?? 1),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...options.environment,
     });
 

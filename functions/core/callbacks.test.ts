@@ -328,6 +328,7 @@ function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initi
       callbackRetrySeconds: schedule,
     },
     log: { info: () => {}, warn: () => {}, error: () => {} },
+    metrics: { count: () => {}, milliseconds: () => {} },
     now: () => clock.now,
   } as unknown as Deps;
   return world;

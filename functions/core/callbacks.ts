@@ -158,6 +158,7 @@ export async function deliverCallback(deps: Deps, message: NotifyMessage): Promi
     return;
   }
 
+  deps.metrics.count('CallbackFailures', {}, { event: message.event });
   const delay = deps.settings.callbackRetrySeconds[attempt];
   if (delay === undefined) {
     const gaveUp = { at: deps.now(), event: message.event, error: `gave up after ${attempt + 1} attempts` };

@@ -12,6 +12,7 @@ import type {
   VideoUpscaler,
   VideoWatermarker,
 } from './ports';
+import type { RateLimit } from './rate-limit';
 import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
@@ -34,6 +35,8 @@ export interface Settings {
   upstreamCallbackUrl?: string;
   /** Seconds to wait before each retry of a client callback; its length is the number of retries. */
   callbackRetrySeconds: number[];
+  /** New tasks per window for a key without its own `rateLimit` (RATE_LIMIT); none when `off`. */
+  rateLimit?: RateLimit;
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */
@@ -41,6 +44,15 @@ export interface Log {
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/**
+ * Business metrics (Powertools' EMF in Lambda). Dimensions stay low-cardinality (model, provider);
+ * anything per key or per task goes into `metadata`, which is searchable in the logs but not a dimension.
+ */
+export interface Metrics {
+  count(name: string, dimensions?: Record<string, string>, metadata?: Record<string, string>): void;
+  milliseconds(name: string, value: number, dimensions?: Record<string, string>): void;
 }
 
 /** Everything the core's use cases need, wired once in functions/container.ts. */
@@ -56,9 +68,10 @@ export interface Deps {
   translator: Translator;
   watermarker: VideoWatermarker;
   upscaler: VideoUpscaler;
-  /** The upstream's submit quota, shared by every worker. */
+  /** The upstream's submit quota (shared by every worker) and the per-key rate limits (`rate#<keyHash>`). */
   quota: QuotaGate;
   settings: Settings;
   log: Log;
+  metrics: Metrics;
   now: () => number;
 }

@@ -27,7 +27,14 @@ export const errors = {
   payloadTooLarge: () => new KieError(413, 'Request body too large'),
   validation: (message: string) => new KieError(422, message),
   recordNull: () => new KieError(422, 'record is null'),
+  notCancellable: () => new KieError(422, 'the task can no longer be cancelled'),
+  invalidCursor: () => new KieError(422, 'cursor is not valid'),
   recordExpired: (days: number) => new KieError(422, `Temporarily supports records within ${days} days`),
+  tooManyRequests: (limit: number, windowSeconds: number) =>
+    new KieError(
+      429,
+      `Too many requests: at most ${limit} new tasks per ${windowSeconds} seconds for this key`,
+    ),
   internal: () => new KieError(500, 'Internal server error'),
   featureDisabled: (message: string) => new KieError(505, message),
 } as const;
@@ -42,5 +49,6 @@ export const failureMessages = {
   queueUnavailable: 'The task could not be queued; its credits were refunded',
   interrupted:
     'The submission to the upstream was interrupted and its outcome is unknown; the task was ended rather than risk generating twice, and its credits were refunded',
+  cancelled: 'cancelled by the client',
   watermarkDisabled: 'watermark is disabled on this deployment (no ffmpeg available to the poller)',
 } as const;

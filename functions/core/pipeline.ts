@@ -186,6 +186,9 @@ async function complete(deps: Deps, task: Task, videos: string[]): Promise<void>
   });
   if (!moved) return;
   deps.log.info('task succeeded', { taskId: task.taskId, videos: results.length, ms: now - task.createdAt });
+  const dimensions = { model: task.request.model, provider: deps.provider.name };
+  deps.metrics.count('TasksSucceeded', dimensions);
+  deps.metrics.milliseconds('UpstreamLatency', now - task.createdAt, { provider: deps.provider.name });
   await notifyClient(deps, task);
 }
 
@@ -206,6 +209,9 @@ async function finish(
   );
   if (!moved) return;
   deps.log.warn(`task ${status}`, { taskId: task.taskId, errorCode, errorMessage });
+  // A rejection is the prompt or image refused by the upstream's policy: the client's doing, not an outage.
+  const metric = status === 'failed' ? 'TasksFailed' : 'TasksRejected';
+  deps.metrics.count(metric, { model: task.request.model, provider: deps.provider.name });
   await notifyClient(deps, task);
 }
 

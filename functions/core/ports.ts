@@ -56,9 +56,29 @@ export class InsufficientCreditsError extends Error {
 }
 
 export interface TaskStore {
-  /** Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short. */
-  createCharged(task: Task, charge: CreditChange): Promise<void>;
+  /**
+   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short.
+   * With `idempotency`, the record is written in the same transaction only if its key is unused (or
+   * expired); otherwise nothing is written and IdempotencyConflictError carries the stored record.
+   */
+  createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void>;
+  /** The unexpired record stored for a key's Idempotency-Key, read consistently. */
+  findIdempotency(
+    keyHash: string,
+    idempotencyKey: string,
+    now: number,
+  ): Promise<IdempotencyRecord | undefined>;
   get(taskId: string): Promise<Task | undefined>;
+  /**
+   * One page of a key's tasks created after `createdAfter` (epoch ms), newest first, starting after
+   * `cursor`; `next` is absent on the last page.
+   */
+  listByKey(
+    keyHash: string,
+    limit: number,
+    cursor?: TaskCursor,
+    createdAfter?: number,
+  ): Promise<{ tasks: Task[]; next?: TaskCursor }>;
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
    * Returns false when another writer got there first. A refund is applied in the same transaction.
@@ -93,6 +113,31 @@ export interface TaskStore {
     outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
     refund?: CreditChange,
   ): Promise<boolean>;
+}
+
+/** What an Idempotency-Key on a submit stands for: the request it came with and the task it made. */
+export interface IdempotencyRecord {
+  keyHash: string;
+  idempotencyKey: string;
+  /** SHA-256 of the route and the canonical request body. */
+  bodyHash: string;
+  taskId: string;
+  /** Epoch seconds; the key may be reused after this (DynamoDB TTL removes the record later). */
+  expiresAt: number;
+}
+
+export class IdempotencyConflictError extends Error {
+  override name = 'IdempotencyConflictError';
+  constructor(readonly existing: Pick<IdempotencyRecord, 'bodyHash' | 'taskId'>) {
+    super('idempotency key already used');
+  }
+}
+
+/** Where a page of TaskStore.listByKey ends: its last task, as the per-key index keys it. */
+export interface TaskCursor {
+  taskId: string;
+  keyHash: string;
+  createdAt: number;
 }
 
 /** A callback's retry chain (`Task.callbackChains[key]`) moving on by one attempt. */
@@ -173,8 +218,15 @@ export interface VideoUpscaler {
 
 /** A rate shared by every worker instance, e.g. the upstream's submit quota. */
 export interface QuotaGate {
-  /** Takes one slot if one is free now; otherwise says how long to wait for the next. */
-  tryAcquire(scope: string): Promise<{ granted: true } | { granted: false; retryAfterMs: number }>;
+  /**
+   * Takes one slot if one is free now; otherwise says how long to wait for the next. `limit` overrides
+   * the gate's configured limit for the scope (per-key rate limits, where each key may have its own).
+   * `contended`: refused only because other instances kept winning the race, not because it is full.
+   */
+  tryAcquire(
+    scope: string,
+    limit?: { limit: number; windowMs: number },
+  ): Promise<{ granted: true } | { granted: false; retryAfterMs: number; contended?: boolean }>;
 }
 
 export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;

@@ -2,6 +2,7 @@ import type { Deps } from './deps';
 import { errors, KieError } from './errors';
 import type { PollMessage } from './messages';
 import { type ApiKey, InsufficientCreditsError } from './ports';
+import { takeRateSlot } from './rate-limit';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
 
@@ -54,6 +55,8 @@ export async function request4k(deps: Deps, key: ApiKey, body: unknown) {
       imageUrls: null,
     });
   }
+  // A 4K rendition is new, charged work: it counts against the key's rate limit like a new task.
+  await takeRateSlot(deps, key);
   if (!(await start(deps, task, '4k', index, callBackUrl))) {
     // Another request claimed the slot a moment ago.
     throw errors.validation(renditionMessages.processing4k);

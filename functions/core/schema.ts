@@ -28,17 +28,32 @@ const optional = <T extends z.ZodType>(schema: T) =>
 const characters = (s: string) => [...s].length;
 
 function urlField(policy: UrlPolicy) {
-  return z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
-    const problem = refuseUrl(value.trim(), policy);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  return (
+    z
+      .string({ error: 'must be a string' })
+      .superRefine((value, ctx) => {
+        const problem = refuseUrl(value.trim(), policy);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      // Refinements do not reach JSON Schema: say in the OpenAPI document what the guard checks.
+      .meta({
+        format: 'uri',
+        description: `An absolute ${policy.allowHttp ? 'http(s)' : 'https'} URL; loopback, private, link-local and metadata addresses are refused`,
+      })
+  );
 }
 
 const promptField = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
   .trim()
   .refine((s) => s.length > 0, 'must not be empty')
-  .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`);
+  .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`)
+  // JSON Schema counts characters as code points, as the refinement does (OpenAPI document).
+  .meta({
+    minLength: 1,
+    maxLength: PROMPT_MAX_CHARS,
+    description: `At most ${PROMPT_MAX_CHARS} characters (Unicode code points) once trimmed; not blank`,
+  });
 
 const seedsField = z
   .number({ error: 'must be an integer between 10000 and 99999' })
@@ -148,7 +163,8 @@ const videoIndex = z.coerce
 /** GET /veo/get-1080p-video?taskId=&index= */
 export const hdQuerySchema = z.object({
   taskId: taskIdSchema,
-  index: z.preprocess((v) => (v === undefined || v === '' ? 0 : v), videoIndex),
+  // The default as metadata of the inner schema: JSON Schema shows a preprocessed field's inner schema.
+  index: z.preprocess((v) => (v === undefined || v === '' ? 0 : v), videoIndex.meta({ default: 0 })),
 });
 
 /** POST /veo/get-4k-video {taskId, index, callBackUrl} */
@@ -189,6 +205,40 @@ export function extendRequestSchema(policy: UrlPolicy) {
       enableTranslation: enableTranslation ?? true,
     }));
 }
+
+/** GET /veo/tasks?limit=&cursor= (beyond kie.ai): a page of the caller's tasks, newest first. */
+export const TASKS_PAGE_DEFAULT = 20;
+export const TASKS_PAGE_MAX = 100;
+export const tasksQuerySchema = z.object({
+  limit: z.preprocess(
+    (v) => (v === undefined || v === '' ? TASKS_PAGE_DEFAULT : v),
+    z.coerce
+      .number({ error: `must be a whole number from 1 to ${TASKS_PAGE_MAX}` })
+      .int(`must be a whole number from 1 to ${TASKS_PAGE_MAX}`)
+      .min(1, `must be a whole number from 1 to ${TASKS_PAGE_MAX}`)
+      .max(TASKS_PAGE_MAX, `must be a whole number from 1 to ${TASKS_PAGE_MAX}`)
+      .meta({ default: TASKS_PAGE_DEFAULT }),
+  ),
+  cursor: z
+    .string()
+    .max(2048, 'is not valid')
+    .regex(/^[A-Za-z0-9_-]*$/, 'is not valid')
+    .optional()
+    .meta({ description: 'The `nextCursor` of the previous page; opaque' }),
+});
+
+/** What an opaque cursor decodes to: the last task of the previous page, as the `byKey` index keys it. */
+export const taskCursorSchema = z.strictObject({
+  taskId: taskIdSchema,
+  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.number().int().nonnegative(),
+});
+
+/** POST /veo/cancel {taskId} (beyond kie.ai) */
+export const cancelRequestSchema = z.object(
+  { taskId: taskIdSchema },
+  { error: 'The request body must be a JSON object' },
+);
 
 /** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */
 export function describeIssue(error: z.ZodError): string {

@@ -1,6 +1,13 @@
 import type { Deps } from './deps';
 import { errors, failureMessages } from './errors';
-import { type ApiKey, InsufficientCreditsError } from './ports';
+import { idempotencyMessages, idempotencyTtlSeconds, requestHash } from './idempotency';
+import {
+  type ApiKey,
+  IdempotencyConflictError,
+  type IdempotencyRecord,
+  InsufficientCreditsError,
+} from './ports';
+import { takeRateSlot } from './rate-limit';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
 import { newTask, type Task } from './task';
 
@@ -17,6 +24,11 @@ const requestFields = [
   'enableFallback',
 ] as const;
 
+/** What a submit carries besides its body: the client's Idempotency-Key header, already checked. */
+export interface SubmitOptions {
+  idempotencyKey?: string;
+}
+
 const extendFields = [
   'taskId',
   'prompt',
@@ -31,19 +43,35 @@ const extendFields = [
  * POST /veo/generate: validate, write the task and charge its credits in one transaction, queue it.
  * Nothing is written or charged unless the request is valid and the key can pay.
  */
-export async function submitTask(deps: Deps, key: ApiKey, body: unknown): Promise<{ taskId: string }> {
+export async function submitTask(
+  deps: Deps,
+  key: ApiKey,
+  body: unknown,
+  options: SubmitOptions = {},
+): Promise<{ taskId: string }> {
   const parsed = generateRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
-  return queueNewTask(deps, key, parsed.data, pick(body as Record<string, unknown>, requestFields));
+  const retry = await replay(deps, key, options, requestHash('generate', body));
+  if (retry.taskId) return { taskId: retry.taskId };
+  return queueNewTask(deps, key, parsed.data, pick(body as Record<string, unknown>, requestFields), {
+    idempotency: retry.claim,
+  });
 }
 
 /**
  * POST /veo/extend: a new task that continues a finished one of the caller's, with its own lifecycle,
  * charged like a new generation. The stitched video ends up in its `response.fullResultUrls`.
  */
-export async function submitExtension(deps: Deps, key: ApiKey, body: unknown): Promise<{ taskId: string }> {
+export async function submitExtension(
+  deps: Deps,
+  key: ApiKey,
+  body: unknown,
+  options: SubmitOptions = {},
+): Promise<{ taskId: string }> {
   const parsed = extendRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
+  const retry = await replay(deps, key, options, requestHash('extend', body));
+  if (retry.taskId) return { taskId: retry.taskId };
   const { taskId, ...extension } = parsed.data;
   const source = await deps.tasks.get(taskId);
   // Another key's task answers exactly like an unknown one.
@@ -60,20 +88,48 @@ export async function submitExtension(deps: Deps, key: ApiKey, body: unknown): P
     // An extension keeps the shape of the video it continues.
     aspectRatio: source.aspectRatio === '9:16' ? '9:16' : '16:9',
   };
-  return queueNewTask(deps, key, request, pick(body as Record<string, unknown>, extendFields), source.taskId);
+  return queueNewTask(deps, key, request, pick(body as Record<string, unknown>, extendFields), {
+    extendsTaskId: source.taskId,
+    idempotency: retry.claim,
+  });
 }
 
-/** Writes the task and charges it in one transaction, then queues it; a task that cannot be queued is refunded. */
+/** An Idempotency-Key not yet used, with the hash of the request it is about to stand for. */
+type IdempotencyClaim = Pick<IdempotencyRecord, 'idempotencyKey' | 'bodyHash'>;
+
+/**
+ * A retried submit (same Idempotency-Key, same body, within 24 h) answers with the task it made, before
+ * the rate limit is consulted, so retries never use up the key's slots; a different body is a 422.
+ */
+async function replay(
+  deps: Deps,
+  key: ApiKey,
+  { idempotencyKey }: SubmitOptions,
+  bodyHash: string,
+): Promise<{ taskId?: string; claim?: IdempotencyClaim }> {
+  if (idempotencyKey === undefined) return {};
+  const stored = await deps.tasks.findIdempotency(key.keyHash, idempotencyKey, deps.now());
+  if (!stored) return { claim: { idempotencyKey, bodyHash } };
+  if (stored.bodyHash !== bodyHash) throw errors.validation(idempotencyMessages.reused);
+  deps.log.info('idempotent retry', { taskId: stored.taskId });
+  return { taskId: stored.taskId };
+}
+
+/**
+ * Takes a rate-limit slot, writes the task and charges it in one transaction (with the Idempotency-Key
+ * record, if any), then queues it; a task that cannot be queued is refunded.
+ */
 async function queueNewTask(
   deps: Deps,
   key: ApiKey,
   request: GenerateRequest,
   accepted: Record<string, unknown>,
-  extendsTaskId?: string,
+  { extendsTaskId, idempotency }: { extendsTaskId?: string; idempotency?: IdempotencyClaim } = {},
 ): Promise<{ taskId: string }> {
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.featureDisabled(failureMessages.watermarkDisabled);
   }
+  await takeRateSlot(deps, key);
   const price = deps.settings.prices[request.model];
   const task: Task = {
     ...newTask({
@@ -89,13 +145,26 @@ async function queueNewTask(
     extendsTaskId,
   };
 
+  const record: IdempotencyRecord | undefined = idempotency && {
+    ...idempotency,
+    keyHash: key.keyHash,
+    taskId: task.taskId,
+    expiresAt: Math.floor(task.createdAt / 1000) + idempotencyTtlSeconds,
+  };
   try {
-    await deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price });
+    await deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price }, record);
   } catch (error) {
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(price, error.balance);
+    // A concurrent duplicate won the Idempotency-Key: nothing of this request was written.
+    if (error instanceof IdempotencyConflictError) {
+      if (error.existing.bodyHash !== idempotency?.bodyHash)
+        throw errors.validation(idempotencyMessages.reused);
+      return { taskId: error.existing.taskId };
+    }
     throw error;
   }
   deps.log.info('task created', { taskId: task.taskId, model: request.model, credits: price, extendsTaskId });
+  deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });
 
   try {
     await deps.queues.generate({ taskId: task.taskId });

@@ -27,14 +27,26 @@ describe('task state machine', () => {
     ['succeeded', 'failed', false],
     ['failed', 'submitted', false],
     ['rejected', 'queued', false],
+    ['queued', 'cancelled', true],
+    ['submitting', 'cancelled', false],
+    ['submitted', 'cancelled', false],
+    ['cancelled', 'queued', false],
   ])('%s → %s allowed: %s', (from, to, allowed) => {
     expect(canTransition(from, to)).toBe(allowed);
   });
 
   it("maps statuses to kie.ai's successFlag and knows the final ones", () => {
-    const statuses: TaskStatus[] = ['queued', 'submitting', 'submitted', 'succeeded', 'failed', 'rejected'];
-    expect(statuses.map(successFlag)).toEqual([0, 0, 0, 1, 2, 3]);
-    expect(statuses.filter(isFinal)).toEqual(['succeeded', 'failed', 'rejected']);
+    const statuses: TaskStatus[] = [
+      'queued',
+      'submitting',
+      'submitted',
+      'succeeded',
+      'failed',
+      'rejected',
+      'cancelled',
+    ];
+    expect(statuses.map(successFlag)).toEqual([0, 0, 0, 1, 2, 3, 2]);
+    expect(statuses.filter(isFinal)).toEqual(['succeeded', 'failed', 'rejected', 'cancelled']);
   });
 });
 

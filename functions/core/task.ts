@@ -12,19 +12,29 @@ import type { GenerateRequest } from './schema';
  *                                   v
  *                            failed | rejected   (rejected: the upstream's content filter refused it)
  *
+ *   queued ──client (POST /veo/cancel)──> cancelled   (only before the upstream has it; refunded)
+ *
  * `submitting` is the intent recorded before calling the upstream: a redelivered message that finds it
  * cannot know whether the upstream got the task, so it fails the task (refunded) rather than risk a
  * second generation.
  */
-export type TaskStatus = 'queued' | 'submitting' | 'submitted' | 'succeeded' | 'failed' | 'rejected';
+export type TaskStatus =
+  | 'queued'
+  | 'submitting'
+  | 'submitted'
+  | 'succeeded'
+  | 'failed'
+  | 'rejected'
+  | 'cancelled';
 
 const transitions: Record<TaskStatus, readonly TaskStatus[]> = {
-  queued: ['submitting', 'failed', 'rejected'],
+  queued: ['submitting', 'failed', 'rejected', 'cancelled'],
   submitting: ['submitted', 'queued', 'failed', 'rejected'],
   submitted: ['succeeded', 'failed', 'rejected'],
   succeeded: [],
   failed: [],
   rejected: [],
+  cancelled: [],
 };
 
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
@@ -35,7 +45,10 @@ export function isFinal(status: TaskStatus): boolean {
   return transitions[status].length === 0;
 }
 
-/** kie.ai's successFlag: 0 generating, 1 success, 2 failed, 3 created but rejected upstream. */
+/**
+ * kie.ai's successFlag: 0 generating, 1 success, 2 failed, 3 created but rejected upstream.
+ * kie.ai has no cancel: a cancelled task reads as failed (2), with errorCode 400 and its own message.
+ */
 export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
   switch (status) {
     case 'queued':
@@ -45,6 +58,7 @@ export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
     case 'succeeded':
       return 1;
     case 'failed':
+    case 'cancelled':
       return 2;
     case 'rejected':
       return 3;

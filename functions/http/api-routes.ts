@@ -1,25 +1,49 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { authenticate } from '../core/api-keys';
+import { cancelTask } from '../core/cancel';
 import type { Deps } from '../core/deps';
 import { errors } from '../core/errors';
+import { parseIdempotencyKey } from '../core/idempotency';
 import type { ApiKey } from '../core/ports';
 import { recordInfo } from '../core/record-info';
 import { request4k, request1080p } from '../core/renditions';
-import { creditBalance, submitExtension, submitTask } from '../core/submit';
+import { creditBalance, type SubmitOptions, submitExtension, submitTask } from '../core/submit';
+import { listTasks } from '../core/task-list';
 import { errorResponse, header, jsonBody, ok } from './envelope';
+import { openApiJson } from './openapi';
 
 type Route = (deps: Deps, key: ApiKey, event: APIGatewayProxyEventV2) => Promise<unknown>;
 
 /** The public API (SPEC §2). GET routes ignore any body or Content-Type a client sends. */
-const routes: Record<string, Route> = {
-  'POST /api/v1/veo/generate': (deps, key, event) => submitTask(deps, key, jsonBody(event)),
+export const routes: Record<string, Route> = {
+  'POST /api/v1/veo/generate': (deps, key, event) =>
+    submitTask(deps, key, jsonBody(event), submitOptions(event)),
   'GET /api/v1/veo/record-info': (deps, key, event) =>
     recordInfo(deps, key, event.queryStringParameters ?? {}),
   'GET /api/v1/chat/credit': (deps, key) => creditBalance(deps, key),
   'GET /api/v1/veo/get-1080p-video': (deps, key, event) =>
     request1080p(deps, key, event.queryStringParameters ?? {}),
   'POST /api/v1/veo/get-4k-video': (deps, key, event) => request4k(deps, key, jsonBody(event)),
-  'POST /api/v1/veo/extend': (deps, key, event) => submitExtension(deps, key, jsonBody(event)),
+  'POST /api/v1/veo/extend': (deps, key, event) =>
+    submitExtension(deps, key, jsonBody(event), submitOptions(event)),
+  // Beyond kie.ai.
+  'GET /api/v1/veo/tasks': (deps, key, event) => listTasks(deps, key, event.queryStringParameters ?? {}),
+  'POST /api/v1/veo/cancel': (deps, key, event) => cancelTask(deps, key, jsonBody(event)),
+};
+
+/** The submit headers beyond the body: Idempotency-Key (SPEC §2). */
+function submitOptions(event: APIGatewayProxyEventV2): SubmitOptions {
+  return { idempotencyKey: parseIdempotencyKey(header(event, 'idempotency-key')) };
+}
+
+/** Routes served without an API key, answered as they are (not in the envelope). */
+export const publicRoutes: Record<string, (deps: Deps) => APIGatewayProxyStructuredResultV2> = {
+  // The contract is public, as kie.ai's documentation is.
+  'GET /api/v1/openapi.json': (deps) => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
+    body: openApiJson(deps.settings.urlPolicy),
+  }),
 };
 
 export function createApiHandler(deps: Deps) {
@@ -27,6 +51,8 @@ export function createApiHandler(deps: Deps) {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
     try {
+      const publicRoute = publicRoutes[`${method} ${path}`];
+      if (publicRoute) return publicRoute(deps);
       const route = routes[`${method} ${path}`];
       if (!route) throw errors.noRoute(method, path);
       const key = await authenticate(deps.apiKeys, header(event, 'authorization'));

@@ -1,20 +1,62 @@
 import { Duration } from 'aws-cdk-lib';
-import { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from '../../functions/adapters/observability/powertools-metrics';
 import type { QueueName } from './queues';
 
 export interface AlarmsProps {
+  queues: Record<QueueName, Queue>;
   deadLetterQueues: Record<QueueName, Queue>;
+  functions: Record<string, IFunction>;
+  httpApi: HttpApi;
 }
 
 /**
- * One alarm per dead-letter queue: a message there is a task that stopped moving (or a callback
- * that was never delivered). No actions yet; wire an SNS topic to them when there is someone to page.
+ * How old the oldest message of each queue may get. generate: tasks wait for the upstream's submit
+ * quota, so a burst legitimately queues for minutes; poll: a poll is due every few seconds, and Veo
+ * takes up to 6 min, so 20 min means the poller is stuck; notify: callback retries are delayed
+ * messages (up to many minutes apart), so only 45 min means the notifier stopped.
+ */
+export const oldestMessageMinutes: Record<QueueName, number> = { generate: 15, poll: 20, notify: 45 };
+
+/** Failed / (succeeded + failed) above this over 15 min: the upstream or our pipeline is broken. */
+export const FAILURE_RATE_THRESHOLD = 20;
+
+/** A business metric (functions/adapters/observability/powertools-metrics.ts), totalled over models. */
+function business(metricName: string, statistic = 'Sum', period = Duration.minutes(15)): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: METRICS_SERVICE },
+    statistic,
+    period,
+  });
+}
+
+/**
+ * Alarms (no actions yet; wire an SNS topic to them when there is someone to page) and the one
+ * dashboard, `VeoServerless`.
  */
 export class Alarms extends Construct {
+  readonly dashboard: Dashboard;
+
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
+    // A message in a dead-letter queue is a task that stopped moving (or a callback never delivered).
     for (const [name, dlq] of Object.entries(props.deadLetterQueues)) {
       dlq
         .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
@@ -26,5 +68,93 @@ export class Alarms extends Construct {
           treatMissingData: TreatMissingData.NOT_BREACHING,
         });
     }
+    for (const [name, queue] of Object.entries(props.queues) as [QueueName, Queue][]) {
+      const minutes = oldestMessageMinutes[name];
+      queue
+        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, `${name}OldestMessage`, {
+          alarmDescription: `The oldest ${name} message waited over ${minutes} min: its consumer is stuck or throttled`,
+          threshold: minutes * 60,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        });
+    }
+    new MathExpression({
+      expression: '100 * failed / (succeeded + failed)',
+      usingMetrics: { failed: business('TasksFailed'), succeeded: business('TasksSucceeded') },
+      period: Duration.minutes(15),
+      label: 'Failure rate (%)',
+    }).createAlarm(this, 'FailureRate', {
+      alarmDescription: `Over ${FAILURE_RATE_THRESHOLD}% of the tasks that ended in 15 min failed (rejections excluded)`,
+      threshold: FAILURE_RATE_THRESHOLD,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No task ended, no data: nothing is failing.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    const minute = Duration.minutes(1);
+    const perFunction = (metric: (fn: IFunction) => IMetric) => Object.values(props.functions).map(metric);
+    const graph = (title: string, left: IMetric[]) => new GraphWidget({ title, left, width: 8 });
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: 'VeoServerless',
+      widgets: [
+        [
+          graph(
+            'Tasks',
+            ['TasksSubmitted', 'TasksSucceeded', 'TasksFailed', 'TasksRejected'].map((name) =>
+              business(name, 'Sum', minute),
+            ),
+          ),
+          graph('Upstream latency (ms)', [
+            business('UpstreamLatency', 'p50', minute),
+            business('UpstreamLatency', 'p90', minute),
+          ]),
+          graph('Callback failures', [business('CallbackFailures', 'Sum', minute)]),
+        ],
+        [
+          graph(
+            'Queue depth',
+            Object.values(props.queues).map((q) =>
+              q.metricApproximateNumberOfMessagesVisible({ period: minute }),
+            ),
+          ),
+          graph(
+            'Oldest message age (s)',
+            Object.values(props.queues).map((q) =>
+              q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }),
+            ),
+          ),
+          graph(
+            'Dead-letter queue depth',
+            Object.values(props.deadLetterQueues).map((q) =>
+              q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
+            ),
+          ),
+        ],
+        [
+          graph(
+            'Lambda errors',
+            perFunction((fn) => fn.metricErrors({ period: minute })),
+          ),
+          graph(
+            'Lambda throttles',
+            perFunction((fn) => fn.metricThrottles({ period: minute })),
+          ),
+          graph(
+            'Lambda duration p90 (ms)',
+            perFunction((fn) => fn.metricDuration({ period: minute, statistic: 'p90' })),
+          ),
+        ],
+        [
+          graph('API 4xx / 5xx', [
+            props.httpApi.metricClientError({ period: minute }),
+            props.httpApi.metricServerError({ period: minute }),
+          ]),
+          graph('API latency p90 (ms)', [props.httpApi.metricLatency({ period: minute, statistic: 'p90' })]),
+        ],
+      ],
+    });
   }
 }

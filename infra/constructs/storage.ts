@@ -1,6 +1,6 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
   apiKeyTable,
@@ -25,6 +25,8 @@ export class Storage extends Construct {
   /** Rate counters shared by every function instance (the upstream submit quota). */
   readonly counters: TableV2;
   readonly videos: Bucket;
+  /** S3 server access logs of the video bucket: who fetched or wrote which video, for audits. */
+  readonly accessLogs: Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
@@ -32,7 +34,24 @@ export class Storage extends Construct {
     this.apiKeys = tableFromLayout(this, 'ApiKeys', apiKeyTable);
     this.counters = tableFromLayout(this, 'Counters', counterTable);
 
+    this.accessLogs = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      // Server access log delivery supports SSE-S3 only, and needs bucket-owner-enforced ownership.
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
+    });
+    // cdk-nag: logging the log bucket into itself would log its own log deliveries, without end.
+    Validations.of(this.accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket; logging it would log its own log deliveries',
+    });
+
     this.videos = new Bucket(this, 'Videos', {
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'videos/',
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App, type Environment } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import {
   apiKeyTable,
@@ -489,7 +490,12 @@ describe('tables', () => {
 
 describe('video bucket', () => {
   it('is private, encrypted, kept on stack deletion, and expires videos/ after 14 days', () => {
-    template.resourceCountIs('AWS::S3::Bucket', 1);
+    // The videos, and their server access logs.
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    const [logsId] = only(template, 'AWS::S3::Bucket', 'StorageAccessLogs');
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'videos/' },
+    });
     template.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({
@@ -757,7 +763,7 @@ describe('least privilege', () => {
 
   it('lets each function send only to the queues its steps feed', () => {
     const sends: Record<Fn, ('Generate' | 'Poll' | 'Notify')[]> = {
-      api: ['Generate', 'Poll'],
+      api: ['Generate', 'Poll', 'Notify'], // Notify: a cancelled task's callback
       upstreamCallback: ['Poll'],
       worker: ['Poll', 'Notify'],
       poller: ['Poll', 'Notify'],
@@ -789,12 +795,14 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the worker, which gates upstream submits, use the counters', () => {
+  it('lets only the worker (upstream quota) and the API (rate limits, idempotency) use the counters', () => {
     const counters = tableId('Counters');
-    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
-      expect(allows(template, 'worker', action, counters), action).toBe(true);
+    for (const fn of ['worker', 'api'] as const) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
+        expect(allows(template, fn, action, counters), `${fn} ${action}`).toBe(true);
+      }
     }
-    for (const fn of ['api', 'upstreamCallback', 'poller', 'notifier'] as const) {
+    for (const fn of ['upstreamCallback', 'poller', 'notifier'] as const) {
       expect(allows(template, fn, 'dynamodb:GetItem', counters), fn).toBe(false);
       expect(allows(template, fn, 'dynamodb:PutItem', counters), fn).toBe(false);
     }
@@ -819,6 +827,65 @@ describe('alarms', () => {
         ComparisonOperator: 'GreaterThanThreshold',
       });
     }
+  });
+
+  it('watch the oldest message of every work queue, each with its own limit', () => {
+    const minutes = { Generate: 15, Poll: 20, Notify: 45 } as const;
+    for (const [name, limit] of Object.entries(minutes) as ['Generate' | 'Poll' | 'Notify', number][]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(name), 'QueueName'] } }],
+        Threshold: limit * 60,
+      });
+    }
+  });
+
+  it('watch the failure rate of finished tasks, silent when none finished', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 20,
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: '100 * failed / (succeeded + failed)' }),
+        Match.objectLike({
+          Id: 'failed',
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ Namespace: 'VeoServerless', MetricName: 'TasksFailed' }),
+          }),
+        }),
+      ]),
+    });
+    // 3 dead-letter queues, 3 oldest-message ages, 1 failure rate.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  });
+
+  it('come with one dashboard', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'VeoServerless' });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  // Every finding is either fixed or acknowledged next to its resource, with the reason.
+  it.each([
+    ['default settings', {}],
+    [
+      'kie with a secret, ffmpeg and translation',
+      {
+        provider: 'kie',
+        providerSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:veo-AbCdEf',
+        ffmpegLayerArn: 'arn:aws:lambda:us-east-1:123456789012:layer:ffmpeg:1',
+        translation: 'amazon',
+      },
+    ],
+  ])('reports nothing unacknowledged (%s)', (_, context) => {
+    const { stack } = synthApp(context, false, { account: '123456789012', region: 'us-east-1' });
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    const findings = report.violations.map(
+      (v) => `${v.ruleName} (${v.severity}): ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
   });
 });
 

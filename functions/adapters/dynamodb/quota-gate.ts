@@ -28,7 +28,7 @@ interface CounterState {
 
 const emptyState: CounterState = { grants: [], revision: undefined };
 
-type Decision = { granted: true } | { granted: false; retryAfterMs: number };
+type Decision = { granted: true } | { granted: false; retryAfterMs: number; contended?: boolean };
 
 /** Lost races before giving up for now; each one means another instance took a slot meanwhile. */
 const maxAttempts = 6;
@@ -58,18 +58,12 @@ export class DynamoQuotaGate implements QuotaGate {
 
   constructor(private readonly options: DynamoQuotaGateOptions) {
     this.now = options.now ?? Date.now;
-    for (const [scope, { limit, windowMs }] of Object.entries(options.limits)) {
-      if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
-        throw new Error(`Quota ${scope}: limit must be an integer from 1 to ${maxLimit}, got ${limit}`);
-      }
-      if (!Number.isFinite(windowMs) || windowMs <= 0) {
-        throw new Error(`Quota ${scope}: windowMs must be positive, got ${windowMs}`);
-      }
-    }
+    for (const [scope, rule] of Object.entries(options.limits)) checkLimit(scope, rule);
   }
 
-  async tryAcquire(scope: string): Promise<Decision> {
-    const rule = this.options.limits[scope];
+  async tryAcquire(scope: string, override?: QuotaLimit): Promise<Decision> {
+    if (override) checkLimit(scope, override);
+    const rule = override ?? this.options.limits[scope];
     if (rule === undefined) return { granted: true };
 
     // Undefined until this instance has seen the item: the first write then assumes there is none.
@@ -110,7 +104,11 @@ export class DynamoQuotaGate implements QuotaGate {
           this.lastSeen.set(scope, found);
           this.stats.contended++;
           const { min, max } = contendedRetryMs;
-          return { granted: false, retryAfterMs: Math.round(min + Math.random() * (max - min)) };
+          return {
+            granted: false,
+            retryAfterMs: Math.round(min + Math.random() * (max - min)),
+            contended: true,
+          };
         }
         // Instances that lost the same race spread out before trying again.
         await sleep(Math.random() * 10 * conflicts);
@@ -166,6 +164,15 @@ export class DynamoQuotaGate implements QuotaGate {
       // The document client does not unmarshall the item carried by the error.
       return stateFromRaw(error.Item);
     }
+  }
+}
+
+function checkLimit(scope: string, { limit, windowMs }: QuotaLimit): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new Error(`Quota ${scope}: limit must be an integer from 1 to ${maxLimit}, got ${limit}`);
+  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new Error(`Quota ${scope}: windowMs must be positive, got ${windowMs}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -9,7 +10,10 @@ import {
 import {
   type CallbackChainMove,
   type CreditChange,
+  IdempotencyConflictError,
+  type IdempotencyRecord,
   InsufficientCreditsError,
+  type TaskCursor,
   type TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
@@ -20,34 +24,95 @@ export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
   tasksTable: string;
   apiKeysTable: string;
+  /** Holds the Idempotency-Key records (layout `counterTable`); needed only by the API. */
+  countersTable?: string;
 }
+
+/** Tries of a task transaction that lost a race with another on the same key item. */
+const maxTransactionAttempts = 5;
+
+/** Idempotency records share the counters table, namespaced like its other items. */
+const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
 
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
   constructor(private readonly options: DynamoTaskStoreOptions) {}
 
-  async createCharged(task: Task, charge: CreditChange): Promise<void> {
+  async createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void> {
     const { client, tasksTable } = this.options;
-    try {
-      await client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' },
-            },
-            this.creditUpdate(charge, 'charge'),
-          ],
-        }),
-      );
-    } catch (error) {
-      const reason =
-        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1] : undefined;
-      if (reason?.Code === 'ConditionalCheckFailed') {
-        const balance = Number(reason.Item?.credits?.N ?? 0);
-        throw new InsufficientCreditsError(balance);
-      }
-      throw error;
+    const items: TransactItem[] = [
+      { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
+      this.creditUpdate(charge, 'charge'),
+    ];
+    if (idempotency) {
+      items.push({
+        Put: {
+          TableName: this.countersTable(),
+          Item: {
+            counterId: idempotencyId(idempotency.keyHash, idempotency.idempotencyKey),
+            bodyHash: idempotency.bodyHash,
+            taskId: idempotency.taskId,
+            expiresAt: idempotency.expiresAt,
+          },
+          // An expired record may linger until TTL removes it: it no longer holds the key.
+          ConditionExpression: 'attribute_not_exists(counterId) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': Math.floor(task.createdAt / 1000) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
     }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [, key, idem] = error.CancellationReasons ?? [];
+        if (idem?.Code === 'ConditionalCheckFailed') {
+          throw new IdempotencyConflictError({
+            bodyHash: idem.Item?.bodyHash?.S ?? '',
+            taskId: idem.Item?.taskId?.S ?? '',
+          });
+        }
+        if (key?.Code === 'ConditionalCheckFailed') {
+          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+        }
+        // Concurrent submits on one key (or one Idempotency-Key) collide; the loser tries again, and
+        // then meets the winner's writes through the conditions above.
+        const conflict = error.CancellationReasons?.some((r) => r.Code === 'TransactionConflict');
+        if (!conflict || attempt >= maxTransactionAttempts) throw error;
+        await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  async findIdempotency(
+    keyHash: string,
+    idempotencyKey: string,
+    now: number,
+  ): Promise<IdempotencyRecord | undefined> {
+    const out = await this.options.client.send(
+      new GetCommand({
+        TableName: this.countersTable(),
+        Key: { counterId: idempotencyId(keyHash, idempotencyKey) },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || Number(item.expiresAt) < Math.floor(now / 1000)) return undefined;
+    return {
+      keyHash,
+      idempotencyKey,
+      bodyHash: String(item.bodyHash),
+      taskId: String(item.taskId),
+      expiresAt: Number(item.expiresAt),
+    };
+  }
+
+  private countersTable(): string {
+    const table = this.options.countersTable;
+    if (!table) throw new Error('DynamoTaskStore: countersTable is required for idempotency records');
+    return table;
   }
 
   async get(taskId: string): Promise<Task | undefined> {
@@ -55,6 +120,34 @@ export class DynamoTaskStore implements TaskStore {
       new GetCommand({ TableName: this.options.tasksTable, Key: { taskId }, ConsistentRead: true }),
     );
     return out.Item as Task | undefined;
+  }
+
+  async listByKey(
+    keyHash: string,
+    limit: number,
+    cursor?: TaskCursor,
+    createdAfter = 0,
+  ): Promise<{ tasks: Task[]; next?: TaskCursor }> {
+    const out = await this.options.client.send(
+      new QueryCommand({
+        TableName: this.options.tasksTable,
+        IndexName: 'byKey',
+        KeyConditionExpression: 'keyHash = :keyHash AND createdAt > :after',
+        ExpressionAttributeValues: { ':keyHash': keyHash, ':after': createdAfter },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: cursor && { ...cursor },
+      }),
+    );
+    const last = out.LastEvaluatedKey;
+    return {
+      tasks: (out.Items ?? []) as Task[],
+      next: last && {
+        taskId: String(last.taskId),
+        keyHash: String(last.keyHash),
+        createdAt: Number(last.createdAt),
+      },
+    };
   }
 
   async transition(

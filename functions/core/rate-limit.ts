@@ -1,0 +1,51 @@
+import type { Deps } from './deps';
+import { errors } from './errors';
+import type { ApiKey } from './ports';
+
+/** New tasks a key may submit per window. */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** Parses `20/10s` (or `20/10`): 20 per 10 seconds; `off` is no default limit. Throws on anything else. */
+export function parseRateLimit(text: string): RateLimit | undefined {
+  if (text.trim() === 'off') return undefined;
+  const match = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*s?\s*$/.exec(text);
+  const limit = Number(match?.[1]);
+  const windowSeconds = Number(match?.[2]);
+  if (!match || !Number.isInteger(limit) || limit < 1 || limit > 1000 || !(windowSeconds > 0)) {
+    throw new Error(
+      `a rate limit looks like 20/10s (1 to 1000 per a positive number of seconds) or off, got "${text}"`,
+    );
+  }
+  return { limit, windowSeconds };
+}
+
+/** The key's own limit, or the deployment's default (none when RATE_LIMIT is `off`). */
+export function rateLimitFor(deps: Deps, key: ApiKey): RateLimit | undefined {
+  return key.rateLimit ?? deps.settings.rateLimit;
+}
+
+/** How long a request keeps trying when it lost races to other instances, not the limit itself. */
+const contentionBudgetMs = 3000;
+
+/**
+ * Takes one of the key's new-task slots (shared by every API instance through the counters table), or
+ * refuses with 429 before anything is written or charged. Only requests that create work call this.
+ */
+export async function takeRateSlot(deps: Deps, key: ApiKey): Promise<void> {
+  const rule = rateLimitFor(deps, key);
+  if (!rule) return;
+  const limit = { limit: rule.limit, windowMs: rule.windowSeconds * 1000 };
+  const deadline = Date.now() + contentionBudgetMs;
+  for (;;) {
+    const decision = await deps.quota.tryAcquire(`rate#${key.keyHash}`, limit);
+    if (decision.granted) return;
+    // A burst of concurrent submits on one key contends for one counter: losing races is not being over.
+    if (!decision.contended || Date.now() + decision.retryAfterMs > deadline) {
+      throw errors.tooManyRequests(rule.limit, rule.windowSeconds);
+    }
+    await new Promise((done) => setTimeout(done, decision.retryAfterMs));
+  }
+}
