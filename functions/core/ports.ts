@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { GenerateMessage, NotifyMessage, PollMessage } from './messages';
-import type { AspectRatio, GenerationType, Model } from './schema';
+import type { ConcreteAspectRatio } from './provider';
 import type { CallbackAttempt, CallbackChain, RenditionJob, RenditionSlot, Task, TaskStatus } from './task';
 
 /**
@@ -148,6 +148,7 @@ export interface CallbackChainMove {
 }
 
 export type { GenerateMessage, NotifyMessage, PollMessage } from './messages';
+export * from './provider';
 
 export interface TaskQueues {
   generate(message: GenerateMessage, delaySeconds?: number): Promise<void>;
@@ -175,12 +176,12 @@ export interface SourceImage {
   height: number;
 }
 
-/** The problem with an input image, worded for the client (e.g. "is larger than 20 MB"). */
 /** An input of the task the client must fix (an image, the video to extend): the task fails with 422. */
 export class InputRejectedError extends Error {
   override name = 'InputRejectedError';
 }
 
+/** The problem with an input image, worded for the client (e.g. "is larger than 20 MB"). */
 export class ImageRejectedError extends InputRejectedError {
   override name = 'ImageRejectedError';
 }
@@ -227,73 +228,6 @@ export interface QuotaGate {
     scope: string,
     limit?: { limit: number; windowMs: number },
   ): Promise<{ granted: true } | { granted: false; retryAfterMs: number; contended?: boolean }>;
-}
-
-export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
-
-/** The video an extension continues: the stored result of the source task. */
-export interface SourceVideo {
-  bytes: Buffer;
-  mimeType: 'video/mp4';
-}
-
-/** What the worker hands a provider: the accepted request, resolved. */
-export interface UpstreamRequest {
-  taskId: string;
-  prompt: string;
-  model: Model;
-  generationType: GenerationType;
-  aspectRatio: ConcreteAspectRatio;
-  seed: number;
-  /** The images' original URLs (relays such as kie.ai fetch them themselves). */
-  imageUrls: string[];
-  /** The images fetched and, for Auto, cropped (Google's APIs take the bytes). */
-  images: SourceImage[];
-  /** Where a provider that pushes results (kie.ai) should call us back. */
-  upstreamCallbackUrl?: string;
-  /** Set for POST /veo/extend: continue this video (Veo video extension) instead of starting from text/images. */
-  extend?: {
-    video: SourceVideo;
-    /** The source task's upstream operation reference (kie: its taskId). */
-    sourceOperation?: string;
-  };
-}
-
-export type OperationStatus =
-  | { state: 'pending' }
-  | { state: 'done'; videos: string[] }
-  | { state: 'rejected'; reason: string }
-  | { state: 'failed'; reason: string };
-
-export interface VideoDownload {
-  body: Readable;
-  contentType: string;
-}
-
-/** The upstreams a deployment can use; `simulator` is the project's own, in the Gemini API's shape. */
-export const providerNames = ['simulator', 'gemini', 'vertex', 'kie'] as const;
-export type ProviderName = (typeof providerNames)[number];
-
-/** A Veo upstream: Vertex AI, the Gemini API, kie.ai or the project's simulator. */
-export interface VideoProvider {
-  readonly name: string;
-  /** Starts the generation and returns the upstream's operation reference. */
-  submit(request: UpstreamRequest): Promise<string>;
-  poll(operation: string): Promise<OperationStatus>;
-  download(video: string): Promise<VideoDownload>;
-  /**
-   * For upstreams that push results (kie.ai): whether a push about this operation is authentic.
-   * Providers without pushes leave it out, and every push is ignored.
-   */
-  verifyPush?(operation: string, headers: Record<string, string | undefined>): Promise<boolean>;
-}
-
-/**
- * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
- * Also thrown by the translator when the translation service is unavailable.
- */
-export class UpstreamUnavailableError extends Error {
-  override name = 'UpstreamUnavailableError';
 }
 
 export interface CallbackDelivery {
