@@ -1,0 +1,50 @@
+/** One figure of bench/results.json; `value: null` with a `reason` marks a figure not measured yet. */
+export interface Figure {
+  value: number | null;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+  goal?: string;
+  reason?: string;
+}
+
+export type Results = Record<string, Figure>;
+
+export function figure(value: number, unit: string, extra: Omit<Figure, 'value' | 'unit'> = {}): Figure {
+  return { value: round(value), unit, ...extra };
+}
+
+/** A figure against its baseline, with the ratio of the two. */
+export function versus(value: number, baseline: number, unit: string, goal?: string): Figure {
+  return {
+    value: round(value),
+    unit,
+    baseline: round(baseline),
+    ratio: round(value / baseline),
+    ...(goal ? { goal } : {}),
+  };
+}
+
+export function notMeasured(unit: string, reason: string): Figure {
+  return { value: null, unit, reason };
+}
+
+export function round(n: number): number {
+  return Math.abs(n) >= 100 ? Math.round(n * 10) / 10 : Math.round(n * 1000) / 1000;
+}
+
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+export function stats(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    min: sorted[0] ?? Number.NaN,
+    median: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+}

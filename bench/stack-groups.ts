@@ -1,0 +1,173 @@
+import { writeFile } from 'node:fs/promises';
+import { startLocalStack } from '../local/stack';
+import { figure, type Results, stats, versus } from './results';
+
+/**
+ * The groups that need the local stack, one per process: the handlers read their configuration once, at
+ * import, so each configuration needs a fresh process (and a burst must not share the CPU with another).
+ * Usage: node --import tsx bench/stack-groups.ts <submit|burst> <results file>
+ */
+
+type Call = (method: string, path: string, body?: unknown) => Promise<number>;
+
+function caller(url: string, apiKey: string): Call {
+  return async (method, path, body) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${apiKey}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+}
+
+/** `total` requests from `concurrency` clients in parallel, each timed; every status must be `expected`. */
+async function load(
+  request: () => Promise<number>,
+  total: number,
+  concurrency: number,
+  expected: number,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        const t = performance.now();
+        const status = await request();
+        latencies.push(performance.now() - t);
+        if (status !== expected) throw new Error(`expected ${expected}, got ${status}`);
+      }
+    }),
+  );
+  return latencies;
+}
+
+async function submit(): Promise<Results> {
+  const stack = await startLocalStack({
+    port: 0,
+    provider: 'kie',
+    simulatorLatencyMs: 2000,
+    devCredits: 1_000_000_000,
+    environment: { RATE_LIMIT: 'off' },
+  });
+  try {
+    const call = caller(stack.url, stack.apiKey);
+    let n = 0;
+    const routes = {
+      // The no-op baseline: a route the API does not have. The same gateway, handler and error envelope
+      // answer it, before authentication, so it costs everything a request costs except the work.
+      noop: () => call('GET', '/api/v1/bench/no-such-route'),
+      // A reference between the two: authentication (one DynamoDB read) plus one more read.
+      credit: () => call('GET', '/api/v1/chat/credit'),
+      generate: () => call('POST', '/api/v1/veo/generate', { prompt: `bench submit ${n++}` }),
+    };
+    const expected = { noop: 404, credit: 200, generate: 200 };
+    const results: Results = {};
+    for (const concurrency of [1, 16]) {
+      const perRound = concurrency === 1 ? 100 : 160;
+      const samples = { noop: [] as number[], credit: [] as number[], generate: [] as number[] };
+      await load(routes.noop, 20, concurrency, 404); // warm-up, not measured
+      await load(routes.generate, 20, concurrency, 200);
+      // Three rounds, alternating the routes, so drift on a shared machine hits all of them alike.
+      for (let round = 0; round < 3; round++) {
+        for (const name of ['noop', 'credit', 'generate'] as const) {
+          samples[name].push(...(await load(routes[name], perRound, concurrency, expected[name])));
+        }
+      }
+      const noop = stats(samples.noop);
+      const credit = stats(samples.credit);
+      const generate = stats(samples.generate);
+      const c = `c${concurrency}`;
+      results[`submit.${c}.p50`] = versus(generate.median, noop.median, 'ms', '≤ 1.5× no-op route');
+      results[`submit.${c}.p99`] = versus(generate.p99, noop.p99, 'ms');
+      results[`submit.${c}.credit.p50`] = versus(credit.median, noop.median, 'ms');
+      results[`submit.${c}.noop.p50`] = figure(noop.median, 'ms');
+      results[`submit.${c}.noop.p99`] = figure(noop.p99, 'ms');
+      results[`submit.${c}.requests`] = figure(samples.generate.length, 'requests');
+    }
+    return results;
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function burst(): Promise<Results> {
+  const tasks = 200;
+  // kie.ai's 20 per 10 s, scaled to 20 per 2 s (as test/e2e/quota-burst.test.ts) to keep the run short.
+  const quota = { limit: 20, windowMs: 2000 };
+  const stack = await startLocalStack({
+    port: 0,
+    provider: 'kie',
+    simulatorLatencyMs: 300,
+    pollIntervalSeconds: 1,
+    devCredits: 1_000_000_000,
+    simulator: { quota: { kie: quota }, maxRecordedRequests: 5000 },
+    environment: { QUOTA_LIMIT: String(quota.limit), QUOTA_WINDOW_SECONDS: '2.1', RATE_LIMIT: 'off' },
+  });
+  try {
+    const url = stack.url;
+    const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
+    const start = performance.now();
+    const submits = await Promise.all(
+      Array.from({ length: tasks }, async (_, i) => {
+        const response = await fetch(`${url}/api/v1/veo/generate`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ prompt: `burst task ${i}` }),
+        });
+        const json = (await response.json()) as { data?: { taskId?: string } };
+        return { status: response.status, taskId: json.data?.taskId };
+      }),
+    );
+    const acceptedAllMs = performance.now() - start;
+    const clientRefused = submits.filter((s) => s.status === 429).length;
+    const pending = new Set(submits.flatMap((s) => (s.taskId ? [s.taskId] : [])));
+    let failed = 0;
+    let clientRefusedOnRecord = 0;
+    const deadline = Date.now() + 150_000;
+    while (pending.size > 0 && Date.now() < deadline) {
+      await Promise.all(
+        [...pending].map(async (taskId) => {
+          const response = await fetch(`${url}/api/v1/veo/record-info?taskId=${taskId}`, { headers });
+          const json = (await response.json()) as { data?: { successFlag?: number; errorCode?: number } };
+          const flag = json.data?.successFlag ?? 0;
+          if (flag === 0) return;
+          pending.delete(taskId);
+          if (flag !== 1) failed++;
+          if (json.data?.errorCode === 429) clientRefusedOnRecord++;
+        }),
+      );
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    const doneMs = performance.now() - start;
+    const upstream = stack.simulator.requests.filter((r) => r.shape === 'kie' && r.kind === 'submit');
+    const times = upstream.map((r) => r.at).sort((a, b) => a - b);
+    const drainMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
+    const minimumMs = (tasks / quota.limit - 1) * quota.windowMs;
+    return {
+      'burst.drain': versus(drainMs / 1000, minimumMs / 1000, 's', '≤ 1.2× quota minimum'),
+      'burst.all-done': versus(doneMs / 1000, minimumMs / 1000, 's'),
+      'burst.all-accepted': figure(acceptedAllMs / 1000, 's'),
+      'burst.upstream-submits': figure(upstream.length, 'requests'),
+      'burst.upstream-429s': figure(stack.simulator.stats.refused.quota, 'responses'),
+      'burst.client-429s': figure(clientRefused + clientRefusedOnRecord, 'responses', { goal: '0' }),
+      'burst.failed': figure(failed, 'tasks', { goal: '0' }),
+      'burst.stuck': figure(pending.size, 'tasks', { goal: '0' }),
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+const [group, out] = process.argv.slice(2);
+if (!out || (group !== 'submit' && group !== 'burst')) {
+  throw new Error('usage: stack-groups.ts <submit|burst> <results file>');
+}
+const results = group === 'submit' ? await submit() : await burst();
+await writeFile(out, JSON.stringify(results));
+process.exit(0);
