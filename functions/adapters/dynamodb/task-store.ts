@@ -4,7 +4,6 @@ import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
@@ -17,8 +16,7 @@ import {
   type TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
-
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+import { creditUpdate, type TransactItem } from './credits';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -42,7 +40,7 @@ export class DynamoTaskStore implements TaskStore {
     const { client, tasksTable } = this.options;
     const items: TransactItem[] = [
       { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
-      this.creditUpdate(charge, 'charge'),
+      creditUpdate(this.options.apiKeysTable, charge, 'charge'),
     ];
     if (idempotency) {
       items.push({
@@ -236,7 +234,10 @@ export class DynamoTaskStore implements TaskStore {
       } else {
         await this.options.client.send(
           new TransactWriteCommand({
-            TransactItems: [{ Update: update }, this.creditUpdate(credit.change, credit.direction)],
+            TransactItems: [
+              { Update: update },
+              creditUpdate(this.options.apiKeysTable, credit.change, credit.direction),
+            ],
           }),
         );
       }
@@ -252,25 +253,6 @@ export class DynamoTaskStore implements TaskStore {
       }
       throw error;
     }
-  }
-
-  /** Moves credits on the key; a charge only succeeds while the balance covers it. */
-  private creditUpdate(change: CreditChange, direction: 'charge' | 'refund'): TransactItem {
-    const charge = direction === 'charge';
-    return {
-      Update: {
-        TableName: this.options.apiKeysTable,
-        Key: { keyHash: change.keyHash },
-        UpdateExpression: 'ADD credits :delta',
-        ConditionExpression: charge
-          ? 'attribute_exists(keyHash) AND credits >= :amount'
-          : 'attribute_exists(keyHash)',
-        ExpressionAttributeValues: charge
-          ? { ':delta': -change.credits, ':amount': change.credits }
-          : { ':delta': change.credits },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
   }
 
   async recordCallback(
