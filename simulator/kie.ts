@@ -158,6 +158,18 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
     }
   }
 
+  /** What every kie submit (generate, extend) checks first: the key, faults and quota, a JSON object body. */
+  function acceptedSubmit(req: SimRequest, res: ServerResponse): Record<string, unknown> | undefined {
+    if (!authorized(req, res)) return undefined;
+    if (refused(res, ctx.generations.refusal('kie', 'submit'))) return undefined;
+    ctx.stats.submits++;
+    if (req.bodyError || !isObject(req.body)) {
+      envelope(res, 422, 'The request body must be a JSON object');
+      return undefined;
+    }
+    return req.body;
+  }
+
   return [
     {
       shape: 'kie',
@@ -165,14 +177,10 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       method: 'POST',
       pattern: /^\/api\/v1\/veo\/generate$/,
       handle(req, res) {
-        if (!authorized(req, res)) return;
-        if (refused(res, ctx.generations.refusal('kie', 'submit'))) return;
-        ctx.stats.submits++;
-        if (req.bodyError || !isObject(req.body))
-          return envelope(res, 422, 'The request body must be a JSON object');
-        const problem = checkGenerate(req.body);
+        const body = acceptedSubmit(req, res);
+        if (!body) return;
+        const problem = checkGenerate(body);
         if (problem) return envelope(res, 422, problem);
-        const body = req.body;
         const generation = ctx.generations.create(
           'kie',
           {
@@ -193,12 +201,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       method: 'POST',
       pattern: /^\/api\/v1\/veo\/extend$/,
       handle(req, res) {
-        if (!authorized(req, res)) return;
-        if (refused(res, ctx.generations.refusal('kie', 'submit'))) return;
-        ctx.stats.submits++;
-        if (req.bodyError || !isObject(req.body))
-          return envelope(res, 422, 'The request body must be a JSON object');
-        const body = req.body;
+        const body = acceptedSubmit(req, res);
+        if (!body) return;
         const problem = checkExtend(body);
         if (problem) return envelope(res, 422, problem);
         // Only a video kie generated (and still keeps) can be extended.
