@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// One `npm test` runs every project; each can also run alone (npm run test:unit, test:infra, test:e2e).
+// One `npm test` runs every project; each can also run alone (npm run test:unit, test:infra, test:e2e,
+// test:browser).
 export default defineConfig({
   test: {
     projects: [
@@ -22,6 +23,15 @@ export default defineConfig({
           include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 90_000,
+        },
+      },
+      {
+        // Debian's Chromium driven by playwright-core against `npm start` (the playground and /docs).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
         },
       },
     ],

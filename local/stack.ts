@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type {
   APIGatewayProxyEventV2,
@@ -10,8 +14,10 @@ import type {
 import { findFfmpeg } from '../functions/adapters/media/ffmpeg';
 import { hashApiKey, newApiKey, newWebhookSecret } from '../functions/core/api-keys';
 import { type ProviderName, providerNames } from '../functions/core/ports';
+import { siteRouteKeys } from '../functions/site/static-site';
 import { fakeServiceAccount } from '../simulator/fixtures';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
+import { buildSite } from '../site/build';
 import { type ConsumerQueue, startEmulators } from './emulators';
 import { startHttpGateway } from './http-gateway';
 import { startSqsEventSource } from './sqs-event-source';
@@ -48,11 +54,29 @@ export interface LocalStackOptions {
 
 export interface RunningLocalStack {
   url: string;
+  /** The playground page and the API reference, served by the site function. */
+  playgroundUrl: string;
+  docsUrl: string;
   provider: ProviderName;
   apiKey: string;
   webhookSecret: string;
   simulator: Simulator;
   stop(): Promise<void>;
+}
+
+/**
+ * The playground and the API reference, built from site/ as the CDK bundling builds them: once per
+ * process, since the site handler reads where they are when first imported; removed when it exits.
+ */
+let builtSite: Promise<string> | undefined;
+function siteAssets(): Promise<string> {
+  builtSite ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'veo-site-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    await buildSite(dir);
+    return dir;
+  })();
+  return builtSite;
 }
 
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
@@ -92,8 +116,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     stoppers.push(() => simulator.stop());
 
+    const siteDir = await siteAssets();
+
     // The handlers are bound once the gateway's address is known: kie.ai needs it for its pushes.
-    const bound: { api?: HttpHandler; upstreamCallback?: HttpHandler } = {};
+    const bound: { api?: HttpHandler; upstreamCallback?: HttpHandler; site?: HttpHandler } = {};
     const late =
       (name: keyof typeof bound): HttpHandler =>
       (event, context) => {
@@ -106,6 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 8080,
       routes: [
         { routeKey: 'POST /internal/upstream-callback', handler: late('upstreamCallback') },
+        ...siteRouteKeys.map((routeKey) => ({ routeKey, handler: late('site'), functionName: 'site' })),
         { routeKey: '$default', handler: late('api') },
       ],
     });
@@ -141,6 +168,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POLL_INTERVAL_SECONDS: String(options.pollIntervalSeconds ?? 1),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      SITE_ASSETS_DIR: siteDir,
       ...options.environment,
     });
 
@@ -163,6 +191,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     bound.api = (await import('../functions/api')).handler as HttpHandler;
     bound.upstreamCallback = (await import('../functions/upstream-callback')).handler as HttpHandler;
+    bound.site = (await import('../functions/site')).handler as HttpHandler;
     const consumers: Record<ConsumerQueue, SqsHandler> = {
       generate: (await import('../functions/worker')).handler,
       poll: (await import('../functions/poller')).handler,
@@ -197,7 +226,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stoppers.push(unpublish);
     }
 
-    return { url: gateway.url, provider, apiKey, webhookSecret, simulator, stop: stopAll };
+    return {
+      url: gateway.url,
+      playgroundUrl: `${gateway.url}/playground`,
+      docsUrl: `${gateway.url}/docs`,
+      provider,
+      apiKey,
+      webhookSecret,
+      simulator,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -35,7 +35,8 @@ const stack = await startLocalStack({
   provider: values.provider,
   port: Number(values.port),
   dataDir: values['data-dir'],
-  stackFile: defaultStackFile,
+  // Where the keys tool finds this stack (a test's own stack points it elsewhere, as the keys tool reads it).
+  stackFile: process.env.VEO_LOCAL_STACK_FILE || defaultStackFile,
   devApiKey: process.env.DEV_API_KEY,
   devWebhookSecret: process.env.DEV_WEBHOOK_SECRET,
   simulatorLatencyMs: rate('SIMULATOR_LATENCY_MS'),
@@ -56,6 +57,8 @@ const shownSecret = process.env.DEV_WEBHOOK_SECRET ? '(from DEV_WEBHOOK_SECRET)'
 console.log(`
 veo-serverless is running locally (provider: ${values.provider}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
 
+  Playground      ${stack.playgroundUrl}   (paste the API key there)
+  API reference   ${stack.docsUrl}
   Base URL        ${stack.url}/api/v1
   API key         ${shownKey}
   Webhook secret  ${shownSecret}

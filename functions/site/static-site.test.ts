@@ -1,0 +1,210 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  assetPathFor,
+  containedPath,
+  contentSecurityPolicy,
+  createSiteHandler,
+  siteRouteKeys,
+  videoOrigin,
+} from './static-site';
+
+function event(path: string, method = 'GET', headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    requestContext: { http: { method, path } },
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+const bodyOf = (result: APIGatewayProxyStructuredResultV2) => {
+  const raw = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  return (result.headers?.['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+};
+
+describe('assetPathFor', () => {
+  it.each([
+    ['/playground', 'playground/index.html'],
+    ['/playground/', 'playground/index.html'],
+    ['/docs', 'docs/index.html'],
+    ['/playground/playground.js', 'playground/playground.js'],
+    ['/docs/swagger-ui/swagger-ui-bundle.js', 'docs/swagger-ui/swagger-ui-bundle.js'],
+    ['/docs/swagger-ui/swagger%2Dui.css', 'docs/swagger-ui/swagger-ui.css'],
+  ])('maps %s to %s', (path, file) => {
+    expect(assetPathFor(path)).toBe(file);
+  });
+
+  it.each([
+    '/',
+    '/etc/passwd',
+    '/api/v1/veo/generate',
+    '/playgroundx/index.html',
+    '/playground/../package.json',
+    '/playground/%2e%2e/package.json',
+    '/playground/%2E%2E%2Fpackage.json',
+    '/docs/..%2f..%2fpackage.json',
+    '/docs/swagger-ui/..\\..\\x.js',
+    '/docs/%5c..%5cx.js',
+    '/playground/./index.html',
+    '/playground//index.html',
+    '/playground/.hidden.js',
+    '/playground/index.html%00.js',
+    '/playground/%E0%A4%A.js',
+    '/playground/index.ts',
+    '/playground/playground.js.map',
+    '/docs/swagger-ui',
+  ])('refuses %s', (path) => {
+    expect(assetPathFor(path)).toBeUndefined();
+  });
+});
+
+describe('containedPath', () => {
+  it('keeps files inside the root and refuses anything resolving outside it', () => {
+    expect(containedPath('/srv/site', 'docs/index.html')).toBe('/srv/site/docs/index.html');
+    expect(containedPath('/srv/site', '../site-other/x.js')).toBeUndefined();
+    expect(containedPath('/srv/site', '/etc/passwd')).toBeUndefined();
+    expect(containedPath('/srv/site', '.')).toBeUndefined();
+  });
+});
+
+describe('contentSecurityPolicy', () => {
+  it('allows only our origin, and media from the video store', () => {
+    const policy = contentSecurityPolicy(['https://videos.s3.eu-west-1.amazonaws.com']);
+    const directives = Object.fromEntries(
+      policy.split('; ').map((d) => [d.split(' ')[0], d.split(' ').slice(1).join(' ')]),
+    );
+    expect(directives).toEqual({
+      'default-src': "'self'",
+      'script-src': "'self'",
+      'style-src': "'self'",
+      'img-src': "'self' data:",
+      'media-src': "'self' https://videos.s3.eu-west-1.amazonaws.com",
+      'connect-src': "'self'",
+      'font-src': "'self'",
+      'object-src': "'none'",
+      'base-uri': "'none'",
+      'form-action': "'self'",
+      'frame-ancestors': "'none'",
+    });
+    expect(policy).not.toContain('unsafe');
+  });
+});
+
+describe('videoOrigin', () => {
+  it('is the S3 endpoint when there is one, else the bucket on its regional endpoint', () => {
+    expect(videoOrigin({ bucket: 'b', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:4566/' })).toBe(
+      'http://127.0.0.1:4566',
+    );
+    expect(videoOrigin({ bucket: 'veo-videos-1a2b', region: 'eu-west-1' })).toBe(
+      'https://veo-videos-1a2b.s3.eu-west-1.amazonaws.com',
+    );
+  });
+});
+
+describe('site handler', () => {
+  let root: string;
+  let outside: string;
+  const bigScript = `console.log(${JSON.stringify('x'.repeat(5000))});`;
+  let handler: ReturnType<typeof createSiteHandler>;
+
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'veo-site-test-'));
+    root = join(dir, 'site');
+    outside = dir;
+    mkdirSync(join(root, 'playground'), { recursive: true });
+    mkdirSync(join(root, 'docs'), { recursive: true });
+    writeFileSync(join(root, 'playground/index.html'), '<!doctype html><title>p</title>');
+    writeFileSync(join(root, 'playground/playground.js'), bigScript);
+    writeFileSync(join(root, 'playground/favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+    writeFileSync(join(root, 'docs/index.html'), '<!doctype html><title>d</title>');
+    writeFileSync(join(outside, 'secret.txt'), 'not for the web');
+    handler = createSiteHandler({ root, mediaOrigins: ['http://127.0.0.1:4566'] });
+  });
+
+  afterAll(() => rmSync(outside, { recursive: true, force: true }));
+
+  it('routes exactly the pages and their files', () => {
+    expect(siteRouteKeys).toEqual([
+      'GET /',
+      'GET /playground',
+      'GET /playground/{proxy+}',
+      'GET /docs',
+      'GET /docs/{proxy+}',
+    ]);
+  });
+
+  it('serves the pages with their type, the CSP and the other security headers', async () => {
+    const result = await handler(event('/playground'));
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toBe('<!doctype html><title>p</title>');
+    expect(result.headers).toMatchObject({
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': contentSecurityPolicy(['http://127.0.0.1:4566']),
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+      'cache-control': 'no-cache',
+    });
+    expect((await handler(event('/docs'))).headers?.['content-security-policy']).toContain(
+      "default-src 'self'",
+    );
+  });
+
+  it.each([
+    ['/playground/playground.js', 'text/javascript; charset=utf-8'],
+    ['/playground/favicon.svg', 'image/svg+xml'],
+  ])('serves %s as %s', async (path, type) => {
+    const result = await handler(event(path));
+    expect(result.statusCode).toBe(200);
+    expect(result.headers?.['content-type']).toBe(type);
+    expect(result.headers?.['cache-control']).toBe('public, max-age=300');
+  });
+
+  it('gzips larger text files for clients that accept it, and only them', async () => {
+    const plain = await handler(event('/playground/playground.js'));
+    const gzipped = await handler(
+      event('/playground/playground.js', 'GET', { 'accept-encoding': 'gzip, br' }),
+    );
+    expect(plain.headers?.['content-encoding']).toBeUndefined();
+    expect(gzipped.headers).toMatchObject({ 'content-encoding': 'gzip', vary: 'accept-encoding' });
+    expect(bodyOf(plain)).toBe(bigScript);
+    expect(bodyOf(gzipped)).toBe(bigScript);
+    expect(Buffer.from(gzipped.body ?? '', 'base64').length).toBeLessThan(bigScript.length / 10);
+  });
+
+  it('redirects / to the playground', async () => {
+    const result = await handler(event('/'));
+    expect(result.statusCode).toBe(302);
+    expect(result.headers?.location).toBe('/playground');
+  });
+
+  it.each([
+    '/playground/missing.js',
+    '/playground/../secret.txt',
+    '/playground/%2e%2e/%2e%2e/secret.txt',
+    '/docs/..%2F..%2Fsecret.txt',
+    '/elsewhere',
+  ])('answers %s with the 404 envelope', async (path) => {
+    const result = await handler(event(path));
+    expect(result.statusCode).toBe(404);
+    expect(result.headers?.['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(result.body ?? '')).toEqual({
+      code: 404,
+      msg: `Not found: no route for GET ${path}`,
+      data: null,
+    });
+    expect(result.body).not.toContain('not for the web');
+  });
+
+  it('answers other methods with a 404', async () => {
+    expect((await handler(event('/playground', 'POST'))).statusCode).toBe(404);
+  });
+});
