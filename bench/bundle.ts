@@ -13,6 +13,7 @@ export const entries = {
   poller: 'functions/poller.ts',
   notifier: 'functions/notifier.ts',
   'upstream-callback': 'functions/upstream-callback.ts',
+  site: 'functions/site.ts',
 } as const;
 
 export const baselineEntry = 'bench/baseline-handler.ts';

@@ -5,6 +5,7 @@ import { Alarms } from './constructs/alarms';
 import { Api } from './constructs/api';
 import { consumerTimeouts, Functions } from './constructs/functions';
 import { Queues } from './constructs/queues';
+import { Site } from './constructs/site';
 import { Storage } from './constructs/storage';
 import type { StackSettings } from './settings';
 
@@ -75,7 +76,12 @@ export class VeoStack extends Stack {
         ffmpegLayerArn: settings.ffmpegLayerArn,
       },
     });
-    const api = new Api(this, 'Api', { api: functions.api, upstreamCallback: functions.upstreamCallback });
+    const site = new Site(this, 'Site', { videos: storage.videos });
+    const api = new Api(this, 'Api', {
+      api: functions.api,
+      upstreamCallback: functions.upstreamCallback,
+      site: site.fn,
+    });
     // Only the worker tells the upstream where to push (kie's callBackUrl). Added once the API exists:
     // the worker depends on the API, never the other way round, so there is no cycle.
     functions.worker.addEnvironment('UPSTREAM_CALLBACK_URL' satisfies keyof Config, api.upstreamCallbackUrl);
@@ -93,6 +99,10 @@ export class VeoStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (add /api/v1/...)' });
+    new CfnOutput(this, 'PlaygroundUrl', {
+      value: `${api.url}playground`,
+      description: 'Try the API in the browser (API reference at /docs)',
+    });
     new CfnOutput(this, 'ApiKeysTableName', {
       value: storage.apiKeys.tableName,
       description: 'Table `npm run keys` mints API keys into',

@@ -9,6 +9,7 @@ import {
   containedPath,
   contentSecurityPolicy,
   createSiteHandler,
+  readSiteSettings,
   siteRouteKeys,
   videoOrigin,
 } from './static-site';
@@ -105,6 +106,33 @@ describe('videoOrigin', () => {
     );
     expect(videoOrigin({ bucket: 'veo-videos-1a2b', region: 'eu-west-1' })).toBe(
       'https://veo-videos-1a2b.s3.eu-west-1.amazonaws.com',
+    );
+  });
+});
+
+describe('readSiteSettings', () => {
+  it('reads the bucket, region, S3 endpoint and asset folder', () => {
+    expect(readSiteSettings({ VIDEO_BUCKET: 'b', AWS_REGION: 'eu-west-1' })).toEqual({
+      bucket: 'b',
+      region: 'eu-west-1',
+      s3Endpoint: undefined,
+      assetsDir: undefined,
+    });
+    expect(
+      readSiteSettings({
+        VIDEO_BUCKET: 'b',
+        AWS_REGION: 'us-east-1',
+        S3_ENDPOINT: 'http://127.0.0.1:1234',
+        SITE_ASSETS_DIR: '/tmp/site',
+      }),
+    ).toMatchObject({ s3Endpoint: 'http://127.0.0.1:1234', assetsDir: '/tmp/site' });
+  });
+
+  it('fails fast without a bucket or region, or with an endpoint that is not a URL', () => {
+    expect(() => readSiteSettings({ AWS_REGION: 'us-east-1' })).toThrow('VIDEO_BUCKET is required');
+    expect(() => readSiteSettings({ VIDEO_BUCKET: 'b' })).toThrow('AWS_REGION is required');
+    expect(() => readSiteSettings({ VIDEO_BUCKET: 'b', AWS_REGION: 'r', S3_ENDPOINT: 'nope' })).toThrow(
+      'S3_ENDPOINT is not a URL',
     );
   });
 });

@@ -60,9 +60,38 @@ export function contentSecurityPolicy(mediaOrigins: readonly string[]): string {
  * The origin presigned video URLs have: the S3 endpoint when one is configured (the local emulator,
  * path-style), else the bucket's virtual-hosted regional endpoint, as the SDK signs it.
  */
-export function videoOrigin(settings: { bucket: string; region: string; s3Endpoint?: string }): string {
+export function videoOrigin(settings: Pick<SiteSettings, 'bucket' | 'region' | 's3Endpoint'>): string {
   if (settings.s3Endpoint) return new URL(settings.s3Endpoint).origin;
   return `https://${settings.bucket}.s3.${settings.region}.amazonaws.com`;
+}
+
+export interface SiteSettings {
+  bucket: string;
+  region: string;
+  s3Endpoint?: string;
+  assetsDir?: string;
+}
+
+/**
+ * The site function's four variables. Checked by hand rather than with the config schema (zod), which
+ * would more than double this function's bundle for four strings.
+ */
+export function readSiteSettings(env: Record<string, string | undefined>): SiteSettings {
+  const required = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`Invalid site configuration: ${name} is required`);
+    return value;
+  };
+  const s3Endpoint = env.S3_ENDPOINT || undefined;
+  if (s3Endpoint !== undefined && !URL.canParse(s3Endpoint)) {
+    throw new Error('Invalid site configuration: S3_ENDPOINT is not a URL');
+  }
+  return {
+    bucket: required('VIDEO_BUCKET'),
+    region: required('AWS_REGION'),
+    s3Endpoint,
+    assetsDir: env.SITE_ASSETS_DIR || undefined,
+  };
 }
 
 /**

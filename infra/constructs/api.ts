@@ -11,12 +11,15 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { siteRouteKeys } from '../../functions/site/static-site';
 
 export interface ApiProps {
   /** Answers every route, including unknown ones (with the 404 envelope). */
   api: IFunction;
   /** Answers the upstream provider's push. */
   upstreamCallback: IFunction;
+  /** Serves the playground and the API reference (GET /, /playground, /docs and their files). */
+  site: IFunction;
   /** @default burst 100, 50 requests per second */
   throttle?: ThrottleSettings;
 }
@@ -37,7 +40,7 @@ const accessLogFields = {
 
 const UPSTREAM_CALLBACK_PATH = '/internal/upstream-callback';
 
-/** The HTTP API in front of the api and upstream-callback functions (payload format 2.0). */
+/** The HTTP API in front of the api, upstream-callback and site functions (payload format 2.0). */
 export class Api extends Construct {
   readonly httpApi: HttpApi;
   readonly url: string;
@@ -58,6 +61,12 @@ export class Api extends Construct {
       methods: [HttpMethod.POST],
       integration: new HttpLambdaIntegration('UpstreamCallbackIntegration', props.upstreamCallback),
     });
+    // The same route keys the local gateway sends to the site handler (functions/site/static-site.ts).
+    const site = new HttpLambdaIntegration('SiteIntegration', props.site);
+    for (const routeKey of siteRouteKeys) {
+      const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
+      this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: site });
+    }
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
@@ -75,12 +84,14 @@ export class Api extends Construct {
         format: AccessLogFormat.custom(JSON.stringify(accessLogFields)),
       },
     });
-    // cdk-nag: API Gateway authorizers do not fit either route. The api function authenticates the
+    // cdk-nag: API Gateway authorizers do not fit any route. The api function authenticates the
     // kie-style Bearer API key itself (hashed lookup, per-key rate limit); the upstream callback checks
-    // the provider's signature; a 404 for unknown paths needs no key.
+    // the provider's signature; a 404 for unknown paths needs no key; the pages are public (the key is
+    // pasted into them and sent by the browser to the api routes).
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'API keys are checked by the api function; upstream callbacks by their provider signature',
+      reason:
+        'API keys are checked by the api function; upstream callbacks by their provider signature; the site pages are public',
     });
     this.url = stage.url;
     this.upstreamCallbackUrl = `${this.httpApi.apiEndpoint}${UPSTREAM_CALLBACK_PATH}`;

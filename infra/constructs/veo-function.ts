@@ -25,6 +25,8 @@ export interface VeoFunctionProps {
   layers?: ILayerVersion[];
   /** Files copied into the bundle beside index.mjs, for code that finds them through `import.meta.url`. */
   bundledFiles?: BundledFile[];
+  /** Shell commands run from the repository root once index.mjs is built; `outputDir` is the bundle's root. */
+  afterBundling?: (outputDir: string) => string[];
 }
 
 export interface BundledFile {
@@ -76,7 +78,10 @@ export class VeoFunction extends NodejsFunction {
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) => copyCommands(props.bundledFiles ?? [], inputDir, outputDir),
+          afterBundling: (inputDir, outputDir) => [
+            ...copyCommands(props.bundledFiles ?? [], inputDir, outputDir),
+            ...(props.afterBundling?.(outputDir) ?? []),
+          ],
         },
       },
     });
@@ -93,11 +98,13 @@ export class VeoFunction extends NodejsFunction {
   }
 }
 
+/** A single-quoted shell word: nothing in it expands. */
+export const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
 /** Plain `mkdir` and `cp`, run by the local bundling's bash; paths single-quoted, so nothing in them expands. */
 function copyCommands(files: BundledFile[], inputDir: string, outputDir: string): string[] {
-  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`;
   return files.flatMap(({ source, target }) => [
-    `mkdir -p ${quote(dirname(join(outputDir, target)))}`,
-    `cp ${quote(join(inputDir, source))} ${quote(join(outputDir, target))}`,
+    `mkdir -p ${shellQuote(dirname(join(outputDir, target)))}`,
+    `cp ${shellQuote(join(inputDir, source))} ${shellQuote(join(outputDir, target))}`,
   ]);
 }

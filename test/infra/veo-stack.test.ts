@@ -14,6 +14,7 @@ import {
   taskTable,
 } from '../../functions/adapters/dynamodb/tables';
 import { configSchema } from '../../functions/config';
+import { siteRouteKeys } from '../../functions/site/static-site';
 import { readStackSettings } from '../../infra/settings';
 import { VeoStack } from '../../infra/veo-stack';
 
@@ -230,17 +231,54 @@ describe('HTTP API', () => {
     expect(integrationId).not.toBe('');
   });
 
+  it('routes the pages (GET /, /playground, /docs and their files) to the site function, without authorization', () => {
+    const siteId = only(template, 'AWS::Lambda::Function', 'SiteFunction')[0];
+    const routes = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>,
+    );
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration') as Record<string, Resource>;
+    expect(siteRouteKeys).toEqual(expect.arrayContaining(['GET /', 'GET /playground', 'GET /docs']));
+    for (const routeKey of siteRouteKeys) {
+      const route = routes.find((r) => r.Properties.RouteKey === routeKey);
+      expect(route, routeKey).toBeDefined();
+      expect(route?.Properties.AuthorizationType ?? 'NONE', routeKey).toBe('NONE');
+      const target = JSON.stringify(route?.Properties.Target);
+      const integration = Object.entries(integrations).find(([id]) => target.includes(`"${id}"`))?.[1];
+      expect(integration?.Properties, routeKey).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [siteId, 'Arn'] },
+      });
+    }
+    template.hasOutput('PlaygroundUrl', { Value: Match.anyValue() });
+  });
+
   it('has no other routes, so unknown paths reach the api function', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2 + siteRouteKeys.length);
+  });
+});
+
+describe('site function', () => {
+  const [siteId, site] = only(template, 'AWS::Lambda::Function', 'SiteFunction');
+
+  it('knows only the video bucket (for its CSP) and may touch nothing: no policy beyond writing its logs', () => {
+    expect(site.Properties.Environment).toEqual({ Variables: { VIDEO_BUCKET: { Ref: bucketId() } } });
+    expect(site.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 10 });
+    const [roleId, role] = only(template, 'AWS::IAM::Role', 'SiteFunctionServiceRole');
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AWSLambdaBasicExecutionRole');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    expect(policies.filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))).toEqual([]);
+    expect(siteId).toMatch(/^SiteFunction/);
   });
 });
 
 describe('functions', () => {
   const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
 
-  it('are exactly the five entry points (no CDK helper functions)', () => {
-    expect(Object.keys(functions).sort()).toEqual((Object.keys(fnIds) as Fn[]).map(fnId).sort());
-    expect(Object.keys(functions)).toHaveLength(5);
+  it('are exactly the five entry points and the site (no CDK helper functions)', () => {
+    const siteId = only(template, 'AWS::Lambda::Function', 'SiteFunction')[0];
+    expect(Object.keys(functions).sort()).toEqual([...(Object.keys(fnIds) as Fn[]).map(fnId), siteId].sort());
+    expect(Object.keys(functions)).toHaveLength(6);
   });
 
   it('all run Node.js 22 on arm64 with the index.handler entry', () => {
@@ -270,7 +308,7 @@ describe('functions', () => {
       expect(groups[ref]?.Properties.RetentionInDays).toBeGreaterThan(0);
       return ref;
     });
-    expect(new Set(used).size).toBe(5);
+    expect(new Set(used).size).toBe(6);
   });
 
   it('all get the same environment, the worker also the upstream callback URL, which satisfies functions/config.ts', () => {
@@ -922,7 +960,25 @@ describe('cdk synth with real bundling', () => {
     return { status: result.status, stderr: result.stderr };
   }
 
-  it('bundles every function with esbuild into one ESM file that provides require, the font beside the ffmpeg users', {
+  /** Imports the site bundle as Lambda would and calls its handler for one path. */
+  function serveFromBundle(dir: string, path: string) {
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)});
+      const r = await handler({ rawPath: ${JSON.stringify(path)}, headers: {}, requestContext: { http: { method: 'GET' } } });
+      const body = Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
+      console.log(JSON.stringify({ statusCode: r.statusCode, contentType: r.headers['content-type'],
+        csp: r.headers['content-security-policy'], body: body.slice(0, 2000) }));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', VIDEO_BUCKET: 'videos' },
+    });
+    expect(result.stderr).toBe('');
+    return JSON.parse(result.stdout) as Record<string, unknown>;
+  }
+
+  it('bundles every function with esbuild into one ESM file that provides require, the font beside the ffmpeg users, the pages beside the site', {
     timeout: 120_000,
   }, () => {
     const { app, stack } = synthApp({}, true);
@@ -935,7 +991,7 @@ describe('cdk synth with real bundling', () => {
       };
       const fns = Object.keys(fnIds) as Fn[];
       expect(new Set(fns.map(assetDir)).size).toBe(5);
-      expect(Object.keys(functionsOf(t))).toHaveLength(5);
+      expect(Object.keys(functionsOf(t))).toHaveLength(6);
       const sourceFont = readFileSync(
         fileURLToPath(new URL('../../functions/adapters/media/assets/DejaVuSans-Bold.ttf', import.meta.url)),
       );
@@ -970,6 +1026,35 @@ describe('cdk synth with real bundling', () => {
       const broken = coldStart(poller);
       expect(broken.status).not.toBe(0);
       expect(broken.stderr).toContain('watermark font not found');
+
+      // The site: a small index.mjs with the built pages beside it, served with the CSP.
+      const siteKey = (
+        only(t, 'AWS::Lambda::Function', 'SiteFunction')[1].Properties.Code as { S3Key: string }
+      ).S3Key;
+      const site = join(assembly.directory, `asset.${siteKey.replace(/\.zip$/, '')}`);
+      expect(readdirSync(site).sort()).toEqual(['index.mjs', 'site-assets']);
+      expect(readFileSync(join(site, 'index.mjs')).length).toBeLessThan(50_000);
+      for (const file of [
+        'playground/index.html',
+        'playground/playground.js',
+        'playground/playground.css',
+        'docs/index.html',
+        'docs/docs.js',
+        'docs/swagger-ui/swagger-ui-bundle.js',
+        'docs/swagger-ui/swagger-ui.css',
+      ]) {
+        expect(existsSync(join(site, 'site-assets', file)), file).toBe(true);
+      }
+      expect(serveFromBundle(site, '/docs')).toMatchObject({
+        statusCode: 200,
+        contentType: 'text/html; charset=utf-8',
+        csp: expect.stringContaining("media-src 'self' https://videos.s3.us-east-1.amazonaws.com;"),
+        body: expect.stringContaining('/docs/swagger-ui/swagger-ui-bundle.js'),
+      });
+      expect(serveFromBundle(site, '/docs/swagger-ui/swagger-ui-bundle.js')).toMatchObject({
+        statusCode: 200,
+      });
+      expect(serveFromBundle(site, '/docs/..%2F..%2Findex.mjs')).toMatchObject({ statusCode: 404 });
     } finally {
       rmSync(assembly.directory, { recursive: true, force: true });
     }
