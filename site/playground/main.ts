@@ -146,7 +146,8 @@ function renderRecord(record: TaskRecord): void {
   const items: HTMLLIElement[] = [];
   if (resultUrl) items.push(link(`Result (${result.resolution})`, resultUrl));
   const origin = result.originUrls[0];
-  if (origin && origin !== resultUrl) items.push(link('Original (no watermark)', origin));
+  // The original is the same file unless a watermark was stamped on the result.
+  if (origin) items.push(link(origin === resultUrl ? 'Original' : 'Original (no watermark)', origin));
   const full = result.fullResultUrls?.[0];
   if (full) items.push(link('Full extended video', full));
   for (const rendition of record.renditions ?? []) {
