@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -100,6 +102,26 @@ describe('contentSecurityPolicy', () => {
 });
 
 describe('videoOrigin', () => {
+  it.each(['us-east-1', 'eu-west-1'])('is the origin of the URLs the SDK presigns in %s', async (region) => {
+    const s3 = new S3Client({ region, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const bucket = 'veoserverless-storagevideos1a2b3c4d-abcdef';
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'videos/t/0.mp4' }));
+    expect(new URL(url).origin).toBe(videoOrigin({ bucket, region }));
+    const local = new S3Client({
+      region,
+      endpoint: 'http://127.0.0.1:4566',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    const localUrl = await getSignedUrl(
+      local,
+      new GetObjectCommand({ Bucket: bucket, Key: 'videos/t/0.mp4' }),
+    );
+    expect(new URL(localUrl).origin).toBe(
+      videoOrigin({ bucket, region, s3Endpoint: 'http://127.0.0.1:4566' }),
+    );
+  });
+
   it('is the S3 endpoint when there is one, else the bucket on its regional endpoint', () => {
     expect(videoOrigin({ bucket: 'b', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:4566/' })).toBe(
       'http://127.0.0.1:4566',
