@@ -119,7 +119,9 @@ beforeEach(async () => {
   page = await context.newPage();
   problems = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
+    // Chromium reports CSP violations as console errors; any message naming the policy counts, whatever its level.
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text()))
+      problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
 });
