@@ -28,6 +28,13 @@ export interface SqsEventSourceOptions {
 
 export interface SqsEventSource {
   stop(): Promise<void>;
+  /**
+   * Stops as a crashed function instance would: no new receive, and the batch in flight is abandoned,
+   * never deleted, so its messages come back after their visibility timeout. The handler already running
+   * cannot be interrupted in-process and runs to its end unheeded (a crash after the work, before the
+   * delete, which redelivery must tolerate).
+   */
+  crash(): void;
 }
 
 const firstBackoffMs = 200;
@@ -46,6 +53,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
   const log = options.log ?? ((message, details) => console.error(message, details));
   const stopping = new AbortController();
+  let crashed = false;
 
   const loop = async () => {
     let queueArn = options.queueArn;
@@ -91,7 +99,9 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     let result: SQSBatchResponse | undefined;
     try {
       result = (await options.handler(event, context)) ?? undefined;
+      if (crashed) return;
     } catch (error) {
+      if (crashed) return;
       // As in Lambda: the whole batch failed and every message comes back.
       log('sqs-event-source: handler failed, batch left for redelivery', {
         functionName: options.functionName,
@@ -121,6 +131,10 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     stop: async () => {
       stopping.abort();
       await running;
+    },
+    crash: () => {
+      crashed = true;
+      stopping.abort();
     },
   };
 }
