@@ -62,9 +62,10 @@ export interface RunningLocalStack {
   /**
    * Restarts the worker as after a crash: its event source stops at once and abandons the batch in flight
    * (not deleted, so it is redelivered after the generate queue's visibility timeout), and a fresh worker
-   * (the handler module evaluated anew, with its own clients) takes over the queue.
+   * (the handler module evaluated anew, with its own clients) takes over the queue. Resolves to the number
+   * of messages abandoned.
    */
-  restartWorker(): Promise<void>;
+  restartWorker(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -212,12 +213,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let workerInstances = 0;
     const restartWorker = async () => {
       if (!consumed.includes('generate')) throw new Error('this stack runs no worker');
-      sources.get('generate')?.crash();
+      const abandoned = sources.get('generate')?.crash() ?? 0;
       // A new instance of the module, as a fresh Lambda container would import it.
       const module = new URL('../functions/worker.ts', import.meta.url);
       module.searchParams.set('instance', String(++workerInstances));
       const fresh = (await import(/* @vite-ignore */ module.href)) as { handler: SqsHandler };
       consume('generate', fresh.handler);
+      return abandoned;
     };
 
     if (options.stackFile !== undefined) {

@@ -52,7 +52,7 @@ describe('local stack: worker restart', () => {
     const deadline = Date.now() + 20_000;
     while (imageRequests < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(imageRequests).toBe(1);
-    await stack.restartWorker();
+    expect(await stack.restartWorker()).toBe(1);
 
     const record = await api.waitForRecord(taskId, (d) => d.successFlag !== 0, 45_000);
     expect(record.successFlag).toBe(1);
