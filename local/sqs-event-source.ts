@@ -28,6 +28,13 @@ export interface SqsEventSourceOptions {
 
 export interface SqsEventSource {
   stop(): Promise<void>;
+  /**
+   * Stops as a crashed function instance would: no new receive, and the batch in flight is abandoned,
+   * never deleted, so its messages come back after their visibility timeout. The handler already running
+   * cannot be interrupted in-process and runs to its end unheeded (a crash after the work, before the
+   * delete, which redelivery must tolerate). Returns how many messages were abandoned.
+   */
+  crash(): number;
 }
 
 const firstBackoffMs = 200;
@@ -46,6 +53,8 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
   const log = options.log ?? ((message, details) => console.error(message, details));
   const stopping = new AbortController();
+  let crashed = false;
+  let inFlight = 0;
 
   const loop = async () => {
     let queueArn = options.queueArn;
@@ -89,9 +98,14 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       region: regionOf(queueArn),
     });
     let result: SQSBatchResponse | undefined;
+    inFlight = messages.length;
     try {
       result = (await options.handler(event, context)) ?? undefined;
+      if (crashed) return;
+      inFlight = 0;
     } catch (error) {
+      if (crashed) return;
+      inFlight = 0;
       // As in Lambda: the whole batch failed and every message comes back.
       log('sqs-event-source: handler failed, batch left for redelivery', {
         functionName: options.functionName,
@@ -121,6 +135,11 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     stop: async () => {
       stopping.abort();
       await running;
+    },
+    crash: () => {
+      crashed = true;
+      stopping.abort();
+      return inFlight;
     },
   };
 }

@@ -20,7 +20,7 @@ import { type Simulator, type SimulatorOptions, startSimulator } from '../simula
 import { buildSite } from '../site/build';
 import { type ConsumerQueue, startEmulators } from './emulators';
 import { startHttpGateway } from './http-gateway';
-import { startSqsEventSource } from './sqs-event-source';
+import { type SqsEventSource, startSqsEventSource } from './sqs-event-source';
 import { publishStack } from './stack-file';
 
 /**
@@ -43,6 +43,13 @@ export interface LocalStackOptions {
   pollIntervalSeconds?: number;
   /** Extra function configuration (e.g. QUOTA_LIMIT), as the deployed stack would set it. */
   environment?: Record<string, string>;
+  /** Per-queue visibility timeouts (see emulators.ts for the defaults). */
+  visibilityTimeoutSeconds?: Partial<Record<ConsumerQueue, number>>;
+  /**
+   * Which queues get an event source in this process (default all three); a benchmark runs a consumer in
+   * a process of its own instead.
+   */
+  consumers?: ConsumerQueue[];
   /** Keep data across restarts under this folder; in memory when absent. */
   dataDir?: string;
   /**
@@ -61,6 +68,13 @@ export interface RunningLocalStack {
   apiKey: string;
   webhookSecret: string;
   simulator: Simulator;
+  /**
+   * Restarts the worker as after a crash: its event source stops at once and abandons the batch in flight
+   * (not deleted, so it is redelivered after the generate queue's visibility timeout), and a fresh worker
+   * (the handler module evaluated anew, with its own clients) takes over the queue. Resolves to the number
+   * of messages abandoned.
+   */
+  restartWorker(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -93,7 +107,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const emulators = await startEmulators({ dataDir: options.dataDir });
+    const emulators = await startEmulators({
+      dataDir: options.dataDir,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    });
     stoppers.push(() => emulators.stop());
 
     // Credentials the simulator checks exactly as the real upstream would; made up for each start.
@@ -203,16 +220,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoint: emulators.sqsEndpoint,
       credentials: { ...emulators.credentials },
     });
-    for (const queue of Object.keys(consumers) as ConsumerQueue[]) {
-      const source = startSqsEventSource({
-        sqs,
-        queueUrl: emulators.queues[queue],
-        queueArn: emulators.queueArns[queue],
-        handler: consumers[queue],
-        functionName: { generate: 'worker', poll: 'poller', notify: 'notifier' }[queue],
-      });
-      stoppers.push(() => source.stop());
-    }
+    const functionNames = { generate: 'worker', poll: 'poller', notify: 'notifier' } as const;
+    const sources = new Map<ConsumerQueue, SqsEventSource>();
+    const consume = (queue: ConsumerQueue, handler: SqsHandler) =>
+      sources.set(
+        queue,
+        startSqsEventSource({
+          sqs,
+          queueUrl: emulators.queues[queue],
+          queueArn: emulators.queueArns[queue],
+          handler,
+          functionName: functionNames[queue],
+        }),
+      );
+    const consumed = options.consumers ?? (Object.keys(consumers) as ConsumerQueue[]);
+    for (const queue of consumed) consume(queue, consumers[queue]);
+    stoppers.push(async () => {
+      for (const source of sources.values()) await source.stop();
+    });
+
+    let workerInstances = 0;
+    const restartWorker = async () => {
+      if (!consumed.includes('generate')) throw new Error('this stack runs no worker');
+      const abandoned = sources.get('generate')?.crash() ?? 0;
+      // A new instance of the module, as a fresh Lambda container would import it.
+      const module = new URL('../functions/worker.ts', import.meta.url);
+      module.searchParams.set('instance', String(++workerInstances));
+      const fresh = (await import(/* @vite-ignore */ module.href)) as { handler: SqsHandler };
+      consume('generate', fresh.handler);
+      return abandoned;
+    };
 
     if (options.stackFile !== undefined) {
       const unpublish = await publishStack(options.stackFile, {
@@ -234,6 +271,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiKey,
       webhookSecret,
       simulator,
+      restartWorker,
       stop: stopAll,
     };
   } catch (error) {

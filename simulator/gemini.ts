@@ -155,7 +155,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
         const generation = ctx.generations.get(match[2] ?? '', 'gemini');
         if (!generation || generation.model !== match[1])
           return googleError(res, 404, 'Operation not found.');
-        if (!ctx.generations.isDone(generation))
+        if (!ctx.generations.polled(generation))
           return sendJson(res, 200, { name: operationName(generation) });
         return sendJson(res, 200, finished(generation));
       },
@@ -172,7 +172,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
           return googleError(res, 404, 'File not found.');
         }
         ctx.stats.downloads++;
-        sendSample(res, generation);
+        sendSample(res, generation, ctx.options.videoBytes);
       },
     },
   ];

@@ -68,8 +68,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
     return true;
   }
 
-  function record(generation: Generation) {
-    const done = ctx.generations.isDone(generation);
+  function record(generation: Generation, done: boolean) {
     const base = {
       taskId: generation.id,
       paramJson: JSON.stringify(generation.details.request),
@@ -236,7 +235,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
         ctx.stats.polls++;
         const generation = ctx.generations.get(req.url.searchParams.get('taskId') ?? '', 'kie');
         if (!generation) return envelope(res, 422, 'record is null');
-        return envelope(res, 200, 'success', record(generation));
+        return envelope(res, 200, 'success', record(generation, ctx.generations.polled(generation)));
       },
     },
     {
@@ -254,7 +253,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           return;
         }
         ctx.stats.downloads++;
-        sendSample(res, generation);
+        sendSample(res, generation, ctx.options.videoBytes);
       },
     },
   ];

@@ -7,6 +7,7 @@ import { startSimulator } from './server';
 /**
  * Runs the simulator alone:
  *   node --import tsx simulator/main.ts --port 8090 --latency-ms 2000-6000 --failure-rate 0.05 \
+ *     --latency-distribution log-uniform --video-bytes 209715200 \
  *     --quota kie=20/10000 --quota vertex=50/60000 --kie-api-key dev --kie-webhook-secret s3cret
  * Every flag maps to a SimulatorOptions field; credentials may also come from the environment
  * (SIMULATOR_API_KEY, SIMULATOR_KIE_API_KEY, SIMULATOR_KIE_WEBHOOK_SECRET) to keep them out of `ps`.
@@ -19,6 +20,8 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
       port: { type: 'string' },
       host: { type: 'string' },
       'latency-ms': { type: 'string' },
+      'latency-distribution': { type: 'string' },
+      'video-bytes': { type: 'string' },
       'failure-rate': { type: 'string' },
       'rejection-rate': { type: 'string' },
       'rate-limit-rate': { type: 'string' },
@@ -46,6 +49,7 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
     rateLimitRate: number('rate-limit-rate', values['rate-limit-rate']),
     serverErrorRate: number('server-error-rate', values['server-error-rate']),
     seed: number('seed', values.seed),
+    videoBytes: number('video-bytes', values['video-bytes']),
     apiKey: values['api-key'] ?? env.SIMULATOR_API_KEY,
     kieApiKey: values['kie-api-key'] ?? env.SIMULATOR_KIE_API_KEY,
     kieWebhookSecret: values['kie-webhook-secret'] ?? env.SIMULATOR_KIE_WEBHOOK_SECRET,
@@ -53,8 +57,11 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
   const latency = values['latency-ms'];
   if (latency !== undefined) {
     const range = /^(\d+)-(\d+)$/.exec(latency);
+    const distribution = values['latency-distribution'];
+    if (distribution !== undefined && distribution !== 'uniform' && distribution !== 'log-uniform')
+      throw new Error('--latency-distribution is uniform or log-uniform');
     options.latencyMs = range
-      ? { min: Number(range[1]), max: Number(range[2]) }
+      ? { min: Number(range[1]), max: Number(range[2]), distribution }
       : number('latency-ms', latency);
   }
   const errorStatus = values['kie-error-status'];

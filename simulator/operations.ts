@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Shape } from './http';
 
@@ -17,8 +18,11 @@ export interface QuotaOption {
 export interface SimulatorOptions {
   port?: number;
   host?: string;
-  /** How long a generation takes: a fixed number of milliseconds or a range (default 3000). */
-  latencyMs?: number | { min: number; max: number };
+  /**
+   * How long a generation takes: a fixed number of milliseconds or a range (default 3000). A range is drawn
+   * uniformly, or log-uniformly (as many short generations as long ones per doubling of the time).
+   */
+  latencyMs?: number | LatencyRange;
   /** Share of generations that end with an upstream error (0–1, default 0). */
   failureRate?: number;
   /** Share of generations the content filter rejects (0–1, default 0). */
@@ -53,6 +57,18 @@ export interface SimulatorOptions {
   kieCallbackRetryMs?: number;
   /** How many received requests `simulator.requests` keeps (default 200). */
   maxRecordedRequests?: number;
+  /**
+   * Serve every generated video as an MP4 of exactly this many bytes, made on the fly as a stream (an
+   * `ftyp` box, then one `free` box of zeros), instead of the small sample; for the memory benchmark.
+   */
+  videoBytes?: number;
+}
+
+export interface LatencyRange {
+  min: number;
+  max: number;
+  /** Default `uniform`. */
+  distribution?: 'uniform' | 'log-uniform';
 }
 
 export type Outcome = 'succeeded' | 'rejected' | 'failed';
@@ -69,6 +85,10 @@ export interface Generation {
   outcome: Outcome;
   /** Shape-specific details (the kie request, the Vertex storageUri...). */
   details: Record<string, unknown>;
+  /** Status requests (polls) that reached this generation. */
+  polls: number;
+  /** When a poll first answered that the generation was done. */
+  firstDonePollAt?: number;
 }
 
 export interface InjectedFault {
@@ -133,6 +153,7 @@ export class Generations {
       doneAt: now + this.latency(),
       outcome: this.outcome(fields.prompt),
       details,
+      polls: 0,
     };
     this.byId.set(generation.id, generation);
     return generation;
@@ -145,6 +166,19 @@ export class Generations {
 
   isDone(generation: Generation): boolean {
     return Date.now() >= generation.doneAt;
+  }
+
+  /** A status request for this generation: counted, and the first one that sees it done is noted. */
+  polled(generation: Generation): boolean {
+    generation.polls += 1;
+    const done = this.isDone(generation);
+    if (done) generation.firstDonePollAt ??= Date.now();
+    return done;
+  }
+
+  /** Every generation so far, oldest first. */
+  all(): Generation[] {
+    return [...this.byId.values()];
   }
 
   inject(fault: InjectedFault): void {
@@ -202,14 +236,23 @@ export class Generations {
   }
 
   private latency(): number {
-    const latency = this.options.latencyMs ?? 3000;
-    if (typeof latency === 'number') return latency;
-    return Math.round(latency.min + this.random() * Math.max(0, latency.max - latency.min));
+    return drawLatency(this.options.latencyMs ?? 3000, this.random);
   }
 
   private chance(rate: number | undefined): boolean {
     return rate !== undefined && rate > 0 && this.random() < rate;
   }
+}
+
+/** A generation time from the option: the number itself, or a draw from the range. */
+export function drawLatency(latency: number | LatencyRange, random: () => number): number {
+  if (typeof latency === 'number') return latency;
+  const { min, max } = latency;
+  if (!(min >= 0 && max >= min)) throw new Error(`latencyMs needs 0 <= min <= max, got ${min}..${max}`);
+  if (latency.distribution === 'log-uniform' && min > 0) {
+    return Math.round(Math.exp(Math.log(min) + random() * (Math.log(max) - Math.log(min))));
+  }
+  return Math.round(min + random() * (max - min));
 }
 
 function quotaFor(option: SimulatorOptions['quota'], shape: Shape): QuotaOption | undefined {
@@ -250,9 +293,54 @@ export interface ShapeContext {
   schedule(run: () => void, delayMs: number): void;
 }
 
-/** Streams the sample MP4 of the generation's shape. */
-export function sendSample(res: ServerResponse, generation: Generation): void {
+/** Streams the sample MP4 of the generation's shape, or a generated one of `videoBytes` when set. */
+export function sendSample(res: ServerResponse, generation: Generation, videoBytes?: number): void {
+  if (videoBytes !== undefined) {
+    res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': videoBytes });
+    paddedMp4Stream(videoBytes).pipe(res);
+    return;
+  }
   const file = sampleFiles[generation.aspectRatio];
   res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(file).size });
   createReadStream(file).pipe(res);
+}
+
+const zeros = Buffer.alloc(1024 * 1024);
+
+/**
+ * An MP4 container of exactly `bytes` bytes, produced chunk by chunk (never held whole): an `ftyp` box,
+ * then one `free` box filling the rest with zeros. A valid container, not a playable video.
+ */
+export function paddedMp4Stream(bytes: number): Readable {
+  // major brand isom, minor version 512, compatible brands isom, iso2, mp41 (as fixtures' mp4Bytes)
+  const ftyp = Buffer.concat([
+    Buffer.from([0, 0, 0, 28]),
+    Buffer.from('ftypisom', 'latin1'),
+    Buffer.from([0, 0, 2, 0]),
+    Buffer.from('isomiso2mp41', 'latin1'),
+  ]);
+  if (!Number.isInteger(bytes) || bytes < ftyp.length + 8 || bytes > 0xffffffff) {
+    throw new Error(`videoBytes must be an integer from ${ftyp.length + 8} to 4 GiB, got ${bytes}`);
+  }
+  const freeHeader = Buffer.alloc(8);
+  freeHeader.writeUInt32BE(bytes - ftyp.length);
+  freeHeader.write('free', 4, 'latin1');
+  let left = bytes - ftyp.length - 8;
+  let headerSent = false;
+  return new Readable({
+    read() {
+      if (!headerSent) {
+        headerSent = true;
+        this.push(Buffer.concat([ftyp, freeHeader]));
+        return;
+      }
+      if (left === 0) {
+        this.push(null);
+        return;
+      }
+      const size = Math.min(left, zeros.length);
+      left -= size;
+      this.push(zeros.subarray(0, size));
+    },
+  });
 }

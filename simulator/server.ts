@@ -13,6 +13,7 @@ import {
 import { kieRoutes } from './kie';
 import {
   type CallbackAttemptRecord,
+  type Generation,
   Generations,
   type InjectedFault,
   type ShapeContext,
@@ -22,7 +23,14 @@ import {
 import { vertexRoutes } from './vertex';
 
 export type { RecordedRequest, Shape } from './http';
-export type { CallbackAttemptRecord, InjectedFault, SimulatorOptions, SimulatorStats } from './operations';
+export type {
+  CallbackAttemptRecord,
+  Generation,
+  InjectedFault,
+  LatencyRange,
+  SimulatorOptions,
+  SimulatorStats,
+} from './operations';
 
 /**
  * A stand-in for Veo that speaks three upstream wire formats at once, on distinct paths, so any provider
@@ -41,6 +49,11 @@ export interface Simulator {
   callbacks: CallbackAttemptRecord[];
   /** Makes the next matching submit(s) or poll(s) answer with this status. */
   injectFault(fault: InjectedFault): void;
+  /**
+   * Every generation accepted so far, oldest first: when it was created and became done upstream, its
+   * outcome, how many status requests it had and when one first saw it done (for the benchmark).
+   */
+  generations(): readonly Generation[];
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
@@ -127,6 +140,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests,
     callbacks: ctx.callbacks,
     injectFault: (fault) => ctx.generations.inject(fault),
+    generations: () => ctx.generations.all(),
     stop: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);

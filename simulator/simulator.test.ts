@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mp4Bytes, pngBytes } from './fixtures';
 import { parseSimulatorArgs } from './main';
+import { drawLatency, seededRandom } from './operations';
 import { type Simulator, type SimulatorOptions, startSimulator } from './server';
 
 const running: Simulator[] = [];
@@ -217,6 +218,69 @@ describe('simulator', () => {
     expect(new Set(first).size).toBeGreaterThan(1);
   });
 
+  it('draws latencies within their range, log-uniformly when asked (as many per doubling)', () => {
+    const range = { min: 1_100, max: 36_000 };
+    const draw = (distribution: 'uniform' | 'log-uniform') => {
+      const random = seededRandom(7);
+      return Array.from({ length: 2000 }, () => drawLatency({ ...range, distribution }, random)).sort(
+        (a, b) => a - b,
+      );
+    };
+    for (const samples of [draw('uniform'), draw('log-uniform')]) {
+      expect(samples[0]).toBeGreaterThanOrEqual(range.min);
+      expect(samples.at(-1)).toBeLessThanOrEqual(range.max);
+    }
+    // Uniform: the median near the middle; log-uniform: near the geometric mean (about 6.3 s here).
+    const middle = (samples: number[]) => samples[samples.length / 2] ?? 0;
+    expect(middle(draw('uniform'))).toBeGreaterThan(15_000);
+    expect(middle(draw('log-uniform'))).toBeGreaterThan(5_000);
+    expect(middle(draw('log-uniform'))).toBeLessThan(8_000);
+    expect(drawLatency(250, Math.random)).toBe(250);
+    expect(() => drawLatency({ min: 10, max: 5 }, Math.random)).toThrow(/min <= max/);
+  });
+
+  it('tells for each generation when it was done upstream, how often it was polled and when seen done', async () => {
+    const sim = await start({ latencyMs: 150 });
+    const submitted = (await (await geminiSubmit(sim, { instances: [{ prompt: 'timed' }] })).json()) as {
+      name: string;
+    };
+    const poll = async () =>
+      (await (await fetch(`${sim.url}/v1beta/${submitted.name}`)).json()) as { done?: boolean };
+    expect((await poll()).done).toBeUndefined();
+    const [generation] = sim.generations();
+    expect(generation).toMatchObject({ prompt: 'timed', outcome: 'succeeded', polls: 1 });
+    expect(generation?.firstDonePollAt).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await poll()).done).toBe(true);
+    expect((await poll()).done).toBe(true);
+    expect(generation?.polls).toBe(3);
+    // The first poll that saw it done, not the last one.
+    expect(generation?.firstDonePollAt).toBeGreaterThanOrEqual(generation?.doneAt ?? Number.NaN);
+    expect(generation?.firstDonePollAt).toBeLessThanOrEqual(Date.now());
+    expect(generation?.doneAt).toBe((generation?.createdAt ?? 0) + 150);
+  });
+
+  it('serves a generated MP4 of exactly videoBytes when asked, as a stream', async () => {
+    const videoBytes = 3 * 1024 * 1024 + 5;
+    const sim = await start({ latencyMs: 0, videoBytes });
+    const { name } = (await (await geminiSubmit(sim, { instances: [{ prompt: 'big' }] })).json()) as {
+      name: string;
+    };
+    const done = (await (await fetch(`${sim.url}/v1beta/${name}`)).json()) as {
+      response: { generateVideoResponse: { generatedSamples: { video: { uri: string } }[] } };
+    };
+    const uri = done.response.generateVideoResponse.generatedSamples[0]?.video.uri ?? '';
+    const response = await fetch(uri);
+    expect(response.headers.get('content-length')).toBe(String(videoBytes));
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(bytes.length).toBe(videoBytes);
+    expect(bytes.subarray(4, 12).toString('latin1')).toBe('ftypisom');
+    // ftyp (28 bytes), then one free box to the end.
+    const ftypSize = bytes.readUInt32BE(0);
+    expect(bytes.subarray(ftypSize + 4, ftypSize + 8).toString('latin1')).toBe('free');
+    expect(ftypSize + bytes.readUInt32BE(ftypSize)).toBe(videoBytes);
+  });
+
   it('retries a kie callback the receiver refused', async () => {
     let calls = 0;
     const receiver = createServer((_req, res) => res.writeHead(++calls === 1 ? 503 : 200).end());
@@ -247,6 +311,8 @@ describe('simulator', () => {
           '9000',
           '--latency-ms',
           '100-400',
+          '--latency-distribution',
+          'log-uniform',
           '--failure-rate',
           '0.1',
           '--quota',
@@ -258,7 +324,7 @@ describe('simulator', () => {
       ),
     ).toMatchObject({
       port: 9000,
-      latencyMs: { min: 100, max: 400 },
+      latencyMs: { min: 100, max: 400, distribution: 'log-uniform' },
       failureRate: 0.1,
       quota: { kie: { limit: 20, windowMs: 10_000 }, vertex: { limit: 50, windowMs: 60_000 } },
       kieWebhookSecret: 's',

@@ -160,7 +160,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           : undefined;
         if (!generation || generation.model !== match[2])
           return googleError(res, 404, 'Operation not found.');
-        if (!ctx.generations.isDone(generation)) return sendJson(res, 200, { name });
+        if (!ctx.generations.polled(generation)) return sendJson(res, 200, { name });
         return sendJson(res, 200, finished(name, generation));
       },
     },
@@ -181,7 +181,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           return googleError(res, 404, `No such object: ${match[1]}/${object}`);
         }
         ctx.stats.downloads++;
-        sendSample(res, generation);
+        sendSample(res, generation, ctx.options.videoBytes);
       },
     },
   ];
