@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { providerNames } from './core/ports';
 import { parseRateLimit } from './core/rate-limit';
 
