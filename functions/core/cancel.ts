@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors, failureMessages } from './errors';
 import type { ApiKey } from './ports';
 import { cancelRequestSchema, describeIssue } from './schema';
@@ -13,7 +13,11 @@ export const CANCELLED_ERROR_CODE = 400;
  * (status `queued`) and refunds its credits in the same transaction. The worker acts only on queued
  * tasks, so a generate message that arrives afterwards does nothing.
  */
-export async function cancelTask(deps: Deps, key: ApiKey, body: unknown) {
+export async function cancelTask(
+  deps: DepsFor<'tasks' | 'queues' | 'videos' | 'log' | 'now'>,
+  key: ApiKey,
+  body: unknown,
+) {
   const parsed = cancelRequestSchema.safeParse(body);
   if (!parsed.success) {
     const taskId = (body as { taskId?: unknown } | null)?.taskId;

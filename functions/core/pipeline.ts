@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { Deps, DepsFor } from './deps';
 import { failureMessages } from './errors';
 import {
   type GenerateMessage,
@@ -7,7 +7,16 @@ import {
   UpstreamUnavailableError,
 } from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
-import { upstreamRequest } from './upstream-request';
+import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
+
+/** What every step that may end a task uses. */
+type StepDeps = DepsFor<'tasks' | 'queues' | 'provider' | 'settings' | 'log' | 'metrics' | 'now'>;
+/** What the worker uses. */
+export type WorkerDeps = StepDeps & UpstreamRequestDeps & DepsFor<'quota'>;
+/** What the poller's generation steps use. */
+export type PollerDeps = StepDeps & DepsFor<'videos' | 'watermarker'>;
+/** What an upstream push uses. */
+export type PushDeps = DepsFor<'tasks' | 'provider' | 'queues' | 'log'>;
 
 /**
  * The worker and poller steps of a generation. Each step reads the task, acts only if the task is
@@ -15,7 +24,7 @@ import { upstreamRequest } from './upstream-request';
  */
 
 /** Worker: prepare the upstream request, take a slot of the upstream's quota, submit, schedule the first poll. */
-export async function startGeneration(deps: Deps, message: GenerateMessage): Promise<void> {
+export async function startGeneration(deps: WorkerDeps, message: GenerateMessage): Promise<void> {
   const task = await deps.tasks.get(message.taskId);
   if (!task) return;
   if (task.status === 'submitting') {
@@ -99,7 +108,7 @@ export async function startGeneration(deps: Deps, message: GenerateMessage): Pro
 }
 
 /** Poller: ask the upstream; when done, store the videos and complete the task. */
-export async function pollGeneration(deps: Deps, message: PollMessage): Promise<void> {
+export async function pollGeneration(deps: PollerDeps, message: PollMessage): Promise<void> {
   const task = await deps.tasks.get(message.taskId);
   if (!task) return;
   if (isFinal(task.status)) {
@@ -151,7 +160,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return Math.max(1000, Math.round(random() * cap));
 }
 
-async function complete(deps: Deps, task: Task, videos: string[]): Promise<void> {
+async function complete(deps: PollerDeps, task: Task, videos: string[]): Promise<void> {
   if (videos.length === 0) {
     await finish(deps, task, 'rejected', 422, failureMessages.rejected('no video was returned'));
     return;
@@ -194,7 +203,7 @@ async function complete(deps: Deps, task: Task, videos: string[]): Promise<void>
 
 /** Ends a task without a video: no video, no charge, so its credits go back to the key. */
 async function finish(
-  deps: Deps,
+  deps: StepDeps,
   task: Task,
   status: Extract<TaskStatus, 'failed' | 'rejected'>,
   errorCode: number,
@@ -215,7 +224,7 @@ async function finish(
   await notifyClient(deps, task);
 }
 
-async function notifyClient(deps: Deps, task: Task): Promise<void> {
+async function notifyClient(deps: DepsFor<'queues'>, task: Task): Promise<void> {
   if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
 }
 
@@ -228,7 +237,7 @@ function reason(error: unknown): string {
  * now; the poller asks the upstream itself, so the push's body is never trusted.
  */
 export async function acceptUpstreamPush(
-  deps: Deps,
+  deps: PushDeps,
   taskId: string,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {

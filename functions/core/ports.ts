@@ -5,7 +5,7 @@ import type { CallbackAttempt, CallbackChain, RenditionJob, RenditionSlot, Task,
 
 /**
  * The ports the core needs from the outside world. Adapters in functions/adapters implement them;
- * functions/container.ts wires them, so tests and the local runtime swap adapters by construction.
+ * functions/composition wires them per function, so tests and the local runtime swap adapters by construction.
  */
 
 export interface ApiKey {

@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors } from './errors';
 import type { ApiKey } from './ports';
 
@@ -22,8 +22,10 @@ export function parseRateLimit(text: string): RateLimit | undefined {
   return { limit, windowSeconds };
 }
 
+export type RateLimitDeps = DepsFor<'quota' | 'settings'>;
+
 /** The key's own limit, or the deployment's default (none when RATE_LIMIT is `off`). */
-export function rateLimitFor(deps: Deps, key: ApiKey): RateLimit | undefined {
+export function rateLimitFor(deps: DepsFor<'settings'>, key: ApiKey): RateLimit | undefined {
   return key.rateLimit ?? deps.settings.rateLimit;
 }
 
@@ -34,7 +36,7 @@ const contentionBudgetMs = 3000;
  * Takes one of the key's new-task slots (shared by every API instance through the counters table), or
  * refuses with 429 before anything is written or charged. Only requests that create work call this.
  */
-export async function takeRateSlot(deps: Deps, key: ApiKey): Promise<void> {
+export async function takeRateSlot(deps: RateLimitDeps, key: ApiKey): Promise<void> {
   const rule = rateLimitFor(deps, key);
   if (!rule) return;
   const limit = { limit: rule.limit, windowMs: rule.windowSeconds * 1000 };

@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors, failureMessages } from './errors';
 import { idempotencyMessages, idempotencyTtlSeconds, requestHash } from './idempotency';
 import {
@@ -10,6 +10,9 @@ import {
 import { takeRateSlot } from './rate-limit';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
 import { newTask, type Task } from './task';
+
+/** What POST /veo/generate and /veo/extend use. */
+export type SubmitDeps = DepsFor<'tasks' | 'queues' | 'quota' | 'settings' | 'log' | 'metrics' | 'now'>;
 
 const requestFields = [
   'prompt',
@@ -44,7 +47,7 @@ const extendFields = [
  * Nothing is written or charged unless the request is valid and the key can pay.
  */
 export async function submitTask(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   body: unknown,
   options: SubmitOptions = {},
@@ -63,7 +66,7 @@ export async function submitTask(
  * charged like a new generation. The stitched video ends up in its `response.fullResultUrls`.
  */
 export async function submitExtension(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   body: unknown,
   options: SubmitOptions = {},
@@ -102,7 +105,7 @@ type IdempotencyClaim = Pick<IdempotencyRecord, 'idempotencyKey' | 'bodyHash'>;
  * the rate limit is consulted, so retries never use up the key's slots; a different body is a 422.
  */
 async function replay(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   { idempotencyKey }: SubmitOptions,
   bodyHash: string,
@@ -120,7 +123,7 @@ async function replay(
  * record, if any), then queues it; a task that cannot be queued is refunded.
  */
 async function queueNewTask(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   request: GenerateRequest,
   accepted: Record<string, unknown>,
@@ -137,7 +140,7 @@ async function queueNewTask(
       paramJson: JSON.stringify(accepted),
       keyHash: key.keyHash,
       credits: price,
-      provider: deps.provider.name,
+      provider: deps.settings.providerName,
       now: deps.now(),
       retentionDays: deps.settings.retentionDays,
       budgetSeconds: deps.settings.budgetSeconds,
@@ -187,7 +190,7 @@ async function queueNewTask(
 }
 
 /** The caller's remaining credits, read consistently. */
-export async function creditBalance(deps: Deps, key: ApiKey): Promise<number> {
+export async function creditBalance(deps: DepsFor<'apiKeys'>, key: ApiKey): Promise<number> {
   const fresh = await deps.apiKeys.get(key.keyHash);
   return fresh?.credits ?? 0;
 }

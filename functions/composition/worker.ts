@@ -1,0 +1,31 @@
+import type { Config } from '../config';
+import type { WorkerDeps } from '../core/pipeline';
+import { dynamoDocumentClient, quotaGate, taskStore } from './dynamodb';
+import { imageFetcher } from './http';
+import { imageCropper } from './media';
+import { logger, metrics } from './observability';
+import { videoProvider } from './provider';
+import { videoStore } from './s3';
+import { settingsFrom } from './settings';
+import { taskQueues } from './sqs';
+import { translator } from './translator';
+
+/** The worker: prepares the upstream request (images, crop, translation) and submits it within the quota. */
+export function workerDeps(config: Config): WorkerDeps {
+  const dynamo = dynamoDocumentClient(config);
+  const settings = settingsFrom(config);
+  return {
+    tasks: taskStore(config, dynamo),
+    quota: quotaGate(config, dynamo),
+    queues: taskQueues(config),
+    videos: videoStore(config),
+    provider: videoProvider(config, settings),
+    images: imageFetcher(config, settings),
+    cropper: imageCropper(),
+    translator: translator(config),
+    settings,
+    log: logger('worker'),
+    metrics: metrics(),
+    now: Date.now,
+  };
+}
