@@ -14,5 +14,6 @@ export function settingsFrom(config: Config): Settings {
     callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
     rateLimit: config.RATE_LIMIT,
     providerName: config.PROVIDER,
+    apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
   };
 }

@@ -39,6 +39,8 @@ export interface Settings {
   rateLimit?: RateLimit;
   /** The configured provider's name, as recorded on tasks: known without building the provider. */
   providerName: string;
+  /** How long the API trusts a key it authenticated before reading it again (API_KEY_CACHE_SECONDS). */
+  apiKeyCacheSeconds: number;
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */

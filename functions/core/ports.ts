@@ -55,13 +55,52 @@ export class InsufficientCreditsError extends Error {
   }
 }
 
+/**
+ * The key was revoked (or removed) by the time a charge was written: the API may authenticate from a short
+ * cache, so the charge itself refuses revoked keys and no new charged work starts after a revocation.
+ */
+export class ApiKeyRefusedError extends Error {
+  override name = 'ApiKeyRefusedError';
+  constructor() {
+    super('the API key is revoked or gone');
+  }
+}
+
+/** A window of at most `limit` grants per `windowMs` for one scope (e.g. a key's new tasks). */
+export interface RateWindow {
+  scope: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * No slot of the rate window is free: nothing was written. `contended`: refused only because other
+ * instances kept winning the race for the counter, not because the window is full.
+ */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  constructor(
+    readonly retryAfterMs: number,
+    readonly contended = false,
+  ) {
+    super('rate limited');
+  }
+}
+
 export interface TaskStore {
   /**
-   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short.
-   * With `idempotency`, the record is written in the same transaction only if its key is unused (or
-   * expired); otherwise nothing is written and IdempotencyConflictError carries the stored record.
+   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short, and
+   * ApiKeyRefusedError when the key is revoked. With `idempotency`, the record is written in the same
+   * transaction only if its key is unused (or expired); otherwise nothing is written and
+   * IdempotencyConflictError carries the stored record. With `rate`, one slot of that window (the counter
+   * QuotaGate keeps for the same scope) is taken in the same transaction; RateLimitedError when none is
+   * free. One round trip when nothing contends.
    */
-  createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void>;
+  createCharged(
+    task: Task,
+    charge: CreditChange,
+    options?: { idempotency?: IdempotencyRecord; rate?: RateWindow },
+  ): Promise<void>;
   /** The unexpired record stored for a key's Idempotency-Key, read consistently. */
   findIdempotency(
     keyHash: string,
@@ -98,7 +137,7 @@ export interface TaskStore {
   /**
    * Adds a rendition job to a succeeded task if its slot is free (or its last attempt failed), charging
    * in the same transaction. Returns false when the slot is taken: each rendition is made at most once.
-   * Throws InsufficientCreditsError when the key cannot pay.
+   * Throws InsufficientCreditsError when the key cannot pay, ApiKeyRefusedError when it is revoked.
    */
   startRendition(
     taskId: string,

@@ -1,7 +1,7 @@
 import type { DepsFor } from './deps';
 import { errors, KieError } from './errors';
 import type { PollMessage } from './messages';
-import { type ApiKey, InsufficientCreditsError } from './ports';
+import { type ApiKey, ApiKeyRefusedError, InsufficientCreditsError } from './ports';
 import { takeRateSlot } from './rate-limit';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
@@ -113,6 +113,7 @@ async function start(
     claimed = await deps.tasks.startRendition(task.taskId, slot, job, { keyHash: task.keyHash, credits });
   } catch (error) {
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(credits, error.balance);
+    if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
     throw error;
   }
   if (claimed) {

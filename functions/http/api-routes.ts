@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { authenticate } from '../core/api-keys';
+import { ApiKeyCache, authenticate } from '../core/api-keys';
 import { cancelTask } from '../core/cancel';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
@@ -56,6 +56,7 @@ export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStru
 };
 
 export function createApiHandler(deps: ApiDeps) {
+  const keys = new ApiKeyCache(deps.settings.apiKeyCacheSeconds * 1000, deps.now);
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
@@ -64,7 +65,7 @@ export function createApiHandler(deps: ApiDeps) {
       if (publicRoute) return publicRoute(deps);
       const route = routes[`${method} ${path}`];
       if (!route) throw errors.noRoute(method, path);
-      const key = await authenticate(deps.apiKeys, header(event, 'authorization'));
+      const key = await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
       return ok(await route(deps, key, event));
     } catch (error) {
       return errorResponse(error, deps.log);

@@ -11,12 +11,14 @@ import {
   type CreditChange,
   IdempotencyConflictError,
   type IdempotencyRecord,
-  InsufficientCreditsError,
+  RateLimitedError,
+  type RateWindow,
   type TaskCursor,
   type TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
-import { creditUpdate, type TransactItem } from './credits';
+import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
+import { type CounterState, counterPut, decide, emptyState, readCounter, stateFromRaw } from './quota-gate';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -34,14 +36,22 @@ const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHa
 
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
+  /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
+  private readonly counters = new Map<string, CounterState>();
+
   constructor(private readonly options: DynamoTaskStoreOptions) {}
 
-  async createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void> {
+  async createCharged(
+    task: Task,
+    charge: CreditChange,
+    { idempotency, rate }: { idempotency?: IdempotencyRecord; rate?: RateWindow } = {},
+  ): Promise<void> {
     const { client, tasksTable } = this.options;
     const items: TransactItem[] = [
       { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
       creditUpdate(this.options.apiKeysTable, charge, 'charge'),
     ];
+    const idemIndex = idempotency ? items.length : -1;
     if (idempotency) {
       items.push({
         Put: {
@@ -59,26 +69,70 @@ export class DynamoTaskStore implements TaskStore {
         },
       });
     }
+    const rateIndex = rate ? items.length : -1;
+    // The rate window's counter as this instance last saw it; a stale one costs one failed condition.
+    let counter = rate && this.counters.get(rate.scope);
+    let counterFresh = false;
+    let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
+      let next: CounterState | undefined;
+      if (rate) {
+        const now = Date.now();
+        const decision = decide(counter, now, rate);
+        if (!decision.granted) {
+          // A refusal is only given from a state just read, so its retryAfter is exact.
+          if (!counterFresh) {
+            counter = await readCounter(client, this.countersTable(), rate.scope);
+            counterFresh = true;
+            attempt--;
+            continue;
+          }
+          this.counters.set(rate.scope, counter ?? emptyState);
+          throw new RateLimitedError(decision.retryAfterMs);
+        }
+        next = decision.next;
+        items[rateIndex] = {
+          Put: counterPut(this.countersTable(), rate.scope, counter?.revision, next, now + rate.windowMs),
+        };
+      }
       try {
         await client.send(new TransactWriteCommand({ TransactItems: items }));
+        if (rate && next) this.counters.set(rate.scope, next);
         return;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
-        const [, key, idem] = error.CancellationReasons ?? [];
+        const reasons = error.CancellationReasons ?? [];
+        const idem = reasons[idemIndex];
         if (idem?.Code === 'ConditionalCheckFailed') {
           throw new IdempotencyConflictError({
             bodyHash: idem.Item?.bodyHash?.S ?? '',
             taskId: idem.Item?.taskId?.S ?? '',
           });
         }
-        if (key?.Code === 'ConditionalCheckFailed') {
-          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+        const window = reasons[rateIndex];
+        if (rate && window?.Code === 'ConditionalCheckFailed') {
+          // Another request took a slot meanwhile (or this instance had not seen the item yet): decide
+          // again on what the counter holds now, which the failed condition returned.
+          const seen = counter !== undefined;
+          counter = stateFromRaw(window.Item);
+          counterFresh = true;
+          if (seen && ++conflicts >= maxTransactionAttempts) {
+            this.counters.set(rate.scope, counter);
+            throw new RateLimitedError(50 + Math.round(Math.random() * 200), true);
+          }
+          if (seen) await new Promise((done) => setTimeout(done, Math.random() * 10 * conflicts));
+          continue;
         }
+        const key = reasons[1];
+        if (key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
         // Concurrent submits on one key (or one Idempotency-Key) collide; the loser tries again, and
         // then meets the winner's writes through the conditions above.
-        const conflict = error.CancellationReasons?.some((r) => r.Code === 'TransactionConflict');
-        if (!conflict || attempt >= maxTransactionAttempts) throw error;
+        const conflict = reasons.some((r) => r.Code === 'TransactionConflict');
+        if (!conflict || attempt >= maxTransactionAttempts) {
+          if (conflict && rate) throw new RateLimitedError(50 + Math.round(Math.random() * 200), true);
+          throw error;
+        }
+        // The counter may have moved too: the next attempt's condition will tell.
         await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
       }
     }
@@ -248,7 +302,7 @@ export class DynamoTaskStore implements TaskStore {
         const [task, key] = error.CancellationReasons ?? [];
         if (task?.Code === 'ConditionalCheckFailed') return false;
         if (key?.Code === 'ConditionalCheckFailed' && credit?.direction === 'charge') {
-          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+          throw chargeRefusal(key.Item);
         }
       }
       throw error;
