@@ -325,8 +325,31 @@ export class DynamoTaskStore implements TaskStore {
         ExpressionAttributeValues: { ':none': [], ':attempts': attempts },
       });
     }
-    if (!chain.from) {
-      // Setting callbackChains.<key> needs the map itself: create it first (a no-op once it exists).
+    const move = () =>
+      this.conditionalWrite({
+        TableName: tasksTable,
+        Key: { taskId },
+        UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
+        ConditionExpression: chain.from
+          ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
+          : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
+        ExpressionAttributeNames: {
+          '#key': chain.key,
+          ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
+        },
+        ExpressionAttributeValues: {
+          ':none': [],
+          ':attempts': attempts,
+          ':to': chain.to,
+          ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
+        },
+      });
+    try {
+      return await move();
+    } catch (error) {
+      // Tasks made before `callbackChains` was created with them lack the map that callbackChains.<key>
+      // needs: create it (a no-op once it exists) and try again.
+      if (chain.from || !(error instanceof Error) || error.name !== 'ValidationException') throw error;
       await client.send(
         new UpdateCommand({
           TableName: tasksTable,
@@ -336,24 +359,7 @@ export class DynamoTaskStore implements TaskStore {
           ExpressionAttributeValues: { ':empty': {} },
         }),
       );
+      return move();
     }
-    return this.conditionalWrite({
-      TableName: tasksTable,
-      Key: { taskId },
-      UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
-      ConditionExpression: chain.from
-        ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
-        : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
-      ExpressionAttributeNames: {
-        '#key': chain.key,
-        ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
-      },
-      ExpressionAttributeValues: {
-        ':none': [],
-        ':attempts': attempts,
-        ':to': chain.to,
-        ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
-      },
-    });
   }
 }
