@@ -60,7 +60,7 @@ for (const { prefix, variant, title } of variants) {
     bundle[`bundle.${prefix}baseline`] = figure(built.baseline.bytes / 1024, 'KB');
     if (prefix === '') {
       // A Vertex AI deployment also carries google-auth-library in the functions that call the provider.
-      const vertex = await bundleEntry('worker', entries.worker, built.outDir + '-vertex', {
+      const vertex = await bundleEntry('worker', entries.worker, `${built.outDir}-vertex`, {
         ...variant,
         provider: 'vertex',
       });
@@ -89,7 +89,7 @@ for (const { prefix, variant, title } of variants) {
     );
   } finally {
     await rm(built.outDir, { recursive: true, force: true });
-    await rm(built.outDir + '-vertex', { recursive: true, force: true });
+    await rm(`${built.outDir}-vertex`, { recursive: true, force: true });
   }
 }
 

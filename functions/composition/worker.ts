@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { WorkerDeps } from '../core/pipeline';
-import { dynamoDocumentClient, quotaGate, taskStore } from './dynamodb';
+import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
 import { imageCropper } from './media';
 import { logger, metrics } from './observability';
@@ -16,7 +16,6 @@ export function workerDeps(config: Config): WorkerDeps {
   const settings = settingsFrom(config);
   return {
     tasks: taskStore(config, dynamo),
-    quota: quotaGate(config, dynamo),
     queues: taskQueues(config),
     videos: videoStore(config),
     provider: videoProvider(config, settings),

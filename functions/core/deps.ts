@@ -41,6 +41,8 @@ export interface Settings {
   providerName: string;
   /** How long the API trusts a key it authenticated before reading it again (API_KEY_CACHE_SECONDS). */
   apiKeyCacheSeconds: number;
+  /** The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one). */
+  upstreamQuota?: { limit: number; windowMs: number };
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */

@@ -4,6 +4,7 @@ import {
   type GenerateMessage,
   InputRejectedError,
   type PollMessage,
+  RateLimitedError,
   UpstreamUnavailableError,
 } from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
@@ -12,7 +13,7 @@ import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
 /** What every step that may end a task uses. */
 type StepDeps = DepsFor<'tasks' | 'queues' | 'provider' | 'settings' | 'log' | 'metrics' | 'now'>;
 /** What the worker uses. */
-export type WorkerDeps = StepDeps & UpstreamRequestDeps & DepsFor<'quota'>;
+export type WorkerDeps = StepDeps & UpstreamRequestDeps;
 /** What the poller's generation steps use. */
 export type PollerDeps = StepDeps & DepsFor<'videos' | 'watermarker'>;
 /** What an upstream push uses. */
@@ -58,22 +59,26 @@ export async function startGeneration(deps: WorkerDeps, message: GenerateMessage
   }
   const { request, translatedFrom } = prepared;
 
-  // The intent comes first, so that nothing but the request itself stands between taking a quota slot
-  // and the submit: slow writes cannot bunch submits past the upstream's quota.
-  if (
-    !(await deps.tasks.transition(task.taskId, 'queued', { status: 'submitting', updatedAt: deps.now() }))
-  ) {
-    return;
+  // The intent and a slot of the upstream's quota are written in one transaction, so nothing but the
+  // request itself stands between taking the slot and the submit: slow writes cannot bunch submits past
+  // the upstream's quota. Bursts wait in the queue for the quota instead of meeting its 429s.
+  const quota = deps.settings.upstreamQuota && { scope: deps.provider.name, ...deps.settings.upstreamQuota };
+  let claimed: boolean;
+  try {
+    claimed = await deps.tasks.transition(
+      task.taskId,
+      'queued',
+      { status: 'submitting', updatedAt: deps.now() },
+      undefined,
+      quota,
+    );
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    return retryLater('waiting for the upstream quota', error.retryAfterMs);
   }
+  if (!claimed) return;
   const stepBack = () =>
     deps.tasks.transition(task.taskId, 'submitting', { status: 'queued', updatedAt: deps.now() });
-
-  // Bursts wait in the queue for the upstream's quota instead of meeting its 429s.
-  const slot = await deps.quota.tryAcquire(deps.provider.name);
-  if (!slot.granted) {
-    await stepBack();
-    return retryLater('waiting for the upstream quota', slot.retryAfterMs);
-  }
 
   let operation: string;
   try {

@@ -120,13 +120,16 @@ export interface TaskStore {
   ): Promise<{ tasks: Task[]; next?: TaskCursor }>;
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
-   * Returns false when another writer got there first. A refund is applied in the same transaction.
+   * Returns false when another writer got there first. A refund is applied in the same transaction, and
+   * with `slot` one slot of that window (the counter QuotaGate keeps for the same scope), or nothing is
+   * written and RateLimitedError says when the next slot frees.
    */
   transition(
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
+    slot?: RateWindow,
   ): Promise<boolean>;
   /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still

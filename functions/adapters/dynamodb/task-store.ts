@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -34,6 +38,9 @@ const maxTransactionAttempts = 5;
 /** Idempotency records share the counters table, namespaced like its other items. */
 const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
 
+/** Thrown inside transact() when the task's own condition failed: another writer moved it first. */
+const taskMoved = new Error('the task is no longer in the expected status');
+
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
   /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
@@ -46,12 +53,16 @@ export class DynamoTaskStore implements TaskStore {
     charge: CreditChange,
     { idempotency, rate }: { idempotency?: IdempotencyRecord; rate?: RateWindow } = {},
   ): Promise<void> {
-    const { client, tasksTable } = this.options;
     const items: TransactItem[] = [
-      { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
+      {
+        Put: {
+          TableName: this.options.tasksTable,
+          Item: task,
+          ConditionExpression: 'attribute_not_exists(taskId)',
+        },
+      },
       creditUpdate(this.options.apiKeysTable, charge, 'charge'),
     ];
-    const idemIndex = idempotency ? items.length : -1;
     if (idempotency) {
       items.push({
         Put: {
@@ -69,12 +80,43 @@ export class DynamoTaskStore implements TaskStore {
         },
       });
     }
-    const rateIndex = rate ? items.length : -1;
-    // The rate window's counter as this instance last saw it; a stale one costs one failed condition.
+    await this.transact(items, rate, {
+      // A concurrent duplicate with the same Idempotency-Key wins over everything else.
+      first: ([, , idem]) => {
+        if (idempotency && idem?.Code === 'ConditionalCheckFailed') {
+          throw new IdempotencyConflictError({
+            bodyHash: idem.Item?.bodyHash?.S ?? '',
+            taskId: idem.Item?.taskId?.S ?? '',
+          });
+        }
+      },
+      then: ([, key]) => {
+        if (key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
+      },
+    });
+  }
+
+  /**
+   * One transaction of `items` and, with `rate`, a slot of that window: the counter's next state is
+   * decided on the state this instance last saw and written conditionally on it, so an uncontended call
+   * is one round trip. A cancellation is handed to `first`, then checked for a stale counter (decide again
+   * on the state the failed condition returned), then handed to `then`; both may throw what it means.
+   * Transaction conflicts (concurrent writers on the same items) are tried again a few times.
+   */
+  private async transact(
+    items: TransactItem[],
+    rate: RateWindow | undefined,
+    on: { first?: (reasons: CancellationReason[]) => void; then: (reasons: CancellationReason[]) => void },
+  ): Promise<void> {
+    const { client } = this.options;
+    const all = [...items];
+    const rateIndex = items.length;
+    // The window's counter as this instance last saw it; a stale one costs one failed condition.
     let counter = rate && this.counters.get(rate.scope);
     let counterFresh = false;
-    let conflicts = 0;
-    for (let attempt = 1; ; attempt++) {
+    let counterConflicts = 0;
+    const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
+    for (let attempt = 1; ; ) {
       let next: CounterState | undefined;
       if (rate) {
         const now = Date.now();
@@ -84,56 +126,45 @@ export class DynamoTaskStore implements TaskStore {
           if (!counterFresh) {
             counter = await readCounter(client, this.countersTable(), rate.scope);
             counterFresh = true;
-            attempt--;
             continue;
           }
           this.counters.set(rate.scope, counter ?? emptyState);
           throw new RateLimitedError(decision.retryAfterMs);
         }
         next = decision.next;
-        items[rateIndex] = {
+        all[rateIndex] = {
           Put: counterPut(this.countersTable(), rate.scope, counter?.revision, next, now + rate.windowMs),
         };
       }
       try {
-        await client.send(new TransactWriteCommand({ TransactItems: items }));
+        await client.send(new TransactWriteCommand({ TransactItems: all }));
         if (rate && next) this.counters.set(rate.scope, next);
         return;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
-        const idem = reasons[idemIndex];
-        if (idem?.Code === 'ConditionalCheckFailed') {
-          throw new IdempotencyConflictError({
-            bodyHash: idem.Item?.bodyHash?.S ?? '',
-            taskId: idem.Item?.taskId?.S ?? '',
-          });
-        }
+        on.first?.(reasons);
         const window = reasons[rateIndex];
         if (rate && window?.Code === 'ConditionalCheckFailed') {
-          // Another request took a slot meanwhile (or this instance had not seen the item yet): decide
-          // again on what the counter holds now, which the failed condition returned.
+          // Another writer took a slot meanwhile (or this instance had not seen the counter yet).
           const seen = counter !== undefined;
           counter = stateFromRaw(window.Item);
           counterFresh = true;
-          if (seen && ++conflicts >= maxTransactionAttempts) {
+          if (!seen) continue;
+          if (++counterConflicts >= maxTransactionAttempts) {
             this.counters.set(rate.scope, counter);
-            throw new RateLimitedError(50 + Math.round(Math.random() * 200), true);
+            throw contended();
           }
-          if (seen) await new Promise((done) => setTimeout(done, Math.random() * 10 * conflicts));
+          await new Promise((done) => setTimeout(done, Math.random() * 10 * counterConflicts));
           continue;
         }
-        const key = reasons[1];
-        if (key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
-        // Concurrent submits on one key (or one Idempotency-Key) collide; the loser tries again, and
-        // then meets the winner's writes through the conditions above.
-        const conflict = reasons.some((r) => r.Code === 'TransactionConflict');
-        if (!conflict || attempt >= maxTransactionAttempts) {
-          if (conflict && rate) throw new RateLimitedError(50 + Math.round(Math.random() * 200), true);
-          throw error;
-        }
-        // The counter may have moved too: the next attempt's condition will tell.
+        on.then(reasons);
+        // Concurrent writers on the same items collide; the loser tries again, and then meets the
+        // winner's writes through the conditions above.
+        if (!reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
+        if (attempt >= maxTransactionAttempts) throw rate ? contended() : error;
         await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
+        attempt++;
       }
     }
   }
@@ -207,6 +238,7 @@ export class DynamoTaskStore implements TaskStore {
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
+    slot?: RateWindow,
   ): Promise<boolean> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     const update: TransactItem['Update'] & {} = {
@@ -223,7 +255,21 @@ export class DynamoTaskStore implements TaskStore {
         ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
       },
     };
-    return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
+    if (!slot) return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
+    const items: TransactItem[] = [{ Update: update }];
+    if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
+    try {
+      await this.transact(items, slot, {
+        first: ([task]) => {
+          if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
+        },
+        then: () => {},
+      });
+      return true;
+    } catch (error) {
+      if (error === taskMoved) return false;
+      throw error;
+    }
   }
 
   async startRendition(
