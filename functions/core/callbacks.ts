@@ -101,7 +101,8 @@ export const callbackKinds: Record<CallbackEvent, CallbackKind> = {
 export async function deliverCallback(deps: CallbackDeps, message: NotifyMessage): Promise<void> {
   const { taskId } = message;
   const kind = callbackKinds[message.event];
-  const task = await deps.tasks.get(taskId);
+  const read = message.keyHash ? await deps.tasks.getWithOwner(taskId, message.keyHash) : undefined;
+  const task = read ? read.task : await deps.tasks.get(taskId);
   const url = task && kind.url(task, message);
   if (!task || !url) return;
 
@@ -133,7 +134,7 @@ export async function deliverCallback(deps: CallbackDeps, message: NotifyMessage
 
   const refused = refuseUrl(url, deps.settings.urlPolicy);
   if (refused) return end(entry({ error: `callBackUrl ${refused}` }));
-  const apiKey = await deps.apiKeys.get(task.keyHash);
+  const apiKey = read && message.keyHash === task.keyHash ? read.owner : await deps.apiKeys.get(task.keyHash);
   if (!apiKey) return end(entry({ error: "not sent: the task's API key no longer exists" }));
 
   const body = JSON.stringify(await kind.body(deps, task, message));
@@ -172,6 +173,7 @@ export async function deliverCallback(deps: CallbackDeps, message: NotifyMessage
   }
   const next: NotifyMessage = {
     taskId,
+    keyHash: task.keyHash,
     event: message.event,
     attempt: attempt + 1,
     token: randomUUID(),

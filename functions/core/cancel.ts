@@ -46,6 +46,8 @@ export async function cancelTask(
   if (!moved) throw errors.notCancellable();
   deps.log.info('task cancelled', { taskId: task.taskId, refunded: task.credits });
   // Like any other end of a task, a failure callback (code 400) goes to its callBackUrl.
-  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
+  if (task.request.callBackUrl) {
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  }
   return compactRecord(deps, { ...task, ...patch });
 }

@@ -43,6 +43,11 @@ export const notifyMessageSchema = z.object({
   notBefore: count.optional(),
   /** For '4k': which rendition (e.g. `4k_0`). */
   rendition: renditionSlot.optional(),
+  /**
+   * The task's owner, so the notifier reads the task and the key (its webhook secret) in one round trip;
+   * absent on older messages, which read the task first.
+   */
+  keyHash: z.string().min(1).optional(),
 });
 
 export type NotifyMessage = z.infer<typeof notifyMessageSchema>;

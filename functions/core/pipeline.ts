@@ -230,7 +230,9 @@ async function finish(
 }
 
 async function notifyClient(deps: DepsFor<'queues'>, task: Task): Promise<void> {
-  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
+  if (task.request.callBackUrl) {
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  }
 }
 
 function reason(error: unknown): string {

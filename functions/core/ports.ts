@@ -108,6 +108,8 @@ export interface TaskStore {
     now: number,
   ): Promise<IdempotencyRecord | undefined>;
   get(taskId: string): Promise<Task | undefined>;
+  /** The task and its owner's API key, both read consistently in one round trip. */
+  getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }>;
   /**
    * One page of a key's tasks created after `createdAfter` (epoch ms), newest first, starting after
    * `cursor`; `next` is absent on the last page.

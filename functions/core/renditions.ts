@@ -155,7 +155,7 @@ export async function makeRendition(
       refund,
     );
     if (failed && job.callBackUrl)
-      await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+      await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
     return;
   }
   const ready = await deps.tasks.finishRendition(task.taskId, slot, {
@@ -165,5 +165,6 @@ export async function makeRendition(
   });
   if (!ready) return;
   deps.log.info('rendition ready', { taskId: task.taskId, slot });
-  if (job.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+  if (job.callBackUrl)
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
 }

@@ -4,6 +4,7 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -11,6 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  type ApiKey,
   type CallbackChainMove,
   type CreditChange,
   IdempotencyConflictError,
@@ -203,6 +205,28 @@ export class DynamoTaskStore implements TaskStore {
       new GetCommand({ TableName: this.options.tasksTable, Key: { taskId }, ConsistentRead: true }),
     );
     return out.Item as Task | undefined;
+  }
+
+  async getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }> {
+    const { client, tasksTable, apiKeysTable } = this.options;
+    const keys = {
+      [tasksTable]: { Keys: [{ taskId }], ConsistentRead: true },
+      [apiKeysTable]: { Keys: [{ keyHash }], ConsistentRead: true },
+    };
+    const out = await client.send(new BatchGetCommand({ RequestItems: keys }));
+    // Two small items are practically never left unprocessed; if they are, read them one by one.
+    const unprocessed = Object.keys(out.UnprocessedKeys ?? {}).length > 0;
+    const task = unprocessed
+      ? await this.get(taskId)
+      : (out.Responses?.[tasksTable]?.[0] as Task | undefined);
+    const owner = unprocessed
+      ? ((
+          await client.send(
+            new GetCommand({ TableName: apiKeysTable, Key: { keyHash }, ConsistentRead: true }),
+          )
+        ).Item as ApiKey | undefined)
+      : (out.Responses?.[apiKeysTable]?.[0] as ApiKey | undefined);
+    return { task, owner };
   }
 
   async listByKey(
