@@ -21,6 +21,12 @@ export const pollMessageSchema = z.object({
   polls: count.optional(),
   /** Set when the message asks for a rendition (e.g. `1080p_0`) of a finished task instead of a poll. */
   rendition: renditionSlot.optional(),
+  /**
+   * The upstream operation and the task's deadline, as the worker recorded them: with both, a poll that
+   * finds the generation still running needs nothing from the store. Absent on pushes and older messages.
+   */
+  operation: z.string().min(1).optional(),
+  deadlineAt: count.optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;

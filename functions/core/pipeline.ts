@@ -3,6 +3,7 @@ import { failureMessages } from './errors';
 import {
   type GenerateMessage,
   InputRejectedError,
+  type OperationStatus,
   type PollMessage,
   RateLimitedError,
   UpstreamUnavailableError,
@@ -109,12 +110,27 @@ export async function startGeneration(deps: WorkerDeps, message: GenerateMessage
   });
   if (!moved) return;
   deps.log.info('task submitted upstream', { taskId: task.taskId, provider: deps.provider.name, operation });
-  await deps.queues.poll({ taskId: task.taskId, polls: 0 }, deps.settings.pollIntervalSeconds);
+  await deps.queues.poll(
+    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt },
+    deps.settings.pollIntervalSeconds,
+  );
 }
 
 /** Poller: ask the upstream; when done, store the videos and complete the task. */
 export async function pollGeneration(deps: PollerDeps, message: PollMessage): Promise<void> {
-  const task = await deps.tasks.get(message.taskId);
+  const polls = (message.polls ?? 0) + 1;
+  const { taskId, operation, deadlineAt } = message;
+  // Known from the message, the upstream is asked first: a generation still running needs nothing from
+  // the store (the usual answer, several times per task); only an ending answer reads the task.
+  let answer: OperationStatus | undefined;
+  if (operation !== undefined && deadlineAt !== undefined) {
+    answer = await askUpstream(deps, taskId, operation);
+    if (answer.state === 'pending' && deps.now() < deadlineAt) {
+      await deps.queues.poll({ taskId, polls, operation, deadlineAt }, pollDelaySeconds(deps, polls));
+      return;
+    }
+  }
+  const task = await deps.tasks.get(taskId);
   if (!task) return;
   if (isFinal(task.status)) {
     // A redelivery after the task ended: the notify message may not have gone out before a crash.
@@ -122,16 +138,8 @@ export async function pollGeneration(deps: PollerDeps, message: PollMessage): Pr
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
-
-  const polls = (message.polls ?? 0) + 1;
-  let status: Awaited<ReturnType<Deps['provider']['poll']>>;
-  try {
-    status = await deps.provider.poll(task.operation);
-  } catch (error) {
-    if (!(error instanceof UpstreamUnavailableError)) throw error;
-    deps.log.warn('upstream unavailable while polling', { taskId: task.taskId, error: reason(error) });
-    status = { state: 'pending' };
-  }
+  const status =
+    answer && operation === task.operation ? answer : await askUpstream(deps, taskId, task.operation);
 
   switch (status.state) {
     case 'pending':
@@ -139,7 +147,10 @@ export async function pollGeneration(deps: PollerDeps, message: PollMessage): Pr
         await finish(deps, task, 'failed', 501, failureMessages.timedOut(deps.settings.budgetSeconds));
         return;
       }
-      await deps.queues.poll({ taskId: task.taskId, polls }, pollDelaySeconds(deps, polls));
+      await deps.queues.poll(
+        { taskId, polls, operation: task.operation, deadlineAt: task.deadlineAt },
+        pollDelaySeconds(deps, polls),
+      );
       return;
     case 'rejected':
       await finish(deps, task, 'rejected', 422, failureMessages.rejected(status.reason));
@@ -150,6 +161,17 @@ export async function pollGeneration(deps: PollerDeps, message: PollMessage): Pr
     case 'done':
       await complete(deps, task, status.videos);
       return;
+  }
+}
+
+/** The operation's status; an upstream that cannot be asked now counts as still running. */
+async function askUpstream(deps: PollerDeps, taskId: string, operation: string): Promise<OperationStatus> {
+  try {
+    return await deps.provider.poll(operation);
+  } catch (error) {
+    if (!(error instanceof UpstreamUnavailableError)) throw error;
+    deps.log.warn('upstream unavailable while polling', { taskId, error: reason(error) });
+    return { state: 'pending' };
   }
 }
 
