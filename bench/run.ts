@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleAll, bundleEntry, deployed, entries, largestParts, repoRoot } from './bundle';
+import { callsGroup } from './groups/calls';
 import { measureInit } from './init';
 import { type Figure, figure, notMeasured, type Results, stats, versus } from './results';
 
@@ -119,12 +120,11 @@ try {
   await rm(scratch, { recursive: true, force: true });
 }
 
+// 7. AWS calls per task (bench/groups/calls.ts)
+add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
+
 // Not measured yet.
 add('not yet measured', {
-  calls: notMeasured(
-    'calls/task',
-    'not yet measured: needs an SDK middleware counting calls per service/operation',
-  ),
   poll: notMeasured('ms', 'not yet measured: upstream-done → record-done delay p50/p95 and polls per task'),
   rss: notMeasured('MB', 'not yet measured: peak RSS growth streaming a 200 MB video into S3'),
   soak: notMeasured('tasks', 'not yet measured: 1,000 tasks with 10 % faults, 429s and a worker restart'),
