@@ -1,8 +1,8 @@
 import type { Config } from '../config';
 import type { ApiDeps } from '../http/api-routes';
 import { apiKeyStore, dynamoDocumentClient, quotaGate, taskStore } from './dynamodb';
+import { lazyVideoStore } from './lazy';
 import { logger, metrics } from './observability';
-import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
@@ -14,7 +14,8 @@ export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
     apiKeys: apiKeyStore(config, dynamo),
     quota: quotaGate(config, dynamo),
     queues: taskQueues(config),
-    videos: videoStore(config),
+    // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
+    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
     settings: settingsFrom(config),
     log: logger(serviceName),
     metrics: metrics(),

@@ -2,13 +2,12 @@ import type { Config } from '../config';
 import type { WorkerDeps } from '../core/pipeline';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
+import { lazyTranslator, lazyVideoStore } from './lazy';
 import { imageCropper } from './media';
 import { logger, metrics } from './observability';
 import { videoProvider } from './provider';
-import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
-import { translator } from './translator';
 
 /** The worker: prepares the upstream request (images, crop, translation) and submits it within the quota. */
 export function workerDeps(config: Config): WorkerDeps {
@@ -17,11 +16,12 @@ export function workerDeps(config: Config): WorkerDeps {
   return {
     tasks: taskStore(config, dynamo),
     queues: taskQueues(config),
-    videos: videoStore(config),
+    // S3 only to read the video an extension continues.
+    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
     provider: videoProvider(config, settings),
     images: imageFetcher(config, settings),
     cropper: imageCropper(),
-    translator: translator(config),
+    translator: lazyTranslator(async () => (await import('./translator')).translator(config)),
     settings,
     log: logger('worker'),
     metrics: metrics(),
