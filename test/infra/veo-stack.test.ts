@@ -14,6 +14,7 @@ import {
   taskTable,
 } from '../../functions/adapters/dynamodb/tables';
 import { configSchema } from '../../functions/config';
+import { externalModules } from '../../infra/bundling';
 import { readStackSettings } from '../../infra/settings';
 import { VeoStack } from '../../infra/veo-stack';
 
@@ -886,6 +887,15 @@ describe('cdk-nag AwsSolutions', () => {
     );
     expect(findings).toEqual([]);
     expect(report.success).toBe(true);
+  });
+});
+
+describe('bundling settings (infra/bundling.ts, shared with the bench)', () => {
+  it('bundles the AWS SDK, and google-auth-library only for the Vertex AI provider', () => {
+    for (const provider of ['simulator', 'gemini', 'kie', undefined]) {
+      expect(externalModules(provider)).toEqual(['google-auth-library']);
+    }
+    expect(externalModules('vertex')).toEqual([]);
   });
 });
 
