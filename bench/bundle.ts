@@ -1,8 +1,8 @@
-import { mkdtemp, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
+import { externalModules, lambdaBundling } from '../infra/bundling';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -18,46 +18,89 @@ export const entries = {
 
 export const baselineEntry = 'bench/baseline-handler.ts';
 
+/**
+ * Where the bundles are built: inside the repository (git-ignored), so a bundle's external `@aws-sdk/*`
+ * imports resolve from the repository's node_modules, standing in for Lambda's /var/runtime/node_modules.
+ */
+export const bundlesDir = join(repoRoot, 'bench/.bundles');
+
+/**
+ * `bundled`: as deployed (infra/bundling.ts: the SDK inside every bundle); `runtime`: the SDK left to the
+ * Lambda runtime, measured for comparison. The provider decides whether google-auth-library is in.
+ */
+export interface BundleVariant {
+  sdk: 'runtime' | 'bundled';
+  provider: string;
+}
+
+export const deployed: BundleVariant = { sdk: 'bundled', provider: 'kie' };
+
 export interface BuiltBundle {
   name: string;
   file: string;
   bytes: number;
+  metafile: Metafile;
 }
 
-/**
- * Builds one entry exactly as infra/constructs/veo-function.ts has NodejsFunction do it: one minified
- * ESM file, no source map, node22, the AWS SDK bundled, the createRequire banner.
- */
-export async function bundleEntry(name: string, entry: string, outDir: string): Promise<BuiltBundle> {
+/** Builds one entry exactly as infra/constructs/veo-function.ts has NodejsFunction do it. */
+export async function bundleEntry(
+  name: string,
+  entry: string,
+  outDir: string,
+  variant: BundleVariant = deployed,
+): Promise<BuiltBundle> {
   const file = join(outDir, name, 'index.mjs');
-  await build({
+  const external = [
+    ...externalModules(variant.provider),
+    ...(variant.sdk === 'runtime' ? ['@aws-sdk/*'] : []),
+  ];
+  const result = await build({
+    ...lambdaBundling,
+    mainFields: [...lambdaBundling.mainFields],
+    banner: { js: lambdaBundling.banner },
     entryPoints: [join(repoRoot, entry)],
     outfile: file,
     absWorkingDir: repoRoot,
     bundle: true,
     platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    sourcemap: false,
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    external: [],
+    external,
+    metafile: true,
     logLevel: 'warning',
   });
-  return { name, file, bytes: (await stat(file)).size };
+  // The watermark font beside index.mjs, as infra/ copies it for the poller (which finds ffmpeg here).
+  await cp(join(repoRoot, 'functions/adapters/media/assets'), join(outDir, name, 'assets'), {
+    recursive: true,
+  });
+  return { name, file, bytes: (await stat(file)).size, metafile: result.metafile };
 }
 
-/** All function bundles plus the baseline, built into a fresh temporary folder. */
-export async function bundleAll(): Promise<{
+/** All function bundles plus the baseline, built the same way into a fresh folder under bundlesDir. */
+export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   outDir: string;
   functions: BuiltBundle[];
   baseline: BuiltBundle;
 }> {
-  const outDir = await mkdtemp(join(tmpdir(), 'veo-bench-'));
+  await mkdir(bundlesDir, { recursive: true });
+  const outDir = await mkdtemp(join(bundlesDir, `${variant.sdk}-${variant.provider}-`));
   const functions = await Promise.all(
-    Object.entries(entries).map(([name, entry]) => bundleEntry(name, entry, outDir)),
+    Object.entries(entries).map(([name, entry]) => bundleEntry(name, entry, outDir, variant)),
   );
-  const baseline = await bundleEntry('baseline', baselineEntry, outDir);
+  const baseline = await bundleEntry('baseline', baselineEntry, outDir, variant);
   return { outDir, functions, baseline };
+}
+
+/** The bundle's bytes by npm package (or folder of ours), largest first: what to look at when it grows. */
+export function largestParts(bundle: BuiltBundle, count = 5): { part: string; bytes: number }[] {
+  const parts = new Map<string, number>();
+  for (const output of Object.values(bundle.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
+      const part = pkg ?? input.split('/').slice(0, 2).join('/');
+      parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...parts]
+    .map(([part, bytes]) => ({ part, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, count);
 }

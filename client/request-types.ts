@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /**
  * The request a client may send, read off the API's own zod schema at compile time (type-only: nothing

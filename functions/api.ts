@@ -1,8 +1,8 @@
+import { apiDeps } from './composition/api';
 import { loadConfig } from './config';
-import { createDeps } from './container';
 import { createApiHandler } from './http/api-routes';
 
-const deps = createDeps(loadConfig(), 'api');
+const deps = apiDeps(loadConfig());
 
 /** API Gateway (HTTP API, payload 2.0): the kie.ai-compatible public API. */
 export const handler = createApiHandler(deps);

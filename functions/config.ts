@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { providerNames } from './core/ports';
 import { parseRateLimit } from './core/rate-limit';
 
@@ -55,6 +55,12 @@ export const configSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * How long an API instance trusts a key it authenticated, without reading it again. A revocation reaches
+   * reads (record-info, listing) within this time; charged work (generate, extend, 4K) is refused at once,
+   * since the charge itself checks the key. 0 reads the key on every request.
+   */
+  API_KEY_CACHE_SECONDS: seconds.max(300).default(10),
   /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
   TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
   /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */

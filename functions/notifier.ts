@@ -1,10 +1,10 @@
+import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
-import { createDeps } from './container';
 import { deliverCallback } from './core/callbacks';
 import { notifyMessageSchema } from './core/messages';
 import { sqsConsumer } from './sqs/consumer';
 
-const deps = createDeps(loadConfig(), 'notifier');
+const deps = notifierDeps(loadConfig());
 
 /**
  * SQS "notify": one signed callback attempt per message. Retries are new messages on this queue, sent by

@@ -1,11 +1,11 @@
+import { pollerDeps } from './composition/poller';
 import { loadConfig } from './config';
-import { createDeps } from './container';
 import { pollMessageSchema } from './core/messages';
 import { pollGeneration } from './core/pipeline';
 import { makeRendition } from './core/renditions';
 import { sqsConsumer } from './sqs/consumer';
 
-const deps = createDeps(loadConfig(), 'poller');
+const deps = pollerDeps(loadConfig());
 
 /**
  * SQS "poll" (delayed): ask the provider; when done, stream the video into S3 and complete the task.

@@ -1,11 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
-import { createDeps } from './container';
 import { acceptUpstreamPush } from './core/pipeline';
 import { taskIdSchema } from './core/schema';
 import { envelope, errorResponse } from './http/envelope';
 
-const deps = createDeps(loadConfig(), 'upstream-callback');
+const deps = upstreamCallbackDeps(loadConfig());
 
 /** POST /internal/upstream-callback?taskId=: an upstream (kie.ai) says a task finished. */
 export const handler = async (event: APIGatewayProxyEventV2) => {

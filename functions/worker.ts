@@ -1,10 +1,10 @@
+import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
-import { createDeps } from './container';
 import { generateMessageSchema } from './core/messages';
 import { startGeneration } from './core/pipeline';
 import { sqsConsumer } from './sqs/consumer';
 
-const deps = createDeps(loadConfig(), 'worker');
+const deps = workerDeps(loadConfig());
 
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
 export const handler = sqsConsumer(generateMessageSchema, (message) => startGeneration(deps, message));

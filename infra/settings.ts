@@ -1,5 +1,5 @@
 import type { Node } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Config, configSchema } from '../functions/config';
 
 /** The deployment's choices, read from CDK context (cdk.json, or `-c key=value` on the command line). */

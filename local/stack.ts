@@ -189,13 +189,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.environment,
     });
 
-    const [{ loadConfig }, { createDeps }] = await Promise.all([
+    const [{ loadConfig }, { apiKeyStore, dynamoDocumentClient }] = await Promise.all([
       import('../functions/config'),
-      import('../functions/container'),
+      import('../functions/composition/dynamodb'),
     ]);
     const apiKey = options.devApiKey || newApiKey();
     const webhookSecret = options.devWebhookSecret || newWebhookSecret();
-    const { apiKeys } = createDeps(loadConfig(), 'local');
+    const config = loadConfig();
+    const apiKeys = apiKeyStore(config, dynamoDocumentClient(config));
     const existing = await apiKeys.get(hashApiKey(apiKey));
     await apiKeys.put({
       keyHash: hashApiKey(apiKey),

@@ -1,5 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The provider secret's JSON: which fields depends on the provider. */
 export const providerCredentialsSchema = z.object({

@@ -15,11 +15,51 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
-/** Resolves `Authorization: Bearer <key>` to a live key, or throws the 401 error. */
-export async function authenticate(apiKeys: ApiKeyStore, authorization: string | undefined): Promise<ApiKey> {
+/**
+ * Keys this instance authenticated recently, each trusted for `ttlMs` (a warm Lambda container keeps it
+ * across requests). Only live keys are kept; unknown and revoked ones are read again every time. Holds at
+ * most `maxEntries` keys, dropping the oldest.
+ */
+export class ApiKeyCache {
+  private readonly entries = new Map<string, { key: ApiKey; until: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 1000,
+  ) {}
+
+  get(keyHash: string): ApiKey | undefined {
+    const entry = this.entries.get(keyHash);
+    if (entry && entry.until > this.now()) return entry.key;
+    if (entry) this.entries.delete(keyHash);
+    return undefined;
+  }
+
+  set(key: ApiKey): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(key.keyHash);
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key.keyHash, { key, until: this.now() + this.ttlMs });
+  }
+}
+
+/** Resolves `Authorization: Bearer <key>` to a live key (from `cache` when it holds it), or throws the 401 error. */
+export async function authenticate(
+  apiKeys: ApiKeyStore,
+  authorization: string | undefined,
+  cache?: ApiKeyCache,
+): Promise<ApiKey> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!match?.[1]) throw errors.unauthorized();
-  const key = await apiKeys.get(hashApiKey(match[1]));
+  const keyHash = hashApiKey(match[1]);
+  const cached = cache?.get(keyHash);
+  if (cached) return cached;
+  const key = await apiKeys.get(keyHash);
   if (!key || key.revoked) throw errors.unauthorized();
+  cache?.set(key);
   return key;
 }

@@ -278,8 +278,10 @@ function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initi
       }
     },
   };
-  const tasks: Pick<TaskStore, 'get' | 'recordCallback'> = {
+  const owner = { keyHash: 'h', name: 'k', credits: 0, webhookSecret: secret };
+  const tasks: Pick<TaskStore, 'get' | 'getWithOwner' | 'recordCallback'> = {
     get: async () => structuredClone(stored),
+    getWithOwner: async () => ({ task: structuredClone(stored), owner }),
     recordCallback: async (_taskId, attempts: CallbackAttempt[], chain) => {
       await Promise.resolve(); // lets a parallel delivery interleave, as a real store would
       if (world.failNextRecord) {
@@ -311,7 +313,7 @@ function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initi
   world.deps = {
     tasks: tasks as TaskStore,
     apiKeys: {
-      get: async () => ({ keyHash: 'h', name: 'k', credits: 0, webhookSecret: secret }),
+      get: async () => owner,
       put: async () => {},
     },
     queues: {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import type { CallbackEvent } from './messages';
 import type { NotifyMessage } from './ports';
 import { type SignedResults, signResults, toRecord } from './record-info';
@@ -8,6 +8,11 @@ import { refuseUrl, UrlRefusedError } from './url-guard';
 import { signCallback, signStandardWebhook } from './webhook-signatures';
 
 export { signCallback, signStandardWebhook, verifyWebhook } from './webhook-signatures';
+
+/** What the notifier uses. */
+export type CallbackDeps = DepsFor<
+  'tasks' | 'apiKeys' | 'queues' | 'videos' | 'callbacks' | 'settings' | 'log' | 'metrics' | 'now'
+>;
 
 /** The kie-shaped body of a generation's callback (SPEC §3). */
 export function callbackBody(task: Task, signed: SignedResults) {
@@ -43,7 +48,7 @@ export interface CallbackKind {
   key(message: NotifyMessage): string;
   /** The callBackUrl, once the task has something to tell for this event; undefined: no callback. */
   url(task: Task, message: NotifyMessage): string | undefined;
-  body(deps: Deps, task: Task, message: NotifyMessage): Promise<unknown>;
+  body(deps: DepsFor<'videos'>, task: Task, message: NotifyMessage): Promise<unknown>;
 }
 
 /** One entry per NotifyMessage event: the only place that knows what each callback says. */
@@ -93,10 +98,11 @@ export const callbackKinds: Record<CallbackEvent, CallbackKind> = {
  * sent before the attempt is recorded: if recording fails, the redelivered message makes the attempt again
  * and the orphaned next message no longer matches.
  */
-export async function deliverCallback(deps: Deps, message: NotifyMessage): Promise<void> {
+export async function deliverCallback(deps: CallbackDeps, message: NotifyMessage): Promise<void> {
   const { taskId } = message;
   const kind = callbackKinds[message.event];
-  const task = await deps.tasks.get(taskId);
+  const read = message.keyHash ? await deps.tasks.getWithOwner(taskId, message.keyHash) : undefined;
+  const task = read ? read.task : await deps.tasks.get(taskId);
   const url = task && kind.url(task, message);
   if (!task || !url) return;
 
@@ -128,7 +134,7 @@ export async function deliverCallback(deps: Deps, message: NotifyMessage): Promi
 
   const refused = refuseUrl(url, deps.settings.urlPolicy);
   if (refused) return end(entry({ error: `callBackUrl ${refused}` }));
-  const apiKey = await deps.apiKeys.get(task.keyHash);
+  const apiKey = read && message.keyHash === task.keyHash ? read.owner : await deps.apiKeys.get(task.keyHash);
   if (!apiKey) return end(entry({ error: "not sent: the task's API key no longer exists" }));
 
   const body = JSON.stringify(await kind.body(deps, task, message));
@@ -167,6 +173,7 @@ export async function deliverCallback(deps: Deps, message: NotifyMessage): Promi
   }
   const next: NotifyMessage = {
     taskId,
+    keyHash: task.keyHash,
     event: message.event,
     attempt: attempt + 1,
     token: randomUUID(),
@@ -190,7 +197,7 @@ export function webhookId(taskId: string, key: string): string {
 
 /** Records the attempt and moves the chain on, unless a parallel delivery of the same message did first. */
 async function record(
-  deps: Deps,
+  deps: CallbackDeps,
   message: NotifyMessage,
   key: string,
   from: CallbackChain | undefined,

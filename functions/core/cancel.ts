@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors, failureMessages } from './errors';
 import type { ApiKey } from './ports';
 import { cancelRequestSchema, describeIssue } from './schema';
@@ -13,7 +13,11 @@ export const CANCELLED_ERROR_CODE = 400;
  * (status `queued`) and refunds its credits in the same transaction. The worker acts only on queued
  * tasks, so a generate message that arrives afterwards does nothing.
  */
-export async function cancelTask(deps: Deps, key: ApiKey, body: unknown) {
+export async function cancelTask(
+  deps: DepsFor<'tasks' | 'queues' | 'videos' | 'log' | 'now'>,
+  key: ApiKey,
+  body: unknown,
+) {
   const parsed = cancelRequestSchema.safeParse(body);
   if (!parsed.success) {
     const taskId = (body as { taskId?: unknown } | null)?.taskId;
@@ -42,6 +46,8 @@ export async function cancelTask(deps: Deps, key: ApiKey, body: unknown) {
   if (!moved) throw errors.notCancellable();
   deps.log.info('task cancelled', { taskId: task.taskId, refunded: task.credits });
   // Like any other end of a task, a failure callback (code 400) goes to its callBackUrl.
-  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
+  if (task.request.callBackUrl) {
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  }
   return compactRecord(deps, { ...task, ...patch });
 }

@@ -37,6 +37,12 @@ export interface Settings {
   callbackRetrySeconds: number[];
   /** New tasks per window for a key without its own `rateLimit` (RATE_LIMIT); none when `off`. */
   rateLimit?: RateLimit;
+  /** The configured provider's name, as recorded on tasks: known without building the provider. */
+  providerName: string;
+  /** How long the API trusts a key it authenticated before reading it again (API_KEY_CACHE_SECONDS). */
+  apiKeyCacheSeconds: number;
+  /** The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one). */
+  upstreamQuota?: { limit: number; windowMs: number };
 }
 
 /** A structured logger (Powertools' Logger satisfies it). */
@@ -55,7 +61,10 @@ export interface Metrics {
   milliseconds(name: string, value: number, dimensions?: Record<string, string>): void;
 }
 
-/** Everything the core's use cases need, wired once in functions/container.ts. */
+/**
+ * Every port the core's use cases may need. No function gets all of it: each use case takes
+ * `DepsFor<...>` of what it uses, and functions/composition builds exactly that per function.
+ */
 export interface Deps {
   tasks: TaskStore;
   apiKeys: ApiKeyStore;
@@ -75,3 +84,6 @@ export interface Deps {
   metrics: Metrics;
   now: () => number;
 }
+
+/** The part of Deps one use case uses, so TypeScript proves each function is given what it needs. */
+export type DepsFor<K extends keyof Deps> = Pick<Deps, K>;

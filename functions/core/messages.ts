@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RenditionSlot } from './task';
 
 /**
@@ -21,6 +21,12 @@ export const pollMessageSchema = z.object({
   polls: count.optional(),
   /** Set when the message asks for a rendition (e.g. `1080p_0`) of a finished task instead of a poll. */
   rendition: renditionSlot.optional(),
+  /**
+   * The upstream operation and the task's deadline, as the worker recorded them: with both, a poll that
+   * finds the generation still running needs nothing from the store. Absent on pushes and older messages.
+   */
+  operation: z.string().min(1).optional(),
+  deadlineAt: count.optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;
@@ -43,6 +49,11 @@ export const notifyMessageSchema = z.object({
   notBefore: count.optional(),
   /** For '4k': which rendition (e.g. `4k_0`). */
   rendition: renditionSlot.optional(),
+  /**
+   * The task's owner, so the notifier reads the task and the key (its webhook secret) in one round trip;
+   * absent on older messages, which read the task first.
+   */
+  keyHash: z.string().min(1).optional(),
 });
 
 export type NotifyMessage = z.infer<typeof notifyMessageSchema>;

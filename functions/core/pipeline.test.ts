@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, pollDelaySeconds } from './pipeline';
+import type { PollMessage } from './messages';
+import { backoffMs, type PollerDeps, pollDelaySeconds, pollGeneration } from './pipeline';
+import type { OperationStatus } from './ports';
+import type { Task } from './task';
 import { closerAspectRatio } from './upstream-request';
 
 describe('Auto aspect ratio', () => {
@@ -29,5 +32,67 @@ describe('retry pacing', () => {
     expect([0, 1, 2, 3, 4, 5, 10].map((p) => pollDelaySeconds(deps, p))).toEqual([
       10, 15, 23, 34, 51, 60, 60,
     ]);
+  });
+});
+
+describe('pollGeneration', () => {
+  /** A poller whose store counts reads and whose upstream answers from a script. */
+  function poller(answers: OperationStatus[], task: Partial<Task> = {}) {
+    const sent: { message: PollMessage; delay: number }[] = [];
+    const stored = {
+      taskId: 't1',
+      keyHash: 'h',
+      status: 'submitted',
+      operation: 'op-1',
+      deadlineAt: 10_000,
+      request: { model: 'veo3_fast' },
+      ...task,
+    } as Task;
+    const world = { reads: 0, sent, finished: [] as string[] };
+    const deps = {
+      tasks: {
+        get: async () => {
+          world.reads++;
+          return stored;
+        },
+        transition: async (_id: string, _from: string, patch: Partial<Task>) => {
+          world.finished.push(String(patch.status));
+          return true;
+        },
+      },
+      queues: { poll: async (message: PollMessage, delay: number) => void sent.push({ message, delay }) },
+      provider: { name: 'simulator', poll: async () => answers.shift() ?? { state: 'pending' } },
+      settings: { pollIntervalSeconds: 10, budgetSeconds: 60 },
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+      metrics: { count: () => {}, milliseconds: () => {} },
+      now: () => 5_000,
+    } as unknown as PollerDeps;
+    return { deps, world };
+  }
+
+  it('reads nothing while the upstream says pending, when the message carries operation and deadline', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    await pollGeneration(deps, { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 10_000 });
+    expect(world.reads).toBe(0);
+    expect(world.sent).toEqual([
+      { message: { taskId: 't1', polls: 2, operation: 'op-1', deadlineAt: 10_000 }, delay: 23 },
+    ]);
+  });
+
+  it('reads the task for an ending answer, and past the deadline', async () => {
+    const failed = poller([{ state: 'failed', reason: 'boom' }]);
+    await pollGeneration(failed.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 10_000 });
+    expect([failed.world.reads, failed.world.finished]).toEqual([1, ['failed']]);
+
+    const late = poller([{ state: 'pending' }], { deadlineAt: 1_000 });
+    await pollGeneration(late.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 1_000 });
+    expect([late.world.reads, late.world.finished, late.world.sent]).toEqual([1, ['failed'], []]);
+  });
+
+  it('reads the task first without operation (a push, an older message)', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    await pollGeneration(deps, { taskId: 't1' });
+    expect(world.reads).toBe(1);
+    expect(world.sent[0]?.message).toEqual({ taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 10_000 });
   });
 });

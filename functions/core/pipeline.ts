@@ -1,13 +1,24 @@
-import type { Deps } from './deps';
+import type { Deps, DepsFor } from './deps';
 import { failureMessages } from './errors';
 import {
   type GenerateMessage,
   InputRejectedError,
+  type OperationStatus,
   type PollMessage,
+  RateLimitedError,
   UpstreamUnavailableError,
 } from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
-import { upstreamRequest } from './upstream-request';
+import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
+
+/** What every step that may end a task uses. */
+type StepDeps = DepsFor<'tasks' | 'queues' | 'provider' | 'settings' | 'log' | 'metrics' | 'now'>;
+/** What the worker uses. */
+export type WorkerDeps = StepDeps & UpstreamRequestDeps;
+/** What the poller's generation steps use. */
+export type PollerDeps = StepDeps & DepsFor<'videos' | 'watermarker'>;
+/** What an upstream push uses. */
+export type PushDeps = DepsFor<'tasks' | 'provider' | 'queues' | 'log'>;
 
 /**
  * The worker and poller steps of a generation. Each step reads the task, acts only if the task is
@@ -15,7 +26,7 @@ import { upstreamRequest } from './upstream-request';
  */
 
 /** Worker: prepare the upstream request, take a slot of the upstream's quota, submit, schedule the first poll. */
-export async function startGeneration(deps: Deps, message: GenerateMessage): Promise<void> {
+export async function startGeneration(deps: WorkerDeps, message: GenerateMessage): Promise<void> {
   const task = await deps.tasks.get(message.taskId);
   if (!task) return;
   if (task.status === 'submitting') {
@@ -49,22 +60,26 @@ export async function startGeneration(deps: Deps, message: GenerateMessage): Pro
   }
   const { request, translatedFrom } = prepared;
 
-  // The intent comes first, so that nothing but the request itself stands between taking a quota slot
-  // and the submit: slow writes cannot bunch submits past the upstream's quota.
-  if (
-    !(await deps.tasks.transition(task.taskId, 'queued', { status: 'submitting', updatedAt: deps.now() }))
-  ) {
-    return;
+  // The intent and a slot of the upstream's quota are written in one transaction, so nothing but the
+  // request itself stands between taking the slot and the submit: slow writes cannot bunch submits past
+  // the upstream's quota. Bursts wait in the queue for the quota instead of meeting its 429s.
+  const quota = deps.settings.upstreamQuota && { scope: deps.provider.name, ...deps.settings.upstreamQuota };
+  let claimed: boolean;
+  try {
+    claimed = await deps.tasks.transition(
+      task.taskId,
+      'queued',
+      { status: 'submitting', updatedAt: deps.now() },
+      undefined,
+      quota,
+    );
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    return retryLater('waiting for the upstream quota', error.retryAfterMs);
   }
+  if (!claimed) return;
   const stepBack = () =>
     deps.tasks.transition(task.taskId, 'submitting', { status: 'queued', updatedAt: deps.now() });
-
-  // Bursts wait in the queue for the upstream's quota instead of meeting its 429s.
-  const slot = await deps.quota.tryAcquire(deps.provider.name);
-  if (!slot.granted) {
-    await stepBack();
-    return retryLater('waiting for the upstream quota', slot.retryAfterMs);
-  }
 
   let operation: string;
   try {
@@ -95,12 +110,27 @@ export async function startGeneration(deps: Deps, message: GenerateMessage): Pro
   });
   if (!moved) return;
   deps.log.info('task submitted upstream', { taskId: task.taskId, provider: deps.provider.name, operation });
-  await deps.queues.poll({ taskId: task.taskId, polls: 0 }, deps.settings.pollIntervalSeconds);
+  await deps.queues.poll(
+    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt },
+    deps.settings.pollIntervalSeconds,
+  );
 }
 
 /** Poller: ask the upstream; when done, store the videos and complete the task. */
-export async function pollGeneration(deps: Deps, message: PollMessage): Promise<void> {
-  const task = await deps.tasks.get(message.taskId);
+export async function pollGeneration(deps: PollerDeps, message: PollMessage): Promise<void> {
+  const polls = (message.polls ?? 0) + 1;
+  const { taskId, operation, deadlineAt } = message;
+  // Known from the message, the upstream is asked first: a generation still running needs nothing from
+  // the store (the usual answer, several times per task); only an ending answer reads the task.
+  let answer: OperationStatus | undefined;
+  if (operation !== undefined && deadlineAt !== undefined) {
+    answer = await askUpstream(deps, taskId, operation);
+    if (answer.state === 'pending' && deps.now() < deadlineAt) {
+      await deps.queues.poll({ taskId, polls, operation, deadlineAt }, pollDelaySeconds(deps, polls));
+      return;
+    }
+  }
+  const task = await deps.tasks.get(taskId);
   if (!task) return;
   if (isFinal(task.status)) {
     // A redelivery after the task ended: the notify message may not have gone out before a crash.
@@ -108,16 +138,8 @@ export async function pollGeneration(deps: Deps, message: PollMessage): Promise<
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
-
-  const polls = (message.polls ?? 0) + 1;
-  let status: Awaited<ReturnType<Deps['provider']['poll']>>;
-  try {
-    status = await deps.provider.poll(task.operation);
-  } catch (error) {
-    if (!(error instanceof UpstreamUnavailableError)) throw error;
-    deps.log.warn('upstream unavailable while polling', { taskId: task.taskId, error: reason(error) });
-    status = { state: 'pending' };
-  }
+  const status =
+    answer && operation === task.operation ? answer : await askUpstream(deps, taskId, task.operation);
 
   switch (status.state) {
     case 'pending':
@@ -125,7 +147,10 @@ export async function pollGeneration(deps: Deps, message: PollMessage): Promise<
         await finish(deps, task, 'failed', 501, failureMessages.timedOut(deps.settings.budgetSeconds));
         return;
       }
-      await deps.queues.poll({ taskId: task.taskId, polls }, pollDelaySeconds(deps, polls));
+      await deps.queues.poll(
+        { taskId, polls, operation: task.operation, deadlineAt: task.deadlineAt },
+        pollDelaySeconds(deps, polls),
+      );
       return;
     case 'rejected':
       await finish(deps, task, 'rejected', 422, failureMessages.rejected(status.reason));
@@ -136,6 +161,17 @@ export async function pollGeneration(deps: Deps, message: PollMessage): Promise<
     case 'done':
       await complete(deps, task, status.videos);
       return;
+  }
+}
+
+/** The operation's status; an upstream that cannot be asked now counts as still running. */
+async function askUpstream(deps: PollerDeps, taskId: string, operation: string): Promise<OperationStatus> {
+  try {
+    return await deps.provider.poll(operation);
+  } catch (error) {
+    if (!(error instanceof UpstreamUnavailableError)) throw error;
+    deps.log.warn('upstream unavailable while polling', { taskId, error: reason(error) });
+    return { state: 'pending' };
   }
 }
 
@@ -151,7 +187,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return Math.max(1000, Math.round(random() * cap));
 }
 
-async function complete(deps: Deps, task: Task, videos: string[]): Promise<void> {
+async function complete(deps: PollerDeps, task: Task, videos: string[]): Promise<void> {
   if (videos.length === 0) {
     await finish(deps, task, 'rejected', 422, failureMessages.rejected('no video was returned'));
     return;
@@ -194,7 +230,7 @@ async function complete(deps: Deps, task: Task, videos: string[]): Promise<void>
 
 /** Ends a task without a video: no video, no charge, so its credits go back to the key. */
 async function finish(
-  deps: Deps,
+  deps: StepDeps,
   task: Task,
   status: Extract<TaskStatus, 'failed' | 'rejected'>,
   errorCode: number,
@@ -215,8 +251,10 @@ async function finish(
   await notifyClient(deps, task);
 }
 
-async function notifyClient(deps: Deps, task: Task): Promise<void> {
-  if (task.request.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
+async function notifyClient(deps: DepsFor<'queues'>, task: Task): Promise<void> {
+  if (task.request.callBackUrl) {
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  }
 }
 
 function reason(error: unknown): string {
@@ -228,7 +266,7 @@ function reason(error: unknown): string {
  * now; the poller asks the upstream itself, so the push's body is never trusted.
  */
 export async function acceptUpstreamPush(
-  deps: Deps,
+  deps: PushDeps,
   taskId: string,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {

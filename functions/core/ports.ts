@@ -5,7 +5,7 @@ import type { CallbackAttempt, CallbackChain, RenditionJob, RenditionSlot, Task,
 
 /**
  * The ports the core needs from the outside world. Adapters in functions/adapters implement them;
- * functions/container.ts wires them, so tests and the local runtime swap adapters by construction.
+ * functions/composition wires them per function, so tests and the local runtime swap adapters by construction.
  */
 
 export interface ApiKey {
@@ -55,13 +55,52 @@ export class InsufficientCreditsError extends Error {
   }
 }
 
+/**
+ * The key was revoked (or removed) by the time a charge was written: the API may authenticate from a short
+ * cache, so the charge itself refuses revoked keys and no new charged work starts after a revocation.
+ */
+export class ApiKeyRefusedError extends Error {
+  override name = 'ApiKeyRefusedError';
+  constructor() {
+    super('the API key is revoked or gone');
+  }
+}
+
+/** A window of at most `limit` grants per `windowMs` for one scope (e.g. a key's new tasks). */
+export interface RateWindow {
+  scope: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * No slot of the rate window is free: nothing was written. `contended`: refused only because other
+ * instances kept winning the race for the counter, not because the window is full.
+ */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  constructor(
+    readonly retryAfterMs: number,
+    readonly contended = false,
+  ) {
+    super('rate limited');
+  }
+}
+
 export interface TaskStore {
   /**
-   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short.
-   * With `idempotency`, the record is written in the same transaction only if its key is unused (or
-   * expired); otherwise nothing is written and IdempotencyConflictError carries the stored record.
+   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short, and
+   * ApiKeyRefusedError when the key is revoked. With `idempotency`, the record is written in the same
+   * transaction only if its key is unused (or expired); otherwise nothing is written and
+   * IdempotencyConflictError carries the stored record. With `rate`, one slot of that window (the counter
+   * QuotaGate keeps for the same scope) is taken in the same transaction; RateLimitedError when none is
+   * free. One round trip when nothing contends.
    */
-  createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void>;
+  createCharged(
+    task: Task,
+    charge: CreditChange,
+    options?: { idempotency?: IdempotencyRecord; rate?: RateWindow },
+  ): Promise<void>;
   /** The unexpired record stored for a key's Idempotency-Key, read consistently. */
   findIdempotency(
     keyHash: string,
@@ -69,6 +108,8 @@ export interface TaskStore {
     now: number,
   ): Promise<IdempotencyRecord | undefined>;
   get(taskId: string): Promise<Task | undefined>;
+  /** The task and its owner's API key, both read consistently in one round trip. */
+  getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }>;
   /**
    * One page of a key's tasks created after `createdAfter` (epoch ms), newest first, starting after
    * `cursor`; `next` is absent on the last page.
@@ -81,13 +122,16 @@ export interface TaskStore {
   ): Promise<{ tasks: Task[]; next?: TaskCursor }>;
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
-   * Returns false when another writer got there first. A refund is applied in the same transaction.
+   * Returns false when another writer got there first. A refund is applied in the same transaction, and
+   * with `slot` one slot of that window (the counter QuotaGate keeps for the same scope), or nothing is
+   * written and RateLimitedError says when the next slot frees.
    */
   transition(
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
+    slot?: RateWindow,
   ): Promise<boolean>;
   /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
@@ -98,7 +142,7 @@ export interface TaskStore {
   /**
    * Adds a rendition job to a succeeded task if its slot is free (or its last attempt failed), charging
    * in the same transaction. Returns false when the slot is taken: each rendition is made at most once.
-   * Throws InsufficientCreditsError when the key cannot pay.
+   * Throws InsufficientCreditsError when the key cannot pay, ApiKeyRefusedError when it is revoked.
    */
   startRendition(
     taskId: string,

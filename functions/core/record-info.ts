@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { Deps, DepsFor } from './deps';
 import { errors } from './errors';
 import type { ApiKey } from './ports';
 import { describeIssue, recordInfoQuerySchema } from './schema';
@@ -9,7 +9,11 @@ import { isExpired, successFlag, type Task } from './task';
  * (state, resultJson, failMsg, creditsConsumed) and ours (aspectRatio, seeds, promptSent, callbacks).
  * Times are epoch milliseconds (numbers), as kie's schema types them.
  */
-export async function recordInfo(deps: Deps, key: ApiKey, query: Record<string, string | undefined>) {
+export async function recordInfo(
+  deps: DepsFor<'tasks' | 'videos' | 'settings' | 'now'>,
+  key: ApiKey,
+  query: Record<string, string | undefined>,
+) {
   const parsed = recordInfoQuerySchema.safeParse(query);
   // A malformed id cannot name any task: answer exactly as for an unknown one.
   if (!parsed.success) {

@@ -1,7 +1,7 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors, KieError } from './errors';
 import type { PollMessage } from './messages';
-import { type ApiKey, InsufficientCreditsError } from './ports';
+import { type ApiKey, ApiKeyRefusedError, InsufficientCreditsError } from './ports';
 import { takeRateSlot } from './rate-limit';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
@@ -20,13 +20,24 @@ export const renditionMessages = {
   disabled: 'Renditions are disabled on this deployment (no ffmpeg available to the poller)',
 } as const;
 
+/** What the API's rendition requests use. */
+export type RenditionRequestDeps = DepsFor<
+  'tasks' | 'videos' | 'quota' | 'queues' | 'settings' | 'log' | 'now'
+>;
+/** What the poller's rendition work uses. */
+export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
+
 const sizes: Record<RenditionResolution, Record<'16:9' | '9:16', [number, number] | undefined>> = {
   '1080p': { '16:9': [1920, 1080], '9:16': undefined },
   '4k': { '16:9': [3840, 2160], '9:16': [2160, 3840] },
 };
 
 /** GET /veo/get-1080p-video: the URL once ready; until then 400 "processing" (the first call starts it). */
-export async function request1080p(deps: Deps, key: ApiKey, query: Record<string, string | undefined>) {
+export async function request1080p(
+  deps: RenditionRequestDeps,
+  key: ApiKey,
+  query: Record<string, string | undefined>,
+) {
   const parsed = hdQuerySchema.safeParse(query);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index } = parsed.data;
@@ -40,7 +51,7 @@ export async function request1080p(deps: Deps, key: ApiKey, query: Record<string
 }
 
 /** POST /veo/get-4k-video: starts the 4K rendition and answers at once; a callback follows when it is ready. */
-export async function request4k(deps: Deps, key: ApiKey, body: unknown) {
+export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: unknown) {
   const parsed = fourKRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index, callBackUrl } = parsed.data;
@@ -64,7 +75,12 @@ export async function request4k(deps: Deps, key: ApiKey, body: unknown) {
   return { taskId, resultUrls: null, imageUrls: null };
 }
 
-async function finishedTask(deps: Deps, key: ApiKey, taskId: string, index: number): Promise<Task> {
+async function finishedTask(
+  deps: RenditionRequestDeps,
+  key: ApiKey,
+  taskId: string,
+  index: number,
+): Promise<Task> {
   const task = await deps.tasks.get(taskId);
   if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();
   if (task.status !== 'succeeded') throw errors.validation(renditionMessages.notSuccess);
@@ -76,7 +92,7 @@ async function finishedTask(deps: Deps, key: ApiKey, taskId: string, index: numb
 
 /** Claims the slot (charging for 4K) and queues the work; false when another request holds the slot. */
 async function start(
-  deps: Deps,
+  deps: RenditionRequestDeps,
   task: Task,
   resolution: RenditionResolution,
   index: number,
@@ -97,6 +113,7 @@ async function start(
     claimed = await deps.tasks.startRendition(task.taskId, slot, job, { keyHash: task.keyHash, credits });
   } catch (error) {
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(credits, error.balance);
+    if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
     throw error;
   }
   if (claimed) {
@@ -108,7 +125,7 @@ async function start(
 
 /** Poller: make the rendition from the stored video, store it, mark it ready (or failed and refunded). */
 export async function makeRendition(
-  deps: Deps,
+  deps: RenditionWorkDeps,
   message: Required<Pick<PollMessage, 'taskId' | 'rendition'>>,
 ) {
   const task = await deps.tasks.get(message.taskId);
@@ -138,7 +155,7 @@ export async function makeRendition(
       refund,
     );
     if (failed && job.callBackUrl)
-      await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+      await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
     return;
   }
   const ready = await deps.tasks.finishRendition(task.taskId, slot, {
@@ -148,5 +165,6 @@ export async function makeRendition(
   });
   if (!ready) return;
   deps.log.info('rendition ready', { taskId: task.taskId, slot });
-  if (job.callBackUrl) await deps.queues.notify({ taskId: task.taskId, event: '4k', rendition: slot });
+  if (job.callBackUrl)
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
 }

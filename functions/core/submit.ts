@@ -1,15 +1,19 @@
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import { errors, failureMessages } from './errors';
 import { idempotencyMessages, idempotencyTtlSeconds, requestHash } from './idempotency';
 import {
   type ApiKey,
+  ApiKeyRefusedError,
   IdempotencyConflictError,
   type IdempotencyRecord,
   InsufficientCreditsError,
 } from './ports';
-import { takeRateSlot } from './rate-limit';
+import { rateWindowFor, withinRateLimit } from './rate-limit';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
 import { newTask, type Task } from './task';
+
+/** What POST /veo/generate and /veo/extend use. */
+export type SubmitDeps = DepsFor<'tasks' | 'queues' | 'settings' | 'log' | 'metrics' | 'now'>;
 
 const requestFields = [
   'prompt',
@@ -44,7 +48,7 @@ const extendFields = [
  * Nothing is written or charged unless the request is valid and the key can pay.
  */
 export async function submitTask(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   body: unknown,
   options: SubmitOptions = {},
@@ -63,7 +67,7 @@ export async function submitTask(
  * charged like a new generation. The stitched video ends up in its `response.fullResultUrls`.
  */
 export async function submitExtension(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   body: unknown,
   options: SubmitOptions = {},
@@ -102,7 +106,7 @@ type IdempotencyClaim = Pick<IdempotencyRecord, 'idempotencyKey' | 'bodyHash'>;
  * the rate limit is consulted, so retries never use up the key's slots; a different body is a 422.
  */
 async function replay(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   { idempotencyKey }: SubmitOptions,
   bodyHash: string,
@@ -116,11 +120,11 @@ async function replay(
 }
 
 /**
- * Takes a rate-limit slot, writes the task and charges it in one transaction (with the Idempotency-Key
- * record, if any), then queues it; a task that cannot be queued is refunded.
+ * Writes the task, charges it and takes the key's rate-limit slot in one transaction (with the
+ * Idempotency-Key record, if any), then queues it; a task that cannot be queued is refunded.
  */
 async function queueNewTask(
-  deps: Deps,
+  deps: SubmitDeps,
   key: ApiKey,
   request: GenerateRequest,
   accepted: Record<string, unknown>,
@@ -129,7 +133,6 @@ async function queueNewTask(
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.featureDisabled(failureMessages.watermarkDisabled);
   }
-  await takeRateSlot(deps, key);
   const price = deps.settings.prices[request.model];
   const task: Task = {
     ...newTask({
@@ -137,7 +140,7 @@ async function queueNewTask(
       paramJson: JSON.stringify(accepted),
       keyHash: key.keyHash,
       credits: price,
-      provider: deps.provider.name,
+      provider: deps.settings.providerName,
       now: deps.now(),
       retentionDays: deps.settings.retentionDays,
       budgetSeconds: deps.settings.budgetSeconds,
@@ -151,10 +154,14 @@ async function queueNewTask(
     taskId: task.taskId,
     expiresAt: Math.floor(task.createdAt / 1000) + idempotencyTtlSeconds,
   };
+  const rate = rateWindowFor(deps, key);
   try {
-    await deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price }, record);
+    await withinRateLimit(rate, () =>
+      deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price }, { idempotency: record, rate }),
+    );
   } catch (error) {
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(price, error.balance);
+    if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
     // A concurrent duplicate won the Idempotency-Key: nothing of this request was written.
     if (error instanceof IdempotencyConflictError) {
       if (error.existing.bodyHash !== idempotency?.bodyHash)
@@ -187,9 +194,11 @@ async function queueNewTask(
 }
 
 /** The caller's remaining credits, read consistently. */
-export async function creditBalance(deps: Deps, key: ApiKey): Promise<number> {
+export async function creditBalance(deps: DepsFor<'apiKeys'>, key: ApiKey): Promise<number> {
   const fresh = await deps.apiKeys.get(key.keyHash);
-  return fresh?.credits ?? 0;
+  // The key may come from the API's short authentication cache: the balance read tells a revocation at once.
+  if (!fresh || fresh.revoked) throw errors.unauthorized();
+  return fresh.credits;
 }
 
 /** Keeps only the contract's fields, so paramJson shows what was accepted and nothing else. */

@@ -1,4 +1,4 @@
-import type { Deps } from './deps';
+import type { Deps, DepsFor } from './deps';
 import { errors } from './errors';
 import type { ApiKey, TaskCursor } from './ports';
 import { signResults } from './record-info';
@@ -9,7 +9,11 @@ import { successFlag, type Task } from './task';
  * GET /veo/tasks?limit=&cursor= (beyond kie.ai): the caller's tasks within the retention, newest first,
  * as compact records; the full record stays with record-info.
  */
-export async function listTasks(deps: Deps, key: ApiKey, query: Record<string, string | undefined>) {
+export async function listTasks(
+  deps: DepsFor<'tasks' | 'videos' | 'settings' | 'now'>,
+  key: ApiKey,
+  query: Record<string, string | undefined>,
+) {
   const parsed = tasksQuerySchema.safeParse(query);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { limit, cursor } = parsed.data;

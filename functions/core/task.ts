@@ -199,8 +199,9 @@ export function newTask(input: NewTaskInput): Task {
     updatedAt: now,
     deadlineAt: now + input.budgetSeconds * 1000,
     polls: 0,
-    // Present from the start, so a rendition can be added to it with one conditional write.
+    // Present from the start, so a rendition or a callback's retry chain is added with one conditional write.
     renditions: {},
+    callbackChains: {},
     expiresAt: Math.floor(now / 1000) + input.retentionDays * 86400,
   };
 }

@@ -1,5 +1,5 @@
 import { buffer } from 'node:stream/consumers';
-import type { Deps } from './deps';
+import type { DepsFor } from './deps';
 import {
   type ConcreteAspectRatio,
   ImageRejectedError,
@@ -9,9 +9,14 @@ import {
 } from './ports';
 import type { Task } from './task';
 
+/** What preparing an upstream request uses (the worker). */
+export type UpstreamRequestDeps = DepsFor<
+  'images' | 'cropper' | 'translator' | 'settings' | 'tasks' | 'videos'
+>;
+
 /** Fetches the images, resolves Auto from the first one (centre-cropping them to it), translates the prompt. */
 export async function upstreamRequest(
-  deps: Deps,
+  deps: UpstreamRequestDeps,
   task: Task,
 ): Promise<{ request: UpstreamRequest; translatedFrom?: string }> {
   const { request } = task;
@@ -67,7 +72,10 @@ export async function upstreamRequest(
 }
 
 /** The source task's stored original (before any watermark): what Veo continues. */
-async function videoToExtend(deps: Deps, sourceTaskId: string): Promise<UpstreamRequest['extend']> {
+async function videoToExtend(
+  deps: DepsFor<'tasks' | 'videos'>,
+  sourceTaskId: string,
+): Promise<UpstreamRequest['extend']> {
   const source = await deps.tasks.get(sourceTaskId);
   const result = source?.results?.[0];
   if (!source || !result)

@@ -1,18 +1,27 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { authenticate } from '../core/api-keys';
+import { ApiKeyCache, authenticate } from '../core/api-keys';
 import { cancelTask } from '../core/cancel';
-import type { Deps } from '../core/deps';
+import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
 import { parseIdempotencyKey } from '../core/idempotency';
 import type { ApiKey } from '../core/ports';
 import { recordInfo } from '../core/record-info';
-import { request4k, request1080p } from '../core/renditions';
-import { creditBalance, type SubmitOptions, submitExtension, submitTask } from '../core/submit';
+import { type RenditionRequestDeps, request4k, request1080p } from '../core/renditions';
+import {
+  creditBalance,
+  type SubmitDeps,
+  type SubmitOptions,
+  submitExtension,
+  submitTask,
+} from '../core/submit';
 import { listTasks } from '../core/task-list';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { openApiJson } from './openapi';
 
-type Route = (deps: Deps, key: ApiKey, event: APIGatewayProxyEventV2) => Promise<unknown>;
+/** What the api function uses: every route's needs, and the key store for authentication. */
+export type ApiDeps = SubmitDeps & RenditionRequestDeps & DepsFor<'apiKeys' | 'videos'>;
+
+type Route = (deps: ApiDeps, key: ApiKey, event: APIGatewayProxyEventV2) => Promise<unknown>;
 
 /** The public API (SPEC §2). GET routes ignore any body or Content-Type a client sends. */
 export const routes: Record<string, Route> = {
@@ -37,7 +46,7 @@ function submitOptions(event: APIGatewayProxyEventV2): SubmitOptions {
 }
 
 /** Routes served without an API key, answered as they are (not in the envelope). */
-export const publicRoutes: Record<string, (deps: Deps) => APIGatewayProxyStructuredResultV2> = {
+export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStructuredResultV2> = {
   // The contract is public, as kie.ai's documentation is.
   'GET /api/v1/openapi.json': (deps) => ({
     statusCode: 200,
@@ -46,7 +55,8 @@ export const publicRoutes: Record<string, (deps: Deps) => APIGatewayProxyStructu
   }),
 };
 
-export function createApiHandler(deps: Deps) {
+export function createApiHandler(deps: ApiDeps) {
+  const keys = new ApiKeyCache(deps.settings.apiKeyCacheSeconds * 1000, deps.now);
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
@@ -55,7 +65,7 @@ export function createApiHandler(deps: Deps) {
       if (publicRoute) return publicRoute(deps);
       const route = routes[`${method} ${path}`];
       if (!route) throw errors.noRoute(method, path);
-      const key = await authenticate(deps.apiKeys, header(event, 'authorization'));
+      const key = await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
       return ok(await route(deps, key, event));
     } catch (error) {
       return errorResponse(error, deps.log);

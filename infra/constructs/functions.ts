@@ -66,8 +66,8 @@ export const consumerTimeouts: Record<QueueName, Duration> = {
 /**
  * The watermark font and its licence, at the place DEFAULT_FONT_FILE points to relative to its module.
  * That is `new URL('./assets/…', import.meta.url)`; bundled, `import.meta.url` is index.mjs, so the
- * font goes to `assets/` beside it. The worker needs it too: with ffmpeg present, every function's
- * container builds the watermarker, which refuses to start without its font.
+ * font goes to `assets/` beside it. Only the poller builds the watermarker, which refuses to start
+ * without its font; the worker uses ffmpeg only for the Auto crop.
  */
 const watermarkFont: BundledFile[] = (() => {
   const moduleDir = fileURLToPath(new URL('../../functions/adapters/media/', import.meta.url));
@@ -125,10 +125,7 @@ export class Functions extends Construct {
     };
     this.api = make('api', 'Api');
     this.upstreamCallback = make('upstreamCallback', 'UpstreamCallback');
-    this.worker = make('worker', 'Worker', {
-      bundledFiles: watermarkFont,
-      ...(ffmpeg && { layers: [ffmpeg] }),
-    });
+    this.worker = make('worker', 'Worker', ffmpeg && { layers: [ffmpeg] });
     this.poller = make('poller', 'Poller', {
       bundledFiles: watermarkFont,
       // ffmpeg re-encodes on the CPU, and Lambda's CPU grows with memory; the original and the

@@ -5,6 +5,7 @@ import { Architecture, type ILayerVersion, Runtime } from 'aws-cdk-lib/aws-lambd
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { externalModules, lambdaBundling } from '../bundling';
 
 /** The repository root: entry paths are relative to it, and esbuild runs from it. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,17 +63,16 @@ export class VeoFunction extends NodejsFunction {
       layers: props.layers,
       environment: props.environment,
       logGroup,
+      // The settings bench/bundle.ts measures, from infra/bundling.ts: the AWS SDK is bundled (not left to the
+      // runtime's copy) because it halves cold init, measured; google-auth-library only for Vertex AI.
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: false,
-        mainFields: ['module', 'main'],
-        // ESM bundles have no `require`; some CommonJS dependencies still call it for Node built-ins.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // The AWS SDK is bundled too, not taken from the runtime: the versions pinned in
-        // package-lock.json are the ones tested locally, and the runtime's copy changes without notice.
-        externalModules: [],
+        target: lambdaBundling.target,
+        minify: lambdaBundling.minify,
+        sourceMap: lambdaBundling.sourcemap,
+        mainFields: [...lambdaBundling.mainFields],
+        banner: lambdaBundling.banner,
+        externalModules: externalModules(props.environment.PROVIDER),
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
         commandHooks: {

@@ -202,4 +202,30 @@ describe('client callbacks, end to end', () => {
     await sleep(2500);
     expect(await callbacksOf(task.taskId)).toHaveLength(1);
   });
+
+  it('calls back for a task stored before tasks carried their callbackChains map', async () => {
+    const deps = await localDeps();
+    const request = generateRequestSchema({ allowLoopback: true, allowHttp: true }).parse({ prompt: 'p' });
+    const task = newTask({
+      request: { ...request, callBackUrl: `${receiverUrl}/ok` },
+      paramJson: '{"prompt":"p"}',
+      keyHash: hashApiKey(stack.apiKey),
+      credits: 0,
+      provider: 'simulator',
+      now: Date.now(),
+      retentionDays: 14,
+      budgetSeconds: 60,
+    });
+    const old = { ...task, status: 'failed' as const, errorCode: 501, completedAt: Date.now() };
+    delete old.callbackChains;
+    await deps.tasks.createCharged(old, { keyHash: task.keyHash, credits: 0 });
+    await deps.queues.notify({ taskId: task.taskId, event: 'generation' });
+
+    const callbacks = await until(
+      () => callbacksOf(task.taskId),
+      (c) => c.length > 0,
+    );
+    expect(callbacks).toEqual([{ at: expect.any(Number), event: 'generation', attempt: 1, status: 200 }]);
+    expect(receivedFor(task.taskId)).toHaveLength(1);
+  });
 });

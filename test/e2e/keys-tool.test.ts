@@ -69,6 +69,13 @@ describe('npm run keys against the local stack', () => {
     expect((await keys('revoke', keyId)).code).toBe(0);
     const refused = await client.call('GET', '/api/v1/chat/credit', { key: apiKey });
     expect([refused.status, refused.json.code]).toEqual([401, 401]);
+    // The API trusts a key it just authenticated for a few seconds, but no charged work starts after a
+    // revocation: the charge itself checks the key.
+    const generate = await client.call('POST', '/api/v1/veo/generate', {
+      key: apiKey,
+      body: { prompt: 'revoked' },
+    });
+    expect([generate.status, generate.json.code]).toEqual([401, 401]);
     // The development key is untouched.
     expect(await client.credit()).toBe(100_000);
   });

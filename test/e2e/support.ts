@@ -79,8 +79,8 @@ export async function taskCount(): Promise<number> {
 /** The same adapters the handlers use, pointed at the running emulators. */
 export async function localDeps() {
   const { loadConfig } = await import('../../functions/config');
-  const { createDeps } = await import('../../functions/container');
-  return createDeps(loadConfig(), 'test');
+  const { apiDeps } = await import('../../functions/composition/api');
+  return apiDeps(loadConfig(), 'test');
 }
 
 /** Serves real PNG images of the given sizes on loopback, e.g. `${url}/800x1000.png`. */

@@ -15,6 +15,7 @@ import {
 } from '../../functions/adapters/dynamodb/tables';
 import { configSchema } from '../../functions/config';
 import { siteRouteKeys } from '../../functions/site/static-site';
+import { externalModules } from '../../infra/bundling';
 import { readStackSettings } from '../../infra/settings';
 import { VeoStack } from '../../infra/veo-stack';
 
@@ -927,6 +928,15 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
+describe('bundling settings (infra/bundling.ts, shared with the bench)', () => {
+  it('bundles the AWS SDK, and google-auth-library only for the Vertex AI provider', () => {
+    for (const provider of ['simulator', 'gemini', 'kie', undefined]) {
+      expect(externalModules(provider)).toEqual(['google-auth-library']);
+    }
+    expect(externalModules('vertex')).toEqual([]);
+  });
+});
+
 describe('cdk synth with real bundling', () => {
   /** Starts a bundle as Lambda would import it, with ffmpeg "present"; resolves to its exit code and stderr. */
   function coldStart(dir: string): { status: number | null; stderr: string } {
@@ -998,15 +1008,17 @@ describe('cdk synth with real bundling', () => {
       for (const fn of fns) {
         const dir = assetDir(fn);
         expect(existsSync(dir), dir).toBe(true);
-        const withFont = fn === 'worker' || fn === 'poller';
+        const withFont = fn === 'poller';
         expect(readdirSync(dir).sort(), fn).toEqual(withFont ? ['assets', 'index.mjs'] : ['index.mjs']);
         const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
         expect(
           code.startsWith("import { createRequire } from 'module'; const require = createRequire("),
         ).toBe(true);
-        // Minified, no source map, the SDK bundled in (not left to the runtime's copy).
+        // Minified, no source map, the SDK bundled in (not left to the runtime's copy), and
+        // google-auth-library only where the Vertex AI provider is configured.
         expect(code).not.toContain('sourceMappingURL');
         expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
+        expect(code).not.toContain('GoogleAuth');
         expect(code.length / code.split('\n').length).toBeGreaterThan(200);
         if (!withFont) continue;
         // The font is where the bundled code looks for it: its URL relative to index.mjs.
@@ -1017,7 +1029,7 @@ describe('cdk synth with real bundling', () => {
         expect(readFileSync(fontPath).equals(sourceFont), fn).toBe(true);
         expect(existsSync(join(dir, 'assets', 'DejaVuSans-Bold.LICENSE.txt')), fn).toBe(true);
       }
-      // With ffmpeg present (the layer), both start: the watermarker finds its font.
+      // With ffmpeg present (the layer), both start: the poller's watermarker finds its font.
       for (const fn of ['worker', 'poller'] as const)
         expect(coldStart(assetDir(fn)), fn).toEqual({ status: 0, stderr: '' });
       // The same start without the font fails, so the check above means something.

@@ -20,13 +20,13 @@ export interface DynamoQuotaGateOptions {
 }
 
 /** What the counter item holds: the grant times (epoch ms) still inside the window, oldest first. */
-interface CounterState {
+export interface CounterState {
   grants: number[];
   /** A fresh random token per write; undefined while no item exists. */
   revision: string | undefined;
 }
 
-const emptyState: CounterState = { grants: [], revision: undefined };
+export const emptyState: CounterState = { grants: [], revision: undefined };
 
 type Decision = { granted: true } | { granted: false; retryAfterMs: number; contended?: boolean };
 
@@ -73,8 +73,8 @@ export class DynamoQuotaGate implements QuotaGate {
     let conflicts = 0;
     for (;;) {
       const now = this.now();
-      const inWindow = (state?.grants ?? []).filter((t) => t > now - rule.windowMs);
-      if (inWindow.length >= rule.limit) {
+      const decision = decide(state, now, rule);
+      if (!decision.granted) {
         if (!current) {
           state = await this.read(scope);
           current = true;
@@ -82,15 +82,9 @@ export class DynamoQuotaGate implements QuotaGate {
         }
         this.lastSeen.set(scope, state ?? emptyState);
         this.stats.refusals++;
-        // The next slot frees when the grant `limit` places from the newest leaves the window.
-        const freeing = inWindow[inWindow.length - rule.limit] ?? now;
-        return { granted: false, retryAfterMs: Math.max(1, Math.ceil(freeing + rule.windowMs - now)) };
+        return decision;
       }
-
-      const next: CounterState = {
-        grants: [...inWindow, now].sort((a, b) => a - b).slice(-rule.limit),
-        revision: randomUUID(),
-      };
+      const { next } = decision;
       const found = await this.write(scope, state?.revision, next, now + rule.windowMs);
       if (found === undefined) {
         this.lastSeen.set(scope, next);
@@ -118,18 +112,8 @@ export class DynamoQuotaGate implements QuotaGate {
     }
   }
 
-  private async read(scope: string): Promise<CounterState> {
-    const { Item } = await this.options.client.send(
-      new GetCommand({
-        TableName: this.options.table,
-        Key: { counterId: counterId(scope) },
-        ConsistentRead: true,
-      }),
-    );
-    return {
-      grants: Array.isArray(Item?.grants) ? (Item.grants as number[]) : [],
-      revision: typeof Item?.revision === 'string' ? Item.revision : undefined,
-    };
+  private read(scope: string): Promise<CounterState> {
+    return readCounter(this.options.client, this.options.table, scope);
   }
 
   /** Writes `next` if the item is still at `expected`; otherwise returns what it holds now. */
@@ -141,22 +125,7 @@ export class DynamoQuotaGate implements QuotaGate {
   ): Promise<CounterState | undefined> {
     try {
       await this.options.client.send(
-        new PutCommand({
-          TableName: this.options.table,
-          Item: {
-            counterId: counterId(scope),
-            grants: next.grants,
-            revision: next.revision,
-            expiresAt: Math.ceil(lastWindowEndMs / 1000) + ttlSlackSeconds,
-          },
-          ...(expected === undefined
-            ? { ConditionExpression: 'attribute_not_exists(counterId)' }
-            : {
-                ConditionExpression: 'revision = :expected',
-                ExpressionAttributeValues: { ':expected': expected },
-              }),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+        new PutCommand(counterPut(this.options.table, scope, expected, next, lastWindowEndMs)),
       );
       return undefined;
     } catch (error) {
@@ -167,7 +136,68 @@ export class DynamoQuotaGate implements QuotaGate {
   }
 }
 
-function checkLimit(scope: string, { limit, windowMs }: QuotaLimit): void {
+/**
+ * Whether `state` (undefined: no item seen) has a free slot at `now`: the next state to write, or how long
+ * until the next slot frees (when the grant `limit` places from the newest leaves the window).
+ */
+export function decide(
+  state: CounterState | undefined,
+  now: number,
+  rule: QuotaLimit,
+): { granted: true; next: CounterState } | { granted: false; retryAfterMs: number } {
+  const inWindow = (state?.grants ?? []).filter((t) => t > now - rule.windowMs);
+  if (inWindow.length >= rule.limit) {
+    const freeing = inWindow[inWindow.length - rule.limit] ?? now;
+    return { granted: false, retryAfterMs: Math.max(1, Math.ceil(freeing + rule.windowMs - now)) };
+  }
+  return {
+    granted: true,
+    next: { grants: [...inWindow, now].sort((a, b) => a - b).slice(-rule.limit), revision: randomUUID() },
+  };
+}
+
+/** A counter's current state, read consistently. */
+export async function readCounter(
+  client: DynamoDBDocumentClient,
+  table: string,
+  scope: string,
+): Promise<CounterState> {
+  const { Item } = await client.send(
+    new GetCommand({ TableName: table, Key: { counterId: counterId(scope) }, ConsistentRead: true }),
+  );
+  return {
+    grants: Array.isArray(Item?.grants) ? (Item.grants as number[]) : [],
+    revision: typeof Item?.revision === 'string' ? Item.revision : undefined,
+  };
+}
+
+/** The conditional write of a counter's next state: only if it is still at `expected` (none: no item). */
+export function counterPut(
+  table: string,
+  scope: string,
+  expected: string | undefined,
+  next: CounterState,
+  lastWindowEndMs: number,
+) {
+  return {
+    TableName: table,
+    Item: {
+      counterId: counterId(scope),
+      grants: next.grants,
+      revision: next.revision,
+      expiresAt: Math.ceil(lastWindowEndMs / 1000) + ttlSlackSeconds,
+    },
+    ...(expected === undefined
+      ? { ConditionExpression: 'attribute_not_exists(counterId)' }
+      : {
+          ConditionExpression: 'revision = :expected',
+          ExpressionAttributeValues: { ':expected': expected },
+        }),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+export function checkLimit(scope: string, { limit, windowMs }: QuotaLimit): void {
   if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
     throw new Error(`Quota ${scope}: limit must be an integer from 1 to ${maxLimit}, got ${limit}`);
   }
@@ -177,9 +207,9 @@ function checkLimit(scope: string, { limit, windowMs }: QuotaLimit): void {
 }
 
 /** Counter ids are namespaced: the table also holds other counters (per-key rate limits). */
-const counterId = (scope: string) => `quota#${scope}`;
+export const counterId = (scope: string) => `quota#${scope}`;
 
-function stateFromRaw(item: Record<string, AttributeValue> | undefined): CounterState {
+export function stateFromRaw(item: Record<string, AttributeValue> | undefined): CounterState {
   return {
     grants: (item?.grants?.L ?? []).flatMap((value) => (value.N === undefined ? [] : [Number(value.N)])),
     revision: item?.revision?.S,

@@ -1,5 +1,10 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -7,16 +12,19 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  type ApiKey,
   type CallbackChainMove,
   type CreditChange,
   IdempotencyConflictError,
   type IdempotencyRecord,
-  InsufficientCreditsError,
+  RateLimitedError,
+  type RateWindow,
   type TaskCursor,
   type TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
-import { creditUpdate, type TransactItem } from './credits';
+import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
+import { type CounterState, counterPut, decide, emptyState, readCounter, stateFromRaw } from './quota-gate';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -32,14 +40,29 @@ const maxTransactionAttempts = 5;
 /** Idempotency records share the counters table, namespaced like its other items. */
 const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
 
+/** Thrown inside transact() when the task's own condition failed: another writer moved it first. */
+const taskMoved = new Error('the task is no longer in the expected status');
+
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
+  /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
+  private readonly counters = new Map<string, CounterState>();
+
   constructor(private readonly options: DynamoTaskStoreOptions) {}
 
-  async createCharged(task: Task, charge: CreditChange, idempotency?: IdempotencyRecord): Promise<void> {
-    const { client, tasksTable } = this.options;
+  async createCharged(
+    task: Task,
+    charge: CreditChange,
+    { idempotency, rate }: { idempotency?: IdempotencyRecord; rate?: RateWindow } = {},
+  ): Promise<void> {
     const items: TransactItem[] = [
-      { Put: { TableName: tasksTable, Item: task, ConditionExpression: 'attribute_not_exists(taskId)' } },
+      {
+        Put: {
+          TableName: this.options.tasksTable,
+          Item: task,
+          ConditionExpression: 'attribute_not_exists(taskId)',
+        },
+      },
       creditUpdate(this.options.apiKeysTable, charge, 'charge'),
     ];
     if (idempotency) {
@@ -59,27 +82,94 @@ export class DynamoTaskStore implements TaskStore {
         },
       });
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await client.send(new TransactWriteCommand({ TransactItems: items }));
-        return;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const [, key, idem] = error.CancellationReasons ?? [];
-        if (idem?.Code === 'ConditionalCheckFailed') {
+    await this.transact(items, rate, {
+      // A concurrent duplicate with the same Idempotency-Key wins over everything else.
+      beforeSlot: ([, , idem]) => {
+        if (idempotency && idem?.Code === 'ConditionalCheckFailed') {
           throw new IdempotencyConflictError({
             bodyHash: idem.Item?.bodyHash?.S ?? '',
             taskId: idem.Item?.taskId?.S ?? '',
           });
         }
-        if (key?.Code === 'ConditionalCheckFailed') {
-          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+      },
+      afterSlot: ([, key]) => {
+        if (key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
+      },
+    });
+  }
+
+  /**
+   * One transaction of `items` and, with `rate`, a slot of that window: the counter's next state is
+   * decided on the state this instance last saw and written conditionally on it, so an uncontended call
+   * is one round trip. A cancellation is handed to `beforeSlot`, then checked for a stale counter (decide again
+   * on the state the failed condition returned), then handed to `afterSlot`; both may throw what it means.
+   * Transaction conflicts (concurrent writers on the same items) are tried again a few times.
+   */
+  private async transact(
+    items: TransactItem[],
+    rate: RateWindow | undefined,
+    on: {
+      beforeSlot?: (reasons: CancellationReason[]) => void;
+      afterSlot?: (reasons: CancellationReason[]) => void;
+    },
+  ): Promise<void> {
+    const { client } = this.options;
+    const all = [...items];
+    const rateIndex = items.length;
+    // The window's counter as this instance last saw it; a stale one costs one failed condition.
+    let counter = rate && this.counters.get(rate.scope);
+    let counterFresh = false;
+    let counterConflicts = 0;
+    const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
+    for (let attempt = 1; ; ) {
+      let next: CounterState | undefined;
+      if (rate) {
+        const now = Date.now();
+        const decision = decide(counter, now, rate);
+        if (!decision.granted) {
+          // A refusal is only given from a state just read, so its retryAfter is exact.
+          if (!counterFresh) {
+            counter = await readCounter(client, this.countersTable(), rate.scope);
+            counterFresh = true;
+            continue;
+          }
+          this.counters.set(rate.scope, counter ?? emptyState);
+          throw new RateLimitedError(decision.retryAfterMs);
         }
-        // Concurrent submits on one key (or one Idempotency-Key) collide; the loser tries again, and
-        // then meets the winner's writes through the conditions above.
-        const conflict = error.CancellationReasons?.some((r) => r.Code === 'TransactionConflict');
-        if (!conflict || attempt >= maxTransactionAttempts) throw error;
+        next = decision.next;
+        all[rateIndex] = {
+          Put: counterPut(this.countersTable(), rate.scope, counter?.revision, next, now + rate.windowMs),
+        };
+      }
+      try {
+        await client.send(new TransactWriteCommand({ TransactItems: all }));
+        if (rate && next) this.counters.set(rate.scope, next);
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        on.beforeSlot?.(reasons);
+        const window = reasons[rateIndex];
+        if (rate && window?.Code === 'ConditionalCheckFailed') {
+          // Another writer took a slot meanwhile (or this instance had not seen the counter yet).
+          const seen = counter !== undefined;
+          counter = stateFromRaw(window.Item);
+          counterFresh = true;
+          if (!seen) continue;
+          if (++counterConflicts >= maxTransactionAttempts) {
+            this.counters.set(rate.scope, counter);
+            throw contended();
+          }
+          await new Promise((done) => setTimeout(done, Math.random() * 10 * counterConflicts));
+          continue;
+        }
+        on.afterSlot?.(reasons);
+        // Concurrent writers on the same items collide; the loser tries again, and then meets the
+        // winner's writes through the conditions above.
+        if (!reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
+        if (attempt >= maxTransactionAttempts) throw rate ? contended() : error;
         await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
+        attempt++;
       }
     }
   }
@@ -120,6 +210,28 @@ export class DynamoTaskStore implements TaskStore {
     return out.Item as Task | undefined;
   }
 
+  async getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }> {
+    const { client, tasksTable, apiKeysTable } = this.options;
+    const keys = {
+      [tasksTable]: { Keys: [{ taskId }], ConsistentRead: true },
+      [apiKeysTable]: { Keys: [{ keyHash }], ConsistentRead: true },
+    };
+    const out = await client.send(new BatchGetCommand({ RequestItems: keys }));
+    // Two small items are practically never left unprocessed; if they are, read them one by one.
+    const unprocessed = Object.keys(out.UnprocessedKeys ?? {}).length > 0;
+    const task = unprocessed
+      ? await this.get(taskId)
+      : (out.Responses?.[tasksTable]?.[0] as Task | undefined);
+    const owner = unprocessed
+      ? ((
+          await client.send(
+            new GetCommand({ TableName: apiKeysTable, Key: { keyHash }, ConsistentRead: true }),
+          )
+        ).Item as ApiKey | undefined)
+      : (out.Responses?.[apiKeysTable]?.[0] as ApiKey | undefined);
+    return { task, owner };
+  }
+
   async listByKey(
     keyHash: string,
     limit: number,
@@ -153,6 +265,7 @@ export class DynamoTaskStore implements TaskStore {
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
+    slot?: RateWindow,
   ): Promise<boolean> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     const update: TransactItem['Update'] & {} = {
@@ -169,7 +282,20 @@ export class DynamoTaskStore implements TaskStore {
         ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
       },
     };
-    return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
+    if (!slot) return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
+    const items: TransactItem[] = [{ Update: update }];
+    if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
+    try {
+      await this.transact(items, slot, {
+        beforeSlot: ([task]) => {
+          if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
+        },
+      });
+      return true;
+    } catch (error) {
+      if (error === taskMoved) return false;
+      throw error;
+    }
   }
 
   async startRendition(
@@ -248,7 +374,7 @@ export class DynamoTaskStore implements TaskStore {
         const [task, key] = error.CancellationReasons ?? [];
         if (task?.Code === 'ConditionalCheckFailed') return false;
         if (key?.Code === 'ConditionalCheckFailed' && credit?.direction === 'charge') {
-          throw new InsufficientCreditsError(Number(key.Item?.credits?.N ?? 0));
+          throw chargeRefusal(key.Item);
         }
       }
       throw error;
@@ -271,8 +397,31 @@ export class DynamoTaskStore implements TaskStore {
         ExpressionAttributeValues: { ':none': [], ':attempts': attempts },
       });
     }
-    if (!chain.from) {
-      // Setting callbackChains.<key> needs the map itself: create it first (a no-op once it exists).
+    const move = () =>
+      this.conditionalWrite({
+        TableName: tasksTable,
+        Key: { taskId },
+        UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
+        ConditionExpression: chain.from
+          ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
+          : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
+        ExpressionAttributeNames: {
+          '#key': chain.key,
+          ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
+        },
+        ExpressionAttributeValues: {
+          ':none': [],
+          ':attempts': attempts,
+          ':to': chain.to,
+          ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
+        },
+      });
+    try {
+      return await move();
+    } catch (error) {
+      // Tasks made before `callbackChains` was created with them lack the map that callbackChains.<key>
+      // needs: create it (a no-op once it exists) and try again.
+      if (chain.from || !(error instanceof Error) || error.name !== 'ValidationException') throw error;
       await client.send(
         new UpdateCommand({
           TableName: tasksTable,
@@ -282,24 +431,7 @@ export class DynamoTaskStore implements TaskStore {
           ExpressionAttributeValues: { ':empty': {} },
         }),
       );
+      return move();
     }
-    return this.conditionalWrite({
-      TableName: tasksTable,
-      Key: { taskId },
-      UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
-      ConditionExpression: chain.from
-        ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
-        : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
-      ExpressionAttributeNames: {
-        '#key': chain.key,
-        ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
-      },
-      ExpressionAttributeValues: {
-        ':none': [],
-        ':attempts': attempts,
-        ':to': chain.to,
-        ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
-      },
-    });
   }
 }

@@ -10,7 +10,7 @@ export { KieProvider, verifyKieSignature } from './kie-provider';
 export type { Secret } from './upstream-http';
 export { VertexProvider } from './vertex-provider';
 
-/** Everything any provider may need, flat, as the container reads it from config and secrets. */
+/** Everything any provider may need, flat, as the composition reads it from config and secrets. */
 export interface ProviderSettings {
   provider: ProviderName;
   /** The API's base URL; each provider has Google's / kie's as default (the simulator needs it). */

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { JWT } from 'google-auth-library';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type OperationStatus,
   type UpstreamRequest,

@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type AwsClient, onAwsClient } from '../../functions/composition/aws-clients';
+import { startLocalStack } from '../../local/stack';
+import { figure, type Results } from '../results';
+
+/**
+ * AWS calls per task on the happy path (issue 8): submit → worker → poll(s) → completion → callback →
+ * one record-info read, counted by an SDK middleware on every client the functions' composition builds
+ * (functions/composition/aws-clients.ts), by service and operation. The local stack's own event-source
+ * polling (ReceiveMessage / DeleteMessage, Lambda's job when deployed) is not ours and not counted.
+ * A first task warms every function up and is not counted: the figures are a warm container's.
+ * Usage: node --import tsx bench/groups/calls.ts <vertex|gemini|kie> <results file> [simulated latency ms]
+ */
+
+export const callProviders = ['vertex', 'gemini', 'kie'] as const;
+type CallProvider = (typeof callProviders)[number];
+
+/**
+ * One provider's figures: `calls.<provider>.total`, `.upstream-polls` and one per `<Service>.<Operation>`.
+ * With `latencyMs` 300 one poll finds the video done; with 1800 the first poll finds it running (`prefix`
+ * tells the figures apart).
+ */
+async function countCalls(provider: CallProvider, latencyMs: number, prefix: string): Promise<Results> {
+  const counts = new Map<string, number>();
+  let counting = false;
+  onAwsClient((client: AwsClient) =>
+    client.middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) =>
+        (args: unknown) => {
+          if (counting) {
+            const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
+            const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+            const key = `${service}.${operation}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          }
+          return next(args);
+        },
+      // The deserialize step runs once per request actually sent (a retry counts again); presigning a URL
+      // goes through the same stack but stops before it, so it is not counted.
+      { step: 'deserialize', name: 'benchCallCounter' },
+    ),
+  );
+
+  const received: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(200).end('ok');
+    });
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const callBackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback`;
+
+  // The poll interval outlasts the generation, so one poll finds it done (every extra poll is counted
+  // separately below); the deployed default rate limit applies.
+  const stack = await startLocalStack({
+    port: 0,
+    provider,
+    simulatorLatencyMs: latencyMs,
+    pollIntervalSeconds: 1,
+  });
+  const upstreamPolls = () => stack.simulator.requests.filter((r) => r.kind === 'poll').length;
+  try {
+    const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
+    const runTask = async (prompt: string) => {
+      const before = received.length;
+      const submitted = await fetch(`${stack.url}/api/v1/veo/generate`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ prompt, callBackUrl }),
+      });
+      const { data } = (await submitted.json()) as { data: { taskId: string } };
+      const deadline = Date.now() + 30_000;
+      while (received.length === before && Date.now() < deadline) await sleep(50);
+      if (received.length === before) throw new Error(`no callback for ${data.taskId}`);
+      await quiet(counts);
+      const record = await fetch(`${stack.url}/api/v1/veo/record-info?taskId=${data.taskId}`, { headers });
+      const json = (await record.json()) as { data: { successFlag: number } };
+      if (json.data.successFlag !== 1) throw new Error(`task ${data.taskId} did not succeed`);
+      return data.taskId;
+    };
+    await runTask('calls warm-up');
+    await quiet(counts);
+    counts.clear();
+    const pollsBefore = upstreamPolls();
+    counting = true;
+    await runTask('calls counted');
+    await quiet(counts);
+    counting = false;
+
+    const name = `calls.${prefix}${provider}`;
+    const results: Results = {
+      [`${name}.total`]: figure(
+        [...counts.values()].reduce((a, b) => a + b, 0),
+        'calls/task',
+        prefix === '' ? { goal: '≤ 12' } : {},
+      ),
+      [`${name}.upstream-polls`]: figure(upstreamPolls() - pollsBefore, 'polls/task'),
+    };
+    for (const [key, n] of [...counts].sort()) results[`${name}.${key}`] = figure(n, 'calls/task');
+    return results;
+  } finally {
+    await stack.stop();
+    receiver.close();
+  }
+}
+
+/** Waits until no call has been made for a while: the task's trailing writes are done. */
+async function quiet(counts: Map<string, number>, quietMs = 2500): Promise<void> {
+  const total = () => [...counts.values()].reduce((a, b) => a + b, 0);
+  let last = total();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    await sleep(100);
+    if (total() !== last) {
+      last = total();
+      since = Date.now();
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/**
+ * Every provider shape, each in a process of its own (the handlers read their configuration at import),
+ * plus the Gemini shape with one poll that finds the generation running, for what each extra poll costs
+ * (`calls.per-running-poll`): real generations take 11 s to 6 minutes, several polls.
+ */
+export async function callsGroup(): Promise<Results> {
+  const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+  const scratch = await mkdtemp(join(tmpdir(), 'veo-bench-calls-'));
+  const results: Results = {};
+  try {
+    const runs = [...callProviders.map((p) => [p, '300'] as const), ['gemini', '1800'] as const];
+    for (const [provider, latency] of runs) {
+      const out = join(scratch, `${provider}-${latency}.json`);
+      const script = fileURLToPath(import.meta.url);
+      await promisify(execFile)(
+        process.execPath,
+        ['--no-warnings=ExperimentalWarning', '--import', 'tsx', script, provider, out, latency],
+        { cwd: repoRoot, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      );
+      Object.assign(results, JSON.parse(await readFile(out, 'utf8')) as Results);
+    }
+    const value = (key: string) => results[key]?.value ?? Number.NaN;
+    const extraPolls =
+      value('calls.running-poll.gemini.upstream-polls') - value('calls.gemini.upstream-polls');
+    const extraCalls = value('calls.running-poll.gemini.total') - value('calls.gemini.total');
+    results['calls.per-running-poll'] = figure(extraCalls / extraPolls, 'calls/poll');
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return results;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [provider, out, latency = '300'] = process.argv.slice(2);
+  if (!out || !callProviders.includes(provider as CallProvider)) {
+    throw new Error('usage: calls.ts <vertex|gemini|kie> <results file> [simulated latency ms]');
+  }
+  const latencyMs = Number(latency);
+  const prefix = latencyMs > 1000 ? 'running-poll.' : '';
+  await writeFile(out, JSON.stringify(await countCalls(provider as CallProvider, latencyMs, prefix)));
+  process.exit(0);
+}

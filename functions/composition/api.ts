@@ -1,0 +1,24 @@
+import type { Config } from '../config';
+import type { ApiDeps } from '../http/api-routes';
+import { apiKeyStore, dynamoDocumentClient, quotaGate, taskStore } from './dynamodb';
+import { lazyVideoStore } from './lazy';
+import { logger, metrics } from './observability';
+import { settingsFrom } from './settings';
+import { taskQueues } from './sqs';
+
+/** The api function: stores, queues and presigning; no provider, no media, no translation. */
+export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
+  const dynamo = dynamoDocumentClient(config);
+  return {
+    tasks: taskStore(config, dynamo),
+    apiKeys: apiKeyStore(config, dynamo),
+    quota: quotaGate(config, dynamo),
+    queues: taskQueues(config),
+    // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
+    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
+    settings: settingsFrom(config),
+    log: logger(serviceName),
+    metrics: metrics(),
+    now: Date.now,
+  };
+}

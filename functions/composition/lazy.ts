@@ -1,0 +1,29 @@
+import type { Translator, VideoStore } from '../core/ports';
+
+/**
+ * Adapters whose modules load on first use. In the bundle, a module reached only through `import()` is
+ * evaluated when first imported, not at cold start: the api's submit path never loads the S3 client, the
+ * worker loads it only to extend a video, and Amazon Translate only for a prompt that needs translating.
+ */
+export function lazyVideoStore(load: () => Promise<VideoStore>): VideoStore {
+  let store: Promise<VideoStore> | undefined;
+  const get = () => {
+    store ??= load();
+    return store;
+  };
+  return {
+    put: async (key, body, contentType) => (await get()).put(key, body, contentType),
+    open: async (key) => (await get()).open(key),
+    url: async (key) => (await get()).url(key),
+  };
+}
+
+export function lazyTranslator(load: () => Promise<Translator>): Translator {
+  let translator: Promise<Translator> | undefined;
+  return {
+    toEnglish: async (text) => {
+      translator ??= load();
+      return (await translator).toEnglish(text);
+    },
+  };
+}

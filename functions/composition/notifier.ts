@@ -1,0 +1,25 @@
+import type { Config } from '../config';
+import type { CallbackDeps } from '../core/callbacks';
+import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
+import { callbackSender } from './http';
+import { logger, metrics } from './observability';
+import { videoStore } from './s3';
+import { settingsFrom } from './settings';
+import { taskQueues } from './sqs';
+
+/** The notifier: signs and sends callbacks; presigns the result URLs they carry. */
+export function notifierDeps(config: Config): CallbackDeps {
+  const dynamo = dynamoDocumentClient(config);
+  const settings = settingsFrom(config);
+  return {
+    tasks: taskStore(config, dynamo),
+    apiKeys: apiKeyStore(config, dynamo),
+    queues: taskQueues(config),
+    videos: videoStore(config),
+    callbacks: callbackSender(settings),
+    settings,
+    log: logger('notifier'),
+    metrics: metrics(),
+    now: Date.now,
+  };
+}

@@ -1,0 +1,27 @@
+import type { Config } from '../config';
+import type { PollerDeps } from '../core/pipeline';
+import type { RenditionWorkDeps } from '../core/renditions';
+import { dynamoDocumentClient, taskStore } from './dynamodb';
+import { upscaler, watermarker } from './media';
+import { logger, metrics } from './observability';
+import { videoProvider } from './provider';
+import { videoStore } from './s3';
+import { settingsFrom } from './settings';
+import { taskQueues } from './sqs';
+
+/** The poller: asks the provider, stores the videos (watermarked), and makes the 1080p / 4K renditions. */
+export function pollerDeps(config: Config): PollerDeps & RenditionWorkDeps {
+  const settings = settingsFrom(config);
+  return {
+    tasks: taskStore(config, dynamoDocumentClient(config)),
+    queues: taskQueues(config),
+    videos: videoStore(config),
+    provider: videoProvider(config, settings),
+    watermarker: watermarker(),
+    upscaler: upscaler(),
+    settings,
+    log: logger('poller'),
+    metrics: metrics(),
+    now: Date.now,
+  };
+}

@@ -1,0 +1,38 @@
+import type { QuotaLimit } from '../adapters/dynamodb/quota-gate';
+import type { Config } from '../config';
+import type { Settings } from '../core/deps';
+
+export function settingsFrom(config: Config): Settings {
+  return {
+    prices: { veo3: config.PRICE_VEO3, veo3_fast: config.PRICE_VEO3_FAST },
+    retentionDays: config.RETENTION_DAYS,
+    budgetSeconds: config.TASK_BUDGET_SECONDS,
+    pollIntervalSeconds: config.POLL_INTERVAL_SECONDS,
+    urlPolicy: { allowLoopback: config.ALLOW_LOOPBACK_URLS, allowHttp: config.ALLOW_HTTP_CALLBACKS },
+    ffmpegAvailable: config.FFMPEG_AVAILABLE,
+    price4k: config.PRICE_4K,
+    upstreamCallbackUrl: config.UPSTREAM_CALLBACK_URL,
+    callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
+    rateLimit: config.RATE_LIMIT,
+    providerName: config.PROVIDER,
+    apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
+    upstreamQuota: upstreamQuota(config),
+  };
+}
+
+/** The upstreams' published submit quotas; QUOTA_LIMIT / QUOTA_WINDOW_SECONDS override them. */
+const publishedQuotas: Partial<Record<Config['PROVIDER'], QuotaLimit>> = {
+  kie: { limit: 20, windowMs: 10_000 }, // kie.ai: 20 new requests per 10 s per account
+  vertex: { limit: 50, windowMs: 60_000 }, // Veo 3.1 GA on Vertex AI, per project and region
+  gemini: { limit: 10, windowMs: 60_000 }, // Veo preview models on the Gemini API; tier-dependent
+};
+
+export function upstreamQuota(config: Config): QuotaLimit | undefined {
+  const published = publishedQuotas[config.PROVIDER];
+  const limit = config.QUOTA_LIMIT ?? published?.limit;
+  if (limit === undefined) return undefined;
+  const windowMs = config.QUOTA_WINDOW_SECONDS
+    ? config.QUOTA_WINDOW_SECONDS * 1000
+    : (published?.windowMs ?? 60_000);
+  return { limit, windowMs };
+}

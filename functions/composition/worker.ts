@@ -1,0 +1,30 @@
+import type { Config } from '../config';
+import type { WorkerDeps } from '../core/pipeline';
+import { dynamoDocumentClient, taskStore } from './dynamodb';
+import { imageFetcher } from './http';
+import { lazyTranslator, lazyVideoStore } from './lazy';
+import { imageCropper } from './media';
+import { logger, metrics } from './observability';
+import { videoProvider } from './provider';
+import { settingsFrom } from './settings';
+import { taskQueues } from './sqs';
+
+/** The worker: prepares the upstream request (images, crop, translation) and submits it within the quota. */
+export function workerDeps(config: Config): WorkerDeps {
+  const dynamo = dynamoDocumentClient(config);
+  const settings = settingsFrom(config);
+  return {
+    tasks: taskStore(config, dynamo),
+    queues: taskQueues(config),
+    // S3 only to read the video an extension continues.
+    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
+    provider: videoProvider(config, settings),
+    images: imageFetcher(config, settings),
+    cropper: imageCropper(),
+    translator: lazyTranslator(async () => (await import('./translator')).translator(config)),
+    settings,
+    log: logger('worker'),
+    metrics: metrics(),
+    now: Date.now,
+  };
+}
