@@ -129,7 +129,7 @@ try {
   for (const [group, title] of [
     [
       'poll',
-      'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, polls every 1 s ×1.5 to 6 s)',
+      'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
     ],
     ['rss', 'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)'],
     ['soak', 'soak (1,000 tasks, 10 % upstream failures, 5 % 429s, one worker restart, signed callbacks)'],

@@ -17,7 +17,7 @@ export const generateMessageSchema = z.object({
 
 export const pollMessageSchema = z.object({
   taskId,
-  /** Polls already made (drives the growing poll interval). */
+  /** Polls already made. */
   polls: count.optional(),
   /** Set when the message asks for a rendition (e.g. `1080p_0`) of a finished task instead of a poll. */
   rendition: renditionSlot.optional(),
@@ -27,6 +27,8 @@ export const pollMessageSchema = z.object({
    */
   operation: z.string().min(1).optional(),
   deadlineAt: count.optional(),
+  /** Epoch ms the upstream accepted the generation (paces the polls); absent on pushes and older messages. */
+  submittedAt: count.optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;

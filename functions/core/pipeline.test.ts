@@ -27,11 +27,14 @@ describe('retry pacing', () => {
     expect(backoffMs(3, () => 0.5)).toBe(8000);
   });
 
-  it('polls more slowly as a generation takes longer, up to six times the first interval', () => {
-    const deps = { settings: { pollIntervalSeconds: 10 } } as Parameters<typeof pollDelaySeconds>[0];
-    expect([0, 1, 2, 3, 4, 5, 10].map((p) => pollDelaySeconds(deps, p))).toEqual([
-      10, 15, 23, 34, 51, 60, 60,
-    ]);
+  it('waits a quarter of the time the generation has run, between half and three times the first interval', () => {
+    const settings = { pollIntervalSeconds: 10 };
+    expect([0, 11, 20, 40, 60, 100, 120, 360, 3600].map((s) => pollDelaySeconds(settings, s * 1000))).toEqual(
+      [5, 5, 5, 10, 15, 25, 30, 30, 30],
+    );
+    // Scaled down locally, never below SQS's one-second granularity.
+    expect(pollDelaySeconds({ pollIntervalSeconds: 1 }, 0)).toBe(1);
+    expect(pollDelaySeconds({ pollIntervalSeconds: 1 }, 60_000)).toBe(3);
   });
 });
 
@@ -44,7 +47,8 @@ describe('pollGeneration', () => {
       keyHash: 'h',
       status: 'submitted',
       operation: 'op-1',
-      deadlineAt: 10_000,
+      deadlineAt: 400_000,
+      updatedAt: 100_000,
       request: { model: 'veo3_fast' },
       ...task,
     } as Task;
@@ -65,23 +69,32 @@ describe('pollGeneration', () => {
       settings: { pollIntervalSeconds: 10, budgetSeconds: 60 },
       log: { info: () => {}, warn: () => {}, error: () => {} },
       metrics: { count: () => {}, milliseconds: () => {} },
-      now: () => 5_000,
+      now: () => 200_000,
     } as unknown as PollerDeps;
     return { deps, world };
   }
 
   it('reads nothing while the upstream says pending, when the message carries operation and deadline', async () => {
     const { deps, world } = poller([{ state: 'pending' }]);
-    await pollGeneration(deps, { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 10_000 });
+    const message = { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 120_000 };
+    await pollGeneration(deps, message);
     expect(world.reads).toBe(0);
-    expect(world.sent).toEqual([
-      { message: { taskId: 't1', polls: 2, operation: 'op-1', deadlineAt: 10_000 }, delay: 23 },
-    ]);
+    // 80 s into the generation: ask again in a quarter of that.
+    expect(world.sent).toEqual([{ message: { ...message, polls: 2 }, delay: 20 }]);
+  });
+
+  it('dates an older message without submittedAt by its polls at the first interval', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    await pollGeneration(deps, { taskId: 't1', polls: 5, operation: 'op-1', deadlineAt: 400_000 });
+    expect(world.sent[0]).toEqual({
+      message: { taskId: 't1', polls: 6, operation: 'op-1', deadlineAt: 400_000, submittedAt: 140_000 },
+      delay: 15,
+    });
   });
 
   it('reads the task for an ending answer, and past the deadline', async () => {
     const failed = poller([{ state: 'failed', reason: 'boom' }]);
-    await pollGeneration(failed.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 10_000 });
+    await pollGeneration(failed.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 400_000 });
     expect([failed.world.reads, failed.world.finished]).toEqual([1, ['failed']]);
 
     const late = poller([{ state: 'pending' }], { deadlineAt: 1_000 });
@@ -93,6 +106,10 @@ describe('pollGeneration', () => {
     const { deps, world } = poller([{ state: 'pending' }]);
     await pollGeneration(deps, { taskId: 't1' });
     expect(world.reads).toBe(1);
-    expect(world.sent[0]?.message).toEqual({ taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 10_000 });
+    // Dated by the task's submit write (updatedAt 100 s): 100 s in, a quarter of that.
+    expect(world.sent[0]).toEqual({
+      message: { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 100_000 },
+      delay: 25,
+    });
   });
 });
