@@ -94,63 +94,70 @@ for (const { prefix, variant, title } of variants) {
   }
 }
 
-// 3. submit and 6. burst, each in its own process with its own local stack
-const scratch = await mkdtemp(join(tmpdir(), 'veo-bench-results-'));
-try {
-  for (const [group, title] of [
-    ['submit', 'submit (local stack, kie shape; baseline = an unknown route, 404 before auth)'],
-    ['burst', 'burst (200 tasks, simulated kie quota 20 per 2 s)'],
-  ] as const) {
-    const out = join(scratch, `${group}.json`);
+/**
+ * Runs a group's script in a fresh Node process with a local stack of its own (the handlers read their
+ * configuration at import), then adds the figures it wrote to the file named by its last argument.
+ */
+async function addFromProcess(
+  title: string,
+  script: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'veo-bench-group-'));
+  try {
+    const out = join(scratch, 'results.json');
     await run(
       process.execPath,
-      [
-        '--no-warnings=ExperimentalWarning',
-        '--import',
-        'tsx',
-        join(repoRoot, 'bench/stack-groups.ts'),
-        group,
-        out,
-      ],
-      { cwd: repoRoot, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
+      ['--no-warnings=ExperimentalWarning', '--import', 'tsx', join(repoRoot, script), ...args, out],
+      { cwd: repoRoot, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
     );
     add(title, JSON.parse(await readFile(out, 'utf8')) as Results);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
-} finally {
-  await rm(scratch, { recursive: true, force: true });
 }
+
+// 3. submit
+await addFromProcess(
+  'submit (local stack, kie shape; baseline = an unknown route, 404 before auth)',
+  'bench/stack-groups.ts',
+  ['submit'],
+  240_000,
+);
 
 // 4. AWS calls per task (bench/groups/calls.ts)
 add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
 
-// 5. poll, 7. rss and 8. soak (bench/groups/), each in its own process too
-const groupScratch = await mkdtemp(join(tmpdir(), 'veo-bench-groups-'));
-try {
-  for (const [group, title] of [
-    [
-      'poll',
-      'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
-    ],
-    ['rss', 'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)'],
-    ['soak', 'soak (1,000 tasks, 10 % upstream failures, 5 % 429s, one worker restart, signed callbacks)'],
-  ] as const) {
-    const out = join(groupScratch, `${group}.json`);
-    await run(
-      process.execPath,
-      [
-        '--no-warnings=ExperimentalWarning',
-        '--import',
-        'tsx',
-        join(repoRoot, `bench/groups/${group}.ts`),
-        out,
-      ],
-      { cwd: repoRoot, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
-    );
-    add(title, JSON.parse(await readFile(out, 'utf8')) as Results);
-  }
-} finally {
-  await rm(groupScratch, { recursive: true, force: true });
-}
+// 5. poll
+await addFromProcess(
+  'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
+  'bench/groups/poll.ts',
+  [],
+  300_000,
+);
+
+// 6. burst
+await addFromProcess(
+  'burst (200 tasks, simulated kie quota 20 per 2 s)',
+  'bench/stack-groups.ts',
+  ['burst'],
+  240_000,
+);
+
+// 7. rss and 8. soak
+await addFromProcess(
+  'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)',
+  'bench/groups/rss.ts',
+  [],
+  300_000,
+);
+await addFromProcess(
+  'soak (1,000 tasks, 10 % upstream failures, 5 % 429s, one worker restart, signed callbacks)',
+  'bench/groups/soak.ts',
+  [],
+  300_000,
+);
 
 await writeFile(join(repoRoot, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log('\nwritten to bench/results.json');

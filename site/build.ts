@@ -14,19 +14,19 @@ import { build } from 'esbuild';
 const siteDir = fileURLToPath(new URL('./', import.meta.url));
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-/** Page scripts: TypeScript source → bundled file, relative to site/ and to the output folder. */
-const scripts = [
+/** Page scripts and stylesheets: source → bundled file, relative to site/ and to the output folder. */
+const bundled = [
   { source: 'playground/main.ts', target: 'playground/playground.js' },
+  { source: 'playground/playground.css', target: 'playground/playground.css' },
   { source: 'docs/main.ts', target: 'docs/docs.js' },
+  { source: 'docs/docs.css', target: 'docs/docs.css' },
 ];
 
 /** Files copied as they are: [absolute source, target relative to the output folder]. */
 const copies: [string, string][] = [
   [join(siteDir, 'playground/index.html'), 'playground/index.html'],
-  [join(siteDir, 'playground/playground.css'), 'playground/playground.css'],
   [join(siteDir, 'favicon.svg'), 'playground/favicon.svg'],
   [join(siteDir, 'docs/index.html'), 'docs/index.html'],
-  [join(siteDir, 'docs/docs.css'), 'docs/docs.css'],
   [join(siteDir, 'favicon.svg'), 'docs/favicon.svg'],
   [join(swaggerUiDir, 'swagger-ui-bundle.js'), 'docs/swagger-ui/swagger-ui-bundle.js'],
   [join(swaggerUiDir, 'LICENSE'), 'docs/swagger-ui/LICENSE.txt'],
@@ -40,9 +40,9 @@ const copies: [string, string][] = [
 export async function buildSite(outDir: string): Promise<void> {
   await Promise.all([
     build({
-      entryPoints: scripts.map(({ source, target }) => ({
+      entryPoints: bundled.map(({ source, target }) => ({
         in: join(siteDir, source),
-        out: target.replace(/\.js$/, ''),
+        out: target.replace(/\.(js|css)$/, ''),
       })),
       outdir: outDir,
       bundle: true,
