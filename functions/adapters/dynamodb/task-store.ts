@@ -1,8 +1,4 @@
-import {
-  type CancellationReason,
-  ConditionalCheckFailedException,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -17,14 +13,13 @@ import {
   type CreditChange,
   IdempotencyConflictError,
   type IdempotencyRecord,
-  RateLimitedError,
   type RateWindow,
   type TaskCursor,
   type TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
-import { type CounterState, counterPut, decide, emptyState, readCounter, stateFromRaw } from './quota-gate';
+import { SlotTransactions } from './slot-transactions';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -34,21 +29,19 @@ export interface DynamoTaskStoreOptions {
   countersTable?: string;
 }
 
-/** Tries of a task transaction that lost a race with another on the same key item. */
-const maxTransactionAttempts = 5;
-
 /** Idempotency records share the counters table, namespaced like its other items. */
 const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
 
-/** Thrown inside transact() when the task's own condition failed: another writer moved it first. */
+/** Thrown inside a slot transaction's handlers when the task's own condition failed: another writer moved it first. */
 const taskMoved = new Error('the task is no longer in the expected status');
 
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
-  /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
-  private readonly counters = new Map<string, CounterState>();
+  private readonly slotTransactions: SlotTransactions;
 
-  constructor(private readonly options: DynamoTaskStoreOptions) {}
+  constructor(private readonly options: DynamoTaskStoreOptions) {
+    this.slotTransactions = new SlotTransactions(options.client, () => this.countersTable());
+  }
 
   async createCharged(
     task: Task,
@@ -82,7 +75,7 @@ export class DynamoTaskStore implements TaskStore {
         },
       });
     }
-    await this.transact(items, rate, {
+    await this.slotTransactions.write(items, rate, {
       // A concurrent duplicate with the same Idempotency-Key wins over everything else.
       beforeSlot: ([, , idem]) => {
         if (idempotency && idem?.Code === 'ConditionalCheckFailed') {
@@ -96,82 +89,6 @@ export class DynamoTaskStore implements TaskStore {
         if (key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
       },
     });
-  }
-
-  /**
-   * One transaction of `items` and, with `rate`, a slot of that window: the counter's next state is
-   * decided on the state this instance last saw and written conditionally on it, so an uncontended call
-   * is one round trip. A cancellation is handed to `beforeSlot`, then checked for a stale counter (decide again
-   * on the state the failed condition returned), then handed to `afterSlot`; both may throw what it means.
-   * Transaction conflicts (concurrent writers on the same items) are tried again a few times.
-   */
-  private async transact(
-    items: TransactItem[],
-    rate: RateWindow | undefined,
-    on: {
-      beforeSlot?: (reasons: CancellationReason[]) => void;
-      afterSlot?: (reasons: CancellationReason[]) => void;
-    },
-  ): Promise<void> {
-    const { client } = this.options;
-    const all = [...items];
-    const rateIndex = items.length;
-    // The window's counter as this instance last saw it; a stale one costs one failed condition.
-    let counter = rate && this.counters.get(rate.scope);
-    let counterFresh = false;
-    let counterConflicts = 0;
-    const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
-    for (let attempt = 1; ; ) {
-      let next: CounterState | undefined;
-      if (rate) {
-        const now = Date.now();
-        const decision = decide(counter, now, rate);
-        if (!decision.granted) {
-          // A refusal is only given from a state just read, so its retryAfter is exact.
-          if (!counterFresh) {
-            counter = await readCounter(client, this.countersTable(), rate.scope);
-            counterFresh = true;
-            continue;
-          }
-          this.counters.set(rate.scope, counter ?? emptyState);
-          throw new RateLimitedError(decision.retryAfterMs);
-        }
-        next = decision.next;
-        all[rateIndex] = {
-          Put: counterPut(this.countersTable(), rate.scope, counter?.revision, next, now + rate.windowMs),
-        };
-      }
-      try {
-        await client.send(new TransactWriteCommand({ TransactItems: all }));
-        if (rate && next) this.counters.set(rate.scope, next);
-        return;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        on.beforeSlot?.(reasons);
-        const window = reasons[rateIndex];
-        if (rate && window?.Code === 'ConditionalCheckFailed') {
-          // Another writer took a slot meanwhile (or this instance had not seen the counter yet).
-          const seen = counter !== undefined;
-          counter = stateFromRaw(window.Item);
-          counterFresh = true;
-          if (!seen) continue;
-          if (++counterConflicts >= maxTransactionAttempts) {
-            this.counters.set(rate.scope, counter);
-            throw contended();
-          }
-          await new Promise((done) => setTimeout(done, Math.random() * 10 * counterConflicts));
-          continue;
-        }
-        on.afterSlot?.(reasons);
-        // Concurrent writers on the same items collide; the loser tries again, and then meets the
-        // winner's writes through the conditions above.
-        if (!reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
-        if (attempt >= maxTransactionAttempts) throw rate ? contended() : error;
-        await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
-        attempt++;
-      }
-    }
   }
 
   async findIdempotency(
@@ -286,7 +203,7 @@ export class DynamoTaskStore implements TaskStore {
     const items: TransactItem[] = [{ Update: update }];
     if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
     try {
-      await this.transact(items, slot, {
+      await this.slotTransactions.write(items, slot, {
         beforeSlot: ([task]) => {
           if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
         },
