@@ -1,11 +1,10 @@
-/** One figure of bench/results.json; `value: null` with a `reason` marks a figure not measured yet. */
+/** One figure of bench/results.json. */
 export interface Figure {
-  value: number | null;
+  value: number;
   unit: string;
   baseline?: number;
   ratio?: number;
   goal?: string;
-  reason?: string;
 }
 
 export type Results = Record<string, Figure>;
@@ -23,10 +22,6 @@ export function versus(value: number, baseline: number, unit: string, goal?: str
     ratio: round(value / baseline),
     ...(goal ? { goal } : {}),
   };
-}
-
-export function notMeasured(unit: string, reason: string): Figure {
-  return { value: null, unit, reason };
 }
 
 export function round(n: number): number {

@@ -19,13 +19,12 @@ const initRuns = 15;
 function table(group: string, keys: string[]): void {
   const rows = keys.map((key) => {
     const f = results[key] as Figure;
-    const show = (n: number | null | undefined) => (n === null || n === undefined ? '' : String(n));
     return {
       figure: key,
-      value: f.value === null ? 'not measured' : `${f.value} ${f.unit}`,
+      value: `${f.value} ${f.unit}`,
       baseline: f.baseline === undefined ? '' : `${f.baseline} ${f.unit}`,
-      ratio: f.ratio === undefined ? '' : `${show(f.ratio)}×`,
-      goal: f.goal ?? f.reason ?? '',
+      ratio: f.ratio === undefined ? '' : `${f.ratio}×`,
+      goal: f.goal ?? '',
     };
   });
   console.log(`\n## ${group}`);
