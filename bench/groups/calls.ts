@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type AwsClient, onAwsClient } from '../../functions/composition/aws-clients';
 import { startLocalStack } from '../../local/stack';
+import { onAwsCall } from '../aws-call-counter';
 import { figure, type Results } from '../results';
 
 /**
  * AWS calls per task on the happy path (issue 8): submit → worker → poll(s) → completion → callback
  * (`pipeline`, the goal's figure), then one record-info read (`record-info`, per read), counted
- * by an SDK middleware on every client the functions' composition builds
- * (functions/composition/aws-clients.ts), by service and operation. The local stack's own event-source
+ * by an SDK middleware on every client the functions' composition builds (bench/aws-call-counter.ts),
+ * by service and operation. The local stack's own event-source
  * polling (ReceiveMessage / DeleteMessage, Lambda's job when deployed) is not ours and not counted.
  * A first task warms every function up and is not counted: the figures are a warm container's.
  * Usage: node --import tsx bench/groups/calls.ts <vertex|gemini|kie> <results file> [simulated latency ms]
@@ -32,23 +32,11 @@ type CallProvider = (typeof callProviders)[number];
 async function countCalls(provider: CallProvider, latencyMs: number, prefix: string): Promise<Results> {
   const counts = new Map<string, number>();
   let counting = false;
-  onAwsClient((client: AwsClient) =>
-    client.middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) =>
-        (args: unknown) => {
-          if (counting) {
-            const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
-            const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-            const key = `${service}.${operation}`;
-            counts.set(key, (counts.get(key) ?? 0) + 1);
-          }
-          return next(args);
-        },
-      // The deserialize step runs once per request actually sent (a retry counts again); presigning a URL
-      // goes through the same stack but stops before it, so it is not counted.
-      { step: 'deserialize', name: 'benchCallCounter' },
-    ),
-  );
+  onAwsCall((service, operation) => {
+    if (!counting) return;
+    const key = `${service}.${operation}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  });
 
   const received: string[] = [];
   const receiver = createServer((req, res) => {

@@ -5,17 +5,14 @@ import { DynamoQuotaGate } from '../adapters/dynamodb/quota-gate';
 import { DynamoTaskStore } from '../adapters/dynamodb/task-store';
 import type { Config } from '../config';
 import type { QuotaGate, TaskStore } from '../core/ports';
-import { clientOptions, instrumented } from './aws-clients';
+import { clientOptions } from './aws-clients';
 import { upstreamQuota } from './settings';
 
 /** One document client per function instance, shared by its stores. */
 export function dynamoDocumentClient(config: Config): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(
-    instrumented(new DynamoDBClient(clientOptions(config.DYNAMODB_ENDPOINT))),
-    {
-      marshallOptions: { removeUndefinedValues: true },
-    },
-  );
+  return DynamoDBDocumentClient.from(new DynamoDBClient(clientOptions(config.DYNAMODB_ENDPOINT)), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
 }
 
 export function taskStore(config: Config, client: DynamoDBDocumentClient): TaskStore {

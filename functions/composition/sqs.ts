@@ -2,10 +2,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsTaskQueues } from '../adapters/sqs-task-queues';
 import type { Config } from '../config';
 import type { TaskQueues } from '../core/ports';
-import { clientOptions, instrumented } from './aws-clients';
+import { clientOptions } from './aws-clients';
 
 export function taskQueues(config: Config): TaskQueues {
-  return new SqsTaskQueues(instrumented(new SQSClient(clientOptions(config.SQS_ENDPOINT))), {
+  return new SqsTaskQueues(new SQSClient(clientOptions(config.SQS_ENDPOINT)), {
     generate: config.GENERATE_QUEUE_URL,
     poll: config.POLL_QUEUE_URL,
     notify: config.NOTIFY_QUEUE_URL,

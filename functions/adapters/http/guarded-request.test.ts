@@ -1,6 +1,12 @@
 import type { LookupAddress } from 'node:dns';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  pumpZeros,
+  selfSignedLocalhost,
+  startTestServer,
+  type TestServer,
+} from '../../../test/support/http-server';
 import type { UrlPolicy } from '../../core/url-guard';
 import {
   type GuardedRequestOptions,
@@ -9,7 +15,6 @@ import {
   ResponseTooLargeError,
   UrlRefusedError,
 } from './guarded-request';
-import { pumpZeros, selfSignedLocalhost, startTestServer, type TestServer } from './test-server';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };

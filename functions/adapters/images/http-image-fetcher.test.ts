@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
+import { pumpZeros, startTestServer, type TestServer } from '../../../test/support/http-server';
 import { ImageRejectedError } from '../../core/ports';
 import type { UrlPolicy } from '../../core/url-guard';
-import { pumpZeros, startTestServer, type TestServer } from '../http/test-server';
 import { HttpImageFetcher } from './http-image-fetcher';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };

@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate, greyRegion, probe, requireFfmpeg } from '../../../test/support/media';
 import { ImageRejectedError, type SourceImage } from '../../core/ports';
 import { centreCropBox, FfmpegImageCropper } from './ffmpeg-image-cropper';
-import { generate, greyRegion, probe, requireFfmpeg } from './test-helpers';
 
 const ffmpeg = requireFfmpeg();
 /** Each crop takes tens of milliseconds here; leave room for a loaded CI machine or an emulated ffmpeg. */

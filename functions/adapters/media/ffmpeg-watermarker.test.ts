@@ -6,8 +6,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FfmpegError } from './ffmpeg';
-import { DEFAULT_FONT_FILE, drawtextFilter, FfmpegWatermarker, watermarkLine } from './ffmpeg-watermarker';
 import {
   audioPacketsMd5,
   generate,
@@ -15,7 +13,9 @@ import {
   meanAbsoluteDifference,
   probe,
   requireFfmpeg,
-} from './test-helpers';
+} from '../../../test/support/media';
+import { FfmpegError } from './ffmpeg';
+import { DEFAULT_FONT_FILE, drawtextFilter, FfmpegWatermarker, watermarkLine } from './ffmpeg-watermarker';
 
 const sample = fileURLToPath(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));
 const hostile = "'; rm -rf / ; %{pts} \\ : '";

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireFfmpeg } from '../../../test/support/media';
 import { escapeFilterValue, FfmpegError, findFfmpeg, packagedFfmpeg, runFfmpeg } from './ffmpeg';
-import { requireFfmpeg } from './test-helpers';
 
 const run = promisify(execFile);
 let dir: string;

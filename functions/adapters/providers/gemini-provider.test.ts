@@ -4,10 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import {
+  decoded,
+  failure,
+  lastRequest,
+  pngImage,
+  settle,
+  sourceVideo,
+} from '../../../test/support/providers';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { GeminiProvider } from './gemini-provider';
-import { decoded, failure, lastRequest, pngImage, settle, sourceVideo } from './test-support';
 
 const API_KEY = 'gemini-test-key-0123456789';
 const models = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };

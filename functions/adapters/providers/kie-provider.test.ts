@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import { failure, lastRequest, settle, sourceVideo } from '../../../test/support/providers';
 import type { UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
 import { KieProvider, verifyKieSignature } from './kie-provider';
-import { failure, lastRequest, settle, sourceVideo } from './test-support';
 
 const KIE_KEY = 'kie-test-key-abcdef';
 const WEBHOOK_SECRET = 'kie-webhook-hmac-key';

@@ -4,9 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeServiceAccount, fakeServiceAccount } from '../../../simulator/fixtures';
 import type { RouteKind } from '../../../simulator/http';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import {
+  decoded,
+  failure,
+  lastRequest,
+  pngImage,
+  settle,
+  sourceVideo,
+} from '../../../test/support/providers';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
 import { UpstreamUnavailableError } from '../../core/ports';
-import { decoded, failure, lastRequest, pngImage, settle, sourceVideo } from './test-support';
 import { VertexProvider } from './vertex-provider';
 
 const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { findFfmpeg } from './ffmpeg';
+import { findFfmpeg } from '../../functions/adapters/media/ffmpeg';
 
 /** Test-only helpers: they run the same ffmpeg the adapters use, so no ffprobe is needed. */
 

@@ -1,7 +1,7 @@
-import { mp4Bytes, pngBytes } from '../../../simulator/fixtures';
-import type { RecordedRequest, RouteKind, Shape } from '../../../simulator/http';
-import type { Simulator } from '../../../simulator/server';
-import type { OperationStatus, SourceImage, SourceVideo, VideoProvider } from '../../core/ports';
+import type { OperationStatus, SourceImage, SourceVideo, VideoProvider } from '../../functions/core/ports';
+import { mp4Bytes, pngBytes } from '../../simulator/fixtures';
+import type { RecordedRequest, RouteKind, Shape } from '../../simulator/http';
+import type { Simulator } from '../../simulator/server';
 
 /** Test-only helpers the provider tests share (not a test file itself). */
 
