@@ -13,6 +13,7 @@ export default defineConfig({
             'functions/**/*.test.ts',
             'simulator/**/*.test.ts',
             'tools/**/*.test.ts',
+            'test/support/**/*.test.ts',
           ],
         },
       },

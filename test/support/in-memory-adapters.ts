@@ -1,0 +1,250 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import type { Log, Metrics } from '../../functions/core/deps';
+import {
+  type ApiKey,
+  type ApiKeyAdmin,
+  type CallbackDelivery,
+  type CallbackSender,
+  type ConcreteAspectRatio,
+  type GenerateMessage,
+  type ImageCropper,
+  type ImageFetcher,
+  InsufficientCreditsError,
+  type NotifyMessage,
+  type OperationStatus,
+  type PollMessage,
+  type QuotaGate,
+  type SourceImage,
+  type TaskQueues,
+  type Translation,
+  type Translator,
+  type UpstreamRequest,
+  type VideoDownload,
+  type VideoProvider,
+  type VideoStore,
+  type VideoUpscaler,
+  type VideoWatermarker,
+} from '../../functions/core/ports';
+
+/**
+ * In-memory adapters of the core's ports, for unit tests only: each `implements` its port, so a test
+ * hands them to a use case as they are (no casts), and each records what it was asked to do.
+ */
+
+/** The API keys table; InMemoryTaskStore moves credits on it. */
+export class InMemoryApiKeyStore implements ApiKeyAdmin {
+  readonly keys = new Map<string, ApiKey>();
+
+  async get(keyHash: string): Promise<ApiKey | undefined> {
+    const key = this.keys.get(keyHash);
+    return key && structuredClone(key);
+  }
+
+  async put(key: ApiKey): Promise<void> {
+    this.keys.set(key.keyHash, structuredClone(key));
+  }
+
+  async list(): Promise<ApiKey[]> {
+    return [...this.keys.values()].map((key) => structuredClone(key));
+  }
+
+  async addCredits(keyHash: string, delta: number): Promise<number | undefined> {
+    const key = this.keys.get(keyHash);
+    if (!key) return undefined;
+    if (key.credits + delta < 0) throw new InsufficientCreditsError(key.credits);
+    key.credits += delta;
+    return key.credits;
+  }
+
+  async revoke(keyHash: string, at: number): Promise<boolean> {
+    const key = this.keys.get(keyHash);
+    if (!key) return false;
+    key.revoked = true;
+    key.revokedAt ??= at;
+    return true;
+  }
+
+  async setWebhookSecret(keyHash: string, secret: string): Promise<boolean> {
+    const key = this.keys.get(keyHash);
+    if (!key) return false;
+    key.webhookSecret = secret;
+    return true;
+  }
+}
+
+/** The three queues: every message sent, in order, with its delay. */
+export class RecordingTaskQueues implements TaskQueues {
+  readonly generated: { message: GenerateMessage; delaySeconds?: number }[] = [];
+  readonly polled: { message: PollMessage; delaySeconds: number }[] = [];
+  readonly notified: { message: NotifyMessage; delaySeconds?: number }[] = [];
+  /** Set to make the next sends fail, as an unreachable SQS would. */
+  failing?: Error;
+
+  async generate(message: GenerateMessage, delaySeconds?: number): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.generated.push({ message, delaySeconds });
+  }
+
+  async poll(message: PollMessage, delaySeconds: number): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.polled.push({ message, delaySeconds });
+  }
+
+  async notify(message: NotifyMessage, delaySeconds?: number): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.notified.push({ message, delaySeconds });
+  }
+}
+
+/** The video bucket as a map of keys to bytes; URLs name the key, so a test sees what was signed. */
+export class InMemoryVideoStore implements VideoStore {
+  readonly objects = new Map<string, { bytes: Buffer; contentType: string }>();
+
+  async put(key: string, body: Readable, contentType: string): Promise<void> {
+    this.objects.set(key, { bytes: await buffer(body), contentType });
+  }
+
+  async open(key: string): Promise<Readable> {
+    const object = this.objects.get(key);
+    if (!object) throw new Error(`no object ${key}`);
+    return Readable.from([object.bytes]);
+  }
+
+  async url(key: string): Promise<string> {
+    return `https://videos.example.com/${key}?signed`;
+  }
+}
+
+/** A callback receiver answering from a script (an HTTP status, or an error to throw); 200 once it runs out. */
+export class RecordingCallbackSender implements CallbackSender {
+  readonly sent: CallbackDelivery[] = [];
+
+  constructor(readonly answers: (number | Error)[] = []) {}
+
+  async send(delivery: CallbackDelivery): Promise<number> {
+    this.sent.push(delivery);
+    const answer = this.answers.shift() ?? 200;
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
+}
+
+/** A sliding-window gate per scope on a clock the test controls. */
+export class InMemoryQuotaGate implements QuotaGate {
+  readonly grants = new Map<string, number[]>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly limits: Record<string, { limit: number; windowMs: number }> = {},
+  ) {}
+
+  async tryAcquire(
+    scope: string,
+    override?: { limit: number; windowMs: number },
+  ): Promise<{ granted: true } | { granted: false; retryAfterMs: number }> {
+    const rule = override ?? this.limits[scope];
+    if (!rule) return { granted: true };
+    const now = this.now();
+    const inWindow = (this.grants.get(scope) ?? []).filter((t) => t > now - rule.windowMs);
+    if (inWindow.length >= rule.limit) {
+      const freeing = inWindow[inWindow.length - rule.limit] ?? now;
+      return { granted: false, retryAfterMs: Math.max(1, freeing + rule.windowMs - now) };
+    }
+    this.grants.set(scope, [...inWindow, now]);
+    return { granted: true };
+  }
+}
+
+/** Keeps every line, so a test can assert on what was logged. */
+export class RecordingLog implements Log {
+  readonly lines: { level: 'info' | 'warn' | 'error'; message: string; extra: Record<string, unknown> }[] =
+    [];
+
+  info(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'info', message, extra: Object.assign({}, ...extra) });
+  }
+
+  warn(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'warn', message, extra: Object.assign({}, ...extra) });
+  }
+
+  error(message: string, ...extra: Record<string, unknown>[]): void {
+    this.lines.push({ level: 'error', message, extra: Object.assign({}, ...extra) });
+  }
+}
+
+export class RecordingMetrics implements Metrics {
+  readonly counts: { name: string; dimensions?: Record<string, string> }[] = [];
+  readonly timings: { name: string; value: number }[] = [];
+
+  count(name: string, dimensions?: Record<string, string>): void {
+    this.counts.push({ name, dimensions });
+  }
+
+  milliseconds(name: string, value: number): void {
+    this.timings.push({ name, value });
+  }
+}
+
+/** An upstream answering polls from a script (pending once it runs out); downloads are the video's name. */
+export class ScriptedProvider implements VideoProvider {
+  readonly name = 'simulator';
+  readonly submitted: UpstreamRequest[] = [];
+
+  constructor(readonly answers: OperationStatus[] = []) {}
+
+  async submit(request: UpstreamRequest): Promise<string> {
+    this.submitted.push(request);
+    return `operations/${this.submitted.length}`;
+  }
+
+  async poll(): Promise<OperationStatus> {
+    return this.answers.shift() ?? { state: 'pending' };
+  }
+
+  async download(video: string): Promise<VideoDownload> {
+    return { body: Readable.from([Buffer.from(video)]), contentType: 'video/mp4' };
+  }
+}
+
+/** Every URL is a 16×9 PNG of a few bytes. */
+export class StaticImageFetcher implements ImageFetcher {
+  readonly fetched: string[] = [];
+
+  async fetch(url: string): Promise<SourceImage> {
+    this.fetched.push(url);
+    return { bytes: Buffer.from('png'), mimeType: 'image/png', width: 16, height: 9 };
+  }
+}
+
+/** Reports the crop without touching the bytes. */
+export class PassThroughCropper implements ImageCropper {
+  async crop(image: SourceImage, aspectRatio: ConcreteAspectRatio): Promise<SourceImage> {
+    const [w, h] = aspectRatio === '9:16' ? [9, 16] : [16, 9];
+    return { ...image, width: w, height: h };
+  }
+}
+
+export class IdentityTranslator implements Translator {
+  async toEnglish(text: string): Promise<Translation> {
+    return { text, sourceLanguage: 'en' };
+  }
+}
+
+/** Appends the text to the video's bytes, so a test can see the stamp. */
+export class AppendingWatermarker implements VideoWatermarker {
+  async stamp(video: Readable, text: string): Promise<Readable> {
+    return Readable.from([Buffer.concat([await buffer(video), Buffer.from(`|${text}`)])]);
+  }
+}
+
+/** Appends the size to the video's bytes; `failing` makes it throw, as a broken ffmpeg would. */
+export class AppendingUpscaler implements VideoUpscaler {
+  failing?: Error;
+
+  async upscale(video: Readable, width: number, height: number): Promise<Readable> {
+    if (this.failing) throw this.failing;
+    return Readable.from([Buffer.concat([await buffer(video), Buffer.from(`|${width}x${height}`)])]);
+  }
+}

@@ -1,0 +1,226 @@
+import {
+  type ApiKey,
+  ApiKeyRefusedError,
+  type CallbackChainMove,
+  type CreditChange,
+  IdempotencyConflictError,
+  type IdempotencyRecord,
+  InsufficientCreditsError,
+  RateLimitedError,
+  type RateWindow,
+  type TaskCursor,
+  type TaskStore,
+} from '../../functions/core/ports';
+import type {
+  CallbackAttempt,
+  RenditionJob,
+  RenditionSlot,
+  Task,
+  TaskStatus,
+} from '../../functions/core/task';
+import { InMemoryApiKeyStore } from './in-memory-adapters';
+
+/** What DynamoDB would store: undefined values dropped (`removeUndefinedValues`), nothing shared. */
+export const stored = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/**
+ * TaskStore in memory, for unit tests, with DynamoTaskStore's semantics (the contract suite in
+ * task-store-contract.ts runs against both): every write is checked whole before any part of it is
+ * applied, as a DynamoDB transaction is, so a refused write leaves nothing behind.
+ */
+export class InMemoryTaskStore implements TaskStore {
+  readonly tasks = new Map<string, Task>();
+  readonly idempotency = new Map<string, IdempotencyRecord>();
+  /** Grant times per rate-window scope (a sliding-window log, as the counters table keeps). */
+  readonly windows = new Map<string, number[]>();
+
+  constructor(
+    /** The API keys table that charges and refunds move credits on. */
+    readonly keys: InMemoryApiKeyStore = new InMemoryApiKeyStore(),
+    /** Epoch ms for rate windows; DynamoTaskStore uses the real clock. */
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async createCharged(
+    task: Task,
+    charge: CreditChange,
+    { idempotency, rate }: { idempotency?: IdempotencyRecord; rate?: RateWindow } = {},
+  ): Promise<void> {
+    const takeSlot = this.slot(rate);
+    if (this.tasks.has(task.taskId)) throw new Error(`task ${task.taskId} exists already`);
+    const idemId = idempotency && idempotencyId(idempotency.keyHash, idempotency.idempotencyKey);
+    const existing = idemId === undefined ? undefined : this.idempotency.get(idemId);
+    // An expired record may linger until TTL removes it: it no longer holds the key.
+    if (existing && existing.expiresAt >= Math.floor(task.createdAt / 1000)) {
+      throw new IdempotencyConflictError({ bodyHash: existing.bodyHash, taskId: existing.taskId });
+    }
+    const key = this.chargeable(charge);
+    takeSlot?.();
+    key.credits -= charge.credits;
+    this.tasks.set(task.taskId, stored(task));
+    if (idemId && idempotency) this.idempotency.set(idemId, stored(idempotency));
+  }
+
+  async findIdempotency(
+    keyHash: string,
+    idempotencyKey: string,
+    now: number,
+  ): Promise<IdempotencyRecord | undefined> {
+    const record = this.idempotency.get(idempotencyId(keyHash, idempotencyKey));
+    if (!record || record.expiresAt < Math.floor(now / 1000)) return undefined;
+    return stored(record);
+  }
+
+  async get(taskId: string): Promise<Task | undefined> {
+    const task = this.tasks.get(taskId);
+    return task && stored(task);
+  }
+
+  async getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }> {
+    return { task: await this.get(taskId), owner: await this.keys.get(keyHash) };
+  }
+
+  async listByKey(
+    keyHash: string,
+    limit: number,
+    cursor?: TaskCursor,
+    createdAfter = 0,
+  ): Promise<{ tasks: Task[]; next?: TaskCursor }> {
+    // The byKey index: newest first; ties in createdAt in a fixed order of their own.
+    const mine = [...this.tasks.values()]
+      .filter((t) => t.keyHash === keyHash && t.createdAt > createdAfter)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.taskId < b.taskId ? 1 : -1));
+    const start = cursor
+      ? mine.findIndex(
+          (t) =>
+            t.createdAt < cursor.createdAt || (t.createdAt === cursor.createdAt && t.taskId < cursor.taskId),
+        )
+      : 0;
+    const page = start < 0 ? [] : mine.slice(start, start + limit);
+    const last = page.at(-1);
+    // Like a DynamoDB Query, a page that reached `limit` says where it ended, even when nothing follows.
+    return {
+      tasks: page.map(stored),
+      next:
+        last && page.length === limit
+          ? { taskId: last.taskId, keyHash: last.keyHash, createdAt: last.createdAt }
+          : undefined,
+    };
+  }
+
+  async transition(
+    taskId: string,
+    from: TaskStatus,
+    patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
+    refund?: CreditChange,
+    slot?: RateWindow,
+  ): Promise<boolean> {
+    // The window is decided on before the task is looked at, as DynamoTaskStore does.
+    const takeSlot = this.slot(slot);
+    const task = this.tasks.get(taskId);
+    if (task?.status !== from) return false;
+    const key = refund && refund.credits !== 0 ? this.refundable(refund) : undefined;
+    takeSlot?.();
+    if (key && refund) key.credits += refund.credits;
+    // Undefined fields of the patch leave the task's as they are (DynamoTaskStore writes only the others).
+    this.tasks.set(taskId, stored({ ...task, ...definedOnly(patch) }));
+    return true;
+  }
+
+  async recordCallback(
+    taskId: string,
+    attempts: CallbackAttempt[],
+    chain?: CallbackChainMove,
+  ): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (!task) return false;
+    const chains = task.callbackChains ?? {};
+    if (chain) {
+      const current = chains[chain.key];
+      const matches = chain.from
+        ? current?.attempts === chain.from.attempts && current.next === (chain.from.next ?? '')
+        : current === undefined;
+      if (!matches) return false;
+    }
+    this.tasks.set(
+      taskId,
+      stored({
+        ...task,
+        callbacks: [...(task.callbacks ?? []), ...attempts],
+        ...(chain && { callbackChains: { ...chains, [chain.key]: chain.to } }),
+      }),
+    );
+    return true;
+  }
+
+  async startRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    job: RenditionJob,
+    charge?: CreditChange,
+  ): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    const current = task?.renditions?.[slot];
+    // Only a finished task, and only once per slot (again after a failure).
+    if (task?.status !== 'succeeded' || (current !== undefined && current.status !== 'failed')) {
+      return false;
+    }
+    const key = charge && charge.credits !== 0 ? this.chargeable(charge) : undefined;
+    if (key && charge) key.credits -= charge.credits;
+    this.tasks.set(taskId, stored({ ...task, renditions: { ...task.renditions, [slot]: job } }));
+    return true;
+  }
+
+  async finishRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
+    refund?: CreditChange,
+  ): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    const job = task?.renditions?.[slot];
+    if (!task || job?.status !== 'processing') return false;
+    const key = refund && refund.credits !== 0 ? this.refundable(refund) : undefined;
+    if (key && refund) key.credits += refund.credits;
+    this.tasks.set(
+      taskId,
+      stored({ ...task, renditions: { ...task.renditions, [slot]: { ...job, ...definedOnly(outcome) } } }),
+    );
+    return true;
+  }
+
+  /** The key a charge may be taken from, or the error DynamoTaskStore throws for it. */
+  private chargeable(charge: CreditChange): ApiKey {
+    const key = this.keys.keys.get(charge.keyHash);
+    if (!key || key.revoked === true) throw new ApiKeyRefusedError();
+    if (key.credits < charge.credits) throw new InsufficientCreditsError(key.credits);
+    return key;
+  }
+
+  private refundable(refund: CreditChange): ApiKey {
+    const key = this.keys.keys.get(refund.keyHash);
+    // DynamoDB cancels the whole transaction when the key is gone.
+    if (!key) throw new Error(`refund to an unknown key ${refund.keyHash}`);
+    return key;
+  }
+
+  /**
+   * Checks that the window has a free slot now (RateLimitedError, saying when the next frees, if not)
+   * and returns what takes it, to run once the rest of the write is known to succeed.
+   */
+  private slot(window: RateWindow | undefined): (() => void) | undefined {
+    if (!window) return undefined;
+    const now = this.now();
+    const inWindow = (this.windows.get(window.scope) ?? []).filter((t) => t > now - window.windowMs);
+    if (inWindow.length >= window.limit) {
+      const freeing = inWindow[inWindow.length - window.limit] ?? now;
+      throw new RateLimitedError(Math.max(1, Math.ceil(freeing + window.windowMs - now)));
+    }
+    return () => this.windows.set(window.scope, [...inWindow, now]);
+  }
+}
+
+const definedOnly = <T extends object>(patch: T): Partial<T> =>
+  Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+const idempotencyId = (keyHash: string, idempotencyKey: string) => `${keyHash}#${idempotencyKey}`;

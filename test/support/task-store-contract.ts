@@ -1,0 +1,485 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  ApiKeyRefusedError,
+  type ApiKeyStore,
+  IdempotencyConflictError,
+  type IdempotencyRecord,
+  InsufficientCreditsError,
+  RateLimitedError,
+  type RateWindow,
+  type TaskStore,
+} from '../../functions/core/ports';
+import { generateRequestSchema } from '../../functions/core/schema';
+import { newTask, type RenditionJob, type Task } from '../../functions/core/task';
+
+/** A store under test and the API keys table its charges and refunds move credits on. */
+export interface TaskStoreUnderTest {
+  store: TaskStore;
+  keys: ApiKeyStore;
+}
+
+const request = generateRequestSchema({ allowLoopback: false, allowHttp: false }).parse({ prompt: 'a cat' });
+
+/**
+ * TaskStore's documented behaviour (functions/core/ports.ts), as vitest tests: every implementation
+ * (the in-memory one unit tests use, DynamoTaskStore on DynamoDB Local) registers the same suite, so
+ * the fake cannot drift from the real store. `make` is called once per test; tests share the store's
+ * tables but no key, task or rate-window scope.
+ */
+export function taskStoreContract(name: string, make: () => TaskStoreUnderTest): void {
+  describe(`TaskStore contract: ${name}`, () => {
+    /** A fresh key holding `credits`, and helpers over it. */
+    async function setup(credits = 1000, revoked = false) {
+      const { store, keys } = make();
+      const keyHash = `contract-${randomUUID()}`;
+      await keys.put({ keyHash, name: 'contract', credits, webhookSecret: 'whsec_x', revoked });
+      const balance = async () => (await keys.get(keyHash))?.credits;
+      const task = (createdAt = Date.now(), extra: Partial<Task> = {}): Task => ({
+        ...newTask({
+          request,
+          paramJson: '{"prompt":"a cat"}',
+          keyHash,
+          credits: 60,
+          provider: 'simulator',
+          now: createdAt,
+          retentionDays: 14,
+          budgetSeconds: 600,
+        }),
+        ...extra,
+      });
+      /** A task written and charged, moved to `succeeded` with one stored video. */
+      const succeeded = async () => {
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: t.credits });
+        const results = [
+          { key: `videos/${t.taskId}/0.mp4`, originKey: `videos/${t.taskId}/0.mp4`, resolution: '720p' },
+        ];
+        expect(await store.transition(t.taskId, 'queued', { status: 'succeeded', results })).toBe(true);
+        return t;
+      };
+      return { store, keys, keyHash, balance, task, succeeded };
+    }
+
+    const window = (limit: number, windowMs = 60_000): RateWindow => ({
+      scope: `contract-${randomUUID()}`,
+      limit,
+      windowMs,
+    });
+
+    describe('createCharged', () => {
+      it('writes the task and takes its credits from the key', async () => {
+        const { store, keyHash, balance, task } = await setup(100);
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 60 });
+        expect(await store.get(t.taskId)).toEqual(t);
+        expect(await balance()).toBe(40);
+      });
+
+      it('refuses a key short of credits with its balance, writing nothing', async () => {
+        const { store, keyHash, balance, task } = await setup(50);
+        const t = task();
+        const error = await store.createCharged(t, { keyHash, credits: 60 }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InsufficientCreditsError);
+        expect((error as InsufficientCreditsError).balance).toBe(50);
+        expect(await store.get(t.taskId)).toBeUndefined();
+        expect(await balance()).toBe(50);
+      });
+
+      it('refuses a revoked key and an unknown one, writing nothing', async () => {
+        const { store, keyHash, balance, task } = await setup(100, true);
+        const t = task();
+        await expect(store.createCharged(t, { keyHash, credits: 60 })).rejects.toBeInstanceOf(
+          ApiKeyRefusedError,
+        );
+        await expect(
+          store.createCharged(t, { keyHash: `gone-${randomUUID()}`, credits: 0 }),
+        ).rejects.toBeInstanceOf(ApiKeyRefusedError);
+        expect(await store.get(t.taskId)).toBeUndefined();
+        expect(await balance()).toBe(100);
+      });
+
+      it('writes the idempotency record with the task; a second use of the key writes and charges nothing', async () => {
+        const { store, keyHash, balance, task } = await setup(1000);
+        const first = task();
+        const record: IdempotencyRecord = {
+          keyHash,
+          idempotencyKey: 'retry-1',
+          bodyHash: 'hash-a',
+          taskId: first.taskId,
+          expiresAt: Math.floor(first.createdAt / 1000) + 86_400,
+        };
+        await store.createCharged(first, { keyHash, credits: 60 }, { idempotency: record });
+        expect(await store.findIdempotency(keyHash, 'retry-1', Date.now())).toEqual(record);
+
+        const second = task();
+        const error = await store
+          .createCharged(
+            second,
+            { keyHash, credits: 60 },
+            { idempotency: { ...record, bodyHash: 'hash-b', taskId: second.taskId } },
+          )
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(IdempotencyConflictError);
+        expect((error as IdempotencyConflictError).existing).toEqual({
+          bodyHash: 'hash-a',
+          taskId: first.taskId,
+        });
+        expect(await store.get(second.taskId)).toBeUndefined();
+        expect(await balance()).toBe(940);
+        expect(await store.findIdempotency(keyHash, 'retry-1', Date.now())).toEqual(record);
+      });
+
+      it('lets an expired idempotency record be replaced', async () => {
+        const { store, keyHash, task } = await setup(1000);
+        const first = task();
+        const expired = {
+          keyHash,
+          idempotencyKey: 'old',
+          bodyHash: 'hash-a',
+          taskId: first.taskId,
+          expiresAt: Math.floor(first.createdAt / 1000) - 10,
+        };
+        await store.createCharged(first, { keyHash, credits: 60 }, { idempotency: expired });
+        expect(await store.findIdempotency(keyHash, 'old', Date.now())).toBeUndefined();
+
+        const second = task();
+        const fresh = {
+          ...expired,
+          bodyHash: 'hash-b',
+          taskId: second.taskId,
+          expiresAt: expired.expiresAt + 86_400,
+        };
+        await store.createCharged(second, { keyHash, credits: 60 }, { idempotency: fresh });
+        expect(await store.findIdempotency(keyHash, 'old', Date.now())).toEqual(fresh);
+      });
+
+      it('takes a slot of the rate window; a full window refuses with when the next frees, writing nothing', async () => {
+        const { store, keyHash, balance, task } = await setup(1000);
+        const rate = window(2);
+        await store.createCharged(task(), { keyHash, credits: 60 }, { rate });
+        await store.createCharged(task(), { keyHash, credits: 60 }, { rate });
+        const third = task();
+        const error = await store
+          .createCharged(third, { keyHash, credits: 60 }, { rate })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RateLimitedError);
+        const { retryAfterMs } = error as RateLimitedError;
+        expect(retryAfterMs).toBeGreaterThan(50_000);
+        expect(retryAfterMs).toBeLessThanOrEqual(60_000);
+        expect(await store.get(third.taskId)).toBeUndefined();
+        expect(await balance()).toBe(880);
+      });
+
+      it('frees the slot once the window has passed', async () => {
+        const { store, keyHash, task } = await setup(1000);
+        // Long enough that a loaded machine still refuses the second inside it.
+        const rate = window(1, 3000);
+        await store.createCharged(task(), { keyHash, credits: 0 }, { rate });
+        const refused = await store
+          .createCharged(task(), { keyHash, credits: 0 }, { rate })
+          .catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(RateLimitedError);
+        await new Promise((done) => setTimeout(done, (refused as RateLimitedError).retryAfterMs + 50));
+        const later = task();
+        await store.createCharged(later, { keyHash, credits: 0 }, { rate });
+        expect((await store.get(later.taskId))?.status).toBe('queued');
+      });
+
+      it('takes no slot when the charge is refused', async () => {
+        const { store, keyHash, task } = await setup(10);
+        const rate = window(1);
+        await expect(store.createCharged(task(), { keyHash, credits: 60 }, { rate })).rejects.toBeInstanceOf(
+          InsufficientCreditsError,
+        );
+        const paid = task();
+        await store.createCharged(paid, { keyHash, credits: 10 }, { rate });
+        expect(await store.get(paid.taskId)).toBeDefined();
+      });
+    });
+
+    describe('findIdempotency', () => {
+      it("finds only the key's own record, and none for an unused key", async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task();
+        const record = {
+          keyHash,
+          idempotencyKey: 'k',
+          bodyHash: 'h',
+          taskId: t.taskId,
+          expiresAt: Math.floor(t.createdAt / 1000) + 3600,
+        };
+        await store.createCharged(t, { keyHash, credits: 0 }, { idempotency: record });
+        expect(await store.findIdempotency(`other-${randomUUID()}`, 'k', Date.now())).toBeUndefined();
+        expect(await store.findIdempotency(keyHash, 'unused', Date.now())).toBeUndefined();
+        // Past its expiry it no longer counts, even before anything removes it.
+        expect(await store.findIdempotency(keyHash, 'k', (record.expiresAt + 1) * 1000)).toBeUndefined();
+      });
+    });
+
+    describe('get and getWithOwner', () => {
+      it('reads a task and its owner together; unknown ones are undefined', async () => {
+        const { store, keys, keyHash, task } = await setup(500);
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 60 });
+        const both = await store.getWithOwner(t.taskId, keyHash);
+        expect(both.task).toEqual(t);
+        expect(both.owner).toEqual(await keys.get(keyHash));
+        expect(both.owner?.credits).toBe(440);
+
+        const none = await store.getWithOwner(`veo_${randomUUID()}`, `gone-${randomUUID()}`);
+        expect(none.task).toBeUndefined();
+        expect(none.owner).toBeUndefined();
+        expect(await store.get(`veo_${randomUUID()}`)).toBeUndefined();
+      });
+    });
+
+    describe('listByKey', () => {
+      it("pages through the key's own tasks newest first, after `createdAfter`", async () => {
+        const { store, keyHash, task } = await setup();
+        const other = await setup();
+        const start = Date.now();
+        const mine = [0, 1, 2, 3, 4].map((i) => task(start + i * 1000));
+        for (const t of mine) await store.createCharged(t, { keyHash, credits: 0 });
+        await other.store.createCharged(other.task(start + 2500), { keyHash: other.keyHash, credits: 0 });
+
+        const seen: string[][] = [];
+        let page = await store.listByKey(keyHash, 2);
+        seen.push(page.tasks.map((t) => t.taskId));
+        while (page.next) {
+          expect(page.next.keyHash).toBe(keyHash);
+          page = await store.listByKey(keyHash, 2, page.next);
+          seen.push(page.tasks.map((t) => t.taskId));
+        }
+        const newestFirst = [...mine].reverse().map((t) => t.taskId);
+        expect(seen.slice(0, 3)).toEqual([
+          newestFirst.slice(0, 2),
+          newestFirst.slice(2, 4),
+          newestFirst.slice(4),
+        ]);
+        expect(seen.flat()).toEqual(newestFirst);
+        // A short page is the last.
+        expect(page.next).toBeUndefined();
+
+        const recent = await store.listByKey(keyHash, 10, undefined, start + 1000);
+        expect(recent.tasks.map((t) => t.taskId)).toEqual(newestFirst.slice(0, 3));
+        expect(recent.next).toBeUndefined();
+        expect(recent.tasks[0]).toEqual(mine[4]);
+      });
+    });
+
+    describe('transition', () => {
+      it('moves a task only from the expected status, applying the patch', async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 0 });
+        expect(
+          await store.transition(t.taskId, 'queued', { status: 'submitting', updatedAt: t.createdAt + 1 }),
+        ).toBe(true);
+        // A redelivered message finds the task moved on: nothing is written.
+        expect(await store.transition(t.taskId, 'queued', { status: 'failed', errorCode: 500 })).toBe(false);
+        expect(await store.get(t.taskId)).toEqual({ ...t, status: 'submitting', updatedAt: t.createdAt + 1 });
+        expect(await store.transition(`veo_${randomUUID()}`, 'queued', { status: 'failed' })).toBe(false);
+      });
+
+      it('updates in place, and leaves fields the patch has as undefined untouched', async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task(Date.now(), { operation: 'op-1' });
+        await store.createCharged(t, { keyHash, credits: 0 });
+        expect(await store.transition(t.taskId, 'queued', { polls: 3, operation: undefined })).toBe(true);
+        expect(await store.get(t.taskId)).toEqual({ ...t, polls: 3 });
+      });
+
+      it('refunds in the same write, and only when the task moved', async () => {
+        const { store, keyHash, balance, task } = await setup(100);
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 60 });
+        const refund = { keyHash, credits: 60 };
+        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, refund)).toBe(true);
+        expect(await balance()).toBe(100);
+        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, refund)).toBe(false);
+        expect(await balance()).toBe(100);
+      });
+
+      it('takes a slot of the window with the move; a full window refuses and nothing moves', async () => {
+        const { store, keyHash, balance, task } = await setup(100);
+        const slot = window(1);
+        const first = task();
+        const second = task();
+        await store.createCharged(first, { keyHash, credits: 0 });
+        await store.createCharged(second, { keyHash, credits: 60 });
+        expect(
+          await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
+        ).toBe(true);
+        const error = await store
+          .transition(second.taskId, 'queued', { status: 'failed' }, { keyHash, credits: 60 }, slot)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RateLimitedError);
+        expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(50_000);
+        expect((await store.get(second.taskId))?.status).toBe('queued');
+        expect(await balance()).toBe(40);
+      });
+
+      it('takes no slot when the task had moved already', async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 0 });
+        expect(await store.transition(t.taskId, 'submitted', { status: 'succeeded' }, undefined, slot)).toBe(
+          false,
+        );
+        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toBe(
+          true,
+        );
+      });
+    });
+
+    describe('recordCallback', () => {
+      const attempt = (n: number) => ({
+        at: 1_700_000_000_000 + n,
+        event: 'generation',
+        attempt: n,
+        status: 500,
+      });
+
+      it('appends attempts without a chain; false for an unknown task', async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 0 });
+        expect(await store.recordCallback(t.taskId, [attempt(1)])).toBe(true);
+        expect(await store.recordCallback(t.taskId, [attempt(2), attempt(3)])).toBe(true);
+        expect((await store.get(t.taskId))?.callbacks).toEqual([attempt(1), attempt(2), attempt(3)]);
+        expect(await store.recordCallback(`veo_${randomUUID()}`, [attempt(1)])).toBe(false);
+      });
+
+      it('moves a retry chain only from where it stands, so a duplicate message cannot fork it', async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 0 });
+        const started = { attempts: 1, next: 'token-1' };
+        expect(await store.recordCallback(t.taskId, [attempt(1)], { key: 'generation', to: started })).toBe(
+          true,
+        );
+        // A second "first" delivery of the same callback.
+        expect(await store.recordCallback(t.taskId, [attempt(1)], { key: 'generation', to: started })).toBe(
+          false,
+        );
+        const moved = { attempts: 2, next: 'token-2' };
+        expect(
+          await store.recordCallback(t.taskId, [attempt(2)], { key: 'generation', from: started, to: moved }),
+        ).toBe(true);
+        // The message holding the old token is stale now.
+        expect(
+          await store.recordCallback(t.taskId, [attempt(2)], { key: 'generation', from: started, to: moved }),
+        ).toBe(false);
+        const ended = { attempts: 3 };
+        expect(
+          await store.recordCallback(t.taskId, [attempt(3)], { key: 'generation', from: moved, to: ended }),
+        ).toBe(true);
+        // An ended chain (no next token) cannot be moved on.
+        expect(
+          await store.recordCallback(t.taskId, [attempt(4)], {
+            key: 'generation',
+            from: ended,
+            to: { attempts: 4 },
+          }),
+        ).toBe(false);
+
+        const stored = await store.get(t.taskId);
+        expect(stored?.callbacks).toEqual([attempt(1), attempt(2), attempt(3)]);
+        expect(stored?.callbackChains).toEqual({ generation: ended });
+        // Chains of other callbacks are independent.
+        expect(
+          await store.recordCallback(t.taskId, [], { key: '4k_0', to: { attempts: 1, next: 't' } }),
+        ).toBe(true);
+      });
+
+      it('starts a chain on a task written before tasks carried callbackChains', async () => {
+        const { store, keyHash, task } = await setup();
+        const { callbackChains: _, ...older } = task();
+        await store.createCharged(older as Task, { keyHash, credits: 0 });
+        const to = { attempts: 1, next: 'n' };
+        expect(await store.recordCallback(older.taskId, [attempt(1)], { key: 'generation', to })).toBe(true);
+        expect((await store.get(older.taskId))?.callbackChains).toEqual({ generation: to });
+      });
+    });
+
+    describe('startRendition and finishRendition', () => {
+      const job = (credits: number): RenditionJob => ({
+        resolution: '4k',
+        index: 0,
+        status: 'processing',
+        requestedAt: 1_700_000_000_000,
+        credits,
+        callBackUrl: 'https://receiver.example.com/4k',
+      });
+
+      it('starts a rendition only on a succeeded task, once per slot, charging once', async () => {
+        const { store, keyHash, balance, task, succeeded } = await setup(1000);
+        const queued = task();
+        await store.createCharged(queued, { keyHash, credits: 0 });
+        expect(await store.startRendition(queued.taskId, '4k_0', job(120), { keyHash, credits: 120 })).toBe(
+          false,
+        );
+
+        const done = await succeeded(); // charged 60
+        expect(await store.startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 })).toBe(
+          true,
+        );
+        expect(await store.startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 })).toBe(
+          false,
+        );
+        expect(await balance()).toBe(1000 - 60 - 120);
+        expect((await store.get(done.taskId))?.renditions).toEqual({ '4k_0': job(120) });
+        // Another slot of the same task is its own.
+        expect(await store.startRendition(done.taskId, '1080p_0', { ...job(0), resolution: '1080p' })).toBe(
+          true,
+        );
+      });
+
+      it('refuses a charge the key cannot pay, or a revoked key, writing nothing', async () => {
+        const { store, keys, keyHash, balance, succeeded } = await setup(100);
+        const done = await succeeded(); // 40 left
+        const short = await store
+          .startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 })
+          .catch((e: unknown) => e);
+        expect(short).toBeInstanceOf(InsufficientCreditsError);
+        expect((short as InsufficientCreditsError).balance).toBe(40);
+        expect((await store.get(done.taskId))?.renditions).toEqual({});
+
+        const key = await keys.get(keyHash);
+        if (!key) throw new Error('key gone');
+        await keys.put({ ...key, revoked: true });
+        await expect(
+          store.startRendition(done.taskId, '4k_0', job(10), { keyHash, credits: 10 }),
+        ).rejects.toBeInstanceOf(ApiKeyRefusedError);
+        expect(await balance()).toBe(40);
+      });
+
+      it('finishes a processing rendition once, keeping the job; a failure refunds and frees the slot', async () => {
+        const { store, keyHash, balance, succeeded } = await setup(1000);
+        const done = await succeeded();
+        await store.startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 });
+        const refund = { keyHash, credits: 120 };
+        const failed = { status: 'failed' as const, completedAt: 1_700_000_001_000, error: 'ffmpeg crashed' };
+        expect(await store.finishRendition(done.taskId, '4k_0', failed, refund)).toBe(true);
+        expect(await store.finishRendition(done.taskId, '4k_0', failed, refund)).toBe(false);
+        expect(await balance()).toBe(1000 - 60);
+        expect((await store.get(done.taskId))?.renditions?.['4k_0']).toEqual({ ...job(120), ...failed });
+
+        // A failed rendition may be asked for again.
+        expect(await store.startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 })).toBe(
+          true,
+        );
+        const ready = { status: 'ready' as const, key: 'videos/x/0-4k.mp4', completedAt: 1_700_000_002_000 };
+        expect(await store.finishRendition(done.taskId, '4k_0', ready)).toBe(true);
+        expect((await store.get(done.taskId))?.renditions?.['4k_0']).toEqual({ ...job(120), ...ready });
+        expect(await store.startRendition(done.taskId, '4k_0', job(120), { keyHash, credits: 120 })).toBe(
+          false,
+        );
+        expect(await store.finishRendition(done.taskId, '1080p_0', ready)).toBe(false);
+        expect(await balance()).toBe(1000 - 60 - 120);
+      });
+    });
+  });
+}

@@ -1,0 +1,93 @@
+import type { Deps, Settings } from '../../functions/core/deps';
+import type { ApiKey } from '../../functions/core/ports';
+import {
+  AppendingUpscaler,
+  AppendingWatermarker,
+  IdentityTranslator,
+  InMemoryApiKeyStore,
+  InMemoryQuotaGate,
+  InMemoryVideoStore,
+  PassThroughCropper,
+  RecordingCallbackSender,
+  RecordingLog,
+  RecordingMetrics,
+  RecordingTaskQueues,
+  ScriptedProvider,
+  StaticImageFetcher,
+} from './in-memory-adapters';
+import { InMemoryTaskStore } from './in-memory-task-store';
+
+/** Settings as a deployment's defaults would give them, with loopback URLs allowed for tests. */
+export const testSettings: Settings = {
+  prices: { veo3: 400, veo3_fast: 60 },
+  retentionDays: 14,
+  budgetSeconds: 600,
+  pollIntervalSeconds: 10,
+  urlPolicy: { allowLoopback: false, allowHttp: false },
+  ffmpegAvailable: true,
+  price4k: 120,
+  callbackRetrySeconds: [10, 30, 120],
+  rateLimit: { limit: 20, windowSeconds: 10 },
+  providerName: 'simulator',
+  apiKeyCacheSeconds: 30,
+};
+
+/** Every port of Deps, in memory, typed as the adapters they are so tests can look inside them. */
+export interface TestWorld {
+  deps: Deps;
+  clock: { now: number };
+  tasks: InMemoryTaskStore;
+  apiKeys: InMemoryApiKeyStore;
+  queues: RecordingTaskQueues;
+  videos: InMemoryVideoStore;
+  provider: ScriptedProvider;
+  callbacks: RecordingCallbackSender;
+  upscaler: AppendingUpscaler;
+  quota: InMemoryQuotaGate;
+  log: RecordingLog;
+  metrics: RecordingMetrics;
+}
+
+/** A whole world of in-memory adapters on one clock the test moves (`world.clock.now`). */
+export function testWorld(settings: Partial<Settings> = {}): TestWorld {
+  // A fixed, recent instant: tasks stay within the retention unless a test moves the clock.
+  const clock = { now: Date.UTC(2026, 10, 30, 8, 0, 0) };
+  const now = () => clock.now;
+  const apiKeys = new InMemoryApiKeyStore();
+  const parts = {
+    tasks: new InMemoryTaskStore(apiKeys, now),
+    apiKeys,
+    queues: new RecordingTaskQueues(),
+    videos: new InMemoryVideoStore(),
+    provider: new ScriptedProvider(),
+    callbacks: new RecordingCallbackSender(),
+    upscaler: new AppendingUpscaler(),
+    quota: new InMemoryQuotaGate(now),
+    log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
+  };
+  const deps: Deps = {
+    ...parts,
+    images: new StaticImageFetcher(),
+    cropper: new PassThroughCropper(),
+    translator: new IdentityTranslator(),
+    watermarker: new AppendingWatermarker(),
+    settings: { ...testSettings, ...settings },
+    now,
+  };
+  return { deps, clock, ...parts };
+}
+
+/** Stores a key with `credits` and returns it, as the API's authentication would hand it to a use case. */
+export async function addKey(world: TestWorld, credits = 1000, extra: Partial<ApiKey> = {}): Promise<ApiKey> {
+  const key: ApiKey = {
+    keyHash: `key-${world.apiKeys.keys.size + 1}`,
+    name: 'test',
+    credits,
+    webhookSecret: 'whsec_test',
+    createdAt: world.clock.now,
+    ...extra,
+  };
+  await world.apiKeys.put(key);
+  return key;
+}
