@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Deps, Settings } from '../../functions/core/deps';
+import { KieError } from '../../functions/core/errors';
 import type { ApiKey } from '../../functions/core/ports';
+import { generateRequestSchema } from '../../functions/core/schema';
+import { newTask, type Task, type TaskStatus } from '../../functions/core/task';
 import {
   AppendingUpscaler,
   AppendingWatermarker,
@@ -81,7 +86,10 @@ export function testWorld(settings: Partial<Settings> = {}): TestWorld {
 /** Stores a key with `credits` and returns it, as the API's authentication would hand it to a use case. */
 export async function addKey(world: TestWorld, credits = 1000, extra: Partial<ApiKey> = {}): Promise<ApiKey> {
   const key: ApiKey = {
-    keyHash: `key-${world.apiKeys.keys.size + 1}`,
+    // A SHA-256 in hex, as real key hashes are (task-list cursors check the shape).
+    keyHash: createHash('sha256')
+      .update(`key-${world.apiKeys.keys.size + 1}`)
+      .digest('hex'),
     name: 'test',
     credits,
     webhookSecret: 'whsec_test',
@@ -90,4 +98,51 @@ export async function addKey(world: TestWorld, credits = 1000, extra: Partial<Ap
   };
   await world.apiKeys.put(key);
   return key;
+}
+
+/** What a use case throws, for assertions on kie errors (the test fails if it did not throw). */
+export async function thrown(call: Promise<unknown>): Promise<KieError> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof KieError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** A task of `key` written straight into the store (charged), in `status`, created at the world's clock. */
+export async function seedTask(
+  world: TestWorld,
+  key: ApiKey,
+  status: TaskStatus = 'queued',
+  extra: Partial<Task> & { body?: Record<string, unknown> } = {},
+): Promise<Task> {
+  const { body = { prompt: 'a cat' }, ...fields } = extra;
+  const request = generateRequestSchema(world.deps.settings.urlPolicy).parse(body);
+  const created = newTask({
+    request,
+    paramJson: JSON.stringify(body),
+    keyHash: key.keyHash,
+    credits: world.deps.settings.prices[request.model],
+    provider: 'simulator',
+    now: world.clock.now,
+    retentionDays: world.deps.settings.retentionDays,
+    budgetSeconds: world.deps.settings.budgetSeconds,
+  });
+  const video = `videos/${created.taskId}/0.mp4`;
+  const task: Task = {
+    ...created,
+    status,
+    // A finished task has its video in the store, as the poller leaves it.
+    ...(status === 'succeeded' && {
+      completedAt: world.clock.now,
+      results: [{ key: video, originKey: video, resolution: '720p' }],
+    }),
+    ...fields,
+  };
+  if (status === 'succeeded')
+    await world.videos.put(video, Readable.from([Buffer.from('720p')]), 'video/mp4');
+  await world.tasks.createCharged(task, { keyHash: key.keyHash, credits: task.credits });
+  return task;
 }
