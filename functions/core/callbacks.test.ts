@@ -1,9 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
+import { RecordingCallbackSender } from '../../test/support/in-memory-adapters';
+import { InMemoryTaskStore } from '../../test/support/in-memory-task-store';
+import { testWorld } from '../../test/support/test-deps';
 import { callbackBody, deliverCallback, signCallback, verifyWebhook, webhookId } from './callbacks';
 import type { Deps } from './deps';
-import type { CallbackDelivery, CallbackSender, NotifyMessage, TaskStore } from './ports';
+import type { CallbackChainMove, NotifyMessage } from './ports';
 import { generateRequestSchema } from './schema';
 import { type CallbackAttempt, newTask, type Task } from './task';
 import { UrlRefusedError } from './url-guard';
@@ -251,87 +254,67 @@ describe('callback delivery and retries', () => {
 
 type Answer = number | 'ECONNREFUSED' | 'timeout' | 'refused';
 
+/** The in-memory store, failing its next callback write when asked to (DynamoDB being down). */
+class FlakyTaskStore extends InMemoryTaskStore {
+  failNextRecord = false;
+
+  override async recordCallback(
+    taskId: string,
+    attempts: CallbackAttempt[],
+    chain?: CallbackChainMove,
+  ): Promise<boolean> {
+    if (this.failNextRecord) {
+      this.failNextRecord = false;
+      throw new Error('DynamoDB is down');
+    }
+    return super.recordCallback(taskId, attempts, chain);
+  }
+}
+
 /**
- * An in-memory store with DynamoDB's conditional semantics for callback chains, a queue that records
- * what was sent, a receiver that answers from a script, and a clock the test moves.
+ * The in-memory adapters (the store with DynamoDB's conditional semantics for callback chains), a
+ * receiver that answers from a script, and a clock the test moves.
  */
 function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initial: Task = succeeded) {
-  let stored: Task = structuredClone(initial);
-  const clock = { now: 1_700_000_100_000 };
-  const sent: CallbackDelivery[] = [];
-  /** Every message sent to the notify queue, in order. */
-  const queued: { message: NotifyMessage; delaySeconds: number }[] = [];
-  const world = {
-    clock,
-    sent,
+  const world = testWorld({ callbackRetrySeconds: schedule });
+  world.clock.now = 1_700_000_100_000;
+  const tasks = new FlakyTaskStore(world.apiKeys, () => world.clock.now);
+  const sender = new RecordingCallbackSender(
+    answers.map((answer) =>
+      answer === 'refused'
+        ? new UrlRefusedError('callBackUrl', 'resolves to a private address')
+        : typeof answer === 'string'
+          ? new Error(answer)
+          : answer,
+    ),
+  );
+  const deps: Deps = { ...world.deps, tasks, callbacks: sender };
+  const owner = { keyHash: initial.keyHash, name: 'k', credits: 0, webhookSecret: secret };
+  world.apiKeys.keys.set(owner.keyHash, owner);
+  tasks.tasks.set(initial.taskId, structuredClone(initial));
+  const queued = world.queues.notified;
+  return {
+    clock: world.clock,
+    sent: sender.sent,
+    /** Every message sent to the notify queue, in order. */
     queued,
-    failNextRecord: false,
-    task: () => stored,
-    deps: undefined as unknown as Deps,
+    deps,
+    set failNextRecord(fail: boolean) {
+      tasks.failNextRecord = fail;
+    },
+    task(): Task {
+      const task = tasks.tasks.get(initial.taskId);
+      if (!task) throw new Error('the task is gone');
+      return task;
+    },
     /** Delivers the message and every message it leads to, moving the clock to when each arrives. */
     async run(message: NotifyMessage) {
       let cursor = queued.length;
-      await deliverCallback(world.deps, message);
+      await deliverCallback(deps, message);
       for (let next = queued[cursor]; next; next = queued[++cursor]) {
-        clock.now += Math.min(next.delaySeconds, 900) * 1000;
-        await deliverCallback(world.deps, next.message);
+        world.clock.now += Math.min(next.delaySeconds ?? 0, 900) * 1000;
+        await deliverCallback(deps, next.message);
       }
     },
   };
-  const owner = { keyHash: 'h', name: 'k', credits: 0, webhookSecret: secret };
-  const tasks: Pick<TaskStore, 'get' | 'getWithOwner' | 'recordCallback'> = {
-    get: async () => structuredClone(stored),
-    getWithOwner: async () => ({ task: structuredClone(stored), owner }),
-    recordCallback: async (_taskId, attempts: CallbackAttempt[], chain) => {
-      await Promise.resolve(); // lets a parallel delivery interleave, as a real store would
-      if (world.failNextRecord) {
-        world.failNextRecord = false;
-        throw new Error('DynamoDB is down');
-      }
-      if (chain) {
-        const current = stored.callbackChains?.[chain.key];
-        const matches = chain.from
-          ? current?.attempts === chain.from.attempts && current.next === chain.from.next
-          : current === undefined;
-        if (!matches) return false;
-        stored = { ...stored, callbackChains: { ...stored.callbackChains, [chain.key]: chain.to } };
-      }
-      stored = { ...stored, callbacks: [...(stored.callbacks ?? []), ...attempts] };
-      return true;
-    },
-  };
-  const sender: CallbackSender = {
-    send: async (delivery) => {
-      sent.push(delivery);
-      const answer = answers.shift() ?? 200;
-      await Promise.resolve();
-      if (answer === 'refused') throw new UrlRefusedError('callBackUrl', 'resolves to a private address');
-      if (typeof answer === 'string') throw new Error(answer);
-      return answer;
-    },
-  };
-  world.deps = {
-    tasks: tasks as TaskStore,
-    apiKeys: {
-      get: async () => owner,
-      put: async () => {},
-    },
-    queues: {
-      generate: async () => {},
-      poll: async () => {},
-      notify: async (message: NotifyMessage, delaySeconds = 0) => {
-        queued.push({ message, delaySeconds });
-      },
-    },
-    videos: { url: async (key: string) => `https://signed.example.com/${key}` },
-    callbacks: sender,
-    settings: {
-      urlPolicy: { allowLoopback: false, allowHttp: false },
-      callbackRetrySeconds: schedule,
-    },
-    log: { info: () => {}, warn: () => {}, error: () => {} },
-    metrics: { count: () => {}, milliseconds: () => {} },
-    now: () => clock.now,
-  } as unknown as Deps;
-  return world;
 }

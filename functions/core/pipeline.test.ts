@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { PollMessage } from './messages';
+import { ScriptedProvider } from '../../test/support/in-memory-adapters';
+import { InMemoryTaskStore } from '../../test/support/in-memory-task-store';
+import { testWorld } from '../../test/support/test-deps';
 import { backoffMs, type PollerDeps, pollDelaySeconds, pollGeneration } from './pipeline';
-import type { OperationStatus } from './ports';
-import type { Task } from './task';
+import type { CreditChange, OperationStatus, RateWindow } from './ports';
+import { generateRequestSchema } from './schema';
+import { newTask, type Task, type TaskStatus } from './task';
 import { closerAspectRatio } from './upstream-request';
 
 describe('Auto aspect ratio', () => {
@@ -39,39 +42,66 @@ describe('retry pacing', () => {
 });
 
 describe('pollGeneration', () => {
-  /** A poller whose store counts reads and whose upstream answers from a script. */
+  /** A store that counts reads and remembers the statuses it moved tasks to. */
+  class CountingTaskStore extends InMemoryTaskStore {
+    reads = 0;
+    readonly finished: string[] = [];
+
+    override async get(taskId: string): Promise<Task | undefined> {
+      this.reads++;
+      return super.get(taskId);
+    }
+
+    override async transition(
+      taskId: string,
+      from: TaskStatus,
+      patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
+      refund?: CreditChange,
+      slot?: RateWindow,
+    ): Promise<boolean> {
+      const moved = await super.transition(taskId, from, patch, refund, slot);
+      if (moved) this.finished.push(String(patch.status));
+      return moved;
+    }
+  }
+
+  /** A poller on the in-memory adapters, whose upstream answers from a script, at 200 s on its clock. */
   function poller(answers: OperationStatus[], task: Partial<Task> = {}) {
-    const sent: { message: PollMessage; delay: number }[] = [];
-    const stored = {
+    const world = testWorld({ pollIntervalSeconds: 10, budgetSeconds: 60 });
+    world.clock.now = 200_000;
+    const tasks = new CountingTaskStore(world.apiKeys);
+    world.apiKeys.keys.set('h', { keyHash: 'h', name: 'k', credits: 0, webhookSecret: 'whsec_x' });
+    const request = generateRequestSchema(world.deps.settings.urlPolicy).parse({ prompt: 'a cat' });
+    tasks.tasks.set('t1', {
+      ...newTask({
+        request,
+        paramJson: '{}',
+        keyHash: 'h',
+        credits: 60,
+        provider: 'simulator',
+        now: 0,
+        retentionDays: 14,
+        budgetSeconds: 60,
+      }),
       taskId: 't1',
-      keyHash: 'h',
       status: 'submitted',
       operation: 'op-1',
       deadlineAt: 400_000,
       updatedAt: 100_000,
-      request: { model: 'veo3_fast' },
       ...task,
-    } as Task;
-    const world = { reads: 0, sent, finished: [] as string[] };
-    const deps = {
-      tasks: {
-        get: async () => {
-          world.reads++;
-          return stored;
+    });
+    const deps: PollerDeps = { ...world.deps, tasks, provider: new ScriptedProvider(answers) };
+    const sent = world.queues.polled;
+    return {
+      deps,
+      world: {
+        get reads() {
+          return tasks.reads;
         },
-        transition: async (_id: string, _from: string, patch: Partial<Task>) => {
-          world.finished.push(String(patch.status));
-          return true;
-        },
+        sent,
+        finished: tasks.finished,
       },
-      queues: { poll: async (message: PollMessage, delay: number) => void sent.push({ message, delay }) },
-      provider: { name: 'simulator', poll: async () => answers.shift() ?? { state: 'pending' } },
-      settings: { pollIntervalSeconds: 10, budgetSeconds: 60 },
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      metrics: { count: () => {}, milliseconds: () => {} },
-      now: () => 200_000,
-    } as unknown as PollerDeps;
-    return { deps, world };
+    };
   }
 
   it('reads nothing while the upstream says pending, when the message carries operation and deadline', async () => {
@@ -80,7 +110,7 @@ describe('pollGeneration', () => {
     await pollGeneration(deps, message);
     expect(world.reads).toBe(0);
     // 80 s into the generation: ask again in a quarter of that.
-    expect(world.sent).toEqual([{ message: { ...message, polls: 2 }, delay: 20 }]);
+    expect(world.sent).toEqual([{ message: { ...message, polls: 2 }, delaySeconds: 20 }]);
   });
 
   it('dates an older message without submittedAt by its polls at the first interval', async () => {
@@ -88,7 +118,7 @@ describe('pollGeneration', () => {
     await pollGeneration(deps, { taskId: 't1', polls: 5, operation: 'op-1', deadlineAt: 400_000 });
     expect(world.sent[0]).toEqual({
       message: { taskId: 't1', polls: 6, operation: 'op-1', deadlineAt: 400_000, submittedAt: 140_000 },
-      delay: 15,
+      delaySeconds: 15,
     });
   });
 
@@ -109,7 +139,7 @@ describe('pollGeneration', () => {
     // Dated by the task's submit write (updatedAt 100 s): 100 s in, a quarter of that.
     expect(world.sent[0]).toEqual({
       message: { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 100_000 },
-      delay: 25,
+      delaySeconds: 25,
     });
   });
 });

@@ -32,7 +32,8 @@ describe('GET /veo/tasks', () => {
     expect(third.tasks.map((t) => t.prompt)).toEqual(['task 0']);
     expect(third.nextCursor).toBeNull();
 
-    const newest = mine[4] as Task;
+    const newest = mine[4];
+    if (!newest) throw new Error('no task');
     expect(first.tasks[0]).toEqual({
       taskId: newest.taskId,
       createTime: newest.createdAt,

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpEvent } from '../../test/support/http-events';
 import {
   assetPathFor,
   containedPath,
@@ -16,17 +17,7 @@ import {
   videoOrigin,
 } from './static-site';
 
-function event(path: string, method = 'GET', headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers,
-    requestContext: { http: { method, path } },
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
+const event = httpEvent;
 
 const bodyOf = (result: APIGatewayProxyStructuredResultV2) => {
   const raw = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
