@@ -11,7 +11,8 @@ import { HttpImageFetcher } from './http-image-fetcher';
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = (name: string) =>
+  readFileSync(new URL(`../../../test/support/fixtures/images/${name}`, import.meta.url));
 
 let servers: TestServer[] = [];
 afterEach(async () => {
