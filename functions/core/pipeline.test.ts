@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ScriptedProvider } from '../../test/support/in-memory-adapters';
 import { InMemoryTaskStore } from '../../test/support/in-memory-task-store';
-import { testWorld } from '../../test/support/test-deps';
-import { backoffMs, type PollerDeps, pollDelaySeconds, pollGeneration } from './pipeline';
+import { addKey, seedTask, testWorld } from '../../test/support/test-deps';
+import { backoffMs, type PollerDeps, pollDelaySeconds, pollGeneration, startGeneration } from './pipeline';
 import type { CreditChange, OperationStatus, RateWindow } from './ports';
 import { generateRequestSchema } from './schema';
 import { newTask, type Task, type TaskStatus } from './task';
@@ -141,5 +141,103 @@ describe('pollGeneration', () => {
       message: { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 100_000 },
       delaySeconds: 25,
     });
+  });
+});
+
+describe('a task through the worker and the poller, on the in-memory adapters', () => {
+  async function submitted(settings: Parameters<typeof testWorld>[0] = {}) {
+    const world = testWorld(settings);
+    const key = await addKey(world, 1000);
+    return { world, key };
+  }
+
+  it('submits a queued task upstream once, then stores its video and tells the client', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'queued', {
+      body: { prompt: 'a cat', seeds: 12345, callBackUrl: 'https://receiver.example.com/veo' },
+    });
+    await startGeneration(world.deps, { taskId: task.taskId });
+    // A redelivered generate message finds it submitted: no second generation.
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted.map((r) => [r.taskId, r.prompt, r.seed])).toEqual([
+      [task.taskId, 'a cat', 12345],
+    ]);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'submitted',
+      operation: 'operations/1',
+    });
+    const [poll] = world.queues.polled;
+    expect(poll).toEqual({
+      message: {
+        taskId: task.taskId,
+        polls: 0,
+        operation: 'operations/1',
+        deadlineAt: task.deadlineAt,
+        submittedAt: world.clock.now,
+      },
+      delaySeconds: 10,
+    });
+
+    world.provider.answers.push({ state: 'done', videos: ['generated-video'] });
+    await pollGeneration(world.deps, poll?.message ?? { taskId: task.taskId });
+    const key0 = `videos/${task.taskId}/0.mp4`;
+    expect(world.videos.objects.get(key0)?.bytes.toString()).toBe('generated-video');
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'succeeded',
+      results: [{ key: key0, originKey: key0, resolution: '720p' }],
+    });
+    expect(world.queues.notified).toEqual([
+      { message: { taskId: task.taskId, keyHash: key.keyHash, event: 'generation' } },
+    ]);
+    // Charged once, kept: the video was made.
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
+  });
+
+  it('keeps the unstamped original and stores a stamped copy when a watermark was asked for', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', {
+      operation: 'operations/9',
+      body: { prompt: 'a cat', watermark: 'mine' },
+    });
+    world.provider.answers.push({ state: 'done', videos: ['raw'] });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(world.videos.objects.get(`videos/${task.taskId}/0-original.mp4`)?.bytes.toString()).toBe('raw');
+    expect(world.videos.objects.get(`videos/${task.taskId}/0.mp4`)?.bytes.toString()).toBe('raw|mine');
+  });
+
+  it('ends and refunds a task found half-submitted, rather than risk generating twice', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitting');
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted).toEqual([]);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 500 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it("waits in the queue for the upstream's quota instead of submitting past it", async () => {
+    const { world, key } = await submitted({ upstreamQuota: { limit: 1, windowMs: 20_000 } });
+    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
+    await startGeneration(world.deps, { taskId: a.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
+    expect(world.queues.generated).toEqual([{ message: { taskId: b.taskId, attempt: 1 }, delaySeconds: 20 }]);
+
+    world.clock.now += 20_000;
+    await startGeneration(world.deps, { taskId: b.taskId, attempt: 1 });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+  });
+
+  it('refunds a generation the upstream failed', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/1' });
+    world.provider.answers.push({ state: 'failed', reason: 'boom' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'failed',
+      errorCode: 501,
+      errorMessage: 'Generation failed: boom',
+    });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });
 });
