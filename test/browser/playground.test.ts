@@ -411,3 +411,29 @@ describe('playground task states', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('API reference examples', () => {
+  it("Try it out on generate sends the document's own example, and it succeeds", async () => {
+    await page.goto(started.playgroundUrl);
+    await page.fill('#api-key', started.apiKey);
+    await page.click('text=API reference');
+    await page.waitForURL(started.docsUrl);
+    await page.locator('button.authorize.locked').waitFor({ timeout: 20_000 });
+
+    const generate = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path[data-path="/api/v1/veo/generate"]'),
+    });
+    await generate.locator('.opblock-summary').click();
+    await generate.locator('button.try-out__btn').click();
+    const sent = JSON.parse(await generate.locator('textarea.body-param__text').inputValue());
+    await generate.locator('button.execute').click();
+    const body = generate.locator('.live-responses-table .response-col_description pre.microlight').first();
+    await body.waitFor({ timeout: 10_000 });
+
+    expect(sent).toMatchObject({ prompt: expect.any(String), model: 'veo3_fast' });
+    expect(sent).not.toHaveProperty('imageUrls');
+    expect(sent).not.toHaveProperty('enableFallback');
+    expect(JSON.parse((await body.textContent()) ?? '')).toMatchObject({ code: 200, msg: 'success' });
+    expect(problems).toEqual([]);
+  });
+});
