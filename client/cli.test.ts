@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from '../test/support/fake-api';
 import { type CliIo, parseCli, runCli, UsageError } from './cli';
-import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from './fake-api';
 
 describe('parseCli', () => {
   it('builds the generate request from flags, joining the words of the prompt', () => {

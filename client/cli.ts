@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
@@ -10,14 +11,18 @@ import {
   videoUrl,
   type WaitOptions,
   type WaitProgress,
-} from './veo-client';
+} from './veo-client.js';
 
 /**
- * `npm run veo -- <command>`: the API from a terminal. Results go to stdout, progress and errors to
+ * The API from a terminal: `npm run veo -- <command>` in this repository, `veo <command>` where the
+ * package is installed. Results go to stdout, progress and errors to
  * stderr. Exit codes: 0 done, 1 a failed task or an API error (the API's own message is shown), 2 bad usage.
  */
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8080';
+
+/** How the help names this program: through the repository's npm script, or as the installed `bin`. */
+const program = process.env.npm_lifecycle_event === 'veo' ? 'npm run veo --' : 'veo';
 
 /** One synopsis per command: shown alone after a usage mistake, all together in the help. */
 const synopses = {
@@ -34,7 +39,7 @@ const synopses = {
       [--model fast|quality] [--seed N] [--watermark TEXT] [--callback URL] [--wait] [--out FILE]`,
 };
 
-export const usage = `Usage: npm run veo -- <command> [options]
+export const usage = `Usage: ${program} <command> [options]
 
 Commands:
 ${Object.values(synopses)
@@ -55,7 +60,7 @@ function shortHelp(argv: string[]): string {
     | keyof typeof synopses
     | undefined;
   const body = command ? `  ${synopses[command]}` : `  commands: ${Object.keys(synopses).join(', ')}`;
-  return `Usage: npm run veo -- <command> [options]\n${body}\nMore: npm run veo -- --help\n`;
+  return `Usage: ${program} <command> [options]\n${body}\nMore: ${program} --help\n`;
 }
 
 const optionSpec = {

@@ -1,8 +1,8 @@
 import type * as z from 'zod';
 
 /**
- * The request a client may send, read off the API's own zod schema at compile time (type-only: nothing
- * here runs, so the client does not load zod).
+ * The request a client may send, read off the API's own zod schema at compile time. api-types.test.ts
+ * holds the client's plain request types (api-types.ts) equal to it; the package itself never sees zod.
  *
  * `z.input` alone is too loose for our schemas: `z.preprocess` (used to let `null` stand for an absent
  * field) types its input as `unknown`, which would make every optional field `unknown`. So for a field

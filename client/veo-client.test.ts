@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from './fake-api';
+import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from '../test/support/fake-api';
 import {
   type GenerateRequestInput,
   VeoApiError,

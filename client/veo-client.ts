@@ -4,14 +4,13 @@ import { dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TaskRecord } from '../functions/core/record-info';
-import type { fourKRequestSchema, generateRequestSchema } from '../functions/core/schema';
-import type { RequestInput } from './request-types';
+// `.js` in relative imports: the published declarations must resolve under Node's own ESM rules.
+import type { GenerateRequestInput, Get4kRequestInput, RenditionInfo, TaskRecord } from './api-types.js';
 
 /**
- * A typed client of the veo-serverless API, which is also kie.ai's Veo 3.1 API (SPEC §2): point it at
- * either. The request and record types come from the API's own zod schemas and record builder, imported
- * as types only, so this module loads nothing but Node built-ins.
+ * A typed client of the veo-serverless API, which is also kie.ai's Veo 3.1 API: point it at either. It
+ * loads nothing but Node built-ins; its request and record types (api-types.ts) are checked against the
+ * API's own zod schemas and record builder.
  */
 
 /** kie.ai's envelope around every answer; the HTTP status equals `code`. */
@@ -21,15 +20,18 @@ export interface Envelope<T> {
   data: T;
 }
 
-/** POST /veo/generate body, as the API's schema accepts it. */
-export type GenerateRequestInput = RequestInput<ReturnType<typeof generateRequestSchema>>;
+export type {
+  AspectRatio,
+  CallbackAttempt,
+  GenerateRequestInput,
+  GenerationType,
+  Get4kRequestInput,
+  Model,
+  RenditionInfo,
+  TaskRecord,
+} from './api-types.js';
 
-/** POST /veo/get-4k-video body. The schema coerces `index` from anything; a client sends a number. */
-export type Get4kRequestInput = Omit<RequestInput<ReturnType<typeof fourKRequestSchema>>, 'index'> & {
-  index?: number;
-};
-
-/** POST /veo/extend body (SPEC §2); `model` takes kie's extend names and the generate names. */
+/** POST /veo/extend body; `model` takes kie's extend names and the generate names. */
 export interface ExtendRequestInput {
   taskId: string;
   prompt: string;
@@ -38,10 +40,6 @@ export interface ExtendRequestInput {
   watermark?: string | null;
   callBackUrl?: string | null;
 }
-
-/** GET /veo/record-info `data`. */
-export type { TaskRecord };
-export type RenditionInfo = NonNullable<TaskRecord['renditions']>[number];
 
 /** The 1080p rendition: its URL, or not yet (the API's 400 "processing" is a state, not an error). */
 export type Get1080pResult = { ready: true; resultUrl: string } | { ready: false; msg: string };

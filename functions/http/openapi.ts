@@ -17,14 +17,20 @@ import type { UrlPolicy } from '../core/url-guard';
  */
 type JsonSchema = Record<string, unknown>;
 
-interface Operation {
+export interface Operation {
   method: 'get' | 'post';
   path: string;
   summary: string;
   /** Served without an API key. */
   public?: boolean;
   query?: z.ZodType;
+  /** A value for each query parameter that the query schema accepts ("Try it out" fills them in). */
+  queryExample?: Record<string, string>;
   body?: z.ZodType;
+  /** A body the body schema accepts: written out, as the one JSON Schema would generate is not valid. */
+  bodyExample?: Record<string, unknown>;
+  /** Which task the examples' `taskId` must name for the call to succeed, said in the document. */
+  needs?: 'a finished 16:9 task' | 'a finished task' | 'a queued task' | 'any task';
   /** JSON Schema of the envelope's `data` on success. */
   data: JsonSchema;
   /** Error codes beyond the ones every authenticated route can answer (401, 422, 500). */
@@ -53,6 +59,12 @@ const compactRecord: JsonSchema = {
   },
 };
 
+/**
+ * The task the examples name. A task id names one real task of the caller's, so no example can be
+ * valid everywhere as it stands: each operation that takes one says which task to put in its place.
+ */
+export const EXAMPLE_TASK_ID = 'veo_3kTq9ZpR2mXvL8wY';
+
 /** kie.ai's codes (SPEC §2 "Codes"); the HTTP status always equals the envelope's `code`. */
 export const errorCodes: Record<number, string> = {
   400: '1080P is still processing',
@@ -68,13 +80,21 @@ export const errorCodes: Record<number, string> = {
   505: 'feature disabled by configuration',
 };
 
-function operations(policy: UrlPolicy): Operation[] {
+/** Every operation of the API, with examples each of its schemas accepts (checked by openapi.test.ts). */
+export function operations(policy: UrlPolicy): Operation[] {
   return [
     {
       method: 'post',
       path: '/api/v1/veo/generate',
       summary: 'Start a video generation',
       body: generateRequestSchema(policy),
+      bodyExample: {
+        prompt: 'A golden retriever running along a beach at sunset, slow motion',
+        model: 'veo3_fast',
+        aspectRatio: '16:9',
+        seeds: 12345,
+        enableTranslation: true,
+      },
       data: taskIdData,
       errors: [402, 429, 505],
     },
@@ -83,6 +103,8 @@ function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/record-info',
       summary: "A task's record (every task kind)",
       query: recordInfoQuerySchema,
+      queryExample: { taskId: EXAMPLE_TASK_ID },
+      needs: 'any task',
       data: {
         type: 'object',
         description: "kie.ai's record, plus aspectRatio, seeds, promptSent, callbacks",
@@ -99,6 +121,8 @@ function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/get-1080p-video',
       summary: 'The 1080p rendition of a finished 16:9 task',
       query: hdQuerySchema,
+      queryExample: { taskId: EXAMPLE_TASK_ID, index: '0' },
+      needs: 'a finished 16:9 task',
       data: { type: 'object', properties: { resultUrl: str } },
       errors: [400, 402],
     },
@@ -107,6 +131,8 @@ function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/get-4k-video',
       summary: 'Start a 4K rendition of a finished task (called back when ready)',
       body: fourKRequestSchema(policy),
+      bodyExample: { taskId: EXAMPLE_TASK_ID, index: 0 },
+      needs: 'a finished task',
       data: {
         type: 'object',
         properties: { taskId: str, resultUrls: { type: 'null' }, imageUrls: { type: 'null' } },
@@ -118,6 +144,12 @@ function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/extend',
       summary: 'Continue a finished video as a new task',
       body: extendRequestSchema(policy),
+      bodyExample: {
+        taskId: EXAMPLE_TASK_ID,
+        prompt: 'The dog stops, turns to the camera and barks',
+        model: 'fast',
+      },
+      needs: 'a finished task',
       data: taskIdData,
       errors: [402, 429, 505],
     },
@@ -126,6 +158,7 @@ function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/tasks',
       summary: "The caller's tasks, newest first (beyond kie.ai)",
       query: tasksQuerySchema,
+      queryExample: { limit: '10' },
       data: {
         type: 'object',
         properties: {
@@ -141,6 +174,8 @@ function operations(policy: UrlPolicy): Operation[] {
       summary:
         'Cancel a task the upstream does not have yet, refunding it (beyond kie.ai); afterwards it reads as successFlag 2, errorCode 400, "cancelled by the client"',
       body: cancelRequestSchema,
+      bodyExample: { taskId: EXAMPLE_TASK_ID },
+      needs: 'a queued task',
       data: { $ref: '#/components/schemas/CompactRecord' },
     },
     {
@@ -158,7 +193,7 @@ function jsonSchema(schema: z.ZodType): JsonSchema {
   return rest;
 }
 
-function queryParameters(schema: z.ZodType) {
+function queryParameters(op: Operation, schema: z.ZodType) {
   const object = jsonSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
   return Object.entries(object.properties ?? {}).map(([name, property]) => ({
     name,
@@ -166,7 +201,13 @@ function queryParameters(schema: z.ZodType) {
     // A parameter with a default may be left out, even though the parsed value always has it.
     required: (object.required ?? []).includes(name) && property.default === undefined,
     schema: property,
+    ...(op.queryExample?.[name] !== undefined && { example: op.queryExample[name] }),
+    ...(name === 'taskId' && op.needs && { description: taskIdNote(op) }),
   }));
+}
+
+function taskIdNote(op: Operation): string {
+  return `The taskId of ${op.needs} of yours (the one shown is only an example; generate returns real ones)`;
 }
 
 function envelopeOf(data: JsonSchema): JsonSchema {
@@ -181,11 +222,20 @@ function operationObject(op: Operation) {
   const codes = op.public ? [] : [401, 422, ...(op.errors ?? []), 500];
   return {
     summary: op.summary,
+    ...(op.body && op.needs && { description: `${taskIdNote(op)}.` }),
     operationId: `${op.method}${op.path.replace(/^\/api\/v1/, '').replace(/[^A-Za-z0-9]+(.)?/g, (_, c = '') => c.toUpperCase())}`,
     ...(op.public && { security: [] }),
-    ...(op.query && { parameters: queryParameters(op.query) }),
+    ...(op.query && { parameters: queryParameters(op, op.query) }),
     ...(op.body && {
-      requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: jsonSchema(op.body),
+            ...(op.bodyExample && { example: op.bodyExample }),
+          },
+        },
+      },
     }),
     responses: {
       200: {

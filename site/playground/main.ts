@@ -36,6 +36,8 @@ const ui = {
   elapsed: byId<HTMLElement>('task-elapsed'),
   taskPrompt: byId<HTMLElement>('task-prompt'),
   fail: byId<HTMLElement>('task-fail'),
+  progress: byId<HTMLElement>('task-progress'),
+  progressText: byId<HTMLElement>('task-progress-text'),
   video: byId<HTMLVideoElement>('video'),
   downloads: byId<HTMLUListElement>('downloads'),
   renditionActions: byId<HTMLElement>('rendition-actions'),
@@ -48,10 +50,15 @@ const ui = {
 const currentKey = (): string => ui.key.value.trim();
 
 function showError(error: unknown): void {
-  ui.error.textContent =
+  showMessage(
     error instanceof ApiError
       ? `${error.code}: ${error.message}`
-      : `Could not reach the API: ${error instanceof Error ? error.message : String(error)}`;
+      : `Could not reach the API: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+function showMessage(text: string): void {
+  ui.error.textContent = text;
   ui.error.hidden = false;
 }
 
@@ -64,7 +71,7 @@ function clearError(): void {
 function requireKey(): string | undefined {
   const key = currentKey();
   if (key) return key;
-  showError(new Error('paste an API key first'));
+  showMessage('Paste your API key first (npm start prints it as "API key").');
   ui.key.focus();
   return undefined;
 }
@@ -96,9 +103,21 @@ const flagNames = ['0 generating', '1 success', '2 failed', '3 rejected by the u
 let following = 0;
 let shown: TaskRecord | undefined;
 
+/** Since when the page has been waiting, for the progress line before the first record arrives. */
+let waitingSince = Date.now();
+
 function renderElapsed(): void {
-  if (!shown) return;
-  ui.elapsed.textContent = seconds((shown.completeTime ?? Date.now()) - shown.createTime);
+  if (shown) ui.elapsed.textContent = seconds((shown.completeTime ?? Date.now()) - shown.createTime);
+  if (ui.progress.hidden) return;
+  const since = shown && shown.successFlag === 0 ? shown.createTime : waitingSince;
+  ui.progressText.textContent = `${progressLabel(shown)}… ${seconds(Date.now() - since)}`;
+}
+
+function progressLabel(record: TaskRecord | undefined): string {
+  if (!record) return 'Submitted';
+  if (record.successFlag === 0) return 'Generating the video';
+  const making = (record.renditions ?? []).filter((r) => r.status === 'processing');
+  return `Making the ${making.map((r) => r.resolution).join(' and ')} rendition`;
 }
 
 function link(label: string, href: string): HTMLLIElement {
@@ -129,19 +148,20 @@ function renderRecord(record: TaskRecord): void {
   ui.fail.hidden = record.failMsg === null;
   ui.fail.textContent = record.failMsg === null ? '' : `${record.errorCode ?? ''}: ${record.failMsg}`;
 
-  const result = record.response;
-  ui.renditionActions.hidden = result === null;
+  const result = record.successFlag === 1 ? record.response : null;
+  const resultUrl = result?.resultUrls[0];
+  // Only a finished video has a player and renditions to ask for: not while waiting, not after a failure.
+  ui.renditionActions.hidden = !resultUrl;
   ui.request1080p.hidden = record.aspectRatio !== '16:9';
+  ui.video.hidden = !resultUrl;
   if (!result) {
     ui.downloads.replaceChildren();
     return;
   }
   // record-info signs the URLs anew on every read: set the player's source once, or it would restart.
-  const resultUrl = result.resultUrls[0];
   if (resultUrl && ui.video.dataset.taskId !== record.taskId) {
     ui.video.dataset.taskId = record.taskId;
     ui.video.src = resultUrl;
-    ui.video.hidden = false;
   }
   const items: HTMLLIElement[] = [];
   if (resultUrl) items.push(link(`Result (${result.resolution})`, resultUrl));
@@ -177,11 +197,14 @@ async function follow(taskId: string): Promise<void> {
   ui.task.hidden = false;
   ui.taskId.textContent = taskId;
   ui.state.textContent = 'submitted';
+  waitingSince = Date.now();
+  ui.progress.hidden = false;
   const timer = setInterval(renderElapsed, 100);
   try {
     for (;;) {
       const record = await api.record(key, taskId);
       if (ticket !== following) return;
+      ui.progress.hidden = !pending(record);
       renderRecord(record);
       if (!pending(record)) break;
       await sleep(pollMs);
@@ -190,7 +213,10 @@ async function follow(taskId: string): Promise<void> {
     void refreshList();
     void refreshCredits();
   } catch (error) {
-    if (ticket === following) showError(error);
+    if (ticket === following) {
+      ui.progress.hidden = true;
+      showError(error);
+    }
   } finally {
     clearInterval(timer);
   }

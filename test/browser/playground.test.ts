@@ -301,3 +301,139 @@ describe('API reference', () => {
     expect(problems).toEqual([]);
   });
 });
+
+/** What the task panel shows at one moment, sampled in the page every 25 ms. */
+interface Sample {
+  state: string;
+  /** Elements carrying the `hidden` attribute that the browser nevertheless shows. */
+  hiddenButShown: string[];
+  progress: boolean;
+  progressText: string;
+  video: boolean;
+  actions: boolean;
+  fail: boolean;
+}
+
+/** Starts sampling the page; the returned function stops and hands back the samples so far. */
+async function sampleTaskPanel(target: Page): Promise<() => Promise<Sample[]>> {
+  await target.evaluate(() => {
+    const shown = (selector: string) => document.querySelector(selector)?.checkVisibility() ?? false;
+    const samples: unknown[] = [];
+    const take = () =>
+      samples.push({
+        state: document.querySelector('#task-state')?.textContent ?? '',
+        hiddenButShown: [...document.querySelectorAll('[hidden]')]
+          .filter((element) => element.checkVisibility())
+          .map((element) => element.id || element.tagName.toLowerCase()),
+        progress: shown('#task-progress'),
+        progressText: document.querySelector('#task-progress-text')?.textContent ?? '',
+        video: shown('#video'),
+        actions: shown('#rendition-actions'),
+        fail: shown('#task-fail'),
+      });
+    take();
+    const timer = setInterval(take, 25);
+    const stopSampling = () => {
+      clearInterval(timer);
+      return samples;
+    };
+    Object.assign(window, { stopSampling });
+  });
+  return () => target.evaluate(() => (window as unknown as { stopSampling: () => Sample[] }).stopSampling());
+}
+
+describe('playground task states', () => {
+  async function submit(prompt: string) {
+    await page.goto(started.playgroundUrl);
+    await page.fill('#api-key', started.apiKey);
+    await page.fill('#prompt', prompt);
+    const stop = await sampleTaskPanel(page);
+    await page.click('#submit');
+    return stop;
+  }
+
+  /** While waiting: a progress bar with the elapsed time, and neither player nor rendition buttons. */
+  function expectWaitingShown(samples: Sample[]) {
+    const waiting = samples.filter((s) => s.state === 'waiting');
+    expect(waiting.length).toBeGreaterThan(0);
+    for (const sample of waiting) {
+      expect(sample).toMatchObject({ progress: true, video: false, actions: false, fail: false });
+      expect(sample.progressText).toMatch(/^Generating the video… \d+\.\d s$/);
+    }
+    expect(samples.flatMap((s) => s.hiddenButShown)).toEqual([]);
+  }
+
+  it('shows progress while waiting, then the player and rendition buttons; nothing hidden shows', async () => {
+    const stop = await submit('A paper boat drifting down a rain gutter');
+    await page.locator('#task-state', { hasText: 'success' }).waitFor({ timeout: 30_000 });
+    await page.locator('#video').waitFor({ state: 'visible', timeout: 10_000 });
+    const samples = await stop();
+
+    expectWaitingShown(samples);
+    expect(samples.at(-1)).toMatchObject({
+      state: 'success',
+      progress: false,
+      video: true,
+      actions: true,
+      fail: false,
+    });
+    await page.screenshot({ path: join(artifacts, 'playground-states-success.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a failed task with its message and without an empty player or rendition buttons', async () => {
+    const stop = await submit('A glass of water [fail]');
+    await page.locator('#task-state', { hasText: 'fail' }).waitFor({ timeout: 30_000 });
+    const samples = await stop();
+
+    expectWaitingShown(samples);
+    expect(samples.at(-1)).toMatchObject({
+      state: 'fail',
+      progress: false,
+      video: false,
+      actions: false,
+      fail: true,
+    });
+    expect(await page.textContent('#task-fail')).toMatch(/^\d+: ./);
+    await page.screenshot({ path: join(artifacts, 'playground-states-fail.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('asks for the key when none is pasted, instead of blaming the network', async () => {
+    await page.goto(started.playgroundUrl);
+    await page.fill('#prompt', 'A dog in a park');
+    await page.click('#submit');
+
+    const error = page.locator('#error');
+    await error.waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await error.textContent()).toMatch(/^Paste your API key first/);
+    expect(await page.locator('#task').isHidden()).toBe(true);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('API reference examples', () => {
+  it("Try it out on generate sends the document's own example, and it succeeds", async () => {
+    await page.goto(started.playgroundUrl);
+    await page.fill('#api-key', started.apiKey);
+    await page.click('text=API reference');
+    await page.waitForURL(started.docsUrl);
+    await page.locator('button.authorize.locked').waitFor({ timeout: 20_000 });
+
+    const generate = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path[data-path="/api/v1/veo/generate"]'),
+    });
+    await generate.locator('.opblock-summary').click();
+    await generate.locator('button.try-out__btn').click();
+    const sent = JSON.parse(await generate.locator('textarea.body-param__text').inputValue());
+    await generate.locator('button.execute').click();
+    const body = generate.locator('.live-responses-table .response-col_description pre.microlight').first();
+    await body.waitFor({ timeout: 10_000 });
+
+    expect(sent).toMatchObject({ prompt: expect.any(String), model: 'veo3_fast' });
+    expect(sent).not.toHaveProperty('imageUrls');
+    expect(sent).not.toHaveProperty('enableFallback');
+    expect(JSON.parse((await body.textContent()) ?? '')).toMatchObject({ code: 200, msg: 'success' });
+    expect(problems).toEqual([]);
+  });
+});

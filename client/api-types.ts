@@ -1,0 +1,85 @@
+/**
+ * The API's request and record types, written out in plain TypeScript so the published package's
+ * declarations stand alone (no zod, no path into the server's code). They are not a second source of
+ * truth: api-types.test.ts checks at compile time that each equals the type read off the API's own zod
+ * schemas and record builder, so a change to the API that is not made here fails `tsc`.
+ */
+
+export type Model = 'veo3' | 'veo3_fast';
+export type GenerationType = 'TEXT_2_VIDEO' | 'FIRST_AND_LAST_FRAMES_2_VIDEO' | 'REFERENCE_2_VIDEO';
+export type AspectRatio = '16:9' | '9:16' | 'Auto';
+
+/** POST /veo/generate body; `null` stands for an absent field, as kie.ai's clients often send it. */
+export interface GenerateRequestInput {
+  prompt: string;
+  imageUrls?: string[] | null;
+  model?: Model | null;
+  generationType?: GenerationType | null;
+  aspectRatio?: AspectRatio | null;
+  seeds?: number | null;
+  watermark?: string | null;
+  callBackUrl?: string | null;
+  enableTranslation?: boolean | null;
+  /** Deprecated by kie.ai: accepted and ignored. */
+  enableFallback?: unknown;
+}
+
+/** POST /veo/get-4k-video body. */
+export interface Get4kRequestInput {
+  taskId: string;
+  callBackUrl?: string | null;
+  index?: number;
+}
+
+/** One delivery of a callback, as record-info lists them. */
+export interface CallbackAttempt {
+  at: number;
+  /** Which callback (e.g. `generation`). */
+  event?: string;
+  /** 1 for the first delivery of that callback; absent on the closing "gave up" entry. */
+  attempt?: number;
+  status?: number;
+  error?: string;
+}
+
+/** A 1080p or 4K rendition asked for. */
+export interface RenditionInfo {
+  resolution: string;
+  index: number;
+  status: string;
+  resultUrl: string | null;
+}
+
+/** GET /veo/record-info `data`. */
+export interface TaskRecord {
+  taskId: string;
+  paramJson: string;
+  createTime: number;
+  completeTime: number | null;
+  /** 0 waiting, 1 success, 2 failed, 3 generation failed. */
+  successFlag: 0 | 1 | 2 | 3;
+  response: {
+    taskId: string;
+    resultUrls: string[];
+    originUrls: string[];
+    /** An extended task's whole video (the source and its continuation stitched together). */
+    fullResultUrls: string[] | null;
+    resolution: string;
+  } | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+  fallbackFlag: boolean;
+  state: string;
+  resultJson: string | null;
+  failMsg: string | null;
+  creditsConsumed: number;
+  model: Model;
+  generationType: string;
+  extendsTaskId: string | null;
+  aspectRatio: string;
+  seeds: number;
+  promptSent: string | null;
+  translatedFrom: string | null;
+  renditions: RenditionInfo[];
+  callbacks: CallbackAttempt[];
+}
