@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { readStackSettings } from './settings';
+import { readStackSettings, type StackSettings } from './settings';
 import { VeoStack } from './veo-stack';
 
 /**
@@ -34,8 +34,17 @@ import { VeoStack } from './veo-stack';
 const app = new App();
 // cdk-nag's AWS Solutions rules run at every synth; an unacknowledged finding fails it.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+/** A missing or invalid setting is the operator's to fix: say which, without a stack trace. */
+function settingsOrExit(): StackSettings {
+  try {
+    return readStackSettings(app.node);
+  } catch (error) {
+    console.error(`veo-serverless: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
 new VeoStack(app, 'VeoServerless', {
-  settings: readStackSettings(app.node),
+  settings: settingsOrExit(),
   // Deploys to the account and region of the current AWS credentials; environment-agnostic without them.
   env: {
     account: process.env.CDK_DEFAULT_ACCOUNT,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, FeatureFlags, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, type ITableV2, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import {
   BlockPublicAccess,
@@ -7,6 +7,7 @@ import {
   type IBucket,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { numericAttributes, type TableLayout } from '../../functions/adapters/dynamodb/tables';
 import { type TableName, tables, videoBucket } from '../../functions/manifest';
@@ -50,9 +51,13 @@ export class Storage extends Construct {
     }
     const accessLogs = new Bucket(this, 'AccessLogs', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      // Server access log delivery supports SSE-S3 only, and needs bucket-owner-enforced ownership.
+      // Server access log delivery supports SSE-S3 only. It is allowed by a bucket policy (with
+      // bucket-owner-enforced ownership) where the app has the feature flag, as this project's cdk.json
+      // does; an app without it gets CDK's older ACL delivery, which needs object-writer ownership.
       encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      objectOwnership: FeatureFlags.of(this).isEnabled(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY)
+        ? ObjectOwnership.BUCKET_OWNER_ENFORCED
+        : ObjectOwnership.OBJECT_WRITER,
       enforceSSL: true,
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
