@@ -2,10 +2,15 @@ import type { Node } from 'constructs';
 import * as z from 'zod';
 import { type Config, configSchema } from '../functions/config';
 
-/** The deployment's choices, read from CDK context (cdk.json, or `-c key=value` on the command line). */
+/**
+ * The deployment's choices: read from CDK context by the project's own app (cdk.json, `-c key=value`),
+ * or given as props to `new VeoServerless(...)` by any other app. Both go through `parseSettings`, which
+ * validates each value with the functions' own config schema, so a value the functions would refuse at
+ * cold start fails `cdk synth` instead.
+ */
 export interface StackSettings {
   provider: Config['PROVIDER'];
-  /** Absent means the provider's own API (Google's, kie.ai's); the simulator always has one. */
+  /** Absent means the provider's own API (Google's, kie.ai's); the simulator must be given one. */
   providerBaseUrl?: string;
   /** An existing Secrets Manager secret with the provider's credentials; absent for the simulator. */
   providerSecretArn?: string;
@@ -24,13 +29,21 @@ export interface StackSettings {
   /** Upstream model ids; absent means the provider's Veo 3.1 defaults. */
   veo3ModelId?: string;
   veo3FastModelId?: string;
+  /**
+   * Concurrency reserved for the api function; absent reserves none. Reserving also caps the api at
+   * this number, and Lambda refuses a reservation that leaves the account under 100 unreserved.
+   */
+  apiReservedConcurrency?: number;
 }
 
-/**
- * The simulator has no public address of its own: point `providerBaseUrl` at a reachable one, or every
- * task fails once its time budget runs out.
- */
-const DEFAULT_SIMULATOR_BASE_URL = 'https://simulator.invalid';
+/** The same settings as input: what a CDK app passes to VeoServerless (numbers and booleans as such). */
+export type SettingsInput = {
+  [K in keyof StackSettings]?: StackSettings[K] extends number | undefined
+    ? number | string
+    : StackSettings[K] extends boolean
+      ? boolean | string
+      : StackSettings[K];
+};
 
 /** What each real provider's secret must hold (functions/adapters/provider-credentials.ts). */
 export const providerSecretFields = {
@@ -52,54 +65,103 @@ const layerVersionArn = z
     'must be a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)',
   );
 
-/**
- * Reads the context keys and validates them with the functions' own config schema, so a value the
- * functions would refuse at cold start fails `cdk synth` instead. Absent keys take the schema's
- * defaults. Values from `-c key=value` arrive as strings, values from cdk.json as JSON: both work.
- */
-export function readStackSettings(node: Node): StackSettings {
-  const shape = configSchema.shape;
-  const parse = <S extends z.ZodType>(key: string, schema: S): z.output<S> => {
-    const value: unknown = node.tryGetContext(key);
-    const result = schema.safeParse(value === undefined || value === null ? undefined : String(value));
-    if (!result.success) throw new Error(`Invalid CDK context "${key}": ${z.prettifyError(result.error)}`);
-    return result.data;
-  };
+const shape = configSchema.shape;
 
-  const provider = parse('provider', shape.PROVIDER);
-  const providerSecretArn = parse(
-    'providerSecretArn',
-    secretArn.pipe(shape.PROVIDER_SECRET_ARN.unwrap()).optional(),
-  );
+/**
+ * Each setting: its schema (the functions' own, from functions/config.ts, where it reaches them) and the
+ * environment variable it becomes. The one list both the validation and the environment derive from.
+ */
+const settingSchemas = {
+  provider: { schema: shape.PROVIDER.unwrap().optional(), env: 'PROVIDER' },
+  providerBaseUrl: { schema: shape.PROVIDER_BASE_URL, env: 'PROVIDER_BASE_URL' },
+  providerSecretArn: {
+    schema: secretArn.pipe(shape.PROVIDER_SECRET_ARN.unwrap()).optional(),
+    env: 'PROVIDER_SECRET_ARN',
+  },
+  vertexProject: { schema: shape.VERTEX_PROJECT, env: 'VERTEX_PROJECT' },
+  // The functions default the region themselves; only a chosen one goes into the environment.
+  vertexRegion: { schema: shape.VERTEX_REGION.unwrap().optional(), env: 'VERTEX_REGION' },
+  vertexStorageUri: { schema: shape.VERTEX_STORAGE_URI, env: 'VERTEX_STORAGE_URI' },
+  quotaLimit: { schema: shape.QUOTA_LIMIT, env: 'QUOTA_LIMIT' },
+  quotaWindowSeconds: { schema: shape.QUOTA_WINDOW_SECONDS, env: 'QUOTA_WINDOW_SECONDS' },
+  // Locally prompts go as written; a deployment translates them unless told not to.
+  translation: { schema: shape.TRANSLATOR.unwrap().default('amazon'), env: 'TRANSLATOR' },
+  // Not an environment variable: the layer's presence becomes FFMPEG_AVAILABLE (see environmentOf).
+  ffmpegLayerArn: { schema: layerVersionArn.optional(), env: undefined },
+  retentionDays: { schema: shape.RETENTION_DAYS, env: 'RETENTION_DAYS' },
+  allowHttpCallbacks: { schema: shape.ALLOW_HTTP_CALLBACKS, env: 'ALLOW_HTTP_CALLBACKS' },
+  pollIntervalSeconds: { schema: shape.POLL_INTERVAL_SECONDS, env: 'POLL_INTERVAL_SECONDS' },
+  veo3ModelId: { schema: shape.VEO3_MODEL_ID, env: 'VEO3_MODEL_ID' },
+  veo3FastModelId: { schema: shape.VEO3_FAST_MODEL_ID, env: 'VEO3_FAST_MODEL_ID' },
+  apiReservedConcurrency: { schema: z.coerce.number().int().positive().optional(), env: undefined },
+} as const satisfies Record<keyof StackSettings, { schema: z.ZodType; env: keyof Config | undefined }>;
+
+export const settingKeys = Object.keys(settingSchemas) as (keyof StackSettings)[];
+
+/** What to set so that a synth knows where videos come from: named in every refusal below. */
+const howToChoose =
+  'set -c provider=kie|vertex|gemini -c providerSecretArn=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME ' +
+  '(or -c provider=simulator -c providerBaseUrl=https://your-simulator for a test stage)';
+
+/**
+ * Validates settings, from context or from props. `origin` names where they came from in every message
+ * (`CDK context`, `VeoServerless prop`). Values from `-c key=value` arrive as strings, values from
+ * cdk.json or props as JSON values: both work. Absent keys take the schema's defaults.
+ */
+export function parseSettings(
+  read: (key: keyof StackSettings) => unknown,
+  origin = 'CDK context',
+): StackSettings {
+  const parse = <K extends keyof StackSettings>(key: K) => {
+    const value = read(key);
+    const { schema } = settingSchemas[key];
+    const result = schema.safeParse(value === undefined || value === null ? undefined : String(value));
+    if (!result.success) throw new Error(`Invalid ${origin} "${key}": ${z.prettifyError(result.error)}`);
+    return result.data as StackSettings[K];
+  };
+  const provider = parse('provider') as StackSettings['provider'] | undefined;
+  if (provider === undefined) {
+    throw new Error(`Missing ${origin} "provider": which upstream generates the videos? ${howToChoose}`);
+  }
+  const providerBaseUrl = parse('providerBaseUrl');
+  if (provider === 'simulator' && providerBaseUrl === undefined) {
+    // The simulator has no public address of its own: without one every generation would fail.
+    throw new Error(
+      `Missing ${origin} "providerBaseUrl": provider "simulator" needs the address of a running simulator. ` +
+        `For a real deployment ${howToChoose}`,
+    );
+  }
+  const providerSecretArn = parse('providerSecretArn');
   if (provider !== 'simulator' && providerSecretArn === undefined) {
     throw new Error(
-      `Missing CDK context "providerSecretArn": provider "${provider}" reads its credentials from an ` +
+      `Missing ${origin} "providerSecretArn": provider "${provider}" reads its credentials from an ` +
         `existing Secrets Manager secret whose value is the JSON ${providerSecretFields[provider]}. ` +
         'Create it first, then pass its ARN with -c providerSecretArn=arn:aws:secretsmanager:...',
     );
   }
-  return {
-    provider,
-    providerBaseUrl: parse(
-      'providerBaseUrl',
-      provider === 'simulator'
-        ? shape.PROVIDER_BASE_URL.default(DEFAULT_SIMULATOR_BASE_URL)
-        : shape.PROVIDER_BASE_URL,
-    ),
-    providerSecretArn,
-    vertexProject: parse('vertexProject', shape.VERTEX_PROJECT),
-    // The functions default the region themselves; only a chosen one goes into the environment.
-    vertexRegion: parse('vertexRegion', shape.VERTEX_REGION.unwrap().optional()),
-    vertexStorageUri: parse('vertexStorageUri', shape.VERTEX_STORAGE_URI),
-    quotaLimit: parse('quotaLimit', shape.QUOTA_LIMIT),
-    quotaWindowSeconds: parse('quotaWindowSeconds', shape.QUOTA_WINDOW_SECONDS),
-    // Locally prompts go as written; a deployment translates them unless told not to.
-    translation: parse('translation', shape.TRANSLATOR.unwrap().default('amazon')),
-    ffmpegLayerArn: parse('ffmpegLayerArn', layerVersionArn.optional()),
-    retentionDays: parse('retentionDays', shape.RETENTION_DAYS),
-    allowHttpCallbacks: parse('allowHttpCallbacks', shape.ALLOW_HTTP_CALLBACKS),
-    pollIntervalSeconds: parse('pollIntervalSeconds', shape.POLL_INTERVAL_SECONDS),
-    veo3ModelId: parse('veo3ModelId', shape.VEO3_MODEL_ID),
-    veo3FastModelId: parse('veo3FastModelId', shape.VEO3_FAST_MODEL_ID),
-  };
+  const settings = Object.fromEntries(
+    settingKeys.map((key) => [key, parse(key)]),
+  ) as unknown as StackSettings;
+  return { ...settings, provider, providerBaseUrl, providerSecretArn };
+}
+
+/** Reads the context keys (cdk.json, `-c key=value`) of the project's own app. */
+export function readStackSettings(node: Node): StackSettings {
+  return parseSettings((key) => node.tryGetContext(key));
+}
+
+/**
+ * The deployment's settings as the functions' environment variables (functions/config.ts): only the
+ * ones chosen, so the functions' own defaults apply to the rest.
+ */
+export function settingsEnvironment(settings: StackSettings): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const key of settingKeys) {
+    const { env } = settingSchemas[key];
+    const value = settings[key];
+    if (env !== undefined && value !== undefined && value !== '') environment[env] = String(value);
+  }
+  // The api refuses watermark requests where the poller has no ffmpeg; only the layer brings it.
+  environment.FFMPEG_AVAILABLE = String(settings.ffmpegLayerArn !== undefined);
+  return environment;
 }

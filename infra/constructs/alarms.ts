@@ -23,6 +23,8 @@ export interface AlarmsProps {
   deadLetterQueues: Record<QueueName, Queue>;
   functions: Record<string, IFunction>;
   httpApi: HttpApi;
+  /** Unique per account and region. */
+  dashboardName: string;
 }
 
 /**
@@ -49,7 +51,7 @@ function business(metricName: string, statistic = 'Sum', period = Duration.minut
 
 /**
  * Alarms (no actions yet; wire an SNS topic to them when there is someone to page) and the one
- * dashboard, `VeoServerless`.
+ * dashboard (named after the stack by default).
  */
 export class Alarms extends Construct {
   readonly dashboard: Dashboard;
@@ -98,7 +100,7 @@ export class Alarms extends Construct {
     const perFunction = (metric: (fn: IFunction) => IMetric) => Object.values(props.functions).map(metric);
     const graph = (title: string, left: IMetric[]) => new GraphWidget({ title, left, width: 8 });
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: 'VeoServerless',
+      dashboardName: props.dashboardName,
       widgets: [
         [
           graph(

@@ -11,15 +11,11 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { siteRouteKeys } from '../../functions/site/static-site';
+import { type FunctionName, functionEntries, UPSTREAM_CALLBACK_PATH } from '../../functions/manifest';
 
 export interface ApiProps {
-  /** Answers every route, including unknown ones (with the 404 envelope). */
-  api: IFunction;
-  /** Answers the upstream provider's push. */
-  upstreamCallback: IFunction;
-  /** Serves the playground and the API reference (GET /, /playground, /docs and their files). */
-  site: IFunction;
+  /** The functions; each answers the route keys of its manifest entry (`$default`: every other path). */
+  functions: Record<FunctionName, IFunction>;
   /** @default burst 100, 50 requests per second */
   throttle?: ThrottleSettings;
 }
@@ -38,9 +34,12 @@ const accessLogFields = {
   integrationError: '$context.integrationErrorMessage',
 };
 
-const UPSTREAM_CALLBACK_PATH = '/internal/upstream-callback';
+/** The HTTP functions of the manifest, each with its integration and its route keys. */
+const httpFunctions = functionEntries.flatMap(([name, spec]) =>
+  'http' in spec.trigger ? [{ name, routeKeys: spec.trigger.http }] : [],
+);
 
-/** The HTTP API in front of the api, upstream-callback and site functions (payload format 2.0). */
+/** The HTTP API in front of the manifest's HTTP functions (payload format 2.0). */
 export class Api extends Construct {
   readonly httpApi: HttpApi;
   readonly url: string;
@@ -49,23 +48,34 @@ export class Api extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
+    const integrations = new Map(
+      httpFunctions.map(({ name }) => [
+        name,
+        new HttpLambdaIntegration(
+          `${name[0]?.toUpperCase()}${name.slice(1)}Integration`,
+          props.functions[name],
+        ),
+      ]),
+    );
+    const integrationOf = (name: FunctionName) => {
+      const integration = integrations.get(name);
+      if (!integration) throw new Error(`${name} has no HTTP trigger`);
+      return integration;
+    };
+    const byDefault = httpFunctions.find(({ routeKeys }) => routeKeys.includes('$default'));
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Veo 3.1 video generation, kie.ai-compatible',
       // The $default route: the api function routes by itself and answers unknown paths with a 404.
-      defaultIntegration: new HttpLambdaIntegration('ApiIntegration', props.api),
+      defaultIntegration: byDefault && integrationOf(byDefault.name),
       // Our own $default stage below, because the built-in one cannot be throttled.
       createDefaultStage: false,
     });
-    this.httpApi.addRoutes({
-      path: UPSTREAM_CALLBACK_PATH,
-      methods: [HttpMethod.POST],
-      integration: new HttpLambdaIntegration('UpstreamCallbackIntegration', props.upstreamCallback),
-    });
-    // The same route keys the local gateway sends to the site handler (functions/site/static-site.ts).
-    const site = new HttpLambdaIntegration('SiteIntegration', props.site);
-    for (const routeKey of siteRouteKeys) {
-      const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
-      this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: site });
+    // The same route keys the local gateway routes (local/stack.ts), from the same manifest.
+    for (const { name, routeKeys } of httpFunctions) {
+      for (const routeKey of routeKeys.filter((key) => key !== '$default')) {
+        const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
+        this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: integrationOf(name) });
+      }
     }
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,

@@ -1,13 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { consumerOf, functions, type QueueName, queues } from '../../functions/manifest';
 
-export type QueueName = 'generate' | 'poll' | 'notify';
-
-export interface QueuesProps {
-  /** Timeout of the function that consumes each queue; the visibility timeout is derived from it. */
-  consumerTimeouts: Record<QueueName, Duration>;
-}
+export type { QueueName } from '../../functions/manifest';
 
 /** Receives before a message is parked in its dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -16,32 +12,36 @@ export const MAX_RECEIVE_COUNT = 5;
  * AWS recommends a visibility timeout of at least six times the consumer's timeout, so a message
  * is not handed to a second consumer while the first one's invocation is still being retried.
  */
-export function visibilityTimeoutFor(consumerTimeout: Duration): Duration {
-  return Duration.seconds(consumerTimeout.toSeconds() * 6);
+export function visibilityTimeoutFor(consumerTimeoutSeconds: number): Duration {
+  return Duration.seconds(consumerTimeoutSeconds * 6);
 }
 
 /**
- * The three work queues of SPEC §1 (generate → worker, poll → poller, notify → notifier), each
- * with its own dead-letter queue, so a message that keeps failing stops and can be inspected.
+ * The work queues of the manifest (generate → worker, poll → poller, notify → notifier), each with its
+ * own dead-letter queue, so a message that keeps failing stops and can be inspected. Each queue's
+ * visibility timeout follows its consumer's timeout in functions/manifest.ts.
  */
 export class Queues extends Construct {
-  readonly generate: Queue;
-  readonly poll: Queue;
-  readonly notify: Queue;
+  readonly queues: Record<QueueName, Queue>;
   readonly deadLetterQueues: Record<QueueName, Queue>;
 
-  constructor(scope: Construct, id: string, props: QueuesProps) {
+  constructor(scope: Construct, id: string) {
     super(scope, id);
-    const generate = this.workQueue('Generate', props.consumerTimeouts.generate);
-    const poll = this.workQueue('Poll', props.consumerTimeouts.poll);
-    const notify = this.workQueue('Notify', props.consumerTimeouts.notify);
-    this.generate = generate.queue;
-    this.poll = poll.queue;
-    this.notify = notify.queue;
-    this.deadLetterQueues = { generate: generate.dlq, poll: poll.dlq, notify: notify.dlq };
+    const made = (Object.keys(queues) as QueueName[]).map((name) => {
+      const constructId = name[0]?.toUpperCase() + name.slice(1);
+      return [name, this.workQueue(constructId, functions[consumerOf(name)].timeoutSeconds)] as const;
+    });
+    this.queues = Object.fromEntries(made.map(([name, { queue }]) => [name, queue])) as Record<
+      QueueName,
+      Queue
+    >;
+    this.deadLetterQueues = Object.fromEntries(made.map(([name, { dlq }]) => [name, dlq])) as Record<
+      QueueName,
+      Queue
+    >;
   }
 
-  private workQueue(id: string, consumerTimeout: Duration): { queue: Queue; dlq: Queue } {
+  private workQueue(id: string, consumerTimeoutSeconds: number): { queue: Queue; dlq: Queue } {
     const dlq = new Queue(this, `${id}Dlq`, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -51,7 +51,7 @@ export class Queues extends Construct {
     const queue = new Queue(this, id, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: visibilityTimeoutFor(consumerTimeout),
+      visibilityTimeout: visibilityTimeoutFor(consumerTimeoutSeconds),
       deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     return { queue, dlq };

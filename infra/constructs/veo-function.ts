@@ -28,6 +28,8 @@ export interface VeoFunctionProps {
   bundledFiles?: BundledFile[];
   /** Shell commands run from the repository root once index.mjs is built; `outputDir` is the bundle's root. */
   afterBundling?: (outputDir: string) => string[];
+  /** Concurrency reserved for (and capping) this function; @default none */
+  reservedConcurrentExecutions?: number;
 }
 
 export interface BundledFile {
@@ -61,6 +63,7 @@ export class VeoFunction extends NodejsFunction {
       timeout: props.timeout,
       ephemeralStorageSize: props.ephemeralStorageSize,
       layers: props.layers,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: props.environment,
       logGroup,
       // The settings bench/bundle.ts measures, from infra/bundling.ts: the AWS SDK is bundled (not left to the

@@ -14,10 +14,13 @@ import {
   taskTable,
 } from '../../functions/adapters/dynamodb/tables';
 import { configSchema } from '../../functions/config';
+import { functions as manifest } from '../../functions/manifest';
 import { siteRouteKeys } from '../../functions/site/static-site';
 import { externalModules } from '../../infra/bundling';
 import { readStackSettings } from '../../infra/settings';
 import { VeoStack } from '../../infra/veo-stack';
+
+const simulatorUrl = 'https://simulator.example.com';
 
 /** The context `cdk synth` uses (feature flags included), so the template here is the deployed one. */
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
@@ -32,6 +35,8 @@ function synthApp(
   const app = new App({
     context: {
       ...cdkJson.context,
+      // A synth must name its provider; the simulator also needs an address (see the context tests).
+      ...(context.provider === undefined && { provider: 'simulator', providerBaseUrl: simulatorUrl }),
       ...context,
       // Bundling runs esbuild five times; only the bundling test below pays for it.
       ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
@@ -60,13 +65,15 @@ function only(template: Template, type: string, path: string): [string, Resource
   return matches[0] as [string, Resource];
 }
 
+/** Construct paths inside the stack: the VeoServerless construct is `Veo`. */
 const fnIds = {
-  api: 'FunctionsApi',
-  upstreamCallback: 'FunctionsUpstreamCallback',
-  worker: 'FunctionsWorker',
-  poller: 'FunctionsPoller',
-  notifier: 'FunctionsNotifier',
+  api: 'VeoFunctionsApi',
+  upstreamCallback: 'VeoFunctionsUpstreamCallback',
+  worker: 'VeoFunctionsWorker',
+  poller: 'VeoFunctionsPoller',
+  notifier: 'VeoFunctionsNotifier',
 } as const;
+const siteFnId = 'VeoFunctionsSite';
 type Fn = keyof typeof fnIds;
 
 interface Statement {
@@ -189,13 +196,13 @@ const template = synth();
 /** Every option on: kie with its secret, translation (the default), the ffmpeg layer. */
 const full = synth({ provider: 'kie', providerSecretArn: kieSecret, ffmpegLayerArn: layerArn });
 const queueId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `Queues${name}`)[0];
+  only(template, 'AWS::SQS::Queue', `VeoQueues${name}`)[0];
 const dlqId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `Queues${name}Dlq`)[0];
+  only(template, 'AWS::SQS::Queue', `VeoQueues${name}Dlq`)[0];
 const fnId = (fn: Fn) => only(template, 'AWS::Lambda::Function', fnIds[fn])[0];
-const bucketId = () => only(template, 'AWS::S3::Bucket', 'StorageVideos')[0];
+const bucketId = () => only(template, 'AWS::S3::Bucket', 'VeoStorageVideos')[0];
 type TableName = 'Tasks' | 'ApiKeys' | 'Counters';
-const tableId = (name: TableName) => only(template, 'AWS::DynamoDB::GlobalTable', `Storage${name}`)[0];
+const tableId = (name: TableName) => only(template, 'AWS::DynamoDB::GlobalTable', `VeoStorage${name}`)[0];
 
 describe('HTTP API', () => {
   it('is an HTTP API with a throttled, auto-deployed $default stage and an ApiUrl output', () => {
@@ -233,7 +240,7 @@ describe('HTTP API', () => {
   });
 
   it('routes the pages (GET /, /playground, /docs and their files) to the site function, without authorization', () => {
-    const siteId = only(template, 'AWS::Lambda::Function', 'SiteFunction')[0];
+    const siteId = only(template, 'AWS::Lambda::Function', siteFnId)[0];
     const routes = Object.values(
       template.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>,
     );
@@ -260,16 +267,16 @@ describe('HTTP API', () => {
 });
 
 describe('site function', () => {
-  const [siteId, site] = only(template, 'AWS::Lambda::Function', 'SiteFunction');
+  const [siteId, site] = only(template, 'AWS::Lambda::Function', siteFnId);
 
   it('knows only the video bucket (for its CSP) and may touch nothing: no policy beyond writing its logs', () => {
     expect(site.Properties.Environment).toEqual({ Variables: { VIDEO_BUCKET: { Ref: bucketId() } } });
     expect(site.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 10 });
-    const [roleId, role] = only(template, 'AWS::IAM::Role', 'SiteFunctionServiceRole');
+    const [roleId, role] = only(template, 'AWS::IAM::Role', `${siteFnId}ServiceRole`);
     expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AWSLambdaBasicExecutionRole');
     const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
     expect(policies.filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))).toEqual([]);
-    expect(siteId).toMatch(/^SiteFunction/);
+    expect(siteId).toMatch(new RegExp(`^${siteFnId}`));
   });
 });
 
@@ -277,7 +284,7 @@ describe('functions', () => {
   const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
 
   it('are exactly the five entry points and the site (no CDK helper functions)', () => {
-    const siteId = only(template, 'AWS::Lambda::Function', 'SiteFunction')[0];
+    const siteId = only(template, 'AWS::Lambda::Function', siteFnId)[0];
     expect(Object.keys(functions).sort()).toEqual([...(Object.keys(fnIds) as Fn[]).map(fnId), siteId].sort());
     expect(Object.keys(functions)).toHaveLength(6);
   });
@@ -331,7 +338,7 @@ describe('functions', () => {
     const config = configSchema.parse(resolved);
     expect(config).toMatchObject({
       PROVIDER: 'simulator',
-      PROVIDER_BASE_URL: 'https://simulator.invalid',
+      PROVIDER_BASE_URL: simulatorUrl,
       TRANSLATOR: 'amazon',
       FFMPEG_AVAILABLE: false,
       ALLOW_HTTP_CALLBACKS: false,
@@ -362,7 +369,7 @@ describe('functions', () => {
 
   it("gives the worker the HTTP API's upstream-callback route as UPSTREAM_CALLBACK_URL", () => {
     for (const t of [template, full]) {
-      const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi');
+      const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'VeoApiHttpApi');
       const route = Object.values(
         t.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>,
       ).find((r) => String(r.Properties.RouteKey).endsWith('/internal/upstream-callback'));
@@ -391,7 +398,7 @@ describe('functions', () => {
       const resources = t.toJSON().Resources as Record<string, unknown>;
       // The worker does depend on the API (so the check below is not vacuous) ...
       expect(referencesOf(resources[fnId('worker')])).toContain(
-        only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi')[0],
+        only(t, 'AWS::ApiGatewayV2::Api', 'VeoApiHttpApi')[0],
       );
       // ... and nothing depends back.
       expect(findCycle(resources)).toBeUndefined();
@@ -439,13 +446,20 @@ describe('event sources', () => {
     template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>,
   );
 
-  it('are three, reporting partial batch failures in batches of 10', () => {
+  it('are three, reporting partial batch failures, each with its batch size and concurrency cap from the manifest', () => {
     expect(mappings).toHaveLength(3);
-    for (const m of mappings) {
-      expect(m.Properties).toMatchObject({
+    for (const fn of ['worker', 'poller', 'notifier'] as const) {
+      const { trigger } = manifest[fn];
+      const mapping = mappings.find(
+        (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(fn) }),
+      );
+      expect(mapping?.Properties, fn).toMatchObject({
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        BatchSize: 10,
+        BatchSize: trigger.batchSize,
+        // Consumers cannot take the whole account's concurrency: the api keeps the rest.
+        ScalingConfig: { MaximumConcurrency: trigger.maxConcurrency },
       });
+      expect(trigger.maxConcurrency, fn).toBeGreaterThanOrEqual(2);
     }
   });
 
@@ -531,7 +545,7 @@ describe('video bucket', () => {
   it('is private, encrypted, kept on stack deletion, and expires videos/ after 14 days', () => {
     // The videos, and their server access logs.
     template.resourceCountIs('AWS::S3::Bucket', 2);
-    const [logsId] = only(template, 'AWS::S3::Bucket', 'StorageAccessLogs');
+    const [logsId] = only(template, 'AWS::S3::Bucket', 'VeoStorageAccessLogs');
     template.hasResourceProperties('AWS::S3::Bucket', {
       LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'videos/' },
     });
@@ -577,6 +591,19 @@ describe('video bucket', () => {
 });
 
 describe('context', () => {
+  it('refuses a synth that names no provider, saying which keys to set', () => {
+    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+    expect(cdkJson.context).not.toHaveProperty('provider');
+    expect(() => readStackSettings(app.node)).toThrow(/Missing CDK context "provider"/);
+    expect(() => readStackSettings(app.node)).toThrow(
+      /-c provider=kie\|vertex\|gemini -c providerSecretArn=/,
+    );
+  });
+
+  it('refuses the simulator without its base URL (every generation would fail)', () => {
+    expect(() => synth({ provider: 'simulator' })).toThrow(/Missing CDK context "providerBaseUrl"/);
+    expect(() => synth({ provider: 'simulator', providerBaseUrl: simulatorUrl })).not.toThrow();
+  });
   it('flows into the functions environment', () => {
     const t = synth({
       allowHttpCallbacks: 'true',
@@ -639,7 +666,12 @@ describe('context', () => {
   );
 
   it.each([
-    ['simulator', {}, { PROVIDER_BASE_URL: 'https://simulator.invalid' }, ['PROVIDER_SECRET_ARN']],
+    [
+      'simulator',
+      { providerBaseUrl: simulatorUrl },
+      { PROVIDER_BASE_URL: simulatorUrl },
+      ['PROVIDER_SECRET_ARN'],
+    ],
     [
       'gemini',
       { providerSecretArn: secretArn('veo/gemini-Xy12Zw') },
@@ -792,19 +824,31 @@ describe('least privilege', () => {
     for (const fn of ['api', 'upstreamCallback', 'worker', 'notifier'] as const) {
       expect(allows(template, fn, 's3:PutObject', bucket), fn).toBe(false);
     }
-    expect(allows(template, 'worker', 's3:GetObject', bucket)).toBe(false);
   });
 
-  it('lets the presigning functions read videos', () => {
-    expect(allows(template, 'api', 's3:GetObject', bucketId(), '/videos/*')).toBe(true);
-    expect(allows(template, 'notifier', 's3:GetObject', bucketId(), '/videos/*')).toBe(true);
+  it('lets the presigning functions, the worker (extend) and the poller (watermark, 1080p/4K) read videos, under videos/ only', () => {
+    for (const fn of ['api', 'notifier', 'worker', 'poller'] as const) {
+      expect(allows(template, fn, 's3:GetObject', bucketId(), '/videos/*'), fn).toBe(true);
+    }
+    expect(allows(template, 'upstreamCallback', 's3:GetObject', bucketId())).toBe(false);
+    // Exactly the object actions, never the s3:Get* / s3:List* families grantRead writes.
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      const s3 = statementsOf(template, fn).flatMap((s) =>
+        asList(s.Action).filter((a) => a.startsWith('s3:')),
+      );
+      expect(
+        s3.filter((a) => a.includes('*')),
+        fn,
+      ).toEqual([]);
+      expect(mayAct(template, fn, 's3:ListBucket'), fn).toBe(false);
+    }
   });
 
   it('lets each function send only to the queues its steps feed', () => {
     const sends: Record<Fn, ('Generate' | 'Poll' | 'Notify')[]> = {
       api: ['Generate', 'Poll', 'Notify'], // Notify: a cancelled task's callback
       upstreamCallback: ['Poll'],
-      worker: ['Poll', 'Notify'],
+      worker: ['Generate', 'Poll', 'Notify'], // Generate: a submit postponed by the quota
       poller: ['Poll', 'Notify'],
       notifier: ['Notify'], // callback retries
     };
@@ -837,7 +881,7 @@ describe('least privilege', () => {
   it('lets only the worker (upstream quota) and the API (rate limits, idempotency) use the counters', () => {
     const counters = tableId('Counters');
     for (const fn of ['worker', 'api'] as const) {
-      for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem']) {
         expect(allows(template, fn, action, counters), `${fn} ${action}`).toBe(true);
       }
     }
@@ -852,6 +896,89 @@ describe('least privilege', () => {
     expect(allows(template, 'upstreamCallback', 'dynamodb:UpdateItem', tableId('Tasks'))).toBe(false);
     expect(allows(template, 'upstreamCallback', 'dynamodb:GetItem', tableId('ApiKeys'))).toBe(false);
     expect(allows(template, 'notifier', 'dynamodb:UpdateItem', tableId('ApiKeys'))).toBe(false);
+  });
+});
+
+describe('exact DynamoDB actions (functions/manifest.ts)', () => {
+  const tableIds = { tasks: 'Tasks', apiKeys: 'ApiKeys', counters: 'Counters' } as const;
+  type Table = keyof typeof tableIds;
+
+  /** The DynamoDB actions `fn` may perform on exactly `resource` (a table's ARN or an index's). */
+  function dynamoActions(t: Template, fn: Fn, resource: unknown): string[] {
+    const wanted = JSON.stringify(resource);
+    return statementsOf(t, fn)
+      .filter((s) => s.Effect === 'Allow' && asList(s.Resource).some((r) => JSON.stringify(r) === wanted))
+      .flatMap((s) => asList(s.Action).filter((a) => a.startsWith('dynamodb:')))
+      .sort();
+  }
+  const tableArn = (table: Table) => ({ 'Fn::GetAtt': [tableId(tableIds[table]), 'Arn'] });
+  const indexArn = (table: Table, index: string) => ({
+    'Fn::Join': ['', [tableArn(table), `/index/${index}`]],
+  });
+
+  it.each(Object.keys(fnIds) as Fn[])(
+    '%s gets exactly the actions its manifest entry lists, per table',
+    (fn) => {
+      const tables: Partial<Record<Table, { actions: readonly string[]; queries?: readonly string[] }>> =
+        manifest[fn].uses.tables;
+      for (const table of Object.keys(tableIds) as Table[]) {
+        const access = tables[table];
+        expect(dynamoActions(template, fn, tableArn(table)), `${fn} on ${table}`).toEqual(
+          (access?.actions ?? []).map((a) => `dynamodb:${a}`).sort(),
+        );
+        for (const index of access?.queries ?? []) {
+          expect(dynamoActions(template, fn, indexArn(table, index)), `${fn} on ${table}/${index}`).toEqual([
+            'dynamodb:Query',
+          ]);
+        }
+      }
+      // No DynamoDB action anywhere else: no wildcard action, no index/*, no other table.
+      const dynamo = statementsOf(template, fn).filter((s) =>
+        asList(s.Action).some((a) => a.startsWith('dynamodb:')),
+      );
+      for (const statement of dynamo) {
+        expect(
+          asList(statement.Action).filter((a) => a.includes('*')),
+          fn,
+        ).toEqual([]);
+        expect(JSON.stringify(statement.Resource), fn).not.toContain('/index/*');
+      }
+    },
+  );
+
+  it('matches what the adapters send (issue 14 point 7), so the manifest is not just copied into the template', () => {
+    const on = (fn: Fn, table: Table) => dynamoActions(template, fn, tableArn(table));
+    // Worker and poller never write API keys but by the credit update of a refund.
+    for (const fn of ['worker', 'poller'] as const) {
+      expect(on(fn, 'apiKeys'), fn).toEqual(['dynamodb:UpdateItem']);
+    }
+    for (const fn of Object.keys(fnIds) as Fn[]) {
+      // Nobody scans, deletes or batch-writes anything; keys are created by the operator's tool only.
+      for (const action of ['Scan', 'DeleteItem', 'BatchWriteItem']) {
+        expect(mayAct(template, fn, `dynamodb:${action}`), `${fn} ${action}`).toBe(false);
+      }
+      expect(on(fn, 'apiKeys'), fn).not.toContain('dynamodb:PutItem');
+    }
+    // The api: create (Put in the charge transaction), read, cancel and 1080p/4K (Update); lists through the index only.
+    expect(on('api', 'tasks')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(dynamoActions(template, 'api', indexArn('tasks', 'byKey'))).toEqual(['dynamodb:Query']);
+    expect(on('api', 'apiKeys')).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    // The notifier reads a task with its owner in one BatchGetItem; never changes credits.
+    expect(on('notifier', 'apiKeys')).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+    expect(on('upstreamCallback', 'tasks')).toEqual(['dynamodb:GetItem']);
+  });
+});
+
+describe('api concurrency', () => {
+  it('reserves none by default: the consumers are capped instead', () => {
+    expect(fnOf(template, 'api').ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('reserves apiReservedConcurrency when given, and refuses a value that is not a positive integer', () => {
+    expect(fnOf(synth({ apiReservedConcurrency: '50' }), 'api').ReservedConcurrentExecutions).toBe(50);
+    expect(() => synth({ apiReservedConcurrency: 0 })).toThrow(
+      /Invalid CDK context "apiReservedConcurrency"/,
+    );
   });
 });
 
@@ -1040,9 +1167,8 @@ describe('cdk synth with real bundling', () => {
       expect(broken.stderr).toContain('watermark font not found');
 
       // The site: a small index.mjs with the built pages beside it, served with the CSP.
-      const siteKey = (
-        only(t, 'AWS::Lambda::Function', 'SiteFunction')[1].Properties.Code as { S3Key: string }
-      ).S3Key;
+      const siteKey = (only(t, 'AWS::Lambda::Function', siteFnId)[1].Properties.Code as { S3Key: string })
+        .S3Key;
       const site = join(assembly.directory, `asset.${siteKey.replace(/\.zip$/, '')}`);
       expect(readdirSync(site).sort()).toEqual(['index.mjs', 'site-assets']);
       expect(readFileSync(join(site, 'index.mjs')).length).toBeLessThan(50_000);

@@ -1,7 +1,7 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HttpGateway, startHttpGateway } from '../../local/http-gateway';
+import { type HttpGateway, startHttpGateway, startingResponse } from '../../local/http-gateway';
 
 interface Call {
   event: APIGatewayProxyEventV2;
@@ -304,6 +304,21 @@ describe('http gateway', () => {
       expect((await send(bare.url, { path: '/only' })).status).toBe(204);
     } finally {
       await bare.stop();
+    }
+  });
+
+  it('answers a request that arrives while the stack starts with 503, Retry-After and kie code 455', async () => {
+    const starting = await startHttpGateway({
+      port: 0,
+      routes: [{ routeKey: '$default', handler: async () => startingResponse() }],
+    });
+    try {
+      const early = await send(starting.url, { path: '/api/v1/veo/record-info' });
+      expect(early.status).toBe(503);
+      expect(early.headers['retry-after']).toBe('1');
+      expect(JSON.parse(early.body.toString())).toMatchObject({ code: 455, data: null });
+    } finally {
+      await starting.stop();
     }
   });
 

@@ -1,0 +1,282 @@
+import { apiKeyTable, counterTable, type TableLayout, taskTable } from './adapters/dynamodb/tables';
+import { siteRouteKeys } from './site/static-site';
+
+/**
+ * One entry per function: everything about it that is not its code. Data only (no CDK, no SDK), so that
+ * infra/ (functions, event sources, routes, queue timeouts, least-privilege grants, environment) and
+ * local/ (the gateway's routes, the event sources, which module to import) derive from the same facts,
+ * and test/infra checks each function's composition against what its entry grants.
+ *
+ * Adding a function: an entry here, its handler (`entry`) and its composition; nothing else.
+ */
+
+/** Where an upstream (kie.ai) pushes its results: the one place this path is spelled. */
+export const UPSTREAM_CALLBACK_PATH = '/internal/upstream-callback';
+
+/** The tables, each with the environment variable that names it and its key layout. */
+export const tables = {
+  tasks: { env: 'TASKS_TABLE', layout: taskTable },
+  apiKeys: { env: 'API_KEYS_TABLE', layout: apiKeyTable },
+  counters: { env: 'COUNTERS_TABLE', layout: counterTable },
+} as const satisfies Record<string, { env: string; layout: TableLayout }>;
+export type TableName = keyof typeof tables;
+
+/** The work queues, each with the environment variable holding its URL. */
+export const queues = {
+  generate: { env: 'GENERATE_QUEUE_URL' },
+  poll: { env: 'POLL_QUEUE_URL' },
+  notify: { env: 'NOTIFY_QUEUE_URL' },
+} as const satisfies Record<string, { env: string }>;
+export type QueueName = keyof typeof queues;
+
+/** The video bucket; every object the functions touch lives under `prefix`. */
+export const videoBucket = { env: 'VIDEO_BUCKET', prefix: 'videos/' } as const;
+
+/**
+ * DynamoDB actions as IAM names them. A transaction needs no action of its own: each of its items is
+ * authorized as the PutItem, UpdateItem, DeleteItem or ConditionCheckItem it is (DynamoDB developer guide,
+ * "Using IAM with DynamoDB transactions").
+ */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem'
+  | 'Scan'
+  | 'BatchWriteItem';
+
+export interface TableAccess {
+  /** Actions on the table itself (its items). */
+  actions: readonly TableAction[];
+  /** Indexes this function queries (dynamodb:Query on `<table>/index/<name>` only). */
+  queries?: readonly string[];
+}
+
+/** Files a function finds beside its bundle (through `import.meta.url`); infra/ knows how to put each there. */
+export type BundledAsset = 'watermarkFont' | 'sitePages';
+
+/** What a function may touch. infra/ turns each entry into exactly these grants, nothing more. */
+export interface Uses {
+  tables?: { readonly [T in TableName]?: TableAccess };
+  /** Queues it sends to (consuming its own queue is granted by its event source). */
+  sends?: readonly QueueName[];
+  /** read: GetObject (downloads and presigned URLs); put: PutObject and multipart uploads; name: only knows it. */
+  videos?: readonly ('name' | 'read' | 'put')[];
+  /** Reads the provider's credentials from Secrets Manager (when the deployment has a secret). */
+  providerSecret?: boolean;
+  /** Amazon Translate (and Comprehend, which Translate's source language "auto" calls as the caller). */
+  translate?: boolean;
+  /** The ffmpeg layer, when the deployment has one. */
+  ffmpeg?: boolean;
+  /** Our upstream-callback URL (UPSTREAM_CALLBACK_URL), handed to the upstream with each submit. */
+  upstreamCallbackUrl?: boolean;
+  bundledFiles?: readonly BundledAsset[];
+}
+
+export type Trigger =
+  | { http: readonly string[] }
+  | {
+      queue: QueueName;
+      /** Records per invocation (Lambda's SQS maximum without a batching window is 10). */
+      batchSize: number;
+      /** Concurrent invocations this queue may drive (SQS event source MaximumConcurrency, 2-1000). */
+      maxConcurrency: number;
+    };
+
+export interface FunctionManifest {
+  /** The handler module, relative to the repository root; it exports `handler`. */
+  entry: string;
+  /** The module that builds its dependencies (functions/composition), whose keys test/infra compares with `uses`. */
+  composition?: string;
+  description: string;
+  trigger: Trigger;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Memory and /tmp when the ffmpeg layer is attached (re-encoding needs CPU, which grows with memory). */
+  withFfmpeg?: { memoryMb: number; ephemeralStorageMb: number };
+  /**
+   * config: the whole environment functions/config.ts validates at cold start (every table, queue and the
+   * bucket, and the deployment's settings); uses: only the variables of what `uses` names.
+   */
+  environment: 'config' | 'uses';
+  uses: Uses;
+}
+
+export const functions = {
+  api: {
+    entry: 'functions/api.ts',
+    composition: 'functions/composition/api.ts',
+    description: 'kie.ai-compatible REST API: validates, authenticates, writes tasks',
+    // The $default route: the api routes by itself and answers unknown paths with the 404 envelope.
+    trigger: { http: ['$default'] },
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    environment: 'config',
+    uses: {
+      tables: {
+        // get/record-info/cancel; createCharged (Put, in a transaction); cancel and 1080p/4K starts (Update).
+        tasks: { actions: ['GetItem', 'PutItem', 'UpdateItem'], queries: ['byKey'] },
+        // authenticate (Get); charges and refunds inside the task transactions (Update).
+        apiKeys: { actions: ['GetItem', 'UpdateItem'] },
+        // Idempotency-Key records and rate-window slots: read the counter, put it conditionally.
+        counters: { actions: ['GetItem', 'PutItem'] },
+      },
+      // generate: new tasks; poll: 1080p/4K jobs; notify: a cancelled task's callback.
+      sends: ['generate', 'poll', 'notify'],
+      videos: ['read'],
+    },
+  },
+  upstreamCallback: {
+    entry: 'functions/upstream-callback.ts',
+    composition: 'functions/composition/upstream-callback.ts',
+    description: "Receives the upstream provider's push and schedules an immediate poll",
+    trigger: { http: [`POST ${UPSTREAM_CALLBACK_PATH}`] },
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    environment: 'config',
+    uses: {
+      // Only a hint to poll now: reads the task, verifies the push's signature, enqueues a poll.
+      tables: { tasks: { actions: ['GetItem'] } },
+      sends: ['poll'],
+      providerSecret: true,
+    },
+  },
+  worker: {
+    entry: 'functions/worker.ts',
+    composition: 'functions/composition/worker.ts',
+    description: 'Submits queued tasks to the upstream provider',
+    trigger: { queue: 'generate', batchSize: 10, maxConcurrency: 5 },
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    environment: 'config',
+    uses: {
+      tables: {
+        tasks: { actions: ['GetItem', 'UpdateItem'] },
+        // A refund travels in the same transaction as the task's failure.
+        apiKeys: { actions: ['UpdateItem'] },
+        // The upstream quota's slot, taken in the transaction that records the submit.
+        counters: { actions: ['GetItem', 'PutItem'] },
+      },
+      // generate: a submit postponed (quota, upstream busy); poll: the first poll; notify: a failure.
+      sends: ['generate', 'poll', 'notify'],
+      // The video an extension continues.
+      videos: ['read'],
+      providerSecret: true,
+      translate: true,
+      ffmpeg: true,
+      upstreamCallbackUrl: true,
+    },
+  },
+  poller: {
+    entry: 'functions/poller.ts',
+    composition: 'functions/composition/poller.ts',
+    description: 'Polls upstream operations and streams finished videos into S3',
+    trigger: { queue: 'poll', batchSize: 10, maxConcurrency: 10 },
+    timeoutSeconds: 300,
+    // Streaming a video through is network-bound; more memory also buys more network and CPU.
+    memoryMb: 512,
+    // ffmpeg re-encodes on the CPU; the original and the stamped copy both sit in /tmp while it runs.
+    withFfmpeg: { memoryMb: 2048, ephemeralStorageMb: 2048 },
+    environment: 'config',
+    uses: {
+      tables: {
+        tasks: { actions: ['GetItem', 'UpdateItem'] },
+        apiKeys: { actions: ['UpdateItem'] },
+      },
+      sends: ['poll', 'notify'],
+      // put: stores videos; read: the original a watermark or a 1080p/4K rendition is made from.
+      videos: ['read', 'put'],
+      providerSecret: true,
+      ffmpeg: true,
+      bundledFiles: ['watermarkFont'],
+    },
+  },
+  notifier: {
+    entry: 'functions/notifier.ts',
+    composition: 'functions/composition/notifier.ts',
+    description: "POSTs signed callbacks to clients' callBackUrl",
+    trigger: { queue: 'notify', batchSize: 10, maxConcurrency: 5 },
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    environment: 'config',
+    uses: {
+      tables: {
+        // The task and its owner's key in one BatchGetItem; every attempt recorded on the task.
+        tasks: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem'] },
+        apiKeys: { actions: ['GetItem', 'BatchGetItem'] },
+      },
+      // A callback that was not taken is retried by a delayed message on its own queue.
+      sends: ['notify'],
+      videos: ['read'],
+    },
+  },
+  site: {
+    entry: 'functions/site.ts',
+    description: 'Playground and API reference pages (static files, CSP to our origin)',
+    trigger: { http: siteRouteKeys },
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    environment: 'uses',
+    // Touches nothing: the pages' CSP names the bucket's origin, the pages call only the API.
+    uses: { videos: ['name'], bundledFiles: ['sitePages'] },
+  },
+} as const satisfies Record<string, FunctionManifest>;
+
+export type FunctionName = keyof typeof functions;
+
+/** The manifest's entries, typed as the general shape (the literal types above are for the names). */
+export const functionEntries = Object.entries(functions) as [FunctionName, FunctionManifest][];
+
+/** The function that drains each queue. */
+export function consumerOf(queue: QueueName): FunctionName {
+  const found = functionEntries.find(([, fn]) => 'queue' in fn.trigger && fn.trigger.queue === queue);
+  if (!found) throw new Error(`No function consumes the ${queue} queue`);
+  return found[0];
+}
+
+/** What a port of the core's `Deps` (the keys a composition returns) needs granted, in `Uses` terms. */
+export type Grantable = TableName | 'queues' | 'videos' | 'providerSecret' | 'translate' | 'ffmpeg';
+
+/**
+ * Each Deps key and what it touches. `needs`: granted wherever the key is composed; `reaches`: may be
+ * granted beside it (the task store's transactions move credits on API keys and take counter slots).
+ * A key missing here fails test/infra until it is added: a new port is a decision about grants.
+ */
+export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?: readonly Grantable[] }> = {
+  tasks: { needs: ['tasks'], reaches: ['apiKeys', 'counters'] },
+  apiKeys: { needs: ['apiKeys'] },
+  // The QuotaGate's counters (being folded into the task store's rate windows).
+  quota: { needs: ['counters'] },
+  queues: { needs: ['queues'] },
+  videos: { needs: ['videos'] },
+  // The upstream's credentials live in the provider secret (local: environment variables).
+  provider: { needs: ['providerSecret'] },
+  translator: { needs: ['translate'] },
+  cropper: { needs: ['ffmpeg'] },
+  watermarker: { needs: ['ffmpeg'] },
+  upscaler: { needs: ['ffmpeg'] },
+  // Outbound HTTPS only (clients' callback URLs, image URLs): nothing to grant.
+  callbacks: { needs: [] },
+  images: { needs: [] },
+  settings: { needs: [] },
+  log: { needs: [] },
+  metrics: { needs: [] },
+  now: { needs: [] },
+};
+
+/** What a manifest entry grants, in the same terms as `portGrants`. */
+export function grantedBy(uses: Uses): Set<Grantable> {
+  const granted = new Set<Grantable>(Object.keys(uses.tables ?? {}) as TableName[]);
+  if (uses.sends?.length) granted.add('queues');
+  if (uses.videos?.some((level) => level !== 'name')) granted.add('videos');
+  if (uses.providerSecret) granted.add('providerSecret');
+  if (uses.translate) granted.add('translate');
+  if (uses.ffmpeg) granted.add('ffmpeg');
+  return granted;
+}
+
+/** `upstreamCallback` → `upstream-callback`: the function's name in logs and the local Lambda context. */
+export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -1,0 +1,160 @@
+import { Stack, Token } from 'aws-cdk-lib';
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type ILayerVersion, LayerVersion } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { Config } from '../functions/config';
+import {
+  type FunctionName,
+  functionEntries,
+  type QueueName,
+  queues,
+  type TableName,
+  tables,
+  videoBucket,
+} from '../functions/manifest';
+import { Alarms } from './constructs/alarms';
+import { Api } from './constructs/api';
+import { Functions } from './constructs/functions';
+import { Queues } from './constructs/queues';
+import { Storage } from './constructs/storage';
+import type { VeoFunction } from './constructs/veo-function';
+import { parseSettings, type SettingsInput, type StackSettings, settingsEnvironment } from './settings';
+
+/**
+ * The deployment's settings (the same keys, validated by the same schema, as the project's CDK context;
+ * see infra/app.ts for what each means) and what may already exist in the app that adds the service.
+ */
+export interface VeoServerlessProps extends SettingsInput {
+  /**
+   * Store videos in this bucket (under `videos/`) instead of creating one. Its owner then sets its
+   * lifecycle: expire `videos/` after `retentionDays`, abort incomplete multipart uploads.
+   */
+  videoBucket?: IBucket;
+  /** Use these tables instead of creating them; each must have its layout (functions/adapters/dynamodb/tables.ts). */
+  tables?: { [T in TableName]?: ITableV2 };
+  /** @default the stack's name */
+  dashboardName?: string;
+  /** The HTTP API stage's throttle. @default burst 100, 50 requests per second */
+  throttle?: ThrottleSettings;
+}
+
+/**
+ * The whole service as one construct: storage and queues (stateful), one function per entry of
+ * functions/manifest.ts with exactly its grants, the HTTP API, alarms and a dashboard. The project's own
+ * app (infra/app.ts) uses it like any other CDK app would:
+ *
+ *   new VeoServerless(this, 'Veo', { provider: 'kie', providerSecretArn: '…', videoBucket: myBucket });
+ */
+export class VeoServerless extends Construct {
+  readonly settings: StackSettings;
+  readonly storage: Storage;
+  readonly queues: Queues;
+  readonly functions: Record<FunctionName, VeoFunction>;
+  readonly api: Api;
+  /** The API's base URL (add /api/v1/...). */
+  readonly url: string;
+  /** The table `npm run keys -- --table NAME` mints API keys into. */
+  readonly apiKeysTable: ITableV2;
+
+  constructor(scope: Construct, id: string, props: VeoServerlessProps) {
+    super(scope, id);
+    const settings = parseSettings((key) => props[key], 'VeoServerless prop');
+    this.settings = settings;
+    const stack = Stack.of(this);
+
+    // Imported by ARN, the secret and the layer must live in this stack's region: Lambda attaches only
+    // same-region layers, and the functions' Secrets Manager client asks this region.
+    for (const [key, arn] of [
+      ['providerSecretArn', settings.providerSecretArn],
+      ['ffmpegLayerArn', settings.ffmpegLayerArn],
+    ] as const) {
+      const arnRegion = arn?.split(':')[3];
+      if (arnRegion && !Token.isUnresolved(stack.region) && arnRegion !== stack.region) {
+        throw new Error(`"${key}" is in ${arnRegion}, but the stack deploys to ${stack.region}`);
+      }
+    }
+
+    this.storage = new Storage(this, 'Storage', {
+      retentionDays: settings.retentionDays,
+      videoBucket: props.videoBucket,
+      tables: props.tables,
+    });
+    this.queues = new Queues(this, 'Queues');
+    this.apiKeysTable = this.storage.tables.apiKeys;
+
+    // Each resource's variable, as the manifest names it, then the settings': functions/config.ts
+    // requires all of it at cold start.
+    const resourceEnvironment = {
+      ...Object.fromEntries(
+        (Object.keys(tables) as TableName[]).map((name) => [
+          tables[name].env,
+          this.storage.tables[name].tableName,
+        ]),
+      ),
+      ...Object.fromEntries(
+        (Object.keys(queues) as QueueName[]).map((name) => [
+          queues[name].env,
+          this.queues.queues[name].queueUrl,
+        ]),
+      ),
+      [videoBucket.env]: this.storage.videos.bucketName,
+    } satisfies Partial<Record<keyof Config, string>>;
+
+    const functions = new Functions(this, 'Functions', {
+      targets: {
+        tables: this.storage.tables,
+        queues: this.queues.queues,
+        videos: this.storage.videos,
+        providerSecret: settings.providerSecretArn
+          ? importSecret(this, settings.providerSecretArn)
+          : undefined,
+        translate: settings.translation === 'amazon',
+      },
+      environment: {
+        config: { ...resourceEnvironment, ...settingsEnvironment(settings) },
+        videoBucketOnly: { [videoBucket.env]: this.storage.videos.bucketName },
+      },
+      ffmpeg: settings.ffmpegLayerArn ? importLayer(this, settings.ffmpegLayerArn) : undefined,
+      apiReservedConcurrency: settings.apiReservedConcurrency,
+    });
+    this.functions = functions.byName;
+
+    this.api = new Api(this, 'Api', { functions: this.functions, throttle: props.throttle });
+    this.url = this.api.url;
+    // Only the functions that hand the upstream our push address get it. Added once the API exists:
+    // they depend on the API, never the other way round, so there is no cycle.
+    for (const [name, spec] of functionEntries) {
+      if (spec.uses.upstreamCallbackUrl) {
+        this.functions[name].addEnvironment(
+          'UPSTREAM_CALLBACK_URL' satisfies keyof Config,
+          this.api.upstreamCallbackUrl,
+        );
+      }
+    }
+
+    new Alarms(this, 'Alarms', {
+      queues: this.queues.queues,
+      deadLetterQueues: this.queues.deadLetterQueues,
+      functions: this.functions,
+      httpApi: this.api.httpApi,
+      dashboardName: props.dashboardName ?? stack.stackName,
+    });
+  }
+}
+
+/**
+ * A complete ARN (ending in the random `-XXXXXX` suffix, as `aws secretsmanager create-secret` prints it)
+ * is granted exactly; a partial one (the name without the suffix) as `NAME-??????`. The same test as CDK's.
+ */
+function importSecret(scope: Construct, arn: string): ISecret {
+  return /-[a-z0-9]{6}$/i.test(arn)
+    ? Secret.fromSecretCompleteArn(scope, 'ProviderSecret', arn)
+    : Secret.fromSecretPartialArn(scope, 'ProviderSecret', arn);
+}
+
+function importLayer(scope: Construct, arn: string): ILayerVersion {
+  return LayerVersion.fromLayerVersionArn(scope, 'FfmpegLayer', arn);
+}
