@@ -16,7 +16,7 @@ export class VeoStack extends Stack {
 
   constructor(scope: Construct, id: string, props: VeoStackProps) {
     super(scope, id, props);
-    const service = new VeoServerless(this, 'Veo', props.settings);
+    const service = new VeoServerless(this, 'Default', props.settings);
     this.service = service;
 
     new CfnOutput(this, 'ApiUrl', {
