@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import type sharpModule from 'sharp';
 import {
   type ConcreteAspectRatio,
   type ImageCropper,
@@ -32,6 +32,21 @@ const formats: Record<ImageMimeType, string> = {
 };
 
 /**
+ * sharp's native binary loads on the first crop, not at cold start: most tasks have no Auto image, and a
+ * bundle whose binary is for another platform still starts (and says so on the first crop).
+ */
+let loading: Promise<typeof sharpModule> | undefined;
+function loadSharp(): Promise<typeof sharpModule> {
+  loading ??= import('sharp').then(({ default: sharp }) => {
+    // Process-wide: a worker crops several tasks' images at once, each should hold only what it streams.
+    sharp.cache(false);
+    sharp.concurrency(1);
+    return sharp;
+  });
+  return loading;
+}
+
+/**
  * The largest centred box of the aspect ratio inside the image, with even sides (what video encoders
  * and the upstream like); no scaling.
  */
@@ -63,9 +78,6 @@ export class SharpImageCropper implements ImageCropper {
   constructor(options: SharpImageCropperOptions = {}) {
     this.maxPixels = options.maxPixels ?? DEFAULT_IMAGE_MAX_PIXELS;
     this.timeoutSeconds = options.timeoutSeconds ?? 20;
-    // Process-wide: a worker crops several tasks' images at once, each should hold only what it streams.
-    sharp.cache(false);
-    sharp.concurrency(1);
   }
 
   async crop(image: SourceImage, aspectRatio: ConcreteAspectRatio): Promise<SourceImage> {
@@ -74,6 +86,7 @@ export class SharpImageCropper implements ImageCropper {
     if (declared.width === image.width && declared.height === image.height) return image;
     checkPixels(image.mimeType, image.width, image.height, this.maxPixels);
 
+    const sharp = await loadSharp();
     try {
       // The header only (no limit yet, so an oversized image gets our message): what libvips itself reads
       // decides the box, as a file may disagree with image-size.
