@@ -251,3 +251,19 @@ describe('input caps (issue 14): refused with 422 naming the problem, nothing wr
     expect(await taskCount()).toBe(tasks);
   });
 });
+
+it('answers a revoked key 401, not 429, while its rate window is spent (issue 14, point 8)', async () => {
+  const key = await newKey({ limit: 1, windowSeconds: 60 });
+  expect((await generate(key, { prompt: 'the only one this minute' })).status).toBe(200);
+  const { apiKeys } = await localDeps();
+  const stored = await apiKeys.get(hashApiKey(key));
+  if (!stored) throw new Error('the key was not stored');
+  await apiKeys.put({ ...stored, revoked: true, revokedAt: Date.now() });
+  const tasks = await taskCount();
+
+  // Within the API's authentication cache (10 s), with the window spent: the revocation decides.
+  const after = await generate(key, { prompt: 'after the revocation' });
+
+  expect([after.status, after.json.code]).toEqual([401, 401]);
+  expect(await taskCount()).toBe(tasks);
+});
