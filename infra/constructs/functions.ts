@@ -20,6 +20,8 @@ interface FunctionSpec {
   memorySize?: number;
   /** The queue this function drains, for the SQS consumers. */
   consumes?: QueueName;
+  /** Installed beside the bundle instead of bundled (see VeoFunctionProps). */
+  nodeModules?: readonly string[];
 }
 
 /** The five entry points of SPEC §1. Each consumer's queue derives its visibility timeout from it. */
@@ -39,6 +41,8 @@ export const functionSpecs = {
     description: 'Submits queued tasks to the upstream provider',
     timeout: Duration.seconds(60),
     consumes: 'generate',
+    // sharp decodes the input images (the Auto crop): native code, installed for linux-arm64.
+    nodeModules: ['sharp'],
   },
   poller: {
     entry: 'functions/poller.ts',

@@ -28,6 +28,11 @@ export interface VeoFunctionProps {
   bundledFiles?: BundledFile[];
   /** Shell commands run from the repository root once index.mjs is built; `outputDir` is the bundle's root. */
   afterBundling?: (outputDir: string) => string[];
+  /**
+   * Packages with native code (sharp) left out of index.mjs and installed beside it from package-lock.json,
+   * for Lambda's platform (linux arm64, glibc) whatever machine synthesizes.
+   */
+  nodeModules?: readonly string[];
 }
 
 export interface BundledFile {
@@ -73,6 +78,11 @@ export class VeoFunction extends NodejsFunction {
         mainFields: [...lambdaBundling.mainFields],
         banner: lambdaBundling.banner,
         externalModules: externalModules(props.environment.PROVIDER),
+        ...(props.nodeModules && {
+          nodeModules: [...props.nodeModules],
+          // npm ci then picks the optional packages of Lambda's platform (@img/sharp-linux-arm64).
+          environment: { npm_config_cpu: 'arm64', npm_config_os: 'linux', npm_config_libc: 'glibc' },
+        }),
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
         commandHooks: {
