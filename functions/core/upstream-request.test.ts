@@ -1,7 +1,8 @@
-import type http from 'node:http';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../simulator/fixtures';
-import { startTestServer, type TestServer } from '../adapters/http/test-server';
 import { HttpImageFetcher } from '../adapters/images/http-image-fetcher';
 import { blackPng } from '../adapters/images/test-images';
 import { ImageRejectedError, type SourceImage } from './ports';
@@ -13,16 +14,18 @@ import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
  * fetched side by side under one deadline, and an image refused from its header never reaches the
  * decoder (the cropper here only counts its calls).
  */
-let servers: TestServer[] = [];
+let servers: http.Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  for (const server of servers) server.closeAllConnections();
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   servers = [];
 });
 
 async function serve(handler: http.RequestListener): Promise<string> {
-  const server = await startTestServer(handler);
+  const server = http.createServer(handler).listen(0, '127.0.0.1');
   servers.push(server);
-  return `http://127.0.0.1:${server.port}`;
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Sends `body` in 10 pieces spread over `ms`; `/stall` sends the first piece and then nothing. */
