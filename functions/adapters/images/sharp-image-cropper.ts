@@ -37,12 +37,18 @@ const formats: Record<ImageMimeType, string> = {
  */
 let loading: Promise<typeof sharpModule> | undefined;
 function loadSharp(): Promise<typeof sharpModule> {
-  loading ??= import('sharp').then(({ default: sharp }) => {
-    // Process-wide: a worker crops several tasks' images at once, each should hold only what it streams.
-    sharp.cache(false);
-    sharp.concurrency(1);
-    return sharp;
-  });
+  loading ??= import('sharp').then(
+    ({ default: sharp }) => {
+      // Process-wide: a worker crops several tasks' images at once, each should hold only what it streams.
+      sharp.cache(false);
+      sharp.concurrency(1);
+      return sharp;
+    },
+    (error: unknown) => {
+      loading = undefined; // ours, not the image's: the task is retried, and the import with it
+      throw error;
+    },
+  );
   return loading;
 }
 
