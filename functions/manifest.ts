@@ -103,6 +103,11 @@ export interface FunctionManifest {
    */
   environment: 'config' | 'uses';
   uses: Uses;
+  /**
+   * Packages with native code left out of index.mjs and installed beside it for Lambda's platform
+   * (linux arm64, glibc), whatever machine synthesizes.
+   */
+  nodeModules?: readonly string[];
 }
 
 export const functions = {
@@ -152,6 +157,8 @@ export const functions = {
     timeoutSeconds: 60,
     memoryMb: 256,
     environment: 'config',
+    // sharp decodes the input images (the Auto crop): native code, installed for linux-arm64.
+    nodeModules: ['sharp'],
     uses: {
       tables: {
         tasks: { actions: ['GetItem', 'UpdateItem'] },

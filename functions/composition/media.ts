@@ -1,16 +1,9 @@
 import { findFfmpeg } from '../adapters/media/ffmpeg';
-import { FfmpegImageCropper } from '../adapters/media/ffmpeg-image-cropper';
 import { FfmpegUpscaler } from '../adapters/media/ffmpeg-upscaler';
 import { FfmpegWatermarker } from '../adapters/media/ffmpeg-watermarker';
 import { failureMessages } from '../core/errors';
-import type { ImageCropper, VideoUpscaler, VideoWatermarker } from '../core/ports';
+import type { VideoUpscaler, VideoWatermarker } from '../core/ports';
 import { renditionMessages } from '../core/renditions';
-
-/** Without ffmpeg (a deployment without the layer) Auto sends the image uncropped; Veo fits it itself. */
-export function imageCropper(): ImageCropper {
-  const path = findFfmpeg(); // the layer's binary deployed, the npm one locally
-  return path ? new FfmpegImageCropper({ ffmpegPath: path }) : { crop: async (image) => image };
-}
 
 /** Submit refuses watermarks where ffmpeg is missing (FFMPEG_AVAILABLE), so the fallback is only a safety net. */
 export function watermarker(): VideoWatermarker {

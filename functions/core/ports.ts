@@ -232,8 +232,8 @@ export class ImageRejectedError extends InputRejectedError {
 
 /** Fetches untrusted image URLs through the URL guard, with a size limit, a timeout and type sniffing. */
 export interface ImageFetcher {
-  /** Throws ImageRejectedError for anything the client must fix. */
-  fetch(url: string): Promise<SourceImage>;
+  /** Throws ImageRejectedError for anything the client must fix; `signal` ends the fetch early. */
+  fetch(url: string, signal?: AbortSignal): Promise<SourceImage>;
 }
 
 export interface ImageCropper {

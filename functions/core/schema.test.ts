@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { describeIssue, generateRequestSchema } from './schema';
+import {
+  describeIssue,
+  extendRequestSchema,
+  fourKRequestSchema,
+  generateRequestSchema,
+  IGNORED_FIELD_MAX_CHARS,
+  IMAGES_MAX,
+  JSON_MAX_DEPTH,
+  jsonNestsDeeperThan,
+  PROMPT_MAX_CHARS,
+  PROMPT_MAX_RAW_UNITS,
+  URL_MAX_CHARS,
+  WATERMARK_MAX_CHARS,
+} from './schema';
+import { newTask } from './task';
 
 const deployed = generateRequestSchema({ allowLoopback: false, allowHttp: false });
 const local = generateRequestSchema({ allowLoopback: true, allowHttp: true });
@@ -144,3 +158,151 @@ describe('generate request schema', () => {
     expect(problem({ prompt: 'p', callBackUrl: 'http://[::ffff:10.0.0.1]/' }, local)).toContain('private');
   });
 });
+
+/** A URL of exactly `length` characters (the host stays short, the path fills the rest). */
+const urlOf = (length: number, fill = 'a') => {
+  const head = 'https://example.com/';
+  return head + fill.repeat(length - head.length);
+};
+
+describe('input caps (issue 14): every field bounded, refused as 422 naming the field', () => {
+  const policy = { allowLoopback: false, allowHttp: false };
+
+  it(`refuses every URL over ${URL_MAX_CHARS} characters, before the guard parses it`, () => {
+    expect(problem({ prompt: 'p', callBackUrl: urlOf(URL_MAX_CHARS) })).toBeUndefined();
+    expect(problem({ prompt: 'p', callBackUrl: urlOf(URL_MAX_CHARS + 1) })).toBe(
+      `callBackUrl must be at most ${URL_MAX_CHARS} characters`,
+    );
+    expect(problem({ prompt: 'p', imageUrls: ['https://e.com/1', urlOf(URL_MAX_CHARS + 1)] })).toBe(
+      `imageUrls[1] must be at most ${URL_MAX_CHARS} characters`,
+    );
+    // Just under DynamoDB's 400 KB item: once accepted, charged, and then unwritable.
+    expect(problem({ prompt: 'p', callBackUrl: urlOf(399 * 1024) })).toBe(
+      `callBackUrl must be at most ${URL_MAX_CHARS} characters`,
+    );
+    const fourK = fourKRequestSchema(policy).safeParse({ taskId: 'veo_1', callBackUrl: urlOf(3000) });
+    expect(fourK.success ? undefined : describeIssue(fourK.error)).toBe(
+      `callBackUrl must be at most ${URL_MAX_CHARS} characters`,
+    );
+    const extend = extendRequestSchema(policy).safeParse({
+      taskId: 'veo_1',
+      prompt: 'p',
+      callBackUrl: urlOf(3000),
+    });
+    expect(extend.success ? undefined : describeIssue(extend.error)).toBe(
+      `callBackUrl must be at most ${URL_MAX_CHARS} characters`,
+    );
+  });
+
+  it('bounds what paramJson keeps as sent: whitespace around the prompt and the task id, the ignored field', () => {
+    expect(problem({ prompt: ` p${' '.repeat(PROMPT_MAX_RAW_UNITS - 3)}` })).toBeUndefined();
+    expect(problem({ prompt: ` p${' '.repeat(PROMPT_MAX_RAW_UNITS)}` })).toMatch(
+      /^prompt must be at most 5000 characters/,
+    );
+    expect(problem({ prompt: 'p', enableFallback: true })).toBeUndefined();
+    expect(problem({ prompt: 'p', enableFallback: 'x'.repeat(IGNORED_FIELD_MAX_CHARS) })).toBe(
+      'enableFallback must be a boolean (it is ignored)',
+    );
+    const extend = extendRequestSchema(policy).safeParse({ taskId: ` veo_1${' '.repeat(300)}`, prompt: 'p' });
+    expect(extend.success ? undefined : describeIssue(extend.error)).toBe('taskId is not a valid task id');
+  });
+
+  it('stops a long list of images before looking at each', () => {
+    expect(problem({ prompt: 'p', imageUrls: Array(100_000).fill('not a url') })).toBe(
+      `imageUrls must hold at most ${IMAGES_MAX} images`,
+    );
+  });
+
+  it(`finds JSON nested deeper than ${JSON_MAX_DEPTH} levels without recursion, ignoring brackets in strings`, () => {
+    const nested = (depth: number) =>
+      `{"prompt":"p","enableFallback":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+    expect(jsonNestsDeeperThan(nested(JSON_MAX_DEPTH))).toBe(false);
+    expect(jsonNestsDeeperThan(nested(JSON_MAX_DEPTH + 1))).toBe(true);
+    expect(jsonNestsDeeperThan(nested(10_000))).toBe(true);
+    expect(jsonNestsDeeperThan(`{"prompt":"${'[{'.repeat(10_000)}"}`)).toBe(false);
+    expect(jsonNestsDeeperThan(`{"prompt":"a \\" ${'['.repeat(50)}"}`)).toBe(false);
+    // 10 MB, the gateway's largest body, read in well under a second.
+    const started = Date.now();
+    expect(jsonNestsDeeperThan(`{"prompt":"${'x'.repeat(10 * 1024 * 1024)}"}`)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("keeps the largest task a valid request can make well inside DynamoDB's 400 KB item", () => {
+    // Prepare: the worst case the bounds allow, with the characters that cost the most bytes. In DynamoDB
+    // a string costs its UTF-8 bytes (at most 3 per UTF-16 unit; a lone surrogate becomes U+FFFD, 3 bytes);
+    // in paramJson (JSON text) a control character costs 6 ("\u0001"). Each field takes its dearest form.
+    const control = '\u0001';
+    const padding = '\u000b'; // vertical tab: trimmed away, escaped as 6 bytes in JSON
+    const prompt = `${padding.repeat(PROMPT_MAX_RAW_UNITS - PROMPT_MAX_CHARS)}${'界'.repeat(PROMPT_MAX_CHARS - 1)}${control}`;
+    const url = urlOf(URL_MAX_CHARS, control);
+    const body = {
+      prompt,
+      imageUrls: Array(IMAGES_MAX).fill(url),
+      model: 'veo3_fast',
+      generationType: 'REFERENCE_2_VIDEO',
+      aspectRatio: '16:9',
+      seeds: 99999,
+      watermark: control.repeat(WATERMARK_MAX_CHARS),
+      callBackUrl: url,
+      enableTranslation: false,
+      enableFallback: 'x'.repeat(IGNORED_FIELD_MAX_CHARS - 2),
+    };
+    const parsed = generateRequestSchema({ allowLoopback: false, allowHttp: false }).safeParse(body);
+    expect(parsed.success ? undefined : describeIssue(parsed.error)).toBeUndefined();
+    if (!parsed.success) return;
+
+    // Act: the task as submit writes it (paramJson is the body's contract fields, as sent).
+    const task = newTask({
+      request: parsed.data,
+      paramJson: JSON.stringify(body),
+      keyHash: 'f'.repeat(64),
+      credits: 400,
+      provider: 'vertex',
+      now: Date.now(),
+      retentionDays: 14,
+      budgetSeconds: 3600,
+    });
+    const size = dynamoItemBytes(task);
+
+    // Assess: the request's share of the item, both ways it is stored, and the room left for the
+    // lifecycle's own fields (results, callbacks, renditions, error, translated prompt).
+    const bound =
+      // prompt: trimmed in request (3 bytes a unit) and as sent in paramJson (6 bytes a unit)
+      PROMPT_MAX_CHARS * 2 * 3 +
+      PROMPT_MAX_RAW_UNITS * 6 +
+      // four URLs, each in request (3) and in paramJson (6)
+      (IMAGES_MAX + 1) * URL_MAX_CHARS * (3 + 6) +
+      // watermark both ways (a code point is at most 2 units), the ignored field, the rest
+      WATERMARK_MAX_CHARS * 2 * (3 + 6) +
+      IGNORED_FIELD_MAX_CHARS +
+      2 * 1024;
+    expect(size).toBeLessThanOrEqual(bound);
+    expect(size).toBeGreaterThan(0.5 * bound); // the worst case above is near the bound, not a toy
+    expect(bound).toBeLessThan(200 * 1024);
+  });
+});
+
+/**
+ * An item's size as DynamoDB counts it: attribute names and string values in UTF-8 bytes, numbers at
+ * most 21 bytes, booleans and nulls 1, lists and maps 3 plus 1 per element (and their keys).
+ */
+function dynamoItemBytes(item: object): number {
+  const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
+  const value = (v: unknown): number => {
+    if (typeof v === 'string') return utf8(v);
+    if (typeof v === 'number') return 21;
+    if (typeof v === 'boolean' || v === null) return 1;
+    if (Array.isArray(v)) return 3 + v.reduce((n: number, e) => n + 1 + value(e), 0);
+    if (typeof v === 'object')
+      return (
+        3 +
+        Object.entries(v as object)
+          .filter(([, e]) => e !== undefined)
+          .reduce((n, [k, e]) => n + 1 + utf8(k) + value(e), 0)
+      );
+    return 0;
+  };
+  return Object.entries(item)
+    .filter(([, v]) => v !== undefined)
+    .reduce((n, [k, v]) => n + utf8(k) + value(v), 0);
+}

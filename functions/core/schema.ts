@@ -18,7 +18,23 @@ export type GenerationType = (typeof generationTypes)[number];
 export type AspectRatio = (typeof aspectRatios)[number];
 
 export const PROMPT_MAX_CHARS = 5000;
+/**
+ * The prompt as sent, before trimming, in UTF-16 units: paramJson keeps it as sent, so whitespace around
+ * it must be bounded too (5,000 code points may take 10,000 units; 1,000 more for the padding).
+ */
+export const PROMPT_MAX_RAW_UNITS = 2 * PROMPT_MAX_CHARS + 1000;
 export const WATERMARK_MAX_CHARS = 100;
+/** Every URL a request carries (imageUrls, callBackUrl), as sent; browsers and CDNs agree on 2,048. */
+export const URL_MAX_CHARS = 2048;
+/** Images a request may carry (REFERENCE_2_VIDEO takes the most). */
+export const IMAGES_MAX = 3;
+/** The ignored `enableFallback` may be any JSON value, but it is kept in paramJson: this many characters. */
+export const IGNORED_FIELD_MAX_CHARS = 100;
+/**
+ * How deeply a request body may nest. The contract needs 2 (an object holding imageUrls); anything
+ * recursive (hashing, validation, logging) must never meet a body nested thousands deep.
+ */
+export const JSON_MAX_DEPTH = 32;
 
 /** Clients often send `null` for an optional field they leave out; treat it as absent. */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -31,6 +47,8 @@ function urlField(policy: UrlPolicy) {
   return (
     z
       .string({ error: 'must be a string' })
+      // Checked as sent, before the guard parses it; a longer URL stops here.
+      .max(URL_MAX_CHARS, { error: `must be at most ${URL_MAX_CHARS} characters`, abort: true })
       .superRefine((value, ctx) => {
         const problem = refuseUrl(value.trim(), policy);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -38,6 +56,7 @@ function urlField(policy: UrlPolicy) {
       // Refinements do not reach JSON Schema: say in the OpenAPI document what the guard checks.
       .meta({
         format: 'uri',
+        maxLength: URL_MAX_CHARS,
         description: `An absolute ${policy.allowHttp ? 'http(s)' : 'https'} URL; loopback, private, link-local and metadata addresses are refused`,
       })
   );
@@ -45,6 +64,10 @@ function urlField(policy: UrlPolicy) {
 
 const promptField = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+  .max(PROMPT_MAX_RAW_UNITS, {
+    error: `must be at most ${PROMPT_MAX_CHARS} characters (${PROMPT_MAX_RAW_UNITS} UTF-16 units as sent)`,
+    abort: true,
+  })
   .trim()
   .refine((s) => s.length > 0, 'must not be empty')
   .refine((s) => characters(s) <= PROMPT_MAX_CHARS, `must be at most ${PROMPT_MAX_CHARS} characters`)
@@ -72,7 +95,12 @@ export function generateRequestSchema(policy: UrlPolicy) {
     .object(
       {
         prompt: promptField,
-        imageUrls: optional(z.array(urlField(policy), { error: 'must be an array of URLs' })),
+        imageUrls: optional(
+          z
+            .array(urlField(policy), { error: 'must be an array of URLs' })
+            // The generation types' own checks say how many each takes; this only stops long lists early.
+            .max(16, { error: `must hold at most ${IMAGES_MAX} images`, abort: true }),
+        ),
         model: optional(z.enum(models, { error: `must be one of ${models.join(', ')}` })),
         generationType: optional(
           z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` }),
@@ -82,8 +110,15 @@ export function generateRequestSchema(policy: UrlPolicy) {
         watermark: optional(watermarkField),
         callBackUrl: optional(urlField(policy)),
         enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
-        // Deprecated by kie.ai: accepted and ignored.
-        enableFallback: optional(z.unknown()),
+        // Deprecated by kie.ai: accepted and ignored (but kept in paramJson, so bounded).
+        enableFallback: optional(
+          z
+            .unknown()
+            .refine(
+              (v) => (JSON.stringify(v)?.length ?? 0) <= IGNORED_FIELD_MAX_CHARS,
+              'must be a boolean (it is ignored)',
+            ),
+        ),
       },
       { error: 'The request body must be a JSON object' },
     )
@@ -146,6 +181,8 @@ function checkGenerationType(
 /** `taskId` query parameter: task ids are URL-safe by construction, anything else cannot exist. */
 export const taskIdSchema = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+  // As sent (paramJson keeps it so): whitespace around an id is trimmed, but not without end.
+  .max(256, { error: 'is not a valid task id', abort: true })
   .trim()
   .min(1, 'is required')
   .max(128, 'is not a valid task id')
@@ -239,6 +276,29 @@ export const cancelRequestSchema = z.object(
   { taskId: taskIdSchema },
   { error: 'The request body must be a JSON object' },
 );
+
+/**
+ * Whether a JSON text nests deeper than `max` arrays and objects, read without parsing or recursion (the
+ * body is refused before anything recursive meets it). Brackets inside strings do not count.
+ */
+export function jsonNestsDeeperThan(raw: string, max = JSON_MAX_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+export const jsonDepthMessage = `The request body nests more than ${JSON_MAX_DEPTH} levels deep`;
 
 /** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */
 export function describeIssue(error: z.ZodError): string {

@@ -1,5 +1,5 @@
 import type { DepsFor } from './deps';
-import { errors, failureMessages } from './errors';
+import { errors, failureMessages, KieError } from './errors';
 import { idempotencyMessages, idempotencyTtlSeconds, requestHash } from './idempotency';
 import {
   type ApiKey,
@@ -13,7 +13,7 @@ import { describeIssue, extendRequestSchema, type GenerateRequest, generateReque
 import { newTask, type Task } from './task';
 
 /** What POST /veo/generate and /veo/extend use. */
-export type SubmitDeps = DepsFor<'tasks' | 'queues' | 'settings' | 'log' | 'metrics' | 'now'>;
+export type SubmitDeps = DepsFor<'tasks' | 'apiKeys' | 'queues' | 'settings' | 'log' | 'metrics' | 'now'>;
 
 const requestFields = [
   'prompt',
@@ -162,6 +162,9 @@ async function queueNewTask(
   } catch (error) {
     if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(price, error.balance);
     if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
+    // A spent window is refused before the charge that would have seen a revocation; the key may come
+    // from the authentication cache, so read it before saying 429 to a key that is no longer valid.
+    if (error instanceof KieError && error.code === 429) await creditBalance(deps, key);
     // A concurrent duplicate won the Idempotency-Key: nothing of this request was written.
     if (error instanceof IdempotencyConflictError) {
       if (error.existing.bodyHash !== idempotency?.bodyHash)

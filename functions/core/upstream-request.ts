@@ -20,16 +20,7 @@ export async function upstreamRequest(
   task: Task,
 ): Promise<{ request: UpstreamRequest; translatedFrom?: string }> {
   const { request } = task;
-  let images: SourceImage[] = [];
-  for (const [index, url] of request.imageUrls.entries()) {
-    try {
-      images.push(await deps.images.fetch(url));
-    } catch (error) {
-      if (error instanceof ImageRejectedError)
-        throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`);
-      throw error;
-    }
-  }
+  let images = await fetchImages(deps, request.imageUrls);
   let aspectRatio: ConcreteAspectRatio = task.aspectRatio === '9:16' ? '9:16' : '16:9';
   const first = images[0];
   if (task.aspectRatio === 'Auto' && first) {
@@ -69,6 +60,28 @@ export async function upstreamRequest(
   };
   if (task.extendsTaskId) upstream.extend = await videoToExtend(deps, task.extendsTaskId);
   return { request: upstream, translatedFrom };
+}
+
+/**
+ * Fetches a task's images side by side, so they share one deadline (the fetcher's timeout) instead of
+ * adding theirs up; the first refusal names its image and stops the others' downloads.
+ */
+async function fetchImages(deps: DepsFor<'images'>, urls: readonly string[]): Promise<SourceImage[]> {
+  const stop = new AbortController();
+  try {
+    return await Promise.all(
+      urls.map((url, index) =>
+        deps.images.fetch(url, stop.signal).catch((error: unknown) => {
+          stop.abort(error);
+          if (error instanceof ImageRejectedError)
+            throw new ImageRejectedError(`imageUrls[${index}] ${error.message}`, { cause: error });
+          throw error;
+        }),
+      ),
+    );
+  } finally {
+    stop.abort();
+  }
 }
 
 /** The source task's stored original (before any watermark): what Veo continues. */

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Log } from '../core/deps';
 import { errors, type KieCode, KieError } from '../core/errors';
+import { jsonDepthMessage, jsonNestsDeeperThan } from '../core/schema';
 
 /** kie.ai's envelope; the HTTP status always equals `code`. */
 export function envelope(code: number, msg: string, data: unknown): APIGatewayProxyStructuredResultV2 {
@@ -35,6 +36,7 @@ export function jsonBody(event: APIGatewayProxyEventV2): unknown {
         ? Buffer.from(event.body, 'base64').toString('utf8')
         : event.body;
   if (raw.trim() === '') throw errors.validation('The request body must be a JSON object');
+  if (jsonNestsDeeperThan(raw)) throw errors.validation(jsonDepthMessage);
   try {
     return JSON.parse(raw);
   } catch {

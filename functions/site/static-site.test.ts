@@ -245,6 +245,27 @@ describe('site handler', () => {
     expect(result.body).not.toContain('not for the web');
   });
 
+  it('keeps no memory of misses: 20,000 unique 404s cache nothing, and a file that appears is served', async () => {
+    // Prepare: one hit, cached for good.
+    expect((await handler(event('/playground'))).statusCode).toBe(200);
+    const cached = handler.cachedFiles();
+    expect(cached).toBeGreaterThan(0);
+
+    // Act: unique names a client made up, long ones (each would have kept its key and a promise).
+    const padding = 'p'.repeat(1000);
+    for (let i = 0; i < 20_000; i += 500) {
+      const batch = Array.from({ length: 500 }, (_, j) => handler(event(`/docs/${padding}-${i + j}.js`)));
+      for (const result of await Promise.all(batch)) expect(result.statusCode).toBe(404);
+    }
+
+    // Assess: the cache is what it was; a miss is looked up again next time, so a new file is found.
+    expect(handler.cachedFiles()).toBe(cached);
+    expect((await handler(event('/docs/late.js'))).statusCode).toBe(404);
+    writeFileSync(join(root, 'docs/late.js'), 'console.log(1);');
+    expect((await handler(event('/docs/late.js'))).statusCode).toBe(200);
+    expect(handler.cachedFiles()).toBe(cached + 1);
+  });
+
   it('answers other methods with a 404', async () => {
     expect((await handler(event('/playground', 'POST'))).statusCode).toBe(404);
   });

@@ -87,6 +87,7 @@ export class Functions extends Construct {
         bundledFiles: bundled.flatMap((a) => a.bundledFiles ?? []),
         afterBundling: (outputDir) => bundled.flatMap((a) => a.afterBundling?.(outputDir) ?? []),
         reservedConcurrentExecutions: name === 'api' ? props.apiReservedConcurrency : undefined,
+        nodeModules: spec.nodeModules,
       });
       addTrigger(fn, spec, targets);
       grantUses(fn, spec.uses, targets);

@@ -30,6 +30,11 @@ export interface VeoFunctionProps {
   afterBundling?: (outputDir: string) => string[];
   /** Concurrency reserved for (and capping) this function; @default none */
   reservedConcurrentExecutions?: number;
+  /**
+   * Packages with native code (sharp) left out of index.mjs and installed beside it from package-lock.json,
+   * for Lambda's platform (linux arm64, glibc) whatever machine synthesizes.
+   */
+  nodeModules?: readonly string[];
 }
 
 export interface BundledFile {
@@ -76,6 +81,11 @@ export class VeoFunction extends NodejsFunction {
         mainFields: [...lambdaBundling.mainFields],
         banner: lambdaBundling.banner,
         externalModules: externalModules(props.environment.PROVIDER),
+        ...(props.nodeModules && {
+          nodeModules: [...props.nodeModules],
+          // npm ci then picks the optional packages of Lambda's platform (@img/sharp-linux-arm64).
+          environment: { npm_config_cpu: 'arm64', npm_config_os: 'linux', npm_config_libc: 'glibc' },
+        }),
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
         commandHooks: {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import type { RateLimit } from '../../functions/core/rate-limit';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
@@ -193,4 +193,77 @@ it('makes an extension idempotent too', async () => {
   // The same Idempotency-Key on generate is another request.
   const other = await generate(key, body, 'extend-1');
   expect(other.status).toBe(422);
+});
+
+describe('input caps (issue 14): refused with 422 naming the problem, nothing written or charged', () => {
+  const urlOf = (length: number) => `https://example.com/${'a'.repeat(length - 20)}`;
+
+  it('refuses URLs over 2,048 characters, up to one just under the 400 KB item size', async () => {
+    const key = await newKey();
+    const credit = await client.credit(key);
+    const tasks = await taskCount();
+    const cases: [unknown, string][] = [
+      [{ prompt: 'p', callBackUrl: urlOf(2049) }, 'callBackUrl must be at most 2048 characters'],
+      [{ prompt: 'p', callBackUrl: urlOf(399 * 1024) }, 'callBackUrl must be at most 2048 characters'],
+      [{ prompt: 'p', imageUrls: [urlOf(399 * 1024)] }, 'imageUrls[0] must be at most 2048 characters'],
+      [
+        { prompt: 'p', imageUrls: ['https://example.com/a.png', urlOf(2049)] },
+        'imageUrls[1] must be at most 2048 characters',
+      ],
+    ];
+    for (const [body, msg] of cases) {
+      const answer = await generate(key, body, `caps-${msg.length}-${JSON.stringify(body).length}`);
+      expect([answer.status, answer.json]).toEqual([422, { code: 422, msg, data: null }]);
+    }
+    const fourK = await client.call('POST', '/api/v1/veo/get-4k-video', {
+      key,
+      body: { taskId: 'veo_none', callBackUrl: urlOf(2049) },
+    });
+    expect([fourK.status, fourK.json.msg]).toEqual([422, 'callBackUrl must be at most 2048 characters']);
+    // A URL of exactly 2,048 characters is still a URL.
+    expect((await generate(key, { prompt: 'p', callBackUrl: urlOf(2048) })).status).toBe(200);
+
+    expect(await client.credit(key)).toBe(credit - 60);
+    expect(await taskCount()).toBe(tasks + 1);
+  });
+
+  it('refuses a body nested 10,000 levels deep before anything recursive reads it', async () => {
+    const key = await newKey();
+    const credit = await client.credit(key);
+    const tasks = await taskCount();
+    for (const [path, body] of [
+      ['/api/v1/veo/generate', `{"prompt":"p","enableFallback":${'['.repeat(10_000)}${']'.repeat(10_000)}}`],
+      ['/api/v1/veo/generate', `${'['.repeat(10_000)}${']'.repeat(10_000)}`],
+      [
+        '/api/v1/veo/extend',
+        `{"taskId":"veo_x","prompt":"p","x":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+      ],
+    ] as const) {
+      // With an Idempotency-Key too: the request hash is the recursive reader that answered 500.
+      const answer = await client.call('POST', path, { key, body, headers: { 'idempotency-key': 'deep' } });
+      expect([path, answer.status, answer.json]).toEqual([
+        path,
+        422,
+        { code: 422, msg: 'The request body nests more than 32 levels deep', data: null },
+      ]);
+    }
+    expect(await client.credit(key)).toBe(credit);
+    expect(await taskCount()).toBe(tasks);
+  });
+});
+
+it('answers a revoked key 401, not 429, while its rate window is spent (issue 14, point 8)', async () => {
+  const key = await newKey({ limit: 1, windowSeconds: 60 });
+  expect((await generate(key, { prompt: 'the only one this minute' })).status).toBe(200);
+  const { apiKeys } = await localDeps();
+  const stored = await apiKeys.get(hashApiKey(key));
+  if (!stored) throw new Error('the key was not stored');
+  await apiKeys.put({ ...stored, revoked: true, revokedAt: Date.now() });
+  const tasks = await taskCount();
+
+  // Within the API's authentication cache (10 s), with the window spent: the revocation decides.
+  const after = await generate(key, { prompt: 'after the revocation' });
+
+  expect([after.status, after.json.code]).toEqual([401, 401]);
+  expect(await taskCount()).toBe(tasks);
 });

@@ -1136,8 +1136,21 @@ describe('cdk synth with real bundling', () => {
         const dir = assetDir(fn);
         expect(existsSync(dir), dir).toBe(true);
         const withFont = fn === 'poller';
-        expect(readdirSync(dir).sort(), fn).toEqual(withFont ? ['assets', 'index.mjs'] : ['index.mjs']);
+        const withSharp = fn === 'worker';
+        expect(readdirSync(dir).sort(), fn).toEqual(
+          withFont
+            ? ['assets', 'index.mjs']
+            : withSharp
+              ? ['index.mjs', 'node_modules', 'package-lock.json', 'package.json']
+              : ['index.mjs'],
+        );
         const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+        if (withSharp) {
+          // sharp is imported from node_modules, installed for Lambda's platform, not this machine's.
+          expect(code).toContain('import("sharp")');
+          expect(existsSync(join(dir, 'node_modules/@img/sharp-linux-arm64/package.json'))).toBe(true);
+          expect(existsSync(join(dir, 'node_modules/@img/sharp-linux-x64'))).toBe(false);
+        } else expect(code).not.toContain('sharp');
         expect(
           code.startsWith("import { createRequire } from 'module'; const require = createRequire("),
         ).toBe(true);

@@ -24,6 +24,8 @@ export interface GuardedRequestOptions {
   lookup?: ResolveHost;
   /** Names the URL in refusal messages, e.g. "callBackUrl" → "callBackUrl resolves to a private address". */
   subject?: string;
+  /** Ends the request early, like the deadline, with the signal's reason (e.g. a sibling image failed). */
+  signal?: AbortSignal;
 }
 
 export interface GuardedResponse {
@@ -72,11 +74,18 @@ export async function guardedRequest(
     () => deadline.abort(new RequestTimeoutError(options.timeoutMs)),
     options.timeoutMs,
   );
+  const cancel = () => deadline.abort(options.signal?.reason);
+  if (options.signal?.aborted) cancel();
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  const finish = () => {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', cancel);
+  };
   try {
     const addresses = await untilAborted(resolveChecked(hostname, options, subject), deadline.signal);
-    return await send(url, hostname, addresses, options, deadline.signal, () => clearTimeout(timer));
+    return await send(url, hostname, addresses, options, deadline.signal, finish);
   } catch (error) {
-    clearTimeout(timer);
+    finish();
     throw error;
   }
 }

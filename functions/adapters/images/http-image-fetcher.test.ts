@@ -1,12 +1,14 @@
 import type { LookupAddress } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
 import { pumpZeros, startTestServer, type TestServer } from '../../../test/support/http-server';
 import { ImageRejectedError } from '../../core/ports';
 import type { UrlPolicy } from '../../core/url-guard';
 import { HttpImageFetcher } from './http-image-fetcher';
+import { blackPng } from './test-images';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };
@@ -213,6 +215,87 @@ describe('HttpImageFetcher', () => {
     );
 
     expect(message).toBe('resolves to a private address');
+  });
+
+  it('refuses a 420 KB PNG declaring 12000×12000 from its header, without reading the rest', async () => {
+    // Prepare: the real bomb's first 64 KB, then an endless body: only the header can have decided.
+    const bomb = await blackPng(12000, 12000);
+    expect(bomb.length).toBeLessThan(500 * 1024);
+    let written = 0;
+    let closed = false;
+    const base = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.on('close', () => {
+        closed = true;
+      });
+      res.write(bomb.subarray(0, 65_536));
+      pumpZeros(res, 100 * 1024 * 1024, (bytes) => {
+        written += bytes;
+      });
+    });
+
+    // Act
+    const message = await rejection(new HttpImageFetcher({ policy: local }).fetch(`${base}/bomb.png`));
+
+    // Assess
+    expect(message).toBe('is 12000x12000 pixels; at most 40 megapixels are accepted');
+    await expect.poll(() => closed).toBe(true);
+    expect(written).toBeLessThan(5 * 1024 * 1024);
+  }, 30_000);
+
+  it('refuses a 200-megapixel PNG and a 20-megapixel WebP, served whole', async () => {
+    const huge = await blackPng(20_000, 10_000, 1);
+    const webp = await sharp({ create: { width: 5000, height: 4000, channels: 3, background: '#123456' } })
+      .webp()
+      .toBuffer();
+    const base = await serveFiles({
+      '/huge.png': { body: huge, type: 'image/png' },
+      '/wide.webp': { body: webp, type: 'image/webp' },
+    });
+    const fetcher = new HttpImageFetcher({ policy: local });
+
+    expect(await rejection(fetcher.fetch(`${base}/huge.png`))).toBe(
+      'is 20000x10000 pixels; at most 40 megapixels are accepted',
+    );
+    expect(await rejection(fetcher.fetch(`${base}/wide.webp`))).toBe(
+      'is 5000x4000 pixels; at most 16 megapixels are accepted for WebP',
+    );
+  }, 30_000);
+
+  it('takes its limit from the options, in any format', async () => {
+    const base = await serveFiles({ '/a.webp': { body: fixture('16x10-lossy.webp'), type: 'image/webp' } });
+    const small = new HttpImageFetcher({ policy: local, maxPixels: 100 });
+    expect(await rejection(small.fetch(`${base}/a.webp`))).toBe(
+      'is 16x10 pixels; at most 100 pixels are accepted',
+    );
+  });
+
+  it('accepts an image at the pixel limit', async () => {
+    const base = await serveFiles({ '/a.png': { body: pngBytes(10, 10), type: 'image/png' } });
+    const image = await new HttpImageFetcher({ policy: local, maxPixels: 100 }).fetch(`${base}/a.png`);
+    expect(image).toMatchObject({ width: 10, height: 10 });
+  });
+
+  it('stops a fetch when its signal aborts, closing the connection', async () => {
+    let closed = false;
+    const base = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.on('close', () => {
+        closed = true;
+      });
+      res.write(pngBytes(4, 4).subarray(0, 33)); // a header, then nothing more
+    });
+    const stop = new AbortController();
+    const started = Date.now();
+    const fetching = new HttpImageFetcher({ policy: local, timeoutMs: 10_000 }).fetch(
+      `${base}/stalled.png`,
+      stop.signal,
+    );
+    setTimeout(() => stop.abort(new Error('a sibling image failed')), 100);
+
+    await expect(fetching).rejects.toThrow('a sibling image failed');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await expect.poll(() => closed).toBe(true);
   });
 
   it('reports a refused connection by its code', async () => {

@@ -16,14 +16,19 @@ import {
   ResponseTooLargeError,
   UrlRefusedError,
 } from '../http/guarded-request';
+import { checkPixels, DEFAULT_IMAGE_MAX_PIXELS } from './pixel-limit';
 
 export const DEFAULT_IMAGE_MAX_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_IMAGE_TIMEOUT_MS = 15_000;
+/** Past this many bytes without readable dimensions the header check waits for the whole body. */
+const HEADER_PROBE_BYTES = 256 * 1024;
 
 export interface HttpImageFetcherOptions {
   policy: UrlPolicy;
   maxBytes?: number;
   timeoutMs?: number;
+  /** Refused from the header, before the rest is downloaded. @default DEFAULT_IMAGE_MAX_PIXELS */
+  maxPixels?: number;
   /** Replaces the system resolver (tests). */
   lookup?: ResolveHost;
 }
@@ -34,17 +39,20 @@ const NOT_AN_IMAGE = 'is not a PNG, JPEG or WebP image';
  * Fetches a client's input image through the URL guard. The type is sniffed from the bytes, not
  * taken from Content-Type, and the dimensions are read from the image's header. Every problem is an
  * ImageRejectedError worded to follow the field name, e.g. "imageUrls[0] is larger than 20 MB".
+ * Fetches started together (a task's images) share one deadline: each ends `timeoutMs` after the start.
  */
 export class HttpImageFetcher implements ImageFetcher {
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
+  private readonly maxPixels: number;
 
   constructor(private readonly options: HttpImageFetcherOptions) {
     this.maxBytes = options.maxBytes ?? DEFAULT_IMAGE_MAX_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS;
+    this.maxPixels = options.maxPixels ?? DEFAULT_IMAGE_MAX_PIXELS;
   }
 
-  async fetch(url: string): Promise<SourceImage> {
+  async fetch(url: string, signal?: AbortSignal): Promise<SourceImage> {
     let bytes: Buffer;
     try {
       const response = await guardedRequest(url, {
@@ -55,6 +63,7 @@ export class HttpImageFetcher implements ImageFetcher {
         policy: this.options.policy,
         lookup: this.options.lookup,
         subject: 'image URL',
+        signal,
       });
       if (response.status < 200 || response.status > 299) {
         response.body.destroy();
@@ -64,11 +73,13 @@ export class HttpImageFetcher implements ImageFetcher {
             : `could not be fetched: HTTP ${response.status}`,
         );
       }
-      bytes = await readImage(response.body);
+      bytes = await readImage(response.body, this.maxPixels);
     } catch (error) {
       throw this.rejection(error);
     }
-    return describe(bytes);
+    const image = describe(bytes);
+    checkPixels(image.mimeType, image.width, image.height, this.maxPixels);
+    return image;
   }
 
   private rejection(error: unknown): unknown {
@@ -88,21 +99,34 @@ export class HttpImageFetcher implements ImageFetcher {
   }
 }
 
-/** Reads the body, giving up as soon as its first bytes show it is not an image we take. */
-async function readImage(body: Readable): Promise<Buffer> {
+/**
+ * Reads the body, giving up as soon as its first bytes show it is not an image we take, or as soon
+ * as its header declares more pixels than we decode (without downloading the rest).
+ */
+async function readImage(body: Readable, maxPixels: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  let sniffed = false;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    length += chunk.length;
-    if (!sniffed && length >= SNIFF_BYTES) {
-      sniffed = true;
-      if (!sniff(Buffer.concat(chunks))) {
-        body.destroy();
-        throw new ImageRejectedError(NOT_AN_IMAGE);
+  let mimeType: ImageMimeType | undefined;
+  let sized = false;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (!mimeType && length >= SNIFF_BYTES) {
+        mimeType = sniff(Buffer.concat(chunks));
+        if (!mimeType) throw new ImageRejectedError(NOT_AN_IMAGE);
+      }
+      if (mimeType && !sized && length - chunk.length < HEADER_PROBE_BYTES) {
+        const dimensions = readDimensions(mimeType, Buffer.concat(chunks, length));
+        if (dimensions) {
+          sized = true;
+          checkPixels(mimeType, dimensions.width, dimensions.height, maxPixels);
+        }
       }
     }
+  } catch (error) {
+    body.destroy();
+    throw error;
   }
   return Buffer.concat(chunks, length);
 }
@@ -131,24 +155,32 @@ function sniff(bytes: Buffer): ImageMimeType | undefined {
 const readers = { 'image/png': PNG, 'image/jpeg': JPG, 'image/webp': WEBP } as const;
 const names = { 'image/png': 'PNG', 'image/jpeg': 'JPEG', 'image/webp': 'WebP' } as const;
 
-function describe(bytes: Buffer): SourceImage {
-  const mimeType = sniff(bytes);
-  if (!mimeType) throw new ImageRejectedError(NOT_AN_IMAGE);
-  const damaged = new ImageRejectedError(`is a damaged ${names[mimeType]} image: its size cannot be read`);
-  let width: number;
-  let height: number;
+/** The dimensions the header declares, or undefined while (or because) they cannot be read. */
+function readDimensions(
+  mimeType: ImageMimeType,
+  bytes: Buffer,
+): { width: number; height: number } | undefined {
   try {
     // image-size reads through DataViews over the input's whole ArrayBuffer, so a short Buffer cut from
     // Node's shared pool would let it read past the image; a plain, exactly-sized copy makes it throw.
     const exact = new Uint8Array(bytes);
     const reader = readers[mimeType];
-    if (!reader.validate(exact)) throw damaged;
-    ({ width, height } = reader.calculate(exact));
+    if (!reader.validate(exact)) return undefined;
+    const { width, height } = reader.calculate(exact);
+    return width > 0 && height > 0 ? { width, height } : undefined;
   } catch {
-    throw damaged;
+    return undefined;
   }
-  if (!(width > 0 && height > 0)) throw damaged;
-  return { bytes, mimeType, width, height };
+}
+
+function describe(bytes: Buffer): SourceImage {
+  const mimeType = sniff(bytes);
+  if (!mimeType) throw new ImageRejectedError(NOT_AN_IMAGE);
+  const dimensions = readDimensions(mimeType, bytes);
+  if (!dimensions) {
+    throw new ImageRejectedError(`is a damaged ${names[mimeType]} image: its size cannot be read`);
+  }
+  return { bytes, mimeType, ...dimensions };
 }
 
 function size(bytes: number): string {

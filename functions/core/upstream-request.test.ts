@@ -1,0 +1,148 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pngBytes } from '../../simulator/fixtures';
+import { HttpImageFetcher } from '../adapters/images/http-image-fetcher';
+import { blackPng } from '../adapters/images/test-images';
+import { ImageRejectedError, type SourceImage } from './ports';
+import type { Task } from './task';
+import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
+
+/**
+ * The worker's image step against a real HTTP server and the real fetcher: a task's images are
+ * fetched side by side under one deadline, and an image refused from its header never reaches the
+ * decoder (the cropper here only counts its calls).
+ */
+let servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers) server.closeAllConnections();
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  servers = [];
+});
+
+async function serve(handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler).listen(0, '127.0.0.1');
+  servers.push(server);
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Sends `body` in 10 pieces spread over `ms`; `/stall` sends the first piece and then nothing. */
+function trickle(body: Buffer, ms: number, closed: string[]): http.RequestListener {
+  return (req, res) => {
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.on('close', () => closed.push(req.url ?? ''));
+    const piece = Math.ceil(body.length / 10);
+    let sent = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      res.write(body.subarray(sent, sent + piece));
+      sent += piece;
+      if (req.url?.startsWith('/stall')) return;
+      if (sent >= body.length) res.end();
+      else setTimeout(next, ms / 10);
+    };
+    next();
+  };
+}
+
+function harness(timeoutMs: number) {
+  const cropped: SourceImage[] = [];
+  const deps = {
+    images: new HttpImageFetcher({ policy: { allowLoopback: true, allowHttp: true }, timeoutMs }),
+    cropper: {
+      crop: async (image: SourceImage) => {
+        cropped.push(image);
+        return image;
+      },
+    },
+    translator: { toEnglish: async (text: string) => ({ text, sourceLanguage: 'en' }) },
+    settings: {},
+  } as unknown as UpstreamRequestDeps;
+  const task = (imageUrls: string[]) =>
+    ({
+      taskId: 'veo_test',
+      aspectRatio: 'Auto',
+      seeds: 12345,
+      request: {
+        prompt: 'a picture comes to life',
+        model: 'veo3_fast',
+        generationType: 'REFERENCE_2_VIDEO',
+        imageUrls,
+        enableTranslation: false,
+      },
+    }) as unknown as Task;
+  return { deps, task, cropped };
+}
+
+async function timed<T>(work: Promise<T>): Promise<{ value?: T; error?: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    return { value: await work, ms: Date.now() - started };
+  } catch (error) {
+    return { error, ms: Date.now() - started };
+  }
+}
+
+describe('upstreamRequest: the images of a task', () => {
+  it('fetches three slow images side by side, within one timeout rather than three', async () => {
+    const closed: string[] = [];
+    const base = await serve(trickle(pngBytes(1600, 900), 500, closed));
+    const { deps, task, cropped } = harness(1_200);
+    const urls = [1, 2, 3].map((n) => `${base}/slow-${n}.png`);
+
+    const { value, error, ms } = await timed(upstreamRequest(deps, task(urls)));
+
+    expect(error).toBeUndefined();
+    expect(value?.request.images.map((i) => [i.width, i.height])).toEqual([
+      [1600, 900],
+      [1600, 900],
+      [1600, 900],
+    ]);
+    expect(cropped).toHaveLength(3);
+    // One after the other they would take 1.5 s, more than the one 1.2 s budget they share.
+    expect(ms).toBeLessThan(1_200);
+  });
+
+  it('ends three stalled images together at the deadline, naming one', async () => {
+    const closed: string[] = [];
+    const base = await serve(trickle(pngBytes(1600, 900), 900, closed));
+    const { deps, task, cropped } = harness(800);
+    const urls = [1, 2, 3].map((n) => `${base}/stall-${n}.png`);
+
+    const { error, ms } = await timed(upstreamRequest(deps, task(urls)));
+
+    expect(error).toBeInstanceOf(ImageRejectedError);
+    expect((error as Error).message).toMatch(
+      /^imageUrls\[[0-2]\] could not be fetched: timed out after 800 ms$/,
+    );
+    expect(ms).toBeLessThan(1_600);
+    await expect.poll(() => closed.length).toBe(3);
+    expect(cropped).toHaveLength(0);
+  });
+
+  it('refuses a decompression bomb from its header, never decodes it, and stops the other downloads', async () => {
+    const bomb = await blackPng(12_000, 12_000);
+    const closed: string[] = [];
+    const slow = trickle(pngBytes(1600, 900), 900, closed);
+    const base = await serve((req, res) => {
+      if (req.url === '/bomb.png') res.writeHead(200, { 'content-type': 'image/png' }).end(bomb);
+      else slow(req, res);
+    });
+    const { deps, task, cropped } = harness(10_000);
+
+    const { error, ms } = await timed(
+      upstreamRequest(deps, task([`${base}/stall-0.png`, `${base}/bomb.png`, `${base}/stall-2.png`])),
+    );
+
+    expect(error).toBeInstanceOf(ImageRejectedError);
+    expect((error as Error).message).toBe(
+      'imageUrls[1] is 12000x12000 pixels; at most 40 megapixels are accepted',
+    );
+    expect(cropped).toHaveLength(0);
+    // The stalled siblings were cut off at once, not left to their 10 s timeout.
+    expect(ms).toBeLessThan(2_000);
+    await expect.poll(() => closed.sort()).toEqual(['/stall-0.png', '/stall-2.png']);
+  }, 30_000);
+});
