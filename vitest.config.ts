@@ -26,10 +26,12 @@ export default defineConfig({
         },
       },
       {
-        // Debian's Chromium driven by playwright-core against `npm start` (the playground and /docs).
+        // Chromium driven by playwright-core against `npm start` (the playground and /docs). Where no
+        // Chromium is found they are skipped with one line saying how to enable them; on CI they fail.
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/browser/chromium-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
