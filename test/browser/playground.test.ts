@@ -15,8 +15,9 @@ import { publicRoutes, routes } from '../../functions/http/api-routes';
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const artifacts = join(root, 'test-artifacts');
-// Found by the browser project's global setup (chromium-setup.ts); empty when none is, and these are skipped.
+// Found by the browser project's global setup (chromium-setup.ts); empty when none is: then all is skipped.
 const chromiumPath = inject('chromiumPath');
+const inChromium = describe.skipIf(!chromiumPath);
 
 interface Started {
   child: ChildProcess;
@@ -88,218 +89,218 @@ function stopNpm(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-describe.skipIf(!chromiumPath)('in Chromium', () => {
-  let started: Started;
-  let stackDir: string;
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  /** Console errors and page errors; CSP violations are among the console errors. */
-  let problems: string[];
+let started: Started;
+let stackDir: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+/** Console errors and page errors; CSP violations are among the console errors. */
+let problems: string[];
 
-  beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    stackDir = mkdtempSync(join(tmpdir(), 'veo-browser-'));
-    [started, browser] = await Promise.all([
-      startNpm(join(stackDir, 'local-stack.json')),
-      chromium.launch({
-        executablePath: chromiumPath,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+beforeAll(async () => {
+  if (!chromiumPath) return;
+  mkdirSync(artifacts, { recursive: true });
+  stackDir = mkdtempSync(join(tmpdir(), 'veo-browser-'));
+  [started, browser] = await Promise.all([
+    startNpm(join(stackDir, 'local-stack.json')),
+    chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    }),
+  ]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stopNpm(started?.child);
+  if (stackDir) rmSync(stackDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  if (!chromiumPath) return;
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  problems = [];
+  page.on('console', (message) => {
+    // Chromium reports CSP violations as console errors; any message naming the policy counts, whatever its level.
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text()))
+      problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+});
+
+afterEach(async () => {
+  await context?.close();
+});
+
+const cspViolations = () => problems.filter((p) => /Content Security Policy/i.test(p));
+
+inChromium('npm start', () => {
+  it('prints the playground and API reference URLs on loopback, and a key', () => {
+    expect(started.playgroundUrl, started.output).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/playground$/);
+    expect(started.docsUrl).toBe(started.playgroundUrl.replace(/\/playground$/, '/docs'));
+    expect(started.apiKey).toMatch(/^veo_sk_/);
+  });
+});
+
+inChromium('playground', () => {
+  it('generates a video with the printed key and plays it; the task shows in the listing', async () => {
+    const response = await page.goto(started.playgroundUrl);
+    expect(response?.status()).toBe(200);
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).toMatch(/media-src 'self' http:\/\/127\.0\.0\.1:\d+;/);
+
+    await page.fill('#api-key', started.apiKey);
+    await page.fill('#prompt', 'A red fox running through fresh snow at dawn');
+    await page.selectOption('#model', 'veo3_fast');
+    await page.selectOption('#aspect-ratio', '16:9');
+    await page.fill('#seed', '12345');
+    await page.click('#submit');
+
+    // The state changes live: waiting first, with the elapsed time ticking, then success.
+    await page.locator('#task-state', { hasText: 'waiting' }).waitFor({ timeout: 15_000 });
+    const taskId = (await page.textContent('#task-id')) ?? '';
+    expect(taskId).toMatch(/^[A-Za-z0-9_-]+$/);
+    await expect.poll(() => page.textContent('#task-elapsed')).toMatch(/^\d+\.\d s$/);
+    await page.locator('#task-state', { hasText: 'success' }).waitFor({ timeout: 30_000 });
+    expect(await page.textContent('#task-flag')).toBe('1 success');
+
+    // The player has loaded the MP4 from the video store (a presigned URL on the S3 emulator).
+    const video = await page.waitForFunction(
+      () => {
+        const v = document.querySelector<HTMLVideoElement>('#video');
+        return v && v.readyState >= 2 && v.videoWidth > 0
+          ? { width: v.videoWidth, height: v.videoHeight, src: v.currentSrc, duration: v.duration }
+          : false;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    const loaded = (await video.jsonValue()) as {
+      width: number;
+      height: number;
+      src: string;
+      duration: number;
+    };
+    expect(loaded.width).toBeGreaterThan(0);
+    expect(loaded.height).toBeGreaterThan(0);
+    expect(loaded.duration).toBeGreaterThan(0);
+    expect(loaded.src).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/.*${taskId}.*\\.mp4\\?X-Amz-`));
+    const downloads = await page
+      .locator('#downloads a')
+      .evaluateAll((links) =>
+        links.map((a) => ({ text: a.textContent, href: (a as HTMLAnchorElement).href })),
+      );
+    expect(downloads.map((d) => d.text)).toEqual(['Result (720p)', 'Original']);
+    expect(downloads[0]?.href).toContain('X-Amz-Signature');
+
+    // The listing shows the task, finished, with its own player.
+    await page.click('#refresh');
+    const item = page.locator(`#task-list li[data-task-id="${taskId}"]`);
+    await item.locator('.state', { hasText: 'success' }).waitFor({ timeout: 10_000 });
+    expect(await item.locator('video').count()).toBe(1);
+
+    // The key lives in this tab's session storage and nowhere else.
+    const storage = await page.evaluate(() => ({
+      session: sessionStorage.getItem('veo-playground-api-key'),
+      local: localStorage.length,
+      cookies: document.cookie,
+    }));
+    expect(storage).toEqual({ session: started.apiKey, local: 0, cookies: '' });
+
+    // The 1080p rendition, asked for with its button, shows as a download once made.
+    await page.click('#request-1080p');
+    await page.locator('#downloads a', { hasText: '1080p' }).waitFor({ timeout: 45_000 });
+    expect(await page.locator('#error').isHidden()).toBe(true);
+
+    await page.screenshot({ path: join(artifacts, 'playground-video.png'), fullPage: true });
+    // get-1080p-video answers 400 "processing" first, as kie's does; the browser logs that answer itself.
+    expect(problems.filter((p) => !/status of 400 \(Bad Request\)/.test(p))).toEqual([]);
+  });
+
+  it("shows the API's own 422 message for a seed out of range", async () => {
+    await page.goto(started.playgroundUrl);
+    // The key persists in the session: a reload (here a fresh context) needs it again.
+    await page.fill('#api-key', started.apiKey);
+    await page.fill('#prompt', 'A lighthouse in a storm');
+    await page.fill('#seed', '5');
+    await page.click('#submit');
+
+    // The message the API itself gives for that request.
+    const direct = await fetch(started.playgroundUrl.replace(/\/playground$/, '/api/v1/veo/generate'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${started.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        prompt: 'A lighthouse in a storm',
+        model: 'veo3_fast',
+        aspectRatio: '16:9',
+        seeds: 5,
       }),
-    ]);
+    });
+    const { code, msg } = (await direct.json()) as { code: number; msg: string };
+    expect(code).toBe(422);
+    expect(msg).toContain('seeds');
+
+    const error = page.locator('#error');
+    await error.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await error.textContent()).toBe(`422: ${msg}`);
+    expect(await page.locator('#task').isHidden()).toBe(true);
+    await page.screenshot({ path: join(artifacts, 'playground-422.png'), fullPage: true });
+    // The browser logs the refused request itself; nothing else may go wrong, least of all the CSP.
+    expect(cspViolations()).toEqual([]);
+    expect(problems.filter((p) => !/status of 422/.test(p))).toEqual([]);
+  });
+});
+
+inChromium('API reference', () => {
+  it('renders /api/v1/openapi.json and lists every route of the API', async () => {
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    const response = await page.goto(started.docsUrl);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
+    await page.locator('.opblock').first().waitFor({ timeout: 20_000 });
+
+    const shown = await page.locator('.opblock').evaluateAll((blocks) =>
+      blocks.map((block) => {
+        const method = block.querySelector('.opblock-summary-method')?.textContent ?? '';
+        const path = block.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '';
+        return `${method.toUpperCase()} ${path}`;
+      }),
+    );
+    const expected = [...Object.keys(routes), ...Object.keys(publicRoutes)];
+    expect(expected.length).toBeGreaterThan(5);
+    expect([...shown].sort()).toEqual([...expected].sort());
+
+    // Everything the page loaded came from our own origin: the renderer too, and the spec.
+    const origin = new URL(started.docsUrl).origin;
+    expect(requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([]);
+    expect(requests).toContain(`${origin}/api/v1/openapi.json`);
+
+    await page.screenshot({ path: join(artifacts, 'docs.png'), fullPage: true });
+    expect(problems).toEqual([]);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await stopNpm(started?.child);
-    rmSync(stackDir, { recursive: true, force: true });
-  });
+  it("takes the playground's session key for Try it out, and calls our API with it", async () => {
+    await page.goto(started.playgroundUrl);
+    await page.fill('#api-key', started.apiKey);
+    await page.click('text=API reference');
+    await page.waitForURL(started.docsUrl);
+    await page.locator('button.authorize.locked').waitFor({ timeout: 20_000 });
 
-  beforeEach(async () => {
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    problems = [];
-    page.on('console', (message) => {
-      // Chromium reports CSP violations as console errors; any message naming the policy counts, whatever its level.
-      if (message.type() === 'error' || /Content Security Policy/i.test(message.text()))
-        problems.push(message.text());
+    const credit = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path[data-path="/api/v1/chat/credit"]'),
     });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  });
+    await credit.locator('.opblock-summary').click();
+    await credit.locator('button.try-out__btn').click();
+    await credit.locator('button.execute').click();
+    const body = credit.locator('.live-responses-table .response-col_description pre.microlight').first();
+    await body.waitFor({ timeout: 10_000 });
+    expect(JSON.parse((await body.textContent()) ?? '')).toMatchObject({ code: 200, msg: 'success' });
 
-  afterEach(async () => {
-    await context?.close();
-  });
-
-  const cspViolations = () => problems.filter((p) => /Content Security Policy/i.test(p));
-
-  describe('npm start', () => {
-    it('prints the playground and API reference URLs on loopback, and a key', () => {
-      expect(started.playgroundUrl, started.output).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/playground$/);
-      expect(started.docsUrl).toBe(started.playgroundUrl.replace(/\/playground$/, '/docs'));
-      expect(started.apiKey).toMatch(/^veo_sk_/);
-    });
-  });
-
-  describe('playground', () => {
-    it('generates a video with the printed key and plays it; the task shows in the listing', async () => {
-      const response = await page.goto(started.playgroundUrl);
-      expect(response?.status()).toBe(200);
-      const csp = response?.headers()['content-security-policy'] ?? '';
-      expect(csp).toContain("default-src 'self'");
-      expect(csp).toContain("script-src 'self';");
-      expect(csp).toMatch(/media-src 'self' http:\/\/127\.0\.0\.1:\d+;/);
-
-      await page.fill('#api-key', started.apiKey);
-      await page.fill('#prompt', 'A red fox running through fresh snow at dawn');
-      await page.selectOption('#model', 'veo3_fast');
-      await page.selectOption('#aspect-ratio', '16:9');
-      await page.fill('#seed', '12345');
-      await page.click('#submit');
-
-      // The state changes live: waiting first, with the elapsed time ticking, then success.
-      await page.locator('#task-state', { hasText: 'waiting' }).waitFor({ timeout: 15_000 });
-      const taskId = (await page.textContent('#task-id')) ?? '';
-      expect(taskId).toMatch(/^[A-Za-z0-9_-]+$/);
-      await expect.poll(() => page.textContent('#task-elapsed')).toMatch(/^\d+\.\d s$/);
-      await page.locator('#task-state', { hasText: 'success' }).waitFor({ timeout: 30_000 });
-      expect(await page.textContent('#task-flag')).toBe('1 success');
-
-      // The player has loaded the MP4 from the video store (a presigned URL on the S3 emulator).
-      const video = await page.waitForFunction(
-        () => {
-          const v = document.querySelector<HTMLVideoElement>('#video');
-          return v && v.readyState >= 2 && v.videoWidth > 0
-            ? { width: v.videoWidth, height: v.videoHeight, src: v.currentSrc, duration: v.duration }
-            : false;
-        },
-        undefined,
-        { timeout: 20_000 },
-      );
-      const loaded = (await video.jsonValue()) as {
-        width: number;
-        height: number;
-        src: string;
-        duration: number;
-      };
-      expect(loaded.width).toBeGreaterThan(0);
-      expect(loaded.height).toBeGreaterThan(0);
-      expect(loaded.duration).toBeGreaterThan(0);
-      expect(loaded.src).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/.*${taskId}.*\\.mp4\\?X-Amz-`));
-      const downloads = await page
-        .locator('#downloads a')
-        .evaluateAll((links) =>
-          links.map((a) => ({ text: a.textContent, href: (a as HTMLAnchorElement).href })),
-        );
-      expect(downloads.map((d) => d.text)).toEqual(['Result (720p)', 'Original']);
-      expect(downloads[0]?.href).toContain('X-Amz-Signature');
-
-      // The listing shows the task, finished, with its own player.
-      await page.click('#refresh');
-      const item = page.locator(`#task-list li[data-task-id="${taskId}"]`);
-      await item.locator('.state', { hasText: 'success' }).waitFor({ timeout: 10_000 });
-      expect(await item.locator('video').count()).toBe(1);
-
-      // The key lives in this tab's session storage and nowhere else.
-      const storage = await page.evaluate(() => ({
-        session: sessionStorage.getItem('veo-playground-api-key'),
-        local: localStorage.length,
-        cookies: document.cookie,
-      }));
-      expect(storage).toEqual({ session: started.apiKey, local: 0, cookies: '' });
-
-      // The 1080p rendition, asked for with its button, shows as a download once made.
-      await page.click('#request-1080p');
-      await page.locator('#downloads a', { hasText: '1080p' }).waitFor({ timeout: 45_000 });
-      expect(await page.locator('#error').isHidden()).toBe(true);
-
-      await page.screenshot({ path: join(artifacts, 'playground-video.png'), fullPage: true });
-      // get-1080p-video answers 400 "processing" first, as kie's does; the browser logs that answer itself.
-      expect(problems.filter((p) => !/status of 400 \(Bad Request\)/.test(p))).toEqual([]);
-    });
-
-    it("shows the API's own 422 message for a seed out of range", async () => {
-      await page.goto(started.playgroundUrl);
-      // The key persists in the session: a reload (here a fresh context) needs it again.
-      await page.fill('#api-key', started.apiKey);
-      await page.fill('#prompt', 'A lighthouse in a storm');
-      await page.fill('#seed', '5');
-      await page.click('#submit');
-
-      // The message the API itself gives for that request.
-      const direct = await fetch(started.playgroundUrl.replace(/\/playground$/, '/api/v1/veo/generate'), {
-        method: 'POST',
-        headers: { authorization: `Bearer ${started.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          prompt: 'A lighthouse in a storm',
-          model: 'veo3_fast',
-          aspectRatio: '16:9',
-          seeds: 5,
-        }),
-      });
-      const { code, msg } = (await direct.json()) as { code: number; msg: string };
-      expect(code).toBe(422);
-      expect(msg).toContain('seeds');
-
-      const error = page.locator('#error');
-      await error.waitFor({ state: 'visible', timeout: 10_000 });
-      expect(await error.textContent()).toBe(`422: ${msg}`);
-      expect(await page.locator('#task').isHidden()).toBe(true);
-      await page.screenshot({ path: join(artifacts, 'playground-422.png'), fullPage: true });
-      // The browser logs the refused request itself; nothing else may go wrong, least of all the CSP.
-      expect(cspViolations()).toEqual([]);
-      expect(problems.filter((p) => !/status of 422/.test(p))).toEqual([]);
-    });
-  });
-
-  describe('API reference', () => {
-    it('renders /api/v1/openapi.json and lists every route of the API', async () => {
-      const requests: string[] = [];
-      page.on('request', (request) => requests.push(request.url()));
-      const response = await page.goto(started.docsUrl);
-      expect(response?.status()).toBe(200);
-      expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
-      await page.locator('.opblock').first().waitFor({ timeout: 20_000 });
-
-      const shown = await page.locator('.opblock').evaluateAll((blocks) =>
-        blocks.map((block) => {
-          const method = block.querySelector('.opblock-summary-method')?.textContent ?? '';
-          const path = block.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '';
-          return `${method.toUpperCase()} ${path}`;
-        }),
-      );
-      const expected = [...Object.keys(routes), ...Object.keys(publicRoutes)];
-      expect(expected.length).toBeGreaterThan(5);
-      expect([...shown].sort()).toEqual([...expected].sort());
-
-      // Everything the page loaded came from our own origin: the renderer too, and the spec.
-      const origin = new URL(started.docsUrl).origin;
-      expect(requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([]);
-      expect(requests).toContain(`${origin}/api/v1/openapi.json`);
-
-      await page.screenshot({ path: join(artifacts, 'docs.png'), fullPage: true });
-      expect(problems).toEqual([]);
-    });
-
-    it("takes the playground's session key for Try it out, and calls our API with it", async () => {
-      await page.goto(started.playgroundUrl);
-      await page.fill('#api-key', started.apiKey);
-      await page.click('text=API reference');
-      await page.waitForURL(started.docsUrl);
-      await page.locator('button.authorize.locked').waitFor({ timeout: 20_000 });
-
-      const credit = page.locator('.opblock', {
-        has: page.locator('.opblock-summary-path[data-path="/api/v1/chat/credit"]'),
-      });
-      await credit.locator('.opblock-summary').click();
-      await credit.locator('button.try-out__btn').click();
-      await credit.locator('button.execute').click();
-      const body = credit.locator('.live-responses-table .response-col_description pre.microlight').first();
-      await body.waitFor({ timeout: 10_000 });
-      expect(JSON.parse((await body.textContent()) ?? '')).toMatchObject({ code: 200, msg: 'success' });
-
-      await page.screenshot({ path: join(artifacts, 'docs-try-it-out.png'), fullPage: true });
-      expect(problems).toEqual([]);
-    });
+    await page.screenshot({ path: join(artifacts, 'docs-try-it-out.png'), fullPage: true });
+    expect(problems).toEqual([]);
   });
 });
