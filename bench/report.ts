@@ -93,6 +93,8 @@ function chartsFor(id: string, r: Results): string[] {
       return [burstChart(r)];
     case 'rss':
       return [rssChart(r)];
+    case 'soak':
+      return [soakChart(r)];
     default:
       return [];
   }
@@ -277,6 +279,27 @@ function rssChart(r: Results): string {
   return figureOf(
     hbars(rows, 'MiB', [{ value: 64, label: 'goal 64 MiB' }]),
     `Resident memory of the poller completing a ${r['rss.video-size']?.value ?? ''} MiB video.`,
+  );
+}
+
+function soakChart(r: Results): string {
+  const rows: Bar[] = [];
+  for (const [key, label] of [
+    ['soak.succeeded', 'succeeded'],
+    ['soak.failed', 'failed'],
+    ['soak.failed-as-injected', 'failed where a failure was injected'],
+    ['soak.lost', 'lost'],
+    ['soak.duplicated', 'generated twice upstream'],
+    ['soak.stuck', 'stuck'],
+    ['soak.callbacks-missing', 'callback missing'],
+    ['soak.outcome-mismatch', 'outcome other than drawn'],
+  ] as const) {
+    const f = r[key];
+    if (has(f)) rows.push({ label, value: f.value });
+  }
+  return figureOf(
+    hbars(rows, 'tasks', []),
+    `What became of ${r['soak.tasks']?.value ?? ''} tasks through upstream failures, 429s and a worker restart; every bar below "failed where a failure was injected" should be 0.`,
   );
 }
 

@@ -89,7 +89,8 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
         (chart) =>
           [...chart.querySelectorAll('.mark')].filter((mark) => {
             const box = (mark as SVGGraphicsElement).getBBox();
-            return box.width > 0 || box.height > 0;
+            // A line may be flat; a bar needs both sides (a bar of 0 draws nothing).
+            return mark.tagName === 'path' ? box.width > 0 : box.width > 0 && box.height > 0;
           }).length,
       ),
     );
@@ -100,12 +101,21 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
       for (const { id, title } of groups) {
         expect(await page.locator(`section#${id} h2`).textContent()).toBe(title);
         expect(await page.locator(`section#${id} table tr`).count(), id).toBeGreaterThan(1);
+        // At least one chart, and every chart draws some data.
+        const charts = await marks(page, id);
+        expect(charts.length, id).toBeGreaterThan(0);
+        expect(
+          charts.every((n) => n > 0),
+          `${id}: ${charts}`,
+        ).toBe(true);
       }
       // Bundle: 6 functions and the baseline, twice, and the Vertex worker; init: both variants.
       expect(await marks(page, 'bundle')).toEqual([15]);
       expect(await marks(page, 'init')).toEqual([7, 7]);
       expect(await marks(page, 'calls')).toEqual([4]);
       expect(await marks(page, 'rss')).toEqual([4]);
+      // Soak: succeeded, failed, failed as injected; the bars that should be 0 are 0 and draw nothing.
+      expect(await marks(page, 'soak')).toEqual([3]);
       // Without raw samples: quantile bars, and the burst's end points under the quota line.
       expect(await marks(page, 'submit')).toEqual([10]);
       expect(await marks(page, 'poll')).toEqual([7]);
