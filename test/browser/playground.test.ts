@@ -15,9 +15,9 @@ import { type Started, startNpm, stopNpm } from './npm-start';
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const artifacts = join(root, 'test-artifacts');
-// Found by the browser project's global setup (chromium-setup.ts); empty when none is: then all is skipped.
+// Found by the browser project's global setup (chromium-setup.ts); empty when none is: then every test
+// of this file is skipped (in beforeEach, so a suite added later is skipped too).
 const chromiumPath = inject('chromiumPath');
-const inChromium = describe.skipIf(!chromiumPath);
 
 let started: Started;
 let stackDir: string;
@@ -46,8 +46,8 @@ afterAll(async () => {
   if (stackDir) rmSync(stackDir, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  if (!chromiumPath) return;
+beforeEach(async ({ skip }) => {
+  skip(!chromiumPath, 'no Chromium');
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
   problems = [];
@@ -65,7 +65,7 @@ afterEach(async () => {
 
 const cspViolations = () => problems.filter((p) => /Content Security Policy/i.test(p));
 
-inChromium('npm start', () => {
+describe('npm start', () => {
   it('prints the playground and API reference URLs on loopback, and a key', () => {
     expect(started.playgroundUrl, started.output).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/playground$/);
     expect(started.docsUrl).toBe(started.playgroundUrl.replace(/\/playground$/, '/docs'));
@@ -73,7 +73,7 @@ inChromium('npm start', () => {
   });
 });
 
-inChromium('playground', () => {
+describe('playground', () => {
   it('generates a video with the printed key and plays it; the task shows in the listing', async () => {
     const response = await page.goto(started.playgroundUrl);
     expect(response?.status()).toBe(200);
@@ -184,7 +184,7 @@ inChromium('playground', () => {
   });
 });
 
-inChromium('API reference', () => {
+describe('API reference', () => {
   it('renders /api/v1/openapi.json and lists every route of the API', async () => {
     const requests: string[] = [];
     page.on('request', (request) => requests.push(request.url()));
