@@ -1,12 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * What every project shares. The system under test's log lines reach the console only for a failing test,
+ * or when LOG_LEVEL asks for them (test/setup/quiet-logs.ts). fauxqs and the DynamoDB Local glue use
+ * node:sqlite, whose ExperimentalWarning says nothing about our code.
+ */
+const shared = {
+  setupFiles: ['test/setup/quiet-logs.ts'],
+  execArgv: ['--no-warnings=ExperimentalWarning'],
+};
+
 // One `npm test` runs every project; each can also run alone (npm run test:unit, test:infra, test:e2e,
 // test:browser).
 export default defineConfig({
   test: {
+    silent: process.env.LOG_LEVEL ? false : 'passed-only',
     projects: [
       {
         test: {
+          ...shared,
           name: 'unit',
           include: [
             'client/**/*.test.ts',
@@ -17,9 +29,10 @@ export default defineConfig({
           ],
         },
       },
-      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 180_000 } },
+      { test: { ...shared, name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 180_000 } },
       {
         test: {
+          ...shared,
           name: 'e2e',
           include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           testTimeout: 60_000,
@@ -27,10 +40,14 @@ export default defineConfig({
         },
       },
       {
-        // Debian's Chromium driven by playwright-core against `npm start` (the playground and /docs).
+        // Chromium driven by playwright-core against `npm start` (the playground and /docs) and on the bench
+        // report. Where no Chromium is found they are skipped with one line saying how to enable them; on CI
+        // they fail.
         test: {
+          ...shared,
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/browser/chromium-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -5,6 +5,8 @@ export interface Figure {
   baseline?: number;
   ratio?: number;
   goal?: string;
+  /** The raw measurements behind the figure, in its unit, where a chart of bench/report.html draws them. */
+  samples?: number[];
 }
 
 export type Results = Record<string, Figure>;
@@ -42,4 +44,13 @@ export function stats(samples: number[]) {
     p99: quantile(sorted, 0.99),
     max: sorted.at(-1) ?? Number.NaN,
   };
+}
+
+/** results.json as written: one figure per line or so, a figure's raw samples on one line rather than one each. */
+export function formatResults(results: Results): string {
+  const text = JSON.stringify(results, null, 2).replace(
+    /\[\s+([-\d.e+,\s]+?)\s+\]/g,
+    (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`,
+  );
+  return `${text}\n`;
 }

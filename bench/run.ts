@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { bundleAll, bundleEntry, deployed, entries, largestParts, repoRoot } from './bundle';
 import { callsGroup } from './groups/calls';
 import { measureInit } from './init';
-import { type Figure, figure, type Results, stats, versus } from './results';
+import { type Figure, figure, formatResults, type Results, round, stats, versus } from './results';
+import { writeReport } from './write-report';
 
 /**
  * `npm run bench`: what our users pay for, side by side with the bare minimum (issue 8). Prints a table
@@ -80,7 +81,10 @@ for (const { prefix, variant, title } of variants) {
     for (const b of built.functions) {
       const s = stats(samples.get(b.name) ?? []);
       init[`init.${prefix}${b.name}.min`] = figure(s.min, 'ms');
-      init[`init.${prefix}${b.name}.median`] = versus(s.median, base.median, 'ms', '≤ 1.3× baseline');
+      init[`init.${prefix}${b.name}.median`] = {
+        ...versus(s.median, base.median, 'ms', '≤ 1.3× baseline'),
+        samples: (samples.get(b.name) ?? []).map(round),
+      };
       init[`init.${prefix}${b.name}.max`] = figure(s.max, 'ms');
     }
     add(
@@ -158,5 +162,6 @@ await addFromProcess(
   300_000,
 );
 
-await writeFile(join(repoRoot, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(join(repoRoot, 'bench/results.json'), formatResults(results));
 console.log('\nwritten to bench/results.json');
+console.log(`report drawn to ${await writeReport()}`);

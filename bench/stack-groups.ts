@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { startLocalStack } from '../local/stack';
-import { figure, type Results, stats, versus } from './results';
+import { figure, type Results, round, stats, versus } from './results';
 
 /**
  * The groups that need the local stack, one per process: the handlers read their configuration once, at
@@ -83,10 +83,14 @@ async function submit(): Promise<Results> {
       const credit = stats(samples.credit);
       const generate = stats(samples.generate);
       const c = `c${concurrency}`;
-      results[`submit.${c}.p50`] = versus(generate.median, noop.median, 'ms', '≤ 1.5× no-op route');
+      // The raw latencies too, for the distribution in bench/report.html.
+      results[`submit.${c}.p50`] = {
+        ...versus(generate.median, noop.median, 'ms', '≤ 1.5× no-op route'),
+        samples: samples.generate.map(round),
+      };
       results[`submit.${c}.p99`] = versus(generate.p99, noop.p99, 'ms');
       results[`submit.${c}.credit.p50`] = versus(credit.median, noop.median, 'ms');
-      results[`submit.${c}.noop.p50`] = figure(noop.median, 'ms');
+      results[`submit.${c}.noop.p50`] = figure(noop.median, 'ms', { samples: samples.noop.map(round) });
       results[`submit.${c}.noop.p99`] = figure(noop.p99, 'ms');
       results[`submit.${c}.requests`] = figure(samples.generate.length, 'requests');
     }
@@ -113,6 +117,7 @@ async function burst(): Promise<Results> {
     const url = stack.url;
     const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
     const start = performance.now();
+    const startedAt = Date.now();
     const submits = await Promise.all(
       Array.from({ length: tasks }, async (_, i) => {
         const response = await fetch(`${url}/api/v1/veo/generate`, {
@@ -129,15 +134,19 @@ async function burst(): Promise<Results> {
     const pending = new Set(submits.flatMap((s) => (s.taskId ? [s.taskId] : [])));
     let failed = 0;
     let clientRefusedOnRecord = 0;
+    const completedAt: number[] = [];
     const deadline = Date.now() + 150_000;
     while (pending.size > 0 && Date.now() < deadline) {
       await Promise.all(
         [...pending].map(async (taskId) => {
           const response = await fetch(`${url}/api/v1/veo/record-info?taskId=${taskId}`, { headers });
-          const json = (await response.json()) as { data?: { successFlag?: number; errorCode?: number } };
+          const json = (await response.json()) as {
+            data?: { successFlag?: number; errorCode?: number; completeTime?: number | null };
+          };
           const flag = json.data?.successFlag ?? 0;
           if (flag === 0) return;
           pending.delete(taskId);
+          completedAt.push(json.data?.completeTime ?? Date.now());
           if (flag !== 1) failed++;
           if (json.data?.errorCode === 429) clientRefusedOnRecord++;
         }),
@@ -149,11 +158,19 @@ async function burst(): Promise<Results> {
     const times = upstream.map((r) => r.at).sort((a, b) => a - b);
     const drainMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
     const minimumMs = (tasks / quota.limit - 1) * quota.windowMs;
+    // Seconds since the burst was sent, of every upstream submit and every task's completion: the drain
+    // over time against the quota line in bench/report.html.
+    const sinceStart = (at: number) => round((at - startedAt) / 1000);
     return {
       'burst.drain': versus(drainMs / 1000, minimumMs / 1000, 's', '≤ 1.2× quota minimum'),
-      'burst.all-done': versus(doneMs / 1000, minimumMs / 1000, 's'),
+      'burst.all-done': {
+        ...versus(doneMs / 1000, minimumMs / 1000, 's'),
+        samples: completedAt.map(sinceStart),
+      },
       'burst.all-accepted': figure(acceptedAllMs / 1000, 's'),
-      'burst.upstream-submits': figure(upstream.length, 'requests'),
+      'burst.upstream-submits': figure(upstream.length, 'requests', { samples: times.map(sinceStart) }),
+      'burst.quota.limit': figure(quota.limit, 'requests'),
+      'burst.quota.window': figure(quota.windowMs / 1000, 's'),
       'burst.upstream-429s': figure(stack.simulator.stats.refused.quota, 'responses'),
       'burst.client-429s': figure(clientRefused + clientRefusedOnRecord, 'responses', { goal: '0' }),
       'burst.failed': figure(failed, 'tasks', { goal: '0' }),

@@ -1,28 +1,61 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { providerNames } from '../functions/core/ports';
-import { startLocalStack } from './stack';
-import { defaultStackFile } from './stack-file';
+import type { SQSEvent } from 'aws-lambda';
+import type { ConsumerQueue } from './emulators';
 
 /** `npm start [-- --provider simulator]`: the whole service on this machine, no AWS account, no Docker. */
+
+// Checked before anything else is imported: on an older Node the imports themselves fail (node:sqlite),
+// with a stack trace that does not say what is wrong.
+const required = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string };
+  }
+).engines.node;
+if (!satisfies(process.versions.node, required)) {
+  console.error(`veo-serverless needs Node ${required.replace(/^>=\s*/, '')} or later; this is Node ${process.versions.node}.
+\`npm ci\` installs one into node_modules (the "node" package) and \`npm start\` uses it, unless scripts were
+skipped (--ignore-scripts): run \`npm ci\` again, or install Node 22 (e.g. \`nvm install 22\`).`);
+  process.exit(1);
+}
+
+const [{ providerNames }, { startLocalStack }, { defaultStackFile }, { defaultVisibilityTimeoutSeconds }] =
+  await Promise.all([
+    import('../functions/core/ports'),
+    import('./stack'),
+    import('./stack-file'),
+    import('./emulators'),
+  ]);
+
 const { values } = parseArgs({
   options: {
     provider: { type: 'string', default: process.env.PROVIDER ?? 'simulator' },
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     'data-dir': { type: 'string', default: process.env.DATA_DIR },
+    'worker-delay': { type: 'string', default: process.env.WORKER_DELAY_SECONDS },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
   console.log(`Usage: npm start -- [--provider ${providerNames.join('|')}] [--port 8080] [--data-dir .data]
+                    [--worker-delay SECONDS]
 
 Every provider talks to the built-in simulator in that upstream's own wire format.
+--worker-delay SECONDS: the worker takes a task only once it has waited that long in the queue, so a task
+stays cancellable (POST /api/v1/veo/cancel) for that long; without it the worker takes it in milliseconds.
 
-Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, DATA_DIR, SIMULATOR_LATENCY_MS,
+Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, DATA_DIR, WORKER_DELAY_SECONDS, SIMULATOR_LATENCY_MS,
 SIMULATOR_FAILURE_RATE, SIMULATOR_REJECTION_RATE, SIMULATOR_RATE_LIMIT_RATE (0-1), QUOTA_LIMIT and
 QUOTA_WINDOW_SECONDS (the upstream submit quota the workers keep to).
 Without --data-dir everything lives in memory and is gone when the stack stops.`);
   process.exit(0);
+}
+
+const workerDelaySeconds = Number(values['worker-delay'] ?? 0);
+if (!Number.isFinite(workerDelaySeconds) || workerDelaySeconds < 0 || workerDelaySeconds > 3600) {
+  console.error(`--worker-delay must be a number of seconds from 0 to 3600, got "${values['worker-delay']}"`);
+  process.exit(1);
 }
 
 const started = Date.now();
@@ -45,17 +78,31 @@ const stack = await startLocalStack({
     rejectionRate: rate('SIMULATOR_REJECTION_RATE'),
     rateLimitRate: rate('SIMULATOR_RATE_LIMIT_RATE'),
   },
+  // With a worker delay the worker runs here, below, behind the delay; a message stays invisible to
+  // other receives for as long as the delay holds it, and the worker's usual time on top.
+  ...(workerDelaySeconds > 0
+    ? {
+        consumers: ['poll', 'notify'] satisfies ConsumerQueue[],
+        visibilityTimeoutSeconds: { generate: defaultVisibilityTimeoutSeconds.generate + workerDelaySeconds },
+      }
+    : {}),
 }).catch((error: unknown) => {
   console.error(`veo-serverless could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
+
+const delayedWorker = workerDelaySeconds > 0 ? await startDelayedWorker(workerDelaySeconds) : undefined;
 
 // A key the user chose stays out of the output; the curl reads it from the environment instead.
 const shownKey = process.env.DEV_API_KEY ? '(from DEV_API_KEY)' : stack.apiKey;
 const curlKey = process.env.DEV_API_KEY ? '$DEV_API_KEY' : stack.apiKey;
 const shownSecret = process.env.DEV_WEBHOOK_SECRET ? '(from DEV_WEBHOOK_SECRET)' : stack.webhookSecret;
 console.log(`
-veo-serverless is running locally (provider: ${values.provider}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)
+veo-serverless is running locally (provider: ${values.provider}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)${
+  workerDelaySeconds > 0
+    ? `\n  The worker takes a task ${workerDelaySeconds} s after it was submitted: cancel it before then.`
+    : ''
+}
 
   Playground      ${stack.playgroundUrl}   (paste the API key there)
   API reference   ${stack.docsUrl}
@@ -67,7 +114,12 @@ Try it:
   curl -s ${stack.url}/api/v1/veo/generate \\
     -H "Authorization: Bearer ${curlKey}" -H 'Content-Type: application/json' \\
     -d '{"prompt":"A dog playing in a park","model":"veo3_fast","aspectRatio":"16:9"}'
-  curl -s "${stack.url}/api/v1/veo/record-info?taskId=<taskId>" -H "Authorization: Bearer ${curlKey}"
+  curl -s "${stack.url}/api/v1/veo/record-info?taskId=<taskId>" -H "Authorization: Bearer ${curlKey}"${
+    workerDelaySeconds > 0
+      ? `\n  curl -s ${stack.url}/api/v1/veo/cancel -H "Authorization: Bearer ${curlKey}" \\
+    -H 'Content-Type: application/json' -d '{"taskId":"<taskId>"}'`
+      : ''
+  }
 
 More keys: npm run keys -- create --name NAME --credits 1000   (npm run keys -- --help)
 Press Ctrl-C to stop.
@@ -79,9 +131,60 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(1);
     stopping = true;
     console.log('\nStopping…');
-    stack.stop().then(
+    Promise.all([delayedWorker?.stop(), stack.stop()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   });
+}
+
+/**
+ * The worker behind a delay: it handles a batch once its newest message has waited `seconds` in the generate
+ * queue, so until then the task is still queued and can be cancelled. The stack has set the environment the
+ * worker reads at import (queues, tables, endpoints), as Lambda would.
+ */
+async function startDelayedWorker(seconds: number) {
+  const [{ SQSClient }, { startSqsEventSource }, { handler }] = await Promise.all([
+    import('@aws-sdk/client-sqs'),
+    import('./sqs-event-source'),
+    import('../functions/worker'),
+  ]);
+  const env = process.env;
+  const sqs = new SQSClient({
+    region: env.AWS_REGION,
+    endpoint: env.SQS_ENDPOINT,
+    credentials: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+    },
+  });
+  return startSqsEventSource({
+    sqs,
+    queueUrl: env.GENERATE_QUEUE_URL ?? '',
+    functionName: 'worker',
+    timeoutMs: (seconds + 30) * 1000,
+    handler: async (event: SQSEvent, context) => {
+      const newest = Math.max(...event.Records.map((r) => Number(r.attributes.SentTimestamp) || Date.now()));
+      const wait = newest + seconds * 1000 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      return handler(event, context);
+    },
+  });
+}
+
+/** Whether a Node version satisfies a ">=major.minor[.patch]" range, the only form package.json uses. */
+function satisfies(version: string, range: string): boolean {
+  const parse = (v: string) =>
+    v
+      .replace(/^>=\s*/, '')
+      .split('.')
+      .map(Number);
+  const have = parse(version);
+  const need = parse(range);
+  for (let i = 0; i < 3; i++) {
+    const a = have[i] ?? 0;
+    const b = need[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
 }

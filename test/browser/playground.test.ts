@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { publicRoutes, routes } from '../../functions/http/api-routes';
+import { type Started, startNpm, stopNpm } from './npm-start';
 
 /**
  * The playground and the API reference in a real browser (Debian's Chromium driven by playwright-core)
@@ -15,77 +15,9 @@ import { publicRoutes, routes } from '../../functions/http/api-routes';
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const artifacts = join(root, 'test-artifacts');
-const chromiumPath = '/usr/bin/chromium';
-
-interface Started {
-  child: ChildProcess;
-  output: string;
-  playgroundUrl: string;
-  docsUrl: string;
-  apiKey: string;
-}
-
-/** `npm start` on a free loopback port with a short simulated generation; resolves once it is ready. */
-function startNpm(stackFile: string): Promise<Started> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: '0',
-    SIMULATOR_LATENCY_MS: '1500',
-    VEO_LOCAL_STACK_FILE: stackFile,
-  };
-  // The key must be the one npm start generates and prints.
-  delete env.DEV_API_KEY;
-  delete env.DEV_WEBHOOK_SECRET;
-  // Its own process group, so the whole tree (npm, node) stops together.
-  const child = spawn('npm', ['start'], {
-    cwd: root,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not get ready:\n${output}`)), 100_000);
-    const settle = (error?: Error) => {
-      clearTimeout(timer);
-      if (error) return reject(error);
-      const field = (label: string) => new RegExp(`^ {2}${label} +(\\S+)`, 'm').exec(output)?.[1] ?? '';
-      resolve({
-        child,
-        output,
-        playgroundUrl: field('Playground'),
-        docsUrl: field('API reference'),
-        apiKey: field('API key'),
-      });
-    };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Press Ctrl-C to stop.')) settle();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', (error) => settle(error));
-    child.on('exit', (code) => settle(new Error(`npm start exited with ${code}:\n${output}`)));
-  });
-}
-
-function stopNpm(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {}
-      resolve();
-    }, 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    process.kill(-(child.pid as number), 'SIGINT');
-  });
-}
+// Found by the browser project's global setup (chromium-setup.ts); empty when none is: then every test
+// of this file is skipped (in beforeEach, so a suite added later is skipped too).
+const chromiumPath = inject('chromiumPath');
 
 let started: Started;
 let stackDir: string;
@@ -96,7 +28,7 @@ let page: Page;
 let problems: string[];
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `${chromiumPath} is missing: apt-get install -y chromium`).toBe(true);
+  if (!chromiumPath) return;
   mkdirSync(artifacts, { recursive: true });
   stackDir = mkdtempSync(join(tmpdir(), 'veo-browser-'));
   [started, browser] = await Promise.all([
@@ -111,10 +43,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopNpm(started?.child);
-  rmSync(stackDir, { recursive: true, force: true });
+  if (stackDir) rmSync(stackDir, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
+beforeEach(async ({ skip }) => {
+  skip(!chromiumPath, 'no Chromium');
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
   problems = [];

@@ -1,0 +1,154 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { groups, renderReport } from '../../bench/report';
+import type { Results } from '../../bench/results';
+
+/**
+ * bench/report.html in Chromium: every group has its section, every chart is drawn with data, and the
+ * page loads nothing and breaks no rule of its own Content-Security-Policy.
+ */
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const artifacts = join(root, 'test-artifacts');
+const committed = JSON.parse(readFileSync(join(root, 'bench/results.json'), 'utf8')) as Results;
+const chromiumPath = inject('chromiumPath');
+
+/** The committed figures plus raw samples as `npm run bench` now records them. */
+function withSamples(results: Results): Results {
+  const spread = (n: number, from: number, to: number) =>
+    Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1));
+  const copy = structuredClone(results);
+  const set = (key: string, samples: number[]) => {
+    const f = copy[key];
+    if (!f) throw new Error(`results.json has no ${key}`);
+    f.samples = samples;
+  };
+  set('submit.c1.p50', spread(300, 8, 70));
+  set('submit.c1.noop.p50', spread(300, 0.3, 20));
+  set('submit.c16.p50', spread(480, 60, 170));
+  set('submit.c16.noop.p50', spread(480, 5, 34));
+  set('poll.delay.p50', spread(60, 10, 2845));
+  // 200 upstream submits, 20 at the start of each 2 s window; each task done 0.4 s after its submit.
+  const submits = Array.from({ length: 200 }, (_, i) => Math.floor(i / 20) * 2 + 0.01 * (i % 20));
+  set('burst.upstream-submits', submits);
+  set(
+    'burst.all-done',
+    submits.map((t) => t + 0.4),
+  );
+  copy['burst.quota.limit'] = { value: 20, unit: 'requests' };
+  copy['burst.quota.window'] = { value: 2, unit: 's' };
+  return copy;
+}
+
+it('bench/report.html is drawn from the committed bench/results.json (npm run bench:report)', () => {
+  expect(readFileSync(join(root, 'bench/report.html'), 'utf8')).toBe(renderReport(committed));
+});
+
+describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
+  let browser: Browser;
+  let dir: string;
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    dir = mkdtempSync(join(tmpdir(), 'veo-bench-report-'));
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens a report, collecting console errors, page errors and every request it makes. */
+  async function open(html: string, name: string) {
+    const file = join(dir, `${name}.html`);
+    writeFileSync(file, html);
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(pathToFileURL(file).href);
+    return { page, problems, requests, url: pathToFileURL(file).href, close: () => context.close() };
+  }
+
+  /** Per chart of a section: how many data marks it draws with a visible size. */
+  const marks = (page: Page, id: string) =>
+    page.locator(`section#${id} figure svg`).evaluateAll((charts) =>
+      charts.map(
+        (chart) =>
+          [...chart.querySelectorAll('.mark')].filter((mark) => {
+            const box = (mark as SVGGraphicsElement).getBBox();
+            // A line may be flat; a bar needs both sides (a bar of 0 draws nothing).
+            return mark.tagName === 'path' ? box.width > 0 : box.width > 0 && box.height > 0;
+          }).length,
+      ),
+    );
+
+  it('shows a section per group, each chart drawn with data, from the committed results.json', async () => {
+    const { page, problems, requests, url, close } = await open(renderReport(committed), 'committed');
+    try {
+      for (const { id, title } of groups) {
+        expect(await page.locator(`section#${id} h2`).textContent()).toBe(title);
+        expect(await page.locator(`section#${id} table tr`).count(), id).toBeGreaterThan(1);
+        // At least one chart, and every chart draws some data.
+        const charts = await marks(page, id);
+        expect(charts.length, id).toBeGreaterThan(0);
+        expect(
+          charts.every((n) => n > 0),
+          `${id}: ${charts}`,
+        ).toBe(true);
+      }
+      // Bundle: 6 functions and the baseline, twice, and the Vertex worker; init: both variants.
+      expect(await marks(page, 'bundle')).toEqual([15]);
+      expect(await marks(page, 'init')).toEqual([7, 7]);
+      expect(await marks(page, 'calls')).toEqual([4]);
+      expect(await marks(page, 'rss')).toEqual([4]);
+      // Soak: succeeded, failed, failed as injected; the bars that should be 0 are 0 and draw nothing.
+      expect(await marks(page, 'soak')).toEqual([3]);
+      // Without raw samples: quantile bars, and the burst's end points under the quota line.
+      expect(await marks(page, 'submit')).toEqual([10]);
+      expect(await marks(page, 'poll')).toEqual([7]);
+      expect(await marks(page, 'burst')).toEqual([2]);
+      await page.screenshot({ path: join(artifacts, 'bench-report.png'), fullPage: true });
+      expect(requests).toEqual([url]);
+      expect(problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('draws the distributions from raw samples: submit CDF, poll histogram, burst counts over time', async () => {
+    const { page, problems, requests, url, close } = await open(
+      renderReport(withSamples(committed)),
+      'samples',
+    );
+    try {
+      expect(await marks(page, 'submit')).toEqual([4]);
+      // The poll histogram: bins up to the largest delay, most of them holding some task.
+      const [bins = 0] = await marks(page, 'poll');
+      expect(bins).toBeGreaterThan(10);
+      // The quota staircase, upstream submits and tasks done; the submits never above the quota.
+      expect(await marks(page, 'burst')).toEqual([3]);
+      const points = await page
+        .locator('section#burst path.mark')
+        .evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-points'))));
+      expect(points).toEqual([expect.any(Number), 200, 200]);
+      await page.screenshot({ path: join(artifacts, 'bench-report-samples.png'), fullPage: true });
+      expect(requests).toEqual([url]);
+      expect(problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});
