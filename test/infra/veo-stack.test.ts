@@ -65,15 +65,15 @@ function only(template: Template, type: string, path: string): [string, Resource
   return matches[0] as [string, Resource];
 }
 
-/** Construct paths inside the stack: the VeoServerless construct is `Veo`. */
+/** Construct paths inside the stack: the VeoServerless construct is `Default`, which logical ids leave out. */
 const fnIds = {
-  api: 'VeoFunctionsApi',
-  upstreamCallback: 'VeoFunctionsUpstreamCallback',
-  worker: 'VeoFunctionsWorker',
-  poller: 'VeoFunctionsPoller',
-  notifier: 'VeoFunctionsNotifier',
+  api: 'FunctionsApi',
+  upstreamCallback: 'FunctionsUpstreamCallback',
+  worker: 'FunctionsWorker',
+  poller: 'FunctionsPoller',
+  notifier: 'FunctionsNotifier',
 } as const;
-const siteFnId = 'VeoFunctionsSite';
+const siteFnId = 'FunctionsSite';
 type Fn = keyof typeof fnIds;
 
 interface Statement {
@@ -196,13 +196,13 @@ const template = synth();
 /** Every option on: kie with its secret, translation (the default), the ffmpeg layer. */
 const full = synth({ provider: 'kie', providerSecretArn: kieSecret, ffmpegLayerArn: layerArn });
 const queueId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `VeoQueues${name}`)[0];
+  only(template, 'AWS::SQS::Queue', `Queues${name}`)[0];
 const dlqId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `VeoQueues${name}Dlq`)[0];
+  only(template, 'AWS::SQS::Queue', `Queues${name}Dlq`)[0];
 const fnId = (fn: Fn) => only(template, 'AWS::Lambda::Function', fnIds[fn])[0];
-const bucketId = () => only(template, 'AWS::S3::Bucket', 'VeoStorageVideos')[0];
+const bucketId = () => only(template, 'AWS::S3::Bucket', 'StorageVideos')[0];
 type TableName = 'Tasks' | 'ApiKeys' | 'Counters';
-const tableId = (name: TableName) => only(template, 'AWS::DynamoDB::GlobalTable', `VeoStorage${name}`)[0];
+const tableId = (name: TableName) => only(template, 'AWS::DynamoDB::GlobalTable', `Storage${name}`)[0];
 
 describe('HTTP API', () => {
   it('is an HTTP API with a throttled, auto-deployed $default stage and an ApiUrl output', () => {
@@ -369,7 +369,7 @@ describe('functions', () => {
 
   it("gives the worker the HTTP API's upstream-callback route as UPSTREAM_CALLBACK_URL", () => {
     for (const t of [template, full]) {
-      const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'VeoApiHttpApi');
+      const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi');
       const route = Object.values(
         t.findResources('AWS::ApiGatewayV2::Route') as Record<string, Resource>,
       ).find((r) => String(r.Properties.RouteKey).endsWith('/internal/upstream-callback'));
@@ -398,7 +398,7 @@ describe('functions', () => {
       const resources = t.toJSON().Resources as Record<string, unknown>;
       // The worker does depend on the API (so the check below is not vacuous) ...
       expect(referencesOf(resources[fnId('worker')])).toContain(
-        only(t, 'AWS::ApiGatewayV2::Api', 'VeoApiHttpApi')[0],
+        only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi')[0],
       );
       // ... and nothing depends back.
       expect(findCycle(resources)).toBeUndefined();
@@ -545,7 +545,7 @@ describe('video bucket', () => {
   it('is private, encrypted, kept on stack deletion, and expires videos/ after 14 days', () => {
     // The videos, and their server access logs.
     template.resourceCountIs('AWS::S3::Bucket', 2);
-    const [logsId] = only(template, 'AWS::S3::Bucket', 'VeoStorageAccessLogs');
+    const [logsId] = only(template, 'AWS::S3::Bucket', 'StorageAccessLogs');
     template.hasResourceProperties('AWS::S3::Bucket', {
       LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'videos/' },
     });
