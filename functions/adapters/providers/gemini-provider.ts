@@ -111,7 +111,10 @@ export class GeminiProvider implements VideoProvider {
     const parameters: Record<string, unknown> = {
       aspectRatio: request.aspectRatio,
       // The Gemini API extends at 720p only, and wants durationSeconds 8 for an extension (it adds 7 s).
-      resolution: video ? EXTENSION_RESOLUTION : (request.resolution ?? this.options.resolution ?? '720p'),
+      // An asked resolution is sent as asked (the API refuses it for an extension), never replaced.
+      resolution: video
+        ? (request.resolution ?? EXTENSION_RESOLUTION)
+        : (request.resolution ?? this.options.resolution ?? '720p'),
       durationSeconds: video ? 8 : (request.durationSeconds ?? 8),
       sampleCount: request.sampleCount ?? 1,
     };

@@ -135,8 +135,11 @@ export class VertexProvider implements VideoProvider {
     const parameters: Record<string, unknown> = {
       aspectRatio: request.aspectRatio,
       seed: request.seed,
-      // An extension adds 7 seconds to the video, at 720p (see EXTENSION_RESOLUTION).
-      resolution: extend ? EXTENSION_RESOLUTION : (request.resolution ?? this.options.resolution ?? '720p'),
+      // An extension adds 7 seconds to the video, at 720p (see EXTENSION_RESOLUTION); an asked resolution
+      // is sent as asked (Vertex refuses it for an extension), never replaced.
+      resolution: extend
+        ? (request.resolution ?? EXTENSION_RESOLUTION)
+        : (request.resolution ?? this.options.resolution ?? '720p'),
       durationSeconds: extend ? 7 : (request.durationSeconds ?? 8),
       generateAudio: request.generateAudio ?? true,
       sampleCount: request.sampleCount ?? 1,
