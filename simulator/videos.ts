@@ -49,7 +49,8 @@ export const shippedVideos: Record<SimAspectRatio, string> = {
 
 /** Bump when the recipe changes, so older cached files are not served. */
 const RECIPE = 'v1';
-const cacheDir = join(tmpdir(), 'veo-simulator-videos');
+/** VEO_SIMULATOR_CACHE_DIR moves the cache (e.g. to time a cold start); default: the temp dir. */
+const cacheDir = process.env.VEO_SIMULATOR_CACHE_DIR || join(tmpdir(), 'veo-simulator-videos');
 const pending = new Map<string, Promise<string>>();
 
 function shippedFor(spec: VideoSpec): string | undefined {

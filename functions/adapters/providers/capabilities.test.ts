@@ -27,14 +27,16 @@ import { createProvider } from './index';
  * MP4 once and caches it on disk.
  */
 
-type Shape = 'vertex' | 'gemini' | 'kie';
-const shapes: Shape[] = ['vertex', 'gemini', 'kie'];
+/** `simulator` is the provider of that name: the Gemini provider against the simulator's Gemini shape. */
+type Shape = 'vertex' | 'gemini' | 'kie' | 'simulator';
+const shapes: Shape[] = ['vertex', 'gemini', 'kie', 'simulator'];
 
 /** Refusals the upstream cannot even be told about: its API has no field for them. */
 const noWireField: Record<Shape, CapabilityField[]> = {
   vertex: [],
   // The Gemini provider never sends generateAudio (the API refuses the parameter; Veo 3 always has sound).
   gemini: ['generateAudio'],
+  simulator: ['generateAudio'],
   // kie takes no audio switch, negative prompt, person policy or sample count, and extends at its own size.
   kie: ['generateAudio', 'negativePrompt', 'personGeneration', 'sampleCount', 'resolution'],
 };
@@ -73,6 +75,11 @@ beforeAll(async () => {
   });
   providers.gemini = createProvider({ provider: 'gemini', baseUrl: simulator.url, apiKey: 'gemini-key' });
   providers.kie = createProvider({ provider: 'kie', baseUrl: simulator.url, apiKey: 'kie-key' });
+  providers.simulator = createProvider({
+    provider: 'simulator',
+    baseUrl: simulator.url,
+    apiKey: 'gemini-key',
+  });
 });
 
 afterAll(async () => {
@@ -213,4 +220,89 @@ describe.each(shapes)('capability table, %s shape, through the provider against 
     // The upstream refused most of them itself: the table is not stricter than the upstream by accident.
     expect(outcomes.filter((o) => o === 'refused').length).toBeGreaterThan(outcomes.length / 2);
   }, 120_000);
+});
+
+describe('the Veo 3.1 options on the wire, in each upstream’s own names', () => {
+  const lastSubmit = (shape: 'vertex' | 'gemini' | 'kie') => {
+    const record = simulator.requests.filter((r) => r.shape === shape && r.kind === 'submit').at(-1);
+    return record as { path: string; body: Record<string, unknown> };
+  };
+  const options = {
+    resolution: '1080p',
+    durationSeconds: 8,
+    negativePrompt: 'rain, blur',
+    sampleCount: 1,
+  } as const;
+
+  it('vertex: parameters.resolution, durationSeconds, generateAudio, negativePrompt, personGeneration, sampleCount, seed', async () => {
+    await providers.vertex.submit({
+      ...upstreamRequest(base),
+      ...options,
+      generateAudio: false,
+      personGeneration: 'dont_allow',
+      sampleCount: 2,
+    });
+    expect(lastSubmit('vertex').body.parameters).toEqual({
+      aspectRatio: '16:9',
+      resolution: '1080p',
+      durationSeconds: 8,
+      generateAudio: false,
+      negativePrompt: 'rain, blur',
+      personGeneration: 'dont_allow',
+      sampleCount: 2,
+      seed: 12345,
+    });
+    await providers.vertex.submit({ ...upstreamRequest({ ...base, model: 'veo3_lite' }) });
+    expect(lastSubmit('vertex').path).toContain('/models/veo-3.1-lite-generate-001:predictLongRunning');
+  });
+
+  it('gemini: parameters.resolution (4k too), durationSeconds, negativePrompt, personGeneration, sampleCount; no seed, no generateAudio', async () => {
+    await providers.gemini.submit({
+      ...upstreamRequest(base),
+      ...options,
+      resolution: '4k',
+      personGeneration: 'allow_all',
+    });
+    const { path, body } = lastSubmit('gemini');
+    expect(path).toBe('/v1beta/models/veo-3.1-generate-preview:predictLongRunning');
+    expect(body.parameters).toEqual({
+      aspectRatio: '16:9',
+      resolution: '4k',
+      durationSeconds: 8,
+      negativePrompt: 'rain, blur',
+      personGeneration: 'allow_all',
+      sampleCount: 1,
+    });
+    await providers.gemini.submit({ ...upstreamRequest({ ...base, model: 'veo3_lite' }) });
+    expect(lastSubmit('gemini').path).toBe('/v1beta/models/veo-3.1-lite-generate-preview:predictLongRunning');
+
+    // Told anyway, the simulator refuses generateAudio as the Gemini API does (why the core refuses it).
+    const response = await fetch(
+      `${simulator.url}/v1beta/models/veo-3.1-generate-preview:predictLongRunning`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-goog-api-key': 'gemini-key' },
+        body: JSON.stringify({ instances: [{ prompt: 'x' }], parameters: { generateAudio: false } }),
+      },
+    );
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      'generateAudio',
+    );
+  });
+
+  it('kie: model veo3_lite, resolution and duration, only when asked', async () => {
+    await providers.kie.submit({ ...upstreamRequest({ ...base, model: 'veo3_lite' }), ...options });
+    expect(lastSubmit('kie').body).toMatchObject({
+      model: 'veo3_lite',
+      aspectRatio: '16:9',
+      resolution: '1080p',
+      duration: 8,
+      seeds: 12345,
+    });
+    await providers.kie.submit(upstreamRequest(base));
+    const plain = lastSubmit('kie').body;
+    expect(plain).not.toHaveProperty('resolution');
+    expect(plain).not.toHaveProperty('duration');
+  });
 });
