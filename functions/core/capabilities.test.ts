@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   capabilityCells,
+  capabilityMarkdown,
   capabilityTable,
   checkCapabilities,
   EXTENSION_SECONDS,
@@ -161,6 +162,20 @@ describe('capabilityCells', () => {
           cell.check.field === 'model' ||
           cell.check.field === 'imageUrls',
       ).toBe(true);
+    }
+  });
+});
+
+describe('capabilityMarkdown', () => {
+  it('renders every upstream and model, and every rule with its source, from the data', () => {
+    const markdown = capabilityMarkdown();
+    for (const upstream of upstreamShapes) {
+      for (const [model, cell] of Object.entries(capabilityTable[upstream].models)) {
+        expect(markdown).toContain(`| ${upstream} | ${model} | \`${cell.upstreamModel}\` |`);
+      }
+      for (const rule of capabilityTable[upstream].rules) {
+        expect(markdown).toContain(`| ${upstream} | ${rule.id} |`);
+      }
     }
   });
 });

@@ -131,8 +131,8 @@ const both: readonly VideoAspectRatio[] = videoAspectRatios;
 const allDurations: readonly Duration[] = durations;
 const imageModes = ['FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'] as const;
 
-/** Rules both Google APIs share (Veo 3.1 itself). */
-const googleRules: readonly Rule[] = [
+/** Rules both Google APIs share (Veo 3.1 itself), each cited from the API's own document. */
+const googleRules = (source: string): readonly Rule[] => [
   {
     id: 'hd-needs-8s',
     when: {
@@ -141,28 +141,28 @@ const googleRules: readonly Rule[] = [
     },
     require: { durationSeconds: [8] },
     reason: '1080p and 4k need 8 seconds',
-    source: SOURCES.geminiVideo,
+    source,
   },
   {
     id: 'references-need-8s',
     when: { mode: ['REFERENCE_2_VIDEO'] },
     require: { durationSeconds: [8] },
     reason: 'reference images need 8 seconds',
-    source: SOURCES.geminiVideo,
+    source,
   },
   {
     id: 'last-frame-needs-8s',
     when: { lastFrame: [true] },
     require: { durationSeconds: [8] },
     reason: 'a last frame (interpolation) needs 8 seconds',
-    source: SOURCES.geminiVideo,
+    source,
   },
   {
     id: 'extension-720p',
     when: { mode: ['EXTEND'] },
     require: { resolution: [EXTENSION_RESOLUTION] },
     reason: 'an extension is made at 720p',
-    source: SOURCES.geminiVideo,
+    source,
   },
 ];
 
@@ -206,7 +206,7 @@ const gemini: UpstreamCapabilities = {
     sampleCount: { min: 1, max: 1 },
   },
   rules: [
-    ...googleRules,
+    ...googleRules(SOURCES.geminiVideo),
     {
       id: 'gemini-person-text',
       when: { mode: ['TEXT_2_VIDEO', 'EXTEND'] },
@@ -243,7 +243,7 @@ const vertex: UpstreamCapabilities = {
     sampleCount: { min: 1, max: 4 },
   },
   rules: [
-    ...googleRules,
+    ...googleRules(SOURCES.vertexReference),
     {
       id: 'vertex-references-16x9',
       when: { mode: ['REFERENCE_2_VIDEO'] },
@@ -555,4 +555,47 @@ export function capabilityCells(upstreams: readonly UpstreamShape[] = upstreamSh
     }
   }
   return cells;
+}
+
+/**
+ * The table as Markdown, for the README and the docs: one row per upstream and model, then each
+ * upstream's options and rules with their sources. Read from the data, never written by hand.
+ */
+export function capabilityMarkdown(upstreams: readonly UpstreamShape[] = upstreamShapes): string {
+  const lines = [
+    '| upstream | model | upstream model id | modes | ratios | resolutions | durations (s) | last frame |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const upstream of upstreams) {
+    for (const model of capabilityModels) {
+      const cell = capabilityTable[upstream].models[model];
+      lines.push(
+        `| ${upstream} | ${model} | \`${cell.upstreamModel}\` | ${cell.modes.join(', ')} | ${cell.aspectRatios.join(', ')} | ${cell.resolutions.join(', ')} | ${cell.durations.join(', ')} | ${cell.lastFrame ? 'yes' : 'no'} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    '| upstream | generateAudio | negativePrompt | personGeneration | seeds | sampleCount |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const upstream of upstreams) {
+    const o = capabilityTable[upstream].options;
+    lines.push(
+      `| ${upstream} | ${o.generateAudio} | ${o.negativePrompt} | ${o.personGeneration} | ${o.seed} | ${o.sampleCount.min}–${o.sampleCount.max} |`,
+    );
+  }
+  lines.push('', '| upstream | rule | when | then | source |', '|---|---|---|---|---|');
+  const describe = (condition: Condition) =>
+    Object.entries(condition)
+      .map(([key, values]) => `${key} ∈ {${(values as readonly unknown[]).join(', ')}}`)
+      .join(' and ');
+  for (const upstream of upstreams) {
+    for (const rule of capabilityTable[upstream].rules) {
+      lines.push(
+        `| ${upstream} | ${rule.id} | ${describe(rule.when)} | ${describe(rule.require)} | ${rule.source} |`,
+      );
+    }
+  }
+  return lines.join('\n');
 }
