@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   capabilityCells,
   capabilityMarkdown,
+  capabilityRequestOf,
   capabilityTable,
   checkCapabilities,
   EXTENSION_SECONDS,
   upstreamShapes,
 } from './capabilities';
+import type { UpstreamRequest } from './ports';
 
 const t2v = { model: 'veo3', mode: 'TEXT_2_VIDEO', aspectRatio: '16:9' } as const;
 
@@ -177,5 +179,42 @@ describe('capabilityMarkdown', () => {
         expect(markdown).toContain(`| ${upstream} | ${rule.id} |`);
       }
     }
+  });
+});
+
+describe('capabilityRequestOf', () => {
+  it('reads the worker’s request: an extension is EXTEND, images count, options carried over', () => {
+    const request: UpstreamRequest = {
+      taskId: 't',
+      prompt: 'p',
+      model: 'veo3_lite',
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      aspectRatio: '9:16',
+      seed: 12345,
+      imageUrls: ['https://a/1.png', 'https://a/2.png'],
+      images: [],
+      resolution: '1080p',
+      durationSeconds: 8,
+    };
+    expect(capabilityRequestOf(request)).toEqual({
+      model: 'veo3_lite',
+      mode: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+      aspectRatio: '9:16',
+      imageCount: 2,
+      seed: 12345,
+      resolution: '1080p',
+      durationSeconds: 8,
+    });
+    // Lite takes no last frame on the Gemini API; kie takes one.
+    expect(checkCapabilities(capabilityRequestOf(request), 'gemini')).toMatchObject({
+      ok: false,
+      field: 'imageUrls',
+    });
+    expect(checkCapabilities(capabilityRequestOf(request), 'kie')).toMatchObject({ ok: true });
+    const extend = {
+      ...request,
+      extend: { video: { bytes: Buffer.alloc(0), mimeType: 'video/mp4' as const } },
+    };
+    expect(capabilityRequestOf(extend)).toMatchObject({ mode: 'EXTEND', imageCount: 0 });
   });
 });

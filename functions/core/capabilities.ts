@@ -11,6 +11,8 @@
  * policy, several samples, a last frame) is refused, never dropped.
  */
 
+import type { UpstreamRequest } from './ports';
+
 const SOURCES = {
   geminiVideo: 'https://ai.google.dev/gemini-api/docs/video',
   geminiPricing: 'https://ai.google.dev/gemini-api/docs/pricing',
@@ -356,6 +358,24 @@ export interface CapabilityRequest {
   personGeneration?: PersonGeneration;
   sampleCount?: number;
   seed?: number;
+}
+
+/** The capability request of what the worker hands a provider (e.g. to check it again before submitting). */
+export function capabilityRequestOf(request: UpstreamRequest): CapabilityRequest {
+  const out: CapabilityRequest = {
+    model: request.model,
+    mode: request.extend ? 'EXTEND' : request.generationType,
+    aspectRatio: request.aspectRatio,
+    imageCount: request.extend ? 0 : Math.max(request.images.length, request.imageUrls.length),
+    seed: request.seed,
+  };
+  if (request.resolution !== undefined) out.resolution = request.resolution;
+  if (request.durationSeconds !== undefined) out.durationSeconds = request.durationSeconds;
+  if (request.generateAudio !== undefined) out.generateAudio = request.generateAudio;
+  if (request.negativePrompt !== undefined) out.negativePrompt = request.negativePrompt;
+  if (request.personGeneration !== undefined) out.personGeneration = request.personGeneration;
+  if (request.sampleCount !== undefined) out.sampleCount = request.sampleCount;
+  return out;
 }
 
 /** What will be made: the request with defaults filled in. An extension's duration is what it adds. */
