@@ -117,6 +117,13 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
         const quotaMessage = 'You exceeded your current quota, please check your plan and billing details.';
         if (refused(res, ctx.generations.refusal('gemini', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
+        if (ctx.options.retiredModels?.includes(match[1] ?? '')) {
+          return googleError(
+            res,
+            404,
+            `models/${match[1]} is not found for API version v1beta, or is not supported for predictLongRunning. Call ListModels to see the list of available models and their supported methods.`,
+          );
+        }
         const submit = veoSubmit(req, res, 'gemini', match[1] ?? '');
         if (!submit) return;
         const vertexOnly = vertexOnlyParameters.find((name) => submit.parameters[name] !== undefined);

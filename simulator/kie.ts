@@ -183,6 +183,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       handle(req, res) {
         const body = acceptedSubmit(req, res);
         if (!body) return;
+        if (ctx.options.retiredModels?.includes(String(body.model)))
+          return envelope(res, 422, `The model ${String(body.model)} is not supported`);
         const problem = checkGenerate(body);
         if (problem) return envelope(res, 422, problem);
         const aspectRatio = body.aspect_ratio ?? body.aspectRatio;

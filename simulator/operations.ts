@@ -44,6 +44,11 @@ export interface SimulatorOptions {
    * Default true.
    */
   geminiInlineVideo?: boolean;
+  /**
+   * Model ids the shapes answer as retired or unknown, as the upstream does: Google's 404 NOT_FOUND, kie's
+   * 422 envelope. For tests of what happens when a configured model id is withdrawn (preview ids are).
+   */
+  retiredModels?: string[];
   /** Vertex shape: when set, the token endpoint verifies assertions against this service account. */
   vertexServiceAccount?: { clientEmail: string; publicKey: string };
   /** Lifetime of the access tokens the token endpoint issues (default 3599 s, as Google's). */

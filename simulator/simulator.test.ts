@@ -229,6 +229,29 @@ describe('simulator', () => {
     expect(video?.durationSeconds).toBeCloseTo(8, 0);
   });
 
+  it('answers a retired model as each upstream does: Google 404 NOT_FOUND, kie 422', async () => {
+    const sim = await start({ latencyMs: 0, retiredModels: ['veo-3.1-fast-generate-preview', 'veo3'] });
+    const gone = await geminiSubmit(sim, { instances: [{ prompt: 'x' }] });
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({
+      error: {
+        status: 'NOT_FOUND',
+        message: expect.stringContaining('models/veo-3.1-fast-generate-preview is not found'),
+      },
+    });
+    expect(await (await kieSubmit(sim, { prompt: 'x', model: 'veo3' })).json()).toMatchObject({
+      code: 422,
+      msg: 'The model veo3 is not supported',
+    });
+    expect(await (await kieSubmit(sim, { prompt: 'x', model: 'veo3_fast' })).json()).toMatchObject({
+      code: 200,
+    });
+    expect(parseSimulatorArgs(['--retired-model', 'a', '--retired-model', 'b']).retiredModels).toEqual([
+      'a',
+      'b',
+    ]);
+  });
+
   it('serves 720p as 1280×720 (16:9) and 720×1280 (9:16), 8 s with sound, by default', () => {
     expect(mp4Info(readFileSync(sampleFiles['16:9']))).toMatchObject({
       width: 1280,

@@ -117,6 +117,13 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         const quotaMessage = `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${match[2]}. Please submit a quota increase request.`;
         if (refused(res, ctx.generations.refusal('vertex', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
+        if (ctx.options.retiredModels?.includes(match[2] ?? '')) {
+          return googleError(
+            res,
+            404,
+            `Publisher Model \`${match[1]}\` was not found or your project does not have access to it. Please ensure you are using a valid model version.`,
+          );
+        }
         const submit = veoSubmit(req, res, 'vertex', match[2] ?? '');
         if (!submit) return;
         const { seed, generateAudio, storageUri } = submit.parameters;
