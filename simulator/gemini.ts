@@ -1,7 +1,15 @@
 import type { ServerResponse } from 'node:http';
-import { failedOperation, filteredReason, googleError, refused, veoSubmit } from './google';
+import {
+  EXTENSION_SECONDS,
+  failedOperation,
+  filteredReason,
+  googleError,
+  refused,
+  veoSubmit,
+} from './google';
 import { type Route, type SimRequest, sendJson } from './http';
 import { type Generation, type ShapeContext, sendSample } from './operations';
+import { videoSpec } from './videos';
 
 /**
  * The Gemini API's Veo wire format (generativelanguage.googleapis.com):
@@ -109,7 +117,14 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
         const quotaMessage = 'You exceeded your current quota, please check your plan and billing details.';
         if (refused(res, ctx.generations.refusal('gemini', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
-        const submit = veoSubmit(req, res, 'gemini');
+        if (ctx.options.retiredModels?.includes(match[1] ?? '')) {
+          return googleError(
+            res,
+            404,
+            `models/${match[1]} is not found for API version v1beta, or is not supported for predictLongRunning. Call ListModels to see the list of available models and their supported methods.`,
+          );
+        }
+        const submit = veoSubmit(req, res, 'gemini', match[1] ?? '');
         if (!submit) return;
         const vertexOnly = vertexOnlyParameters.find((name) => submit.parameters[name] !== undefined);
         if (vertexOnly) {
@@ -119,7 +134,12 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
             `\`${vertexOnly}\` isn't supported by this model. Please remove it or refer to the Gemini API documentation for supported usage.`,
           );
         }
-        const fields = { model: match[1] ?? '', ...submit.fields };
+        const fields = {
+          model: match[1] ?? '',
+          ...submit.fields,
+          video: submit.output,
+          samples: submit.samples,
+        };
         const video = submit.video;
         if (video?.kind === 'inline' && ctx.options.geminiInlineVideo === false) {
           return googleError(
@@ -138,6 +158,9 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
             );
           }
           fields.aspectRatio ??= source.aspectRatio;
+          // The source's length and 7 seconds more, at 720p, in the source's ratio unless asked otherwise.
+          const ratio = fields.aspectRatio === '9:16' ? '9:16' : '16:9';
+          fields.video = videoSpec(ratio, '720p', source.video.durationSeconds + EXTENSION_SECONDS);
         }
         const generation = ctx.generations.create('gemini', fields, { extension: video?.kind });
         return sendJson(res, 200, { name: operationName(generation) });
@@ -165,14 +188,14 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/v1beta\/files\/([^/:]+):download$/,
-      handle(req, res, match) {
+      async handle(req, res, match) {
         if (!authorized(req, res)) return;
         const generation = ctx.generations.get(match[1] ?? '', 'gemini');
         if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {
           return googleError(res, 404, 'File not found.');
         }
         ctx.stats.downloads++;
-        sendSample(res, generation, ctx.options.videoBytes);
+        await sendSample(res, generation, ctx.options.videoBytes);
       },
     },
   ];

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { isObject, type SimRequest, sendJson } from './http';
+import { mp4Info } from './mp4-info';
 import type { Refusal } from './operations';
+import { type SimResolution, type VideoSpec, videoSpec } from './videos';
 
 /**
  * Pieces both Google shapes share: the google.rpc.Status error body, and the Veo instance and parameter
@@ -155,6 +157,10 @@ export interface VeoSubmit {
   fields: VeoInstanceFields;
   /** The request's `parameters`, for the checks and details of each shape. */
   parameters: Record<string, unknown>;
+  /** The video it will make: frame size, length (an extension: the source's and 7 s), sound. */
+  output: VideoSpec;
+  /** How many videos (sampleCount). */
+  samples: number;
   /** Set for a video extension: the video to continue. */
   video?: VeoVideoInput;
 }
@@ -163,10 +169,15 @@ export interface VeoSubmit {
  * A submit's body, checked as a Veo request: answers Google's INVALID_ARGUMENT itself and returns
  * undefined when it is not one.
  */
-export function veoSubmit(req: SimRequest, res: ServerResponse, shape: GoogleShape): VeoSubmit | undefined {
+export function veoSubmit(
+  req: SimRequest,
+  res: ServerResponse,
+  shape: GoogleShape,
+  model: string,
+): VeoSubmit | undefined {
   const checked = req.bodyError
     ? { problem: `Invalid JSON payload received. ${req.bodyError}` }
-    : checkVeoRequest(req.body, shape);
+    : checkVeoRequest(req.body, shape, model);
   if ('problem' in checked) {
     googleError(res, 400, checked.problem);
     return undefined;
@@ -178,7 +189,7 @@ export function veoSubmit(req: SimRequest, res: ServerResponse, shape: GoogleSha
  * Checks `instances` and the parameters both APIs share. Returns the problem (worded like Google's
  * INVALID_ARGUMENT messages) or the fields the simulator needs with the parameters.
  */
-function checkVeoRequest(body: unknown, shape: GoogleShape): { problem: string } | VeoSubmit {
+function checkVeoRequest(body: unknown, shape: GoogleShape, model: string): { problem: string } | VeoSubmit {
   const allowGcsUri = shape === 'vertex';
   if (!isObject(body) || !Array.isArray(body.instances)) return { problem: 'instances is required' };
   if (body.instances.length !== 1) return { problem: 'instances must hold exactly one instance' };
@@ -227,39 +238,111 @@ function checkVeoRequest(body: unknown, shape: GoogleShape): { problem: string }
 
   const parameters: unknown = body.parameters ?? {};
   if (!isObject(parameters)) return { problem: 'parameters must be an object' };
-  const { aspectRatio, resolution, durationSeconds, sampleCount } = parameters;
+  const problem = checkParameters(shape, model, parameters, {
+    video,
+    references: referenceImages !== undefined,
+    lastFrame: lastFrame !== undefined,
+    image: image !== undefined,
+  });
+  if (problem) return { problem };
+  const { aspectRatio, resolution, durationSeconds, sampleCount, generateAudio } = parameters;
+  const ratio = aspectRatio === '9:16' ? '9:16' : '16:9';
+  // An extension is the source and 7 more seconds, at 720p (the source's length read from its MP4).
+  const sourceSeconds = video?.kind === 'inline' ? Math.round(mp4Info(video.bytes)?.durationSeconds ?? 8) : 8;
+  const output = videoSpec(
+    ratio,
+    video ? '720p' : ((resolution as SimResolution | undefined) ?? '720p'),
+    video ? sourceSeconds + EXTENSION_SECONDS : Number(durationSeconds ?? 8),
+    generateAudio !== false,
+  );
+  return {
+    fields: { prompt: prompt ?? '', aspectRatio },
+    parameters,
+    output,
+    samples: Number(sampleCount ?? 1),
+    ...(video ? { video } : {}),
+  };
+}
+
+/** Veo extends a video by 7 seconds (Gemini API video guide; Vertex AI "extended by 7 seconds"). */
+export const EXTENSION_SECONDS = 7;
+
+const personValues = ['allow_all', 'allow_adult', 'dont_allow'];
+
+/**
+ * The parameters' rules, the simulator's own copy written from Google's documents (not from the core's
+ * capability table, so that a mistake there shows up here as a 400):
+ *  - both APIs: aspectRatio 16:9 | 9:16; durationSeconds 4, 6 or 8, and 8 with reference images, a last
+ *    frame, 1080p or 4k; an extension is 720p (Gemini: durationSeconds 8; Vertex: 7);
+ *  - Gemini API: resolution 720p, 1080p or 4k; sampleCount (numberOfVideos) 1 for Veo 3.x; personGeneration
+ *    allow_all for text-to-video and extension, allow_adult with images;
+ *  - Vertex AI: resolution 720p or 1080p; reference images 16:9 only; sampleCount 1 to 4;
+ *  - Lite models (veo-3.1-lite-*): no 4k, reference images, last frame or extension.
+ */
+function checkParameters(
+  shape: GoogleShape,
+  model: string,
+  parameters: Record<string, unknown>,
+  inputs: { video?: VeoVideoInput; references: boolean; lastFrame: boolean; image: boolean },
+): string | undefined {
+  const { aspectRatio, resolution, durationSeconds, sampleCount, negativePrompt, personGeneration } =
+    parameters;
+  const lite = model.includes('lite');
+  const { video, references, lastFrame } = inputs;
   if (aspectRatio !== undefined && aspectRatio !== '16:9' && aspectRatio !== '9:16') {
-    return { problem: `aspectRatio ${JSON.stringify(aspectRatio)} is not supported; use 16:9 or 9:16` };
+    return `aspectRatio ${JSON.stringify(aspectRatio)} is not supported; use 16:9 or 9:16`;
   }
-  if (resolution !== undefined && !['720p', '1080p', '4k'].includes(String(resolution))) {
-    return { problem: `resolution ${JSON.stringify(resolution)} is not supported; use 720p, 1080p or 4k` };
+  const resolutionValues = shape === 'vertex' || lite ? ['720p', '1080p'] : ['720p', '1080p', '4k'];
+  if (resolution !== undefined && !resolutionValues.includes(String(resolution))) {
+    return `resolution ${JSON.stringify(resolution)} is not supported by ${model}; use ${resolutionValues.join(' or ')}`;
+  }
+  if (lite && (video || references || lastFrame)) {
+    const input = video ? 'video extension' : references ? 'referenceImages' : 'lastFrame';
+    return `${input} is not supported by ${model}`;
   }
   if (video) {
     const problem = checkExtensionParameters(shape, durationSeconds, resolution);
-    if (problem) return { problem };
+    if (problem) return problem;
   } else if (durationSeconds !== undefined && ![4, 6, 8].includes(Number(durationSeconds))) {
-    return { problem: 'durationSeconds must be 4, 6 or 8' };
+    return 'durationSeconds must be 4, 6 or 8';
   }
-  const needsEight =
-    !video && (referenceImages !== undefined || lastFrame !== undefined || (resolution ?? '720p') !== '720p');
+  const needsEight = !video && (references || lastFrame || (resolution ?? '720p') !== '720p');
   if (needsEight && durationSeconds !== undefined && Number(durationSeconds) !== 8) {
-    return { problem: 'durationSeconds must be 8 with reference images, a last frame, 1080p or 4k' };
+    return 'durationSeconds must be 8 with reference images, a last frame, 1080p or 4k';
   }
-  if (referenceImages !== undefined && aspectRatio === '9:16') {
-    return { problem: 'referenceImages are supported with aspectRatio 16:9 only' };
+  if (shape === 'vertex' && references && aspectRatio === '9:16') {
+    return 'referenceImages are supported with aspectRatio 16:9 only';
   }
+  const maxSamples = shape === 'vertex' ? 4 : 1;
   if (
     sampleCount !== undefined &&
-    (!Number.isInteger(sampleCount) || Number(sampleCount) < 1 || Number(sampleCount) > 4)
+    (!Number.isInteger(sampleCount) || Number(sampleCount) < 1 || Number(sampleCount) > maxSamples)
   ) {
-    return { problem: 'sampleCount must be an integer from 1 to 4' };
+    return maxSamples === 1
+      ? `sampleCount must be 1 for ${model}`
+      : `sampleCount must be an integer from 1 to ${maxSamples}`;
   }
-  return { fields: { prompt: prompt ?? '', aspectRatio }, parameters, ...(video ? { video } : {}) };
+  if (negativePrompt !== undefined && typeof negativePrompt !== 'string')
+    return 'negativePrompt must be a string';
+  if (personGeneration !== undefined) {
+    if (!personValues.includes(String(personGeneration))) {
+      return `personGeneration must be one of ${personValues.join(', ')}`;
+    }
+    if (shape === 'gemini') {
+      const withImages = inputs.image || references;
+      const allowed = withImages ? 'allow_adult' : 'allow_all';
+      if (personGeneration !== allowed) {
+        return `personGeneration ${String(personGeneration)} is not supported ${withImages ? 'with images' : 'for text-to-video or extension'}; use ${allowed}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
- * An extension's parameters. Vertex AI adds 7 seconds (its extension guide: "extended by 7 seconds");
- * the Gemini API's parameter notes ask for durationSeconds 8 with an extension, and 720p only.
+ * An extension's parameters. Vertex AI adds 7 seconds (its extension guide: "extended by 7 seconds") and
+ * wants durationSeconds 7; the Gemini API's parameter notes ask for durationSeconds 8 with an extension.
+ * Both make it at 720p only.
  */
 function checkExtensionParameters(
   shape: GoogleShape,
@@ -267,11 +350,9 @@ function checkExtensionParameters(
   resolution: unknown,
 ): string | undefined {
   if (shape === 'vertex') {
-    return durationSeconds === undefined || Number(durationSeconds) === 7
-      ? undefined
-      : 'durationSeconds must be 7 for a video extension';
-  }
-  if (durationSeconds !== undefined && Number(durationSeconds) !== 8) {
+    if (durationSeconds !== undefined && Number(durationSeconds) !== 7)
+      return 'durationSeconds must be 7 for a video extension';
+  } else if (durationSeconds !== undefined && Number(durationSeconds) !== 8) {
     return 'durationSeconds must be 8 for a video extension';
   }
   if (resolution !== undefined && resolution !== '720p') return 'Video extension supports 720p only';

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import type { Generation, Refusal, ShapeContext } from './operations';
 import { sendSample } from './operations';
+import { type SimResolution, type VideoSpec, videoSpec } from './videos';
 
 /**
  * kie.ai's Veo 3.1 wire format (api.kie.ai), envelope `{ code, msg, data }`:
@@ -17,10 +18,14 @@ import { sendSample } from './operations';
  * retried up to 3 times on a non-2xx answer or a network error.
  */
 
-const models = ['veo3', 'veo3_fast'];
+const models = ['veo3', 'veo3_fast', 'veo3_lite'];
 const extendModels = ['fast', 'quality'];
 const generationTypes = ['TEXT_2_VIDEO', 'FIRST_AND_LAST_FRAMES_2_VIDEO', 'REFERENCE_2_VIDEO'];
 const aspectRatios = ['16:9', '9:16', 'Auto'];
+const kieResolutions = ['720p', '1080p', '4k'];
+const kieDurations = [4, 6, 8];
+/** Veo extends by 7 seconds, at 720p. */
+const EXTENSION_SECONDS = 7;
 const CALLBACK_RETRIES = 3;
 const CALLBACK_TIMEOUT_MS = 15_000;
 
@@ -95,7 +100,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
     const info = {
       resultUrls: [url],
       originUrls: generation.aspectRatio === '16:9' ? [] : [url],
-      resolution: '720p',
+      resolution: resolutionOf(generation.video),
     };
     // An extension's own clip is in resultUrls, the source and the extension stitched in fullResultUrls.
     if (!generation.details.extends) return info;
@@ -178,14 +183,22 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       handle(req, res) {
         const body = acceptedSubmit(req, res);
         if (!body) return;
+        if (ctx.options.retiredModels?.includes(String(body.model)))
+          return envelope(res, 422, `The model ${String(body.model)} is not supported`);
         const problem = checkGenerate(body);
         if (problem) return envelope(res, 422, problem);
+        const aspectRatio = body.aspect_ratio ?? body.aspectRatio;
         const generation = ctx.generations.create(
           'kie',
           {
             model: String(body.model ?? 'veo3_fast'),
             prompt: String(body.prompt),
-            aspectRatio: body.aspectRatio,
+            aspectRatio,
+            video: videoSpec(
+              aspectRatio === '9:16' ? '9:16' : '16:9',
+              (body.resolution as SimResolution | undefined) ?? '720p',
+              Number(body.duration ?? 8),
+            ),
           },
           { request: body },
           kieTaskId(),
@@ -216,6 +229,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
             model: String(body.model ?? 'fast'),
             prompt: String(body.prompt),
             aspectRatio: source.aspectRatio,
+            // The stitched video: the source and 7 seconds more, at 720p.
+            video: videoSpec(source.aspectRatio, '720p', source.video.durationSeconds + EXTENSION_SECONDS),
           },
           { request: body, extends: source.id },
           kieTaskId(),
@@ -243,7 +258,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/kie\/files\/([^/.]+?)(-full)?\.mp4$/,
-      handle(req, res, match) {
+      async handle(req, res, match) {
         req.record.auth = 'not-required';
         const generation = ctx.generations.get(match[1] ?? '', 'kie');
         // Only an extension has a stitched (-full) video.
@@ -253,16 +268,42 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           return;
         }
         ctx.stats.downloads++;
-        sendSample(res, generation, ctx.options.videoBytes);
+        // An extension's own clip (resultUrls) is the 7 seconds it added; -full is the stitched video.
+        const own =
+          generation.details.extends && match[2] === undefined
+            ? videoSpec(generation.aspectRatio, '720p', EXTENSION_SECONDS)
+            : generation.video;
+        await sendSample(res, generation, ctx.options.videoBytes, own);
       },
     },
   ];
 }
 
-/** kie's validation of a generate request (the rules of its document). */
+/**
+ * kie's validation of a generate request: the rules of its document (docs.kie.ai, and its 2026 revision
+ * with aspect_ratio, resolution, duration and veo3_lite; REFERENCE_2_VIDEO on veo3_fast and veo3_lite in
+ * 16:9 and 9:16), plus Veo's own limits it relays (8 seconds for 1080p, 4k and references; no 4k on Lite).
+ * The simulator's own copy, not the core's capability table.
+ */
 function checkGenerate(body: Record<string, unknown>): string | undefined {
-  const { prompt, imageUrls, model, generationType, aspectRatio, seeds, callBackUrl, enableTranslation } =
-    body;
+  const {
+    prompt,
+    imageUrls,
+    model,
+    generationType,
+    seeds,
+    callBackUrl,
+    enableTranslation,
+    resolution,
+    duration,
+  } = body;
+  if (
+    body.aspect_ratio !== undefined &&
+    body.aspectRatio !== undefined &&
+    body.aspect_ratio !== body.aspectRatio
+  )
+    return 'aspect_ratio and aspectRatio differ';
+  const aspectRatio = body.aspect_ratio ?? body.aspectRatio;
   if (typeof prompt !== 'string' || prompt.trim().length === 0) return 'prompt is required';
   if (model !== undefined && !models.includes(String(model)))
     return `model must be one of ${models.join(', ')}`;
@@ -289,10 +330,19 @@ function checkGenerate(body: Record<string, unknown>): string | undefined {
   }
   if (type === 'REFERENCE_2_VIDEO') {
     if (urls.length < 1 || urls.length > 3) return 'REFERENCE_2_VIDEO needs 1 to 3 imageUrls';
-    if ((model ?? 'veo3_fast') !== 'veo3_fast' || (aspectRatio ?? '16:9') !== '16:9') {
-      return 'REFERENCE_2_VIDEO supports only the veo3_fast model and the 16:9 aspect ratio';
+    if (!['veo3_fast', 'veo3_lite'].includes(String(model ?? 'veo3_fast'))) {
+      return 'REFERENCE_2_VIDEO supports only the veo3_fast and veo3_lite models';
     }
+    if (aspectRatio === 'Auto') return 'REFERENCE_2_VIDEO supports the 16:9 and 9:16 aspect ratios';
   }
+  if (resolution !== undefined && !kieResolutions.includes(String(resolution)))
+    return `resolution must be one of ${kieResolutions.join(', ')}`;
+  if (duration !== undefined && !kieDurations.includes(Number(duration)))
+    return `duration must be one of ${kieDurations.join(', ')}`;
+  if (model === 'veo3_lite' && resolution === '4k') return 'veo3_lite does not support 4k';
+  const needsEight = type === 'REFERENCE_2_VIDEO' || (resolution !== undefined && resolution !== '720p');
+  if (needsEight && duration !== undefined && Number(duration) !== 8)
+    return 'duration must be 8 for 1080p, 4k or REFERENCE_2_VIDEO';
   if (seeds !== undefined && !(Number.isInteger(seeds) && Number(seeds) >= 10000 && Number(seeds) <= 99999)) {
     return 'seeds must be an integer between 10000 and 99999';
   }
@@ -320,6 +370,12 @@ function checkExtend(body: Record<string, unknown>): string | undefined {
   }
   if (watermark !== undefined && typeof watermark !== 'string') return 'watermark must be a string';
   return undefined;
+}
+
+/** kie's name of a video's resolution, from its frame size. */
+function resolutionOf(video: VideoSpec): SimResolution {
+  const short = Math.min(video.width, video.height);
+  return short >= 2160 ? '4k' : short >= 1080 ? '1080p' : '720p';
 }
 
 /** kie's record times, e.g. "2025-06-06 10:30:00" (UTC here). */

@@ -8,7 +8,8 @@ import { startSimulator } from './server';
  * Runs the simulator alone:
  *   node --import tsx simulator/main.ts --port 8090 --latency-ms 2000-6000 --failure-rate 0.05 \
  *     --latency-distribution log-uniform --video-bytes 209715200 \
- *     --quota kie=20/10000 --quota vertex=50/60000 --kie-api-key dev --kie-webhook-secret s3cret
+ *     --quota kie=20/10000 --quota vertex=50/60000 --kie-api-key dev --kie-webhook-secret s3cret \
+ *     --retired-model veo-3.1-generate-preview
  * Every flag maps to a SimulatorOptions field; credentials may also come from the environment
  * (SIMULATOR_API_KEY, SIMULATOR_KIE_API_KEY, SIMULATOR_KIE_WEBHOOK_SECRET) to keep them out of `ps`.
  */
@@ -32,6 +33,7 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
       'kie-api-key': { type: 'string' },
       'kie-webhook-secret': { type: 'string' },
       'kie-error-status': { type: 'string' },
+      'retired-model': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -53,6 +55,7 @@ export function parseSimulatorArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
     apiKey: values['api-key'] ?? env.SIMULATOR_API_KEY,
     kieApiKey: values['kie-api-key'] ?? env.SIMULATOR_KIE_API_KEY,
     kieWebhookSecret: values['kie-webhook-secret'] ?? env.SIMULATOR_KIE_WEBHOOK_SECRET,
+    retiredModels: values['retired-model'],
   };
   const latency = values['latency-ms'];
   if (latency !== undefined) {

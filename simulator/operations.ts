@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Shape } from './http';
+import { shippedVideos, type VideoSpec, videoFile, videoSpec } from './videos';
 
 /**
  * What every shape shares: the fake long-running generations, their outcomes, latency, random faults,
@@ -43,6 +44,11 @@ export interface SimulatorOptions {
    * Default true.
    */
   geminiInlineVideo?: boolean;
+  /**
+   * Model ids the shapes answer as retired or unknown, as the upstream does: Google's 404 NOT_FOUND, kie's
+   * 422 envelope. For tests of what happens when a configured model id is withdrawn (preview ids are).
+   */
+  retiredModels?: string[];
   /** Vertex shape: when set, the token endpoint verifies assertions against this service account. */
   vertexServiceAccount?: { clientEmail: string; publicKey: string };
   /** Lifetime of the access tokens the token endpoint issues (default 3599 s, as Google's). */
@@ -80,6 +86,10 @@ export interface Generation {
   model: string;
   prompt: string;
   aspectRatio: SampleAspectRatio;
+  /** The video it makes: frame size, length and sound, as asked (each shape's defaults: 720p, 8 s, sound). */
+  video: VideoSpec;
+  /** How many videos it makes (Vertex's sampleCount). */
+  samples: number;
   createdAt: number;
   doneAt: number;
   outcome: Outcome;
@@ -101,13 +111,12 @@ export interface InjectedFault {
 
 export type Refusal = { status: 429 | 500 | 503; reason: 'quota' | 'rate-limit' | 'server-error' };
 
-export const sampleFiles: Record<SampleAspectRatio, string> = {
-  '16:9': fileURLToPath(new URL('./assets/sample-16x9.mp4', import.meta.url)),
-  '9:16': fileURLToPath(new URL('./assets/sample-9x16.mp4', import.meta.url)),
-};
+/** The shipped 720p 8-second videos, the default of each ratio. */
+export const sampleFiles: Record<SampleAspectRatio, string> = shippedVideos;
 
-export function sampleBytes(aspectRatio: SampleAspectRatio): Buffer {
-  return readFileSync(sampleFiles[aspectRatio]);
+/** The bytes of the generation's video (made or read from the cache). */
+export async function sampleBytes(generation: Generation): Promise<Buffer> {
+  return readFile(await videoFile(generation.video));
 }
 
 export function sampleAspectRatio(value: unknown): SampleAspectRatio {
@@ -138,17 +147,20 @@ export class Generations {
 
   create(
     shape: Shape,
-    fields: { model: string; prompt: string; aspectRatio: unknown },
+    fields: { model: string; prompt: string; aspectRatio: unknown; video?: VideoSpec; samples?: number },
     details: Record<string, unknown> = {},
     id: string = randomUUID(),
   ): Generation {
     const now = Date.now();
+    const aspectRatio = sampleAspectRatio(fields.aspectRatio);
     const generation: Generation = {
       id,
       shape,
       model: fields.model,
       prompt: fields.prompt,
-      aspectRatio: sampleAspectRatio(fields.aspectRatio),
+      aspectRatio,
+      video: fields.video ?? videoSpec(aspectRatio),
+      samples: fields.samples ?? 1,
       createdAt: now,
       doneAt: now + this.latency(),
       outcome: this.outcome(fields.prompt),
@@ -156,6 +168,9 @@ export class Generations {
       polls: 0,
     };
     this.byId.set(generation.id, generation);
+    // Start making the video now, so it is ready by the time the generation is done.
+    if (generation.outcome === 'succeeded' && this.options.videoBytes === undefined)
+      videoFile(generation.video).catch(() => undefined);
     return generation;
   }
 
@@ -293,14 +308,19 @@ export interface ShapeContext {
   schedule(run: () => void, delayMs: number): void;
 }
 
-/** Streams the sample MP4 of the generation's shape, or a generated one of `videoBytes` when set. */
-export function sendSample(res: ServerResponse, generation: Generation, videoBytes?: number): void {
+/** Streams the generation's MP4 (its size, length and sound), or a padded one of `videoBytes` when set. */
+export async function sendSample(
+  res: ServerResponse,
+  generation: Generation,
+  videoBytes?: number,
+  spec: VideoSpec = generation.video,
+): Promise<void> {
   if (videoBytes !== undefined) {
     res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': videoBytes });
     paddedMp4Stream(videoBytes).pipe(res);
     return;
   }
-  const file = sampleFiles[generation.aspectRatio];
+  const file = await videoFile(spec);
   res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(file).size });
   createReadStream(file).pipe(res);
 }

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mp4Bytes, pngBytes } from './fixtures';
 import { parseSimulatorArgs } from './main';
-import { drawLatency, seededRandom } from './operations';
+import { mp4Info } from './mp4-info';
+import { drawLatency, sampleFiles, seededRandom } from './operations';
 import { type Simulator, type SimulatorOptions, startSimulator } from './server';
 
 const running: Simulator[] = [];
@@ -184,6 +186,84 @@ describe('simulator', () => {
     expect(full).not.toBe(record.data.response.resultUrls[0]);
     expect((await fetch(full)).status).toBe(200);
     expect((await fetch(`${sim.url}/kie/files/${data.taskId}-full.mp4`)).status).toBe(404);
+    // Real videos: the extension's own clip is 7 s, the stitched one the source's 8 s and those 7.
+    const own = mp4Info(
+      Buffer.from(await (await fetch(record.data.response.resultUrls[0] ?? '')).arrayBuffer()),
+    );
+    const stitched = mp4Info(Buffer.from(await (await fetch(full)).arrayBuffer()));
+    expect(own?.durationSeconds).toBeCloseTo(7, 0);
+    expect(stitched).toMatchObject({ width: 1280, height: 720, hasAudio: true });
+    expect(stitched?.durationSeconds).toBeCloseTo(15, 0);
+  });
+
+  it('takes kie’s 2026 fields: aspect_ratio (alias, never contradicting aspectRatio), resolution, duration, veo3_lite', async () => {
+    const sim = await start({ latencyMs: 0, kieApiKey: 'k' });
+    const answer = async (body: Record<string, unknown>) =>
+      (await (await kieSubmit(sim, { prompt: 'a kite', ...body })).json()) as {
+        code: number;
+        msg: string;
+        data: { taskId: string } | null;
+      };
+    expect(await answer({ aspect_ratio: '9:16', aspectRatio: '16:9' })).toMatchObject({
+      code: 422,
+      msg: 'aspect_ratio and aspectRatio differ',
+    });
+    expect(await answer({ model: 'veo3_lite', resolution: '4k' })).toMatchObject({ code: 422 });
+    expect(await answer({ resolution: '1080p', duration: 4 })).toMatchObject({
+      code: 422,
+      msg: 'duration must be 8 for 1080p, 4k or REFERENCE_2_VIDEO',
+    });
+    expect(await answer({ duration: 5 })).toMatchObject({ code: 422 });
+    const made = await answer({ model: 'veo3_lite', aspect_ratio: '9:16', resolution: '1080p', duration: 8 });
+    expect(made.code).toBe(200);
+    const record = (await (
+      await fetch(`${sim.url}/api/v1/veo/record-info?taskId=${made.data?.taskId}`, {
+        headers: { authorization: 'Bearer k' },
+      })
+    ).json()) as { data: { response: { resultUrls: string[]; resolution: string } } };
+    expect(record.data.response.resolution).toBe('1080p');
+    const video = mp4Info(
+      Buffer.from(await (await fetch(record.data.response.resultUrls[0] ?? '')).arrayBuffer()),
+    );
+    expect(video).toMatchObject({ width: 1080, height: 1920, hasAudio: true });
+    expect(video?.durationSeconds).toBeCloseTo(8, 0);
+  });
+
+  it('answers a retired model as each upstream does: Google 404 NOT_FOUND, kie 422', async () => {
+    const sim = await start({ latencyMs: 0, retiredModels: ['veo-3.1-fast-generate-preview', 'veo3'] });
+    const gone = await geminiSubmit(sim, { instances: [{ prompt: 'x' }] });
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({
+      error: {
+        status: 'NOT_FOUND',
+        message: expect.stringContaining('models/veo-3.1-fast-generate-preview is not found'),
+      },
+    });
+    expect(await (await kieSubmit(sim, { prompt: 'x', model: 'veo3' })).json()).toMatchObject({
+      code: 422,
+      msg: 'The model veo3 is not supported',
+    });
+    expect(await (await kieSubmit(sim, { prompt: 'x', model: 'veo3_fast' })).json()).toMatchObject({
+      code: 200,
+    });
+    expect(parseSimulatorArgs(['--retired-model', 'a', '--retired-model', 'b']).retiredModels).toEqual([
+      'a',
+      'b',
+    ]);
+  });
+
+  it('serves 720p as 1280×720 (16:9) and 720×1280 (9:16), 8 s with sound, by default', () => {
+    expect(mp4Info(readFileSync(sampleFiles['16:9']))).toMatchObject({
+      width: 1280,
+      height: 720,
+      hasAudio: true,
+    });
+    expect(mp4Info(readFileSync(sampleFiles['9:16']))).toMatchObject({
+      width: 720,
+      height: 1280,
+      hasAudio: true,
+    });
+    expect(mp4Info(mp4Bytes('no moov'))).toBeUndefined();
   });
 
   it('draws the same outcomes and latencies from the same seed', async () => {

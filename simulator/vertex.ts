@@ -62,7 +62,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
     sendJson(res, 200, { access_token: token, expires_in: ttl, token_type: 'Bearer' });
   }
 
-  function finished(name: string, generation: Generation) {
+  async function finished(name: string, generation: Generation) {
     if (generation.outcome === 'failed') return failedOperation(name);
     if (generation.outcome === 'rejected' && generation.prompt.includes('[blocked]')) {
       return {
@@ -86,18 +86,15 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         },
       };
     }
-    const count = Number(generation.details.sampleCount ?? 1);
     const storageUri = generation.details.storageUri as string | undefined;
-    const videos = Array.from({ length: count }, (_, index) =>
+    const inline = storageUri ? undefined : (await sampleBytes(generation)).toString('base64');
+    const videos = Array.from({ length: generation.samples }, (_, index) =>
       storageUri
         ? {
             gcsUri: `${storageUri.replace(/\/+$/, '')}/${generation.id}/sample_${index}.mp4`,
             mimeType: 'video/mp4',
           }
-        : {
-            bytesBase64Encoded: sampleBytes(generation.aspectRatio).toString('base64'),
-            mimeType: 'video/mp4',
-          },
+        : { bytesBase64Encoded: inline, mimeType: 'video/mp4' },
     );
     return { name, done: true, response: { '@type': responseType, raiMediaFilteredCount: 0, videos } };
   }
@@ -120,9 +117,16 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         const quotaMessage = `Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: ${match[2]}. Please submit a quota increase request.`;
         if (refused(res, ctx.generations.refusal('vertex', 'submit'), quotaMessage)) return;
         ctx.stats.submits++;
-        const submit = veoSubmit(req, res, 'vertex');
+        if (ctx.options.retiredModels?.includes(match[2] ?? '')) {
+          return googleError(
+            res,
+            404,
+            `Publisher Model \`${match[1]}\` was not found or your project does not have access to it. Please ensure you are using a valid model version.`,
+          );
+        }
+        const submit = veoSubmit(req, res, 'vertex', match[2] ?? '');
         if (!submit) return;
-        const { seed, generateAudio, storageUri, sampleCount } = submit.parameters;
+        const { seed, generateAudio, storageUri } = submit.parameters;
         if (
           seed !== undefined &&
           (!Number.isInteger(seed) || Number(seed) < 0 || Number(seed) > 4294967295)
@@ -137,8 +141,8 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         }
         const generation = ctx.generations.create(
           'vertex',
-          { model: match[2] ?? '', ...submit.fields },
-          { storageUri, sampleCount: sampleCount ?? 1, extension: submit.video?.kind },
+          { model: match[2] ?? '', ...submit.fields, video: submit.output, samples: submit.samples },
+          { storageUri, extension: submit.video?.kind },
         );
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
       },
@@ -148,7 +152,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'POST',
       pattern: new RegExp(`${modelPath}:fetchPredictOperation$`),
-      handle(req, res, match) {
+      async handle(req, res, match) {
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('vertex', 'poll'))) return;
         ctx.stats.polls++;
@@ -161,7 +165,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         if (!generation || generation.model !== match[2])
           return googleError(res, 404, 'Operation not found.');
         if (!ctx.generations.polled(generation)) return sendJson(res, 200, { name });
-        return sendJson(res, 200, finished(name, generation));
+        return sendJson(res, 200, await finished(name, generation));
       },
     },
     {
@@ -169,7 +173,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/,
-      handle(req, res, match) {
+      async handle(req, res, match) {
         if (!authorized(req, res)) return;
         const object = decodeURIComponent(match[2] ?? '');
         const id = /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
@@ -181,7 +185,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           return googleError(res, 404, `No such object: ${match[1]}/${object}`);
         }
         ctx.stats.downloads++;
-        sendSample(res, generation, ctx.options.videoBytes);
+        await sendSample(res, generation, ctx.options.videoBytes);
       },
     },
   ];

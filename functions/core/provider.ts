@@ -19,10 +19,21 @@ export interface SourceVideo {
 export interface UpstreamRequest {
   taskId: string;
   prompt: string;
-  model: Model;
+  /** veo3_lite until the request schema's Model has it (issue 15). */
+  model: Model | 'veo3_lite';
   generationType: GenerationType;
   aspectRatio: ConcreteAspectRatio;
   seed: number;
+  /**
+   * Veo 3.1 options (issue 15), checked against core/capabilities.ts before they get here. Unset: the
+   * upstream's defaults (720p, 8 s, audio on, one video, no negative prompt, its person policy).
+   */
+  resolution?: '720p' | '1080p' | '4k';
+  durationSeconds?: number;
+  generateAudio?: boolean;
+  negativePrompt?: string;
+  personGeneration?: 'allow_all' | 'allow_adult' | 'dont_allow';
+  sampleCount?: number;
   /** The images' original URLs (relays such as kie.ai fetch them themselves). */
   imageUrls: string[];
   /** The images fetched and, for Auto, cropped (Google's APIs take the bytes). */

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mp4Info } from '../../../simulator/mp4-info';
 import { type Simulator, startSimulator } from '../../../simulator/server';
 import {
   decoded,
@@ -19,7 +20,6 @@ import { GeminiProvider } from './gemini-provider';
 const API_KEY = 'gemini-test-key-0123456789';
 const models = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };
 const sample9x16 = readFileSync(new URL('../../../simulator/assets/sample-9x16.mp4', import.meta.url));
-const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));
 
 const red = pngImage(2, 1, [255, 0, 0]);
 const green = pngImage(1, 2, [0, 255, 0]);
@@ -166,8 +166,11 @@ describe('GeminiProvider against the simulator', () => {
 
     const status = await settle(hd, operation);
     if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
+    // Veo's extension is the source (8 s here: the fixture has no length of its own) and 7 s more, at 720p.
     const bytes = await buffer((await hd.download(status.videos[0] ?? '')).body);
-    expect(bytes.equals(sample16x9)).toBe(true);
+    const info = mp4Info(bytes);
+    expect(info).toMatchObject({ width: 1280, height: 720, hasAudio: true });
+    expect(info?.durationSeconds).toBeCloseTo(15, 0);
   });
 
   it('names the source video by its URI when the API refuses it inline', async () => {
@@ -202,7 +205,10 @@ describe('GeminiProvider against the simulator', () => {
       ]);
       const status = await settle(p, operation);
       if (status.state !== 'done') throw new Error(`not done: ${JSON.stringify(status)}`);
-      expect((await buffer((await p.download(status.videos[0] ?? '')).body)).equals(sample9x16)).toBe(true);
+      // Longer than its source: the source's 8 seconds and 7 more.
+      const info = mp4Info(await buffer((await p.download(status.videos[0] ?? '')).body));
+      expect(info).toMatchObject({ width: 720, height: 1280 });
+      expect(info?.durationSeconds).toBeCloseTo(15, 0);
 
       // Without a source operation that still shows its video, the refusal stands (permanent).
       const refused = await failure(p.submit({ ...request, extend: { video } }));

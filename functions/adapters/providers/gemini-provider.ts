@@ -32,7 +32,8 @@ export interface GeminiProviderOptions {
   baseUrl?: string;
   /** Sent as `x-goog-api-key` on every call, the video download included. */
   apiKey?: Secret;
-  models: { veo3: string; veo3_fast: string };
+  /** veo3_lite is optional here: without it a Lite request is refused before it is sent. */
+  models: { veo3: string; veo3_fast: string; veo3_lite?: string };
   /** Default 720p. */
   resolution?: VeoResolution;
   /** Refuses video URIs a response points at (e.g. the core's URL guard); returns the problem. */
@@ -105,16 +106,21 @@ export class GeminiProvider implements VideoProvider {
 
   private async predict(request: UpstreamRequest, video?: GeminiVideo): Promise<string> {
     const model = this.options.models[request.model];
-    const body = {
-      instances: [veoInstance(request, video)],
-      parameters: {
-        aspectRatio: request.aspectRatio,
-        // The Gemini API extends at 720p only, and wants durationSeconds 8 for an extension as for the rest.
-        resolution: video ? EXTENSION_RESOLUTION : (this.options.resolution ?? '720p'),
-        durationSeconds: 8,
-        sampleCount: 1,
-      },
+    if (!model) throw new Error(`${this.name}: no upstream model configured for ${request.model}`);
+    // The Gen AI SDK's generateVideosConfigToMldev: numberOfVideos travels as sampleCount.
+    const parameters: Record<string, unknown> = {
+      aspectRatio: request.aspectRatio,
+      // The Gemini API extends at 720p only, and wants durationSeconds 8 for an extension (it adds 7 s).
+      // An asked resolution is sent as asked (the API refuses it for an extension), never replaced.
+      resolution: video
+        ? (request.resolution ?? EXTENSION_RESOLUTION)
+        : (request.resolution ?? this.options.resolution ?? '720p'),
+      durationSeconds: video ? 8 : (request.durationSeconds ?? 8),
+      sampleCount: request.sampleCount ?? 1,
     };
+    if (request.negativePrompt !== undefined) parameters.negativePrompt = request.negativePrompt;
+    if (request.personGeneration !== undefined) parameters.personGeneration = request.personGeneration;
+    const body = { instances: [veoInstance(request, video)], parameters };
     const response = await this.call(new URL(`v1beta/models/${model}:predictLongRunning`, this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),

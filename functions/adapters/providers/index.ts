@@ -2,7 +2,7 @@ import type { ProviderName, VideoProvider } from '../../core/ports';
 import { GEMINI_BASE_URL, GeminiProvider, type GeminiProviderOptions } from './gemini-provider';
 import { KieProvider } from './kie-provider';
 import type { Secret } from './upstream-http';
-import type { VeoResolution } from './veo-request';
+import type { VeoModel, VeoResolution } from './veo-request';
 import { VertexProvider } from './vertex-provider';
 
 export { GeminiProvider } from './gemini-provider';
@@ -25,8 +25,8 @@ export interface ProviderSettings {
   project?: string;
   /** vertex: e.g. us-central1. */
   region?: string;
-  /** Upstream model ids behind veo3 / veo3_fast; unset means the provider's Veo 3.1 defaults. */
-  models?: { veo3?: string; veo3_fast?: string };
+  /** Upstream model ids behind veo3 / veo3_fast / veo3_lite; unset means the provider's Veo 3.1 defaults. */
+  models?: { veo3?: string; veo3_fast?: string; veo3_lite?: string };
   /** gemini and vertex: 720p (default) or 1080p. */
   resolution?: VeoResolution;
   /** vertex: a gs:// prefix to have the videos written to instead of returned inline. */
@@ -40,7 +40,11 @@ export interface ProviderSettings {
   timeoutMs?: number;
 }
 
-const geminiDefaultModels = { veo3: 'veo-3.1-generate-preview', veo3_fast: 'veo-3.1-fast-generate-preview' };
+const geminiDefaultModels = {
+  veo3: 'veo-3.1-generate-preview',
+  veo3_fast: 'veo-3.1-fast-generate-preview',
+  veo3_lite: 'veo-3.1-lite-generate-preview',
+};
 
 /** The one place that turns settings into a VideoProvider; throws at cold start when one is missing. */
 export function createProvider(settings: ProviderSettings): VideoProvider {
@@ -109,9 +113,10 @@ function required<K extends keyof ProviderSettings>(
   return value as NonNullable<ProviderSettings[K]>;
 }
 
-function definedOnly(models: ProviderSettings['models']): Partial<Record<'veo3' | 'veo3_fast', string>> {
-  const out: Partial<Record<'veo3' | 'veo3_fast', string>> = {};
+function definedOnly(models: ProviderSettings['models']): Partial<Record<VeoModel, string>> {
+  const out: Partial<Record<VeoModel, string>> = {};
   if (models?.veo3) out.veo3 = models.veo3;
   if (models?.veo3_fast) out.veo3_fast = models.veo3_fast;
+  if (models?.veo3_lite) out.veo3_lite = models.veo3_lite;
   return out;
 }

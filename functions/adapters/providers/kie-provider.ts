@@ -18,6 +18,7 @@ import {
   upstreamFetch,
   withTrailingSlash,
 } from './upstream-http';
+import type { VeoModel } from './veo-request';
 
 export interface KieProviderOptions {
   /** Default `kie`. */
@@ -27,10 +28,10 @@ export interface KieProviderOptions {
   apiKey: Secret;
   /** kie's webhook HMAC key (its settings page); without it pushes are ignored and polling alone is used. */
   webhookSecret?: Secret;
-  /** kie's model names behind ours; default the same names (veo3, veo3_fast). */
-  models?: Partial<Record<'veo3' | 'veo3_fast', string>>;
-  /** kie's extend-API model names behind ours; default veo3 → quality, veo3_fast → fast. */
-  extendModels?: Partial<Record<'veo3' | 'veo3_fast', string>>;
+  /** kie's model names behind ours; default the same names (veo3, veo3_fast, veo3_lite). */
+  models?: Partial<Record<VeoModel, string>>;
+  /** kie's extend-API model names behind ours; default veo3 → quality, veo3_fast → fast (none for Lite). */
+  extendModels?: Partial<Record<VeoModel, string>>;
   /** How old a push's X-Webhook-Timestamp may be (default 300 s). */
   pushMaxAgeSeconds?: number;
   /** Refuses result URLs kie points at (e.g. the core's URL guard); returns the problem. */
@@ -53,8 +54,8 @@ const recordSchema = z.object({
   errorMessage: z.string().nullish(),
 });
 
-/** kie's extend API names its models differently from its generate API. */
-const extendModels = { veo3: 'quality', veo3_fast: 'fast' } as const;
+/** kie's extend API names its models differently from its generate API, and has no Lite. */
+const extendModels: Partial<Record<VeoModel, string>> = { veo3: 'quality', veo3_fast: 'fast' };
 
 /** Envelope codes that mean "not now": rate limit, maintenance, server error. */
 const transientCodes = new Set([429, 455, 500, 503]);
@@ -89,6 +90,9 @@ export class KieProvider implements VideoProvider {
       enableTranslation: false,
     };
     if (request.imageUrls.length > 0) body.imageUrls = request.imageUrls;
+    // kie's 2026 fields (its current document): sent only when asked, so kie's defaults (720p, 8 s) stay its own.
+    if (request.resolution !== undefined) body.resolution = request.resolution;
+    if (request.durationSeconds !== undefined) body.duration = request.durationSeconds;
     if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
     const data = await this.envelope(new URL('api/v1/veo/generate', this.baseUrl), {
       method: 'POST',
@@ -110,7 +114,7 @@ export class KieProvider implements VideoProvider {
     const body: Record<string, unknown> = {
       taskId: sourceTaskId,
       prompt: request.prompt,
-      model: this.options.extendModels?.[request.model] ?? extendModels[request.model],
+      model: this.options.extendModels?.[request.model] ?? extendModels[request.model] ?? request.model,
       seeds: request.seed,
     };
     if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;

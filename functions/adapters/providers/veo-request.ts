@@ -14,6 +14,9 @@ import type { OperationStatus, SourceImage, SourceVideo, UpstreamRequest } from 
 
 export type VeoResolution = '720p' | '1080p';
 
+/** Our model names, each mapped to an upstream model id per provider. */
+export type VeoModel = 'veo3' | 'veo3_fast' | 'veo3_lite';
+
 export interface VeoImage {
   bytesBase64Encoded: string;
   mimeType: string;

@@ -22,6 +22,7 @@ import {
   EXTENSION_RESOLUTION,
   filteredStatus,
   operationError,
+  type VeoModel,
   type VeoResolution,
   veoInstance,
   vertexVideo,
@@ -38,8 +39,8 @@ export interface VertexProviderOptions {
   region: string;
   /** Default https://{region}-aiplatform.googleapis.com (https://aiplatform.googleapis.com for global). */
   baseUrl?: string;
-  /** Default Veo 3.1 GA: veo-3.1-generate-001 and veo-3.1-fast-generate-001. */
-  models?: Partial<Record<'veo3' | 'veo3_fast', string>>;
+  /** Default Veo 3.1 GA: veo-3.1-generate-001, veo-3.1-fast-generate-001, veo-3.1-lite-generate-001. */
+  models?: Partial<Record<VeoModel, string>>;
   /** Default 720p. */
   resolution?: VeoResolution;
   /**
@@ -59,7 +60,11 @@ export interface VertexProviderOptions {
   downloadTimeoutMs?: number;
 }
 
-export const VERTEX_DEFAULT_MODELS = { veo3: 'veo-3.1-generate-001', veo3_fast: 'veo-3.1-fast-generate-001' };
+export const VERTEX_DEFAULT_MODELS: Record<VeoModel, string> = {
+  veo3: 'veo-3.1-generate-001',
+  veo3_fast: 'veo-3.1-fast-generate-001',
+  veo3_lite: 'veo-3.1-lite-generate-001',
+};
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 /** Chunk size for decoding inline videos: a multiple of 4 base64 characters (48 KiB of bytes). */
@@ -115,7 +120,7 @@ export class VertexProvider implements VideoProvider {
   readonly name: string;
   private readonly key: () => Promise<string | undefined>;
   private auth?: Promise<Auth>;
-  private readonly models: Record<'veo3' | 'veo3_fast', string>;
+  private readonly models: Record<VeoModel, string>;
 
   constructor(private readonly options: VertexProviderOptions) {
     this.name = options.name ?? 'vertex';
@@ -130,12 +135,17 @@ export class VertexProvider implements VideoProvider {
     const parameters: Record<string, unknown> = {
       aspectRatio: request.aspectRatio,
       seed: request.seed,
-      // An extension adds 7 seconds to the video, at 720p (see EXTENSION_RESOLUTION).
-      resolution: extend ? EXTENSION_RESOLUTION : (this.options.resolution ?? '720p'),
-      durationSeconds: extend ? 7 : 8,
-      generateAudio: true,
-      sampleCount: 1,
+      // An extension adds 7 seconds to the video, at 720p (see EXTENSION_RESOLUTION); an asked resolution
+      // is sent as asked (Vertex refuses it for an extension), never replaced.
+      resolution: extend
+        ? (request.resolution ?? EXTENSION_RESOLUTION)
+        : (request.resolution ?? this.options.resolution ?? '720p'),
+      durationSeconds: extend ? 7 : (request.durationSeconds ?? 8),
+      generateAudio: request.generateAudio ?? true,
+      sampleCount: request.sampleCount ?? 1,
     };
+    if (request.negativePrompt !== undefined) parameters.negativePrompt = request.negativePrompt;
+    if (request.personGeneration !== undefined) parameters.personGeneration = request.personGeneration;
     if (this.options.storageUri) parameters.storageUri = this.options.storageUri;
     const instance = veoInstance(request, extend && vertexVideo(extend.video));
     const path = `v1/projects/${project}/locations/${this.options.region}/publishers/google/models/${model}:predictLongRunning`;
