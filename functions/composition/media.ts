@@ -2,9 +2,8 @@ import { findFfmpeg } from '../adapters/media/ffmpeg';
 import { FfmpegImageCropper } from '../adapters/media/ffmpeg-image-cropper';
 import { FfmpegUpscaler } from '../adapters/media/ffmpeg-upscaler';
 import { FfmpegWatermarker } from '../adapters/media/ffmpeg-watermarker';
-import { failureMessages } from '../core/errors';
+import { failureMessages, renditionMessages } from '../core/errors';
 import type { ImageCropper, VideoUpscaler, VideoWatermarker } from '../core/ports';
-import { renditionMessages } from '../core/renditions';
 
 /** Without ffmpeg (a deployment without the layer) Auto sends the image uncropped; Veo fits it itself. */
 export function imageCropper(): ImageCropper {

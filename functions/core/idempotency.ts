@@ -10,7 +10,7 @@ const validKey = /^[\x21-\x7e]{1,255}$/;
 /** The header's value, checked; undefined when the client sent none. */
 export function parseIdempotencyKey(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!validKey.test(value)) throw errors.validation(idempotencyMessages.invalid);
+  if (!validKey.test(value)) throw errors.idempotencyKeyInvalid();
   return value;
 }
 
@@ -32,9 +32,3 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
-
-export const idempotencyMessages = {
-  invalid: 'Idempotency-Key must be 1 to 255 visible ASCII characters',
-  reused:
-    'Idempotency-Key was already used with a different request body in the last 24 hours; use a new key for a new request',
-} as const;

@@ -1,13 +1,6 @@
 import type { DepsFor, Settings } from './deps';
-import { failureMessages } from './errors';
-import {
-  type GenerateMessage,
-  InputRejectedError,
-  type OperationStatus,
-  type PollMessage,
-  RateLimitedError,
-  UpstreamUnavailableError,
-} from './ports';
+import { failureMessages, InputRejectedError, RateLimitedError, UpstreamUnavailableError } from './errors';
+import type { GenerateMessage, OperationStatus, PollMessage } from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
 import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
 

@@ -49,42 +49,11 @@ export interface CreditChange {
   credits: number;
 }
 
-export class InsufficientCreditsError extends Error {
-  constructor(readonly balance: number) {
-    super('insufficient credits');
-  }
-}
-
-/**
- * The key was revoked (or removed) by the time a charge was written: the API may authenticate from a short
- * cache, so the charge itself refuses revoked keys and no new charged work starts after a revocation.
- */
-export class ApiKeyRefusedError extends Error {
-  override name = 'ApiKeyRefusedError';
-  constructor() {
-    super('the API key is revoked or gone');
-  }
-}
-
 /** A window of at most `limit` grants per `windowMs` for one scope (e.g. a key's new tasks). */
 export interface RateWindow {
   scope: string;
   limit: number;
   windowMs: number;
-}
-
-/**
- * No slot of the rate window is free: nothing was written. `contended`: refused only because other
- * instances kept winning the race for the counter, not because the window is full.
- */
-export class RateLimitedError extends Error {
-  override name = 'RateLimitedError';
-  constructor(
-    readonly retryAfterMs: number,
-    readonly contended = false,
-  ) {
-    super('rate limited');
-  }
 }
 
 export interface TaskStore {
@@ -170,13 +139,6 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
-export class IdempotencyConflictError extends Error {
-  override name = 'IdempotencyConflictError';
-  constructor(readonly existing: Pick<IdempotencyRecord, 'bodyHash' | 'taskId'>) {
-    super('idempotency key already used');
-  }
-}
-
 /** Where a page of TaskStore.listByKey ends: its last task, as the per-key index keys it. */
 export interface TaskCursor {
   taskId: string;
@@ -218,16 +180,6 @@ export interface SourceImage {
   mimeType: ImageMimeType;
   width: number;
   height: number;
-}
-
-/** An input of the task the client must fix (an image, the video to extend): the task fails with 422. */
-export class InputRejectedError extends Error {
-  override name = 'InputRejectedError';
-}
-
-/** The problem with an input image, worded for the client (e.g. "is larger than 20 MB"). */
-export class ImageRejectedError extends InputRejectedError {
-  override name = 'ImageRejectedError';
 }
 
 /** Fetches untrusted image URLs through the URL guard, with a size limit, a timeout and type sniffing. */

@@ -65,11 +65,3 @@ export interface VideoProvider {
    */
   verifyPush?(operation: string, headers: Record<string, string | undefined>): Promise<boolean>;
 }
-
-/**
- * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
- * Also thrown by the translator when the translation service is unavailable.
- */
-export class UpstreamUnavailableError extends Error {
-  override name = 'UpstreamUnavailableError';
-}

@@ -1,6 +1,6 @@
 import type { DepsFor } from './deps';
-import { errors } from './errors';
-import { type ApiKey, RateLimitedError, type RateWindow } from './ports';
+import { errors, RateLimitedError } from './errors';
+import type { ApiKey, RateWindow } from './ports';
 
 /** New tasks a key may submit per window. */
 export interface RateLimit {

@@ -1,7 +1,7 @@
 import type { DepsFor } from './deps';
-import { errors, KieError } from './errors';
+import { errors, toKieError } from './errors';
 import type { PollMessage } from './messages';
-import { type ApiKey, ApiKeyRefusedError, InsufficientCreditsError } from './ports';
+import type { ApiKey } from './ports';
 import { takeRateSlot } from './rate-limit';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
@@ -11,14 +11,6 @@ import { type RenditionJob, type RenditionResolution, renditionSlot, type Task }
  * task and video by the poller and cached in S3. The slot is claimed with a conditional write, so
  * concurrent requests never make it twice; a failed one may be asked for again.
  */
-export const renditionMessages = {
-  processing1080p: '1080P is processing. It should be ready in 1-2 minutes.',
-  processing4k: '4k is processing. It should be ready in 5-10 minutes.',
-  done4k: 'The video has been generated successfully',
-  not169: '1080P is only available for 16:9 videos',
-  notSuccess: 'record status is not success',
-  disabled: 'Renditions are disabled on this deployment (no ffmpeg available to the poller)',
-} as const;
 
 /** What the API's rendition requests use. */
 export type RenditionRequestDeps = DepsFor<
@@ -42,12 +34,12 @@ export async function request1080p(
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index } = parsed.data;
   const task = await finishedTask(deps, key, taskId, index);
-  if (task.aspectRatio !== '16:9') throw errors.validation(renditionMessages.not169);
+  if (task.aspectRatio !== '16:9') throw errors.only169();
 
   const job = task.renditions?.[renditionSlot('1080p', index)];
   if (job?.status === 'ready' && job.key) return { resultUrl: await deps.videos.url(job.key) };
   if (job?.status !== 'processing') await start(deps, task, '1080p', index);
-  throw new KieError(400, renditionMessages.processing1080p);
+  throw errors.processing1080p();
 }
 
 /** POST /veo/get-4k-video: starts the 4K rendition and answers at once; a callback follows when it is ready. */
@@ -58,19 +50,15 @@ export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: u
   const task = await finishedTask(deps, key, taskId, index);
 
   const job = task.renditions?.[renditionSlot('4k', index)];
-  if (job?.status === 'processing') throw errors.validation(renditionMessages.processing4k);
+  if (job?.status === 'processing') throw errors.processing4k();
   if (job?.status === 'ready' && job.key) {
-    throw new KieError(422, renditionMessages.done4k, {
-      taskId,
-      resultUrls: [await deps.videos.url(job.key)],
-      imageUrls: null,
-    });
+    throw errors.done4k(taskId, [await deps.videos.url(job.key)]);
   }
   // A 4K rendition is new, charged work: it counts against the key's rate limit like a new task.
   await takeRateSlot(deps, key);
   if (!(await start(deps, task, '4k', index, callBackUrl))) {
     // Another request claimed the slot a moment ago.
-    throw errors.validation(renditionMessages.processing4k);
+    throw errors.processing4k();
   }
   return { taskId, resultUrls: null, imageUrls: null };
 }
@@ -83,10 +71,10 @@ async function finishedTask(
 ): Promise<Task> {
   const task = await deps.tasks.get(taskId);
   if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();
-  if (task.status !== 'succeeded') throw errors.validation(renditionMessages.notSuccess);
+  if (task.status !== 'succeeded') throw errors.notSucceeded();
   if (index >= (task.results?.length ?? 0))
     throw errors.validation(`index must be below ${task.results?.length ?? 0}`);
-  if (!deps.settings.ffmpegAvailable) throw errors.featureDisabled(renditionMessages.disabled);
+  if (!deps.settings.ffmpegAvailable) throw errors.renditionsDisabled();
   return task;
 }
 
@@ -112,9 +100,7 @@ async function start(
   try {
     claimed = await deps.tasks.startRendition(task.taskId, slot, job, { keyHash: task.keyHash, credits });
   } catch (error) {
-    if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(credits, error.balance);
-    if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
-    throw error;
+    throw toKieError(error, { charge: credits });
   }
   if (claimed) {
     deps.log.info('rendition requested', { taskId: task.taskId, slot, credits });

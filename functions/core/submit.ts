@@ -1,13 +1,7 @@
 import type { DepsFor } from './deps';
-import { errors, failureMessages } from './errors';
-import { idempotencyMessages, idempotencyTtlSeconds, requestHash } from './idempotency';
-import {
-  type ApiKey,
-  ApiKeyRefusedError,
-  IdempotencyConflictError,
-  type IdempotencyRecord,
-  InsufficientCreditsError,
-} from './ports';
+import { errors, failureMessages, IdempotencyConflictError, toKieError } from './errors';
+import { idempotencyTtlSeconds, requestHash } from './idempotency';
+import type { ApiKey, IdempotencyRecord } from './ports';
 import { rateWindowFor, withinRateLimit } from './rate-limit';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
 import { newTask, type Task } from './task';
@@ -114,7 +108,7 @@ async function replay(
   if (idempotencyKey === undefined) return {};
   const stored = await deps.tasks.findIdempotency(key.keyHash, idempotencyKey, deps.now());
   if (!stored) return { claim: { idempotencyKey, bodyHash } };
-  if (stored.bodyHash !== bodyHash) throw errors.validation(idempotencyMessages.reused);
+  if (stored.bodyHash !== bodyHash) throw errors.idempotencyKeyReused();
   deps.log.info('idempotent retry', { taskId: stored.taskId });
   return { taskId: stored.taskId };
 }
@@ -131,7 +125,7 @@ async function queueNewTask(
   { extendsTaskId, idempotency }: { extendsTaskId?: string; idempotency?: IdempotencyClaim } = {},
 ): Promise<{ taskId: string }> {
   if (request.watermark && !deps.settings.ffmpegAvailable) {
-    throw errors.featureDisabled(failureMessages.watermarkDisabled);
+    throw errors.watermarkDisabled();
   }
   const price = deps.settings.prices[request.model];
   const task: Task = {
@@ -160,15 +154,12 @@ async function queueNewTask(
       deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price }, { idempotency: record, rate }),
     );
   } catch (error) {
-    if (error instanceof InsufficientCreditsError) throw errors.insufficientCredits(price, error.balance);
-    if (error instanceof ApiKeyRefusedError) throw errors.unauthorized();
     // A concurrent duplicate won the Idempotency-Key: nothing of this request was written.
     if (error instanceof IdempotencyConflictError) {
-      if (error.existing.bodyHash !== idempotency?.bodyHash)
-        throw errors.validation(idempotencyMessages.reused);
+      if (error.existing.bodyHash !== idempotency?.bodyHash) throw errors.idempotencyKeyReused();
       return { taskId: error.existing.taskId };
     }
-    throw error;
+    throw toKieError(error, { charge: price });
   }
   deps.log.info('task created', { taskId: task.taskId, model: request.model, credits: price, extendsTaskId });
   deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });

@@ -1,12 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import type { DepsFor } from './deps';
-import {
-  type ConcreteAspectRatio,
-  ImageRejectedError,
-  InputRejectedError,
-  type SourceImage,
-  type UpstreamRequest,
-} from './ports';
+import { ImageRejectedError, InputRejectedError } from './errors';
+import type { ConcreteAspectRatio, SourceImage, UpstreamRequest } from './ports';
 import type { Task } from './task';
 
 /** What preparing an upstream request uses (the worker). */

@@ -7,15 +7,15 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import {
-  type ApiKey,
-  type CallbackChainMove,
-  type CreditChange,
-  IdempotencyConflictError,
-  type IdempotencyRecord,
-  type RateWindow,
-  type TaskCursor,
-  type TaskStore,
+import { IdempotencyConflictError } from '../../core/errors';
+import type {
+  ApiKey,
+  CallbackChainMove,
+  CreditChange,
+  IdempotencyRecord,
+  RateWindow,
+  TaskCursor,
+  TaskStore,
 } from '../../core/ports';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';

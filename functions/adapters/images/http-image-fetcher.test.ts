@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
-import { ImageRejectedError } from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
 import type { UrlPolicy } from '../../core/url-guard';
 import { pumpZeros, startTestServer, type TestServer } from '../http/test-server';
 import { HttpImageFetcher } from './http-image-fetcher';

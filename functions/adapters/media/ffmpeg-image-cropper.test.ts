@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageRejectedError, type SourceImage } from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { SourceImage } from '../../core/ports';
 import { centreCropBox, FfmpegImageCropper } from './ffmpeg-image-cropper';
 import { generate, greyRegion, probe, requireFfmpeg } from './test-helpers';
 

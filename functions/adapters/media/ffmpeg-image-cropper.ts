@@ -1,13 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type ConcreteAspectRatio,
-  type ImageCropper,
-  type ImageMimeType,
-  ImageRejectedError,
-  type SourceImage,
-} from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { ConcreteAspectRatio, ImageCropper, ImageMimeType, SourceImage } from '../../core/ports';
 import { FfmpegError, runFfmpeg } from './ffmpeg';
 
 export interface FfmpegImageCropperOptions {

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { GeminiProvider } from './gemini-provider';
 import { decoded, failure, lastRequest, pngImage, settle, sourceVideo } from './test-support';
 

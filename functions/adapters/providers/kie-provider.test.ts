@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { KieProvider, verifyKieSignature } from './kie-provider';
 import { failure, lastRequest, settle, sourceVideo } from './test-support';
 

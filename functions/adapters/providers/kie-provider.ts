@@ -1,12 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import {
-  type OperationStatus,
-  type UpstreamRequest,
-  UpstreamUnavailableError,
-  type VideoDownload,
-  type VideoProvider,
-} from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
   checkedVideoUrl,

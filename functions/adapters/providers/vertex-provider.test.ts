@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeServiceAccount, fakeServiceAccount } from '../../../simulator/fixtures';
 import type { RouteKind } from '../../../simulator/http';
 import { type Simulator, startSimulator } from '../../../simulator/server';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { decoded, failure, lastRequest, pngImage, settle, sourceVideo } from './test-support';
 import { VertexProvider } from './vertex-provider';
 
