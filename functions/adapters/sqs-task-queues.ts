@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { GenerateMessage, NotifyMessage, PollMessage, TaskQueues } from '../core/ports';
+import type { GenerateMessage, NotifyMessage, PollMessage } from '../core/messages';
+import type { TaskQueues } from '../core/ports';
 
 export interface QueueUrls {
   generate: string;

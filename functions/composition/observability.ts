@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PowertoolsMetricsAdapter } from '../adapters/observability/powertools-metrics';
-import type { Log, Metrics } from '../core/deps';
+import type { Log, Metrics } from '../core/ports';
 
 export function logger(serviceName: string): Log {
   return new Logger({ serviceName });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DepsFor } from './deps';
-import type { CallbackEvent } from './messages';
-import type { NotifyMessage } from './ports';
+import type { CallbackEvent, NotifyMessage } from './messages';
 import { type SignedResults, signResults, toRecord } from './record-info';
 import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from './task';
 import { refuseUrl, UrlRefusedError } from './url-guard';

@@ -3,6 +3,8 @@ import type {
   CallbackSender,
   ImageCropper,
   ImageFetcher,
+  Log,
+  Metrics,
   QuotaGate,
   TaskQueues,
   TaskStore,
@@ -12,7 +14,7 @@ import type {
   VideoUpscaler,
   VideoWatermarker,
 } from './ports';
-import type { RateLimit } from './rate-limit';
+import type { RateLimit } from './rate-window';
 import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
@@ -43,22 +45,6 @@ export interface Settings {
   apiKeyCacheSeconds: number;
   /** The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one). */
   upstreamQuota?: { limit: number; windowMs: number };
-}
-
-/** A structured logger (Powertools' Logger satisfies it). */
-export interface Log {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
-
-/**
- * Business metrics (Powertools' EMF in Lambda). Dimensions stay low-cardinality (model, provider);
- * anything per key or per task goes into `metadata`, which is searchable in the logs but not a dimension.
- */
-export interface Metrics {
-  count(name: string, dimensions?: Record<string, string>, metadata?: Record<string, string>): void;
-  milliseconds(name: string, value: number, dimensions?: Record<string, string>): void;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { DepsFor, Settings } from './deps';
 import { failureMessages, InputRejectedError, RateLimitedError, UpstreamUnavailableError } from './errors';
-import type { GenerateMessage, OperationStatus, PollMessage } from './ports';
+import type { GenerateMessage, PollMessage } from './messages';
+import type { OperationStatus } from './ports';
 import { isFinal, type Rendition, type Task, type TaskStatus } from './task';
 import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
 

@@ -16,6 +16,8 @@ export const aspectRatios = ['16:9', '9:16', 'Auto'] as const;
 export type Model = (typeof models)[number];
 export type GenerationType = (typeof generationTypes)[number];
 export type AspectRatio = (typeof aspectRatios)[number];
+/** An aspect ratio with `Auto` resolved: what the upstream is asked for. */
+export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
 
 export const PROMPT_MAX_CHARS = 5000;
 export const WATERMARK_MAX_CHARS = 100;

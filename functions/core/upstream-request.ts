@@ -1,7 +1,8 @@
 import { buffer } from 'node:stream/consumers';
 import type { DepsFor } from './deps';
 import { ImageRejectedError, InputRejectedError } from './errors';
-import type { ConcreteAspectRatio, SourceImage, UpstreamRequest } from './ports';
+import type { SourceImage, UpstreamRequest } from './ports';
+import type { ConcreteAspectRatio } from './schema';
 import type { Task } from './task';
 
 /** What preparing an upstream request uses (the worker). */

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Log } from '../core/deps';
 import { errors, type KieCode, KieError, toKieError } from '../core/errors';
+import type { Log } from '../core/ports';
 
 /** kie.ai's envelope; the HTTP status always equals `code`. */
 export function envelope(code: number, msg: string, data: unknown): APIGatewayProxyStructuredResultV2 {

@@ -1,7 +1,7 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { RateLimitedError } from '../../core/errors';
-import type { RateWindow } from '../../core/ports';
+import type { RateWindow } from '../../core/rate-window';
 import type { TransactItem } from './credits';
 import { type CounterState, counterPut, decide, emptyState, readCounter, stateFromRaw } from './quota-gate';
 

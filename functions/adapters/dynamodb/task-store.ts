@@ -13,10 +13,10 @@ import type {
   CallbackChainMove,
   CreditChange,
   IdempotencyRecord,
-  RateWindow,
   TaskCursor,
   TaskStore,
 } from '../../core/ports';
+import type { RateWindow } from '../../core/rate-window';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
 import { SlotTransactions } from './slot-transactions';

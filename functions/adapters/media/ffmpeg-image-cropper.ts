@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageRejectedError } from '../../core/errors';
-import type { ConcreteAspectRatio, ImageCropper, ImageMimeType, SourceImage } from '../../core/ports';
+import type { ImageCropper, ImageMimeType, SourceImage } from '../../core/ports';
+import type { ConcreteAspectRatio } from '../../core/schema';
 import { FfmpegError, runFfmpeg } from './ffmpeg';
 
 export interface FfmpegImageCropperOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRateLimit } from './rate-limit';
+import { parseRateLimit } from './rate-window';
 
 describe('parseRateLimit', () => {
   it('reads N per S seconds, with or without the unit, and off', () => {

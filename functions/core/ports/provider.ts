@@ -1,13 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { SourceImage } from './ports';
-import type { AspectRatio, GenerationType, Model } from './schema';
+import type { ConcreteAspectRatio, GenerationType, Model } from '../schema';
+import type { SourceImage } from './images';
 
 /**
  * The provider port: what the worker and poller need from a Veo upstream (Vertex AI, the Gemini API,
- * kie.ai or the simulator), and the request they hand it. Re-exported by ports.ts.
+ * kie.ai or the simulator), and the request they hand it.
  */
-
-export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
 
 /** The video an extension continues: the stored result of the source task. */
 export interface SourceVideo {
