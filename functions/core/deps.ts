@@ -5,7 +5,6 @@ import type {
   ImageFetcher,
   Log,
   Metrics,
-  QuotaGate,
   TaskQueues,
   TaskStore,
   Translator,
@@ -14,7 +13,7 @@ import type {
   VideoUpscaler,
   VideoWatermarker,
 } from './ports';
-import type { RateLimit } from './rate-window';
+import type { RateLimit, RateWindow } from './rate-window';
 import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
@@ -43,8 +42,11 @@ export interface Settings {
   providerName: string;
   /** How long the API trusts a key it authenticated before reading it again (API_KEY_CACHE_SECONDS). */
   apiKeyCacheSeconds: number;
-  /** The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one). */
-  upstreamQuota?: { limit: number; windowMs: number };
+  /**
+   * The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one),
+   * scoped by the provider's name.
+   */
+  upstreamQuota?: RateWindow;
 }
 
 /**
@@ -63,8 +65,6 @@ export interface Deps {
   translator: Translator;
   watermarker: VideoWatermarker;
   upscaler: VideoUpscaler;
-  /** The upstream's submit quota (shared by every worker) and the per-key rate limits (`rate#<keyHash>`). */
-  quota: QuotaGate;
   settings: Settings;
   log: Log;
   metrics: Metrics;

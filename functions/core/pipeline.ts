@@ -57,7 +57,6 @@ export async function startGeneration(deps: WorkerDeps, message: GenerateMessage
   // The intent and a slot of the upstream's quota are written in one transaction, so nothing but the
   // request itself stands between taking the slot and the submit: slow writes cannot bunch submits past
   // the upstream's quota. Bursts wait in the queue for the quota instead of meeting its 429s.
-  const quota = deps.settings.upstreamQuota && { scope: deps.provider.name, ...deps.settings.upstreamQuota };
   let claimed: boolean;
   try {
     claimed = await deps.tasks.transition(
@@ -65,7 +64,7 @@ export async function startGeneration(deps: WorkerDeps, message: GenerateMessage
       'queued',
       { status: 'submitting', updatedAt: deps.now() },
       undefined,
-      quota,
+      deps.settings.upstreamQuota,
     );
   } catch (error) {
     if (!(error instanceof RateLimitedError)) throw error;

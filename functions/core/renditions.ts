@@ -1,8 +1,8 @@
 import type { DepsFor } from './deps';
-import { errors, toKieError } from './errors';
+import { errors, RateLimitedError, toKieError } from './errors';
 import type { PollMessage } from './messages';
 import type { ApiKey } from './ports';
-import { takeRateSlot } from './rate-limit';
+import { keyRateWindow, type RateWindow, withinRateWindow } from './rate-window';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
 
@@ -13,9 +13,7 @@ import { type RenditionJob, type RenditionResolution, renditionSlot, type Task }
  */
 
 /** What the API's rendition requests use. */
-export type RenditionRequestDeps = DepsFor<
-  'tasks' | 'videos' | 'quota' | 'queues' | 'settings' | 'log' | 'now'
->;
+export type RenditionRequestDeps = DepsFor<'tasks' | 'videos' | 'queues' | 'settings' | 'log' | 'now'>;
 /** What the poller's rendition work uses. */
 export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
 
@@ -54,9 +52,10 @@ export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: u
   if (job?.status === 'ready' && job.key) {
     throw errors.done4k(taskId, [await deps.videos.url(job.key)]);
   }
-  // A 4K rendition is new, charged work: it counts against the key's rate limit like a new task.
-  await takeRateSlot(deps, key);
-  if (!(await start(deps, task, '4k', index, callBackUrl))) {
+  // A 4K rendition is new, charged work: it takes a slot of the key's rate limit like a new task, in the
+  // same transaction that claims and charges it.
+  const rate = keyRateWindow(key, deps.settings.rateLimit);
+  if (!(await withinRateWindow(rate, () => start(deps, task, '4k', index, callBackUrl, rate)))) {
     // Another request claimed the slot a moment ago.
     throw errors.processing4k();
   }
@@ -78,13 +77,17 @@ async function finishedTask(
   return task;
 }
 
-/** Claims the slot (charging for 4K) and queues the work; false when another request holds the slot. */
+/**
+ * Claims the slot (charging for 4K, taking a slot of `rate` when given) and queues the work; false when
+ * another request holds the slot.
+ */
 async function start(
   deps: RenditionRequestDeps,
   task: Task,
   resolution: RenditionResolution,
   index: number,
   callBackUrl?: string,
+  rate?: RateWindow,
 ): Promise<boolean> {
   const credits = resolution === '4k' ? deps.settings.price4k : 0;
   const job: RenditionJob = {
@@ -98,8 +101,15 @@ async function start(
   const slot = renditionSlot(resolution, index);
   let claimed: boolean;
   try {
-    claimed = await deps.tasks.startRendition(task.taskId, slot, job, { keyHash: task.keyHash, credits });
+    claimed = await deps.tasks.startRendition(
+      task.taskId,
+      slot,
+      job,
+      { keyHash: task.keyHash, credits },
+      rate,
+    );
   } catch (error) {
+    if (error instanceof RateLimitedError) throw error; // withinRateWindow answers it
     throw toKieError(error, { charge: credits });
   }
   if (claimed) {

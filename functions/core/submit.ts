@@ -2,7 +2,7 @@ import type { DepsFor } from './deps';
 import { errors, failureMessages, IdempotencyConflictError, toKieError } from './errors';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
 import type { ApiKey, IdempotencyRecord } from './ports';
-import { rateWindowFor, withinRateLimit } from './rate-limit';
+import { keyRateWindow, withinRateWindow } from './rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
 import { newTask, type Task } from './task';
 
@@ -148,9 +148,9 @@ async function queueNewTask(
     taskId: task.taskId,
     expiresAt: Math.floor(task.createdAt / 1000) + idempotencyTtlSeconds,
   };
-  const rate = rateWindowFor(deps, key);
+  const rate = keyRateWindow(key, deps.settings.rateLimit);
   try {
-    await withinRateLimit(rate, () =>
+    await withinRateWindow(rate, () =>
       deps.tasks.createCharged(task, { keyHash: key.keyHash, credits: price }, { idempotency: record, rate }),
     );
   } catch (error) {

@@ -1,3 +1,5 @@
+import type { RateLimit } from '../rate-window';
+
 /** API keys as the functions read them; the operator's keys tool administers them. */
 export interface ApiKey {
   keyHash: string;
@@ -10,7 +12,7 @@ export interface ApiKey {
   /** Epoch ms of the first revocation. */
   revokedAt?: number;
   /** New tasks allowed per window for this key; the deployment's default when absent. */
-  rateLimit?: { limit: number; windowSeconds: number };
+  rateLimit?: RateLimit;
 }
 
 export interface ApiKeyStore {

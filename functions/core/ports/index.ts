@@ -9,7 +9,6 @@ export * from './images';
 export * from './media';
 export * from './observability';
 export * from './provider';
-export * from './quota-gate';
 export * from './task-queues';
 export * from './task-store';
 export * from './translator';

@@ -13,9 +13,8 @@ export interface TaskStore {
    * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short, and
    * ApiKeyRefusedError when the key is revoked. With `idempotency`, the record is written in the same
    * transaction only if its key is unused (or expired); otherwise nothing is written and
-   * IdempotencyConflictError carries the stored record. With `rate`, one slot of that window (the counter
-   * QuotaGate keeps for the same scope) is taken in the same transaction; RateLimitedError when none is
-   * free. One round trip when nothing contends.
+   * IdempotencyConflictError carries the stored record. With `rate`, one slot of that window is taken in
+   * the same transaction; RateLimitedError when none is free. One round trip when nothing contends.
    */
   createCharged(
     task: Task,
@@ -44,8 +43,8 @@ export interface TaskStore {
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
    * Returns false when another writer got there first. A refund is applied in the same transaction, and
-   * with `slot` one slot of that window (the counter QuotaGate keeps for the same scope), or nothing is
-   * written and RateLimitedError says when the next slot frees.
+   * with `slot` one slot of that window, or nothing is written and RateLimitedError says when the next
+   * slot frees.
    */
   transition(
     taskId: string,
@@ -63,13 +62,16 @@ export interface TaskStore {
   /**
    * Adds a rendition job to a succeeded task if its slot is free (or its last attempt failed), charging
    * in the same transaction. Returns false when the slot is taken: each rendition is made at most once.
-   * Throws InsufficientCreditsError when the key cannot pay, ApiKeyRefusedError when it is revoked.
+   * Throws InsufficientCreditsError when the key cannot pay, ApiKeyRefusedError when it is revoked. With
+   * `rate`, one slot of that window is taken in the same transaction, or nothing is written and
+   * RateLimitedError says when the next slot frees.
    */
   startRendition(
     taskId: string,
     slot: RenditionSlot,
     job: RenditionJob,
     charge?: CreditChange,
+    rate?: RateWindow,
   ): Promise<boolean>;
   /** Ends a processing rendition (ready or failed), refunding in the same transaction; false if it was not processing. */
   finishRendition(
