@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TaskRecord } from '../functions/core/record-info';
+import type { TaskRecord } from '../functions/core/api/record-info';
 import type { fourKRequestSchema, generateRequestSchema } from '../functions/core/schema';
 import type { RequestInput } from './request-types';
 

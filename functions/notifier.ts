@@ -1,7 +1,7 @@
 import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
-import { deliverCallback } from './core/callbacks';
 import { notifyMessageSchema } from './core/messages';
+import { deliverCallback } from './core/stages/notify';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = notifierDeps(loadConfig());

@@ -1,8 +1,8 @@
 import { pollerDeps } from './composition/poller';
 import { loadConfig } from './config';
 import { pollMessageSchema } from './core/messages';
-import { pollGeneration } from './core/pipeline';
-import { makeRendition } from './core/renditions';
+import { pollGeneration } from './core/stages/poll';
+import { makeRendition } from './core/stages/renditions';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = pollerDeps(loadConfig());

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
-import { acceptUpstreamPush } from './core/pipeline';
 import { taskIdSchema } from './core/schema';
+import { acceptPush } from './core/stages/push';
 import { envelope, errorResponse } from './http/envelope';
 
 const deps = upstreamCallbackDeps(loadConfig());
@@ -11,7 +11,7 @@ const deps = upstreamCallbackDeps(loadConfig());
 export const handler = async (event: APIGatewayProxyEventV2) => {
   try {
     const taskId = taskIdSchema.safeParse(event.queryStringParameters?.taskId);
-    const accepted = taskId.success && (await acceptUpstreamPush(deps, taskId.data, event.headers ?? {}));
+    const accepted = taskId.success && (await acceptPush(deps, taskId.data, event.headers ?? {}));
     return envelope(200, 'success', { accepted });
   } catch (error) {
     return errorResponse(error, deps.log);

@@ -1,7 +1,7 @@
 import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
 import { generateMessageSchema } from './core/messages';
-import { startGeneration } from './core/pipeline';
+import { startGeneration } from './core/stages/generate';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = workerDeps(loadConfig());

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { CallbackDeps } from '../core/callbacks';
+import type { CallbackDeps } from '../core/stages/notify';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { callbackSender } from './http';
 import { logger, metrics } from './observability';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { RenditionSlot } from './task';
+import type { RenditionSlot } from './task/task';
 
 /**
  * The pipeline's SQS messages. Each consumer parses its queue's messages with these schemas, so every

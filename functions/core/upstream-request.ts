@@ -3,7 +3,7 @@ import type { DepsFor } from './deps';
 import { ImageRejectedError, InputRejectedError } from './errors';
 import type { SourceImage, UpstreamRequest } from './ports';
 import type { ConcreteAspectRatio } from './schema';
-import type { Task } from './task';
+import type { Task } from './task/task';
 
 /** What preparing an upstream request uses (the worker). */
 export type UpstreamRequestDeps = DepsFor<

@@ -1,20 +1,15 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { cancelTask } from '../core/api/cancel';
+import { creditBalance } from '../core/api/credit';
+import { parseIdempotencyKey } from '../core/api/idempotency';
+import { recordInfo } from '../core/api/record-info';
+import { type RenditionRequestDeps, request4k, request1080p } from '../core/api/renditions';
+import { type SubmitDeps, type SubmitOptions, submitExtension, submitTask } from '../core/api/submit';
+import { listTasks } from '../core/api/task-list';
 import { ApiKeyCache, authenticate } from '../core/api-keys';
-import { cancelTask } from '../core/cancel';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
-import { parseIdempotencyKey } from '../core/idempotency';
 import type { ApiKey } from '../core/ports';
-import { recordInfo } from '../core/record-info';
-import { type RenditionRequestDeps, request4k, request1080p } from '../core/renditions';
-import {
-  creditBalance,
-  type SubmitDeps,
-  type SubmitOptions,
-  submitExtension,
-  submitTask,
-} from '../core/submit';
-import { listTasks } from '../core/task-list';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { openApiJson } from './openapi';
 

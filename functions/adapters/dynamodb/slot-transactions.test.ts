@@ -6,7 +6,7 @@ import { type LocalStack, startEmulators } from '../../../local/emulators';
 import { RateLimitedError } from '../../core/errors';
 import type { RateWindow } from '../../core/rate-window';
 import { generateRequestSchema } from '../../core/schema';
-import { newTask, type RenditionJob } from '../../core/task';
+import { newTask, type RenditionJob } from '../../core/task/task';
 import { SlotTransactions } from './slot-transactions';
 import { DynamoTaskStore } from './task-store';
 

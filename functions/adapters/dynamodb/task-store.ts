@@ -21,7 +21,7 @@ import type {
   TaskStore,
 } from '../../core/ports';
 import type { RateWindow } from '../../core/rate-window';
-import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
+import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
 import { SlotTransactions } from './slot-transactions';
 

@@ -1,5 +1,12 @@
 import type { RateWindow } from '../rate-window';
-import type { CallbackAttempt, CallbackChain, RenditionJob, RenditionSlot, Task, TaskStatus } from '../task';
+import type {
+  CallbackAttempt,
+  CallbackChain,
+  RenditionJob,
+  RenditionSlot,
+  Task,
+  TaskStatus,
+} from '../task/task';
 import type { ApiKey } from './api-key-store';
 
 /** Credits moved together with a task write, in one transaction. */

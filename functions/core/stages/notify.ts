@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { DepsFor } from './deps';
-import type { CallbackEvent, NotifyMessage } from './messages';
-import { type SignedResults, signResults, toRecord } from './record-info';
-import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from './task';
-import { refuseUrl, UrlRefusedError } from './url-guard';
-import { signCallback, signStandardWebhook } from './webhook-signatures';
+import { type SignedResults, signResults, toRecord } from '../api/record-info';
+import type { DepsFor } from '../deps';
+import type { CallbackEvent, NotifyMessage } from '../messages';
+import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from '../task';
+import { refuseUrl, UrlRefusedError } from '../url-guard';
+import { signCallback, signStandardWebhook } from '../webhook-signatures';
 
-export { signCallback, signStandardWebhook, verifyWebhook } from './webhook-signatures';
+export { signCallback, signStandardWebhook, verifyWebhook } from '../webhook-signatures';
 
 /** What the notifier uses. */
 export type CallbackDeps = DepsFor<

@@ -1,10 +1,9 @@
-import type { DepsFor } from './deps';
-import { errors, RateLimitedError, toKieError } from './errors';
-import type { PollMessage } from './messages';
-import type { ApiKey } from './ports';
-import { keyRateWindow, type RateWindow, withinRateWindow } from './rate-window';
-import { describeIssue, fourKRequestSchema, hdQuerySchema } from './schema';
-import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from './task';
+import type { DepsFor } from '../deps';
+import { errors, RateLimitedError, toKieError } from '../errors';
+import type { ApiKey } from '../ports';
+import { keyRateWindow, type RateWindow, withinRateWindow } from '../rate-window';
+import { describeIssue, fourKRequestSchema, hdQuerySchema } from '../schema';
+import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from '../task/task';
 
 /**
  * The 1080p and 4K renditions (SPEC §2): a higher-resolution copy of a finished video, made once per
@@ -14,14 +13,6 @@ import { type RenditionJob, type RenditionResolution, renditionSlot, type Task }
 
 /** What the API's rendition requests use. */
 export type RenditionRequestDeps = DepsFor<'tasks' | 'videos' | 'queues' | 'settings' | 'log' | 'now'>;
-/** What the poller's rendition work uses. */
-export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
-
-const sizes: Record<RenditionResolution, Record<'16:9' | '9:16', [number, number] | undefined>> = {
-  '1080p': { '16:9': [1920, 1080], '9:16': undefined },
-  '4k': { '16:9': [3840, 2160], '9:16': [2160, 3840] },
-};
-
 /** GET /veo/get-1080p-video: the URL once ready; until then 400 "processing" (the first call starts it). */
 export async function request1080p(
   deps: RenditionRequestDeps,
@@ -117,50 +108,4 @@ async function start(
     await deps.queues.poll({ taskId: task.taskId, rendition: slot }, 0);
   }
   return claimed;
-}
-
-/** Poller: make the rendition from the stored video, store it, mark it ready (or failed and refunded). */
-export async function makeRendition(
-  deps: RenditionWorkDeps,
-  message: Required<Pick<PollMessage, 'taskId' | 'rendition'>>,
-) {
-  const task = await deps.tasks.get(message.taskId);
-  const slot = message.rendition;
-  const job = task?.renditions?.[slot];
-  const source = task?.results?.[job?.index ?? 0];
-  if (!task || !job || job.status !== 'processing' || !source) return; // done already, or gone
-
-  const size = sizes[job.resolution][task.aspectRatio === '9:16' ? '9:16' : '16:9'];
-  const key = `videos/${task.taskId}/${job.index}-${job.resolution}.mp4`;
-  const refund = { keyHash: task.keyHash, credits: job.credits };
-  try {
-    if (!size) throw new Error(`no ${job.resolution} size for ${task.aspectRatio}`);
-    const upscaled = await deps.upscaler.upscale(await deps.videos.open(source.key), size[0], size[1]);
-    try {
-      await deps.videos.put(key, upscaled, 'video/mp4');
-    } finally {
-      upscaled.destroy();
-    }
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    deps.log.error('rendition failed', { taskId: task.taskId, slot, error: reason });
-    const failed = await deps.tasks.finishRendition(
-      task.taskId,
-      slot,
-      { status: 'failed', completedAt: deps.now(), error: reason },
-      refund,
-    );
-    if (failed && job.callBackUrl)
-      await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
-    return;
-  }
-  const ready = await deps.tasks.finishRendition(task.taskId, slot, {
-    status: 'ready',
-    key,
-    completedAt: deps.now(),
-  });
-  if (!ready) return;
-  deps.log.info('rendition ready', { taskId: task.taskId, slot });
-  if (job.callBackUrl)
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
 }

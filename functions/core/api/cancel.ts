@@ -1,8 +1,8 @@
-import type { DepsFor } from './deps';
-import { errors, failureMessages } from './errors';
-import type { ApiKey } from './ports';
-import { cancelRequestSchema, describeIssue } from './schema';
-import type { Task } from './task';
+import type { DepsFor } from '../deps';
+import { errors, failureMessages } from '../errors';
+import type { ApiKey } from '../ports';
+import { cancelRequestSchema, describeIssue } from '../schema';
+import { type MoveDeps, moveTask } from '../task/move';
 import { compactRecord } from './task-list';
 
 /** kie.ai has no cancel; its failure callbacks use 400 for a request the client ended. */
@@ -13,11 +13,7 @@ export const CANCELLED_ERROR_CODE = 400;
  * (status `queued`) and refunds its credits in the same transaction. The worker acts only on queued
  * tasks, so a generate message that arrives afterwards does nothing.
  */
-export async function cancelTask(
-  deps: DepsFor<'tasks' | 'queues' | 'videos' | 'log' | 'now'>,
-  key: ApiKey,
-  body: unknown,
-) {
+export async function cancelTask(deps: MoveDeps & DepsFor<'videos'>, key: ApiKey, body: unknown) {
   const parsed = cancelRequestSchema.safeParse(body);
   if (!parsed.success) {
     const taskId = (body as { taskId?: unknown } | null)?.taskId;
@@ -30,24 +26,10 @@ export async function cancelTask(
   if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();
   if (task.status !== 'queued') throw errors.notCancellable();
 
-  const now = deps.now();
-  const patch = {
-    status: 'cancelled',
-    errorCode: CANCELLED_ERROR_CODE,
-    errorMessage: failureMessages.cancelled,
-    completedAt: now,
-    updatedAt: now,
-  } satisfies Partial<Task>;
-  const moved = await deps.tasks.transition(task.taskId, 'queued', patch, {
-    keyHash: task.keyHash,
-    credits: task.credits,
-  });
+  const patch = { errorCode: CANCELLED_ERROR_CODE, errorMessage: failureMessages.cancelled };
+  // Like any other end of a task, moveTask refunds it and queues a failure callback (code 400).
+  const cancelled = await moveTask(deps, task, 'cancelled', patch);
   // The worker took it first: the upstream may have it now.
-  if (!moved) throw errors.notCancellable();
-  deps.log.info('task cancelled', { taskId: task.taskId, refunded: task.credits });
-  // Like any other end of a task, a failure callback (code 400) goes to its callBackUrl.
-  if (task.request.callBackUrl) {
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
-  }
-  return compactRecord(deps, { ...task, ...patch });
+  if (!cancelled) throw errors.notCancellable();
+  return compactRecord(deps, cancelled);
 }

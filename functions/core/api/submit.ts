@@ -1,10 +1,11 @@
-import type { DepsFor } from './deps';
-import { errors, failureMessages, IdempotencyConflictError, toKieError } from './errors';
+import type { DepsFor } from '../deps';
+import { errors, failureMessages, IdempotencyConflictError, toKieError } from '../errors';
+import type { ApiKey, IdempotencyRecord } from '../ports';
+import { keyRateWindow, withinRateWindow } from '../rate-window';
+import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
+import { moveTask } from '../task/move';
+import { newTask, type Task } from '../task/task';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
-import type { ApiKey, IdempotencyRecord } from './ports';
-import { keyRateWindow, withinRateWindow } from './rate-window';
-import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from './schema';
-import { newTask, type Task } from './task';
 
 /** What POST /veo/generate and /veo/extend use. */
 export type SubmitDeps = DepsFor<'tasks' | 'queues' | 'settings' | 'log' | 'metrics' | 'now'>;
@@ -168,28 +169,10 @@ async function queueNewTask(
     await deps.queues.generate({ taskId: task.taskId });
   } catch (error) {
     // Without a queued message the task would never move: end it and give the credits back.
-    await deps.tasks.transition(
-      task.taskId,
-      'queued',
-      {
-        status: 'failed',
-        errorCode: 500,
-        errorMessage: failureMessages.queueUnavailable,
-        completedAt: deps.now(),
-      },
-      { keyHash: key.keyHash, credits: price },
-    );
+    await moveTask(deps, task, 'failed', { errorCode: 500, errorMessage: failureMessages.queueUnavailable });
     throw error;
   }
   return { taskId: task.taskId };
-}
-
-/** The caller's remaining credits, read consistently. */
-export async function creditBalance(deps: DepsFor<'apiKeys'>, key: ApiKey): Promise<number> {
-  const fresh = await deps.apiKeys.get(key.keyHash);
-  // The key may come from the API's short authentication cache: the balance read tells a revocation at once.
-  if (!fresh || fresh.revoked) throw errors.unauthorized();
-  return fresh.credits;
 }
 
 /** Keeps only the contract's fields, so paramJson shows what was accepted and nothing else. */

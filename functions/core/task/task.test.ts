@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateRequestSchema } from './schema';
-import { canTransition, isExpired, isFinal, newTask, successFlag, type TaskStatus } from './task';
+import { generateRequestSchema } from '../schema';
+import { canTransition, isExpired, isFinal, newTask, successFlag, type TaskStatus } from '.';
 
 const request = generateRequestSchema({ allowLoopback: false, allowHttp: false }).parse({ prompt: 'a cat' });
 const input = {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errors } from './errors';
+import { errors } from '../errors';
 
 /** How long an Idempotency-Key keeps answering with the task it made (SPEC §2: 24 h). */
 export const idempotencyTtlSeconds = 24 * 60 * 60;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KieError } from './errors';
+import { KieError } from '../errors';
 import { canonicalJson, parseIdempotencyKey, requestHash } from './idempotency';
 
 describe('parseIdempotencyKey', () => {

@@ -1,23 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { GenerateRequest } from './schema';
+import type { GenerateRequest } from '../schema';
 
-/**
- * The task state machine. Every change is a conditional write on the expected current status
- * (see TaskStore.transition), so a redelivered SQS message can never submit twice, charge twice
- * or overwrite a result.
- *
- *   queued ──worker──> submitting ──> submitted ──poller──> succeeded
- *      │    <─(transient)─┘  │              │
- *      └─────────────────────┴──────┬───────┘
- *                                   v
- *                            failed | rejected   (rejected: the upstream's content filter refused it)
- *
- *   queued ──client (POST /veo/cancel)──> cancelled   (only before the upstream has it; refunded)
- *
- * `submitting` is the intent recorded before calling the upstream: a redelivered message that finds it
- * cannot know whether the upstream got the task, so it fails the task (refunded) rather than risk a
- * second generation.
- */
+/** Where a task is in its life; how it may move is transitions.ts. */
 export type TaskStatus =
   | 'queued'
   | 'submitting'
@@ -26,24 +10,6 @@ export type TaskStatus =
   | 'failed'
   | 'rejected'
   | 'cancelled';
-
-const transitions: Record<TaskStatus, readonly TaskStatus[]> = {
-  queued: ['submitting', 'failed', 'rejected', 'cancelled'],
-  submitting: ['submitted', 'queued', 'failed', 'rejected'],
-  submitted: ['succeeded', 'failed', 'rejected'],
-  succeeded: [],
-  failed: [],
-  rejected: [],
-  cancelled: [],
-};
-
-export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
-  return transitions[from].includes(to);
-}
-
-export function isFinal(status: TaskStatus): boolean {
-  return transitions[status].length === 0;
-}
 
 /**
  * kie.ai's successFlag: 0 generating, 1 success, 2 failed, 3 created but rejected upstream.

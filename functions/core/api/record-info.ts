@@ -1,8 +1,8 @@
-import type { Deps, DepsFor } from './deps';
-import { errors } from './errors';
-import type { ApiKey } from './ports';
-import { describeIssue, recordInfoQuerySchema } from './schema';
-import { isExpired, successFlag, type Task } from './task';
+import type { Deps, DepsFor } from '../deps';
+import { errors } from '../errors';
+import type { ApiKey } from '../ports';
+import { describeIssue, recordInfoQuerySchema } from '../schema';
+import { isExpired, successFlag, type Task } from '../task/task';
 
 /**
  * GET /veo/record-info: kie.ai's record shape, plus the fields of kie's unified jobs API

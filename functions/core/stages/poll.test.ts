@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { PollMessage } from './messages';
-import { backoffMs, type PollerDeps, pollDelaySeconds, pollGeneration } from './pipeline';
-import type { OperationStatus } from './ports';
-import type { Task } from './task';
-import { closerAspectRatio } from './upstream-request';
+import type { PollMessage } from '../messages';
+import type { OperationStatus } from '../ports';
+import type { Task } from '../task/task';
+import { closerAspectRatio } from '../upstream-request';
+import { backoffMs } from './generate';
+import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
 
 describe('Auto aspect ratio', () => {
   it.each([
@@ -70,7 +71,7 @@ describe('pollGeneration', () => {
       log: { info: () => {}, warn: () => {}, error: () => {} },
       metrics: { count: () => {}, milliseconds: () => {} },
       now: () => 200_000,
-    } as unknown as PollerDeps;
+    } as unknown as PollDeps;
     return { deps, world };
   }
 

@@ -1,14 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { callbackBody, deliverCallback, signCallback, verifyWebhook, webhookId } from './callbacks';
-import type { Deps } from './deps';
-import type { NotifyMessage } from './messages';
-import type { CallbackDelivery, CallbackSender, TaskStore } from './ports';
-import { generateRequestSchema } from './schema';
-import { type CallbackAttempt, newTask, type Task } from './task';
-import { UrlRefusedError } from './url-guard';
-import { signStandardWebhook, WebhookVerificationError } from './webhook-signatures';
+import type { Deps } from '../deps';
+import type { NotifyMessage } from '../messages';
+import type { CallbackDelivery, CallbackSender, TaskStore } from '../ports';
+import { generateRequestSchema } from '../schema';
+import { type CallbackAttempt, newTask, type Task } from '../task/task';
+import { UrlRefusedError } from '../url-guard';
+import { signStandardWebhook, WebhookVerificationError } from '../webhook-signatures';
+import { callbackBody, deliverCallback, signCallback, verifyWebhook, webhookId } from './notify';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const request = generateRequestSchema({ allowLoopback: false, allowHttp: false }).parse({

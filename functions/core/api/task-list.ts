@@ -1,9 +1,9 @@
-import type { Deps, DepsFor } from './deps';
-import { errors } from './errors';
-import type { ApiKey, TaskCursor } from './ports';
+import type { Deps, DepsFor } from '../deps';
+import { errors } from '../errors';
+import type { ApiKey, TaskCursor } from '../ports';
+import { describeIssue, taskCursorSchema, tasksQuerySchema } from '../schema';
+import { successFlag, type Task } from '../task/task';
 import { signResults } from './record-info';
-import { describeIssue, taskCursorSchema, tasksQuerySchema } from './schema';
-import { successFlag, type Task } from './task';
 
 /**
  * GET /veo/tasks?limit=&cursor= (beyond kie.ai): the caller's tasks within the retention, newest first,
