@@ -8,7 +8,7 @@ export interface QueueUrls {
   notify: string;
 }
 
-/** The pipeline's three SQS queues; message bodies are the small JSON messages of core/ports. */
+/** The stages' three SQS queues; message bodies are the small JSON messages of core/messages.ts. */
 export class SqsTaskQueues implements TaskQueues {
   constructor(
     private readonly sqs: SQSClient,

@@ -11,7 +11,7 @@ export function settingsFrom(config: Config): Settings {
     urlPolicy: { allowLoopback: config.ALLOW_LOOPBACK_URLS, allowHttp: config.ALLOW_HTTP_CALLBACKS },
     ffmpegAvailable: config.FFMPEG_AVAILABLE,
     price4k: config.PRICE_4K,
-    upstreamCallbackUrl: config.UPSTREAM_CALLBACK_URL,
+    pushUrl: config.UPSTREAM_CALLBACK_URL,
     callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
     rateLimit: config.RATE_LIMIT,
     providerName: config.PROVIDER,

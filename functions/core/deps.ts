@@ -22,7 +22,7 @@ export interface Settings {
   prices: Record<Model, number>;
   retentionDays: number;
   budgetSeconds: number;
-  /** First delay between two polls; later ones grow up to six times it (Veo takes 11 s to 6 min). */
+  /** First delay between two polls; later ones are a quarter of the time run so far, up to three times it. */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;
   /**
@@ -33,7 +33,7 @@ export interface Settings {
   /** Credits a 4K rendition costs (kie.ai: about twice a Fast generation); 1080p is free. */
   price4k: number;
   /** Our address for upstream pushes (kie.ai's callBackUrl); the taskId is added as a query parameter. */
-  upstreamCallbackUrl?: string;
+  pushUrl?: string;
   /** Seconds to wait before each retry of a client callback; its length is the number of retries. */
   callbackRetrySeconds: number[];
   /** New tasks per window for a key without its own `rateLimit` (RATE_LIMIT); none when `off`. */

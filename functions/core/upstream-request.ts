@@ -59,8 +59,8 @@ export async function upstreamRequest(
     seed: task.seeds,
     imageUrls: request.imageUrls,
     images,
-    upstreamCallbackUrl: deps.settings.upstreamCallbackUrl
-      ? `${deps.settings.upstreamCallbackUrl}?taskId=${encodeURIComponent(task.taskId)}`
+    pushUrl: deps.settings.pushUrl
+      ? `${deps.settings.pushUrl}?taskId=${encodeURIComponent(task.taskId)}`
       : undefined,
   };
   if (task.extendsTaskId) upstream.extend = await videoToExtend(deps, task.extendsTaskId);

@@ -84,7 +84,7 @@ export class KieProvider implements VideoProvider {
       enableTranslation: false,
     };
     if (request.imageUrls.length > 0) body.imageUrls = request.imageUrls;
-    if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
+    if (request.pushUrl) body.callBackUrl = request.pushUrl;
     const data = await this.envelope(new URL('api/v1/veo/generate', this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
@@ -108,7 +108,7 @@ export class KieProvider implements VideoProvider {
       model: this.options.extendModels?.[request.model] ?? extendModels[request.model],
       seeds: request.seed,
     };
-    if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
+    if (request.pushUrl) body.callBackUrl = request.pushUrl;
     try {
       const data = await this.envelope(new URL('api/v1/veo/extend', this.baseUrl), {
         method: 'POST',

@@ -25,8 +25,8 @@ export interface UpstreamRequest {
   imageUrls: string[];
   /** The images fetched and, for Auto, cropped (Google's APIs take the bytes). */
   images: SourceImage[];
-  /** Where a provider that pushes results (kie.ai) should call us back. */
-  upstreamCallbackUrl?: string;
+  /** Where a provider that pushes results (kie.ai) should push to (our upstream-callback route). */
+  pushUrl?: string;
   /** Set for POST /veo/extend: continue this video (Veo video extension) instead of starting from text/images. */
   extend?: {
     video: SourceVideo;

@@ -9,7 +9,7 @@ import { signCallback, signStandardWebhook } from '../webhook-signatures';
 export { signCallback, signStandardWebhook, verifyWebhook } from '../webhook-signatures';
 
 /** What the notifier uses. */
-export type CallbackDeps = DepsFor<
+export type NotifyDeps = DepsFor<
   'tasks' | 'apiKeys' | 'queues' | 'videos' | 'callbacks' | 'settings' | 'log' | 'metrics' | 'now'
 >;
 
@@ -97,7 +97,7 @@ export const callbackKinds: Record<CallbackEvent, CallbackKind> = {
  * sent before the attempt is recorded: if recording fails, the redelivered message makes the attempt again
  * and the orphaned next message no longer matches.
  */
-export async function deliverCallback(deps: CallbackDeps, message: NotifyMessage): Promise<void> {
+export async function deliverCallback(deps: NotifyDeps, message: NotifyMessage): Promise<void> {
   const { taskId } = message;
   const kind = callbackKinds[message.event];
   const read = message.keyHash ? await deps.tasks.getWithOwner(taskId, message.keyHash) : undefined;
@@ -196,7 +196,7 @@ export function webhookId(taskId: string, key: string): string {
 
 /** Records the attempt and moves the chain on, unless a parallel delivery of the same message did first. */
 async function record(
-  deps: CallbackDeps,
+  deps: NotifyDeps,
   message: NotifyMessage,
   key: string,
   from: CallbackChain | undefined,

@@ -3,7 +3,7 @@ import { failureMessages, UpstreamUnavailableError } from '../errors';
 import type { PollMessage } from '../messages';
 import type { OperationStatus } from '../ports';
 import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
-import type { Rendition, Task } from '../task/task';
+import type { StoredVideo, Task } from '../task/task';
 import { isFinal } from '../task/transitions';
 import { reason } from './generate';
 
@@ -107,7 +107,7 @@ async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<v
     return;
   }
   const watermark = task.request.watermark;
-  const results: Rendition[] = [];
+  const results: StoredVideo[] = [];
   for (const [index, video] of videos.entries()) {
     const download = await deps.provider.download(video);
     const key = `videos/${task.taskId}/${index}.mp4`;

@@ -32,7 +32,7 @@ export function successFlag(status: TaskStatus): 0 | 1 | 2 | 3 {
 }
 
 /** One stored video of a task: S3 keys, never URLs (URLs are signed on every read). */
-export interface Rendition {
+export interface StoredVideo {
   key: string;
   /** The unstamped original when a watermark was applied; otherwise the same as `key`. */
   originKey: string;
@@ -116,11 +116,11 @@ export interface Task {
   /** After this instant an unfinished task fails instead of being polled again. */
   deadlineAt: number;
   polls: number;
-  results?: Rendition[];
+  results?: StoredVideo[];
   errorCode?: number;
   errorMessage?: string;
   callbacks?: CallbackAttempt[];
-  /** Retry state of each callback, by chain key (e.g. `generation`); see callbacks.ts. */
+  /** Retry state of each callback, by chain key (e.g. `generation`); see core/stages/notify.ts. */
   callbackChains?: Record<string, CallbackChain>;
   renditions?: Partial<Record<RenditionSlot, RenditionJob>>;
   /** DynamoDB TTL, epoch seconds. */
