@@ -7,4 +7,8 @@ import { sqsConsumer } from './sqs/consumer';
 const deps = workerDeps(loadConfig());
 
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
-export const handler = sqsConsumer(generateMessageSchema, (message) => startGeneration(deps, message));
+export const handler = sqsConsumer(
+  generateMessageSchema,
+  (message, log) => startGeneration({ ...deps, log }, message),
+  deps.log,
+);

@@ -55,15 +55,17 @@ export function createApiHandler(deps: ApiDeps) {
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
+    // A logger per request: the taskId a use case adds goes with this request only.
+    const log = deps.log.createChild();
     try {
       const publicRoute = publicRoutes[`${method} ${path}`];
       if (publicRoute) return publicRoute(deps);
       const route = routes[`${method} ${path}`];
       if (!route) throw errors.noRoute(method, path);
       const key = await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
-      return ok(await route(deps, key, event));
+      return ok(await route({ ...deps, log }, key, event));
     } catch (error) {
-      return errorResponse(error, deps.log);
+      return errorResponse(error, log);
     }
   };
 }

@@ -21,6 +21,7 @@ export async function cancelTask(deps: MoveDeps & DepsFor<'videos'>, key: ApiKey
     if (typeof taskId === 'string' && taskId.trim() !== '') throw errors.recordNull();
     throw errors.validation(describeIssue(parsed.error));
   }
+  deps.log.appendKeys({ taskId: parsed.data.taskId });
   const task = await deps.tasks.get(parsed.data.taskId);
   // Another key's task answers exactly like an unknown one.
   if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();

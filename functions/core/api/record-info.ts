@@ -10,7 +10,7 @@ import { isExpired, successFlag, type Task } from '../task/task';
  * Times are epoch milliseconds (numbers), as kie's schema types them.
  */
 export async function recordInfo(
-  deps: DepsFor<'tasks' | 'videos' | 'settings' | 'now'>,
+  deps: DepsFor<'tasks' | 'videos' | 'settings' | 'log' | 'now'>,
   key: ApiKey,
   query: Record<string, string | undefined>,
 ) {
@@ -22,6 +22,7 @@ export async function recordInfo(
     }
     throw errors.recordNull();
   }
+  deps.log.appendKeys({ taskId: parsed.data.taskId });
   const task = await deps.tasks.get(parsed.data.taskId);
   // Another key's task answers exactly like an unknown one.
   if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();

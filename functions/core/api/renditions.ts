@@ -22,6 +22,7 @@ export async function request1080p(
   const parsed = hdQuerySchema.safeParse(query);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index } = parsed.data;
+  deps.log.appendKeys({ taskId });
   const task = await finishedTask(deps, key, taskId, index);
   if (task.aspectRatio !== '16:9') throw errors.only169();
 
@@ -36,6 +37,7 @@ export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: u
   const parsed = fourKRequestSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index, callBackUrl } = parsed.data;
+  deps.log.appendKeys({ taskId });
   const task = await finishedTask(deps, key, taskId, index);
 
   const job = task.renditions?.[renditionSlot('4k', index)];
@@ -104,7 +106,7 @@ async function start(
     throw toKieError(error, { charge: credits });
   }
   if (claimed) {
-    deps.log.info('rendition requested', { taskId: task.taskId, slot, credits });
+    deps.log.info('rendition requested', { slot, credits });
     await deps.queues.poll({ taskId: task.taskId, rendition: slot }, 0);
   }
   return claimed;

@@ -110,7 +110,8 @@ async function replay(
   const stored = await deps.tasks.findIdempotency(key.keyHash, idempotencyKey, deps.now());
   if (!stored) return { claim: { idempotencyKey, bodyHash } };
   if (stored.bodyHash !== bodyHash) throw errors.idempotencyKeyReused();
-  deps.log.info('idempotent retry', { taskId: stored.taskId });
+  deps.log.appendKeys({ taskId: stored.taskId });
+  deps.log.info('idempotent retry');
   return { taskId: stored.taskId };
 }
 
@@ -162,7 +163,8 @@ async function queueNewTask(
     }
     throw toKieError(error, { charge: price });
   }
-  deps.log.info('task created', { taskId: task.taskId, model: request.model, credits: price, extendsTaskId });
+  deps.log.appendKeys({ taskId: task.taskId });
+  deps.log.info('task created', { model: request.model, credits: price, extendsTaskId });
   deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });
 
   try {

@@ -3,6 +3,14 @@ export interface Log {
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
+  /** Adds keys to every later entry of this logger (the API's use cases add the `taskId` they act on). */
+  appendKeys(keys: Record<string, unknown>): void;
+  /**
+   * A logger with this one's keys and Lambda context whose own keys go no further: one per SQS record
+   * (with its `taskId`) and one per API request, so records handled in parallel never mix their keys and
+   * no log call passes `taskId` itself.
+   */
+  createChild(): Log;
 }
 
 /**

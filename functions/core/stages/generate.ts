@@ -33,7 +33,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       });
       return;
     }
-    deps.log.warn('submit postponed', { taskId: task.taskId, reason, delayMs, attempt });
+    deps.log.warn('submit postponed', { reason, delayMs, attempt });
     await deps.queues.generate({ taskId: task.taskId, attempt: attempt + 1 }, Math.ceil(delayMs / 1000));
   };
 
@@ -86,7 +86,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     aspectRatio: request.aspectRatio,
   });
   if (!moved) return;
-  deps.log.info('task submitted upstream', { taskId: task.taskId, provider: deps.provider.name, operation });
+  deps.log.info('task submitted upstream', { provider: deps.provider.name, operation });
   await deps.queues.poll(
     { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt, submittedAt: deps.now() },
     deps.settings.pollIntervalSeconds,

@@ -3,12 +3,21 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import type { Deps } from '../deps';
 import type { NotifyMessage } from '../messages';
-import type { CallbackDelivery, CallbackSender, TaskStore } from '../ports';
+import type { CallbackDelivery, CallbackSender, Log, TaskStore } from '../ports';
 import { generateRequestSchema } from '../schema';
 import { type CallbackAttempt, newTask, type Task } from '../task/task';
 import { UrlRefusedError } from '../url-guard';
 import { signStandardWebhook, WebhookVerificationError } from '../webhook-signatures';
 import { callbackBody, deliverCallback, signCallback, verifyWebhook, webhookId } from './notify';
+
+/** A logger that drops everything. */
+const silentLog: Log = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  appendKeys: () => {},
+  createChild: () => silentLog,
+};
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const request = generateRequestSchema({ allowLoopback: false, allowHttp: false }).parse({
@@ -330,7 +339,7 @@ function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initi
       urlPolicy: { allowLoopback: false, allowHttp: false },
       callbackRetrySeconds: schedule,
     },
-    log: { info: () => {}, warn: () => {}, error: () => {} },
+    log: silentLog,
     metrics: { count: () => {}, milliseconds: () => {} },
     now: () => clock.now,
   } as unknown as Deps;

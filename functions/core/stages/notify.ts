@@ -112,7 +112,7 @@ export async function deliverCallback(deps: NotifyDeps, message: NotifyMessage):
     ? chain.next !== undefined && chain.next === message.token && chain.attempts === attempt
     : attempt === 0 && message.token === undefined;
   if (!live) {
-    deps.log.info('callback message dropped: its chain has moved on', { taskId, key, attempt });
+    deps.log.info('callback message dropped: its chain has moved on', { key, attempt });
     return;
   }
   const wait = (message.notBefore ?? 0) - deps.now();
@@ -159,7 +159,7 @@ export async function deliverCallback(deps: NotifyDeps, message: NotifyMessage):
   }
   if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
     await end(entry(outcome));
-    deps.log.info('callback delivered', { taskId, key, attempt: attempt + 1 });
+    deps.log.info('callback delivered', { key, attempt: attempt + 1 });
     return;
   }
 
@@ -167,7 +167,7 @@ export async function deliverCallback(deps: NotifyDeps, message: NotifyMessage):
   const delay = deps.settings.callbackRetrySeconds[attempt];
   if (delay === undefined) {
     const gaveUp = { at: deps.now(), event: message.event, error: `gave up after ${attempt + 1} attempts` };
-    deps.log.warn('callback not taken, retries used up', { taskId, key, ...outcome });
+    deps.log.warn('callback not taken, retries used up', { key, ...outcome });
     return end(entry(outcome), gaveUp);
   }
   const next: NotifyMessage = {
@@ -180,7 +180,6 @@ export async function deliverCallback(deps: NotifyDeps, message: NotifyMessage):
   };
   await deps.queues.notify(next, delay);
   deps.log.info('callback not taken, retry scheduled', {
-    taskId,
     key,
     attempt: attempt + 1,
     delay,
@@ -206,7 +205,6 @@ async function record(
   if (await deps.tasks.recordCallback(message.taskId, entries, { key, from, to })) return;
   // Lost to a parallel delivery of the same message: keep the chain it started, but our POST happened too.
   deps.log.warn('callback message delivered twice at once; the other one goes on', {
-    taskId: message.taskId,
     key,
   });
   await deps.tasks.recordCallback(

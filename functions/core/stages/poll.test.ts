@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { PollMessage } from '../messages';
-import type { OperationStatus } from '../ports';
+import type { Log, OperationStatus } from '../ports';
 import type { Task } from '../task/task';
 import { closerAspectRatio } from '../upstream-request';
 import { backoffMs } from './generate';
 import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
+
+/** A logger that drops everything. */
+const silentLog: Log = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  appendKeys: () => {},
+  createChild: () => silentLog,
+};
 
 describe('Auto aspect ratio', () => {
   it.each([
@@ -68,7 +77,7 @@ describe('pollGeneration', () => {
       queues: { poll: async (message: PollMessage, delay: number) => void sent.push({ message, delay }) },
       provider: { name: 'simulator', poll: async () => answers.shift() ?? { state: 'pending' } },
       settings: { pollIntervalSeconds: 10, budgetSeconds: 60 },
-      log: { info: () => {}, warn: () => {}, error: () => {} },
+      log: silentLog,
       metrics: { count: () => {}, milliseconds: () => {} },
       now: () => 200_000,
     } as unknown as PollDeps;

@@ -18,7 +18,7 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
   // the store (the usual answer, several times per task); only an ending answer reads the task.
   let answer: OperationStatus | undefined;
   if (operation !== undefined && deadlineAt !== undefined) {
-    answer = await askUpstream(deps, taskId, operation);
+    answer = await askUpstream(deps, operation);
     if (answer.state === 'pending' && deps.now() < deadlineAt) {
       const since = submittedAt ?? deps.now() - polls * deps.settings.pollIntervalSeconds * 1000;
       await deps.queues.poll(
@@ -36,8 +36,7 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
-  const status =
-    answer && operation === task.operation ? answer : await askUpstream(deps, taskId, task.operation);
+  const status = answer && operation === task.operation ? answer : await askUpstream(deps, task.operation);
 
   switch (status.state) {
     case 'pending': {
@@ -75,12 +74,12 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
 }
 
 /** The operation's status; an upstream that cannot be asked now counts as still running. */
-async function askUpstream(deps: PollDeps, taskId: string, operation: string): Promise<OperationStatus> {
+async function askUpstream(deps: PollDeps, operation: string): Promise<OperationStatus> {
   try {
     return await deps.provider.poll(operation);
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
-    deps.log.warn('upstream unavailable while polling', { taskId, error: reason(error) });
+    deps.log.warn('upstream unavailable while polling', { error: reason(error) });
     return { state: 'pending' };
   }
 }

@@ -15,7 +15,7 @@ export async function acceptPush(
   const task = await deps.tasks.get(taskId);
   if (task?.status !== 'submitted' || !task.operation) return false;
   if (!(await deps.provider.verifyPush?.(task.operation, headers))) {
-    deps.log.warn('upstream push refused', { taskId });
+    deps.log.warn('upstream push refused');
     return false;
   }
   await deps.queues.poll({ taskId }, 0);

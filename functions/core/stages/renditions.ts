@@ -38,7 +38,7 @@ export async function makeRendition(
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    deps.log.error('rendition failed', { taskId: task.taskId, slot, error: reason });
+    deps.log.error('rendition failed', { slot, error: reason });
     const failed = await deps.tasks.finishRendition(
       task.taskId,
       slot,
@@ -55,7 +55,7 @@ export async function makeRendition(
     completedAt: deps.now(),
   });
   if (!ready) return;
-  deps.log.info('rendition ready', { taskId: task.taskId, slot });
+  deps.log.info('rendition ready', { slot });
   if (job.callBackUrl)
     await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
 }

@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from '../errors';
 import type { NotifyMessage } from '../messages';
-import type { CreditChange } from '../ports';
+import type { CreditChange, Log } from '../ports';
 import type { RateWindow } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import { type MoveDeps, moveTask } from './move';
 import { newTask, type Task, type TaskStatus } from './task';
 import { transitions } from './transitions';
+
+/** A logger that drops everything. */
+const silentLog: Log = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  appendKeys: () => {},
+  createChild: () => silentLog,
+};
 
 const statuses = Object.keys(transitions) as TaskStatus[];
 
@@ -27,7 +36,7 @@ function world(moved = true) {
       poll: async () => {},
       notify: async (message) => void notified.push(message),
     },
-    log: { info: () => {}, warn: () => {}, error: () => {} },
+    log: silentLog,
     metrics: { count: (name) => void metrics.push(name), milliseconds: (name) => void metrics.push(name) },
     now: () => 5_000,
   };

@@ -48,23 +48,15 @@ function recordEnd(deps: MoveDeps, task: Task, to: TaskStatus, patch: MovePatch,
   const dimensions = { model: task.request.model, provider: task.provider };
   switch (to) {
     case 'succeeded':
-      deps.log.info('task succeeded', {
-        taskId: task.taskId,
-        videos: patch.results?.length ?? 0,
-        ms: now - task.createdAt,
-      });
+      deps.log.info('task succeeded', { videos: patch.results?.length ?? 0, ms: now - task.createdAt });
       deps.metrics.count('TasksSucceeded', dimensions);
       deps.metrics.milliseconds('UpstreamLatency', now - task.createdAt, { provider: task.provider });
       return;
     case 'cancelled':
-      deps.log.info('task cancelled', { taskId: task.taskId, refunded: task.credits });
+      deps.log.info('task cancelled', { refunded: task.credits });
       return;
     default:
-      deps.log.warn(`task ${to}`, {
-        taskId: task.taskId,
-        errorCode: patch.errorCode,
-        errorMessage: patch.errorMessage,
-      });
+      deps.log.warn(`task ${to}`, { errorCode: patch.errorCode, errorMessage: patch.errorMessage });
       // A rejection is the prompt or image refused by the upstream's policy: the client's doing, not an outage.
       deps.metrics.count(to === 'failed' ? 'TasksFailed' : 'TasksRejected', dimensions);
   }
