@@ -151,7 +151,6 @@ export const errors = {
       `Too many requests: at most ${limit} new tasks per ${windowSeconds} seconds for this key`,
     ),
   internal: () => new KieError(500, 'Internal server error'),
-  featureDisabled: (message: string) => new KieError(505, message),
 } as const;
 
 /**

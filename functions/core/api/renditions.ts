@@ -13,6 +13,7 @@ import { type RenditionJob, type RenditionResolution, renditionSlot, type Task }
 
 /** What the API's rendition requests use. */
 export type RenditionRequestDeps = DepsFor<'tasks' | 'videos' | 'queues' | 'settings' | 'log' | 'now'>;
+
 /** GET /veo/get-1080p-video: the URL once ready; until then 400 "processing" (the first call starts it). */
 export async function request1080p(
   deps: RenditionRequestDeps,
