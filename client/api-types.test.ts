@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { TaskRecord as ServerTaskRecord } from '../functions/core/record-info';
+import type { TaskRecord as ServerTaskRecord } from '../functions/core/api/record-info';
 import type { fourKRequestSchema, generateRequestSchema } from '../functions/core/schema';
 import type { GenerateRequestInput, Get4kRequestInput, TaskRecord } from './api-types';
 import type { RequestInput } from './request-types';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { providerNames } from './core/ports';
-import { parseRateLimit } from './core/rate-limit';
+import { parseRateLimit } from './core/rate-window';
 
 /**
  * Everything a function needs from its environment, read once at module scope and validated,

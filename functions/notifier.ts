@@ -1,7 +1,7 @@
 import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
-import { deliverCallback } from './core/callbacks';
 import { notifyMessageSchema } from './core/messages';
+import { deliverCallback } from './core/stages/notify';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = notifierDeps(loadConfig());
@@ -10,4 +10,8 @@ const deps = notifierDeps(loadConfig());
  * SQS "notify": one signed callback attempt per message. Retries are new messages on this queue, sent by
  * deliverCallback; only our own dependencies' failures come back through SQS redelivery.
  */
-export const handler = sqsConsumer(notifyMessageSchema, (message) => deliverCallback(deps, message));
+export const handler = sqsConsumer(
+  notifyMessageSchema,
+  (message, log) => deliverCallback({ ...deps, log }, message),
+  deps.log,
+);

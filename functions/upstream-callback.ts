@@ -1,19 +1,24 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { addLambdaContext } from './composition/observability';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
-import { acceptUpstreamPush } from './core/pipeline';
 import { taskIdSchema } from './core/schema';
+import { acceptPush } from './core/stages/push';
 import { envelope, errorResponse } from './http/envelope';
 
 const deps = upstreamCallbackDeps(loadConfig());
 
 /** POST /internal/upstream-callback?taskId=: an upstream (kie.ai) says a task finished. */
-export const handler = async (event: APIGatewayProxyEventV2) => {
+export const handler = async (event: APIGatewayProxyEventV2, context: Context) => {
+  addLambdaContext(deps.log, context);
+  const log = deps.log.createChild();
   try {
     const taskId = taskIdSchema.safeParse(event.queryStringParameters?.taskId);
-    const accepted = taskId.success && (await acceptUpstreamPush(deps, taskId.data, event.headers ?? {}));
+    if (!taskId.success) return envelope(200, 'success', { accepted: false });
+    log.appendKeys({ taskId: taskId.data });
+    const accepted = await acceptPush({ ...deps, log }, taskId.data, event.headers ?? {});
     return envelope(200, 'success', { accepted });
   } catch (error) {
-    return errorResponse(error, deps.log);
+    return errorResponse(error, log);
   }
 };

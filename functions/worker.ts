@@ -1,10 +1,14 @@
 import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
 import { generateMessageSchema } from './core/messages';
-import { startGeneration } from './core/pipeline';
+import { startGeneration } from './core/stages/generate';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = workerDeps(loadConfig());
 
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
-export const handler = sqsConsumer(generateMessageSchema, (message) => startGeneration(deps, message));
+export const handler = sqsConsumer(
+  generateMessageSchema,
+  (message, log) => startGeneration({ ...deps, log }, message),
+  deps.log,
+);

@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { GenerateMessage, NotifyMessage, PollMessage, TaskQueues } from '../core/ports';
+import type { GenerateMessage, NotifyMessage, PollMessage } from '../core/messages';
+import type { TaskQueues } from '../core/ports';
 
 export interface QueueUrls {
   generate: string;
@@ -7,7 +8,7 @@ export interface QueueUrls {
   notify: string;
 }
 
-/** The pipeline's three SQS queues; message bodies are the small JSON messages of core/ports. */
+/** The stages' three SQS queues; message bodies are the small JSON messages of core/messages.ts. */
 export class SqsTaskQueues implements TaskQueues {
   constructor(
     private readonly sqs: SQSClient,

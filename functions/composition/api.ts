@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { ApiDeps } from '../http/api-routes';
-import { apiKeyStore, dynamoDocumentClient, quotaGate, taskStore } from './dynamodb';
+import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { lazyVideoStore } from './lazy';
 import { logger, metrics } from './observability';
 import { settingsFrom } from './settings';
@@ -12,7 +12,6 @@ export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
   return {
     tasks: taskStore(config, dynamo),
     apiKeys: apiKeyStore(config, dynamo),
-    quota: quotaGate(config, dynamo),
     queues: taskQueues(config),
     // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
     videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),

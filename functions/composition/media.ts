@@ -1,9 +1,8 @@
 import { findFfmpeg } from '../adapters/media/ffmpeg';
 import { FfmpegUpscaler } from '../adapters/media/ffmpeg-upscaler';
 import { FfmpegWatermarker } from '../adapters/media/ffmpeg-watermarker';
-import { failureMessages } from '../core/errors';
+import { failureMessages, renditionMessages } from '../core/errors';
 import type { VideoUpscaler, VideoWatermarker } from '../core/ports';
-import { renditionMessages } from '../core/renditions';
 
 /** Submit refuses watermarks where ffmpeg is missing (FFMPEG_AVAILABLE), so the fallback is only a safety net. */
 export function watermarker(): VideoWatermarker {

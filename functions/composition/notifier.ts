@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { CallbackDeps } from '../core/callbacks';
+import type { NotifyDeps } from '../core/stages/notify';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { callbackSender } from './http';
 import { logger, metrics } from './observability';
@@ -8,7 +8,7 @@ import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
 /** The notifier: signs and sends callbacks; presigns the result URLs they carry. */
-export function notifierDeps(config: Config): CallbackDeps {
+export function notifierDeps(config: Config): NotifyDeps {
   const dynamo = dynamoDocumentClient(config);
   const settings = settingsFrom(config);
   return {

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
-import type { PollerDeps } from '../core/pipeline';
-import type { RenditionWorkDeps } from '../core/renditions';
+import type { PollDeps } from '../core/stages/poll';
+import type { RenditionWorkDeps } from '../core/stages/renditions';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { upscaler, watermarker } from './media';
 import { logger, metrics } from './observability';
@@ -10,7 +10,7 @@ import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
 /** The poller: asks the provider, stores the videos (watermarked), and makes the 1080p / 4K renditions. */
-export function pollerDeps(config: Config): PollerDeps & RenditionWorkDeps {
+export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
   const settings = settingsFrom(config);
   return {
     tasks: taskStore(config, dynamoDocumentClient(config)),

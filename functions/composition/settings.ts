@@ -1,6 +1,6 @@
-import type { QuotaLimit } from '../adapters/dynamodb/quota-gate';
 import type { Config } from '../config';
 import type { Settings } from '../core/deps';
+import type { RateWindow } from '../core/rate-window';
 
 export function settingsFrom(config: Config): Settings {
   return {
@@ -11,7 +11,7 @@ export function settingsFrom(config: Config): Settings {
     urlPolicy: { allowLoopback: config.ALLOW_LOOPBACK_URLS, allowHttp: config.ALLOW_HTTP_CALLBACKS },
     ffmpegAvailable: config.FFMPEG_AVAILABLE,
     price4k: config.PRICE_4K,
-    upstreamCallbackUrl: config.UPSTREAM_CALLBACK_URL,
+    pushUrl: config.UPSTREAM_CALLBACK_URL,
     callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
     rateLimit: config.RATE_LIMIT,
     providerName: config.PROVIDER,
@@ -21,18 +21,19 @@ export function settingsFrom(config: Config): Settings {
 }
 
 /** The upstreams' published submit quotas; QUOTA_LIMIT / QUOTA_WINDOW_SECONDS override them. */
-const publishedQuotas: Partial<Record<Config['PROVIDER'], QuotaLimit>> = {
+const publishedQuotas: Partial<Record<Config['PROVIDER'], Omit<RateWindow, 'scope'>>> = {
   kie: { limit: 20, windowMs: 10_000 }, // kie.ai: 20 new requests per 10 s per account
   vertex: { limit: 50, windowMs: 60_000 }, // Veo 3.1 GA on Vertex AI, per project and region
   gemini: { limit: 10, windowMs: 60_000 }, // Veo preview models on the Gemini API; tier-dependent
 };
 
-export function upstreamQuota(config: Config): QuotaLimit | undefined {
+/** The upstream's submit quota, scoped by the provider's name (what its adapter calls itself). */
+export function upstreamQuota(config: Config): RateWindow | undefined {
   const published = publishedQuotas[config.PROVIDER];
   const limit = config.QUOTA_LIMIT ?? published?.limit;
   if (limit === undefined) return undefined;
   const windowMs = config.QUOTA_WINDOW_SECONDS
     ? config.QUOTA_WINDOW_SECONDS * 1000
     : (published?.windowMs ?? 60_000);
-  return { limit, windowMs };
+  return { scope: config.PROVIDER, limit, windowMs };
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { PushDeps } from '../core/pipeline';
+import type { PushDeps } from '../core/stages/push';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { logger } from './observability';
 import { videoProvider } from './provider';

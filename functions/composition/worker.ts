@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { WorkerDeps } from '../core/pipeline';
+import type { GenerateDeps } from '../core/stages/generate';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
 import { imageCropper } from './images';
@@ -10,7 +10,7 @@ import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
 /** The worker: prepares the upstream request (images, crop, translation) and submits it within the quota. */
-export function workerDeps(config: Config): WorkerDeps {
+export function workerDeps(config: Config): GenerateDeps {
   const dynamo = dynamoDocumentClient(config);
   const settings = settingsFrom(config);
   return {

@@ -3,7 +3,8 @@ import type {
   CallbackSender,
   ImageCropper,
   ImageFetcher,
-  QuotaGate,
+  Log,
+  Metrics,
   TaskQueues,
   TaskStore,
   Translator,
@@ -12,7 +13,7 @@ import type {
   VideoUpscaler,
   VideoWatermarker,
 } from './ports';
-import type { RateLimit } from './rate-limit';
+import type { RateLimit, RateWindow } from './rate-window';
 import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
@@ -21,7 +22,7 @@ export interface Settings {
   prices: Record<Model, number>;
   retentionDays: number;
   budgetSeconds: number;
-  /** First delay between two polls; later ones grow up to six times it (Veo takes 11 s to 6 min). */
+  /** First delay between two polls; later ones are a quarter of the time run so far, up to three times it. */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;
   /**
@@ -32,7 +33,7 @@ export interface Settings {
   /** Credits a 4K rendition costs (kie.ai: about twice a Fast generation); 1080p is free. */
   price4k: number;
   /** Our address for upstream pushes (kie.ai's callBackUrl); the taskId is added as a query parameter. */
-  upstreamCallbackUrl?: string;
+  pushUrl?: string;
   /** Seconds to wait before each retry of a client callback; its length is the number of retries. */
   callbackRetrySeconds: number[];
   /** New tasks per window for a key without its own `rateLimit` (RATE_LIMIT); none when `off`. */
@@ -41,24 +42,11 @@ export interface Settings {
   providerName: string;
   /** How long the API trusts a key it authenticated before reading it again (API_KEY_CACHE_SECONDS). */
   apiKeyCacheSeconds: number;
-  /** The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one). */
-  upstreamQuota?: { limit: number; windowMs: number };
-}
-
-/** A structured logger (Powertools' Logger satisfies it). */
-export interface Log {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
-
-/**
- * Business metrics (Powertools' EMF in Lambda). Dimensions stay low-cardinality (model, provider);
- * anything per key or per task goes into `metadata`, which is searchable in the logs but not a dimension.
- */
-export interface Metrics {
-  count(name: string, dimensions?: Record<string, string>, metadata?: Record<string, string>): void;
-  milliseconds(name: string, value: number, dimensions?: Record<string, string>): void;
+  /**
+   * The upstream's submit quota shared by every worker (QUOTA_LIMIT or the provider's published one),
+   * scoped by the provider's name.
+   */
+  upstreamQuota?: RateWindow;
 }
 
 /**
@@ -77,8 +65,6 @@ export interface Deps {
   translator: Translator;
   watermarker: VideoWatermarker;
   upscaler: VideoUpscaler;
-  /** The upstream's submit quota (shared by every worker) and the per-key rate limits (`rate#<keyHash>`). */
-  quota: QuotaGate;
   settings: Settings;
   log: Log;
   metrics: Metrics;

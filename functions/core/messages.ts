@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import type { RenditionSlot } from './task';
+import type { RenditionSlot } from './task/task';
 
 /**
- * The pipeline's SQS messages. Each consumer parses its queue's messages with these schemas, so every
+ * The stages' SQS messages: one per queue (generate, poll, notify). Each consumer parses its queue's messages with these schemas, so every
  * field the producer sets reaches the consumer (and a malformed message fails, ending in the DLQ).
  */
 const taskId = z.string().min(1);
@@ -45,7 +45,7 @@ export const notifyMessageSchema = z.object({
   event: z.enum(callbackEvents).default('generation'),
   /** Delivery attempts of this callback already made (0 for the first message). */
   attempt: count.optional(),
-  /** Names the one message allowed to continue the chain (see callbacks.ts); absent on the first. */
+  /** Names the one message allowed to continue the chain (see core/stages/notify.ts); absent on the first. */
   token: z.string().min(1).optional(),
   /** Epoch ms before which the attempt is not made: SQS delays up to 15 minutes, longer waits re-send. */
   notBefore: count.optional(),

@@ -2,8 +2,8 @@ import * as z from 'zod';
 import { refuseUrl, type UrlPolicy } from './url-guard';
 
 /**
- * The request schemas of the kie.ai Veo 3.1 contract (SPEC §2). The API validates with them and,
- * in later work, the OpenAPI document and the typed client derive from them.
+ * The request schemas of the kie.ai Veo 3.1 contract (SPEC §2). The API validates with them, and the
+ * OpenAPI document (functions/http/openapi.ts) and the typed client (client/) derive from them.
  */
 export const models = ['veo3', 'veo3_fast'] as const;
 export const generationTypes = [
@@ -16,6 +16,8 @@ export const aspectRatios = ['16:9', '9:16', 'Auto'] as const;
 export type Model = (typeof models)[number];
 export type GenerationType = (typeof generationTypes)[number];
 export type AspectRatio = (typeof aspectRatios)[number];
+/** An aspect ratio with `Auto` resolved: what the upstream is asked for. */
+export type ConcreteAspectRatio = Exclude<AspectRatio, 'Auto'>;
 
 export const PROMPT_MAX_CHARS = 5000;
 /**

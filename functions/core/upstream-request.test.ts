@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../simulator/fixtures';
 import { HttpImageFetcher } from '../adapters/images/http-image-fetcher';
 import { blackPng } from '../adapters/images/test-images';
-import { ImageRejectedError, type SourceImage } from './ports';
+import { ImageRejectedError } from './errors';
+import type { SourceImage } from './ports';
 import type { Task } from './task';
 import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
 

@@ -1,13 +1,9 @@
 import { buffer } from 'node:stream/consumers';
 import type { DepsFor } from './deps';
-import {
-  type ConcreteAspectRatio,
-  ImageRejectedError,
-  InputRejectedError,
-  type SourceImage,
-  type UpstreamRequest,
-} from './ports';
-import type { Task } from './task';
+import { ImageRejectedError, InputRejectedError } from './errors';
+import type { SourceImage, UpstreamRequest } from './ports';
+import type { ConcreteAspectRatio } from './schema';
+import type { Task } from './task/task';
 
 /** What preparing an upstream request uses (the worker). */
 export type UpstreamRequestDeps = DepsFor<
@@ -54,8 +50,8 @@ export async function upstreamRequest(
     seed: task.seeds,
     imageUrls: request.imageUrls,
     images,
-    upstreamCallbackUrl: deps.settings.upstreamCallbackUrl
-      ? `${deps.settings.upstreamCallbackUrl}?taskId=${encodeURIComponent(task.taskId)}`
+    pushUrl: deps.settings.pushUrl
+      ? `${deps.settings.pushUrl}?taskId=${encodeURIComponent(task.taskId)}`
       : undefined,
   };
   if (task.extendsTaskId) upstream.extend = await videoToExtend(deps, task.extendsTaskId);

@@ -1,20 +1,15 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { cancelTask } from '../core/api/cancel';
+import { creditBalance } from '../core/api/credit';
+import { parseIdempotencyKey } from '../core/api/idempotency';
+import { recordInfo } from '../core/api/record-info';
+import { type RenditionRequestDeps, request4k, request1080p } from '../core/api/renditions';
+import { type SubmitDeps, type SubmitOptions, submitExtension, submitTask } from '../core/api/submit';
+import { listTasks } from '../core/api/task-list';
 import { ApiKeyCache, authenticate } from '../core/api-keys';
-import { cancelTask } from '../core/cancel';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
-import { parseIdempotencyKey } from '../core/idempotency';
 import type { ApiKey } from '../core/ports';
-import { recordInfo } from '../core/record-info';
-import { type RenditionRequestDeps, request4k, request1080p } from '../core/renditions';
-import {
-  creditBalance,
-  type SubmitDeps,
-  type SubmitOptions,
-  submitExtension,
-  submitTask,
-} from '../core/submit';
-import { listTasks } from '../core/task-list';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { openApiJson } from './openapi';
 
@@ -60,15 +55,17 @@ export function createApiHandler(deps: ApiDeps) {
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
+    // A logger per request: the taskId a use case adds goes with this request only.
+    const log = deps.log.createChild();
     try {
       const publicRoute = publicRoutes[`${method} ${path}`];
       if (publicRoute) return publicRoute(deps);
       const route = routes[`${method} ${path}`];
       if (!route) throw errors.noRoute(method, path);
       const key = await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
-      return ok(await route(deps, key, event));
+      return ok(await route({ ...deps, log }, key, event));
     } catch (error) {
-      return errorResponse(error, deps.log);
+      return errorResponse(error, log);
     }
   };
 }

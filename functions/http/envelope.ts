@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Log } from '../core/deps';
-import { errors, type KieCode, KieError } from '../core/errors';
+import { errors, type KieCode, KieError, toKieError } from '../core/errors';
+import type { Log } from '../core/ports';
 import { jsonDepthMessage, jsonNestsDeeperThan } from '../core/schema';
 
 /** kie.ai's envelope; the HTTP status always equals `code`. */
@@ -15,7 +15,8 @@ export function envelope(code: number, msg: string, data: unknown): APIGatewayPr
 export const ok = (data: unknown) => envelope(200, 'success', data);
 
 /** The one place errors become responses: catalogue errors as they are, anything else as a bare 500. */
-export function errorResponse(error: unknown, log: Log): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(thrown: unknown, log: Log): APIGatewayProxyStructuredResultV2 {
+  const error = toKieError(thrown);
   if (error instanceof KieError) return envelope(error.code, error.message, error.data);
   log.error('unexpected error', {
     error:

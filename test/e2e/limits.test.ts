@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
-import type { RateLimit } from '../../functions/core/rate-limit';
+import type { RateLimit } from '../../functions/core/rate-window';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, localDeps, taskCount } from './support';
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renditionMessages } from '../../functions/core/renditions';
+import { renditionMessages } from '../../functions/core/errors';
 import { renditionSlot } from '../../functions/core/task';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, download, localDeps } from './support';

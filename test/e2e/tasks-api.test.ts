@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CompactRecord } from '../../functions/core/api/task-list';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask, type Task } from '../../functions/core/task';
-import type { CompactRecord } from '../../functions/core/task-list';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, localDeps } from './support';
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TaskRecord } from '../../client/veo-client';
-import { toRecord } from '../../functions/core/record-info';
+import { toRecord } from '../../functions/core/api/record-info';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask, type Task, type TaskStatus } from '../../functions/core/task';
 

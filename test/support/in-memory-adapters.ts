@@ -1,31 +1,29 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { Log, Metrics } from '../../functions/core/deps';
-import {
-  type ApiKey,
-  type ApiKeyAdmin,
-  type CallbackDelivery,
-  type CallbackSender,
-  type ConcreteAspectRatio,
-  type GenerateMessage,
-  type ImageCropper,
-  type ImageFetcher,
-  InsufficientCreditsError,
-  type NotifyMessage,
-  type OperationStatus,
-  type PollMessage,
-  type QuotaGate,
-  type SourceImage,
-  type TaskQueues,
-  type Translation,
-  type Translator,
-  type UpstreamRequest,
-  type VideoDownload,
-  type VideoProvider,
-  type VideoStore,
-  type VideoUpscaler,
-  type VideoWatermarker,
+import { InsufficientCreditsError } from '../../functions/core/errors';
+import type { GenerateMessage, NotifyMessage, PollMessage } from '../../functions/core/messages';
+import type {
+  ApiKey,
+  ApiKeyAdmin,
+  CallbackDelivery,
+  CallbackSender,
+  ImageCropper,
+  ImageFetcher,
+  Log,
+  Metrics,
+  OperationStatus,
+  SourceImage,
+  TaskQueues,
+  Translation,
+  Translator,
+  UpstreamRequest,
+  VideoDownload,
+  VideoProvider,
+  VideoStore,
+  VideoUpscaler,
+  VideoWatermarker,
 } from '../../functions/core/ports';
+import type { ConcreteAspectRatio } from '../../functions/core/schema';
 
 /**
  * In-memory adapters of the core's ports, for unit tests only: each `implements` its port, so a test
@@ -130,32 +128,6 @@ export class RecordingCallbackSender implements CallbackSender {
   }
 }
 
-/** A sliding-window gate per scope on a clock the test controls. */
-export class InMemoryQuotaGate implements QuotaGate {
-  readonly grants = new Map<string, number[]>();
-
-  constructor(
-    private readonly now: () => number = Date.now,
-    private readonly limits: Record<string, { limit: number; windowMs: number }> = {},
-  ) {}
-
-  async tryAcquire(
-    scope: string,
-    override?: { limit: number; windowMs: number },
-  ): Promise<{ granted: true } | { granted: false; retryAfterMs: number }> {
-    const rule = override ?? this.limits[scope];
-    if (!rule) return { granted: true };
-    const now = this.now();
-    const inWindow = (this.grants.get(scope) ?? []).filter((t) => t > now - rule.windowMs);
-    if (inWindow.length >= rule.limit) {
-      const freeing = inWindow[inWindow.length - rule.limit] ?? now;
-      return { granted: false, retryAfterMs: Math.max(1, freeing + rule.windowMs - now) };
-    }
-    this.grants.set(scope, [...inWindow, now]);
-    return { granted: true };
-  }
-}
-
 /** Keeps every line, so a test can assert on what was logged. */
 export class RecordingLog implements Log {
   readonly lines: { level: 'info' | 'warn' | 'error'; message: string; extra: Record<string, unknown> }[] =
@@ -171,6 +143,14 @@ export class RecordingLog implements Log {
 
   error(message: string, ...extra: Record<string, unknown>[]): void {
     this.lines.push({ level: 'error', message, extra: Object.assign({}, ...extra) });
+  }
+
+  /** Keys appended are not kept: tests assert on messages and their own fields. */
+  appendKeys(_keys: Record<string, unknown>): void {}
+
+  /** The child writes into the same lines, so a test sees what a per-record logger logged. */
+  createChild(): Log {
+    return this;
   }
 }
 

@@ -1,16 +1,18 @@
 import {
-  type ApiKey,
   ApiKeyRefusedError,
-  type CallbackChainMove,
-  type CreditChange,
   IdempotencyConflictError,
-  type IdempotencyRecord,
   InsufficientCreditsError,
   RateLimitedError,
-  type RateWindow,
-  type TaskCursor,
-  type TaskStore,
+} from '../../functions/core/errors';
+import type {
+  ApiKey,
+  CallbackChainMove,
+  CreditChange,
+  IdempotencyRecord,
+  TaskCursor,
+  TaskStore,
 } from '../../functions/core/ports';
+import type { RateWindow } from '../../functions/core/rate-window';
 import type {
   CallbackAttempt,
   RenditionJob,

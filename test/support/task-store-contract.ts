@@ -2,14 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ApiKeyRefusedError,
-  type ApiKeyStore,
   IdempotencyConflictError,
-  type IdempotencyRecord,
   InsufficientCreditsError,
   RateLimitedError,
-  type RateWindow,
-  type TaskStore,
-} from '../../functions/core/ports';
+} from '../../functions/core/errors';
+import type { ApiKeyStore, IdempotencyRecord, TaskStore } from '../../functions/core/ports';
+import type { RateWindow } from '../../functions/core/rate-window';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask, type RenditionJob, type Task } from '../../functions/core/task';
 

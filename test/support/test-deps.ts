@@ -10,7 +10,6 @@ import {
   AppendingWatermarker,
   IdentityTranslator,
   InMemoryApiKeyStore,
-  InMemoryQuotaGate,
   InMemoryVideoStore,
   PassThroughCropper,
   RecordingCallbackSender,
@@ -48,7 +47,6 @@ export interface TestWorld {
   provider: ScriptedProvider;
   callbacks: RecordingCallbackSender;
   upscaler: AppendingUpscaler;
-  quota: InMemoryQuotaGate;
   log: RecordingLog;
   metrics: RecordingMetrics;
 }
@@ -67,7 +65,6 @@ export function testWorld(settings: Partial<Settings> = {}): TestWorld {
     provider: new ScriptedProvider(),
     callbacks: new RecordingCallbackSender(),
     upscaler: new AppendingUpscaler(),
-    quota: new InMemoryQuotaGate(now),
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
   };

@@ -1,5 +1,6 @@
 import { hashApiKey, newApiKey, newWebhookSecret } from '../../functions/core/api-keys';
-import { type ApiKey, InsufficientCreditsError } from '../../functions/core/ports';
+import { InsufficientCreditsError } from '../../functions/core/errors';
+import type { ApiKey } from '../../functions/core/ports';
 import { defaultStackFile } from '../../local/stack-file';
 import { type Command, formatRate, KeysError, keyIdOf, parseKeysArgs, resolveKeyId, usage } from './args';
 import { type OpenTarget, openTarget } from './target';

@@ -7,7 +7,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { type ApiKey, type ApiKeyAdmin, InsufficientCreditsError } from '../../core/ports';
+import { InsufficientCreditsError } from '../../core/errors';
+import type { ApiKey, ApiKeyAdmin } from '../../core/ports';
 
 /**
  * API keys by SHA-256 hash. Credits change inside task transactions (charge, refund) and through

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ApiKeyRefusedError, type CreditChange, InsufficientCreditsError } from '../../core/ports';
+import { ApiKeyRefusedError, InsufficientCreditsError } from '../../core/errors';
+import type { CreditChange } from '../../core/ports';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 

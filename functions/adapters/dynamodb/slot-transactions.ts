@@ -1,8 +1,17 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { RateLimitedError, type RateWindow } from '../../core/ports';
+import { RateLimitedError } from '../../core/errors';
+import type { RateWindow } from '../../core/rate-window';
 import type { TransactItem } from './credits';
-import { type CounterState, counterPut, decide, emptyState, readCounter, stateFromRaw } from './quota-gate';
+import {
+  type CounterState,
+  checkLimit,
+  counterPut,
+  decide,
+  emptyState,
+  readCounter,
+  stateFromRaw,
+} from './rate-counter';
 
 /** Tries of a transaction that lost a race with another on the same items. */
 const maxTransactionAttempts = 5;
@@ -15,7 +24,8 @@ export interface SlotCancellationHandlers {
 
 /**
  * DynamoDB transactions that may also take a slot of a rate window (a key's rate limit, the upstream's
- * quota) in the same round trip. One per store: it remembers each window's counter as last seen.
+ * quota; the counter is rate-counter.ts) in the same round trip: the one way any "N per window" rule is
+ * enforced. One per store: it remembers each window's counter as last seen.
  */
 export class SlotTransactions {
   /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
@@ -24,6 +34,8 @@ export class SlotTransactions {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly countersTable: () => string,
+    /** Epoch milliseconds; injectable for tests. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -39,6 +51,7 @@ export class SlotTransactions {
     on: SlotCancellationHandlers = {},
   ): Promise<void> {
     const { client } = this;
+    if (rate) checkLimit(rate);
     const all = [...items];
     const rateIndex = items.length;
     // The window's counter as this instance last saw it; a stale one costs one failed condition.
@@ -49,7 +62,7 @@ export class SlotTransactions {
     for (let attempt = 1; ; ) {
       let next: CounterState | undefined;
       if (rate) {
-        const now = Date.now();
+        const now = this.now();
         const decision = decide(counter, now, rate);
         if (!decision.granted) {
           // A refusal is only given from a state just read, so its retryAfter is exact.

@@ -24,9 +24,9 @@ export const apiKeyTable: TableLayout = {
 };
 
 /**
- * Counters shared by every function instance, one item per counter (e.g. `quota#kie` for the upstream
- * submit quota; per-key API rate limits later). Counters are worthless once their window has passed,
- * so TTL removes them.
+ * Rate-window counters shared by every function instance, one item per window (`quota#kie` for the
+ * upstream's submit quota, `quota#rate#<keyHash>` for a key's rate limit; see rate-counter.ts), and the
+ * Idempotency-Key records (`idem#...`). Both are worthless once their time has passed, so TTL removes them.
  */
 export const counterTable: TableLayout = {
   partitionKey: 'counterId',

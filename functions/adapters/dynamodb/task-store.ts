@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -7,17 +11,17 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import {
-  type ApiKey,
-  type CallbackChainMove,
-  type CreditChange,
-  IdempotencyConflictError,
-  type IdempotencyRecord,
-  type RateWindow,
-  type TaskCursor,
-  type TaskStore,
+import { IdempotencyConflictError } from '../../core/errors';
+import type {
+  ApiKey,
+  CallbackChainMove,
+  CreditChange,
+  IdempotencyRecord,
+  TaskCursor,
+  TaskStore,
 } from '../../core/ports';
-import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task';
+import type { RateWindow } from '../../core/rate-window';
+import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
 import { SlotTransactions } from './slot-transactions';
 
@@ -202,17 +206,7 @@ export class DynamoTaskStore implements TaskStore {
     if (!slot) return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
     const items: TransactItem[] = [{ Update: update }];
     if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
-    try {
-      await this.slotTransactions.write(items, slot, {
-        beforeSlot: ([task]) => {
-          if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
-        },
-      });
-      return true;
-    } catch (error) {
-      if (error === taskMoved) return false;
-      throw error;
-    }
+    return this.slotWrite(items, slot);
   }
 
   async startRendition(
@@ -220,20 +214,48 @@ export class DynamoTaskStore implements TaskStore {
     slot: RenditionSlot,
     job: RenditionJob,
     charge?: CreditChange,
+    rate?: RateWindow,
   ): Promise<boolean> {
-    return this.conditionalWrite(
-      {
-        TableName: this.options.tasksTable,
-        Key: { taskId },
-        UpdateExpression: 'SET renditions.#slot = :job',
-        // Only a finished task, and only once per slot (again after a failure).
-        ConditionExpression:
-          '#status = :succeeded AND (attribute_not_exists(renditions.#slot) OR renditions.#slot.#state = :failed)',
-        ExpressionAttributeNames: { '#status': 'status', '#slot': slot, '#state': 'status' },
-        ExpressionAttributeValues: { ':job': job, ':succeeded': 'succeeded', ':failed': 'failed' },
-      },
-      charge && { change: charge, direction: 'charge' },
-    );
+    const update: NonNullable<TransactItem['Update']> = {
+      TableName: this.options.tasksTable,
+      Key: { taskId },
+      UpdateExpression: 'SET renditions.#slot = :job',
+      // Only a finished task, and only once per slot (again after a failure).
+      ConditionExpression:
+        '#status = :succeeded AND (attribute_not_exists(renditions.#slot) OR renditions.#slot.#state = :failed)',
+      ExpressionAttributeNames: { '#status': 'status', '#slot': slot, '#state': 'status' },
+      ExpressionAttributeValues: { ':job': job, ':succeeded': 'succeeded', ':failed': 'failed' },
+    };
+    if (!rate) return this.conditionalWrite(update, charge && { change: charge, direction: 'charge' });
+    const items: TransactItem[] = [{ Update: update }];
+    if (charge && charge.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, charge, 'charge'));
+    return this.slotWrite(items, rate, (reasons) => {
+      const key = reasons[1];
+      if (items.length > 1 && key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
+    });
+  }
+
+  /**
+   * The task update (first of `items`) with a slot of `rate`, in one transaction: false when the task's
+   * own condition failed (another writer got there first); `afterSlot` says what other failures mean.
+   */
+  private async slotWrite(
+    items: TransactItem[],
+    rate: RateWindow,
+    afterSlot?: (reasons: CancellationReason[]) => void,
+  ): Promise<boolean> {
+    try {
+      await this.slotTransactions.write(items, rate, {
+        beforeSlot: ([task]) => {
+          if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
+        },
+        afterSlot,
+      });
+      return true;
+    } catch (error) {
+      if (error === taskMoved) return false;
+      throw error;
+    }
   }
 
   async finishRendition(

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
 import { pumpZeros, startTestServer, type TestServer } from '../../../test/support/http-server';
-import { ImageRejectedError } from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
 import type { UrlPolicy } from '../../core/url-guard';
 import { HttpImageFetcher } from './http-image-fetcher';
 import { blackPng } from './test-images';

@@ -2,12 +2,8 @@ import type { Readable } from 'node:stream';
 import { JPG } from 'image-size/types/jpg';
 import { PNG } from 'image-size/types/png';
 import { WEBP } from 'image-size/types/webp';
-import {
-  type ImageFetcher,
-  type ImageMimeType,
-  ImageRejectedError,
-  type SourceImage,
-} from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { ImageFetcher, ImageMimeType, SourceImage } from '../../core/ports';
 import type { UrlPolicy } from '../../core/url-guard';
 import {
   guardedRequest,

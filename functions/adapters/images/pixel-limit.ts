@@ -1,4 +1,5 @@
-import { type ImageMimeType, ImageRejectedError } from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { ImageMimeType } from '../../core/ports';
 
 /**
  * Decoding costs memory by pixels, not by bytes: a 420 KB PNG can declare 12000×12000. Images above

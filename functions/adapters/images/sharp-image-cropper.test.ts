@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
-import { ImageRejectedError, type SourceImage } from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { SourceImage } from '../../core/ports';
 import { centreCropBox, SharpImageCropper } from './sharp-image-cropper';
 import { blackPng } from './test-images';
 

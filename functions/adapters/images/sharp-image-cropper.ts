@@ -1,11 +1,7 @@
 import type sharpModule from 'sharp';
-import {
-  type ConcreteAspectRatio,
-  type ImageCropper,
-  type ImageMimeType,
-  ImageRejectedError,
-  type SourceImage,
-} from '../../core/ports';
+import { ImageRejectedError } from '../../core/errors';
+import type { ImageCropper, ImageMimeType, SourceImage } from '../../core/ports';
+import type { ConcreteAspectRatio } from '../../core/schema';
 import { checkPixels, DEFAULT_IMAGE_MAX_PIXELS } from './pixel-limit';
 
 export interface SharpImageCropperOptions {

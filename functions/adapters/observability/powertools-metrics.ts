@@ -1,6 +1,6 @@
 import { MetricUnit, Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
-import type { Metrics } from '../../core/deps';
+import type { Metrics } from '../../core/ports';
 
 export const METRICS_NAMESPACE = 'VeoServerless';
 /** The one `service` dimension on every metric, so alarms can read the totals across models. */

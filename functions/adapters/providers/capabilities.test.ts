@@ -11,7 +11,8 @@ import {
   capabilityCells,
   EXTENSION_SECONDS,
 } from '../../core/capabilities';
-import { type UpstreamRequest, UpstreamUnavailableError, type VideoProvider } from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { UpstreamRequest, VideoProvider } from '../../core/ports';
 import { createProvider } from './index';
 
 /**

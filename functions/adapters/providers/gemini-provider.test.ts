@@ -13,8 +13,8 @@ import {
   settle,
   sourceVideo,
 } from '../../../test/support/providers';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { GeminiProvider } from './gemini-provider';
 
 const API_KEY = 'gemini-test-key-0123456789';

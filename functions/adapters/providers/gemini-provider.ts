@@ -1,11 +1,6 @@
 import * as z from 'zod';
-import {
-  type OperationStatus,
-  type UpstreamRequest,
-  UpstreamUnavailableError,
-  type VideoDownload,
-  type VideoProvider,
-} from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
   checkedVideoUrl,

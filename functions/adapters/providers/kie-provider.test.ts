@@ -4,8 +4,8 @@ import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../../simulator/server';
 import { failure, lastRequest, settle, sourceVideo } from '../../../test/support/providers';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { KieProvider, verifyKieSignature } from './kie-provider';
 
 const KIE_KEY = 'kie-test-key-abcdef';
@@ -66,7 +66,7 @@ const lastSubmit = () => lastRequest(simulator, 'kie', 'submit');
 describe('KieProvider against the simulator', () => {
   it('submits with our callback URL, is pushed a signed result, polls it done and downloads it', async () => {
     const callbackUrl = `${receiverUrl}?taskId=ours-1`;
-    const operation = await provider.submit({ ...request, upstreamCallbackUrl: callbackUrl });
+    const operation = await provider.submit({ ...request, pushUrl: callbackUrl });
     expect(operation).toMatch(/^[0-9a-f]{32}$/);
     const submit = lastSubmit();
     expect(submit.path).toBe('/api/v1/veo/generate');
@@ -125,7 +125,7 @@ describe('KieProvider against the simulator', () => {
       prompt: 'the boat drifts under a bridge',
       model: 'veo3',
       seed: 13579,
-      upstreamCallbackUrl: callbackUrl,
+      pushUrl: callbackUrl,
       extend: { video: sourceVideo('kie keeps its own copy'), sourceOperation: source },
     });
     const submit = lastSubmit();
@@ -233,7 +233,7 @@ describe('KieProvider against the simulator', () => {
     const rejectedOp = await provider.submit({
       ...request,
       prompt: 'x [reject]',
-      upstreamCallbackUrl: receiverUrl,
+      pushUrl: receiverUrl,
     });
     const failedOp = await provider.submit({ ...request, prompt: 'x [fail]' });
     expect(await settle(provider, rejectedOp)).toMatchObject({

@@ -1,12 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import {
-  type OperationStatus,
-  type UpstreamRequest,
-  UpstreamUnavailableError,
-  type VideoDownload,
-  type VideoProvider,
-} from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
   checkedVideoUrl,
@@ -93,7 +88,7 @@ export class KieProvider implements VideoProvider {
     // kie's 2026 fields (its current document): sent only when asked, so kie's defaults (720p, 8 s) stay its own.
     if (request.resolution !== undefined) body.resolution = request.resolution;
     if (request.durationSeconds !== undefined) body.duration = request.durationSeconds;
-    if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
+    if (request.pushUrl) body.callBackUrl = request.pushUrl;
     const data = await this.envelope(new URL('api/v1/veo/generate', this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
@@ -117,7 +112,7 @@ export class KieProvider implements VideoProvider {
       model: this.options.extendModels?.[request.model] ?? extendModels[request.model] ?? request.model,
       seeds: request.seed,
     };
-    if (request.upstreamCallbackUrl) body.callBackUrl = request.upstreamCallbackUrl;
+    if (request.pushUrl) body.callBackUrl = request.pushUrl;
     try {
       const data = await this.envelope(new URL('api/v1/veo/extend', this.baseUrl), {
         method: 'POST',

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { UpstreamUnavailableError, type VideoDownload } from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { VideoDownload } from '../../core/ports';
 
 /**
  * The HTTP habits every provider shares: a timeout on every call; network errors, timeouts, 408, 429 and

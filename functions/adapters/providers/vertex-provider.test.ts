@@ -13,8 +13,8 @@ import {
   settle,
   sourceVideo,
 } from '../../../test/support/providers';
+import { UpstreamUnavailableError } from '../../core/errors';
 import type { SourceImage, UpstreamRequest } from '../../core/ports';
-import { UpstreamUnavailableError } from '../../core/ports';
 import { VertexProvider } from './vertex-provider';
 
 const sample16x9 = readFileSync(new URL('../../../simulator/assets/sample-16x9.mp4', import.meta.url));

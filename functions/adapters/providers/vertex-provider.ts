@@ -1,13 +1,8 @@
 import { Readable } from 'node:stream';
 import type { JWT } from 'google-auth-library';
 import * as z from 'zod';
-import {
-  type OperationStatus,
-  type UpstreamRequest,
-  UpstreamUnavailableError,
-  type VideoDownload,
-  type VideoProvider,
-} from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
   isTransientStatus,

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-translate';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UpstreamUnavailableError } from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
 import { AmazonTranslator, MAX_CHUNK_BYTES, splitForTranslation } from './amazon-translator';
 
 const translate = mockClient(TranslateClient);

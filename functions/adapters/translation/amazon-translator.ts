@@ -7,7 +7,8 @@ import {
   TranslateTextCommand,
   UnsupportedLanguagePairException,
 } from '@aws-sdk/client-translate';
-import { type Translation, type Translator, UpstreamUnavailableError } from '../../core/ports';
+import { UpstreamUnavailableError } from '../../core/errors';
+import type { Translation, Translator } from '../../core/ports';
 
 /** TranslateText takes at most 10,000 UTF-8 bytes; a 5,000-character Chinese prompt is about 15,000. */
 export const MAX_CHUNK_BYTES = 9000;

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { RateWindow } from '../../core/rate-window';
+
+/**
+ * A rate window's counter in the counters table: one item per scope holding the times of the grants
+ * inside the last window (a sliding-window log). A grant is allowed while fewer than `limit` of them fall
+ * inside (now − window, now], so `limit` pass at once after idleness, never more than `limit` in any window,
+ * and the long-run rate is limit/window. Writes are conditional on the revision last seen (optimistic
+ * concurrency, see slot-transactions.ts); a conflict returns the current item, so every attempt is one
+ * round trip. GCRA (one number per scope) cannot do this: with a burst of `limit`, it lets one more
+ * through after window/limit, so up to 2·limit − 1 land in one window and the upstream answers 429.
+ */
+
+/** What the counter item holds: the grant times (epoch ms) still inside the window, oldest first. */
+export interface CounterState {
+  grants: number[];
+  /** A fresh random token per write; undefined while no item exists. */
+  revision: string | undefined;
+}
+
+export const emptyState: CounterState = { grants: [], revision: undefined };
+
+/** The longest log kept in one item: about 9 bytes a grant, so 100 fit one 1 KB write unit, 1,000 take 9. */
+const maxLimit = 1_000;
+/** Items outlive their last grant's window by this much before TTL may remove them. */
+const ttlSlackSeconds = 60;
+
+/**
+ * Whether `state` (undefined: no item seen) has a free slot at `now`: the next state to write, or how long
+ * until the next slot frees (when the grant `limit` places from the newest leaves the window).
+ */
+export function decide(
+  state: CounterState | undefined,
+  now: number,
+  rule: Pick<RateWindow, 'limit' | 'windowMs'>,
+): { granted: true; next: CounterState } | { granted: false; retryAfterMs: number } {
+  const inWindow = (state?.grants ?? []).filter((t) => t > now - rule.windowMs);
+  if (inWindow.length >= rule.limit) {
+    const freeing = inWindow[inWindow.length - rule.limit] ?? now;
+    return { granted: false, retryAfterMs: Math.max(1, Math.ceil(freeing + rule.windowMs - now)) };
+  }
+  return {
+    granted: true,
+    next: { grants: [...inWindow, now].sort((a, b) => a - b).slice(-rule.limit), revision: randomUUID() },
+  };
+}
+
+/** A counter's current state, read consistently. */
+export async function readCounter(
+  client: DynamoDBDocumentClient,
+  table: string,
+  scope: string,
+): Promise<CounterState> {
+  const { Item } = await client.send(
+    new GetCommand({ TableName: table, Key: { counterId: counterId(scope) }, ConsistentRead: true }),
+  );
+  return {
+    grants: Array.isArray(Item?.grants) ? (Item.grants as number[]) : [],
+    revision: typeof Item?.revision === 'string' ? Item.revision : undefined,
+  };
+}
+
+/** The conditional write of a counter's next state: only if it is still at `expected` (none: no item). */
+export function counterPut(
+  table: string,
+  scope: string,
+  expected: string | undefined,
+  next: CounterState,
+  lastWindowEndMs: number,
+) {
+  return {
+    TableName: table,
+    Item: {
+      counterId: counterId(scope),
+      grants: next.grants,
+      revision: next.revision,
+      expiresAt: Math.ceil(lastWindowEndMs / 1000) + ttlSlackSeconds,
+    },
+    ...(expected === undefined
+      ? { ConditionExpression: 'attribute_not_exists(counterId)' }
+      : {
+          ConditionExpression: 'revision = :expected',
+          ExpressionAttributeValues: { ':expected': expected },
+        }),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+export function checkLimit({ scope, limit, windowMs }: RateWindow): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new Error(`Rate window ${scope}: limit must be an integer from 1 to ${maxLimit}, got ${limit}`);
+  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new Error(`Rate window ${scope}: windowMs must be positive, got ${windowMs}`);
+  }
+}
+
+export function stateFromRaw(item: Record<string, AttributeValue> | undefined): CounterState {
+  return {
+    grants: (item?.grants?.L ?? []).flatMap((value) => (value.N === undefined ? [] : [Number(value.N)])),
+    revision: item?.revision?.S,
+  };
+}
+
+/** Counter ids are namespaced: the table also holds Idempotency-Key records. */
+export const counterId = (scope: string) => `quota#${scope}`;

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startEmulators } from '../../../local/emulators';
+import { RateLimitedError } from '../../core/errors';
+import type { RateWindow } from '../../core/rate-window';
+import { generateRequestSchema } from '../../core/schema';
+import { newTask, type RenditionJob } from '../../core/task/task';
+import { SlotTransactions } from './slot-transactions';
+import { DynamoTaskStore } from './task-store';
+
+// Real DynamoDB Local: the rate windows' guarantee rests on conditional transactions, which a fake would not test.
+let stack: LocalStack;
+const clients: DynamoDBDocumentClient[] = [];
+
+beforeAll(async () => {
+  stack = await startEmulators();
+}, 90_000);
+
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await stack?.stop();
+});
+
+/** A client of its own, as each Lambda instance has. */
+function newClient(): DynamoDBDocumentClient {
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: stack.region,
+      credentials: stack.credentials,
+      endpoint: stack.dynamodbEndpoint,
+    }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  clients.push(client);
+  return client;
+}
+
+/** A scope of its own per test, so tests share the table but no counter. */
+const freshScope = () => `test-${randomUUID()}`;
+
+type Decision = { granted: true } | { granted: false; retryAfterMs: number; contended?: boolean };
+
+/** One instance's transactions, with its own client and clock. */
+function instance(now: () => number): SlotTransactions {
+  return new SlotTransactions(newClient(), () => stack.tables.counters, now);
+}
+
+/** Takes one slot of `window` with nothing else in the transaction: the window alone, as a gate. */
+async function take(transactions: SlotTransactions, window: RateWindow): Promise<Decision> {
+  try {
+    await transactions.write([], window);
+    return { granted: true };
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    return error.contended
+      ? { granted: false, retryAfterMs: error.retryAfterMs, contended: true }
+      : { granted: false, retryAfterMs: error.retryAfterMs };
+  }
+}
+
+/** The largest number of `times` (sorted) inside any window of `windowMs`, ends included on one side. */
+function busiestWindow(times: number[], windowMs: number): number {
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < times.length; last++) {
+    while ((times[last] as number) - (times[first] as number) >= windowMs) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+describe('SlotTransactions: a rate window', () => {
+  it('grants exactly `limit` at once after idleness, then refuses until the first grant leaves the window', async () => {
+    const scope = freshScope();
+    // Injected clocks start at the real time: DynamoDB Local, like DynamoDB, deletes items whose TTL
+    // has passed, so counters written by a clock in the past would vanish mid-test.
+    let now = Date.now();
+    const window = { scope, limit: 5, windowMs: 10_000 };
+    const gate = instance(() => now);
+
+    const burst = [];
+    for (let i = 0; i < 6; i++) burst.push(await take(gate, window));
+    expect(burst.slice(0, 5)).toEqual(Array(5).fill({ granted: true }));
+    // A sliding window: the sixth fits only once the first grant is a whole window old.
+    expect(burst[5]).toEqual({ granted: false, retryAfterMs: 10_000 });
+
+    now += 9_999;
+    expect(await take(gate, window)).toEqual({ granted: false, retryAfterMs: 1 });
+    // The whole burst leaves the window together, so a whole burst fits again.
+    now += 1;
+    for (let i = 0; i < 5; i++) expect(await take(gate, window)).toEqual({ granted: true });
+    expect(await take(gate, window)).toEqual({ granted: false, retryAfterMs: 10_000 });
+
+    const { Item } = await newClient().send(
+      new GetCommand({
+        TableName: stack.tables.counters,
+        Key: { counterId: `quota#${scope}` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item?.grants).toHaveLength(5);
+    // TTL a little past the end of the newest grant's window.
+    expect(Item?.expiresAt).toBe(Math.ceil((now + 10_000) / 1000) + 60);
+  });
+
+  it('shares one window between instances: what one takes, another cannot', async () => {
+    const scope = freshScope();
+    const now = Date.now();
+    const window = { scope, limit: 5, windowMs: 60_000 };
+    const a = instance(() => now);
+    const b = instance(() => now + 1_000);
+
+    for (let i = 0; i < 3; i++) expect(await take(a, window)).toEqual({ granted: true });
+    for (let i = 0; i < 2; i++) expect(await take(b, window)).toEqual({ granted: true });
+    // `a` still believes 3 are taken: its write loses, and it answers from what the table holds.
+    expect(await take(a, window)).toEqual({ granted: false, retryAfterMs: 60_000 });
+    expect(await take(b, window)).toEqual({ granted: false, retryAfterMs: 59_000 });
+  });
+
+  it('holds the long-run rate to limit/window under a steady overload (injected clock)', async () => {
+    const window = { scope: freshScope(), limit: 5, windowMs: 1_000 };
+    const start = Date.now();
+    let now = start;
+    const gate = instance(() => now);
+
+    // Offered: one request every 50 ms, four times the rate, for 10 simulated seconds.
+    const granted: number[] = [];
+    let refusals = 0;
+    for (; now < start + 10_000; now += 50) {
+      const decision = await take(gate, window);
+      if (decision.granted) granted.push(now);
+      else {
+        refusals++;
+        expect(decision.retryAfterMs).toBeGreaterThan(0);
+        expect(decision.retryAfterMs).toBeLessThanOrEqual(window.windowMs);
+      }
+    }
+    expect(granted).toHaveLength((10_000 / window.windowMs) * window.limit);
+    expect(refusals).toBe(200 - granted.length);
+    expect(busiestWindow(granted, window.windowMs)).toBe(window.limit);
+  }, 30_000);
+
+  it('waiting exactly retryAfterMs always finds a slot, and the rate is limit/window', async () => {
+    const window = { scope: freshScope(), limit: 4, windowMs: 3_000 };
+    const start = Date.now();
+    let now = start;
+    const gate = instance(() => now);
+
+    const granted: number[] = [];
+    let waited = false;
+    while (now < start + 30_000) {
+      const decision = await take(gate, window);
+      expect(decision.granted || !waited, `refused again after waiting, at +${now - start} ms`).toBe(true);
+      waited = !decision.granted;
+      if (decision.granted) {
+        granted.push(now);
+        // Arrivals that trickle in between the bursts.
+        now += 7;
+      } else {
+        now += decision.retryAfterMs;
+      }
+    }
+    const spanMs = (granted.at(-1) as number) - (granted[0] as number);
+    expect(granted.length).toBe(40);
+    expect(busiestWindow(granted, window.windowMs)).toBe(window.limit);
+    // 40 grants need 9 full windows between the first and the last burst.
+    expect(spanMs).toBeGreaterThanOrEqual(9 * window.windowMs);
+    expect(spanMs).toBeLessThan(10 * window.windowMs);
+  }, 30_000);
+
+  it('never lets 8 concurrent instances exceed the limit in any window', async () => {
+    const window = { scope: freshScope(), limit: 10, windowMs: 1_000 };
+    const durationMs = 3_000;
+    const start = Date.now();
+    const granted: number[] = [];
+
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        // The time the instance decided at: its last clock reading when the call returns.
+        let decidedAt = 0;
+        const gate = instance(() => {
+          decidedAt = Date.now();
+          return decidedAt;
+        });
+        while (Date.now() < start + durationMs) {
+          const decision = await take(gate, window);
+          if (decision.granted) {
+            if (decidedAt < start + durationMs) granted.push(decidedAt);
+          } else {
+            await new Promise((r) =>
+              setTimeout(r, Math.min(decision.retryAfterMs, start + durationMs - Date.now())),
+            );
+          }
+        }
+      }),
+    );
+
+    granted.sort((x, y) => x - y);
+    expect(busiestWindow(granted, window.windowMs)).toBeLessThanOrEqual(window.limit);
+    // At most a burst per window started: 30 in 3 s from idle.
+    expect(granted.length).toBeLessThanOrEqual(window.limit * Math.ceil(durationMs / window.windowMs));
+    expect(granted.length).toBeGreaterThan(0);
+  }, 15_000);
+
+  it.each([
+    [{ limit: 0, windowMs: 1_000 }],
+    [{ limit: 2.5, windowMs: 1_000 }],
+    [{ limit: 1_001, windowMs: 1_000 }],
+    [{ limit: 5, windowMs: 0 }],
+  ])('refuses an unusable window %o', async (rule) => {
+    await expect(instance(Date.now).write([], { scope: 'kie', ...rule })).rejects.toThrow(/Rate window kie/);
+  });
+});
+
+describe('DynamoTaskStore.startRendition with a rate window', () => {
+  it('claims, charges and takes the slot in one transaction; a full window writes and charges nothing', async () => {
+    const client = newClient();
+    const store = new DynamoTaskStore({
+      client,
+      tasksTable: stack.tables.tasks,
+      apiKeysTable: stack.tables.apiKeys,
+      countersTable: stack.tables.counters,
+    });
+    const keyHash = `key-${randomUUID()}`;
+    await client.send(
+      new PutCommand({
+        TableName: stack.tables.apiKeys,
+        Item: { keyHash, name: 'test', credits: 1000, webhookSecret: 's' },
+      }),
+    );
+    const task = {
+      ...newTask({
+        request: generateRequestSchema({ allowLoopback: false, allowHttp: false }).parse({ prompt: 'a cat' }),
+        paramJson: '{}',
+        keyHash,
+        credits: 60,
+        provider: 'simulator',
+        now: Date.now(),
+        retentionDays: 14,
+        budgetSeconds: 600,
+      }),
+      status: 'succeeded' as const,
+    };
+    await client.send(new PutCommand({ TableName: stack.tables.tasks, Item: task }));
+    const job = (index: number): RenditionJob => ({
+      resolution: '4k',
+      index,
+      status: 'processing',
+      requestedAt: Date.now(),
+      credits: 120,
+    });
+    const charge = { keyHash, credits: 120 };
+    const window = { scope: `rate#${keyHash}`, limit: 1, windowMs: 60_000 };
+
+    expect(await store.startRendition(task.taskId, '4k_0', job(0), charge, window)).toBe(true);
+    const refused = await store.startRendition(task.taskId, '4k_1', job(1), charge, window).catch((e) => e);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+
+    const stored = await store.get(task.taskId);
+    expect(Object.keys(stored?.renditions ?? {})).toEqual(['4k_0']);
+    const key = await client.send(
+      new GetCommand({ TableName: stack.tables.apiKeys, Key: { keyHash }, ConsistentRead: true }),
+    );
+    expect(key.Item?.credits).toBe(880);
+    // A rendition already claimed answers false, and its transaction takes nothing from a window with room.
+    const other = { scope: `rate#${keyHash}-other`, limit: 1, windowMs: 60_000 };
+    expect(await store.startRendition(task.taskId, '4k_0', job(0), charge, other)).toBe(false);
+    const counter = await client.send(
+      new GetCommand({
+        TableName: stack.tables.counters,
+        Key: { counterId: `quota#${other.scope}` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(counter.Item).toBeUndefined();
+  });
+});

@@ -1,0 +1,102 @@
+import type { Deps, DepsFor } from '../deps';
+import { errors } from '../errors';
+import type { ApiKey } from '../ports';
+import { describeIssue, recordInfoQuerySchema } from '../schema';
+import { isExpired, successFlag, type Task } from '../task/task';
+
+/**
+ * GET /veo/record-info: kie.ai's record shape, plus the fields of kie's unified jobs API
+ * (state, resultJson, failMsg, creditsConsumed) and ours (aspectRatio, seeds, promptSent, callbacks).
+ * Times are epoch milliseconds (numbers), as kie's schema types them.
+ */
+export async function recordInfo(
+  deps: DepsFor<'tasks' | 'videos' | 'settings' | 'log' | 'now'>,
+  key: ApiKey,
+  query: Record<string, string | undefined>,
+) {
+  const parsed = recordInfoQuerySchema.safeParse(query);
+  // A malformed id cannot name any task: answer exactly as for an unknown one.
+  if (!parsed.success) {
+    if (query.taskId === undefined || query.taskId.trim() === '') {
+      throw errors.validation(describeIssue(parsed.error));
+    }
+    throw errors.recordNull();
+  }
+  deps.log.appendKeys({ taskId: parsed.data.taskId });
+  const task = await deps.tasks.get(parsed.data.taskId);
+  // Another key's task answers exactly like an unknown one.
+  if (!task || task.keyHash !== key.keyHash) throw errors.recordNull();
+  if (isExpired(task, deps.now(), deps.settings.retentionDays)) {
+    throw errors.recordExpired(deps.settings.retentionDays);
+  }
+  return toRecord(task, await signResults(deps, task));
+}
+
+/** Presigned URLs of the task's videos and of their unstamped originals, signed anew on every read. */
+export async function signResults(deps: Pick<Deps, 'videos'>, task: Task): Promise<SignedResults> {
+  const results = task.results ?? [];
+  const jobs = Object.values(task.renditions ?? {}).filter((job) => job !== undefined);
+  const [resultUrls, originUrls, renditionUrls] = await Promise.all([
+    Promise.all(results.map((r) => deps.videos.url(r.key))),
+    Promise.all(results.map((r) => (r.originKey === r.key ? undefined : deps.videos.url(r.originKey)))),
+    Promise.all(jobs.map((job) => (job.key ? deps.videos.url(job.key) : undefined))),
+  ]);
+  return {
+    resultUrls,
+    originUrls: originUrls.map((url, i) => url ?? resultUrls[i] ?? ''),
+    renditions: jobs.map((job, i) => ({
+      resolution: job.resolution,
+      index: job.index,
+      status: job.status,
+      resultUrl: renditionUrls[i] ?? null,
+    })),
+  };
+}
+
+export interface SignedResults {
+  resultUrls: string[];
+  originUrls: string[];
+  /** The 1080p and 4K renditions asked for so far. */
+  renditions?: { resolution: string; index: number; status: string; resultUrl: string | null }[];
+}
+
+export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }: SignedResults) {
+  const flag = successFlag(task.status);
+  const done = flag === 1;
+  const failMsg = flag >= 2 ? (task.errorMessage ?? null) : null;
+  return {
+    taskId: task.taskId,
+    paramJson: task.paramJson,
+    createTime: task.createdAt,
+    completeTime: task.completedAt ?? null,
+    successFlag: flag,
+    response: done
+      ? {
+          taskId: task.taskId,
+          resultUrls,
+          originUrls,
+          // Veo's extension returns the whole video, the source and its continuation stitched together.
+          fullResultUrls: task.extendsTaskId ? resultUrls : null,
+          resolution: task.results?.[0]?.resolution ?? '720p',
+        }
+      : null,
+    errorCode: flag >= 2 ? (task.errorCode ?? 501) : null,
+    errorMessage: failMsg,
+    fallbackFlag: false,
+    state: flag === 0 ? 'waiting' : done ? 'success' : 'fail',
+    resultJson: done ? JSON.stringify({ resultUrls }) : null,
+    failMsg,
+    creditsConsumed: flag === 1 || flag === 0 ? task.credits : 0,
+    model: task.request.model,
+    generationType: task.extendsTaskId ? 'EXTEND' : task.request.generationType,
+    extendsTaskId: task.extendsTaskId ?? null,
+    aspectRatio: task.aspectRatio,
+    seeds: task.seeds,
+    promptSent: task.promptSent ?? null,
+    translatedFrom: task.translatedFrom ?? null,
+    renditions,
+    callbacks: task.callbacks ?? [],
+  };
+}
+
+export type TaskRecord = ReturnType<typeof toRecord>;

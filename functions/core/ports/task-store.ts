@@ -1,0 +1,115 @@
+import type { RateWindow } from '../rate-window';
+import type {
+  CallbackAttempt,
+  CallbackChain,
+  RenditionJob,
+  RenditionSlot,
+  Task,
+  TaskStatus,
+} from '../task/task';
+import type { ApiKey } from './api-key-store';
+
+/** Credits moved together with a task write, in one transaction. */
+export interface CreditChange {
+  keyHash: string;
+  credits: number;
+}
+
+export interface TaskStore {
+  /**
+   * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short, and
+   * ApiKeyRefusedError when the key is revoked. With `idempotency`, the record is written in the same
+   * transaction only if its key is unused (or expired); otherwise nothing is written and
+   * IdempotencyConflictError carries the stored record. With `rate`, one slot of that window is taken in
+   * the same transaction; RateLimitedError when none is free. One round trip when nothing contends.
+   */
+  createCharged(
+    task: Task,
+    charge: CreditChange,
+    options?: { idempotency?: IdempotencyRecord; rate?: RateWindow },
+  ): Promise<void>;
+  /** The unexpired record stored for a key's Idempotency-Key, read consistently. */
+  findIdempotency(
+    keyHash: string,
+    idempotencyKey: string,
+    now: number,
+  ): Promise<IdempotencyRecord | undefined>;
+  get(taskId: string): Promise<Task | undefined>;
+  /** The task and its owner's API key, both read consistently in one round trip. */
+  getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }>;
+  /**
+   * One page of a key's tasks created after `createdAfter` (epoch ms), newest first, starting after
+   * `cursor`; `next` is absent on the last page.
+   */
+  listByKey(
+    keyHash: string,
+    limit: number,
+    cursor?: TaskCursor,
+    createdAfter?: number,
+  ): Promise<{ tasks: Task[]; next?: TaskCursor }>;
+  /**
+   * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
+   * Returns false when another writer got there first. A refund is applied in the same transaction, and
+   * with `slot` one slot of that window, or nothing is written and RateLimitedError says when the next
+   * slot frees.
+   */
+  transition(
+    taskId: string,
+    from: TaskStatus,
+    patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
+    refund?: CreditChange,
+    slot?: RateWindow,
+  ): Promise<boolean>;
+  /**
+   * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
+   * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is
+   * not (another delivery of the same notify message got there first). Without `chain`, always appends.
+   */
+  recordCallback(taskId: string, attempts: CallbackAttempt[], chain?: CallbackChainMove): Promise<boolean>;
+  /**
+   * Adds a rendition job to a succeeded task if its slot is free (or its last attempt failed), charging
+   * in the same transaction. Returns false when the slot is taken: each rendition is made at most once.
+   * Throws InsufficientCreditsError when the key cannot pay, ApiKeyRefusedError when it is revoked. With
+   * `rate`, one slot of that window is taken in the same transaction, or nothing is written and
+   * RateLimitedError says when the next slot frees.
+   */
+  startRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    job: RenditionJob,
+    charge?: CreditChange,
+    rate?: RateWindow,
+  ): Promise<boolean>;
+  /** Ends a processing rendition (ready or failed), refunding in the same transaction; false if it was not processing. */
+  finishRendition(
+    taskId: string,
+    slot: RenditionSlot,
+    outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
+    refund?: CreditChange,
+  ): Promise<boolean>;
+}
+
+/** What an Idempotency-Key on a submit stands for: the request it came with and the task it made. */
+export interface IdempotencyRecord {
+  keyHash: string;
+  idempotencyKey: string;
+  /** SHA-256 of the route and the canonical request body. */
+  bodyHash: string;
+  taskId: string;
+  /** Epoch seconds; the key may be reused after this (DynamoDB TTL removes the record later). */
+  expiresAt: number;
+}
+
+/** Where a page of TaskStore.listByKey ends: its last task, as the per-key index keys it. */
+export interface TaskCursor {
+  taskId: string;
+  keyHash: string;
+  createdAt: number;
+}
+
+/** A callback's retry chain (`Task.callbackChains[key]`) moving on by one attempt. */
+export interface CallbackChainMove {
+  key: string;
+  from?: CallbackChain;
+  to: CallbackChain;
+}

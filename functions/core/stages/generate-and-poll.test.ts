@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { ScriptedProvider } from '../../../test/support/in-memory-adapters';
+import { InMemoryTaskStore } from '../../../test/support/in-memory-task-store';
+import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
+import type { CreditChange, OperationStatus } from '../ports';
+import type { RateWindow } from '../rate-window';
+import { generateRequestSchema } from '../schema';
+import { newTask, type Task, type TaskStatus } from '../task/task';
+import { closerAspectRatio } from '../upstream-request';
+import { backoffMs, startGeneration } from './generate';
+import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
+
+describe('Auto aspect ratio', () => {
+  it.each([
+    [1920, 1080, '16:9'],
+    [1080, 1920, '9:16'],
+    [1000, 1000, '16:9'], // a square is as far from both: the default wins
+    [1000, 1100, '9:16'],
+    [1100, 1000, '16:9'],
+    [4000, 100, '16:9'],
+    [100, 4000, '9:16'],
+  ])('%i×%i → %s', (width, height, expected) => {
+    expect(closerAspectRatio(width, height)).toBe(expected);
+  });
+});
+
+describe('retry pacing', () => {
+  it('backs off exponentially with full jitter, at least 1 s and at most 2 minutes', () => {
+    expect([0, 1, 2, 3].map((a) => backoffMs(a, () => 1))).toEqual([2000, 4000, 8000, 16000]);
+    expect(backoffMs(20, () => 1)).toBe(120_000);
+    expect(backoffMs(3, () => 0)).toBe(1000);
+    expect(backoffMs(3, () => 0.5)).toBe(8000);
+  });
+
+  it('waits a quarter of the time the generation has run, between half and three times the first interval', () => {
+    const settings = { pollIntervalSeconds: 10 };
+    expect([0, 11, 20, 40, 60, 100, 120, 360, 3600].map((s) => pollDelaySeconds(settings, s * 1000))).toEqual(
+      [5, 5, 5, 10, 15, 25, 30, 30, 30],
+    );
+    // Scaled down locally, never below SQS's one-second granularity.
+    expect(pollDelaySeconds({ pollIntervalSeconds: 1 }, 0)).toBe(1);
+    expect(pollDelaySeconds({ pollIntervalSeconds: 1 }, 60_000)).toBe(3);
+  });
+});
+
+describe('pollGeneration', () => {
+  /** A store that counts reads and remembers the statuses it moved tasks to. */
+  class CountingTaskStore extends InMemoryTaskStore {
+    reads = 0;
+    readonly finished: string[] = [];
+
+    override async get(taskId: string): Promise<Task | undefined> {
+      this.reads++;
+      return super.get(taskId);
+    }
+
+    override async transition(
+      taskId: string,
+      from: TaskStatus,
+      patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
+      refund?: CreditChange,
+      slot?: RateWindow,
+    ): Promise<boolean> {
+      const moved = await super.transition(taskId, from, patch, refund, slot);
+      if (moved) this.finished.push(String(patch.status));
+      return moved;
+    }
+  }
+
+  /** A poller on the in-memory adapters, whose upstream answers from a script, at 200 s on its clock. */
+  function poller(answers: OperationStatus[], task: Partial<Task> = {}) {
+    const world = testWorld({ pollIntervalSeconds: 10, budgetSeconds: 60 });
+    world.clock.now = 200_000;
+    const tasks = new CountingTaskStore(world.apiKeys);
+    world.apiKeys.keys.set('h', { keyHash: 'h', name: 'k', credits: 0, webhookSecret: 'whsec_x' });
+    const request = generateRequestSchema(world.deps.settings.urlPolicy).parse({ prompt: 'a cat' });
+    tasks.tasks.set('t1', {
+      ...newTask({
+        request,
+        paramJson: '{}',
+        keyHash: 'h',
+        credits: 60,
+        provider: 'simulator',
+        now: 0,
+        retentionDays: 14,
+        budgetSeconds: 60,
+      }),
+      taskId: 't1',
+      status: 'submitted',
+      operation: 'op-1',
+      deadlineAt: 400_000,
+      updatedAt: 100_000,
+      ...task,
+    });
+    const deps: PollDeps = { ...world.deps, tasks, provider: new ScriptedProvider(answers) };
+    const sent = world.queues.polled;
+    return {
+      deps,
+      world: {
+        get reads() {
+          return tasks.reads;
+        },
+        sent,
+        finished: tasks.finished,
+      },
+    };
+  }
+
+  it('reads nothing while the upstream says pending, when the message carries operation and deadline', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    const message = { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 120_000 };
+    await pollGeneration(deps, message);
+    expect(world.reads).toBe(0);
+    // 80 s into the generation: ask again in a quarter of that.
+    expect(world.sent).toEqual([{ message: { ...message, polls: 2 }, delaySeconds: 20 }]);
+  });
+
+  it('dates an older message without submittedAt by its polls at the first interval', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    await pollGeneration(deps, { taskId: 't1', polls: 5, operation: 'op-1', deadlineAt: 400_000 });
+    expect(world.sent[0]).toEqual({
+      message: { taskId: 't1', polls: 6, operation: 'op-1', deadlineAt: 400_000, submittedAt: 140_000 },
+      delaySeconds: 15,
+    });
+  });
+
+  it('reads the task for an ending answer, and past the deadline', async () => {
+    const failed = poller([{ state: 'failed', reason: 'boom' }]);
+    await pollGeneration(failed.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 400_000 });
+    expect([failed.world.reads, failed.world.finished]).toEqual([1, ['failed']]);
+
+    const late = poller([{ state: 'pending' }], { deadlineAt: 1_000 });
+    await pollGeneration(late.deps, { taskId: 't1', operation: 'op-1', deadlineAt: 1_000 });
+    expect([late.world.reads, late.world.finished, late.world.sent]).toEqual([1, ['failed'], []]);
+  });
+
+  it('reads the task first without operation (a push, an older message)', async () => {
+    const { deps, world } = poller([{ state: 'pending' }]);
+    await pollGeneration(deps, { taskId: 't1' });
+    expect(world.reads).toBe(1);
+    // Dated by the task's submit write (updatedAt 100 s): 100 s in, a quarter of that.
+    expect(world.sent[0]).toEqual({
+      message: { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 100_000 },
+      delaySeconds: 25,
+    });
+  });
+});
+
+describe('a task through the worker and the poller, on the in-memory adapters', () => {
+  async function submitted(settings: Parameters<typeof testWorld>[0] = {}) {
+    const world = testWorld(settings);
+    const key = await addKey(world, 1000);
+    return { world, key };
+  }
+
+  it('submits a queued task upstream once, then stores its video and tells the client', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'queued', {
+      body: { prompt: 'a cat', seeds: 12345, callBackUrl: 'https://receiver.example.com/veo' },
+    });
+    await startGeneration(world.deps, { taskId: task.taskId });
+    // A redelivered generate message finds it submitted: no second generation.
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted.map((r) => [r.taskId, r.prompt, r.seed])).toEqual([
+      [task.taskId, 'a cat', 12345],
+    ]);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'submitted',
+      operation: 'operations/1',
+    });
+    const [poll] = world.queues.polled;
+    expect(poll).toEqual({
+      message: {
+        taskId: task.taskId,
+        polls: 0,
+        operation: 'operations/1',
+        deadlineAt: task.deadlineAt,
+        submittedAt: world.clock.now,
+      },
+      delaySeconds: 10,
+    });
+
+    world.provider.answers.push({ state: 'done', videos: ['generated-video'] });
+    await pollGeneration(world.deps, poll?.message ?? { taskId: task.taskId });
+    const key0 = `videos/${task.taskId}/0.mp4`;
+    expect(world.videos.objects.get(key0)?.bytes.toString()).toBe('generated-video');
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'succeeded',
+      results: [{ key: key0, originKey: key0, resolution: '720p' }],
+    });
+    expect(world.queues.notified).toEqual([
+      { message: { taskId: task.taskId, keyHash: key.keyHash, event: 'generation' } },
+    ]);
+    // Charged once, kept: the video was made.
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
+  });
+
+  it('keeps the unstamped original and stores a stamped copy when a watermark was asked for', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', {
+      operation: 'operations/9',
+      body: { prompt: 'a cat', watermark: 'mine' },
+    });
+    world.provider.answers.push({ state: 'done', videos: ['raw'] });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(world.videos.objects.get(`videos/${task.taskId}/0-original.mp4`)?.bytes.toString()).toBe('raw');
+    expect(world.videos.objects.get(`videos/${task.taskId}/0.mp4`)?.bytes.toString()).toBe('raw|mine');
+  });
+
+  it('ends and refunds a task found half-submitted, rather than risk generating twice', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitting');
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted).toEqual([]);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 500 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it("waits in the queue for the upstream's quota instead of submitting past it", async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
+    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
+    await startGeneration(world.deps, { taskId: a.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
+    expect(world.queues.generated).toEqual([{ message: { taskId: b.taskId, attempt: 1 }, delaySeconds: 20 }]);
+
+    world.clock.now += 20_000;
+    await startGeneration(world.deps, { taskId: b.taskId, attempt: 1 });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+  });
+
+  it('refunds a generation the upstream failed', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/1' });
+    world.provider.answers.push({ state: 'failed', reason: 'boom' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'failed',
+      errorCode: 501,
+      errorMessage: 'Generation failed: boom',
+    });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+});

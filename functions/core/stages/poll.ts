@@ -1,0 +1,130 @@
+import type { DepsFor, Settings } from '../deps';
+import { failureMessages, UpstreamUnavailableError } from '../errors';
+import type { PollMessage } from '../messages';
+import type { OperationStatus } from '../ports';
+import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
+import type { StoredVideo, Task } from '../task/task';
+import { isFinal } from '../task/transitions';
+import { reason } from './generate';
+
+/** What the poll stage (the poller) uses. */
+export type PollDeps = MoveDeps & DepsFor<'provider' | 'settings' | 'videos' | 'watermarker'>;
+
+/** Stage poll (queue `poll`, run by the poller): ask the upstream; when done, store the videos and complete the task. */
+export async function pollGeneration(deps: PollDeps, message: PollMessage): Promise<void> {
+  const polls = (message.polls ?? 0) + 1;
+  const { taskId, operation, deadlineAt, submittedAt } = message;
+  // Known from the message, the upstream is asked first: a generation still running needs nothing from
+  // the store (the usual answer, several times per task); only an ending answer reads the task.
+  let answer: OperationStatus | undefined;
+  if (operation !== undefined && deadlineAt !== undefined) {
+    answer = await askUpstream(deps, operation);
+    if (answer.state === 'pending' && deps.now() < deadlineAt) {
+      const since = submittedAt ?? deps.now() - polls * deps.settings.pollIntervalSeconds * 1000;
+      await deps.queues.poll(
+        { taskId, polls, operation, deadlineAt, submittedAt: since },
+        pollDelaySeconds(deps.settings, deps.now() - since),
+      );
+      return;
+    }
+  }
+  const task = await deps.tasks.get(taskId);
+  if (!task) return;
+  if (isFinal(task.status)) {
+    // A redelivery after the task ended: the notify message may not have gone out before a crash.
+    if (!task.callbackChains?.generation) await notifyEnd(deps, task);
+    return;
+  }
+  if (task.status !== 'submitted' || !task.operation) return;
+  const status = answer && operation === task.operation ? answer : await askUpstream(deps, task.operation);
+
+  switch (status.state) {
+    case 'pending': {
+      if (deps.now() >= task.deadlineAt) {
+        await moveTask(deps, task, 'failed', {
+          errorCode: 501,
+          errorMessage: failureMessages.timedOut(deps.settings.budgetSeconds),
+        });
+        return;
+      }
+      // Without the message's time (a push, an older message), the submit's own write dates it.
+      const since = submittedAt ?? task.updatedAt;
+      await deps.queues.poll(
+        { taskId, polls, operation: task.operation, deadlineAt: task.deadlineAt, submittedAt: since },
+        pollDelaySeconds(deps.settings, deps.now() - since),
+      );
+      return;
+    }
+    case 'rejected':
+      await moveTask(deps, task, 'rejected', {
+        errorCode: 422,
+        errorMessage: failureMessages.rejected(status.reason),
+      });
+      return;
+    case 'failed':
+      await moveTask(deps, task, 'failed', {
+        errorCode: 501,
+        errorMessage: failureMessages.upstreamFailed(status.reason),
+      });
+      return;
+    case 'done':
+      await complete(deps, task, status.videos);
+      return;
+  }
+}
+
+/** The operation's status; an upstream that cannot be asked now counts as still running. */
+async function askUpstream(deps: PollDeps, operation: string): Promise<OperationStatus> {
+  try {
+    return await deps.provider.poll(operation);
+  } catch (error) {
+    if (!(error instanceof UpstreamUnavailableError)) throw error;
+    deps.log.warn('upstream unavailable while polling', { error: reason(error) });
+    return { state: 'pending' };
+  }
+}
+
+/**
+ * The wait before asking again: a quarter of the time the generation has run so far, kept between half
+ * and three times the first interval (5–30 s deployed). Veo takes 11 s to 6 minutes, so a finished
+ * video is noticed within about a quarter of its own generation time: a short one within seconds, a long
+ * one with few polls. (Modelled on 11 s – 6 min log-uniform: delay p50 5.5 s / p95 25 s with 8 polls,
+ * against 15 s / 51 s with 4 for intervals growing ×1.5 from 10 s to 60 s; `npm run bench` measures it.)
+ */
+export function pollDelaySeconds(settings: Pick<Settings, 'pollIntervalSeconds'>, elapsedMs: number): number {
+  const first = settings.pollIntervalSeconds;
+  const quarter = Math.max(0, elapsedMs) / 4000;
+  return Math.max(1, Math.round(Math.min(Math.max(quarter, first / 2), first * 3)));
+}
+
+async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<void> {
+  if (videos.length === 0) {
+    await moveTask(deps, task, 'rejected', {
+      errorCode: 422,
+      errorMessage: failureMessages.rejected('no video was returned'),
+    });
+    return;
+  }
+  const watermark = task.request.watermark;
+  const results: StoredVideo[] = [];
+  for (const [index, video] of videos.entries()) {
+    const download = await deps.provider.download(video);
+    const key = `videos/${task.taskId}/${index}.mp4`;
+    if (!watermark) {
+      await deps.videos.put(key, download.body, download.contentType);
+      results.push({ key, originKey: key, resolution: '720p' });
+      continue;
+    }
+    // Keep the unstamped original (originUrls), then stamp a copy read back from the store.
+    const originKey = `videos/${task.taskId}/${index}-original.mp4`;
+    await deps.videos.put(originKey, download.body, download.contentType);
+    const stamped = await deps.watermarker.stamp(await deps.videos.open(originKey), watermark);
+    try {
+      await deps.videos.put(key, stamped, 'video/mp4');
+    } finally {
+      stamped.destroy(); // frees the watermarker's temp files even when the upload failed
+    }
+    results.push({ key, originKey, resolution: '720p' });
+  }
+  await moveTask(deps, task, 'succeeded', { results });
+}

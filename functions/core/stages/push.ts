@@ -1,0 +1,23 @@
+import type { DepsFor } from '../deps';
+
+/** What the push stage (the upstream-callback function) uses. */
+export type PushDeps = DepsFor<'tasks' | 'provider' | 'queues' | 'log'>;
+
+/**
+ * Stage push: an upstream (kie.ai) tells us a task finished. Verified with the provider's signature, then
+ * only a hint to poll now; the poll stage asks the upstream itself, so the push's body is never trusted.
+ */
+export async function acceptPush(
+  deps: PushDeps,
+  taskId: string,
+  headers: Record<string, string | undefined>,
+): Promise<boolean> {
+  const task = await deps.tasks.get(taskId);
+  if (task?.status !== 'submitted' || !task.operation) return false;
+  if (!(await deps.provider.verifyPush?.(task.operation, headers))) {
+    deps.log.warn('upstream push refused');
+    return false;
+  }
+  await deps.queues.poll({ taskId }, 0);
+  return true;
+}

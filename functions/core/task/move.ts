@@ -1,0 +1,73 @@
+import type { DepsFor } from '../deps';
+import { IllegalTransitionError } from '../errors';
+import type { RateWindow } from '../rate-window';
+import type { Task, TaskStatus } from './task';
+import { canTransition, isFinal } from './transitions';
+
+/** What moving a task uses: the store, the notify queue, and the logs and metrics of its end. */
+export type MoveDeps = DepsFor<'tasks' | 'queues' | 'log' | 'metrics' | 'now'>;
+
+/** The fields a move may set besides the status and its timestamps. */
+export type MovePatch = Partial<Omit<Task, 'taskId' | 'keyHash' | 'status' | 'updatedAt' | 'completedAt'>>;
+
+/** Ends that give the task's credits back: no video, no charge. */
+const refunded: ReadonlySet<TaskStatus> = new Set(['failed', 'rejected', 'cancelled']);
+
+/**
+ * Moves `task` from the status it was read in to `to`: the one way a task changes status.
+ *
+ * Throws IllegalTransitionError for a move the state machine does not allow (transitions.ts). Writes
+ * conditionally on the read status, with `updatedAt` (and `completedAt` for an end), the refund of a
+ * failed, rejected or cancelled task in the same transaction, and with `slot` one slot of that rate
+ * window (RateLimitedError when none is free, nothing written). Returns undefined when another writer
+ * moved the task first; otherwise the task as written, after the move's side effects: an end is logged and counted, and its
+ * client callback is queued when the task has a callBackUrl.
+ */
+export async function moveTask(
+  deps: MoveDeps,
+  task: Task,
+  to: TaskStatus,
+  patch: MovePatch = {},
+  { slot }: { slot?: RateWindow } = {},
+): Promise<Task | undefined> {
+  if (!canTransition(task.status, to)) throw new IllegalTransitionError(task.status, to);
+  const now = deps.now();
+  const ends = isFinal(to);
+  const change = { ...patch, status: to, updatedAt: now, ...(ends && { completedAt: now }) };
+  const refund = refunded.has(to) ? { keyHash: task.keyHash, credits: task.credits } : undefined;
+  if (!(await deps.tasks.transition(task.taskId, task.status, change, refund, slot))) return undefined;
+  const moved: Task = { ...task, ...change };
+  if (!ends) return moved;
+  recordEnd(deps, task, to, patch, now);
+  await notifyEnd(deps, task);
+  return moved;
+}
+
+/** The logs and metrics of a task's end. */
+function recordEnd(deps: MoveDeps, task: Task, to: TaskStatus, patch: MovePatch, now: number): void {
+  const dimensions = { model: task.request.model, provider: task.provider };
+  switch (to) {
+    case 'succeeded':
+      deps.log.info('task succeeded', { videos: patch.results?.length ?? 0, ms: now - task.createdAt });
+      deps.metrics.count('TasksSucceeded', dimensions);
+      deps.metrics.milliseconds('UpstreamLatency', now - task.createdAt, { provider: task.provider });
+      return;
+    case 'cancelled':
+      deps.log.info('task cancelled', { refunded: task.credits });
+      return;
+    default:
+      deps.log.warn(`task ${to}`, { errorCode: patch.errorCode, errorMessage: patch.errorMessage });
+      // A rejection is the prompt or image refused by the upstream's policy: the client's doing, not an outage.
+      deps.metrics.count(to === 'failed' ? 'TasksFailed' : 'TasksRejected', dimensions);
+  }
+}
+
+/**
+ * Queues the client's callback for the task's end (when it has a callBackUrl). Also used by the poll
+ * stage when a redelivered message finds a task that ended without its notify message going out.
+ */
+export async function notifyEnd(deps: DepsFor<'queues'>, task: Task): Promise<void> {
+  if (task.request.callBackUrl) {
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  }
+}
