@@ -3,11 +3,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../simulator/fixtures';
+import { blackPng } from '../../test/support/images';
+import { testWorld } from '../../test/support/test-deps';
 import { HttpImageFetcher } from '../adapters/images/http-image-fetcher';
-import { blackPng } from '../adapters/images/test-images';
 import { ImageRejectedError } from './errors';
 import type { SourceImage } from './ports';
-import type { Task } from './task';
+import { generateRequestSchema } from './schema';
+import { newTask, type Task } from './task';
 import { type UpstreamRequestDeps, upstreamRequest } from './upstream-request';
 
 /**
@@ -50,30 +52,39 @@ function trickle(body: Buffer, ms: number, closed: string[]): http.RequestListen
 
 function harness(timeoutMs: number) {
   const cropped: SourceImage[] = [];
-  const deps = {
+  const deps: UpstreamRequestDeps = {
+    ...testWorld().deps,
     images: new HttpImageFetcher({ policy: { allowLoopback: true, allowHttp: true }, timeoutMs }),
+    // Only counts: an image refused from its header must never get here.
     cropper: {
-      crop: async (image: SourceImage) => {
+      crop: async (image) => {
         cropped.push(image);
         return image;
       },
     },
-    translator: { toEnglish: async (text: string) => ({ text, sourceLanguage: 'en' }) },
-    settings: {},
-  } as unknown as UpstreamRequestDeps;
-  const task = (imageUrls: string[]) =>
-    ({
-      taskId: 'veo_test',
-      aspectRatio: 'Auto',
-      seeds: 12345,
-      request: {
+  };
+  // Auto with three images: each is fetched and centre-cropped, so the cropper sees what reached decoding.
+  const task = (imageUrls: string[]): Task => ({
+    ...newTask({
+      request: generateRequestSchema({ allowLoopback: true, allowHttp: true }).parse({
         prompt: 'a picture comes to life',
         model: 'veo3_fast',
         generationType: 'REFERENCE_2_VIDEO',
+        aspectRatio: '16:9',
+        seeds: 12345,
         imageUrls,
         enableTranslation: false,
-      },
-    }) as unknown as Task;
+      }),
+      paramJson: '{}',
+      keyHash: 'h',
+      credits: 0,
+      provider: 'simulator',
+      now: Date.now(),
+      retentionDays: 14,
+      budgetSeconds: 600,
+    }),
+    aspectRatio: 'Auto',
+  });
   return { deps, task, cropped };
 }
 

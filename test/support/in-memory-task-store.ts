@@ -160,14 +160,18 @@ export class InMemoryTaskStore implements TaskStore {
     slot: RenditionSlot,
     job: RenditionJob,
     charge?: CreditChange,
+    rate?: RateWindow,
   ): Promise<boolean> {
     const task = this.tasks.get(taskId);
     const current = task?.renditions?.[slot];
-    // Only a finished task, and only once per slot (again after a failure).
+    // Only a finished task, and only once per slot (again after a failure): checked before the slot, as
+    // DynamoTaskStore's transaction reports the task's condition first.
     if (task?.status !== 'succeeded' || (current !== undefined && current.status !== 'failed')) {
       return false;
     }
+    const takeSlot = this.slot(rate);
     const key = charge && charge.credits !== 0 ? this.chargeable(charge) : undefined;
+    takeSlot?.();
     if (key && charge) key.credits -= charge.credits;
     this.tasks.set(taskId, stored({ ...task, renditions: { ...task.renditions, [slot]: job } }));
     return true;

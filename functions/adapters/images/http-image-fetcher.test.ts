@@ -8,7 +8,7 @@ import { pumpZeros, startTestServer, type TestServer } from '../../../test/suppo
 import { ImageRejectedError } from '../../core/errors';
 import type { UrlPolicy } from '../../core/url-guard';
 import { HttpImageFetcher } from './http-image-fetcher';
-import { blackPng } from './test-images';
+import { blackPng } from '../../../test/support/images';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };

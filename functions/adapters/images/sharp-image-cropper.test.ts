@@ -4,7 +4,7 @@ import { pngBytes } from '../../../simulator/fixtures';
 import { ImageRejectedError } from '../../core/errors';
 import type { SourceImage } from '../../core/ports';
 import { centreCropBox, SharpImageCropper } from './sharp-image-cropper';
-import { blackPng } from './test-images';
+import { blackPng } from '../../../test/support/images';
 
 const cropper = new SharpImageCropper();
 
