@@ -65,7 +65,7 @@ const compactRecord: JsonSchema = {
  */
 export const EXAMPLE_TASK_ID = 'veo_3kTq9ZpR2mXvL8wY';
 
-/** kie.ai's codes (SPEC §2 "Codes"); the HTTP status always equals the envelope's `code`. */
+/** kie.ai's codes (its contract's "Codes" table); the HTTP status always equals the envelope's `code`. */
 export const errorCodes: Record<number, string> = {
   400: '1080P is still processing',
   401: 'missing or unknown API key',
