@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blackPng } from '../support/images';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { pngBytes } from '../../simulator/fixtures';
+import { blackPng } from '../support/images';
 import { apiClient } from './support';
 
 /**

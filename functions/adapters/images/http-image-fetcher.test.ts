@@ -5,10 +5,10 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
 import { pumpZeros, startTestServer, type TestServer } from '../../../test/support/http-server';
+import { blackPng } from '../../../test/support/images';
 import { ImageRejectedError } from '../../core/errors';
 import type { UrlPolicy } from '../../core/url-guard';
 import { HttpImageFetcher } from './http-image-fetcher';
-import { blackPng } from '../../../test/support/images';
 
 const local: UrlPolicy = { allowLoopback: true, allowHttp: true };
 const deployed: UrlPolicy = { allowLoopback: false, allowHttp: true };

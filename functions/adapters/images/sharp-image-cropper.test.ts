@@ -1,10 +1,10 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../../simulator/fixtures';
+import { blackPng } from '../../../test/support/images';
 import { ImageRejectedError } from '../../core/errors';
 import type { SourceImage } from '../../core/ports';
 import { centreCropBox, SharpImageCropper } from './sharp-image-cropper';
-import { blackPng } from '../../../test/support/images';
 
 const cropper = new SharpImageCropper();
 
