@@ -38,6 +38,8 @@ export interface EmulatorOptions {
   region?: string;
   /** Per-queue visibility timeouts, short so a failed local message comes back quickly. */
   visibilityTimeoutSeconds?: Partial<Record<ConsumerQueue, number>>;
+  /** Per-queue delivery delays (SQS DelaySeconds, at most 900): a message sent without its own delay waits this long. */
+  delaySeconds?: Partial<Record<ConsumerQueue, number>>;
   /** Receives before a message moves to its dead-letter queue. */
   maxReceiveCount?: number;
   /** How long to wait for DynamoDB Local to answer. */
@@ -130,6 +132,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
         ensureQueues(sqs, {
           visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
           maxReceiveCount: options.maxReceiveCount ?? 5,
+          delay: options.delaySeconds ?? {},
         }),
         ...(Object.keys(tables) as TableName[]).map((name) =>
           ensureTable(dynamodb, tableNames[name], tables[name].layout),
@@ -424,7 +427,11 @@ function assertLayout(tableName: string, table: TableDescription, layout: TableL
 
 async function ensureQueues(
   sqs: SQSClient,
-  settings: { visibility: Record<ConsumerQueue, number>; maxReceiveCount: number },
+  settings: {
+    visibility: Record<ConsumerQueue, number>;
+    maxReceiveCount: number;
+    delay: Partial<Record<ConsumerQueue, number>>;
+  },
 ): Promise<{ urls: LocalStack['queues']; arns: LocalStack['queueArns'] }> {
   const consumers = Object.keys(queueNames) as ConsumerQueue[];
   const created = await Promise.all(
@@ -434,6 +441,7 @@ async function ensureQueues(
       });
       const main = await ensureQueue(sqs, queueNames[queue], {
         VisibilityTimeout: String(settings.visibility[queue]),
+        DelaySeconds: String(settings.delay[queue] ?? 0),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlq.arn,
           maxReceiveCount: settings.maxReceiveCount,

@@ -57,6 +57,8 @@ export interface LocalStackOptions {
   environment?: Record<string, string>;
   /** Per-queue visibility timeouts (see emulators.ts for the defaults). */
   visibilityTimeoutSeconds?: Partial<Record<ConsumerQueue, number>>;
+  /** Per-queue delivery delays (e.g. `{ generate: 30 }` holds new tasks queued, so cancel can be tried). */
+  queueDelaySeconds?: Partial<Record<ConsumerQueue, number>>;
   /**
    * Which queues get an event source in this process (default all three); a benchmark runs a consumer in
    * a process of its own instead.
@@ -137,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const emulators = await startEmulators({
       dataDir: options.dataDir,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      delaySeconds: options.queueDelaySeconds,
     });
     stoppers.push(() => emulators.stop());
 

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { SQSEvent } from 'aws-lambda';
-import type { ConsumerQueue } from './emulators';
 
 /** `npm start [-- --provider simulator]`: the whole service on this machine, no AWS account, no Docker. */
 
@@ -19,13 +17,11 @@ skipped (--ignore-scripts): run \`npm ci\` again, or install Node 22 (e.g. \`nvm
   process.exit(1);
 }
 
-const [{ providerNames }, { startLocalStack }, { defaultStackFile }, { defaultVisibilityTimeoutSeconds }] =
-  await Promise.all([
-    import('../functions/core/ports'),
-    import('./stack'),
-    import('./stack-file'),
-    import('./emulators'),
-  ]);
+const [{ providerNames }, { startLocalStack }, { defaultStackFile }] = await Promise.all([
+  import('../functions/core/ports'),
+  import('./stack'),
+  import('./stack-file'),
+]);
 
 const { values } = parseArgs({
   options: {
@@ -53,8 +49,8 @@ Without --data-dir everything lives in memory and is gone when the stack stops.`
 }
 
 const workerDelaySeconds = Number(values['worker-delay'] ?? 0);
-if (!Number.isFinite(workerDelaySeconds) || workerDelaySeconds < 0 || workerDelaySeconds > 3600) {
-  console.error(`--worker-delay must be a number of seconds from 0 to 3600, got "${values['worker-delay']}"`);
+if (!Number.isFinite(workerDelaySeconds) || workerDelaySeconds < 0 || workerDelaySeconds > 900) {
+  console.error(`--worker-delay must be a number of seconds from 0 to 900, got "${values['worker-delay']}"`);
   process.exit(1);
 }
 
@@ -78,20 +74,12 @@ const stack = await startLocalStack({
     rejectionRate: rate('SIMULATOR_REJECTION_RATE'),
     rateLimitRate: rate('SIMULATOR_RATE_LIMIT_RATE'),
   },
-  // With a worker delay the worker runs here, below, behind the delay; a message stays invisible to
-  // other receives for as long as the delay holds it, and the worker's usual time on top.
-  ...(workerDelaySeconds > 0
-    ? {
-        consumers: ['poll', 'notify'] satisfies ConsumerQueue[],
-        visibilityTimeoutSeconds: { generate: defaultVisibilityTimeoutSeconds.generate + workerDelaySeconds },
-      }
-    : {}),
+  // A new task's generate message waits in the queue (SQS DelaySeconds), so the task stays cancellable.
+  queueDelaySeconds: { generate: workerDelaySeconds },
 }).catch((error: unknown) => {
   console.error(`veo-serverless could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
-
-const delayedWorker = workerDelaySeconds > 0 ? await startDelayedWorker(workerDelaySeconds) : undefined;
 
 // A key the user chose stays out of the output; the curl reads it from the environment instead.
 const shownKey = process.env.DEV_API_KEY ? '(from DEV_API_KEY)' : stack.apiKey;
@@ -131,44 +119,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(1);
     stopping = true;
     console.log('\nStopping…');
-    Promise.all([delayedWorker?.stop(), stack.stop()]).then(
+    stack.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
-  });
-}
-
-/**
- * The worker behind a delay: it handles a batch once its newest message has waited `seconds` in the generate
- * queue, so until then the task is still queued and can be cancelled. The stack has set the environment the
- * worker reads at import (queues, tables, endpoints), as Lambda would.
- */
-async function startDelayedWorker(seconds: number) {
-  const [{ SQSClient }, { startSqsEventSource }, { handler }] = await Promise.all([
-    import('@aws-sdk/client-sqs'),
-    import('./sqs-event-source'),
-    import('../functions/worker'),
-  ]);
-  const env = process.env;
-  const sqs = new SQSClient({
-    region: env.AWS_REGION,
-    endpoint: env.SQS_ENDPOINT,
-    credentials: {
-      accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
-    },
-  });
-  return startSqsEventSource({
-    sqs,
-    queueUrl: env.GENERATE_QUEUE_URL ?? '',
-    functionName: 'worker',
-    timeoutMs: (seconds + 30) * 1000,
-    handler: async (event: SQSEvent, context) => {
-      const newest = Math.max(...event.Records.map((r) => Number(r.attributes.SentTimestamp) || Date.now()));
-      const wait = newest + seconds * 1000 - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      return handler(event, context);
-    },
   });
 }
 

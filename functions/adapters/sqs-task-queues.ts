@@ -29,9 +29,14 @@ export class SqsTaskQueues implements TaskQueues {
 
   private async send(QueueUrl: string, message: object, delaySeconds: number): Promise<void> {
     // SQS caps a message's delay at 15 minutes; a longer wait simply takes another round.
-    const DelaySeconds = Math.min(Math.max(0, Math.round(delaySeconds)), 900);
+    const delay = Math.min(Math.max(0, Math.round(delaySeconds)), 900);
+    // No delay asked: leave DelaySeconds out, so the queue's own delay (if it has one) applies.
     await this.sqs.send(
-      new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(message), DelaySeconds }),
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: JSON.stringify(message),
+        ...(delay > 0 && { DelaySeconds: delay }),
+      }),
     );
   }
 }
