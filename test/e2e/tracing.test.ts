@@ -113,7 +113,9 @@ describe('tracing', () => {
     const taskId = json.data.taskId;
     await untilDelivered([taskId]);
     const own = linesOf(taskId);
-    expect(new Set(own.map((line) => line.service))).toEqual(new Set(['api', 'worker', 'poller', 'notifier']));
+    expect(new Set(own.map((line) => line.service))).toEqual(
+      new Set(['api', 'worker', 'poller', 'notifier']),
+    );
     expect(new Set(own.map((line) => line.traceId))).toEqual(new Set([root]));
   });
 });
