@@ -180,9 +180,14 @@ describe('sqs event source on fauxqs', () => {
       new SqsTaskQueues(sqs, urls, true).notify({ taskId: 'traced', event: 'generation' }),
     );
     const seen: SQSRecord[] = [];
-    start(stack.queues.notify, async (event) => {
-      seen.push(...event.Records);
-    });
+    // Short polls: a long poll left open at fauxqs after stop() would take the next test's message.
+    start(
+      stack.queues.notify,
+      async (event) => {
+        seen.push(...event.Records);
+      },
+      { waitTimeSeconds: 0 },
+    );
     await waitFor(() => seen.length > 0, 5_000, 'the traced message');
     expect(seen[0]?.attributes.AWSTraceHeader).toBe(trace);
   });
