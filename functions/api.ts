@@ -1,14 +1,17 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { httpTraceHeader, withTraceHeader } from './adapters/observability/trace-header';
 import { apiDeps } from './composition/api';
-import { addLambdaContext } from './composition/observability';
+import { addLambdaContext, tracedRequestLog, traceInvocation } from './composition/observability';
 import { loadConfig } from './config';
 import { createApiHandler } from './http/api-routes';
 
 const deps = apiDeps(loadConfig());
-const api = createApiHandler(deps);
+const api = createApiHandler({ ...deps, log: tracedRequestLog(deps.log) });
 
 /** API Gateway (HTTP API, payload 2.0): the kie.ai-compatible public API. */
 export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
   addLambdaContext(deps.log, context);
-  return api(event);
+  // The request's trace goes with its log lines and with every message it sends.
+  const trace = httpTraceHeader(event.headers);
+  return traceInvocation(() => withTraceHeader(trace, () => api(event)));
 };

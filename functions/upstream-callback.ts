@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { addLambdaContext } from './composition/observability';
+import { httpTraceHeader, traceIdOf, withTraceHeader } from './adapters/observability/trace-header';
+import { addLambdaContext, traceInvocation } from './composition/observability';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
 import { taskIdSchema } from './core/schema';
@@ -9,16 +10,23 @@ import { envelope, errorResponse } from './http/envelope';
 const deps = upstreamCallbackDeps(loadConfig());
 
 /** POST /internal/upstream-callback?taskId=: an upstream (kie.ai) says a task finished. */
-export const handler = async (event: APIGatewayProxyEventV2, context: Context) => {
+export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
   addLambdaContext(deps.log, context);
-  const log = deps.log.createChild();
-  try {
-    const taskId = taskIdSchema.safeParse(event.queryStringParameters?.taskId);
-    if (!taskId.success) return envelope(200, 'success', { accepted: false });
-    log.appendKeys({ taskId: taskId.data });
-    const accepted = await acceptPush({ ...deps, log }, taskId.data, event.headers ?? {});
-    return envelope(200, 'success', { accepted });
-  } catch (error) {
-    return errorResponse(error, log);
-  }
+  const trace = httpTraceHeader(event.headers);
+  return traceInvocation((segment) =>
+    withTraceHeader(trace, async () => {
+      const log = deps.log.createChild();
+      log.appendKeys({ traceId: traceIdOf(trace) });
+      try {
+        const taskId = taskIdSchema.safeParse(event.queryStringParameters?.taskId);
+        if (!taskId.success) return envelope(200, 'success', { accepted: false });
+        log.appendKeys({ taskId: taskId.data });
+        segment?.addAnnotation('taskId', taskId.data);
+        const accepted = await acceptPush({ ...deps, log }, taskId.data, event.headers ?? {});
+        return envelope(200, 'success', { accepted });
+      } catch (error) {
+        return errorResponse(error, log);
+      }
+    }),
+  );
 };

@@ -7,6 +7,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { traceHeaderOr } from '../functions/adapters/observability/trace-header';
 import { createLambdaContext } from './lambda-context';
 
 export type HttpHandler = (
@@ -270,6 +271,8 @@ function buildEvent(input: {
   }
 
   const now = new Date();
+  // API Gateway begins a trace for a request that brings none; the functions continue it (one per task).
+  headers['x-amzn-trace-id'] = traceHeaderOr(headers['x-amzn-trace-id']);
   const domainName = headers.host ?? 'localhost';
   const textual = isTextual(headers['content-type']);
   return {

@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { traceAttribute } from '../functions/adapters/sqs-task-queues';
 import { createLambdaContext } from './lambda-context';
 
 // biome-ignore lint/suspicious/noConfusingVoidType: Lambda SQS handlers may return nothing (= all succeeded).
@@ -198,7 +199,10 @@ async function lookUpQueueArn(sqs: SQSClient, queueUrl: string, signal: AbortSig
 
 /** The record Lambda builds from a received message (the SDK's PascalCase becomes Lambda's camelCase). */
 export function toRecord(message: Message, queueArn: string): SQSRecord {
-  const attributes = message.Attributes ?? {};
+  const attributes = { ...message.Attributes };
+  // fauxqs keeps no system attributes: the sender carried the trace in a message attribute of that name.
+  const trace = message.MessageAttributes?.[traceAttribute]?.StringValue;
+  if (attributes.AWSTraceHeader === undefined && trace !== undefined) attributes.AWSTraceHeader = trace;
   const record: SQSRecord = {
     messageId: message.MessageId ?? '',
     receiptHandle: message.ReceiptHandle ?? '',

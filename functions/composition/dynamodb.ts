@@ -4,11 +4,11 @@ import { DynamoApiKeyStore } from '../adapters/dynamodb/api-key-store';
 import { DynamoTaskStore } from '../adapters/dynamodb/task-store';
 import type { Config } from '../config';
 import type { TaskStore } from '../core/ports';
-import { clientOptions } from './aws-clients';
+import { clientOptions, traced } from './aws-clients';
 
 /** One document client per function instance, shared by its stores. */
 export function dynamoDocumentClient(config: Config): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(clientOptions(config.DYNAMODB_ENDPOINT)), {
+  return DynamoDBDocumentClient.from(traced(new DynamoDBClient(clientOptions(config.DYNAMODB_ENDPOINT))), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }

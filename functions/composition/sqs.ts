@@ -2,12 +2,13 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsTaskQueues } from '../adapters/sqs-task-queues';
 import type { Config } from '../config';
 import type { TaskQueues } from '../core/ports';
-import { clientOptions } from './aws-clients';
+import { clientOptions, traced } from './aws-clients';
 
 export function taskQueues(config: Config): TaskQueues {
-  return new SqsTaskQueues(new SQSClient(clientOptions(config.SQS_ENDPOINT)), {
-    generate: config.GENERATE_QUEUE_URL,
-    poll: config.POLL_QUEUE_URL,
-    notify: config.NOTIFY_QUEUE_URL,
-  });
+  return new SqsTaskQueues(
+    traced(new SQSClient(clientOptions(config.SQS_ENDPOINT))),
+    { generate: config.GENERATE_QUEUE_URL, poll: config.POLL_QUEUE_URL, notify: config.NOTIFY_QUEUE_URL },
+    // An endpoint of its own is the local emulator, which keeps no system attributes.
+    config.SQS_ENDPOINT !== undefined,
+  );
 }

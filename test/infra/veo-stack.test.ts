@@ -52,6 +52,15 @@ function synth(context: Record<string, unknown> = {}): Template {
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 
+/** What active tracing grants every function, sorted. */
+const xrayActions = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+
+/** Every action an IAM policy resource allows. */
+function policyActions(policy: Resource): unknown[] {
+  const document = policy.Properties.PolicyDocument as { Statement: { Action: unknown }[] };
+  return document.Statement.flatMap((statement) => statement.Action);
+}
+
 /** The one resource of `type` at construct path `path` (its logical id is the path plus a hash). */
 function only(template: Template, type: string, path: string): [string, Resource] {
   const logicalId = new RegExp(`^${path}[0-9A-F]{8}$`);
@@ -269,13 +278,15 @@ describe('HTTP API', () => {
 describe('site function', () => {
   const [siteId, site] = only(template, 'AWS::Lambda::Function', siteFnId);
 
-  it('knows only the video bucket (for its CSP) and may touch nothing: no policy beyond writing its logs', () => {
+  it('knows only the video bucket (for its CSP) and may touch nothing: no policy beyond its logs and traces', () => {
     expect(site.Properties.Environment).toEqual({ Variables: { VIDEO_BUCKET: { Ref: bucketId() } } });
     expect(site.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 10 });
     const [roleId, role] = only(template, 'AWS::IAM::Role', `${siteFnId}ServiceRole`);
     expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AWSLambdaBasicExecutionRole');
     const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
-    expect(policies.filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))).toEqual([]);
+    const own = policies.filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`));
+    // Active tracing's grant (CDK adds it) is the only policy: writing segments to X-Ray.
+    expect(own.flatMap((p) => policyActions(p)).sort()).toEqual(xrayActions);
     expect(siteId).toMatch(new RegExp(`^${siteFnId}`));
   });
 });
@@ -296,6 +307,20 @@ describe('functions', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
       });
+    }
+  });
+
+  it('all trace actively into X-Ray, each allowed to write its segments', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    for (const [id, fn] of Object.entries(functions)) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const actions = policies
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${role}"`))
+        .flatMap((p) => policyActions(p));
+      expect(actions, id).toEqual(
+        expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+      );
     }
   });
 
@@ -780,15 +805,29 @@ describe('ffmpeg layer', () => {
 });
 
 describe('least privilege', () => {
-  it('uses no wildcard resources but for translation on the worker, which IAM cannot scope', () => {
+  it('uses no wildcard resources but for translation on the worker and X-Ray, which IAM cannot scope', () => {
     const translation = ['comprehend:DetectDominantLanguage', 'translate:TranslateText'];
     for (const t of [template, full]) {
-      const wildcards = (Object.keys(fnIds) as Fn[]).flatMap((fn) =>
-        statementsOf(t, fn)
-          .filter((s) => asList(s.Resource).some((r) => typeof r === 'string' && r.includes('*')))
-          .map((s) => ({ fn, actions: asList(s.Action).sort() })),
+      // CDK merges statements on the same resource: compare each function's wildcard actions as a set.
+      const wildcards = Object.fromEntries(
+        (Object.keys(fnIds) as Fn[]).map((fn) => [
+          fn,
+          [
+            ...new Set(
+              statementsOf(t, fn)
+                .filter((s) => asList(s.Resource).some((r) => typeof r === 'string' && r.includes('*')))
+                .flatMap((s) => asList(s.Action)),
+            ),
+          ].sort(),
+        ]),
       );
-      expect(wildcards).toEqual([{ fn: 'worker', actions: translation }]);
+      expect(wildcards).toEqual({
+        api: xrayActions,
+        upstreamCallback: xrayActions,
+        worker: [...translation, ...xrayActions],
+        poller: xrayActions,
+        notifier: xrayActions,
+      });
     }
     expect(mayAct(template, 'worker', 'translate:TranslateText')).toBe(true);
     for (const fn of ['api', 'upstreamCallback', 'poller', 'notifier'] as const) {

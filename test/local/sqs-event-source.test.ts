@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -9,6 +10,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { withTraceHeader } from '../../functions/adapters/observability/trace-header';
+import { SqsTaskQueues } from '../../functions/adapters/sqs-task-queues';
 import { type LocalStack, startEmulators } from '../../local/emulators';
 import { type SqsEventSource, type SqsHandler, startSqsEventSource } from '../../local/sqs-event-source';
 
@@ -150,6 +153,43 @@ describe('sqs event source on fauxqs', () => {
     expect(retried.map((r) => r.attributes.ApproximateReceiveCount)).toEqual(['1', '2']);
     expect(contexts[0]?.functionName).toBe('test-consumer');
     expect(contexts[0]?.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it("hands the sender's trace to the record as Lambda does (attributes.AWSTraceHeader), though fauxqs keeps no system attributes", async () => {
+    const trace = 'Root=1-6a1b2c3d-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+    const urls = { generate: stack.queues.generate, poll: stack.queues.poll, notify: stack.queues.notify };
+    // As deployed: the system attribute only. fauxqs drops it, which is why the local adapter also
+    // carries it in a message attribute.
+    await withTraceHeader(trace, () => new SqsTaskQueues(sqs, urls).poll({ taskId: 'system-only' }, 0));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: stack.queues.poll,
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
+    );
+    expect(Messages.map((m) => [m.Body, m.Attributes?.AWSTraceHeader])).toEqual([
+      ['{"taskId":"system-only"}', undefined],
+    ]);
+    // Gone, so that no later test on this queue meets it.
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: stack.queues.poll, ReceiptHandle: Messages[0]?.ReceiptHandle }),
+    );
+
+    await withTraceHeader(trace, () =>
+      new SqsTaskQueues(sqs, urls, true).notify({ taskId: 'traced', event: 'generation' }),
+    );
+    const seen: SQSRecord[] = [];
+    // Short polls: a long poll left open at fauxqs after stop() would take the next test's message.
+    start(
+      stack.queues.notify,
+      async (event) => {
+        seen.push(...event.Records);
+      },
+      { waitTimeSeconds: 0 },
+    );
+    await waitFor(() => seen.length > 0, 5_000, 'the traced message');
+    expect(seen[0]?.attributes.AWSTraceHeader).toBe(trace);
   });
 
   it('leaves the whole batch when the handler throws; after maxReceiveCount it is in the DLQ', async () => {
