@@ -100,6 +100,13 @@ export class VeoServerless extends Construct {
           this.queues.queues[name].queueUrl,
         ]),
       ),
+      // Read only by the sweeper, the one function granted to drain them.
+      ...Object.fromEntries(
+        (Object.keys(queues) as QueueName[]).map((name) => [
+          queues[name].dlqEnv,
+          this.queues.deadLetterQueues[name].queueUrl,
+        ]),
+      ),
       [videoBucket.env]: this.storage.videos.bucketName,
     } satisfies Partial<Record<keyof Config, string>>;
 
@@ -107,6 +114,7 @@ export class VeoServerless extends Construct {
       targets: {
         tables: this.storage.tables,
         queues: this.queues.queues,
+        deadLetterQueues: this.queues.deadLetterQueues,
         videos: this.storage.videos,
         providerSecret: settings.providerSecretArn
           ? importSecret(this, settings.providerSecretArn)

@@ -7,6 +7,8 @@ export function settingsFrom(config: Config): Settings {
     prices: { veo3: config.PRICE_VEO3, veo3_fast: config.PRICE_VEO3_FAST },
     retentionDays: config.RETENTION_DAYS,
     budgetSeconds: config.TASK_BUDGET_SECONDS,
+    renditionBudgetSeconds: config.RENDITION_BUDGET_SECONDS,
+    sweepGraceSeconds: config.SWEEP_GRACE_SECONDS,
     pollIntervalSeconds: config.POLL_INTERVAL_SECONDS,
     urlPolicy: { allowLoopback: config.ALLOW_LOOPBACK_URLS, allowHttp: config.ALLOW_HTTP_CALLBACKS },
     ffmpegAvailable: config.FFMPEG_AVAILABLE,

@@ -1,7 +1,8 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsDeadLetterQueues } from '../adapters/sqs-dead-letter-queues';
 import { SqsTaskQueues } from '../adapters/sqs-task-queues';
 import type { Config } from '../config';
-import type { TaskQueues } from '../core/ports';
+import type { DeadLetterQueues, TaskQueues } from '../core/ports';
 import { clientOptions } from './aws-clients';
 
 export function taskQueues(config: Config): TaskQueues {
@@ -9,5 +10,14 @@ export function taskQueues(config: Config): TaskQueues {
     generate: config.GENERATE_QUEUE_URL,
     poll: config.POLL_QUEUE_URL,
     notify: config.NOTIFY_QUEUE_URL,
+  });
+}
+
+/** The stages' dead-letter queues, drained by the sweeper. */
+export function deadLetterQueues(config: Config): DeadLetterQueues {
+  return new SqsDeadLetterQueues(new SQSClient(clientOptions(config.SQS_ENDPOINT)), {
+    generate: config.GENERATE_DLQ_URL,
+    poll: config.POLL_DLQ_URL,
+    notify: config.NOTIFY_DLQ_URL,
   });
 }

@@ -89,6 +89,8 @@ async function start(
     index,
     status: 'processing',
     requestedAt: deps.now(),
+    // Past this, the sweeper ends it (failed, refunded) if the poller never finished it.
+    deadlineAt: deps.now() + deps.settings.renditionBudgetSeconds * 1000,
     credits,
     callBackUrl,
   };
