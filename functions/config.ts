@@ -91,8 +91,11 @@ export const configSchema = z.object({
   TASK_BUDGET_SECONDS: seconds.default(1800),
   /** A 1080p / 4K rendition not done after this long is ended by the sweeper (failed, refunded). */
   RENDITION_BUDGET_SECONDS: seconds.default(3600),
-  /** How long past a deadline the sweeper waits (at least the poller's timeout; see Settings). */
-  SWEEP_GRACE_SECONDS: seconds.default(300),
+  /** How long past a deadline the sweeper waits; unset: the poller's timeout (see Settings). */
+  SWEEP_GRACE_SECONDS: seconds.optional(),
+  /** The worker's and the poller's Lambda timeouts, set from functions/manifest.ts by infra/ and local/. */
+  WORKER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(60),
+  POLLER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
   /** The stages' dead-letter queues, which the sweeper drains (only the sweeper is granted them). */
   GENERATE_DLQ_URL: z.url().optional(),
   POLL_DLQ_URL: z.url().optional(),

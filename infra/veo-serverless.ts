@@ -9,6 +9,7 @@ import type { Config } from '../functions/config';
 import {
   type FunctionName,
   functionEntries,
+  functions as manifestFunctions,
   type QueueName,
   queues,
   type TableName,
@@ -108,6 +109,9 @@ export class VeoServerless extends Construct {
         ]),
       ),
       [videoBucket.env]: this.storage.videos.bucketName,
+      // Each step's time budget ends inside its function's timeout (and a submit's lease is the worker's).
+      WORKER_TIMEOUT_SECONDS: String(manifestFunctions.worker.timeoutSeconds),
+      POLLER_TIMEOUT_SECONDS: String(manifestFunctions.poller.timeoutSeconds),
     } satisfies Partial<Record<keyof Config, string>>;
 
     const functions = new Functions(this, 'Functions', {

@@ -208,6 +208,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
       // Locally nothing kills a poll at the poller's timeout: a few seconds past a deadline suffice.
       SWEEP_GRACE_SECONDS: '5',
+      WORKER_TIMEOUT_SECONDS: String(functions.worker.timeoutSeconds),
+      POLLER_TIMEOUT_SECONDS: String(functions.poller.timeoutSeconds),
       [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,

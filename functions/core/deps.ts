@@ -30,6 +30,9 @@ export interface Settings {
    * timeout, so an invocation that started before the deadline finishes first.
    */
   sweepGraceSeconds: number;
+  /** The worker's and the poller's Lambda timeouts (functions/manifest.ts): every step must end within them. */
+  workerTimeoutSeconds: number;
+  pollerTimeoutSeconds: number;
   /** First delay between two polls; later ones are a quarter of the time run so far, up to three times it. */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;

@@ -29,6 +29,8 @@ export const testSettings: Settings = {
   budgetSeconds: 600,
   renditionBudgetSeconds: 3600,
   sweepGraceSeconds: 300,
+  workerTimeoutSeconds: 60,
+  pollerTimeoutSeconds: 300,
   pollIntervalSeconds: 10,
   urlPolicy: { allowLoopback: false, allowHttp: false },
   ffmpegAvailable: true,
