@@ -274,6 +274,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           handler,
           functionName: kebab(name),
           batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
+          timeoutMs: functions[name].timeoutSeconds * 1000,
         }),
       );
     };
