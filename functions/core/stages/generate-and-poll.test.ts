@@ -290,4 +290,22 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });
+
+  it('polls again shortly after a transient completion error instead of waiting out the visibility (point 9)', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/3' });
+    world.provider.answers.push({ state: 'done', videos: ['v'] });
+    const put = world.videos.put.bind(world.videos);
+    world.videos.put = async () => {
+      throw new Error('S3 503 SlowDown');
+    };
+    await pollGeneration(world.deps, { taskId: task.taskId, polls: 4 });
+    expect(world.queues.polled).toEqual([{ message: { taskId: task.taskId, polls: 5 }, delaySeconds: 10 }]);
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+
+    world.videos.put = put;
+    world.provider.answers.push({ state: 'done', videos: ['v'] });
+    await pollGeneration(world.deps, { taskId: task.taskId, polls: 5 });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('succeeded');
+  });
 });
