@@ -89,6 +89,17 @@ export const configSchema = z.object({
   POLL_INTERVAL_SECONDS: seconds.max(900).default(10),
   /** A task that is not done after this long fails with 501 instead of staying stuck. */
   TASK_BUDGET_SECONDS: seconds.default(1800),
+  /** A 1080p / 4K rendition not done after this long is ended by the sweeper (failed, refunded). */
+  RENDITION_BUDGET_SECONDS: seconds.default(3600),
+  /** How long past a deadline the sweeper waits; unset: the poller's timeout (see Settings). */
+  SWEEP_GRACE_SECONDS: seconds.optional(),
+  /** The worker's and the poller's Lambda timeouts, set from functions/manifest.ts by infra/ and local/. */
+  WORKER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(60),
+  POLLER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
+  /** The stages' dead-letter queues, which the sweeper drains (only the sweeper is granted them). */
+  GENERATE_DLQ_URL: z.url().optional(),
+  POLL_DLQ_URL: z.url().optional(),
+  NOTIFY_DLQ_URL: z.url().optional(),
   /** Lifetime of the presigned result URLs handed out by record-info. */
   RESULT_URL_TTL_SECONDS: seconds.max(604800).default(86400),
   /**

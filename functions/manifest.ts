@@ -21,12 +21,12 @@ export const tables = {
 } as const satisfies Record<string, { env: string; layout: TableLayout }>;
 export type TableName = keyof typeof tables;
 
-/** The work queues, each with the environment variable holding its URL. */
+/** The work queues, each with the environment variables holding its URL and its dead-letter queue's. */
 export const queues = {
-  generate: { env: 'GENERATE_QUEUE_URL' },
-  poll: { env: 'POLL_QUEUE_URL' },
-  notify: { env: 'NOTIFY_QUEUE_URL' },
-} as const satisfies Record<string, { env: string }>;
+  generate: { env: 'GENERATE_QUEUE_URL', dlqEnv: 'GENERATE_DLQ_URL' },
+  poll: { env: 'POLL_QUEUE_URL', dlqEnv: 'POLL_DLQ_URL' },
+  notify: { env: 'NOTIFY_QUEUE_URL', dlqEnv: 'NOTIFY_DLQ_URL' },
+} as const satisfies Record<string, { env: string; dlqEnv: string }>;
 export type QueueName = keyof typeof queues;
 
 /** The video bucket; every object the functions touch lives under `prefix`. */
@@ -63,6 +63,8 @@ export interface Uses {
   tables?: { readonly [T in TableName]?: TableAccess };
   /** Queues it sends to (consuming its own queue is granted by its event source). */
   sends?: readonly QueueName[];
+  /** Dead-letter queues it drains (receive and delete), by their work queue. */
+  drains?: readonly QueueName[];
   /** read: GetObject (downloads and presigned URLs); put: PutObject and multipart uploads; name: only knows it. */
   videos?: readonly ('name' | 'read' | 'put')[];
   /** Reads the provider's credentials from Secrets Manager (when the deployment has a secret). */
@@ -84,6 +86,12 @@ export type Trigger =
       batchSize: number;
       /** Concurrent invocations this queue may drive (SQS event source MaximumConcurrency, 2-1000). */
       maxConcurrency: number;
+    }
+  | {
+      /** An EventBridge schedule expression, e.g. `rate(5 minutes)`. */
+      schedule: string;
+      /** The local runtime's interval instead (seconds; SWEEP_INTERVAL_SECONDS overrides it locally). */
+      localEverySeconds: number;
     };
 
 export interface FunctionManifest {
@@ -220,6 +228,26 @@ export const functions = {
       videos: ['read'],
     },
   },
+  sweeper: {
+    entry: 'functions/sweeper.ts',
+    composition: 'functions/composition/sweeper.ts',
+    description: 'Ends tasks and renditions left open past their deadline, and those dead letters name',
+    trigger: { schedule: 'rate(5 minutes)', localEverySeconds: 2 },
+    timeoutSeconds: 120,
+    memoryMb: 256,
+    environment: 'config',
+    uses: {
+      tables: {
+        // Reads each overdue task; ends it (Update) or moves its place on the sweep index.
+        tasks: { actions: ['GetItem', 'UpdateItem'], queries: ['bySweepAt'] },
+        // The refund travels in the same transaction as the task's failure.
+        apiKeys: { actions: ['UpdateItem'] },
+      },
+      // The client's callback of each task it ends.
+      sends: ['notify'],
+      drains: ['generate', 'poll', 'notify'],
+    },
+  },
   site: {
     entry: 'functions/site.ts',
     description: 'Playground and API reference pages (static files, CSP to our origin)',
@@ -245,7 +273,14 @@ export function consumerOf(queue: QueueName): FunctionName {
 }
 
 /** What a port of the core's `Deps` (the keys a composition returns) needs granted, in `Uses` terms. */
-export type Grantable = TableName | 'queues' | 'videos' | 'providerSecret' | 'translate' | 'ffmpeg';
+export type Grantable =
+  | TableName
+  | 'queues'
+  | 'deadLetters'
+  | 'videos'
+  | 'providerSecret'
+  | 'translate'
+  | 'ffmpeg';
 
 /**
  * Each Deps key and what it touches. `needs`: granted wherever the key is composed; `reaches`: may be
@@ -258,6 +293,7 @@ export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?:
   // The QuotaGate's counters (being folded into the task store's rate windows).
   quota: { needs: ['counters'] },
   queues: { needs: ['queues'] },
+  deadLetters: { needs: ['deadLetters'] },
   videos: { needs: ['videos'] },
   // The upstream's credentials live in the provider secret (local: environment variables).
   provider: { needs: ['providerSecret'] },
@@ -278,6 +314,7 @@ export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?:
 export function grantedBy(uses: Uses): Set<Grantable> {
   const granted = new Set<Grantable>(Object.keys(uses.tables ?? {}) as TableName[]);
   if (uses.sends?.length) granted.add('queues');
+  if (uses.drains?.length) granted.add('deadLetters');
   if (uses.videos?.some((level) => level !== 'name')) granted.add('videos');
   if (uses.providerSecret) granted.add('providerSecret');
   if (uses.translate) granted.add('translate');

@@ -9,6 +9,7 @@ import type { Config } from '../functions/config';
 import {
   type FunctionName,
   functionEntries,
+  functions as manifestFunctions,
   type QueueName,
   queues,
   type TableName,
@@ -100,13 +101,24 @@ export class VeoServerless extends Construct {
           this.queues.queues[name].queueUrl,
         ]),
       ),
+      // Read only by the sweeper, the one function granted to drain them.
+      ...Object.fromEntries(
+        (Object.keys(queues) as QueueName[]).map((name) => [
+          queues[name].dlqEnv,
+          this.queues.deadLetterQueues[name].queueUrl,
+        ]),
+      ),
       [videoBucket.env]: this.storage.videos.bucketName,
+      // Each step's time budget ends inside its function's timeout (and a submit's lease is the worker's).
+      WORKER_TIMEOUT_SECONDS: String(manifestFunctions.worker.timeoutSeconds),
+      POLLER_TIMEOUT_SECONDS: String(manifestFunctions.poller.timeoutSeconds),
     } satisfies Partial<Record<keyof Config, string>>;
 
     const functions = new Functions(this, 'Functions', {
       targets: {
         tables: this.storage.tables,
         queues: this.queues.queues,
+        deadLetterQueues: this.queues.deadLetterQueues,
         videos: this.storage.videos,
         providerSecret: settings.providerSecretArn
           ? importSecret(this, settings.providerSecretArn)

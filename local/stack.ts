@@ -32,6 +32,7 @@ import { type Simulator, type SimulatorOptions, startSimulator } from '../simula
 import { buildSite } from '../site/build';
 import { type ConsumerQueue, startEmulators } from './emulators';
 import { startHttpGateway, startingResponse } from './http-gateway';
+import { createLambdaContext } from './lambda-context';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source';
 import { publishStack } from './stack-file';
 
@@ -64,6 +65,11 @@ export interface LocalStackOptions {
    * a process of its own instead.
    */
   consumers?: ConsumerQueue[];
+  /**
+   * Which scheduled functions (the sweeper) run here, each on its manifest entry's local interval (or
+   * SWEEP_INTERVAL_SECONDS from `environment`); default all. A benchmark may run none.
+   */
+  schedules?: FunctionName[];
   /** Keep data across restarts under this folder; in memory when absent. */
   dataDir?: string;
   /**
@@ -123,6 +129,9 @@ const httpFunctions = functionEntries.flatMap(([name, spec]) =>
 );
 const consumerTriggers = functionEntries.flatMap(([name, spec]) =>
   'queue' in spec.trigger ? [{ name, queue: spec.trigger.queue, batchSize: spec.trigger.batchSize }] : [],
+);
+const scheduledFunctions = functionEntries.flatMap(([name, spec]) =>
+  'schedule' in spec.trigger ? [{ name, everySeconds: spec.trigger.localEverySeconds }] : [],
 );
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
@@ -194,6 +203,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...Object.fromEntries(
         (Object.keys(queues) as QueueName[]).map((name) => [queues[name].env, emulators.queues[name]]),
       ),
+      ...Object.fromEntries(
+        (Object.keys(queues) as QueueName[]).map((name) => [
+          queues[name].dlqEnv,
+          emulators.queues[`${name}Dlq`],
+        ]),
+      ),
+      // Locally nothing kills a poll at the poller's timeout: a few seconds past a deadline suffice.
+      SWEEP_GRACE_SECONDS: '5',
+      WORKER_TIMEOUT_SECONDS: String(functions.worker.timeoutSeconds),
+      POLLER_TIMEOUT_SECONDS: String(functions.poller.timeoutSeconds),
       [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
@@ -258,6 +277,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           handler,
           functionName: kebab(name),
           batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
+          timeoutMs: functions[name].timeoutSeconds * 1000,
         }),
       );
     };
@@ -269,6 +289,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => {
       for (const source of sources.values()) await source.stop();
     });
+
+    // Scheduled functions on an interval, as EventBridge would invoke them; a run still going skips a tick.
+    for (const { name, everySeconds } of scheduledFunctions) {
+      if (options.schedules && !options.schedules.includes(name)) continue;
+      const handler = await importHandler<(event: unknown, context: Context) => Promise<unknown>>(name);
+      const seconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? everySeconds);
+      let running: Promise<unknown> | undefined;
+      const timer = setInterval(() => {
+        const context = createLambdaContext({
+          functionName: kebab(name),
+          timeoutMs: functions[name].timeoutSeconds * 1000,
+          region: emulators.region,
+        });
+        running ??= handler({ source: 'local.schedule' }, context)
+          .catch((error: unknown) => console.error(`${kebab(name)} failed:`, error))
+          .finally(() => {
+            running = undefined;
+          });
+      }, seconds * 1000);
+      stoppers.push(async () => {
+        clearInterval(timer);
+        await running;
+      });
+    }
 
     let workerInstances = 0;
     const restartWorker = async () => {

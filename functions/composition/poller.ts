@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { PollDeps } from '../core/stages/poll';
 import type { RenditionWorkDeps } from '../core/stages/renditions';
+import { stepBudgetMs } from '../core/step-budget';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { upscaler, watermarker } from './media';
 import { logger, metrics } from './observability';
@@ -17,8 +18,9 @@ export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
     queues: taskQueues(config),
     videos: videoStore(config),
     provider: videoProvider(config, settings),
-    watermarker: watermarker(),
-    upscaler: upscaler(),
+    // Each ffmpeg run ends inside the poller's timeout, so its failure path (refund, callback) runs.
+    watermarker: watermarker(stepBudgetMs(settings.pollerTimeoutSeconds)),
+    upscaler: upscaler(stepBudgetMs(settings.pollerTimeoutSeconds)),
     settings,
     log: logger('poller'),
     metrics: metrics(),

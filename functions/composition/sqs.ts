@@ -1,7 +1,8 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsDeadLetterQueues } from '../adapters/sqs-dead-letter-queues';
 import { SqsTaskQueues } from '../adapters/sqs-task-queues';
 import type { Config } from '../config';
-import type { TaskQueues } from '../core/ports';
+import type { DeadLetterQueues, TaskQueues } from '../core/ports';
 import { clientOptions, traced } from './aws-clients';
 
 export function taskQueues(config: Config): TaskQueues {
@@ -11,4 +12,13 @@ export function taskQueues(config: Config): TaskQueues {
     // An endpoint of its own is the local emulator, which keeps no system attributes.
     config.SQS_ENDPOINT !== undefined,
   );
+}
+
+/** The stages' dead-letter queues, drained by the sweeper. */
+export function deadLetterQueues(config: Config): DeadLetterQueues {
+  return new SqsDeadLetterQueues(traced(new SQSClient(clientOptions(config.SQS_ENDPOINT))), {
+    generate: config.GENERATE_DLQ_URL,
+    poll: config.POLL_DLQ_URL,
+    notify: config.NOTIFY_DLQ_URL,
+  });
 }

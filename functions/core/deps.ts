@@ -1,6 +1,7 @@
 import type {
   ApiKeyStore,
   CallbackSender,
+  DeadLetterQueues,
   ImageCropper,
   ImageFetcher,
   Log,
@@ -22,6 +23,16 @@ export interface Settings {
   prices: Record<Model, number>;
   retentionDays: number;
   budgetSeconds: number;
+  /** A rendition still processing this long after its request is ended by the sweeper (failed, refunded). */
+  renditionBudgetSeconds: number;
+  /**
+   * How long past a deadline the sweeper waits before ending what is still open: at least the poller's
+   * timeout, so an invocation that started before the deadline finishes first.
+   */
+  sweepGraceSeconds: number;
+  /** The worker's and the poller's Lambda timeouts (functions/manifest.ts): every step must end within them. */
+  workerTimeoutSeconds: number;
+  pollerTimeoutSeconds: number;
   /** First delay between two polls; later ones are a quarter of the time run so far, up to three times it. */
   pollIntervalSeconds: number;
   urlPolicy: UrlPolicy;
@@ -57,6 +68,7 @@ export interface Deps {
   tasks: TaskStore;
   apiKeys: ApiKeyStore;
   queues: TaskQueues;
+  deadLetters: DeadLetterQueues;
   videos: VideoStore;
   provider: VideoProvider;
   callbacks: CallbackSender;

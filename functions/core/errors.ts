@@ -100,6 +100,9 @@ export const failureMessages = {
   interrupted:
     'The submission to the upstream was interrupted and its outcome is unknown; the task was ended rather than risk generating twice, and its credits were refunded',
   cancelled: 'cancelled by the client',
+  deadLettered:
+    'The task could not be processed after repeated attempts; it was ended and its credits were refunded',
+  renditionTimedOut: (seconds: number) => `Rendition did not finish within ${seconds} seconds`,
   watermarkDisabled: 'watermark is disabled on this deployment (no ffmpeg available to the poller)',
 } as const;
 

@@ -1,6 +1,8 @@
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Size } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
@@ -97,8 +99,15 @@ export class Functions extends Construct {
   }
 }
 
-/** An SQS consumer's event source; HTTP routes are the Api construct's. */
+/** An SQS consumer's event source, or a schedule's rule; HTTP routes are the Api construct's. */
 function addTrigger(fn: VeoFunction, spec: FunctionManifest, targets: GrantTargets): void {
+  if ('schedule' in spec.trigger) {
+    new Rule(fn, 'Schedule', {
+      schedule: Schedule.expression(spec.trigger.schedule),
+      targets: [new LambdaFunction(fn, { retryAttempts: 0 })],
+    });
+    return;
+  }
   if (!('queue' in spec.trigger)) return;
   // Consuming (receive, delete, change visibility) is granted by the event source, on its queue only.
   fn.addEventSource(

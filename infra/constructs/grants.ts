@@ -12,6 +12,7 @@ import { type QueueName, type TableName, type Uses, videoBucket } from '../../fu
 export interface GrantTargets {
   tables: Record<TableName, ITableV2>;
   queues: Record<QueueName, IQueue>;
+  deadLetterQueues: Record<QueueName, IQueue>;
   videos: IBucket;
   /** Absent for the simulator, which needs no credentials. */
   providerSecret?: ISecret;
@@ -56,6 +57,7 @@ export function grantUses(fn: IFunction & Construct, uses: Uses, targets: GrantT
   }
 
   for (const queue of new Set(uses.sends ?? [])) targets.queues[queue].grantSendMessages(fn);
+  for (const queue of new Set(uses.drains ?? [])) targets.deadLetterQueues[queue].grantConsumeMessages(fn);
 
   const videoLevels = [...new Set(uses.videos ?? [])];
   const s3Actions = videoLevels.flatMap((level) => videoActions[level]);

@@ -81,6 +81,7 @@ const fnIds = {
   worker: 'FunctionsWorker',
   poller: 'FunctionsPoller',
   notifier: 'FunctionsNotifier',
+  sweeper: 'FunctionsSweeper',
 } as const;
 const siteFnId = 'FunctionsSite';
 type Fn = keyof typeof fnIds;
@@ -294,10 +295,10 @@ describe('site function', () => {
 describe('functions', () => {
   const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
 
-  it('are exactly the five entry points and the site (no CDK helper functions)', () => {
+  it('are exactly the six entry points and the site (no CDK helper functions)', () => {
     const siteId = only(template, 'AWS::Lambda::Function', siteFnId)[0];
     expect(Object.keys(functions).sort()).toEqual([...(Object.keys(fnIds) as Fn[]).map(fnId), siteId].sort());
-    expect(Object.keys(functions)).toHaveLength(6);
+    expect(Object.keys(functions)).toHaveLength(7);
   });
 
   it('all run Node.js 22 on arm64 with the index.handler entry', () => {
@@ -330,6 +331,7 @@ describe('functions', () => {
     ['worker', 60, 256],
     ['poller', 300, 512],
     ['notifier', 60, 256],
+    ['sweeper', 120, 256],
   ] as const)('%s has a %i s timeout and %i MB', (fn, timeout, memory) => {
     expect(functions[fnId(fn)]?.Properties).toMatchObject({ Timeout: timeout, MemorySize: memory });
   });
@@ -341,7 +343,7 @@ describe('functions', () => {
       expect(groups[ref]?.Properties.RetentionInDays).toBeGreaterThan(0);
       return ref;
     });
-    expect(new Set(used).size).toBe(6);
+    expect(new Set(used).size).toBe(7);
   });
 
   it('all get the same environment, the worker also the upstream callback URL, which satisfies functions/config.ts', () => {
@@ -890,6 +892,7 @@ describe('least privilege', () => {
       worker: ['Generate', 'Poll', 'Notify'], // Generate: a submit postponed by the quota
       poller: ['Poll', 'Notify'],
       notifier: ['Notify'], // callback retries
+      sweeper: ['Notify'], // the callback of each task it ends
     };
     for (const [fn, allowed] of Object.entries(sends) as [Fn, ('Generate' | 'Poll' | 'Notify')[]][]) {
       for (const queue of ['Generate', 'Poll', 'Notify'] as const) {
@@ -907,14 +910,46 @@ describe('least privilege', () => {
       worker: 'Generate',
       poller: 'Poll',
       notifier: 'Notify',
+      sweeper: undefined,
     };
     for (const [fn, own] of Object.entries(consumes) as [Fn, string | undefined][]) {
       for (const queue of ['Generate', 'Poll', 'Notify'] as const) {
         expect(allows(template, fn, 'sqs:ReceiveMessage', queueId(queue)), `${fn} ← ${queue}`).toBe(
           own === queue,
         );
+        // Only the sweeper drains the dead-letter queues (and deletes what it handled).
+        for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) {
+          expect(allows(template, fn, action, dlqId(queue)), `${fn} ${action} ${queue} DLQ`).toBe(
+            fn === 'sweeper',
+          );
+        }
       }
     }
+  });
+
+  it('runs the sweeper on a schedule (issue 14: the sweeper), with no retry of a missed run', () => {
+    const rules = template.findResources('AWS::Events::Rule') as Record<string, Resource>;
+    const sweeperRules = Object.values(rules).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes(`"${fnId('sweeper')}"`),
+    );
+    expect(sweeperRules).toHaveLength(1);
+    expect(sweeperRules[0]?.Properties).toMatchObject({
+      ScheduleExpression: manifest.sweeper.trigger.schedule,
+      State: 'ENABLED',
+    });
+    const permissions = Object.values(
+      template.findResources('AWS::Lambda::Permission') as Record<string, Resource>,
+    );
+    expect(
+      permissions.some(
+        (p) =>
+          p.Properties.Principal === 'events.amazonaws.com' &&
+          JSON.stringify(p.Properties.FunctionName).includes(`"${fnId('sweeper')}"`),
+      ),
+    ).toBe(true);
+    // It finds overdue tasks through the sparse index, never by a scan.
+    expect(allows(template, 'sweeper', 'dynamodb:Query', tableId('Tasks'), '/index/bySweepAt')).toBe(true);
+    expect(envOf(template, 'sweeper')).toMatchObject({ POLL_DLQ_URL: { Ref: dlqId('Poll') } });
   });
 
   it('lets only the worker (upstream quota) and the API (rate limits, idempotency) use the counters', () => {
@@ -1166,8 +1201,8 @@ describe('cdk synth with real bundling', () => {
         return join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
       };
       const fns = Object.keys(fnIds) as Fn[];
-      expect(new Set(fns.map(assetDir)).size).toBe(5);
-      expect(Object.keys(functionsOf(t))).toHaveLength(6);
+      expect(new Set(fns.map(assetDir)).size).toBe(6);
+      expect(Object.keys(functionsOf(t))).toHaveLength(7);
       const sourceFont = readFileSync(
         fileURLToPath(new URL('../../functions/adapters/media/assets/DejaVuSans-Bold.ttf', import.meta.url)),
       );

@@ -7,6 +7,8 @@ import type {
   ApiKeyAdmin,
   CallbackDelivery,
   CallbackSender,
+  DeadLetter,
+  DeadLetterQueues,
   ImageCropper,
   ImageFetcher,
   Log,
@@ -92,6 +94,25 @@ export class RecordingTaskQueues implements TaskQueues {
   async notify(message: NotifyMessage, delaySeconds?: number): Promise<void> {
     if (this.failing) throw this.failing;
     this.notified.push({ message, delaySeconds });
+  }
+}
+
+/** The dead-letter queues: parked messages (`park` them), and the ones removed. */
+export class InMemoryDeadLetterQueues implements DeadLetterQueues {
+  readonly parked: DeadLetter[] = [];
+  readonly removed: DeadLetter[] = [];
+
+  park(queue: DeadLetter['queue'], message: object): void {
+    this.parked.push({ queue, body: JSON.stringify(message), receipt: `r${this.parked.length + 1}` });
+  }
+
+  async receive(max: number): Promise<DeadLetter[]> {
+    return this.parked.slice(0, max);
+  }
+
+  async remove(letter: DeadLetter): Promise<void> {
+    const at = this.parked.findIndex((l) => l.receipt === letter.receipt);
+    if (at >= 0) this.removed.push(...this.parked.splice(at, 1));
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   CallbackChainMove,
   CreditChange,
   IdempotencyRecord,
+  SweepEntry,
   TaskCursor,
   TaskStore,
 } from '../../functions/core/ports';
@@ -20,6 +21,7 @@ import type {
   Task,
   TaskStatus,
 } from '../../functions/core/task';
+import { isFinal } from '../../functions/core/task/transitions';
 import { InMemoryApiKeyStore } from './in-memory-adapters';
 
 /** What DynamoDB would store: undefined values dropped (`removeUndefinedValues`), nothing shared. */
@@ -35,6 +37,10 @@ export class InMemoryTaskStore implements TaskStore {
   readonly idempotency = new Map<string, IdempotencyRecord>();
   /** Grant times per rate-window scope (a sliding-window log, as the counters table keeps). */
   readonly windows = new Map<string, number[]>();
+  /** The sparse sweep index: open tasks and when the sweeper should look at them. */
+  readonly sweepAt = new Map<string, number>();
+  /** Renditions started per task (what DynamoTaskStore counts in `sweepStarts`). */
+  private readonly starts = new Map<string, number>();
 
   constructor(
     /** The API keys table that charges and refunds move credits on. */
@@ -60,6 +66,7 @@ export class InMemoryTaskStore implements TaskStore {
     takeSlot?.();
     key.credits -= charge.credits;
     this.tasks.set(task.taskId, stored(task));
+    if (!isFinal(task.status)) this.sweepAt.set(task.taskId, task.deadlineAt);
     if (idemId && idempotency) this.idempotency.set(idemId, stored(idempotency));
   }
 
@@ -126,6 +133,7 @@ export class InMemoryTaskStore implements TaskStore {
     if (key && refund) key.credits += refund.credits;
     // Undefined fields of the patch leave the task's as they are (DynamoTaskStore writes only the others).
     this.tasks.set(taskId, stored({ ...task, ...definedOnly(patch) }));
+    if (patch.status !== undefined && isFinal(patch.status)) this.sweepAt.delete(taskId);
     return true;
   }
 
@@ -174,6 +182,26 @@ export class InMemoryTaskStore implements TaskStore {
     takeSlot?.();
     if (key && charge) key.credits -= charge.credits;
     this.tasks.set(taskId, stored({ ...task, renditions: { ...task.renditions, [slot]: job } }));
+    // An earlier job's deadline holds the entry already (a later start has a later deadline).
+    if (!this.sweepAt.has(taskId)) this.sweepAt.set(taskId, job.deadlineAt ?? job.requestedAt);
+    this.starts.set(taskId, (this.starts.get(taskId) ?? 0) + 1);
+    return true;
+  }
+
+  async dueForSweep(before: number, limit: number): Promise<SweepEntry[]> {
+    return [...this.sweepAt]
+      .filter(([, at]) => at < before)
+      .sort(([, a], [, b]) => a - b)
+      .slice(0, limit)
+      .map(([taskId, sweepAt]) => ({ taskId, sweepAt, starts: this.starts.get(taskId) ?? 0 }));
+  }
+
+  async resweep(from: SweepEntry, to?: number): Promise<boolean> {
+    const { taskId } = from;
+    if (this.sweepAt.get(taskId) !== from.sweepAt || (this.starts.get(taskId) ?? 0) !== from.starts)
+      return false;
+    if (to === undefined) this.sweepAt.delete(taskId);
+    else this.sweepAt.set(taskId, to);
     return true;
   }
 

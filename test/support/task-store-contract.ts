@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ApiKeyRefusedError,
@@ -329,6 +329,64 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toBe(
           true,
         );
+      });
+    });
+
+    describe('the sweep index (dueForSweep, resweep)', () => {
+      /** The task's entry among those due before `before`, if listed. */
+      const entry = async (store: TaskStore, taskId: string, before: number) =>
+        (await store.dueForSweep(before, 1000)).find((e) => e.taskId === taskId);
+
+      it('lists an open task from its creation until its end takes it off, in the same write', async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task(1_000_000_000 + randomInt(1_000_000_000));
+        await store.createCharged(t, { keyHash, credits: 0 });
+        expect(await entry(store, t.taskId, t.deadlineAt + 1)).toEqual({
+          taskId: t.taskId,
+          sweepAt: t.deadlineAt,
+          starts: 0,
+        });
+        expect(await entry(store, t.taskId, t.deadlineAt)).toBeUndefined();
+        // The index's bookkeeping stays the store's: reads give the task as written.
+        expect(await store.get(t.taskId)).toEqual(t);
+        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' })).toBe(true);
+        expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeDefined();
+        expect(await store.transition(t.taskId, 'submitting', { status: 'failed' })).toBe(true);
+        expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
+      });
+
+      it('puts a succeeded task back while renditions run; resweep moves it only from where it stands', async () => {
+        const { store, keyHash, succeeded } = await setup();
+        const done = await succeeded();
+        const far = Date.now() + 10 * 86_400_000;
+        expect(await entry(store, done.taskId, far)).toBeUndefined();
+        const requestedAt = Date.now();
+        const deadlineAt = requestedAt + 3_600_000;
+        const job = (index: number, deadline: number): RenditionJob => ({
+          resolution: '4k',
+          index,
+          status: 'processing',
+          requestedAt,
+          deadlineAt: deadline,
+          credits: 0,
+        });
+        const free = { keyHash, credits: 0 };
+        expect(await store.startRendition(done.taskId, '4k_0', job(0, deadlineAt), free)).toBe(true);
+        const first = { taskId: done.taskId, sweepAt: deadlineAt, starts: 1 };
+        expect(await entry(store, done.taskId, far)).toEqual(first);
+        // A later job keeps the earlier deadline, but counts: a resweep that did not see it is refused.
+        expect(await store.startRendition(done.taskId, '4k_1', job(1, deadlineAt + 9), free)).toBe(true);
+        const second = { ...first, starts: 2 };
+        expect(await entry(store, done.taskId, far)).toEqual(second);
+        expect(await store.resweep(first)).toBe(false);
+        expect(await store.resweep({ ...second, sweepAt: deadlineAt - 1 }, deadlineAt + 9)).toBe(false);
+        expect(await store.resweep(second, deadlineAt + 9)).toBe(true);
+        const moved = { ...second, sweepAt: deadlineAt + 9 };
+        expect(await entry(store, done.taskId, far)).toEqual(moved);
+        expect(await store.resweep(moved)).toBe(true);
+        expect(await entry(store, done.taskId, far)).toBeUndefined();
+        expect(await store.resweep(moved)).toBe(false);
+        expect((await store.get(done.taskId))?.renditions?.['4k_0']).toEqual(job(0, deadlineAt));
       });
     });
 

@@ -10,6 +10,7 @@ import {
   AppendingWatermarker,
   IdentityTranslator,
   InMemoryApiKeyStore,
+  InMemoryDeadLetterQueues,
   InMemoryVideoStore,
   PassThroughCropper,
   RecordingCallbackSender,
@@ -26,6 +27,10 @@ export const testSettings: Settings = {
   prices: { veo3: 400, veo3_fast: 60 },
   retentionDays: 14,
   budgetSeconds: 600,
+  renditionBudgetSeconds: 3600,
+  sweepGraceSeconds: 300,
+  workerTimeoutSeconds: 60,
+  pollerTimeoutSeconds: 300,
   pollIntervalSeconds: 10,
   urlPolicy: { allowLoopback: false, allowHttp: false },
   ffmpegAvailable: true,
@@ -43,6 +48,7 @@ export interface TestWorld {
   tasks: InMemoryTaskStore;
   apiKeys: InMemoryApiKeyStore;
   queues: RecordingTaskQueues;
+  deadLetters: InMemoryDeadLetterQueues;
   videos: InMemoryVideoStore;
   provider: ScriptedProvider;
   callbacks: RecordingCallbackSender;
@@ -61,6 +67,7 @@ export function testWorld(settings: Partial<Settings> = {}): TestWorld {
     tasks: new InMemoryTaskStore(apiKeys, now),
     apiKeys,
     queues: new RecordingTaskQueues(),
+    deadLetters: new InMemoryDeadLetterQueues(),
     videos: new InMemoryVideoStore(),
     provider: new ScriptedProvider(),
     callbacks: new RecordingCallbackSender(),

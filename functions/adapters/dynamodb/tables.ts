@@ -10,12 +10,28 @@ export interface TableLayout {
   indexes: { name: string; partitionKey: string; sortKey: string }[];
 }
 
-/** Tasks by taskId; `byKey` lists one API key's tasks newest first. */
+/**
+ * Tasks by taskId; `byKey` lists one API key's tasks newest first. `bySweepAt` is sparse: only a task with
+ * something unfinished (the task itself, or a rendition) carries `sweepShard` and `sweepAt` (when the sweeper
+ * should look at it), so the sweeper queries the few open tasks past their deadline instead of scanning.
+ */
 export const taskTable: TableLayout = {
   partitionKey: 'taskId',
   ttlAttribute: 'expiresAt',
-  indexes: [{ name: 'byKey', partitionKey: 'keyHash', sortKey: 'createdAt' }],
+  indexes: [
+    { name: 'byKey', partitionKey: 'keyHash', sortKey: 'createdAt' },
+    { name: 'bySweepAt', partitionKey: 'sweepShard', sortKey: 'sweepAt' },
+  ],
 };
+
+/** The index attributes of an open task (see taskTable): kept off `Task`, they are the store's bookkeeping. */
+export const sweepIndex = {
+  name: 'bySweepAt',
+  shard: 'sweepShard',
+  at: 'sweepAt',
+  starts: 'sweepStarts',
+  open: 'open',
+} as const;
 
 /** API keys by the SHA-256 hash of the key (the key itself is never stored). */
 export const apiKeyTable: TableLayout = {
@@ -35,4 +51,4 @@ export const counterTable: TableLayout = {
 };
 
 /** Attribute types: every key attribute is a string except these numeric sort keys. */
-export const numericAttributes = new Set(['createdAt']);
+export const numericAttributes = new Set(['createdAt', 'sweepAt']);

@@ -17,13 +17,16 @@ import type {
   CallbackChainMove,
   CreditChange,
   IdempotencyRecord,
+  SweepEntry,
   TaskCursor,
   TaskStore,
 } from '../../core/ports';
 import type { RateWindow } from '../../core/rate-window';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
+import { isFinal } from '../../core/task/transitions';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
 import { SlotTransactions } from './slot-transactions';
+import { sweepIndex } from './tables';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -38,6 +41,20 @@ const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHa
 
 /** Thrown inside a slot transaction's handlers when the task's own condition failed: another writer moved it first. */
 const taskMoved = new Error('the task is no longer in the expected status');
+
+/** A task as stored: with the sweep index's attributes while something of it is open. */
+type TaskItem = Task & {
+  [sweepIndex.shard]?: string;
+  [sweepIndex.at]?: number;
+  [sweepIndex.starts]?: number;
+};
+
+/** The task without the index's bookkeeping. */
+function taskOf(item: Record<string, unknown> | undefined): Task | undefined {
+  if (!item) return undefined;
+  const { [sweepIndex.shard]: _shard, [sweepIndex.at]: _at, [sweepIndex.starts]: _starts, ...task } = item;
+  return task as unknown as Task;
+}
 
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
@@ -56,7 +73,14 @@ export class DynamoTaskStore implements TaskStore {
       {
         Put: {
           TableName: this.options.tasksTable,
-          Item: task,
+          // Open from the start: the sweeper ends it if nothing else has by its deadline.
+          Item: isFinal(task.status)
+            ? task
+            : ({
+                ...task,
+                [sweepIndex.shard]: sweepIndex.open,
+                [sweepIndex.at]: task.deadlineAt,
+              } satisfies TaskItem),
           ConditionExpression: 'attribute_not_exists(taskId)',
         },
       },
@@ -128,7 +152,7 @@ export class DynamoTaskStore implements TaskStore {
     const out = await this.options.client.send(
       new GetCommand({ TableName: this.options.tasksTable, Key: { taskId }, ConsistentRead: true }),
     );
-    return out.Item as Task | undefined;
+    return taskOf(out.Item);
   }
 
   async getWithOwner(taskId: string, keyHash: string): Promise<{ task?: Task; owner?: ApiKey }> {
@@ -140,9 +164,7 @@ export class DynamoTaskStore implements TaskStore {
     const out = await client.send(new BatchGetCommand({ RequestItems: keys }));
     // Two small items are practically never left unprocessed; if they are, read them one by one.
     const unprocessed = Object.keys(out.UnprocessedKeys ?? {}).length > 0;
-    const task = unprocessed
-      ? await this.get(taskId)
-      : (out.Responses?.[tasksTable]?.[0] as Task | undefined);
+    const task = unprocessed ? await this.get(taskId) : taskOf(out.Responses?.[tasksTable]?.[0]);
     const owner = unprocessed
       ? ((
           await client.send(
@@ -172,7 +194,7 @@ export class DynamoTaskStore implements TaskStore {
     );
     const last = out.LastEvaluatedKey;
     return {
-      tasks: (out.Items ?? []) as Task[],
+      tasks: (out.Items ?? []).flatMap((item) => taskOf(item) ?? []),
       next: last && {
         taskId: String(last.taskId),
         keyHash: String(last.keyHash),
@@ -189,14 +211,20 @@ export class DynamoTaskStore implements TaskStore {
     slot?: RateWindow,
   ): Promise<boolean> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    // An end takes the task off the sweep index in the same write (a succeeded task returns to it only
+    // while a rendition is processing).
+    const closes = patch.status !== undefined && isFinal(patch.status);
     const update: TransactItem['Update'] & {} = {
       TableName: this.options.tasksTable,
       Key: { taskId },
-      UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+      UpdateExpression:
+        `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}` +
+        (closes ? ' REMOVE #sweepShard, #sweepAt' : ''),
       ConditionExpression: '#status = :from',
       ExpressionAttributeNames: {
         '#status': 'status',
         ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+        ...(closes && { '#sweepShard': sweepIndex.shard, '#sweepAt': sweepIndex.at }),
       },
       ExpressionAttributeValues: {
         ':from': from,
@@ -219,12 +247,29 @@ export class DynamoTaskStore implements TaskStore {
     const update: NonNullable<TransactItem['Update']> = {
       TableName: this.options.tasksTable,
       Key: { taskId },
-      UpdateExpression: 'SET renditions.#slot = :job',
+      // Back on the sweep index by the job's deadline, unless an earlier job's deadline holds it already (a
+      // later start has a later deadline); counting the start, so the sweeper's resweep notices one it missed.
+      UpdateExpression:
+        'SET renditions.#slot = :job, #sweepShard = :open, #sweepAt = if_not_exists(#sweepAt, :sweepAt) ADD #starts :one',
       // Only a finished task, and only once per slot (again after a failure).
       ConditionExpression:
         '#status = :succeeded AND (attribute_not_exists(renditions.#slot) OR renditions.#slot.#state = :failed)',
-      ExpressionAttributeNames: { '#status': 'status', '#slot': slot, '#state': 'status' },
-      ExpressionAttributeValues: { ':job': job, ':succeeded': 'succeeded', ':failed': 'failed' },
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#slot': slot,
+        '#state': 'status',
+        '#sweepShard': sweepIndex.shard,
+        '#sweepAt': sweepIndex.at,
+        '#starts': sweepIndex.starts,
+      },
+      ExpressionAttributeValues: {
+        ':one': 1,
+        ':job': job,
+        ':succeeded': 'succeeded',
+        ':failed': 'failed',
+        ':open': sweepIndex.open,
+        ':sweepAt': job.deadlineAt ?? job.requestedAt,
+      },
     };
     if (!rate) return this.conditionalWrite(update, charge && { change: charge, direction: 'charge' });
     const items: TransactItem[] = [{ Update: update }];
@@ -256,6 +301,43 @@ export class DynamoTaskStore implements TaskStore {
       if (error === taskMoved) return false;
       throw error;
     }
+  }
+
+  async dueForSweep(before: number, limit: number): Promise<SweepEntry[]> {
+    const out = await this.options.client.send(
+      new QueryCommand({
+        TableName: this.options.tasksTable,
+        IndexName: sweepIndex.name,
+        KeyConditionExpression: '#shard = :open AND #at < :before',
+        ExpressionAttributeNames: { '#shard': sweepIndex.shard, '#at': sweepIndex.at },
+        ExpressionAttributeValues: { ':open': sweepIndex.open, ':before': before },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => ({
+      taskId: String(item.taskId),
+      sweepAt: Number(item[sweepIndex.at]),
+      starts: Number(item[sweepIndex.starts] ?? 0),
+    }));
+  }
+
+  async resweep(from: SweepEntry, to?: number): Promise<boolean> {
+    return this.conditionalWrite({
+      TableName: this.options.tasksTable,
+      Key: { taskId: from.taskId },
+      UpdateExpression: to === undefined ? 'REMOVE #shard, #at' : 'SET #at = :to',
+      ConditionExpression: `#at = :from AND ${from.starts === 0 ? 'attribute_not_exists(#starts)' : '#starts = :starts'}`,
+      ExpressionAttributeNames: {
+        '#at': sweepIndex.at,
+        '#starts': sweepIndex.starts,
+        ...(to === undefined && { '#shard': sweepIndex.shard }),
+      },
+      ExpressionAttributeValues: {
+        ':from': from.sweepAt,
+        ...(from.starts !== 0 && { ':starts': from.starts }),
+        ...(to !== undefined && { ':to': to }),
+      },
+    });
   }
 
   async finishRendition(

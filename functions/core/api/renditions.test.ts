@@ -171,4 +171,26 @@ describe('POST /veo/get-4k-video', () => {
     expect(error.code).toBe(429);
     expect((await world.tasks.get(b.taskId))?.renditions).toEqual({});
   });
+
+  it('refunds and frees the slot when the job cannot be queued (issue 14 defect 2)', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const task = await seedTask(world, key, 'succeeded'); // 940 left
+    world.queues.failing = new Error('SQS unreachable');
+    await expect(request4k(world.deps, key, { taskId: task.taskId, callBackUrl })).rejects.toThrow(
+      'SQS unreachable',
+    );
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
+    expect((await world.tasks.get(task.taskId))?.renditions?.['4k_0']?.status).toBe('failed');
+
+    // A later request starts it again, instead of "processing" forever.
+    world.queues.failing = undefined;
+    expect(await request4k(world.deps, key, { taskId: task.taskId, callBackUrl })).toMatchObject({
+      taskId: task.taskId,
+    });
+    expect(world.queues.polled).toEqual([
+      { message: { taskId: task.taskId, rendition: '4k_0' }, delaySeconds: 0 },
+    ]);
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(820);
+  });
 });

@@ -1,5 +1,5 @@
 import type { DepsFor } from '../deps';
-import { errors, RateLimitedError, toKieError } from '../errors';
+import { errors, failureMessages, RateLimitedError, toKieError } from '../errors';
 import type { ApiKey } from '../ports';
 import { keyRateWindow, type RateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from '../schema';
@@ -89,6 +89,8 @@ async function start(
     index,
     status: 'processing',
     requestedAt: deps.now(),
+    // Past this, the sweeper ends it (failed, refunded) if the poller never finished it.
+    deadlineAt: deps.now() + deps.settings.renditionBudgetSeconds * 1000,
     credits,
     callBackUrl,
   };
@@ -108,7 +110,19 @@ async function start(
   }
   if (claimed) {
     deps.log.info('rendition requested', { slot, credits });
-    await deps.queues.poll({ taskId: task.taskId, rendition: slot }, 0);
+    try {
+      await deps.queues.poll({ taskId: task.taskId, rendition: slot }, 0);
+    } catch (error) {
+      // Charged and queued are one outcome: without its message the job would stay "processing"
+      // forever. Fail it and refund in one write; a failed slot may be asked for again.
+      await deps.tasks.finishRendition(
+        task.taskId,
+        slot,
+        { status: 'failed', completedAt: deps.now(), error: failureMessages.queueUnavailable },
+        { keyHash: task.keyHash, credits },
+      );
+      throw error;
+    }
   }
   return claimed;
 }

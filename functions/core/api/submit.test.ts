@@ -211,4 +211,16 @@ describe('submitExtension', () => {
     expect(world.tasks.tasks.size).toBe(2);
     expect((await world.apiKeys.get(stranger.keyHash))?.credits).toBe(1000);
   });
+
+  it('answers 422 for a source past the retention (its video is gone), charging nothing (issue 14 point 9)', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const source = await seedTask(world, key, 'succeeded'); // 940 left
+    // 14 days less the extension's budget: the video would expire while the extension runs.
+    world.clock.now += 14 * 86_400_000 - 599_000;
+    const error = await thrown(submitExtension(world.deps, key, { taskId: source.taskId, prompt: 'more' }));
+    expect([error.code, error.message]).toEqual([422, 'Temporarily supports records within 14 days']);
+    expect(world.tasks.tasks.size).toBe(1);
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
+  });
 });

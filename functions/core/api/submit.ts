@@ -4,7 +4,7 @@ import type { ApiKey, IdempotencyRecord } from '../ports';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
 import { moveTask } from '../task/move';
-import { newTask, type Task } from '../task/task';
+import { isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
 
@@ -78,6 +78,11 @@ export async function submitExtension(
   if (!source || source.keyHash !== key.keyHash) throw errors.recordNull();
   if (source.status !== 'succeeded' || !source.results?.length) {
     throw errors.validation('record status is not success');
+  }
+  // The worker reads the source video, which the bucket keeps for the retention only: it must outlive the
+  // extension's whole budget, or the extension would be charged and then fail.
+  if (isExpired(source, deps.now() + deps.settings.budgetSeconds * 1000, deps.settings.retentionDays)) {
+    throw errors.recordExpired(deps.settings.retentionDays);
   }
   const request: GenerateRequest = {
     ...extension,

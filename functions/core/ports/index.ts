@@ -5,6 +5,7 @@
  */
 export * from './api-key-store';
 export * from './callback-sender';
+export * from './dead-letters';
 export * from './images';
 export * from './media';
 export * from './observability';

@@ -80,6 +80,18 @@ export interface TaskStore {
     charge?: CreditChange,
     rate?: RateWindow,
   ): Promise<boolean>;
+  /**
+   * Tasks with something open (the task unfinished, or a rendition processing) whose sweep time (the task's
+   * deadline, then its renditions' earliest) is before `before`, earliest first, at most `limit`. Read from a
+   * sparse index: the task's final move and createCharged keep it in the same write; eventually consistent,
+   * so read each task before acting on it.
+   */
+  dueForSweep(before: number, limit: number): Promise<SweepEntry[]>;
+  /**
+   * Moves a task's sweep time from where `from` saw it to `to`, or takes the task off the index when `to`
+   * is absent (nothing open left); false when the entry changed since (a rendition started meanwhile).
+   */
+  resweep(from: SweepEntry, to?: number): Promise<boolean>;
   /** Ends a processing rendition (ready or failed), refunding in the same transaction; false if it was not processing. */
   finishRendition(
     taskId: string,
@@ -87,6 +99,14 @@ export interface TaskStore {
     outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
     refund?: CreditChange,
   ): Promise<boolean>;
+}
+
+/** A task on the sweep index and when the sweeper should look at it (epoch ms). */
+export interface SweepEntry {
+  taskId: string;
+  sweepAt: number;
+  /** Renditions started on the task so far: a start the sweeper did not see changes it. */
+  starts: number;
 }
 
 /** What an Idempotency-Key on a submit stands for: the request it came with and the task it made. */

@@ -207,13 +207,59 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.videos.objects.get(`videos/${task.taskId}/0.mp4`)?.bytes.toString()).toBe('raw|mine');
   });
 
-  it('ends and refunds a task found half-submitted, rather than risk generating twice', async () => {
+  it("ends and refunds a task found half-submitted past the worker's timeout, rather than risk generating twice", async () => {
     const { world, key } = await submitted();
     const task = await seedTask(world, key, 'submitting');
+    world.clock.now += 60_000; // the worker's timeout: the copy that wrote the intent is dead
     await startGeneration(world.deps, { taskId: task.taskId });
     expect(world.provider.submitted).toEqual([]);
     expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 500 });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it('leaves a younger submitting alone (issue 14 defect 4): the duplicate looks again once the lease ends', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitting');
+    world.clock.now += 20_000; // the first copy may still be submitting
+    await startGeneration(world.deps, { taskId: task.taskId, attempt: 1 });
+    expect(world.provider.submitted).toEqual([]);
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitting');
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
+    expect(world.queues.generated).toEqual([
+      { message: { taskId: task.taskId, attempt: 1 }, delaySeconds: 41 },
+    ]);
+    // The first copy's submit lands meanwhile: the retry finds it submitted and leaves it running.
+    await world.tasks.transition(task.taskId, 'submitting', { status: 'submitted', operation: 'op-7' });
+    world.clock.now += 41_000;
+    await startGeneration(world.deps, { taskId: task.taskId, attempt: 1 });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+  });
+
+  it('sends the first poll again when a redelivery finds the task submitted (issue 14 defect 1)', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key);
+    // The submit is recorded, then sending the first poll fails: the message is redelivered.
+    const poll = world.queues.poll.bind(world.queues);
+    world.queues.poll = async () => {
+      throw new Error('SQS unreachable');
+    };
+    await expect(startGeneration(world.deps, { taskId: task.taskId })).rejects.toThrow('SQS unreachable');
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+    world.queues.poll = poll;
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted).toHaveLength(1);
+    expect(world.queues.polled).toEqual([
+      {
+        message: {
+          taskId: task.taskId,
+          polls: 0,
+          operation: 'operations/1',
+          deadlineAt: task.deadlineAt,
+          submittedAt: world.clock.now,
+        },
+        delaySeconds: 10,
+      },
+    ]);
   });
 
   it("waits in the queue for the upstream's quota instead of submitting past it", async () => {
@@ -243,5 +289,23 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       errorMessage: 'Generation failed: boom',
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it('polls again shortly after a transient completion error instead of waiting out the visibility (point 9)', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/3' });
+    world.provider.answers.push({ state: 'done', videos: ['v'] });
+    const put = world.videos.put.bind(world.videos);
+    world.videos.put = async () => {
+      throw new Error('S3 503 SlowDown');
+    };
+    await pollGeneration(world.deps, { taskId: task.taskId, polls: 4 });
+    expect(world.queues.polled).toEqual([{ message: { taskId: task.taskId, polls: 5 }, delaySeconds: 10 }]);
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+
+    world.videos.put = put;
+    world.provider.answers.push({ state: 'done', videos: ['v'] });
+    await pollGeneration(world.deps, { taskId: task.taskId, polls: 5 });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('succeeded');
   });
 });

@@ -2,6 +2,7 @@ import type { DepsFor } from '../deps';
 import { failureMessages, InputRejectedError, RateLimitedError, UpstreamUnavailableError } from '../errors';
 import type { GenerateMessage } from '../messages';
 import { type MoveDeps, moveTask } from '../task/move';
+import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
 
 /** What the generate stage (the worker) uses. */
@@ -17,9 +18,22 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   const task = await deps.tasks.get(message.taskId);
   if (!task) return;
   if (task.status === 'submitting') {
+    // Another copy of this message may be submitting right now (a duplicate delivery): only once the
+    // worker's timeout has passed since the intent was written is that copy surely dead. Look again then.
+    const leaseEnds = task.updatedAt + deps.settings.workerTimeoutSeconds * 1000;
+    if (deps.now() < leaseEnds) {
+      await deps.queues.generate(message, Math.ceil((leaseEnds - deps.now()) / 1000) + 1);
+      return;
+    }
     // A worker died between recording the intent and recording the operation: the upstream may
     // have the task. Submitting again could generate (and bill) twice, so end it and refund.
     await moveTask(deps, task, 'failed', { errorCode: 500, errorMessage: failureMessages.interrupted });
+    return;
+  }
+  if (task.status === 'submitted' && task.operation) {
+    // Redelivered because sending the first poll failed (or the worker died just before it): send it
+    // again, or nothing would ever poll. A duplicate poll is harmless; the sweeper is the backstop.
+    await schedulePoll(deps, task, task.operation, task.updatedAt);
     return;
   }
   if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
@@ -87,8 +101,13 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   });
   if (!moved) return;
   deps.log.info('task submitted upstream', { provider: deps.provider.name, operation });
-  await deps.queues.poll(
-    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt, submittedAt: deps.now() },
+  await schedulePoll(deps, task, operation, deps.now());
+}
+
+/** The first poll of a submitted task. */
+function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
+  return deps.queues.poll(
+    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt, submittedAt },
     deps.settings.pollIntervalSeconds,
   );
 }

@@ -68,7 +68,15 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
       });
       return;
     case 'done':
-      await complete(deps, task, status.videos);
+      try {
+        await complete(deps, task, status.videos);
+      } catch (error) {
+        // A transient store or download error must not wait out the poll queue's visibility (30 min):
+        // ask again shortly, within the deadline (past it, the message's failure and the sweeper end it).
+        if (deps.now() >= task.deadlineAt) throw error;
+        deps.log.warn('completion failed; polling again shortly', { error: reason(error) });
+        await deps.queues.poll({ taskId, polls }, deps.settings.pollIntervalSeconds);
+      }
       return;
   }
 }

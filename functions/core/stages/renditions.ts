@@ -1,6 +1,6 @@
 import type { DepsFor } from '../deps';
 import type { PollMessage } from '../messages';
-import type { RenditionResolution } from '../task/task';
+import type { RenditionResolution, RenditionSlot, Task } from '../task/task';
 
 /** What the poller's rendition work uses. */
 export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
@@ -27,7 +27,6 @@ export async function makeRendition(
 
   const size = sizes[job.resolution][task.aspectRatio === '9:16' ? '9:16' : '16:9'];
   const key = `videos/${task.taskId}/${job.index}-${job.resolution}.mp4`;
-  const refund = { keyHash: task.keyHash, credits: job.credits };
   try {
     if (!size) throw new Error(`no ${job.resolution} size for ${task.aspectRatio}`);
     const upscaled = await deps.upscaler.upscale(await deps.videos.open(source.key), size[0], size[1]);
@@ -39,14 +38,7 @@ export async function makeRendition(
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     deps.log.error('rendition failed', { slot, error: reason });
-    const failed = await deps.tasks.finishRendition(
-      task.taskId,
-      slot,
-      { status: 'failed', completedAt: deps.now(), error: reason },
-      refund,
-    );
-    if (failed && job.callBackUrl)
-      await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+    await failRendition(deps, task, slot, reason);
     return;
   }
   const ready = await deps.tasks.finishRendition(task.taskId, slot, {
@@ -58,4 +50,27 @@ export async function makeRendition(
   deps.log.info('rendition ready', { slot });
   if (job.callBackUrl)
     await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+}
+
+/**
+ * Ends a processing rendition as failed, refunding its credits in the same write, and calls the client
+ * back when it asked to be; false when it was not processing any more (another writer ended it).
+ */
+export async function failRendition(
+  deps: DepsFor<'tasks' | 'queues' | 'now'>,
+  task: Task,
+  slot: RenditionSlot,
+  reason: string,
+): Promise<boolean> {
+  const job = task.renditions?.[slot];
+  if (!job) return false;
+  const failed = await deps.tasks.finishRendition(
+    task.taskId,
+    slot,
+    { status: 'failed', completedAt: deps.now(), error: reason },
+    { keyHash: task.keyHash, credits: job.credits },
+  );
+  if (failed && job.callBackUrl)
+    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+  return failed;
 }

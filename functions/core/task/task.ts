@@ -48,6 +48,8 @@ export interface RenditionJob {
   index: number;
   status: 'processing' | 'ready' | 'failed';
   requestedAt: number;
+  /** After this instant a rendition still processing is ended (failed, refunded) by the sweeper. */
+  deadlineAt?: number;
   completedAt?: number;
   /** S3 key of the finished rendition. */
   key?: string;

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
+import type { RenditionJob } from '../task/task';
+import { sweep } from './sweep';
+
+const withCallback = { prompt: 'a cat', callBackUrl: 'https://receiver.example.com/cb' };
+
+/** The world's settings: budget 600 s, grace 300 s, renditions 3600 s (test/support/test-deps.ts). */
+describe('sweep', () => {
+  it('ends an unfinished task past its deadline and the grace: failed, refunded once, called back', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const queued = await seedTask(world, key, 'queued', { body: withCallback });
+    const submitted = await seedTask(world, key, 'submitted', { operation: 'op-1' });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 2 * 60);
+
+    // Past the deadline but within the grace (a poll may still be finishing): nothing yet.
+    world.clock.now = queued.deadlineAt + 299_000;
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect((await world.tasks.get(queued.taskId))?.status).toBe('queued');
+
+    world.clock.now = queued.deadlineAt + 301_000;
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 2, renditionsEnded: 0, deadLetters: 0 });
+    for (const task of [queued, submitted]) {
+      expect(await world.tasks.get(task.taskId)).toMatchObject({
+        status: 'failed',
+        errorCode: 501,
+        errorMessage: 'Generation did not finish within 600 seconds',
+      });
+    }
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+    expect(world.queues.notified.map((n) => n.message)).toEqual([
+      { taskId: queued.taskId, keyHash: key.keyHash, event: 'generation' },
+    ]);
+    expect(world.metrics.counts.filter((c) => c.name === 'TasksSwept')).toHaveLength(2);
+
+    // Off the index in the same write: the next sweep finds nothing, refunds nothing again.
+    expect(world.tasks.sweepAt.size).toBe(0);
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it('leaves a task that ended meanwhile alone, and one before its deadline', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const early = await seedTask(world, key, 'queued');
+    world.clock.now += 60_000;
+    const late = await seedTask(world, key, 'queued');
+    world.clock.now = early.deadlineAt + 301_000;
+    await sweep(world.deps);
+    expect((await world.tasks.get(early.taskId))?.status).toBe('failed');
+    expect((await world.tasks.get(late.taskId))?.status).toBe('queued');
+    expect(world.tasks.sweepAt.get(late.taskId)).toBe(late.deadlineAt);
+  });
+
+  it('ends a rendition past its own deadline (refunded, called back) and keeps watching a younger one', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const done = await seedTask(world, key, 'succeeded', {
+      results: [
+        { key: 'videos/a/0.mp4', originKey: 'videos/a/0.mp4', resolution: '720p' },
+        { key: 'videos/a/1.mp4', originKey: 'videos/a/1.mp4', resolution: '720p' },
+      ],
+    });
+    const job = (deadlineAt: number): RenditionJob => ({
+      resolution: '4k',
+      index: 0,
+      status: 'processing',
+      requestedAt: deadlineAt - 3_600_000,
+      deadlineAt,
+      credits: 120,
+      callBackUrl: 'https://receiver.example.com/4k',
+    });
+    const now = world.clock.now;
+    const charge = { keyHash: key.keyHash, credits: 120 };
+    await world.tasks.startRendition(done.taskId, '4k_0', job(now + 3_600_000), charge);
+    await world.tasks.startRendition(done.taskId, '4k_1', { ...job(now + 7_200_000), index: 1 }, charge);
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 240);
+
+    world.clock.now = now + 3_600_000 + 301_000;
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 1, deadLetters: 0 });
+    const task = await world.tasks.get(done.taskId);
+    expect(task?.status).toBe('succeeded');
+    expect(task?.renditions?.['4k_0']).toMatchObject({
+      status: 'failed',
+      error: 'Rendition did not finish within 3600 seconds',
+    });
+    expect(task?.renditions?.['4k_1']?.status).toBe('processing');
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 120);
+    expect(world.queues.notified.map((n) => n.message)).toEqual([
+      { taskId: done.taskId, keyHash: key.keyHash, event: '4k', rendition: '4k_0' },
+    ]);
+    // Watched again at the younger job's deadline; off the index once nothing is open.
+    expect(world.tasks.sweepAt.get(done.taskId)).toBe(now + 7_200_000);
+    await world.tasks.finishRendition(done.taskId, '4k_1', { status: 'ready', key: 'k', completedAt: 1 });
+    world.clock.now = now + 7_200_000 + 301_000;
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect(world.tasks.sweepAt.has(done.taskId)).toBe(false);
+  });
+
+  it('drains the dead-letter queues, ending each named task still unfinished', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const stuck = await seedTask(world, key, 'queued', { body: withCallback });
+    const finished = await seedTask(world, key, 'succeeded');
+    await world.tasks.startRendition(
+      finished.taskId,
+      '4k_0',
+      { resolution: '4k', index: 0, status: 'processing', requestedAt: world.clock.now, credits: 120 },
+      { keyHash: key.keyHash, credits: 120 },
+    );
+    world.deadLetters.park('generate', { taskId: stuck.taskId, attempt: 2 });
+    world.deadLetters.park('notify', { taskId: finished.taskId, event: 'generation' });
+    world.deadLetters.park('poll', { taskId: finished.taskId, rendition: '4k_0' });
+    world.deadLetters.park('poll', { not: 'a message' });
+
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 1, renditionsEnded: 1, deadLetters: 4 });
+    expect(await world.tasks.get(stuck.taskId)).toMatchObject({
+      status: 'failed',
+      errorMessage:
+        'The task could not be processed after repeated attempts; it was ended and its credits were refunded',
+    });
+    expect((await world.tasks.get(finished.taskId))?.status).toBe('succeeded');
+    expect((await world.tasks.get(finished.taskId))?.renditions?.['4k_0']?.status).toBe('failed');
+    // Both tasks' credits are back but the finished generation's.
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60);
+    expect(world.queues.notified.map((n) => n.message.taskId)).toEqual([stuck.taskId]);
+    expect(world.deadLetters.parked).toEqual([]);
+    expect(world.deadLetters.removed).toHaveLength(4);
+  });
+
+  it('keeps a dead letter whose task could not be ended, for the next sweep', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const stuck = await seedTask(world, key, 'queued', { body: withCallback });
+    world.deadLetters.park('generate', { taskId: stuck.taskId });
+    world.queues.failing = new Error('SQS unreachable');
+    expect((await sweep(world.deps)).deadLetters).toBe(0);
+    expect(world.deadLetters.parked).toHaveLength(1);
+    world.queues.failing = undefined;
+    expect((await sweep(world.deps)).deadLetters).toBe(1);
+  });
+});
