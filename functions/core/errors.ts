@@ -108,7 +108,6 @@ export const renditionMessages = {
   processing1080p: '1080P is processing. It should be ready in 1-2 minutes.',
   processing4k: '4k is processing. It should be ready in 5-10 minutes.',
   done4k: 'The video has been generated successfully',
-  not169: '1080P is only available for 16:9 videos',
   notSuccess: 'record status is not success',
   disabled: 'Renditions are disabled on this deployment (no ffmpeg available to the poller)',
 } as const;
@@ -138,7 +137,6 @@ export const errors = {
   idempotencyKeyInvalid: () => new KieError(422, idempotencyMessages.invalid),
   idempotencyKeyReused: () => new KieError(422, idempotencyMessages.reused),
   notSucceeded: () => new KieError(422, renditionMessages.notSuccess),
-  only169: () => new KieError(422, renditionMessages.not169),
   processing1080p: () => new KieError(400, renditionMessages.processing1080p),
   processing4k: () => new KieError(422, renditionMessages.processing4k),
   done4k: (taskId: string, resultUrls: string[]) =>

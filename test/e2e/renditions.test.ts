@@ -97,11 +97,11 @@ describe('1080p', () => {
     expect(task?.renditions?.['1080p_0']?.requestedAt).toBe(await requestedAt);
     const record = await client.record(landscape);
     expect(record.renditions).toEqual([
-      { resolution: '1080p', index: 0, status: 'ready', resultUrl: expect.any(String) },
+      { resolution: '1080p', index: 0, status: 'ready', resultUrl: expect.any(String), made: 'upscaled' },
     ]);
   }, 90_000);
 
-  it('refuses 9:16 videos, unfinished tasks, other keys and bad indexes with 422', async () => {
+  it('starts 9:16 videos too; refuses unfinished tasks, other keys and bad indexes with 422', async () => {
     const queued = await client.generate({ prompt: 'still generating' });
     const [notWide, notDone, badIndex, unknown] = await Promise.all([
       get1080p(portrait),
@@ -109,7 +109,8 @@ describe('1080p', () => {
       get1080p(landscape, '5'),
       get1080p('veo_nosuchtask'),
     ]);
-    expect([notWide.status, notWide.json.msg]).toEqual([422, renditionMessages.not169]);
+    // kie.ai makes 1080p of 9:16 videos since 2026: started like a 16:9 one (1080×1920).
+    expect([notWide.status, notWide.json.msg]).toEqual([400, renditionMessages.processing1080p]);
     expect([notDone.status, notDone.json.msg]).toEqual([422, renditionMessages.notSuccess]);
     expect(badIndex.status).toBe(422);
     expect([unknown.status, unknown.json.msg]).toEqual([422, 'record is null']);
