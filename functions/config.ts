@@ -79,9 +79,10 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(20 * 1024 * 1024),
-  /** Upstream model ids behind `veo3` and `veo3_fast`; unset means the provider's Veo 3.1 defaults. */
+  /** Upstream model ids behind `veo3`, `veo3_fast` and `veo3_lite`; unset means the provider's Veo 3.1 defaults. */
   VEO3_MODEL_ID: z.string().min(1).optional(),
   VEO3_FAST_MODEL_ID: z.string().min(1).optional(),
+  VEO3_LITE_MODEL_ID: z.string().min(1).optional(),
   /** Endpoints of local emulators; unset in AWS, where the SDK's defaults apply. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),
