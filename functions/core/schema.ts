@@ -340,16 +340,10 @@ export function fourKRequestSchema(policy: UrlPolicy) {
 }
 
 /**
- * kie.ai's extend API names the models `fast` and `quality`; the generate names are accepted too (Lite
- * so the capability table can say where it cannot be extended).
+ * kie.ai's extend API names the models `fast` and `quality`; the generate names are accepted too. Lite
+ * is not among them: no upstream extends a Lite video (core/capabilities.ts).
  */
-const extendModels = {
-  fast: 'veo3_fast',
-  quality: 'veo3',
-  veo3_fast: 'veo3_fast',
-  veo3: 'veo3',
-  veo3_lite: 'veo3_lite',
-} as const;
+const extendModels = { fast: 'veo3_fast', quality: 'veo3', veo3_fast: 'veo3_fast', veo3: 'veo3' } as const;
 const extendModelNames = Object.keys(extendModels) as (keyof typeof extendModels)[];
 
 /** POST /veo/extend {taskId, prompt, seeds?, model?, watermark?, callBackUrl?} */

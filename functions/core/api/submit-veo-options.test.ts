@@ -77,7 +77,7 @@ describe('submit with Veo 3.1 options', () => {
     const before = (await world.apiKeys.get(key.keyHash))?.credits;
     for (const [fields, message] of [
       [{ resolution: '1080p' }, 'resolution 1080p is not available on veo3_fast (gemini)'],
-      [{ model: 'veo3_lite' }, 'extension is not available on veo3_lite (gemini)'],
+      [{ model: 'veo3_lite' }, 'model must be one of fast, quality, veo3_fast, veo3'],
     ] as const) {
       const error = await thrown(
         submitExtension(world.deps, key, { taskId: source.taskId, prompt: 'on', ...fields }),
