@@ -5,7 +5,10 @@
  * schemas and record builder, so a change to the API that is not made here fails `tsc`.
  */
 
-export type Model = 'veo3' | 'veo3_fast';
+export type Model = 'veo3' | 'veo3_fast' | 'veo3_lite';
+export type Resolution = '720p' | '1080p' | '4k';
+export type DurationSeconds = 4 | 6 | 8;
+export type PersonGeneration = 'allow_all' | 'allow_adult' | 'dont_allow';
 export type GenerationType = 'TEXT_2_VIDEO' | 'FIRST_AND_LAST_FRAMES_2_VIDEO' | 'REFERENCE_2_VIDEO';
 export type AspectRatio = '16:9' | '9:16' | 'Auto';
 
@@ -16,6 +19,17 @@ export interface GenerateRequestInput {
   model?: Model | null;
   generationType?: GenerationType | null;
   aspectRatio?: AspectRatio | null;
+  /** kie.ai's current name for `aspectRatio`; if both are sent they must agree. */
+  aspect_ratio?: AspectRatio | null;
+  resolution?: Resolution | null;
+  /** Seconds; `durationSeconds` is its alias. */
+  duration?: DurationSeconds | null;
+  durationSeconds?: DurationSeconds | null;
+  generateAudio?: boolean | null;
+  negativePrompt?: string | null;
+  personGeneration?: PersonGeneration | null;
+  /** Videos to make (1–4, as the upstream allows); every one is in `resultUrls`. */
+  sampleCount?: number | null;
   seeds?: number | null;
   watermark?: string | null;
   callBackUrl?: string | null;
@@ -48,6 +62,14 @@ export interface RenditionInfo {
   index: number;
   status: string;
   resultUrl: string | null;
+  /** A rendition is upscaled from the task's video; a native file is in `response.videos`. */
+  made: 'upscaled';
+}
+
+/** One of a task's own videos, as the upstream made it. */
+export interface VideoInfo {
+  resolution: string;
+  made: 'native';
 }
 
 /** GET /veo/record-info `data`. */
@@ -65,6 +87,7 @@ export interface TaskRecord {
     /** An extended task's whole video (the source and its continuation stitched together). */
     fullResultUrls: string[] | null;
     resolution: string;
+    videos: VideoInfo[];
   } | null;
   errorCode: number | null;
   errorMessage: string | null;
@@ -80,6 +103,13 @@ export interface TaskRecord {
   seeds: number;
   promptSent: string | null;
   translatedFrom: string | null;
+  /** What was asked: resolution, seconds, audio and number of videos (defaults filled in). */
+  resolution: Resolution;
+  duration: number;
+  generateAudio: boolean;
+  sampleCount: number;
+  /** Fields accepted but not passed on by the deployment's upstream (e.g. `seeds` on the Gemini API). */
+  notApplied: string[];
   renditions: RenditionInfo[];
   callbacks: CallbackAttempt[];
 }

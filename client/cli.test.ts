@@ -267,7 +267,7 @@ describe('runCli', () => {
   it('4k --wait starts the rendition, then follows it in record-info; a failed one exits 1', async () => {
     let polls = 0;
     const renditions = (status: string, resultUrl: string | null) => [
-      { resolution: '4k', index: 0, status, resultUrl },
+      { resolution: '4k', index: 0, status, resultUrl, made: 'upscaled' as const },
     ];
     const ready = await run(['4k', 'task_1', '--wait'], {
       'POST /api/v1/veo/get-4k-video': () => ok({ taskId: 'task_1', resultUrls: null, imageUrls: null }),

@@ -173,7 +173,9 @@ describe('VeoClient requests', () => {
 
   it("types requests from the API's zod schema: fields, enums and null for an absent field", () => {
     expectTypeOf<GenerateRequestInput['prompt']>().toEqualTypeOf<string>();
-    expectTypeOf<GenerateRequestInput['model']>().toEqualTypeOf<'veo3' | 'veo3_fast' | null | undefined>();
+    expectTypeOf<GenerateRequestInput['model']>().toEqualTypeOf<
+      'veo3' | 'veo3_fast' | 'veo3_lite' | null | undefined
+    >();
     expectTypeOf<GenerateRequestInput['aspectRatio']>().toEqualTypeOf<
       '16:9' | '9:16' | 'Auto' | null | undefined
     >();
@@ -310,8 +312,14 @@ describe('VeoClient waiting', () => {
 
   it("waitFor4k polls record-info's renditions until the 4K one is ready or failed", async () => {
     const rendition = (status: string, resultUrl: string | null = null) => [
-      { resolution: '1080p', index: 0, status: 'ready', resultUrl: 'http://x/1080p.mp4' },
-      { resolution: '4k', index: 0, status, resultUrl },
+      {
+        resolution: '1080p',
+        index: 0,
+        status: 'ready',
+        resultUrl: 'http://x/1080p.mp4',
+        made: 'upscaled' as const,
+      },
+      { resolution: '4k', index: 0, status, resultUrl, made: 'upscaled' as const },
     ];
     const { client } = await clientFor({
       'GET /api/v1/veo/record-info': sequence(
@@ -326,7 +334,13 @@ describe('VeoClient waiting', () => {
     const ready = await client.waitFor4k('t1', { intervalMs: 10, onProgress: (p) => states.push(p.state) });
     const failed = await client.waitFor4k('t1', { intervalMs: 10 });
 
-    expect(ready).toEqual({ resolution: '4k', index: 0, status: 'ready', resultUrl: 'http://x/4k.mp4' });
+    expect(ready).toEqual({
+      resolution: '4k',
+      index: 0,
+      status: 'ready',
+      resultUrl: 'http://x/4k.mp4',
+      made: 'upscaled',
+    });
     expect(states).toEqual(['starting', 'processing', 'ready']);
     expect(failed.status).toBe('failed');
   });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { capabilityModels, resolutions } from './core/capabilities';
 import { providerNames } from './core/ports';
 import { parseRateLimit } from './core/rate-window';
 
@@ -9,6 +10,14 @@ import { parseRateLimit } from './core/rate-window';
  */
 const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 const seconds = z.coerce.number().int().nonnegative();
+
+/** PRICE_TABLE: model → resolution → {audio?, silent?} credits per second, every key known. */
+function priceTableSchema() {
+  const price = z.number().nonnegative().finite();
+  const cell = z.strictObject({ audio: price.optional(), silent: price.optional() });
+  const row = z.partialRecord(z.enum(resolutions), cell);
+  return z.partialRecord(z.enum(capabilityModels), row);
+}
 
 export const configSchema = z.object({
   TASKS_TABLE: z.string().min(1),
@@ -70,9 +79,10 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(20 * 1024 * 1024),
-  /** Upstream model ids behind `veo3` and `veo3_fast`; unset means the provider's Veo 3.1 defaults. */
+  /** Upstream model ids behind `veo3`, `veo3_fast` and `veo3_lite`; unset means the provider's Veo 3.1 defaults. */
   VEO3_MODEL_ID: z.string().min(1).optional(),
   VEO3_FAST_MODEL_ID: z.string().min(1).optional(),
+  VEO3_LITE_MODEL_ID: z.string().min(1).optional(),
   /** Endpoints of local emulators; unset in AWS, where the SDK's defaults apply. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),
@@ -84,6 +94,22 @@ export const configSchema = z.object({
   PRICE_VEO3: z.coerce.number().int().nonnegative().default(300),
   PRICE_VEO3_FAST: z.coerce.number().int().nonnegative().default(60),
   PRICE_4K: z.coerce.number().int().nonnegative().default(120),
+  /**
+   * Per-second prices overriding cells of the default table (core/pricing.ts), as JSON by model,
+   * resolution and audio, e.g. {"veo3":{"4k":{"audio":80,"silent":60}},"veo3_lite":{"720p":{"audio":4}}}.
+   */
+  PRICE_TABLE: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(priceTableSchema())
+    .optional(),
   RETENTION_DAYS: z.coerce.number().int().positive().default(14),
   /** Delay between two polls of the upstream operation. */
   POLL_INTERVAL_SECONDS: seconds.max(900).default(10),

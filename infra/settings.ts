@@ -29,6 +29,7 @@ export interface StackSettings {
   /** Upstream model ids; absent means the provider's Veo 3.1 defaults. */
   veo3ModelId?: string;
   veo3FastModelId?: string;
+  veo3LiteModelId?: string;
   /**
    * Concurrency reserved for the api function; absent reserves none. Reserving also caps the api at
    * this number, and Lambda refuses a reservation that leaves the account under 100 unreserved.
@@ -93,6 +94,7 @@ const settingSchemas = {
   pollIntervalSeconds: { schema: shape.POLL_INTERVAL_SECONDS, env: 'POLL_INTERVAL_SECONDS' },
   veo3ModelId: { schema: shape.VEO3_MODEL_ID, env: 'VEO3_MODEL_ID' },
   veo3FastModelId: { schema: shape.VEO3_FAST_MODEL_ID, env: 'VEO3_FAST_MODEL_ID' },
+  veo3LiteModelId: { schema: shape.VEO3_LITE_MODEL_ID, env: 'VEO3_LITE_MODEL_ID' },
   apiReservedConcurrency: { schema: z.coerce.number().int().positive().optional(), env: undefined },
 } as const satisfies Record<keyof StackSettings, { schema: z.ZodType; env: keyof Config | undefined }>;
 

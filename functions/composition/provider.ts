@@ -15,7 +15,11 @@ export function videoProvider(config: Config, settings: Settings): VideoProvider
     region: config.VERTEX_REGION,
     tokenUrl: config.VERTEX_TOKEN_URL,
     storageUri: config.VERTEX_STORAGE_URI,
-    models: { veo3: config.VEO3_MODEL_ID, veo3_fast: config.VEO3_FAST_MODEL_ID },
+    models: {
+      veo3: config.VEO3_MODEL_ID,
+      veo3_fast: config.VEO3_FAST_MODEL_ID,
+      veo3_lite: config.VEO3_LITE_MODEL_ID,
+    },
     videoUrlGuard: (url) => refuseUrl(url, settings.urlPolicy),
   });
 }

@@ -5,6 +5,7 @@ import type { RateWindow } from '../core/rate-window';
 export function settingsFrom(config: Config): Settings {
   return {
     prices: { veo3: config.PRICE_VEO3, veo3_fast: config.PRICE_VEO3_FAST },
+    priceTable: config.PRICE_TABLE,
     retentionDays: config.RETENTION_DAYS,
     budgetSeconds: config.TASK_BUDGET_SECONDS,
     renditionBudgetSeconds: config.RENDITION_BUDGET_SECONDS,

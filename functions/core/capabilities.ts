@@ -11,7 +11,25 @@
  * policy, several samples, a last frame) is refused, never dropped.
  */
 
-import type { UpstreamRequest } from './ports';
+/**
+ * What capabilityRequestOf reads of the worker's UpstreamRequest (ports/provider.ts), declared here so
+ * the table imports nothing (the request schema reads the table; the ports read the schema).
+ */
+interface UpstreamRequestLike {
+  model: CapabilityModel;
+  generationType: Exclude<GenerationMode, 'EXTEND'>;
+  aspectRatio: VideoAspectRatio;
+  seed: number;
+  images: readonly unknown[];
+  imageUrls: readonly string[];
+  extend?: unknown;
+  resolution?: Resolution;
+  durationSeconds?: number;
+  generateAudio?: boolean;
+  negativePrompt?: string;
+  personGeneration?: PersonGeneration;
+  sampleCount?: number;
+}
 
 const SOURCES = {
   geminiVideo: 'https://ai.google.dev/gemini-api/docs/video',
@@ -361,7 +379,7 @@ export interface CapabilityRequest {
 }
 
 /** The capability request of what the worker hands a provider (e.g. to check it again before submitting). */
-export function capabilityRequestOf(request: UpstreamRequest): CapabilityRequest {
+export function capabilityRequestOf(request: UpstreamRequestLike): CapabilityRequest {
   const out: CapabilityRequest = {
     model: request.model,
     mode: request.extend ? 'EXTEND' : request.generationType,

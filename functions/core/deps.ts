@@ -14,13 +14,16 @@ import type {
   VideoUpscaler,
   VideoWatermarker,
 } from './ports';
+import type { PricedModel, PriceOverrides } from './pricing';
 import type { RateLimit, RateWindow } from './rate-window';
-import type { Model } from './schema';
 import type { UrlPolicy } from './url-guard';
 
 /** Settings the core's decisions depend on (prices, budgets, retention), resolved from config. */
 export interface Settings {
-  prices: Record<Model, number>;
+  /** Credits for an 8-second 720p task of each model: the pricing table's scale (core/pricing.ts). */
+  prices: Record<PricedModel, number>;
+  /** Per-second prices that override the default table's cells (PRICE_TABLE). */
+  priceTable?: PriceOverrides;
   retentionDays: number;
   budgetSeconds: number;
   /** A rendition still processing this long after its request is ended by the sweeper (failed, refunded). */

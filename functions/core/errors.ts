@@ -73,6 +73,27 @@ export class ImageRejectedError extends InputRejectedError {
  * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
  * Also thrown by the translator when the translation service is unavailable.
  */
+/**
+ * The upstream does not know the model id it was sent (retired, like a preview id, or mistyped): no retry
+ * can help; the deployment's setting for that model must change.
+ */
+export class ModelNotFoundError extends Error {
+  override name = 'ModelNotFoundError';
+  constructor(
+    readonly modelId: string,
+    readonly model: 'veo3' | 'veo3_fast' | 'veo3_lite',
+  ) {
+    super(`the upstream does not know model ${modelId}`);
+  }
+}
+
+/** Where a deployment sets each model's upstream id: the environment variable and the CDK context key. */
+export const modelIdSettings = {
+  veo3: { env: 'VEO3_MODEL_ID', context: 'veo3ModelId' },
+  veo3_fast: { env: 'VEO3_FAST_MODEL_ID', context: 'veo3FastModelId' },
+  veo3_lite: { env: 'VEO3_LITE_MODEL_ID', context: 'veo3LiteModelId' },
+} as const;
+
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
 }
@@ -96,6 +117,8 @@ export const failureMessages = {
   rejected: (reason: string) => `Your request was rejected by Flow(${reason}).`,
   timedOut: (seconds: number) => `Generation did not finish within ${seconds} seconds`,
   upstreamFailed: (reason: string) => `Generation failed: ${reason}`,
+  modelNotFound: (error: ModelNotFoundError) =>
+    `Generation failed: the upstream does not know model ${error.modelId}; set ${modelIdSettings[error.model].env} (context ${modelIdSettings[error.model].context})`,
   queueUnavailable: 'The task could not be queued; its credits were refunded',
   interrupted:
     'The submission to the upstream was interrupted and its outcome is unknown; the task was ended rather than risk generating twice, and its credits were refunded',
@@ -111,7 +134,6 @@ export const renditionMessages = {
   processing1080p: '1080P is processing. It should be ready in 1-2 minutes.',
   processing4k: '4k is processing. It should be ready in 5-10 minutes.',
   done4k: 'The video has been generated successfully',
-  not169: '1080P is only available for 16:9 videos',
   notSuccess: 'record status is not success',
   disabled: 'Renditions are disabled on this deployment (no ffmpeg available to the poller)',
 } as const;
@@ -141,7 +163,6 @@ export const errors = {
   idempotencyKeyInvalid: () => new KieError(422, idempotencyMessages.invalid),
   idempotencyKeyReused: () => new KieError(422, idempotencyMessages.reused),
   notSucceeded: () => new KieError(422, renditionMessages.notSuccess),
-  only169: () => new KieError(422, renditionMessages.not169),
   processing1080p: () => new KieError(400, renditionMessages.processing1080p),
   processing4k: () => new KieError(422, renditionMessages.processing4k),
   done4k: (taskId: string, resultUrls: string[]) =>

@@ -1,11 +1,19 @@
 import * as z from 'zod';
+import {
+  type Duration,
+  durations,
+  type PersonGeneration,
+  personGenerationValues,
+  type Resolution,
+  resolutions,
+} from './capabilities';
 import { refuseUrl, type UrlPolicy } from './url-guard';
 
 /**
  * The request schemas of the kie.ai Veo 3.1 contract (SPEC §2). The API validates with them, and the
  * OpenAPI document (functions/http/openapi.ts) and the typed client (client/) derive from them.
  */
-export const models = ['veo3', 'veo3_fast'] as const;
+export const models = ['veo3', 'veo3_fast', 'veo3_lite'] as const;
 export const generationTypes = [
   'TEXT_2_VIDEO',
   'FIRST_AND_LAST_FRAMES_2_VIDEO',
@@ -92,6 +100,112 @@ const watermarkField = z
   // A blank watermark is no watermark.
   .transform((s) => (s.trim() === '' ? undefined : s));
 
+/** Longest negative prompt, in characters (Google documents none; kept like the watermark: bounded). */
+export const NEGATIVE_PROMPT_MAX_CHARS = 1000;
+/** Most videos one task may ask for (Vertex AI's sampleCount; the other upstreams make one). */
+export const SAMPLE_COUNT_MAX = 4;
+
+const resolutionField = z.enum(resolutions, { error: `must be one of ${resolutions.join(', ')}` });
+
+const durationField = z.preprocess(
+  // kie.ai's clients send the duration as a number or as its text ("8").
+  // Typed as the documented number, so the OpenAPI document and the typed client show that.
+  (v: Duration) => (typeof v === 'string' && /^\d+$/.test(String(v).trim()) ? Number(v) : v),
+  z
+    .number({ error: `must be one of ${durations.join(', ')} (seconds)` })
+    .refine((n): n is Duration => (durations as readonly number[]).includes(n), {
+      error: `must be one of ${durations.join(', ')} (seconds)`,
+    })
+    .meta({ enum: [...durations] }),
+);
+
+const negativePromptField = z
+  .string({ error: 'must be a string' })
+  .max(2 * NEGATIVE_PROMPT_MAX_CHARS, {
+    error: `must be at most ${NEGATIVE_PROMPT_MAX_CHARS} characters`,
+    abort: true,
+  })
+  .refine(
+    (s) => characters(s.trim()) <= NEGATIVE_PROMPT_MAX_CHARS,
+    `must be at most ${NEGATIVE_PROMPT_MAX_CHARS} characters`,
+  )
+  // A blank negative prompt is none.
+  .transform((s) => (s.trim() === '' ? undefined : s.trim()))
+  .meta({ maxLength: NEGATIVE_PROMPT_MAX_CHARS });
+
+const sampleCountField = z
+  .number({ error: `must be a whole number from 1 to ${SAMPLE_COUNT_MAX}` })
+  .int(`must be a whole number from 1 to ${SAMPLE_COUNT_MAX}`)
+  .min(1, `must be a whole number from 1 to ${SAMPLE_COUNT_MAX}`)
+  .max(SAMPLE_COUNT_MAX, `must be a whole number from 1 to ${SAMPLE_COUNT_MAX}`);
+
+/** Veo 3.1's options (issue 15), on generate and extend; each checked against the upstream at submit. */
+const veoOptionFields = {
+  resolution: optional(resolutionField),
+  duration: optional(durationField),
+  durationSeconds: optional(durationField),
+  generateAudio: optional(z.boolean({ error: 'must be a boolean' })),
+  negativePrompt: optional(negativePromptField),
+  personGeneration: optional(
+    z.enum(personGenerationValues, { error: `must be one of ${personGenerationValues.join(', ')}` }),
+  ),
+  sampleCount: optional(sampleCountField),
+};
+
+/** The options as the task keeps them: only those the client gave, so a request without them is as before. */
+export interface VeoOptions {
+  resolution?: Resolution;
+  durationSeconds?: Duration;
+  generateAudio?: boolean;
+  negativePrompt?: string;
+  personGeneration?: PersonGeneration;
+  sampleCount?: number;
+}
+
+type VeoOptionInput = {
+  resolution?: Resolution;
+  duration?: Duration;
+  durationSeconds?: Duration;
+  generateAudio?: boolean;
+  negativePrompt?: string;
+  personGeneration?: PersonGeneration;
+  sampleCount?: number;
+};
+
+/**
+ * Resolves an alias pair (`aspectRatio` / `aspect_ratio`): both given and different is the client's
+ * mistake, named; `conflict` is then true and the issue added.
+ */
+function alias<T>(
+  ctx: z.RefinementCtx,
+  [name, value]: [string, T | undefined],
+  [aliasName, aliasValue]: [string, T | undefined],
+): { value?: T; conflict: boolean } {
+  if (value !== undefined && aliasValue !== undefined && value !== aliasValue) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [aliasName],
+      message: `(${String(aliasValue)}) differs from ${name} (${String(value)}); send one of them`,
+    });
+    return { conflict: true };
+  }
+  return { value: value ?? aliasValue, conflict: false };
+}
+
+/** The options given, or undefined when the duration's alias pair disagrees (the issue is added). */
+function veoOptions(ctx: z.RefinementCtx, req: VeoOptionInput): VeoOptions | undefined {
+  const duration = alias(ctx, ['durationSeconds', req.durationSeconds], ['duration', req.duration]);
+  if (duration.conflict) return undefined;
+  const out: VeoOptions = {};
+  if (req.resolution !== undefined) out.resolution = req.resolution;
+  if (duration.value !== undefined) out.durationSeconds = duration.value;
+  if (req.generateAudio !== undefined) out.generateAudio = req.generateAudio;
+  if (req.negativePrompt !== undefined) out.negativePrompt = req.negativePrompt;
+  if (req.personGeneration !== undefined) out.personGeneration = req.personGeneration;
+  if (req.sampleCount !== undefined) out.sampleCount = req.sampleCount;
+  return out;
+}
+
 export function generateRequestSchema(policy: UrlPolicy) {
   return z
     .object(
@@ -108,6 +222,9 @@ export function generateRequestSchema(policy: UrlPolicy) {
           z.enum(generationTypes, { error: `must be one of ${generationTypes.join(', ')}` }),
         ),
         aspectRatio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
+        // kie.ai's current name for it; the older `aspectRatio` stays.
+        aspect_ratio: optional(z.enum(aspectRatios, { error: `must be one of ${aspectRatios.join(', ')}` })),
+        ...veoOptionFields,
         seeds: optional(seedsField),
         watermark: optional(watermarkField),
         callBackUrl: optional(urlField(policy)),
@@ -127,7 +244,10 @@ export function generateRequestSchema(policy: UrlPolicy) {
     .transform((req, ctx) => {
       const imageUrls = (req.imageUrls ?? []).map((u) => u.trim());
       const model = req.model ?? 'veo3_fast';
-      const aspectRatio = req.aspectRatio ?? '16:9';
+      const ratio = alias(ctx, ['aspectRatio', req.aspectRatio], ['aspect_ratio', req.aspect_ratio]);
+      const options = veoOptions(ctx, req);
+      if (ratio.conflict || !options) return z.NEVER;
+      const aspectRatio = ratio.value ?? '16:9';
       const generationType = req.generationType ?? inferGenerationType(imageUrls.length);
       const problem = checkGenerationType(generationType, imageUrls.length, model, aspectRatio);
       if (problem) {
@@ -144,6 +264,7 @@ export function generateRequestSchema(policy: UrlPolicy) {
         watermark: req.watermark,
         callBackUrl: req.callBackUrl?.trim(),
         enableTranslation: req.enableTranslation ?? true,
+        ...options,
       };
     });
 }
@@ -172,8 +293,8 @@ function checkGenerationType(
       if (images < 1 || images > 3) {
         return { field: 'imageUrls', message: 'must hold 1 to 3 images for REFERENCE_2_VIDEO' };
       }
-      if (model !== 'veo3_fast')
-        return { field: 'model', message: 'must be veo3_fast for REFERENCE_2_VIDEO' };
+      // Lite's references depend on the upstream: the capability table decides at submit.
+      if (model === 'veo3') return { field: 'model', message: 'must be veo3_fast for REFERENCE_2_VIDEO' };
       if (aspectRatio !== '16:9')
         return { field: 'aspectRatio', message: 'must be 16:9 for REFERENCE_2_VIDEO' };
       return undefined;
@@ -218,7 +339,10 @@ export function fourKRequestSchema(policy: UrlPolicy) {
   );
 }
 
-/** kie.ai's extend API names the models `fast` and `quality`; the generate names are accepted too. */
+/**
+ * kie.ai's extend API names the models `fast` and `quality`; the generate names are accepted too. Lite
+ * is not among them: no upstream extends a Lite video (core/capabilities.ts).
+ */
 const extendModels = { fast: 'veo3_fast', quality: 'veo3', veo3_fast: 'veo3_fast', veo3: 'veo3' } as const;
 const extendModelNames = Object.keys(extendModels) as (keyof typeof extendModels)[];
 
@@ -234,15 +358,24 @@ export function extendRequestSchema(policy: UrlPolicy) {
         watermark: optional(watermarkField),
         callBackUrl: optional(urlField(policy)),
         enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
+        ...veoOptionFields,
       },
       { error: 'The request body must be a JSON object' },
     )
-    .transform(({ model, callBackUrl, enableTranslation, ...rest }) => ({
-      ...rest,
-      model: extendModels[model ?? 'fast'],
-      callBackUrl: callBackUrl?.trim(),
-      enableTranslation: enableTranslation ?? true,
-    }));
+    .transform((req, ctx) => {
+      const options = veoOptions(ctx, req);
+      if (!options) return z.NEVER;
+      return {
+        taskId: req.taskId,
+        prompt: req.prompt,
+        seeds: req.seeds,
+        watermark: req.watermark,
+        model: extendModels[req.model ?? 'fast'],
+        callBackUrl: req.callBackUrl?.trim(),
+        enableTranslation: req.enableTranslation ?? true,
+        ...options,
+      };
+    });
 }
 
 /** GET /veo/tasks?limit=&cursor= (beyond kie.ai): a page of the caller's tasks, newest first. */

@@ -158,3 +158,36 @@ describe('upstreamRequest: the images of a task', () => {
     await expect.poll(() => closed.sort()).toEqual(['/stall-0.png', '/stall-2.png']);
   }, 30_000);
 });
+
+describe('upstreamRequest: Veo 3.1 options', () => {
+  it('passes the options the client gave, and none it did not give or the upstream does not apply', async () => {
+    const { deps, task } = harness(1000);
+    const base = task([]);
+    const asked = {
+      ...base,
+      aspectRatio: '9:16',
+      notApplied: ['negativePrompt'],
+      request: {
+        ...base.request,
+        generationType: 'TEXT_2_VIDEO',
+        resolution: '1080p',
+        durationSeconds: 8,
+        generateAudio: false,
+        negativePrompt: 'blur',
+        sampleCount: 2,
+      },
+    } as Task;
+    const { request } = await upstreamRequest(deps, asked);
+    expect(request).toMatchObject({
+      aspectRatio: '9:16',
+      resolution: '1080p',
+      durationSeconds: 8,
+      generateAudio: false,
+      sampleCount: 2,
+    });
+    expect(request).not.toHaveProperty('negativePrompt');
+    expect(request).not.toHaveProperty('personGeneration');
+    const plain = await upstreamRequest(deps, { ...base, aspectRatio: '16:9' } as Task);
+    expect(Object.keys(plain.request)).not.toContain('resolution');
+  });
+});

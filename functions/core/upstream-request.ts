@@ -54,6 +54,19 @@ export async function upstreamRequest(
       ? `${deps.settings.pushUrl}?taskId=${encodeURIComponent(task.taskId)}`
       : undefined,
   };
+  // Veo 3.1's options as the client gave them (checked at submit); one the upstream does not apply stays out.
+  const skipped = new Set(task.notApplied ?? []);
+  for (const field of [
+    'resolution',
+    'durationSeconds',
+    'generateAudio',
+    'negativePrompt',
+    'personGeneration',
+    'sampleCount',
+  ] as const) {
+    if (request[field] !== undefined && !skipped.has(field))
+      Object.assign(upstream, { [field]: request[field] });
+  }
   if (task.extendsTaskId) upstream.extend = await videoToExtend(deps, task.extendsTaskId);
   return { request: upstream, translatedFrom };
 }

@@ -36,7 +36,7 @@ describe('OpenAPI document', () => {
       minLength: 1,
       maxLength: PROMPT_MAX_CHARS,
     });
-    expect(schema.properties.model).toMatchObject({ enum: ['veo3', 'veo3_fast'] });
+    expect(schema.properties.model).toMatchObject({ enum: ['veo3', 'veo3_fast', 'veo3_lite'] });
     expect(schema.properties.seeds).toMatchObject({ type: 'integer', minimum: 10000, maximum: 99999 });
     expect(schema.properties.callBackUrl).toMatchObject({ type: 'string', format: 'uri' });
   });

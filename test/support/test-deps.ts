@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Deps, Settings } from '../../functions/core/deps';
 import { KieError } from '../../functions/core/errors';
 import type { ApiKey } from '../../functions/core/ports';
+import { taskCredits } from '../../functions/core/pricing';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask, type Task, type TaskStatus } from '../../functions/core/task';
 import {
@@ -128,7 +129,13 @@ export async function seedTask(
     request,
     paramJson: JSON.stringify(body),
     keyHash: key.keyHash,
-    credits: world.deps.settings.prices[request.model],
+    credits: taskCredits(world.deps.settings, {
+      model: request.model,
+      resolution: request.resolution ?? '720p',
+      durationSeconds: request.durationSeconds ?? 8,
+      generateAudio: request.generateAudio ?? true,
+      sampleCount: request.sampleCount ?? 1,
+    }),
     provider: 'simulator',
     now: world.clock.now,
     retentionDays: world.deps.settings.retentionDays,

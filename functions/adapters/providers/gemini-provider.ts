@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { UpstreamUnavailableError } from '../../core/errors';
+import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
@@ -8,6 +8,7 @@ import {
   secretResolver,
   streamed,
   type UpstreamCall,
+  UpstreamHttpError,
   withTrailingSlash,
 } from './upstream-http';
 import {
@@ -119,6 +120,11 @@ export class GeminiProvider implements VideoProvider {
     const response = await this.call(new URL(`v1beta/models/${model}:predictLongRunning`, this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
+    }).catch((error: unknown) => {
+      // Google answers a model id it does not know (a retired preview) with 404 NOT_FOUND.
+      if (error instanceof UpstreamHttpError && error.status === 404)
+        throw new ModelNotFoundError(model, request.model);
+      throw error;
     });
     return operationSchema.parse(await response.json()).name;
   }

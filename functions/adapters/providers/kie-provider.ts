@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import { UpstreamUnavailableError } from '../../core/errors';
+import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
@@ -92,6 +92,15 @@ export class KieProvider implements VideoProvider {
     const data = await this.envelope(new URL('api/v1/veo/generate', this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
+    }).catch((error: unknown) => {
+      // kie answers a model it no longer offers with 422 "The model … is not supported".
+      if (
+        error instanceof KieRefusal &&
+        error.code === 422 &&
+        /\bmodel\b.*\bnot supported\b/i.test(error.message)
+      )
+        throw new ModelNotFoundError(String(body.model), request.model);
+      throw error;
     });
     return submittedSchema.parse(data).taskId;
   }

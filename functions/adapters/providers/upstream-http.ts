@@ -54,7 +54,7 @@ export async function upstreamFetch(
   const detail = scrub(await errorDetail(response), call.secrets);
   const message = `${call.provider} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`;
   if (isTransientStatus(response.status)) throw new UpstreamUnavailableError(message);
-  throw new Error(message);
+  throw new UpstreamHttpError(response.status, message);
 }
 
 /**
@@ -71,6 +71,17 @@ export function apiFetch(
   const headers: Record<string, string> = { ...authHeaders };
   if (init.body) headers['content-type'] = 'application/json';
   return upstreamFetch(call, url.toString(), { ...init, headers }, passThrough);
+}
+
+/** A non-transient HTTP answer, with its status (e.g. Google's 404 for a model it does not know). */
+export class UpstreamHttpError extends Error {
+  override name = 'UpstreamHttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export function isTransientStatus(status: number): boolean {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { JWT } from 'google-auth-library';
 import * as z from 'zod';
-import { UpstreamUnavailableError } from '../../core/errors';
+import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
 import {
   apiFetch,
@@ -11,6 +11,7 @@ import {
   shorten,
   streamed,
   type UpstreamCall,
+  UpstreamHttpError,
   withTrailingSlash,
 } from './upstream-http';
 import {
@@ -147,6 +148,11 @@ export class VertexProvider implements VideoProvider {
     const response = await this.call(new URL(path, this.baseUrl()), {
       method: 'POST',
       body: JSON.stringify({ instances: [instance], parameters }),
+    }).catch((error: unknown) => {
+      // Google answers a model id it does not know (a retired one) with 404 NOT_FOUND.
+      if (error instanceof UpstreamHttpError && error.status === 404)
+        throw new ModelNotFoundError(model, request.model);
+      throw error;
     });
     return operationSchema.parse(await response.json()).name;
   }

@@ -49,6 +49,8 @@ export async function signResults(deps: Pick<Deps, 'videos'>, task: Task): Promi
       index: job.index,
       status: job.status,
       resultUrl: renditionUrls[i] ?? null,
+      // A rendition job is always an upscale: a native file is the task's own video (response.videos).
+      made: 'upscaled' as const,
     })),
   };
 }
@@ -57,7 +59,14 @@ export interface SignedResults {
   resultUrls: string[];
   originUrls: string[];
   /** The 1080p and 4K renditions asked for so far. */
-  renditions?: { resolution: string; index: number; status: string; resultUrl: string | null }[];
+  renditions?: {
+    resolution: string;
+    index: number;
+    status: string;
+    resultUrl: string | null;
+    /** How the file was made: upscaled by us from the task's video (native files are response.videos). */
+    made: 'upscaled';
+  }[];
 }
 
 export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }: SignedResults) {
@@ -78,6 +87,11 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
           // Veo's extension returns the whole video, the source and its continuation stitched together.
           fullResultUrls: task.extendsTaskId ? resultUrls : null,
           resolution: task.results?.[0]?.resolution ?? '720p',
+          // Each stored video as the upstream made it (a rendition's own entry says `upscaled`).
+          videos: (task.results ?? []).map((video) => ({
+            resolution: video.resolution,
+            made: 'native' as const,
+          })),
         }
       : null,
     errorCode: flag >= 2 ? (task.errorCode ?? 501) : null,
@@ -94,6 +108,12 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
     seeds: task.seeds,
     promptSent: task.promptSent ?? null,
     translatedFrom: task.translatedFrom ?? null,
+    // What was asked (defaults filled in; a task from before issue 15 was 8 s 720p with audio, one video).
+    resolution: task.asked?.resolution ?? '720p',
+    duration: task.asked?.durationSeconds ?? 8,
+    generateAudio: task.asked?.generateAudio ?? true,
+    sampleCount: task.asked?.sampleCount ?? 1,
+    notApplied: task.notApplied ?? [],
     renditions,
     callbacks: task.callbacks ?? [],
   };

@@ -55,7 +55,8 @@ describe('GET /veo/get-1080p-video', () => {
       await thrown(request1080p(world.deps, key, {})),
     ].map((e) => [e.code, e.message]);
     expect(answers).toEqual([
-      [422, renditionMessages.not169],
+      // 9:16 has 1080p too now (kie.ai allows it): the first request starts it.
+      [400, renditionMessages.processing1080p],
       [422, renditionMessages.notSuccess],
       [422, 'index must be below 1'],
       [422, 'record is null'],
@@ -67,7 +68,10 @@ describe('GET /veo/get-1080p-video', () => {
     const finished = await seedTask(disabled, owner, 'succeeded');
     const error = await thrown(request1080p(disabled.deps, owner, { taskId: finished.taskId }));
     expect([error.code, error.message]).toEqual([505, renditionMessages.disabled]);
-    expect(world.queues.polled).toEqual([]);
+    // Only the portrait's 1080p was started.
+    expect(world.queues.polled.map((p) => p.message)).toEqual([
+      { taskId: portrait.taskId, rendition: '1080p_0' },
+    ]);
     expect(disabled.queues.polled).toEqual([]);
   });
 });
@@ -192,5 +196,33 @@ describe('POST /veo/get-4k-video', () => {
       { message: { taskId: task.taskId, rendition: '4k_0' }, delaySeconds: 0 },
     ]);
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(820);
+  });
+});
+
+describe('native renditions', () => {
+  it('answers a 1080p or 4K task with its own file at once: no job, no charge, no ffmpeg needed', async () => {
+    const world = testWorld({ ffmpegAvailable: false });
+    const key = await addKey(world, 1000);
+    const at = (resolution: string) =>
+      seedTask(world, key, 'succeeded', { body: { prompt: 'a cat', aspectRatio: '9:16' } }).then(
+        async (t) => {
+          const results = (t.results ?? []).map((r) => ({ ...r, resolution }));
+          await world.tasks.transition(t.taskId, 'succeeded', { results });
+          return { ...t, results };
+        },
+      );
+    const hd = await at('1080p');
+    const uhd = await at('4k');
+    const balance = (await world.apiKeys.get(key.keyHash))?.credits;
+
+    const hdAnswer = await request1080p(world.deps, key, { taskId: hd.taskId });
+    const uhdAnswer = await request4k(world.deps, key, { taskId: uhd.taskId });
+
+    expect(hdAnswer.resultUrl).toContain(hd.results[0]?.key);
+    expect(uhdAnswer.resultUrls?.[0]).toContain(uhd.results[0]?.key);
+    expect((await world.tasks.get(hd.taskId))?.renditions).toEqual({});
+    expect((await world.tasks.get(uhd.taskId))?.renditions).toEqual({});
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(balance);
+    expect(world.queues.polled).toEqual([]);
   });
 });

@@ -25,7 +25,10 @@ export async function request1080p(
   const { taskId, index } = parsed.data;
   deps.log.appendKeys({ taskId });
   const task = await finishedTask(deps, key, taskId, index);
-  if (task.aspectRatio !== '16:9') throw errors.only169();
+  // Made at 1080p by the upstream: that file, at once (both ratios; kie.ai allows 9:16 since 2026).
+  const native = await nativeUrl(deps, task, '1080p', index);
+  if (native) return { resultUrl: native };
+  if (!deps.settings.ffmpegAvailable) throw errors.renditionsDisabled();
 
   const job = task.renditions?.[renditionSlot('1080p', index)];
   if (job?.status === 'ready' && job.key) return { resultUrl: await deps.videos.url(job.key) };
@@ -40,6 +43,10 @@ export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: u
   const { taskId, index, callBackUrl } = parsed.data;
   deps.log.appendKeys({ taskId });
   const task = await finishedTask(deps, key, taskId, index);
+  // Made at 4K by the upstream (and charged so at generation): that file, at once, nothing more to pay.
+  const native = await nativeUrl(deps, task, '4k', index);
+  if (native) return { taskId, resultUrls: [native], imageUrls: null };
+  if (!deps.settings.ffmpegAvailable) throw errors.renditionsDisabled();
 
   const job = task.renditions?.[renditionSlot('4k', index)];
   if (job?.status === 'processing') throw errors.processing4k();
@@ -53,7 +60,7 @@ export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: u
     // Another request claimed the slot a moment ago.
     throw errors.processing4k();
   }
-  return { taskId, resultUrls: null, imageUrls: null };
+  return { taskId, resultUrls: null as string[] | null, imageUrls: null };
 }
 
 async function finishedTask(
@@ -67,8 +74,18 @@ async function finishedTask(
   if (task.status !== 'succeeded') throw errors.notSucceeded();
   if (index >= (task.results?.length ?? 0))
     throw errors.validation(`index must be below ${task.results?.length ?? 0}`);
-  if (!deps.settings.ffmpegAvailable) throw errors.renditionsDisabled();
   return task;
+}
+
+/** The URL of the task's own video when the upstream made it at `resolution` (record-info: `native`). */
+async function nativeUrl(
+  deps: RenditionRequestDeps,
+  task: Task,
+  resolution: RenditionResolution,
+  index: number,
+): Promise<string | undefined> {
+  const video = task.results?.[index];
+  return video?.resolution === resolution ? deps.videos.url(video.key) : undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ describe('submitTask', () => {
   it.each([
     [{ prompt: '' }, 'prompt must not be empty'],
     [{ prompt: 'a cat', seeds: 5 }, 'seeds must be an integer between 10000 and 99999'],
-    [{ prompt: 'a cat', model: 'veo9' }, 'model must be one of veo3, veo3_fast'],
+    [{ prompt: 'a cat', model: 'veo9' }, 'model must be one of veo3, veo3_fast, veo3_lite'],
     ['not an object', 'The request body must be a JSON object'],
   ])('answers %j with 422 naming the problem, writing and charging nothing', async (body, message) => {
     const world = testWorld();

@@ -1,10 +1,17 @@
+import {
+  type CapabilityRequest,
+  checkCapabilities,
+  type UpstreamShape,
+  upstreamShapes,
+} from '../capabilities';
 import type { DepsFor } from '../deps';
 import { errors, failureMessages, IdempotencyConflictError, KieError, toKieError } from '../errors';
 import type { ApiKey, IdempotencyRecord } from '../ports';
+import { PRICED_BASE_SECONDS, taskCredits } from '../pricing';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
 import { moveTask } from '../task/move';
-import { isExpired, newTask, type Task } from '../task/task';
+import { type AskedVideo, isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
 
@@ -17,12 +24,27 @@ const requestFields = [
   'model',
   'generationType',
   'aspectRatio',
+  'aspect_ratio',
   'seeds',
   'watermark',
   'callBackUrl',
   'enableTranslation',
   'enableFallback',
+  ...veoOptionNames(),
 ] as const;
+
+/** The Veo 3.1 option fields (issue 15), kept in paramJson as sent. */
+function veoOptionNames() {
+  return [
+    'resolution',
+    'duration',
+    'durationSeconds',
+    'generateAudio',
+    'negativePrompt',
+    'personGeneration',
+    'sampleCount',
+  ] as const;
+}
 
 /** What a submit carries besides its body: the client's Idempotency-Key header, already checked. */
 export interface SubmitOptions {
@@ -37,6 +59,7 @@ const extendFields = [
   'watermark',
   'callBackUrl',
   'enableTranslation',
+  ...veoOptionNames(),
 ] as const;
 
 /**
@@ -135,7 +158,13 @@ async function queueNewTask(
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.watermarkDisabled();
   }
-  const price = deps.settings.prices[request.model];
+  const { asked, notApplied } = judge(deps, request, extendsTaskId !== undefined);
+  const price = taskCredits(deps.settings, {
+    ...asked,
+    model: request.model,
+    // An extension is charged as a generation of its model's base length (core/pricing.ts).
+    durationSeconds: extendsTaskId ? PRICED_BASE_SECONDS : asked.durationSeconds,
+  });
   const task: Task = {
     ...newTask({
       request,
@@ -148,6 +177,8 @@ async function queueNewTask(
       budgetSeconds: deps.settings.budgetSeconds,
     }),
     extendsTaskId,
+    asked,
+    ...(notApplied.length > 0 ? { notApplied } : {}),
   };
 
   const record: IdempotencyRecord | undefined = idempotency && {
@@ -184,6 +215,56 @@ async function queueNewTask(
     throw error;
   }
   return { taskId: task.taskId };
+}
+
+/**
+ * What the deployment's upstream will make of the request (core/capabilities.ts), or a 422 naming the
+ * field and the upstream before anything is written or charged. An `Auto` ratio is judged as 16:9, the
+ * ratio it means without images (with images the worker picks the nearer one).
+ */
+function judge(
+  deps: SubmitDeps,
+  request: GenerateRequest,
+  extend: boolean,
+): { asked: AskedVideo; notApplied: string[] } {
+  const asking: CapabilityRequest = {
+    model: request.model,
+    mode: extend ? 'EXTEND' : request.generationType,
+    aspectRatio: request.aspectRatio === '9:16' ? '9:16' : '16:9',
+    imageCount: request.imageUrls.length,
+  };
+  if (request.seeds !== undefined) asking.seed = request.seeds;
+  for (const field of [
+    'resolution',
+    'durationSeconds',
+    'generateAudio',
+    'negativePrompt',
+    'personGeneration',
+    'sampleCount',
+  ] as const) {
+    if (request[field] !== undefined) Object.assign(asking, { [field]: request[field] });
+  }
+  const upstream = deps.settings.providerName;
+  if (!isUpstreamShape(upstream)) {
+    // A provider outside the table (tests' fakes): today's defaults.
+    return {
+      asked: {
+        resolution: request.resolution ?? '720p',
+        durationSeconds: request.durationSeconds ?? PRICED_BASE_SECONDS,
+        generateAudio: request.generateAudio ?? true,
+        sampleCount: request.sampleCount ?? 1,
+      },
+      notApplied: [],
+    };
+  }
+  const check = checkCapabilities(asking, upstream);
+  if (!check.ok) throw errors.validation(check.message);
+  const { resolution, durationSeconds, generateAudio, sampleCount } = check.applied;
+  return { asked: { resolution, durationSeconds, generateAudio, sampleCount }, notApplied: check.notApplied };
+}
+
+function isUpstreamShape(name: string): name is UpstreamShape {
+  return (upstreamShapes as readonly string[]).includes(name);
 }
 
 /** Keeps only the contract's fields, so paramJson shows what was accepted and nothing else. */

@@ -17,8 +17,7 @@ export interface SourceVideo {
 export interface UpstreamRequest {
   taskId: string;
   prompt: string;
-  /** veo3_lite until the request schema's Model has it (issue 15). */
-  model: Model | 'veo3_lite';
+  model: Model;
   generationType: GenerationType;
   aspectRatio: ConcreteAspectRatio;
   seed: number;

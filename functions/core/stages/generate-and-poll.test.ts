@@ -309,3 +309,22 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect((await world.tasks.get(task.taskId))?.status).toBe('succeeded');
   });
 });
+
+describe('pollGeneration: every video, at the resolution asked', () => {
+  it('stores each video of a two-sample 1080p task, in order, as 1080p', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const task = await seedTask(world, key, 'submitted', {
+      operation: 'operations/1',
+      asked: { resolution: '1080p', durationSeconds: 8, generateAudio: true, sampleCount: 2 },
+    });
+    world.provider.answers.push({ state: 'done', videos: ['first', 'second'] });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    const done = await world.tasks.get(task.taskId);
+    expect(done?.status).toBe('succeeded');
+    expect(done?.results).toEqual([
+      { key: `videos/${task.taskId}/0.mp4`, originKey: `videos/${task.taskId}/0.mp4`, resolution: '1080p' },
+      { key: `videos/${task.taskId}/1.mp4`, originKey: `videos/${task.taskId}/1.mp4`, resolution: '1080p' },
+    ]);
+  });
+});

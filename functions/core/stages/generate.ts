@@ -1,5 +1,11 @@
 import type { DepsFor } from '../deps';
-import { failureMessages, InputRejectedError, RateLimitedError, UpstreamUnavailableError } from '../errors';
+import {
+  failureMessages,
+  InputRejectedError,
+  ModelNotFoundError,
+  RateLimitedError,
+  UpstreamUnavailableError,
+} from '../errors';
 import type { GenerateMessage } from '../messages';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
@@ -86,9 +92,14 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       await moveTask(deps, submitting, 'queued');
       return retryLater(error.message, backoffMs(attempt));
     }
+    if (error instanceof ModelNotFoundError)
+      deps.log.error('the upstream does not know the configured model', { modelId: error.modelId });
     await moveTask(deps, submitting, 'failed', {
       errorCode: 501,
-      errorMessage: failureMessages.upstreamFailed(reason(error)),
+      errorMessage:
+        error instanceof ModelNotFoundError
+          ? failureMessages.modelNotFound(error)
+          : failureMessages.upstreamFailed(reason(error)),
     });
     return;
   }

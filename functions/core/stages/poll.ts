@@ -114,13 +114,15 @@ async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<v
     return;
   }
   const watermark = task.request.watermark;
+  // Every video the upstream made (sampleCount), at the resolution asked of it.
+  const resolution = task.asked?.resolution ?? '720p';
   const results: StoredVideo[] = [];
   for (const [index, video] of videos.entries()) {
     const download = await deps.provider.download(video);
     const key = `videos/${task.taskId}/${index}.mp4`;
     if (!watermark) {
       await deps.videos.put(key, download.body, download.contentType);
-      results.push({ key, originKey: key, resolution: '720p' });
+      results.push({ key, originKey: key, resolution });
       continue;
     }
     // Keep the unstamped original (originUrls), then stamp a copy read back from the store.
@@ -132,7 +134,7 @@ async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<v
     } finally {
       stamped.destroy(); // frees the watermarker's temp files even when the upload failed
     }
-    results.push({ key, originKey, resolution: '720p' });
+    results.push({ key, originKey, resolution });
   }
   await moveTask(deps, task, 'succeeded', { results });
 }

@@ -6,7 +6,7 @@ import type { RenditionResolution, RenditionSlot, Task } from '../task/task';
 export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
 
 const sizes: Record<RenditionResolution, Record<'16:9' | '9:16', [number, number] | undefined>> = {
-  '1080p': { '16:9': [1920, 1080], '9:16': undefined },
+  '1080p': { '16:9': [1920, 1080], '9:16': [1080, 1920] },
   '4k': { '16:9': [3840, 2160], '9:16': [2160, 3840] },
 };
 

@@ -36,7 +36,19 @@ export interface StoredVideo {
   key: string;
   /** The unstamped original when a watermark was applied; otherwise the same as `key`. */
   originKey: string;
+  /** As the upstream made it (what the task asked for). */
   resolution: string;
+}
+
+/**
+ * What the task asked the upstream to make, defaults filled in (core/capabilities.ts `applied`); a task
+ * written before issue 15 has none and was an 8-second 720p video with audio.
+ */
+export interface AskedVideo {
+  resolution: '720p' | '1080p' | '4k';
+  durationSeconds: number;
+  generateAudio: boolean;
+  sampleCount: number;
 }
 
 /** A higher-resolution copy of one of a task's videos, made once on request (SPEC §2: 1080p and 4K). */
@@ -109,6 +121,10 @@ export interface Task {
   /** Language the prompt was translated from, when it was. */
   translatedFrom?: string;
   provider: string;
+  /** What was asked of the upstream (resolution, seconds, audio, videos). */
+  asked?: AskedVideo;
+  /** Fields accepted but not passed on by this upstream (capabilities.ts: harmless to drop, e.g. `seeds`). */
+  notApplied?: string[];
   /** The upstream's reference for the running generation (operation name). */
   operation?: string;
   credits: number;

@@ -1,0 +1,3 @@
+import { describeSurface } from './veo-surface';
+
+describeSurface('gemini');
