@@ -77,6 +77,24 @@ export const configSchema = z.object({
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),
   S3_ENDPOINT: z.url().optional(),
+  /**
+   * Task events (issue 19): the EventBridge bus they go to (`default`: the account's default bus; `off`:
+   * none). EVENTS_QUEUE_URL, set only by the local stack, sends them to an SQS queue instead.
+   */
+  EVENT_BUS_NAME: z.string().min(1).max(256).default('default'),
+  EVENTS_QUEUE_URL: z.url().optional(),
+  /** Comma-separated names (or key hashes) of the API keys that may send a Step Functions `taskToken`. */
+  TASK_TOKEN_KEYS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    ),
+  /** Step Functions' endpoint, for tests; unset in AWS. */
+  SFN_ENDPOINT: z.url().optional(),
   /** Loopback callback and image URLs are accepted only by the local stack. */
   ALLOW_LOOPBACK_URLS: flag.default(false),
   /** Deployed stages refuse plain-http callback URLs unless this is set. */

@@ -71,6 +71,10 @@ export interface Uses {
   translate?: boolean;
   /** The ffmpeg layer, when the deployment has one. */
   ffmpeg?: boolean;
+  /** events:PutEvents on the deployment's event bus (context `eventBusName`, default bus by default). */
+  events?: boolean;
+  /** states:SendTaskSuccess and SendTaskFailure (Step Functions' callback pattern). */
+  taskTokens?: boolean;
   /** Our upstream-callback URL (UPSTREAM_CALLBACK_URL), handed to the upstream with each submit. */
   upstreamCallbackUrl?: boolean;
   bundledFiles?: readonly BundledAsset[];
@@ -218,6 +222,9 @@ export const functions = {
       // A callback that was not taken is retried by a delayed message on its own queue.
       sends: ['notify'],
       videos: ['read'],
+      // Each task change as an event; a task's end answers its Step Functions task token.
+      events: true,
+      taskTokens: true,
     },
   },
   site: {
@@ -245,7 +252,15 @@ export function consumerOf(queue: QueueName): FunctionName {
 }
 
 /** What a port of the core's `Deps` (the keys a composition returns) needs granted, in `Uses` terms. */
-export type Grantable = TableName | 'queues' | 'videos' | 'providerSecret' | 'translate' | 'ffmpeg';
+export type Grantable =
+  | TableName
+  | 'queues'
+  | 'videos'
+  | 'providerSecret'
+  | 'translate'
+  | 'ffmpeg'
+  | 'events'
+  | 'taskTokens';
 
 /**
  * Each Deps key and what it touches. `needs`: granted wherever the key is composed; `reaches`: may be
@@ -267,6 +282,8 @@ export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?:
   upscaler: { needs: ['ffmpeg'] },
   // Outbound HTTPS only (clients' callback URLs, image URLs): nothing to grant.
   callbacks: { needs: [] },
+  events: { needs: ['events'] },
+  taskTokens: { needs: ['taskTokens'] },
   images: { needs: [] },
   settings: { needs: [] },
   log: { needs: [] },
@@ -282,6 +299,8 @@ export function grantedBy(uses: Uses): Set<Grantable> {
   if (uses.providerSecret) granted.add('providerSecret');
   if (uses.translate) granted.add('translate');
   if (uses.ffmpeg) granted.add('ffmpeg');
+  if (uses.events) granted.add('events');
+  if (uses.taskTokens) granted.add('taskTokens');
   return granted;
 }
 

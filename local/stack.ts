@@ -194,6 +194,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
+      EVENTS_QUEUE_URL: emulators.eventsQueue,
       S3_ENDPOINT: emulators.s3Endpoint,
       PROVIDER: provider,
       PROVIDER_BASE_URL: simulator.url,

@@ -17,6 +17,7 @@ export function settingsFrom(config: Config): Settings {
     providerName: config.PROVIDER,
     apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
     upstreamQuota: upstreamQuota(config),
+    taskTokenKeys: config.TASK_TOKEN_KEYS,
   };
 }
 

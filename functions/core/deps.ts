@@ -1,12 +1,14 @@
 import type {
   ApiKeyStore,
   CallbackSender,
+  EventPublisher,
   ImageCropper,
   ImageFetcher,
   Log,
   Metrics,
   TaskQueues,
   TaskStore,
+  TaskTokens,
   Translator,
   VideoProvider,
   VideoStore,
@@ -47,6 +49,8 @@ export interface Settings {
    * scoped by the provider's name.
    */
   upstreamQuota?: RateWindow;
+  /** The API keys (names or key hashes) allowed to send a Step Functions `taskToken` (TASK_TOKEN_KEYS). */
+  taskTokenKeys?: readonly string[];
 }
 
 /**
@@ -60,6 +64,8 @@ export interface Deps {
   videos: VideoStore;
   provider: VideoProvider;
   callbacks: CallbackSender;
+  events: EventPublisher;
+  taskTokens: TaskTokens;
   images: ImageFetcher;
   cropper: ImageCropper;
   translator: Translator;

@@ -9,6 +9,7 @@ import { listTasks } from '../core/api/task-list';
 import { ApiKeyCache, authenticate } from '../core/api-keys';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
+import { taskEventJsonSchema } from '../core/events';
 import type { ApiKey } from '../core/ports';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { openApiJson } from './openapi';
@@ -48,7 +49,18 @@ export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStru
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
     body: openApiJson(deps.settings.urlPolicy),
   }),
+  // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
+  'GET /api/v1/events.schema.json': () => ({
+    statusCode: 200,
+    headers: {
+      'content-type': 'application/schema+json; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+    },
+    body: eventSchemaJson,
+  }),
 };
+
+const eventSchemaJson = JSON.stringify(taskEventJsonSchema());
 
 export function createApiHandler(deps: ApiDeps) {
   const keys = new ApiKeyCache(deps.settings.apiKeyCacheSeconds * 1000, deps.now);

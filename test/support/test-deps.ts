@@ -13,9 +13,11 @@ import {
   InMemoryVideoStore,
   PassThroughCropper,
   RecordingCallbackSender,
+  RecordingEventPublisher,
   RecordingLog,
   RecordingMetrics,
   RecordingTaskQueues,
+  RecordingTaskTokens,
   ScriptedProvider,
   StaticImageFetcher,
 } from './in-memory-adapters';
@@ -46,6 +48,8 @@ export interface TestWorld {
   videos: InMemoryVideoStore;
   provider: ScriptedProvider;
   callbacks: RecordingCallbackSender;
+  events: RecordingEventPublisher;
+  taskTokens: RecordingTaskTokens;
   upscaler: AppendingUpscaler;
   log: RecordingLog;
   metrics: RecordingMetrics;
@@ -64,6 +68,8 @@ export function testWorld(settings: Partial<Settings> = {}): TestWorld {
     videos: new InMemoryVideoStore(),
     provider: new ScriptedProvider(),
     callbacks: new RecordingCallbackSender(),
+    events: new RecordingEventPublisher(),
+    taskTokens: new RecordingTaskTokens(),
     upscaler: new AppendingUpscaler(),
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),

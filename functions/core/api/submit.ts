@@ -3,7 +3,7 @@ import { errors, failureMessages, IdempotencyConflictError, KieError, toKieError
 import type { ApiKey, IdempotencyRecord } from '../ports';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
-import { moveTask } from '../task/move';
+import { moveTask, publishChange } from '../task/move';
 import { newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
@@ -55,6 +55,7 @@ export async function submitTask(
   if (retry.taskId) return { taskId: retry.taskId };
   return queueNewTask(deps, key, parsed.data, pick(body as Record<string, unknown>, requestFields), {
     idempotency: retry.claim,
+    taskToken: taskTokenOf(body),
   });
 }
 
@@ -91,6 +92,7 @@ export async function submitExtension(
   return queueNewTask(deps, key, request, pick(body as Record<string, unknown>, extendFields), {
     extendsTaskId: source.taskId,
     idempotency: retry.claim,
+    taskToken: taskTokenOf(body),
   });
 }
 
@@ -125,10 +127,20 @@ async function queueNewTask(
   key: ApiKey,
   request: GenerateRequest,
   accepted: Record<string, unknown>,
-  { extendsTaskId, idempotency }: { extendsTaskId?: string; idempotency?: IdempotencyClaim } = {},
+  {
+    extendsTaskId,
+    idempotency,
+    taskToken,
+  }: { extendsTaskId?: string; idempotency?: IdempotencyClaim; taskToken?: string } = {},
 ): Promise<{ taskId: string }> {
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.watermarkDisabled();
+  }
+  // A task token makes the notifier answer a state machine: only keys configured for it
+  // (TASK_TOKEN_KEYS: key names or key hashes).
+  const allowed = deps.settings.taskTokenKeys ?? [];
+  if (taskToken !== undefined && !allowed.includes(key.name) && !allowed.includes(key.keyHash)) {
+    throw errors.validation('taskToken is not allowed for this API key (TASK_TOKEN_KEYS)');
   }
   const price = deps.settings.prices[request.model];
   const task: Task = {
@@ -143,6 +155,7 @@ async function queueNewTask(
       budgetSeconds: deps.settings.budgetSeconds,
     }),
     extendsTaskId,
+    ...(taskToken !== undefined && { taskToken }),
   };
 
   const record: IdempotencyRecord | undefined = idempotency && {
@@ -171,6 +184,7 @@ async function queueNewTask(
   deps.log.info('task created', { model: request.model, credits: price, extendsTaskId });
   deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });
 
+  await publishChange(deps, 'queued', task);
   try {
     await deps.queues.generate({ taskId: task.taskId });
   } catch (error) {
@@ -179,6 +193,16 @@ async function queueNewTask(
     throw error;
   }
   return { taskId: task.taskId };
+}
+
+/**
+ * The body's Step Functions task token, once the schema accepted the body (a string of at most 2,048
+ * characters, or absent). Kept out of the request and of paramJson: whoever holds it can end a state
+ * machine's step, so records and events never show it.
+ */
+function taskTokenOf(body: unknown): string | undefined {
+  const { taskToken } = body as { taskToken?: unknown };
+  return typeof taskToken === 'string' ? taskToken : undefined;
 }
 
 /** Keeps only the contract's fields, so paramJson shows what was accepted and nothing else. */

@@ -5,11 +5,13 @@
  */
 export * from './api-key-store';
 export * from './callback-sender';
+export * from './event-publisher';
 export * from './images';
 export * from './media';
 export * from './observability';
 export * from './provider';
 export * from './task-queues';
 export * from './task-store';
+export * from './task-tokens';
 export * from './translator';
 export * from './video-store';

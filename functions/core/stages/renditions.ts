@@ -1,6 +1,6 @@
 import type { DepsFor } from '../deps';
-import type { PollMessage } from '../messages';
-import type { RenditionResolution } from '../task/task';
+import type { NotifyMessage, PollMessage } from '../messages';
+import type { RenditionJob, RenditionResolution, RenditionSlot, Task } from '../task/task';
 
 /** What the poller's rendition work uses. */
 export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
@@ -39,23 +39,27 @@ export async function makeRendition(
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     deps.log.error('rendition failed', { slot, error: reason });
-    const failed = await deps.tasks.finishRendition(
-      task.taskId,
-      slot,
-      { status: 'failed', completedAt: deps.now(), error: reason },
-      refund,
-    );
-    if (failed && job.callBackUrl)
-      await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+    const end = { status: 'failed', completedAt: deps.now(), error: reason } as const;
+    const failed = await deps.tasks.finishRendition(task.taskId, slot, end, refund);
+    if (failed) await deps.queues.notify(renditionEnd(task, slot, { ...job, ...end }));
     return;
   }
-  const ready = await deps.tasks.finishRendition(task.taskId, slot, {
-    status: 'ready',
-    key,
-    completedAt: deps.now(),
-  });
+  const end = { status: 'ready', key, completedAt: deps.now() } as const;
+  const ready = await deps.tasks.finishRendition(task.taskId, slot, end);
   if (!ready) return;
   deps.log.info('rendition ready', { slot });
-  if (job.callBackUrl)
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+  await deps.queues.notify(renditionEnd(task, slot, { ...job, ...end }));
+}
+
+/** The one notify message of a rendition's end: its event, and its 4K callback when one was asked for. */
+function renditionEnd(task: Task, slot: RenditionSlot, job: RenditionJob): NotifyMessage {
+  const written: Task = { ...task, renditions: { ...task.renditions, [slot]: job } };
+  const type = job.status === 'ready' ? 'renditionReady' : 'renditionFailed';
+  return {
+    taskId: task.taskId,
+    keyHash: task.keyHash,
+    event: '4k',
+    rendition: slot,
+    change: { type, at: job.completedAt ?? 0, task: written, rendition: slot },
+  };
 }
