@@ -780,7 +780,7 @@ describe('ffmpeg layer', () => {
 });
 
 describe('least privilege', () => {
-  it('uses no wildcard resources but for translation on the worker, which IAM cannot scope', () => {
+  it('uses no wildcard resources but for translation on the worker and task tokens on the notifier, which IAM cannot scope', () => {
     const translation = ['comprehend:DetectDominantLanguage', 'translate:TranslateText'];
     for (const t of [template, full]) {
       const wildcards = (Object.keys(fnIds) as Fn[]).flatMap((fn) =>
@@ -788,7 +788,10 @@ describe('least privilege', () => {
           .filter((s) => asList(s.Resource).some((r) => typeof r === 'string' && r.includes('*')))
           .map((s) => ({ fn, actions: asList(s.Action).sort() })),
       );
-      expect(wildcards).toEqual([{ fn: 'worker', actions: translation }]);
+      expect(wildcards).toEqual([
+        { fn: 'worker', actions: translation },
+        { fn: 'notifier', actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'] },
+      ]);
     }
     expect(mayAct(template, 'worker', 'translate:TranslateText')).toBe(true);
     for (const fn of ['api', 'upstreamCallback', 'poller', 'notifier'] as const) {
