@@ -93,6 +93,26 @@ export const configSchema = z.object({
         .map((name) => name.trim())
         .filter((name) => name !== ''),
     ),
+  /** JSON object: IAM principal ARN → key hash, for the AWS_IAM routes under /iam/api/v1/. */
+  IAM_PRINCIPALS: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      const parsed = z.record(z.string().startsWith('arn:'), z.string().regex(/^[0-9a-f]{64}$/)).safeParse(
+        (() => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of principal ARN → 64-hex key hash' });
+      return z.NEVER;
+    }),
+  /** Local stack only: the IAM routes trust the x-local-iam-principal header (no SigV4 locally). */
+  LOCAL_IAM_PRINCIPAL_HEADER: flag.default(false),
   /** Step Functions' endpoint, for tests; unset in AWS. */
   SFN_ENDPOINT: z.url().optional(),
   /** Loopback callback and image URLs are accepted only by the local stack. */

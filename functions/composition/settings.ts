@@ -18,6 +18,8 @@ export function settingsFrom(config: Config): Settings {
     apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
     upstreamQuota: upstreamQuota(config),
     taskTokenKeys: config.TASK_TOKEN_KEYS,
+    iamPrincipals: config.IAM_PRINCIPALS,
+    localIamPrincipalHeader: config.LOCAL_IAM_PRINCIPAL_HEADER,
   };
 }
 

@@ -51,6 +51,13 @@ export interface Settings {
   upstreamQuota?: RateWindow;
   /** The API keys (names or key hashes) allowed to send a Step Functions `taskToken` (TASK_TOKEN_KEYS). */
   taskTokenKeys?: readonly string[];
+  /** IAM principal ARN (a role, a user) → the key hash whose credits and limits its calls use (IAM_PRINCIPALS). */
+  iamPrincipals?: Readonly<Record<string, string>>;
+  /**
+   * Local stack only: the IAM routes take the principal from the `x-local-iam-principal` header, as the
+   * local gateway cannot verify SigV4. Never set in AWS, where API Gateway verifies the signature.
+   */
+  localIamPrincipalHeader?: boolean;
 }
 
 /**
