@@ -34,6 +34,8 @@ export interface GenerateRequestInput {
   watermark?: string | null;
   callBackUrl?: string | null;
   enableTranslation?: boolean | null;
+  /** A Step Functions task token, answered when the task ends (keys allowed by TASK_TOKEN_KEYS only). */
+  taskToken?: string | null;
   /** Deprecated by kie.ai: accepted and ignored. */
   enableFallback?: unknown;
 }

@@ -87,6 +87,44 @@ export const configSchema = z.object({
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),
   S3_ENDPOINT: z.url().optional(),
+  /**
+   * Task events (issue 19): the EventBridge bus they go to (`default`: the account's default bus; `off`:
+   * none). EVENTS_QUEUE_URL, set only by the local stack, sends them to an SQS queue instead.
+   */
+  EVENT_BUS_NAME: z.string().min(1).max(256).default('default'),
+  EVENTS_QUEUE_URL: z.url().optional(),
+  /** Comma-separated names (or key hashes) of the API keys that may send a Step Functions `taskToken`. */
+  TASK_TOKEN_KEYS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    ),
+  /** JSON object: IAM principal ARN → key hash, for the AWS_IAM routes under /iam/api/v1/. */
+  IAM_PRINCIPALS: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      const parsed = z.record(z.string().startsWith('arn:'), z.string().regex(/^[0-9a-f]{64}$/)).safeParse(
+        (() => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of principal ARN → 64-hex key hash' });
+      return z.NEVER;
+    }),
+  /** Local stack only: the IAM routes trust the x-local-iam-principal header (no SigV4 locally). */
+  LOCAL_IAM_PRINCIPAL_HEADER: flag.default(false),
+  /** Step Functions' endpoint, for tests; unset in AWS. */
+  SFN_ENDPOINT: z.url().optional(),
   /** Loopback callback and image URLs are accepted only by the local stack. */
   ALLOW_LOOPBACK_URLS: flag.default(false),
   /** Deployed stages refuse plain-http callback URLs unless this is set. */

@@ -73,6 +73,10 @@ export interface Uses {
   translate?: boolean;
   /** The ffmpeg layer, when the deployment has one. */
   ffmpeg?: boolean;
+  /** events:PutEvents on the deployment's event bus (context `eventBusName`, default bus by default). */
+  events?: boolean;
+  /** states:SendTaskSuccess and SendTaskFailure (Step Functions' callback pattern). */
+  taskTokens?: boolean;
   /** Our upstream-callback URL (UPSTREAM_CALLBACK_URL), handed to the upstream with each submit. */
   upstreamCallbackUrl?: boolean;
   bundledFiles?: readonly BundledAsset[];
@@ -226,6 +230,9 @@ export const functions = {
       // A callback that was not taken is retried by a delayed message on its own queue.
       sends: ['notify'],
       videos: ['read'],
+      // Each task change as an event; a task's end answers its Step Functions task token.
+      events: true,
+      taskTokens: true,
     },
   },
   sweeper: {
@@ -280,7 +287,9 @@ export type Grantable =
   | 'videos'
   | 'providerSecret'
   | 'translate'
-  | 'ffmpeg';
+  | 'ffmpeg'
+  | 'events'
+  | 'taskTokens';
 
 /**
  * Each Deps key and what it touches. `needs`: granted wherever the key is composed; `reaches`: may be
@@ -303,6 +312,8 @@ export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?:
   upscaler: { needs: ['ffmpeg'] },
   // Outbound HTTPS only (clients' callback URLs, image URLs): nothing to grant.
   callbacks: { needs: [] },
+  events: { needs: ['events'] },
+  taskTokens: { needs: ['taskTokens'] },
   images: { needs: [] },
   settings: { needs: [] },
   log: { needs: [] },
@@ -319,6 +330,8 @@ export function grantedBy(uses: Uses): Set<Grantable> {
   if (uses.providerSecret) granted.add('providerSecret');
   if (uses.translate) granted.add('translate');
   if (uses.ffmpeg) granted.add('ffmpeg');
+  if (uses.events) granted.add('events');
+  if (uses.taskTokens) granted.add('taskTokens');
   return granted;
 }
 

@@ -1,17 +1,18 @@
 import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
 import { notifyMessageSchema } from './core/messages';
-import { deliverCallback } from './core/stages/notify';
+import { notify } from './core/stages/notify';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = notifierDeps(loadConfig());
 
 /**
- * SQS "notify": one signed callback attempt per message. Retries are new messages on this queue, sent by
- * deliverCallback; only our own dependencies' failures come back through SQS redelivery.
+ * SQS "notify": per message, a task change's event (and Step Functions answer) and one signed callback
+ * attempt. Callback retries are new messages on this queue, sent by deliverCallback; our own
+ * dependencies' failures (EventBridge's included) come back through SQS redelivery, then the DLQ.
  */
 export const handler = sqsConsumer(
   notifyMessageSchema,
-  (message, log) => deliverCallback({ ...deps, log }, message),
+  (message, log) => notify({ ...deps, log }, message),
   deps.log,
 );

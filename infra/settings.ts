@@ -35,6 +35,12 @@ export interface StackSettings {
    * this number, and Lambda refuses a reservation that leaves the account under 100 unreserved.
    */
   apiReservedConcurrency?: number;
+  /** The EventBridge bus task events go to: `default` (the account's) unless named; `off`: no events. */
+  eventBusName?: string;
+  /** Comma-separated names (or key hashes) of the API keys that may send a Step Functions `taskToken`. */
+  taskTokenKeys?: string;
+  /** JSON object: IAM principal ARN (role or user) → key hash, for the AWS_IAM routes under /iam/api/v1. */
+  iamPrincipals?: string;
 }
 
 /** The same settings as input: what a CDK app passes to VeoServerless (numbers and booleans as such). */
@@ -96,6 +102,17 @@ const settingSchemas = {
   veo3FastModelId: { schema: shape.VEO3_FAST_MODEL_ID, env: 'VEO3_FAST_MODEL_ID' },
   veo3LiteModelId: { schema: shape.VEO3_LITE_MODEL_ID, env: 'VEO3_LITE_MODEL_ID' },
   apiReservedConcurrency: { schema: z.coerce.number().int().positive().optional(), env: undefined },
+  eventBusName: { schema: shape.EVENT_BUS_NAME.unwrap().optional(), env: 'EVENT_BUS_NAME' },
+  taskTokenKeys: { schema: z.string().optional(), env: 'TASK_TOKEN_KEYS' },
+  iamPrincipals: {
+    schema: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || shape.IAM_PRINCIPALS.safeParse(v).success, {
+        message: 'must be a JSON object of principal ARN → 64-hex key hash',
+      }),
+    env: 'IAM_PRINCIPALS',
+  },
 } as const satisfies Record<keyof StackSettings, { schema: z.ZodType; env: keyof Config | undefined }>;
 
 export const settingKeys = Object.keys(settingSchemas) as (keyof StackSettings)[];

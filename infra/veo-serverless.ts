@@ -1,11 +1,14 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus, type EventPattern, type IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type ILayerVersion, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { Config } from '../functions/config';
+import { eventSource, type TaskEventDetailType } from '../functions/core/task/change';
 import {
   type FunctionName,
   functionEntries,
@@ -17,7 +20,7 @@ import {
   videoBucket,
 } from '../functions/manifest';
 import { Alarms } from './constructs/alarms';
-import { Api } from './constructs/api';
+import { Api, grantIamInvoke } from './constructs/api';
 import { Functions } from './constructs/functions';
 import { Queues } from './constructs/queues';
 import { Storage } from './constructs/storage';
@@ -59,6 +62,26 @@ export class VeoServerless extends Construct {
   readonly url: string;
   /** The table `npm run keys -- --table NAME` mints API keys into. */
   readonly apiKeysTable: ITableV2;
+  /** The bus task events go to (context `eventBusName`, the account's default bus unless named); absent when `off`. */
+  readonly eventBus?: IEventBus;
+
+  /**
+   * The event pattern of this service's task events, e.g. for a rule:
+   * `new Rule(this, 'Done', { eventBus: veo.eventBus, eventPattern: VeoServerless.taskEvents({ detailType: ['Veo Task Succeeded'] }) })`.
+   */
+  /** Lets `grantee` call the IAM routes (`iamUrl`); map its ARN to a key with the `iamPrincipals` setting. */
+  grantInvoke(grantee: IGrantable): void {
+    grantIamInvoke(this.api, grantee);
+  }
+
+  /** Base URL of the AWS_IAM routes: `${iamUrl}/veo/generate`, signed with SigV4 (service execute-api). */
+  get iamUrl(): string {
+    return this.api.iamUrl;
+  }
+
+  static taskEvents({ detailType }: { detailType?: TaskEventDetailType[] } = {}): EventPattern {
+    return { source: [eventSource], ...(detailType && { detailType }) };
+  }
 
   constructor(scope: Construct, id: string, props: VeoServerlessProps) {
     super(scope, id);
@@ -114,6 +137,9 @@ export class VeoServerless extends Construct {
       POLLER_TIMEOUT_SECONDS: String(manifestFunctions.poller.timeoutSeconds),
     } satisfies Partial<Record<keyof Config, string>>;
 
+    const busName = settings.eventBusName ?? 'default';
+    this.eventBus = busName === 'off' ? undefined : EventBus.fromEventBusName(this, 'EventBus', busName);
+
     const functions = new Functions(this, 'Functions', {
       targets: {
         tables: this.storage.tables,
@@ -124,6 +150,7 @@ export class VeoServerless extends Construct {
           ? importSecret(this, settings.providerSecretArn)
           : undefined,
         translate: settings.translation === 'amazon',
+        eventBus: this.eventBus,
       },
       environment: {
         config: { ...resourceEnvironment, ...settingsEnvironment(settings) },

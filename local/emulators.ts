@@ -60,6 +60,11 @@ export interface LocalStack {
   tables: Record<TableName, string>;
   queues: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
   queueArns: Record<ConsumerQueue | `${ConsumerQueue}Dlq`, string>;
+  /**
+   * Stands in for an EventBridge rule's target: the notifier's task events arrive here (EVENTS_QUEUE_URL),
+   * in the envelope a rule's SQS target receives. Read by `npm start -- --events` and the e2e tests.
+   */
+  eventsQueue: string;
   bucket: string;
   stop(): Promise<void>;
 }
@@ -128,12 +133,13 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     const sqs = new SQSClient({ ...clientConfig, endpoint: fauxqsEndpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: fauxqsEndpoint, forcePathStyle: true });
     try {
-      const [queues] = await Promise.all([
+      const [queues, events] = await Promise.all([
         ensureQueues(sqs, {
           visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
           maxReceiveCount: options.maxReceiveCount ?? 5,
           delay: options.delaySeconds ?? {},
         }),
+        ensureQueue(sqs, 'veo-events', { MessageRetentionPeriod: String(dlqRetentionSeconds) }),
         ...(Object.keys(tables) as TableName[]).map((name) =>
           ensureTable(dynamodb, tableNames[name], tables[name].layout),
         ),
@@ -148,6 +154,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
         tables: { ...tableNames },
         queues: queues.urls,
         queueArns: queues.arns,
+        eventsQueue: events.url,
         bucket: bucketName,
         stop: stopAll,
       };

@@ -216,6 +216,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
+      EVENTS_QUEUE_URL: emulators.eventsQueue,
+      // No SigV4 locally: the IAM routes take the caller from a header, on this stack only.
+      LOCAL_IAM_PRINCIPAL_HEADER: 'true',
       S3_ENDPOINT: emulators.s3Endpoint,
       PROVIDER: provider,
       PROVIDER_BASE_URL: simulator.url,

@@ -29,17 +29,19 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     'data-dir': { type: 'string', default: process.env.DATA_DIR },
     'worker-delay': { type: 'string', default: process.env.WORKER_DELAY_SECONDS },
+    events: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
   console.log(`Usage: npm start -- [--provider ${providerNames.join('|')}] [--port 8080] [--data-dir .data]
-                    [--worker-delay SECONDS]
+                    [--worker-delay SECONDS] [--events]
 
 Every provider talks to the built-in simulator in that upstream's own wire format.
 --worker-delay SECONDS: the worker takes a task only once it has waited that long in the queue, so a task
 stays cancellable (POST /api/v1/veo/cancel) for that long; without it the worker takes it in milliseconds.
+--events: print each task event as it arrives (the local stand-in for an EventBridge rule's SQS target).
 
 Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, DATA_DIR, WORKER_DELAY_SECONDS, SIMULATOR_LATENCY_MS,
 SIMULATOR_FAILURE_RATE, SIMULATOR_REJECTION_RATE, SIMULATOR_RATE_LIMIT_RATE (0-1), QUOTA_LIMIT and
@@ -113,13 +115,15 @@ More keys: npm run keys -- create --name NAME --credits 1000   (npm run keys -- 
 Press Ctrl-C to stop.
 `);
 
+const eventPrinter = values.events ? printEvents() : undefined;
+
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(1);
     stopping = true;
     console.log('\nStopping…');
-    stack.stop().then(
+    Promise.all([eventPrinter?.stop(), stack.stop()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -141,4 +145,48 @@ function satisfies(version: string, range: string): boolean {
     if (a !== b) return a > b;
   }
   return true;
+}
+
+/** `--events`: reads the local events queue (EVENTS_QUEUE_URL, set by the stack) and prints each event. */
+function printEvents() {
+  let running = true;
+  const done = (async () => {
+    const { SQSClient, ReceiveMessageCommand, DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
+    const env = process.env;
+    const sqs = new SQSClient({
+      region: env.AWS_REGION,
+      endpoint: env.SQS_ENDPOINT,
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+      },
+    });
+    const QueueUrl = env.EVENTS_QUEUE_URL ?? '';
+    console.log(`Printing task events from ${QueueUrl}`);
+    while (running) {
+      const { Messages = [] } = await sqs
+        .send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))
+        .catch(() => ({ Messages: [] }));
+      for (const message of Messages) {
+        const event = JSON.parse(message.Body ?? '{}') as {
+          'detail-type'?: string;
+          time?: string;
+          detail?: { taskId?: string; status?: string; rendition?: { slot?: string } };
+        };
+        const { taskId, rendition } = event.detail ?? {};
+        console.log(
+          `${event.time}  ${event['detail-type']}  ${taskId}${rendition?.slot ? ` ${rendition.slot}` : ''}`,
+        );
+        console.log(`  ${JSON.stringify(event.detail)}`);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+      }
+    }
+    sqs.destroy();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done.catch(() => undefined);
+    },
+  };
 }

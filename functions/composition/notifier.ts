@@ -1,13 +1,14 @@
 import type { Config } from '../config';
 import type { NotifyDeps } from '../core/stages/notify';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
+import { eventPublisher, taskTokens } from './events';
 import { callbackSender } from './http';
 import { logger, metrics } from './observability';
 import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
-/** The notifier: signs and sends callbacks; presigns the result URLs they carry. */
+/** The notifier: publishes task events, answers Step Functions tokens, signs and sends callbacks. */
 export function notifierDeps(config: Config): NotifyDeps {
   const dynamo = dynamoDocumentClient(config);
   const settings = settingsFrom(config);
@@ -17,6 +18,8 @@ export function notifierDeps(config: Config): NotifyDeps {
     queues: taskQueues(config),
     videos: videoStore(config),
     callbacks: callbackSender(settings),
+    events: eventPublisher(config),
+    taskTokens: taskTokens(config),
     settings,
     log: logger('notifier'),
     metrics: metrics(),

@@ -22,6 +22,9 @@ export function settingsFrom(config: Config): Settings {
     providerName: config.PROVIDER,
     apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
     upstreamQuota: upstreamQuota(config),
+    taskTokenKeys: config.TASK_TOKEN_KEYS,
+    iamPrincipals: config.IAM_PRINCIPALS,
+    localIamPrincipalHeader: config.LOCAL_IAM_PRINCIPAL_HEADER,
   };
 }
 

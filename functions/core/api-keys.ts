@@ -63,3 +63,32 @@ export async function authenticate(
   cache?.set(key);
   return key;
 }
+
+/**
+ * The IAM principal API Gateway verified (requestContext.authorizer.iam.userArn) as the API key it is
+ * mapped to (IAM_PRINCIPALS: principal ARN → key hash). A role's session
+ * (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, what a Lambda or a state machine calls as) is
+ * looked up as its role, `arn:aws:iam::ACCOUNT:role/ROLE`. Unmapped, unknown or revoked: the 401 error.
+ */
+export async function authenticateIam(
+  apiKeys: ApiKeyStore,
+  principalArn: string | undefined,
+  principals: Readonly<Record<string, string>>,
+  cache?: ApiKeyCache,
+): Promise<ApiKey> {
+  const arn = principalArn && roleArnOf(principalArn);
+  const keyHash = arn ? (principals[arn] ?? principals[principalArn]) : undefined;
+  if (!keyHash) throw errors.iamUnmapped();
+  const cached = cache?.get(keyHash);
+  if (cached) return cached;
+  const key = await apiKeys.get(keyHash);
+  if (!key || key.revoked) throw errors.iamUnmapped();
+  cache?.set(key);
+  return key;
+}
+
+/** `arn:aws:sts::123:assumed-role/Name/session` → `arn:aws:iam::123:role/Name`; other ARNs as they are. */
+export function roleArnOf(arn: string): string {
+  const match = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(arn);
+  return match ? `arn:${match[1]}:iam::${match[2]}:role/${match[3]}` : arn;
+}

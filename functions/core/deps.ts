@@ -2,12 +2,14 @@ import type {
   ApiKeyStore,
   CallbackSender,
   DeadLetterQueues,
+  EventPublisher,
   ImageCropper,
   ImageFetcher,
   Log,
   Metrics,
   TaskQueues,
   TaskStore,
+  TaskTokens,
   Translator,
   VideoProvider,
   VideoStore,
@@ -61,6 +63,15 @@ export interface Settings {
    * scoped by the provider's name.
    */
   upstreamQuota?: RateWindow;
+  /** The API keys (names or key hashes) allowed to send a Step Functions `taskToken` (TASK_TOKEN_KEYS). */
+  taskTokenKeys?: readonly string[];
+  /** IAM principal ARN (a role, a user) → the key hash whose credits and limits its calls use (IAM_PRINCIPALS). */
+  iamPrincipals?: Readonly<Record<string, string>>;
+  /**
+   * Local stack only: the IAM routes take the principal from the `x-local-iam-principal` header, as the
+   * local gateway cannot verify SigV4. Never set in AWS, where API Gateway verifies the signature.
+   */
+  localIamPrincipalHeader?: boolean;
 }
 
 /**
@@ -75,6 +86,8 @@ export interface Deps {
   videos: VideoStore;
   provider: VideoProvider;
   callbacks: CallbackSender;
+  events: EventPublisher;
+  taskTokens: TaskTokens;
   images: ImageFetcher;
   cropper: ImageCropper;
   translator: Translator;

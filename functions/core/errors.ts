@@ -151,6 +151,8 @@ export const errors = {
       401,
       'You do not have access permissions: a valid API key is required (Authorization: Bearer <key>)',
     ),
+  iamUnmapped: () =>
+    new KieError(401, 'You do not have access permissions: this IAM principal is not mapped to an API key'),
   insufficientCredits: (needed: number, balance: number) =>
     new KieError(402, `Credits insufficient: this task costs ${needed} credits, the balance is ${balance}`),
   noRoute: (method: string, path: string) => new KieError(404, `Not found: no route for ${method} ${path}`),

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { taskChangeSchema } from './task/change';
 import type { RenditionSlot } from './task/task';
 
 /**
@@ -56,6 +57,11 @@ export const notifyMessageSchema = z.object({
    * absent on older messages, which read the task first.
    */
   keyHash: z.string().min(1).optional(),
+  /**
+   * The task change this message is the outbox of (core/task/change.ts): published as an event, and for an
+   * end the Step Functions task token is answered. Absent on callback retries and older messages.
+   */
+  change: taskChangeSchema.optional(),
 });
 
 export type NotifyMessage = z.infer<typeof notifyMessageSchema>;

@@ -46,6 +46,16 @@ export const IGNORED_FIELD_MAX_CHARS = 100;
  */
 export const JSON_MAX_DEPTH = 32;
 
+/**
+ * A Step Functions task token (`$$.Task.Token` of a `.waitForTaskToken` step; SendTaskSuccess takes at most
+ * 2,048 characters): answered when the task ends. Only keys allowed by configuration may send one.
+ */
+export const TASK_TOKEN_MAX_CHARS = 2048;
+const taskTokenField = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(TASK_TOKEN_MAX_CHARS, `must be at most ${TASK_TOKEN_MAX_CHARS} characters`);
+
 /** Clients often send `null` for an optional field they leave out; treat it as absent. */
 const optional = <T extends z.ZodType>(schema: T) =>
   // The input type keeps the inner schema's, so z.input (the typed client, OpenAPI) stays exact.
@@ -229,6 +239,7 @@ export function generateRequestSchema(policy: UrlPolicy) {
         watermark: optional(watermarkField),
         callBackUrl: optional(urlField(policy)),
         enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
+        taskToken: optional(taskTokenField),
         // Deprecated by kie.ai: accepted and ignored (but kept in paramJson, so bounded).
         enableFallback: optional(
           z
@@ -359,6 +370,7 @@ export function extendRequestSchema(policy: UrlPolicy) {
         callBackUrl: optional(urlField(policy)),
         enableTranslation: optional(z.boolean({ error: 'must be a boolean' })),
         ...veoOptionFields,
+        taskToken: optional(taskTokenField),
       },
       { error: 'The request body must be a JSON object' },
     )

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import * as z from 'zod';
 import { cancelTask } from '../core/api/cancel';
 import { creditBalance } from '../core/api/credit';
 import { parseIdempotencyKey } from '../core/api/idempotency';
@@ -6,9 +7,10 @@ import { recordInfo } from '../core/api/record-info';
 import { type RenditionRequestDeps, request4k, request1080p } from '../core/api/renditions';
 import { type SubmitDeps, type SubmitOptions, submitExtension, submitTask } from '../core/api/submit';
 import { listTasks } from '../core/api/task-list';
-import { ApiKeyCache, authenticate } from '../core/api-keys';
+import { ApiKeyCache, authenticate, authenticateIam } from '../core/api-keys';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
+import { taskEventJsonSchema } from '../core/events';
 import type { ApiKey } from '../core/ports';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { openApiJson } from './openapi';
@@ -48,7 +50,38 @@ export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStru
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
     body: openApiJson(deps.settings.urlPolicy),
   }),
+  // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
+  'GET /api/v1/events.schema.json': () => ({
+    statusCode: 200,
+    headers: {
+      'content-type': 'application/schema+json; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+    },
+    body: eventSchemaJson,
+  }),
 };
+
+const eventSchemaJson = JSON.stringify(taskEventJsonSchema());
+
+const iamContextSchema = z.object({
+  authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),
+});
+
+/** The routes under AWS_IAM authorization: `/iam` + every route of `routes`. */
+export const IAM_PREFIX = '/iam/';
+
+/** The header standing in for SigV4 on the local stack only (LOCAL_IAM_PRINCIPAL_HEADER). */
+export const LOCAL_IAM_PRINCIPAL_HEADER = 'x-local-iam-principal';
+
+/**
+ * The caller API Gateway verified: payload 2.0's requestContext.authorizer.iam.userArn. Locally, where
+ * nothing verifies a signature, the stand-in header, and only when the local stack turned it on.
+ */
+function iamPrincipalOf(event: APIGatewayProxyEventV2, settings: ApiDeps['settings']): string | undefined {
+  const verified = iamContextSchema.safeParse(event.requestContext);
+  if (verified.success) return verified.data.authorizer.iam.userArn;
+  return settings.localIamPrincipalHeader ? header(event, LOCAL_IAM_PRINCIPAL_HEADER) : undefined;
+}
 
 export function createApiHandler(deps: ApiDeps) {
   const keys = new ApiKeyCache(deps.settings.apiKeyCacheSeconds * 1000, deps.now);
@@ -60,9 +93,18 @@ export function createApiHandler(deps: ApiDeps) {
     try {
       const publicRoute = publicRoutes[`${method} ${path}`];
       if (publicRoute) return publicRoute(deps);
-      const route = routes[`${method} ${path}`];
+      // /iam/api/v1/...: the same routes behind API Gateway's AWS_IAM authorization (SigV4).
+      const iam = path.startsWith(IAM_PREFIX);
+      const route = routes[`${method} ${iam ? path.slice(IAM_PREFIX.length - 1) : path}`];
       if (!route) throw errors.noRoute(method, path);
-      const key = await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
+      const key = iam
+        ? await authenticateIam(
+            deps.apiKeys,
+            iamPrincipalOf(event, deps.settings),
+            deps.settings.iamPrincipals ?? {},
+            keys,
+          )
+        : await authenticate(deps.apiKeys, header(event, 'authorization'), keys);
       return ok(await route({ ...deps, log }, key, event));
     } catch (error) {
       return errorResponse(error, log);

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { taskEventJsonSchema } from '../core/events';
 import {
   cancelRequestSchema,
   extendRequestSchema,
@@ -185,6 +186,14 @@ export function operations(policy: UrlPolicy): Operation[] {
       public: true,
       data: { type: 'object' },
     },
+    {
+      method: 'get',
+      path: '/api/v1/events.schema.json',
+      summary:
+        'JSON Schema of the task events on EventBridge (source veo-serverless; also components.schemas.TaskEvent here)',
+      public: true,
+      data: { $ref: '#/components/schemas/TaskEvent' },
+    },
   ];
 }
 
@@ -278,6 +287,8 @@ export function buildOpenApiDocument(policy: UrlPolicy) {
           required: ['code', 'msg', 'data'],
         },
         CompactRecord: compactRecord,
+        // Not a response: what EventBridge carries for each task change (also GET /api/v1/events.schema.json).
+        TaskEvent: (({ $schema: _, ...schema }) => schema)(taskEventJsonSchema()),
       },
       responses: Object.fromEntries(
         Object.entries(errorCodes).map(([code, meaning]) => [

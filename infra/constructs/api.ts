@@ -3,11 +3,14 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
   HttpMethod,
+  type HttpRoute,
   HttpStage,
   LogGroupLogDestination,
   type ThrottleSettings,
 } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -45,6 +48,10 @@ export class Api extends Construct {
   readonly url: string;
   /** Where the upstream provider pushes results (kie.ai's callBackUrl); the $default stage has no prefix. */
   readonly upstreamCallbackUrl: string;
+  /** `/iam/{proxy+}`: the API's routes under AWS_IAM authorization (issue 19). */
+  readonly iamRoutes: HttpRoute[];
+  /** Base URL of the IAM routes (add /veo/generate, ...). */
+  readonly iamUrl: string;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -77,6 +84,16 @@ export class Api extends Construct {
         this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: integrationOf(name) });
       }
     }
+    // The same routes behind SigV4 (AWS_IAM): the api function maps the verified principal to a key.
+    const api = httpFunctions.find(({ name }) => name === 'api');
+    this.iamRoutes = api
+      ? this.httpApi.addRoutes({
+          path: '/iam/{proxy+}',
+          methods: [HttpMethod.GET, HttpMethod.POST],
+          integration: integrationOf(api.name),
+          authorizer: new HttpIamAuthorizer(),
+        })
+      : [];
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
@@ -104,6 +121,12 @@ export class Api extends Construct {
         'API keys are checked by the api function; upstream callbacks by their provider signature; the site pages are public',
     });
     this.url = stage.url;
+    this.iamUrl = `${stage.url}iam/api/v1`;
     this.upstreamCallbackUrl = `${this.httpApi.apiEndpoint}${UPSTREAM_CALLBACK_PATH}`;
   }
+}
+
+/** Lets `grantee` (a Lambda's role, a state machine's role) call the IAM routes: execute-api:Invoke on them only. */
+export function grantIamInvoke(api: Api, grantee: IGrantable): void {
+  for (const route of api.iamRoutes) route.grantInvoke(grantee);
 }

@@ -1,5 +1,6 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -18,6 +19,8 @@ export interface GrantTargets {
   providerSecret?: ISecret;
   /** Amazon Translate is on (context `translation`, default amazon). */
   translate: boolean;
+  /** Where task events go (context `eventBusName`); absent when events are off. */
+  eventBus?: IEventBus;
 }
 
 /** S3 actions per access level of `Uses.videos`; multipart uploads are authorized as s3:PutObject. */
@@ -79,6 +82,17 @@ export function grantUses(fn: IFunction & Construct, uses: Uses, targets: GrantT
       ['translate:TranslateText', 'comprehend:DetectDominantLanguage'],
       ['*'],
       'translate:TranslateText without terminology and comprehend:DetectDominantLanguage have no resource type',
+    );
+  }
+
+  if (uses.events && targets.eventBus) targets.eventBus.grantPutEventsTo(fn);
+
+  if (uses.taskTokens) {
+    // A task token names the execution it answers; IAM has no resource type for SendTask* to scope it to.
+    allow(
+      ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      ['*'],
+      'states:SendTaskSuccess and SendTaskFailure have no resource type: the task token names the execution',
     );
   }
 }

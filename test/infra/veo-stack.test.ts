@@ -272,7 +272,8 @@ describe('HTTP API', () => {
   });
 
   it('has no other routes, so unknown paths reach the api function', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2 + siteRouteKeys.length);
+    // + GET and POST /iam/{proxy+}: the same api function behind AWS_IAM authorization.
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2 + siteRouteKeys.length + 2);
   });
 });
 
@@ -807,7 +808,7 @@ describe('ffmpeg layer', () => {
 });
 
 describe('least privilege', () => {
-  it('uses no wildcard resources but for translation on the worker and X-Ray, which IAM cannot scope', () => {
+  it('uses no wildcard resources but for translation on the worker, task tokens on the notifier and X-Ray, which IAM cannot scope', () => {
     const translation = ['comprehend:DetectDominantLanguage', 'translate:TranslateText'];
     for (const t of [template, full]) {
       // CDK merges statements on the same resource: compare each function's wildcard actions as a set.
@@ -828,7 +829,8 @@ describe('least privilege', () => {
         upstreamCallback: xrayActions,
         worker: [...translation, ...xrayActions],
         poller: xrayActions,
-        notifier: xrayActions,
+        notifier: ['states:SendTaskFailure', 'states:SendTaskSuccess', ...xrayActions].sort(),
+        sweeper: xrayActions,
       });
     }
     expect(mayAct(template, 'worker', 'translate:TranslateText')).toBe(true);

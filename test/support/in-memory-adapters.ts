@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { InsufficientCreditsError } from '../../functions/core/errors';
+import type { TaskEvent } from '../../functions/core/events';
 import type { GenerateMessage, NotifyMessage, PollMessage } from '../../functions/core/messages';
 import type {
   ApiKey,
@@ -9,6 +10,7 @@ import type {
   CallbackSender,
   DeadLetter,
   DeadLetterQueues,
+  EventPublisher,
   ImageCropper,
   ImageFetcher,
   Log,
@@ -16,6 +18,7 @@ import type {
   OperationStatus,
   SourceImage,
   TaskQueues,
+  TaskTokens,
   Translation,
   Translator,
   UpstreamRequest,
@@ -146,6 +149,34 @@ export class RecordingCallbackSender implements CallbackSender {
     const answer = this.answers.shift() ?? 200;
     if (answer instanceof Error) throw answer;
     return answer;
+  }
+}
+
+/** The events published, in order; `failing` makes the next publications throw (EventBridge refusing). */
+export class RecordingEventPublisher implements EventPublisher {
+  readonly published: TaskEvent[] = [];
+  failing = 0;
+
+  async publish(event: TaskEvent): Promise<void> {
+    if (this.failing > 0) {
+      this.failing -= 1;
+      throw new Error('PutEvents refused the event: ThrottlingException');
+    }
+    this.published.push(event);
+  }
+}
+
+/** The Step Functions answers sent, in order. */
+export class RecordingTaskTokens implements TaskTokens {
+  readonly answers: ({ token: string; output: unknown } | { token: string; error: string; cause: string })[] =
+    [];
+
+  async succeed(token: string, output: unknown): Promise<void> {
+    this.answers.push({ token, output });
+  }
+
+  async fail(token: string, error: string, cause: string): Promise<void> {
+    this.answers.push({ token, error, cause });
   }
 }
 

@@ -15,9 +15,11 @@ import {
   InMemoryVideoStore,
   PassThroughCropper,
   RecordingCallbackSender,
+  RecordingEventPublisher,
   RecordingLog,
   RecordingMetrics,
   RecordingTaskQueues,
+  RecordingTaskTokens,
   ScriptedProvider,
   StaticImageFetcher,
 } from './in-memory-adapters';
@@ -53,6 +55,8 @@ export interface TestWorld {
   videos: InMemoryVideoStore;
   provider: ScriptedProvider;
   callbacks: RecordingCallbackSender;
+  events: RecordingEventPublisher;
+  taskTokens: RecordingTaskTokens;
   upscaler: AppendingUpscaler;
   log: RecordingLog;
   metrics: RecordingMetrics;
@@ -72,6 +76,8 @@ export function testWorld(settings: Partial<Settings> = {}): TestWorld {
     videos: new InMemoryVideoStore(),
     provider: new ScriptedProvider(),
     callbacks: new RecordingCallbackSender(),
+    events: new RecordingEventPublisher(),
+    taskTokens: new RecordingTaskTokens(),
     upscaler: new AppendingUpscaler(),
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),

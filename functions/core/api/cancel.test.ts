@@ -25,8 +25,10 @@ describe('POST /veo/cancel', () => {
       completedAt: world.clock.now,
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
-    // Without a callBackUrl there is no one to tell.
-    expect(world.queues.notified).toEqual([]);
+    // Without a callBackUrl no one is called back; the cancellation is still an event.
+    expect(world.queues.notified.map((n) => [n.message.event, n.message.change?.type])).toEqual([
+      ['generation', 'cancelled'],
+    ]);
   });
 
   it('queues the failure callback when the task has a callBackUrl', async () => {
@@ -36,8 +38,15 @@ describe('POST /veo/cancel', () => {
       body: { prompt: 'a cat', callBackUrl: 'https://receiver.example.com/veo' },
     });
     await cancelTask(world.deps, key, { taskId: task.taskId });
-    expect(world.queues.notified).toEqual([
-      { message: { taskId: task.taskId, keyHash: key.keyHash, event: 'generation' } },
+    expect(world.queues.notified).toMatchObject([
+      {
+        message: {
+          taskId: task.taskId,
+          keyHash: key.keyHash,
+          event: 'generation',
+          change: { type: 'cancelled' },
+        },
+      },
     ]);
   });
 

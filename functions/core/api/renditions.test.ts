@@ -103,8 +103,20 @@ describe('POST /veo/get-4k-video', () => {
       status: 'ready',
       key: key4k,
     });
-    expect(world.queues.notified).toEqual([
-      { message: { taskId: task.taskId, keyHash: key.keyHash, event: '4k', rendition: '4k_0' } },
+    expect(world.queues.notified).toMatchObject([
+      {
+        message: {
+          taskId: task.taskId,
+          keyHash: key.keyHash,
+          event: '4k',
+          rendition: '4k_0',
+          change: {
+            type: 'renditionReady',
+            rendition: '4k_0',
+            task: { renditions: { '4k_0': { status: 'ready' } } },
+          },
+        },
+      },
     ]);
 
     // Made once: asking again answers with the URL, charging nothing.
@@ -126,8 +138,9 @@ describe('POST /veo/get-4k-video', () => {
     expect(world.videos.objects.get(`videos/${task.taskId}/0-4k.mp4`)?.bytes.toString()).toBe(
       '720p|2160x3840',
     );
-    // No callBackUrl, no callback.
-    expect(world.queues.notified).toEqual([]);
+    // No callBackUrl: no callback, but the rendition's end is still an event.
+    expect(world.queues.notified.map((n) => n.message.change?.type)).toEqual(['renditionReady']);
+    expect(world.queues.notified[0]?.message.change?.task.renditions?.['4k_0']?.callBackUrl).toBeUndefined();
   });
 
   it('refunds a failed rendition, calls back, and lets it be asked for again', async () => {
@@ -143,7 +156,9 @@ describe('POST /veo/get-4k-video', () => {
       error: 'ffmpeg exited with 1',
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
-    expect(world.queues.notified.map((n) => n.message.event)).toEqual(['4k']);
+    expect(world.queues.notified.map((n) => [n.message.event, n.message.change?.type])).toEqual([
+      ['4k', 'renditionFailed'],
+    ]);
     expect(world.videos.objects.has(`videos/${task.taskId}/0-4k.mp4`)).toBe(false);
 
     // A redelivered message finds it no longer processing: no second refund.

@@ -10,7 +10,7 @@ import type { ApiKey, IdempotencyRecord } from '../ports';
 import { PRICED_BASE_SECONDS, taskCredits } from '../pricing';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
-import { moveTask } from '../task/move';
+import { moveTask, publishChange } from '../task/move';
 import { type AskedVideo, isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
@@ -78,6 +78,7 @@ export async function submitTask(
   if (retry.taskId) return { taskId: retry.taskId };
   return queueNewTask(deps, key, parsed.data, pick(body as Record<string, unknown>, requestFields), {
     idempotency: retry.claim,
+    taskToken: taskTokenOf(body),
   });
 }
 
@@ -119,6 +120,7 @@ export async function submitExtension(
   return queueNewTask(deps, key, request, pick(body as Record<string, unknown>, extendFields), {
     extendsTaskId: source.taskId,
     idempotency: retry.claim,
+    taskToken: taskTokenOf(body),
   });
 }
 
@@ -153,10 +155,20 @@ async function queueNewTask(
   key: ApiKey,
   request: GenerateRequest,
   accepted: Record<string, unknown>,
-  { extendsTaskId, idempotency }: { extendsTaskId?: string; idempotency?: IdempotencyClaim } = {},
+  {
+    extendsTaskId,
+    idempotency,
+    taskToken,
+  }: { extendsTaskId?: string; idempotency?: IdempotencyClaim; taskToken?: string } = {},
 ): Promise<{ taskId: string }> {
   if (request.watermark && !deps.settings.ffmpegAvailable) {
     throw errors.watermarkDisabled();
+  }
+  // A task token makes the notifier answer a state machine: only keys configured for it
+  // (TASK_TOKEN_KEYS: key names or key hashes).
+  const allowed = deps.settings.taskTokenKeys ?? [];
+  if (taskToken !== undefined && !allowed.includes(key.name) && !allowed.includes(key.keyHash)) {
+    throw errors.validation('taskToken is not allowed for this API key (TASK_TOKEN_KEYS)');
   }
   const { asked, notApplied } = judge(deps, request, extendsTaskId !== undefined);
   const price = taskCredits(deps.settings, {
@@ -179,6 +191,7 @@ async function queueNewTask(
     extendsTaskId,
     asked,
     ...(notApplied.length > 0 ? { notApplied } : {}),
+    ...(taskToken !== undefined && { taskToken }),
   };
 
   const record: IdempotencyRecord | undefined = idempotency && {
@@ -207,6 +220,7 @@ async function queueNewTask(
   deps.log.info('task created', { model: request.model, credits: price, extendsTaskId });
   deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });
 
+  await publishChange(deps, 'queued', task);
   try {
     await deps.queues.generate({ taskId: task.taskId });
   } catch (error) {
@@ -265,6 +279,16 @@ function judge(
 
 function isUpstreamShape(name: string): name is UpstreamShape {
   return (upstreamShapes as readonly string[]).includes(name);
+}
+
+/**
+ * The body's Step Functions task token, once the schema accepted the body (a string of at most 2,048
+ * characters, or absent). Kept out of the request and of paramJson: whoever holds it can end a state
+ * machine's step, so records and events never show it.
+ */
+function taskTokenOf(body: unknown): string | undefined {
+  const { taskToken } = body as { taskToken?: unknown };
+  return typeof taskToken === 'string' ? taskToken : undefined;
 }
 
 /** Keeps only the contract's fields, so paramJson shows what was accepted and nothing else. */

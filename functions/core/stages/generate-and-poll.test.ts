@@ -188,8 +188,10 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       status: 'succeeded',
       results: [{ key: key0, originKey: key0, resolution: '720p' }],
     });
-    expect(world.queues.notified).toEqual([
-      { message: { taskId: task.taskId, keyHash: key.keyHash, event: 'generation' } },
+    // One message per change: submitted, then the end (its event and its callback).
+    expect(world.queues.notified.map((n) => [n.message.event, n.message.change?.type])).toEqual([
+      ['generation', 'submitted'],
+      ['generation', 'succeeded'],
     ]);
     // Charged once, kept: the video was made.
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type SignedResults, signResults, toRecord } from '../api/record-info';
 import type { DepsFor } from '../deps';
+import { taskEventOf } from '../events';
 import type { CallbackEvent, NotifyMessage } from '../messages';
 import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from '../task';
+import { isEndChange, type TaskChange } from '../task/change';
 import { refuseUrl, UrlRefusedError } from '../url-guard';
 import { signCallback, signStandardWebhook } from '../webhook-signatures';
 
@@ -10,8 +12,49 @@ export { signCallback, signStandardWebhook, verifyWebhook } from '../webhook-sig
 
 /** What the notifier uses. */
 export type NotifyDeps = DepsFor<
-  'tasks' | 'apiKeys' | 'queues' | 'videos' | 'callbacks' | 'settings' | 'log' | 'metrics' | 'now'
+  | 'tasks'
+  | 'apiKeys'
+  | 'queues'
+  | 'videos'
+  | 'callbacks'
+  | 'events'
+  | 'taskTokens'
+  | 'settings'
+  | 'log'
+  | 'metrics'
+  | 'now'
 >;
+
+/**
+ * Stage notify: one notify message. A change's message (the outbox of core/task/move.ts, submit and the
+ * renditions) is published as an event and, for an end, answers the task's Step Functions token; then the
+ * client's callback, where the change has one (a generation's end, a rendition's end). A publishing
+ * failure throws before the callback: SQS delivers the message again (then its DLQ), and the callback's
+ * retry chain drops any second attempt, so the callback is still made once.
+ */
+export async function notify(deps: NotifyDeps, message: NotifyMessage): Promise<void> {
+  const { change } = message;
+  if (change) {
+    await answerTaskToken(deps, change);
+    await deps.events.publish(taskEventOf(change, await signResults(deps, change.task)));
+    deps.log.info('task event published', { type: change.type });
+    // A queued or submitted change has no callback to make.
+    if (!isEndChange(change.type) && !change.rendition) return;
+  }
+  await deliverCallback(deps, message);
+}
+
+/** SendTaskSuccess with the record, or SendTaskFailure with kie's error, when the ended task carries a token. */
+async function answerTaskToken(deps: NotifyDeps, { type, task }: TaskChange): Promise<void> {
+  if (!isEndChange(type) || !task.taskToken) return;
+  const record = toRecord(task, await signResults(deps, task));
+  if (record.successFlag === 1) return deps.taskTokens.succeed(task.taskToken, record);
+  await deps.taskTokens.fail(
+    task.taskToken,
+    `Veo.${record.errorCode ?? 501}`,
+    record.errorMessage ?? 'Generation failed',
+  );
+}
 
 /** The kie-shaped body of a generation's callback (SPEC §3). */
 export function callbackBody(task: Task, signed: SignedResults) {

@@ -1,6 +1,6 @@
 import type { DepsFor } from '../deps';
-import type { PollMessage } from '../messages';
-import type { RenditionResolution, RenditionSlot, Task } from '../task/task';
+import type { NotifyMessage, PollMessage } from '../messages';
+import type { RenditionJob, RenditionResolution, RenditionSlot, Task } from '../task/task';
 
 /** What the poller's rendition work uses. */
 export type RenditionWorkDeps = DepsFor<'tasks' | 'videos' | 'upscaler' | 'queues' | 'log' | 'now'>;
@@ -41,20 +41,30 @@ export async function makeRendition(
     await failRendition(deps, task, slot, reason);
     return;
   }
-  const ready = await deps.tasks.finishRendition(task.taskId, slot, {
-    status: 'ready',
-    key,
-    completedAt: deps.now(),
-  });
+  const end = { status: 'ready', key, completedAt: deps.now() } as const;
+  const ready = await deps.tasks.finishRendition(task.taskId, slot, end);
   if (!ready) return;
   deps.log.info('rendition ready', { slot });
-  if (job.callBackUrl)
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+  await deps.queues.notify(renditionEnd(task, slot, { ...job, ...end }));
+}
+
+/** The one notify message of a rendition's end: its event, and its 4K callback when one was asked for. */
+function renditionEnd(task: Task, slot: RenditionSlot, job: RenditionJob): NotifyMessage {
+  const written: Task = { ...task, renditions: { ...task.renditions, [slot]: job } };
+  const type = job.status === 'ready' ? 'renditionReady' : 'renditionFailed';
+  return {
+    taskId: task.taskId,
+    keyHash: task.keyHash,
+    event: '4k',
+    rendition: slot,
+    change: { type, at: job.completedAt ?? 0, task: written, rendition: slot },
+  };
 }
 
 /**
  * Ends a processing rendition as failed, refunding its credits in the same write, and calls the client
- * back when it asked to be; false when it was not processing any more (another writer ended it).
+ * back (its event, and its 4K callback when one was asked for); false when it was not processing any
+ * more (another writer ended it).
  */
 export async function failRendition(
   deps: DepsFor<'tasks' | 'queues' | 'now'>,
@@ -64,13 +74,11 @@ export async function failRendition(
 ): Promise<boolean> {
   const job = task.renditions?.[slot];
   if (!job) return false;
-  const failed = await deps.tasks.finishRendition(
-    task.taskId,
-    slot,
-    { status: 'failed', completedAt: deps.now(), error: reason },
-    { keyHash: task.keyHash, credits: job.credits },
-  );
-  if (failed && job.callBackUrl)
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: '4k', rendition: slot });
+  const end = { status: 'failed', completedAt: deps.now(), error: reason } as const;
+  const failed = await deps.tasks.finishRendition(task.taskId, slot, end, {
+    keyHash: task.keyHash,
+    credits: job.credits,
+  });
+  if (failed) await deps.queues.notify(renditionEnd(task, slot, { ...job, ...end }));
   return failed;
 }

@@ -91,16 +91,46 @@ describe('moveTask', () => {
       await moveTask(deps, ended, to, { errorCode: 501, errorMessage: 'boom' });
       expect(writes[0]?.refund).toEqual({ keyHash: 'h', credits: 60 });
       expect(writes[0]?.patch).toMatchObject({ status: to, completedAt: 5_000, updatedAt: 5_000 });
-      expect(notified).toEqual([{ taskId: ended.taskId, keyHash: 'h', event: 'generation' }]);
+      // One message: the outbox of the end's event (with the task as written) and of its callback.
+      expect(notified).toEqual([
+        {
+          taskId: ended.taskId,
+          keyHash: 'h',
+          event: 'generation',
+          change: { type: to, at: 5_000, task: { ...ended, ...writes[0]?.patch } },
+        },
+      ]);
     },
   );
 
-  it('charges nothing back for a success, counts it, and sends no callback without a callBackUrl', async () => {
+  it('charges nothing back for a success, counts it, and queues its event without a callBackUrl too', async () => {
     const { deps, writes, notified, metrics } = world();
     await moveTask(deps, task('submitted'), 'succeeded', { results: [] });
     expect(writes[0]?.refund).toBeUndefined();
     expect(metrics).toEqual(['TasksSucceeded', 'UpstreamLatency']);
+    expect(notified.map((m) => [m.event, m.change?.type, m.change?.task.status])).toEqual([
+      ['generation', 'succeeded', 'succeeded'],
+    ]);
+  });
+
+  it('queues the event of a submit, not of the intent before it nor of a retry back to queued', async () => {
+    const { deps, notified } = world();
+    await moveTask(deps, task('queued'), 'submitting');
+    await moveTask(deps, task('submitting'), 'queued');
     expect(notified).toEqual([]);
+    await moveTask(deps, task('submitting'), 'submitted', { operation: 'op-1' });
+    expect(notified.map((m) => [m.change?.type, m.change?.task.operation, m.change?.at])).toEqual([
+      ['submitted', 'op-1', 5_000],
+    ]);
+  });
+
+  it('goes on without the event of a submit when the notify queue refuses it', async () => {
+    const { deps, metrics } = world();
+    deps.queues.notify = async () => {
+      throw new Error('SQS is down');
+    };
+    expect((await moveTask(deps, task('submitting'), 'submitted'))?.status).toBe('submitted');
+    expect(metrics).toEqual(['EventsNotQueued']);
   });
 
   it('does nothing more when another writer moved the task first', async () => {

@@ -1,6 +1,7 @@
 import type { DepsFor } from '../deps';
 import { IllegalTransitionError } from '../errors';
 import type { RateWindow } from '../rate-window';
+import { changeOfMove } from './change';
 import type { Task, TaskStatus } from './task';
 import { canTransition, isFinal } from './transitions';
 
@@ -37,9 +38,12 @@ export async function moveTask(
   const refund = refunded.has(to) ? { keyHash: task.keyHash, credits: task.credits } : undefined;
   if (!(await deps.tasks.transition(task.taskId, task.status, change, refund, slot))) return undefined;
   const moved: Task = { ...task, ...change };
-  if (!ends) return moved;
+  if (!ends) {
+    await publishChange(deps, task.status, moved);
+    return moved;
+  }
   recordEnd(deps, task, to, patch, now);
-  await notifyEnd(deps, task);
+  await notifyEnd(deps, moved);
   return moved;
 }
 
@@ -63,11 +67,43 @@ function recordEnd(deps: MoveDeps, task: Task, to: TaskStatus, patch: MovePatch,
 }
 
 /**
- * Queues the client's callback for the task's end (when it has a callBackUrl). Also used by the poll
- * stage when a redelivered message finds a task that ended without its notify message going out.
+ * Queues the one notify message of the task's end (the outbox): its event, its Step Functions answer and
+ * the client's callback (when it has a callBackUrl). Also used by the poll stage when a redelivered message
+ * finds a task that ended without its notify message going out.
  */
 export async function notifyEnd(deps: DepsFor<'queues'>, task: Task): Promise<void> {
-  if (task.request.callBackUrl) {
-    await deps.queues.notify({ taskId: task.taskId, keyHash: task.keyHash, event: 'generation' });
+  const type = changeOfMove(task.status, task.status);
+  await deps.queues.notify({
+    taskId: task.taskId,
+    keyHash: task.keyHash,
+    event: 'generation',
+    ...(type && { change: { type, at: task.completedAt ?? task.updatedAt, task } }),
+  });
+}
+
+/**
+ * Queues the event of a change that is not an end (queued, submitted). Never fails the move: the task
+ * goes on without its event when the notify queue refuses it, and that is logged and counted.
+ */
+export async function publishChange(
+  deps: DepsFor<'queues' | 'log' | 'metrics'>,
+  from: Task['status'],
+  task: Task,
+): Promise<void> {
+  const type = changeOfMove(from, task.status);
+  if (!type) return;
+  try {
+    await deps.queues.notify({
+      taskId: task.taskId,
+      keyHash: task.keyHash,
+      event: 'generation',
+      change: { type, at: task.updatedAt, task },
+    });
+  } catch (error) {
+    deps.log.error('task event not queued', {
+      type,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    deps.metrics.count('EventsNotQueued', {});
   }
 }

@@ -143,6 +143,8 @@ export interface Task {
   renditions?: Partial<Record<RenditionSlot, RenditionJob>>;
   /** DynamoDB TTL, epoch seconds. */
   expiresAt: number;
+  /** A Step Functions task token to answer when the task ends (never shown in records or events). */
+  taskToken?: string;
 }
 
 /** URL-safe by construction ([A-Za-z0-9_-]) so clients can paste it into a query string. */
