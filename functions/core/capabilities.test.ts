@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   capabilityCells,
@@ -216,5 +217,13 @@ describe('capabilityRequestOf', () => {
       extend: { video: { bytes: Buffer.alloc(0), mimeType: 'video/mp4' as const } },
     };
     expect(capabilityRequestOf(extend)).toMatchObject({ mode: 'EXTEND', imageCount: 0 });
+  });
+});
+
+describe('the README', () => {
+  it('shows the capability table exactly as capabilityMarkdown() renders it', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /<!-- capabilities:begin -->\n([\s\S]*?)\n<!-- capabilities:end -->/.exec(readme)?.[1];
+    expect(block).toBe(capabilityMarkdown().trimEnd());
   });
 });
