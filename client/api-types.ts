@@ -94,7 +94,7 @@ export interface TaskRecord {
   errorCode: number | null;
   errorMessage: string | null;
   fallbackFlag: boolean;
-  state: string;
+  state: 'waiting' | 'success' | 'fail';
   resultJson: string | null;
   failMsg: string | null;
   creditsConsumed: number;

@@ -11,6 +11,7 @@ const renditionSchema = z.object({
   index: z.number().int().nonnegative(),
   status: z.string().meta({ description: 'processing, ready or failed' }),
   resultUrl: nullableString,
+  made: z.literal('upscaled'),
 });
 
 /** record-info's data (core/api/record-info.ts `toRecord`), as the event's detail carries it. */
@@ -27,6 +28,7 @@ export const taskRecordSchema = z.object({
       originUrls: z.array(z.string()),
       fullResultUrls: z.array(z.string()).nullable(),
       resolution: z.string(),
+      videos: z.array(z.object({ resolution: z.string(), made: z.literal('native') })),
     })
     .nullable(),
   errorCode: z.number().int().nullable(),
@@ -43,6 +45,11 @@ export const taskRecordSchema = z.object({
   seeds: z.number().int(),
   promptSent: nullableString,
   translatedFrom: nullableString,
+  resolution: z.string(),
+  duration: z.number().int(),
+  generateAudio: z.boolean(),
+  sampleCount: z.number().int(),
+  notApplied: z.array(z.string()),
   renditions: z.array(renditionSchema),
   callbacks: z.array(
     z.object({

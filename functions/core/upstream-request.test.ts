@@ -161,22 +161,31 @@ describe('upstreamRequest: the images of a task', () => {
 
 describe('upstreamRequest: Veo 3.1 options', () => {
   it('passes the options the client gave, and none it did not give or the upstream does not apply', async () => {
-    const { deps, task } = harness(1000);
-    const base = task([]);
-    const asked = {
-      ...base,
+    const { deps } = harness(1000);
+    const taskOf = (options: Record<string, unknown>): Task =>
+      newTask({
+        request: generateRequestSchema({ allowLoopback: true, allowHttp: true }).parse({
+          prompt: 'a picture comes to life',
+          enableTranslation: false,
+          ...options,
+        }),
+        paramJson: '{}',
+        keyHash: 'h',
+        credits: 0,
+        provider: 'simulator',
+        now: Date.now(),
+        retentionDays: 14,
+        budgetSeconds: 600,
+      });
+    const base = taskOf({
       aspectRatio: '9:16',
-      notApplied: ['negativePrompt'],
-      request: {
-        ...base.request,
-        generationType: 'TEXT_2_VIDEO',
-        resolution: '1080p',
-        durationSeconds: 8,
-        generateAudio: false,
-        negativePrompt: 'blur',
-        sampleCount: 2,
-      },
-    } as Task;
+      resolution: '1080p',
+      duration: 8,
+      generateAudio: false,
+      negativePrompt: 'blur',
+      sampleCount: 2,
+    });
+    const asked: Task = { ...base, notApplied: ['negativePrompt'] };
     const { request } = await upstreamRequest(deps, asked);
     expect(request).toMatchObject({
       aspectRatio: '9:16',
@@ -187,7 +196,7 @@ describe('upstreamRequest: Veo 3.1 options', () => {
     });
     expect(request).not.toHaveProperty('negativePrompt');
     expect(request).not.toHaveProperty('personGeneration');
-    const plain = await upstreamRequest(deps, { ...base, aspectRatio: '16:9' } as Task);
+    const plain = await upstreamRequest(deps, taskOf({ aspectRatio: '16:9' }));
     expect(Object.keys(plain.request)).not.toContain('resolution');
   });
 });

@@ -39,7 +39,7 @@ describe('VeoServerless inside a foreign app', () => {
   );
 
   it('creates the functions, queues and the tables not given, and no bucket of its own', () => {
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     template.resourceCountIs('AWS::S3::Bucket', 0);
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
     template.resourceCountIs('AWS::SQS::Queue', 6);
@@ -58,7 +58,7 @@ describe('VeoServerless inside a foreign app', () => {
     const configured = functions.filter((fn) =>
       JSON.stringify(fn.Properties.Environment).includes('API_KEYS_TABLE'),
     );
-    expect(configured).toHaveLength(5);
+    expect(configured).toHaveLength(6);
     for (const fn of configured) {
       expect(JSON.stringify(fn.Properties.Environment)).toContain(
         '"API_KEYS_TABLE":"media-platform-api-keys"',

@@ -97,7 +97,7 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
     errorCode: flag >= 2 ? (task.errorCode ?? 501) : null,
     errorMessage: failMsg,
     fallbackFlag: false,
-    state: flag === 0 ? 'waiting' : done ? 'success' : 'fail',
+    state: (flag === 0 ? 'waiting' : done ? 'success' : 'fail') as 'waiting' | 'success' | 'fail',
     resultJson: done ? JSON.stringify({ resultUrls }) : null,
     failMsg,
     creditsConsumed: flag === 1 || flag === 0 ? task.credits : 0,

@@ -29,8 +29,10 @@ describe('sweep', () => {
       });
     }
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
-    expect(world.queues.notified.map((n) => n.message)).toEqual([
-      { taskId: queued.taskId, keyHash: key.keyHash, event: 'generation' },
+    // One notify message per end (the outbox): its event, and the callback where one was asked for.
+    expect(world.queues.notified.map(({ message: m }) => [m.taskId, m.event, m.change?.type])).toEqual([
+      [queued.taskId, 'generation', 'failed'],
+      [submitted.taskId, 'generation', 'failed'],
     ]);
     expect(world.metrics.counts.filter((c) => c.name === 'TasksSwept')).toHaveLength(2);
 
@@ -87,9 +89,9 @@ describe('sweep', () => {
     });
     expect(task?.renditions?.['4k_1']?.status).toBe('processing');
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 120);
-    expect(world.queues.notified.map((n) => n.message)).toEqual([
-      { taskId: done.taskId, keyHash: key.keyHash, event: '4k', rendition: '4k_0' },
-    ]);
+    expect(
+      world.queues.notified.map(({ message: m }) => [m.taskId, m.event, m.rendition, m.change?.type]),
+    ).toEqual([[done.taskId, '4k', '4k_0', 'renditionFailed']]);
     // Watched again at the younger job's deadline; off the index once nothing is open.
     expect(world.tasks.sweepAt.get(done.taskId)).toBe(now + 7_200_000);
     await world.tasks.finishRendition(done.taskId, '4k_1', { status: 'ready', key: 'k', completedAt: 1 });
@@ -124,7 +126,10 @@ describe('sweep', () => {
     expect((await world.tasks.get(finished.taskId))?.renditions?.['4k_0']?.status).toBe('failed');
     // Both tasks' credits are back but the finished generation's.
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60);
-    expect(world.queues.notified.map((n) => n.message.taskId)).toEqual([stuck.taskId]);
+    expect(world.queues.notified.map(({ message: m }) => [m.taskId, m.change?.type])).toEqual([
+      [stuck.taskId, 'failed'],
+      [finished.taskId, 'renditionFailed'],
+    ]);
     expect(world.deadLetters.parked).toEqual([]);
     expect(world.deadLetters.removed).toHaveLength(4);
   });
