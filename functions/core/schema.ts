@@ -162,6 +162,16 @@ const veoOptionFields = {
   sampleCount: optional(sampleCountField),
 };
 
+/** The names of the options the task keeps (VeoOptions), in one list for whoever walks them. */
+export const veoOptionKeys = [
+  'resolution',
+  'durationSeconds',
+  'generateAudio',
+  'negativePrompt',
+  'personGeneration',
+  'sampleCount',
+] as const satisfies readonly (keyof VeoOptions)[];
+
 /** The options as the task keeps them: only those the client gave, so a request without them is as before. */
 export interface VeoOptions {
   resolution?: Resolution;

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import type { DepsFor } from './deps';
 import { ImageRejectedError, InputRejectedError } from './errors';
 import type { SourceImage, UpstreamRequest } from './ports';
-import type { ConcreteAspectRatio } from './schema';
+import { type ConcreteAspectRatio, veoOptionKeys } from './schema';
 import type { Task } from './task/task';
 
 /** What preparing an upstream request uses (the worker). */
@@ -56,14 +56,7 @@ export async function upstreamRequest(
   };
   // Veo 3.1's options as the client gave them (checked at submit); one the upstream does not apply stays out.
   const skipped = new Set(task.notApplied ?? []);
-  for (const field of [
-    'resolution',
-    'durationSeconds',
-    'generateAudio',
-    'negativePrompt',
-    'personGeneration',
-    'sampleCount',
-  ] as const) {
+  for (const field of veoOptionKeys) {
     if (request[field] !== undefined && !skipped.has(field))
       Object.assign(upstream, { [field]: request[field] });
   }

@@ -9,7 +9,13 @@ import { errors, failureMessages, IdempotencyConflictError, KieError, toKieError
 import type { ApiKey, IdempotencyRecord } from '../ports';
 import { PRICED_BASE_SECONDS, taskCredits } from '../pricing';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
-import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
+import {
+  describeIssue,
+  extendRequestSchema,
+  type GenerateRequest,
+  generateRequestSchema,
+  veoOptionKeys,
+} from '../schema';
 import { moveTask, publishChange } from '../task/move';
 import { type AskedVideo, isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
@@ -248,14 +254,7 @@ function judge(
     imageCount: request.imageUrls.length,
   };
   if (request.seeds !== undefined) asking.seed = request.seeds;
-  for (const field of [
-    'resolution',
-    'durationSeconds',
-    'generateAudio',
-    'negativePrompt',
-    'personGeneration',
-    'sampleCount',
-  ] as const) {
+  for (const field of veoOptionKeys) {
     if (request[field] !== undefined) Object.assign(asking, { [field]: request[field] });
   }
   const upstream = deps.settings.providerName;
