@@ -207,7 +207,8 @@ export function describeProvider(provider: Exclude<ProviderName, 'simulator'>) {
     });
 
     it('never submits twice after a worker died between submitting and recording', async () => {
-      // The state a crash leaves behind: the intent recorded, the outcome unknown.
+      // The state a crash leaves behind: the intent recorded, the outcome unknown, and the worker's lease
+      // on it (its timeout) run out, so no live submit can still be holding it.
       const deps = await localDeps();
       const before = await client.credit();
       const prompt = `${provider}: interrupted`;
@@ -222,7 +223,11 @@ export function describeProvider(provider: Exclude<ProviderName, 'simulator'>) {
         budgetSeconds: 600,
       });
       await deps.tasks.createCharged(
-        { ...task, status: 'submitting' },
+        {
+          ...task,
+          status: 'submitting',
+          updatedAt: Date.now() - (deps.settings.workerTimeoutSeconds + 1) * 1000,
+        },
         { keyHash: task.keyHash, credits: 60 },
       );
       await deps.queues.generate({ taskId: task.taskId });

@@ -238,6 +238,7 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/api/v1/chat/credit',
+        '/api/v1/events.schema.json',
         '/api/v1/openapi.json',
         '/api/v1/veo/cancel',
         '/api/v1/veo/extend',

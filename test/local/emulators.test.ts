@@ -61,11 +61,19 @@ describe('startEmulators', () => {
         { AttributeName: 'taskId', AttributeType: 'S' },
         { AttributeName: 'keyHash', AttributeType: 'S' },
         { AttributeName: 'createdAt', AttributeType: 'N' },
+        { AttributeName: 'sweepShard', AttributeType: expect.any(String) },
+        { AttributeName: 'sweepAt', AttributeType: 'N' },
       ]),
     );
-    expect(Table?.AttributeDefinitions).toHaveLength(3);
-    expect(Table?.GlobalSecondaryIndexes).toHaveLength(1);
-    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
+    expect(Table?.AttributeDefinitions).toHaveLength(5);
+    expect(Table?.GlobalSecondaryIndexes).toHaveLength(2);
+    expect(Table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === 'bySweepAt')).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'sweepShard', KeyType: 'HASH' },
+        { AttributeName: 'sweepAt', KeyType: 'RANGE' },
+      ],
+    });
+    expect(Table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === 'byKey')).toMatchObject({
       IndexName: 'byKey',
       KeySchema: [
         { AttributeName: 'keyHash', KeyType: 'HASH' },
