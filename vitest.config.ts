@@ -26,6 +26,7 @@ export default defineConfig({
             'simulator/**/*.test.ts',
             'tools/**/*.test.ts',
             'test/support/**/*.test.ts',
+            'test/docs/**/*.test.ts',
           ],
         },
       },
