@@ -70,10 +70,6 @@ export class ImageRejectedError extends InputRejectedError {
 }
 
 /**
- * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
- * Also thrown by the translator when the translation service is unavailable.
- */
-/**
  * The upstream does not know the model id it was sent (retired, like a preview id, or mistyped): no retry
  * can help; the deployment's setting for that model must change.
  */
@@ -94,6 +90,10 @@ export const modelIdSettings = {
   veo3_lite: { env: 'VEO3_LITE_MODEL_ID', context: 'veo3LiteModelId' },
 } as const;
 
+/**
+ * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
+ * Also thrown by the translator when the translation service is unavailable.
+ */
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
 }
