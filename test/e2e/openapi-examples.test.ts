@@ -77,7 +77,14 @@ describe('OpenAPI examples on the local stack', () => {
     const queued = await queuedTask();
 
     const results: Record<string, number> = {};
-    const sends = operations.flatMap(({ method, path, op }) =>
+    type Send = {
+      method: string;
+      path: string;
+      op: DocumentedOperation;
+      name: string;
+      body?: Record<string, unknown>;
+    };
+    const sends = operations.flatMap(({ method, path, op }): Send[] =>
       op.requestBody
         ? examplesOf(op).map(([name, example]) => ({ method, path, op, name, body: example.value }))
         : [{ method, path, op, name: '', body: undefined }],
