@@ -1,7 +1,11 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type { TaskRecord as ServerTaskRecord } from '../functions/core/api/record-info';
-import type { fourKRequestSchema, generateRequestSchema } from '../functions/core/schema';
-import type { GenerateRequestInput, Get4kRequestInput, TaskRecord } from './api-types';
+import type {
+  extendRequestSchema,
+  fourKRequestSchema,
+  generateRequestSchema,
+} from '../functions/core/schema';
+import type { ExtendRequestInput, GenerateRequestInput, Get4kRequestInput, TaskRecord } from './api-types';
 import type { RequestInput } from './request-types';
 
 type Flat<T> = { [K in keyof T]: T[K] };
@@ -12,6 +16,7 @@ describe('api-types', () => {
     expectTypeOf<GenerateRequestInput>().toEqualTypeOf<
       RequestInput<ReturnType<typeof generateRequestSchema>>
     >();
+    expectTypeOf<ExtendRequestInput>().toEqualTypeOf<RequestInput<ReturnType<typeof extendRequestSchema>>>();
     // The schema coerces `index` from anything; a client sends a number.
     expectTypeOf<Get4kRequestInput>().toEqualTypeOf<
       Flat<Omit<RequestInput<ReturnType<typeof fourKRequestSchema>>, 'index'> & { index?: number }>

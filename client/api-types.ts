@@ -40,6 +40,27 @@ export interface GenerateRequestInput {
   enableFallback?: unknown;
 }
 
+/** POST /veo/extend body; `model` takes kie's extend names and the generate names. */
+export interface ExtendRequestInput {
+  taskId: string;
+  prompt: string;
+  seeds?: number | null;
+  model?: 'fast' | 'quality' | 'veo3_fast' | 'veo3' | null;
+  watermark?: string | null;
+  callBackUrl?: string | null;
+  enableTranslation?: boolean | null;
+  /** An extension is made at 720p and adds 7 seconds; only the upstream's other limits apply. */
+  resolution?: Resolution | null;
+  duration?: DurationSeconds | null;
+  durationSeconds?: DurationSeconds | null;
+  generateAudio?: boolean | null;
+  negativePrompt?: string | null;
+  personGeneration?: PersonGeneration | null;
+  sampleCount?: number | null;
+  /** A Step Functions task token, answered when the task ends (keys allowed by TASK_TOKEN_KEYS only). */
+  taskToken?: string | null;
+}
+
 /** POST /veo/get-4k-video body. */
 export interface Get4kRequestInput {
   taskId: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from '../test/support/fake-api';
-import { type CliIo, parseCli, runCli, UsageError } from './cli';
+import { type CliIo, parseCli, runCli, UsageError, usage } from './cli';
 
 describe('parseCli', () => {
   it('builds the generate request from flags, joining the words of the prompt', () => {
@@ -45,6 +45,72 @@ describe('parseCli', () => {
         enableTranslation: false,
       },
     });
+  });
+
+  it("builds the Veo 3.1 options from flags, in the API's field names", () => {
+    const cli = parseCli([
+      'generate',
+      'a lighthouse',
+      '--model',
+      'veo3_lite',
+      '--aspect-ratio',
+      '9:16',
+      '--resolution',
+      '1080p',
+      '--duration',
+      '8',
+      '--no-audio',
+      '--negative-prompt',
+      'blurry, text',
+      '--person-generation',
+      'allow_adult',
+      '--samples',
+      '2',
+    ]);
+    expect(cli.name === 'generate' && cli.request).toEqual({
+      prompt: 'a lighthouse',
+      model: 'veo3_lite',
+      aspectRatio: '9:16',
+      resolution: '1080p',
+      duration: 8,
+      generateAudio: false,
+      negativePrompt: 'blurry, text',
+      personGeneration: 'allow_adult',
+      sampleCount: 2,
+    });
+    // --aspect stays as the older spelling; given together they must agree.
+    expect(parseCli(['generate', 'x', '--aspect', '9:16', '--aspect-ratio', '9:16'])).toMatchObject({
+      request: { aspectRatio: '9:16' },
+    });
+    expect(
+      parseCli([
+        'extend',
+        'abc',
+        'on',
+        '--resolution',
+        '720p',
+        '--no-audio',
+        '--person-generation',
+        'allow_all',
+      ]),
+    ).toMatchObject({
+      request: { taskId: 'abc', resolution: '720p', generateAudio: false, personGeneration: 'allow_all' },
+    });
+  });
+
+  it('names every Veo 3.1 flag in the help, veo3_lite among the models', () => {
+    for (const flag of [
+      '--aspect-ratio',
+      '--resolution',
+      '--duration',
+      '--no-audio',
+      '--negative-prompt',
+      '--person-generation',
+      '--samples',
+      'veo3_lite',
+    ]) {
+      expect(usage, flag).toContain(flag);
+    }
   });
 
   it('sends only the fields given, and --out implies --wait', () => {
@@ -107,6 +173,10 @@ describe('parseCli', () => {
     [['download', 'abc', '--index', '1.5'], '--index must be a whole number from 0'],
     [['wait', 'abc', '--timeout', '0'], '--timeout must be a positive number of seconds'],
     [['generate', 'x', '--bogus'], "Unknown option '--bogus'"],
+    [['generate', 'x', '--duration', 'long'], '--duration must be a whole number'],
+    [['generate', 'x', '--samples', '1.5'], '--samples must be a whole number'],
+    [['generate', 'x', '--aspect', '16:9', '--aspect-ratio', '9:16'], '--aspect and --aspect-ratio differ'],
+    [['extend', 'abc', 'x', '--samples', '2'], 'extend does not take --samples'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(UsageError);
     expect(() => parseCli(argv)).toThrow(message);
@@ -243,6 +313,49 @@ describe('runCli', () => {
     expect([credit.code, credit.stdout]).toEqual([0, 'credits:  1234\n']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual(record);
+  });
+
+  it("generate sends the options and shows what was asked, and what this upstream did not take; a refusal shows the API's message", async () => {
+    const record = fakeRecord('succeeded', {
+      taskId: 'task_9',
+      task: {
+        asked: { resolution: '1080p', durationSeconds: 8, generateAudio: true, sampleCount: 1 },
+        notApplied: ['seeds'],
+      },
+    });
+    const done = await run(
+      [
+        'generate',
+        'a lighthouse',
+        '--model',
+        'veo3_lite',
+        '--resolution',
+        '1080p',
+        '--seed',
+        '12345',
+        '--wait',
+      ],
+      {
+        'POST /api/v1/veo/generate': () => ok({ taskId: 'task_9' }),
+        'GET /api/v1/veo/record-info': () => ok(record),
+      },
+    );
+    expect(done.code).toBe(0);
+    expect(done.api.requests[0]?.body).toEqual({
+      prompt: 'a lighthouse',
+      model: 'veo3_lite',
+      resolution: '1080p',
+      seeds: 12345,
+    });
+    expect(done.stdout).toContain('asked:    1080p, 8 s, audio, 1 video\n');
+    expect(done.stdout).toContain('not sent: seeds\n');
+    await api?.stop();
+
+    const msg = 'resolution 4k is not available on veo3_lite (gemini)';
+    const refused = await run(['generate', 'x', '--model', 'veo3_lite', '--resolution', '4k'], {
+      'POST /api/v1/veo/generate': () => fail(422, msg),
+    });
+    expect([refused.code, refused.stderr]).toEqual([1, `error: ${msg} (code 422)\n`]);
   });
 
   it('1080p without --wait reports "processing"; with --out it waits and saves the file', async () => {

@@ -27,16 +27,21 @@ const program = process.env.npm_lifecycle_event === 'veo' ? 'npm run veo --' : '
 /** One synopsis per command: shown alone after a usage mistake, all together in the help. */
 const synopses = {
   generate: `generate PROMPT         submit a generation
-      [--model veo3|veo3_fast] [--aspect 16:9|9:16|Auto] [--image URL]... [--type GENERATION_TYPE]
-      [--seed N] [--watermark TEXT] [--callback URL] [--no-translation] [--wait] [--out FILE]`,
+      [--model veo3|veo3_fast|veo3_lite] [--aspect-ratio 16:9|9:16|Auto] [--image URL]... [--type GENERATION_TYPE]
+      [--resolution 720p|1080p|4k] [--duration 4|6|8] [--no-audio] [--negative-prompt TEXT]
+      [--person-generation allow_all|allow_adult|dont_allow] [--samples 1-4]
+      [--seed N] [--watermark TEXT] [--callback URL] [--no-translation] [--wait] [--out FILE]
+      What the deployment's upstream cannot honour is refused by the API, naming the field
+      (its capabilities: GET /api/v1/capabilities.json).`,
   status: "status TASK_ID          show a task's record",
   wait: 'wait TASK_ID            wait until a task ends                [--out FILE]',
   download: "download TASK_ID        save a finished task's video          [--out FILE] [--index N]",
   credit: "credit                  show the key's remaining credits",
-  '1080p': '1080p TASK_ID           the 1080p rendition (16:9 only)       [--index N] [--wait] [--out FILE]',
+  '1080p': '1080p TASK_ID           the 1080p rendition                   [--index N] [--wait] [--out FILE]',
   '4k': '4k TASK_ID              start the 4K rendition       [--index N] [--callback URL] [--wait] [--out FILE]',
   extend: `extend TASK_ID PROMPT   continue a finished video as a new task
-      [--model fast|quality] [--seed N] [--watermark TEXT] [--callback URL] [--wait] [--out FILE]`,
+      [--model fast|quality] [--resolution 720p] [--no-audio] [--negative-prompt TEXT]
+      [--person-generation VALUE] [--seed N] [--watermark TEXT] [--callback URL] [--wait] [--out FILE]`,
 };
 
 export const usage = `Usage: ${program} <command> [options]
@@ -66,6 +71,13 @@ function shortHelp(argv: string[]): string {
 const optionSpec = {
   model: { type: 'string' },
   aspect: { type: 'string' },
+  'aspect-ratio': { type: 'string' },
+  resolution: { type: 'string' },
+  duration: { type: 'string' },
+  'no-audio': { type: 'boolean' },
+  'negative-prompt': { type: 'string' },
+  'person-generation': { type: 'string' },
+  samples: { type: 'string' },
   image: { type: 'string', multiple: true },
   type: { type: 'string' },
   seed: { type: 'string' },
@@ -89,6 +101,13 @@ const commandOptions = {
   generate: [
     'model',
     'aspect',
+    'aspect-ratio',
+    'resolution',
+    'duration',
+    'no-audio',
+    'negative-prompt',
+    'person-generation',
+    'samples',
     'image',
     'type',
     'seed',
@@ -104,7 +123,18 @@ const commandOptions = {
   credit: [],
   '1080p': ['index', 'wait', 'out'],
   '4k': ['index', 'callback', 'wait', 'out'],
-  extend: ['model', 'seed', 'watermark', 'callback', 'wait', 'out'],
+  extend: [
+    'model',
+    'resolution',
+    'no-audio',
+    'negative-prompt',
+    'person-generation',
+    'seed',
+    'watermark',
+    'callback',
+    'wait',
+    'out',
+  ],
 } as const satisfies Record<string, OptionName[]>;
 type CommandName = keyof typeof commandOptions;
 
@@ -176,15 +206,31 @@ export function parseCli(argv: string[]): ParsedCli {
     if (args.length > 0) throw new UsageError(`Unexpected argument "${args[0]}"`);
   };
   const seeds = v.seed === undefined ? undefined : integer(v.seed, 'seed');
+  // Veo 3.1's options (generate and extend); values go to the API unchecked, as the enums below do.
+  const veoOptions = {
+    resolution: v.resolution as GenerateRequestInput['resolution'],
+    generateAudio: v['no-audio'] ? false : undefined,
+    negativePrompt: v['negative-prompt'],
+    personGeneration: v['person-generation'] as GenerateRequestInput['personGeneration'],
+  };
 
   switch (command) {
     case 'generate': {
       // Enum values go to the API unchecked: its schema is the one place that judges them.
+      // --aspect is the older spelling of --aspect-ratio.
+      if (v.aspect !== undefined && v['aspect-ratio'] !== undefined && v.aspect !== v['aspect-ratio'])
+        throw new UsageError('--aspect and --aspect-ratio differ; give one of them');
       const request: GenerateRequestInput = {
         prompt: prompt(),
         model: v.model as GenerateRequestInput['model'],
-        aspectRatio: v.aspect as GenerateRequestInput['aspectRatio'],
+        aspectRatio: (v['aspect-ratio'] ?? v.aspect) as GenerateRequestInput['aspectRatio'],
         generationType: v.type as GenerateRequestInput['generationType'],
+        ...veoOptions,
+        duration:
+          v.duration === undefined
+            ? undefined
+            : (wholeNumber(v.duration, 'duration') as GenerateRequestInput['duration']),
+        sampleCount: v.samples === undefined ? undefined : wholeNumber(v.samples, 'samples'),
         imageUrls: v.image,
         seeds,
         watermark: v.watermark,
@@ -199,6 +245,7 @@ export function parseCli(argv: string[]): ParsedCli {
         taskId: id,
         prompt: prompt(),
         model: v.model as ExtendRequestInput['model'],
+        ...veoOptions,
         seeds,
         watermark: v.watermark,
         callBackUrl: v.callback,
@@ -409,6 +456,15 @@ export function describeRecord(record: TaskRecord): Lines {
   ];
   if (record.successFlag >= 2)
     lines.push(['error', `${record.errorCode ?? ''} ${record.errorMessage ?? ''}`.trim()]);
+  // What was asked of the upstream (absent from an older API or kie.ai's own).
+  if (record.resolution !== undefined) {
+    const videos = record.sampleCount === 1 ? '1 video' : `${record.sampleCount} videos`;
+    lines.push([
+      'asked',
+      `${record.resolution}, ${record.duration} s, ${record.generateAudio ? 'audio' : 'no audio'}, ${videos}`,
+    ]);
+  }
+  if (record.notApplied?.length) lines.push(['not sent', record.notApplied.join(', ')]);
   const full: unknown = record.response?.fullResultUrls;
   for (const url of Array.isArray(full) ? full : []) lines.push(['fullUrl', String(url)]);
   for (const url of record.response?.resultUrls ?? []) lines.push(['url', url]);

@@ -5,7 +5,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 // `.js` in relative imports: the published declarations must resolve under Node's own ESM rules.
-import type { GenerateRequestInput, Get4kRequestInput, RenditionInfo, TaskRecord } from './api-types.js';
+import type {
+  ExtendRequestInput,
+  GenerateRequestInput,
+  Get4kRequestInput,
+  RenditionInfo,
+  TaskRecord,
+} from './api-types.js';
 
 /**
  * A typed client of the veo-serverless API, which is also kie.ai's Veo 3.1 API: point it at either. It
@@ -23,23 +29,18 @@ export interface Envelope<T> {
 export type {
   AspectRatio,
   CallbackAttempt,
+  DurationSeconds,
+  ExtendRequestInput,
   GenerateRequestInput,
   GenerationType,
   Get4kRequestInput,
   Model,
+  PersonGeneration,
   RenditionInfo,
+  Resolution,
   TaskRecord,
+  VideoInfo,
 } from './api-types.js';
-
-/** POST /veo/extend body; `model` takes kie's extend names and the generate names. */
-export interface ExtendRequestInput {
-  taskId: string;
-  prompt: string;
-  seeds?: number | null;
-  model?: 'fast' | 'quality' | 'veo3_fast' | 'veo3' | null;
-  watermark?: string | null;
-  callBackUrl?: string | null;
-}
 
 /** The 1080p rendition: its URL, or not yet (the API's 400 "processing" is a state, not an error). */
 export type Get1080pResult = { ready: true; resultUrl: string } | { ready: false; msg: string };

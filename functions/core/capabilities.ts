@@ -438,7 +438,7 @@ export function checkCapabilities(request: CapabilityRequest, upstream: Upstream
   }
   const lastFrame = request.mode === 'FIRST_AND_LAST_FRAMES_2_VIDEO' && (request.imageCount ?? 1) >= 2;
   if (lastFrame && !cell.lastFrame)
-    return refuse('imageUrls', `a last frame (second image) is not available ${on}`);
+    return refuse('imageUrls', `imageUrls with a last frame (a second image) is not available ${on}`);
   if (!cell.aspectRatios.includes(request.aspectRatio))
     return refuse('aspectRatio', `aspectRatio ${request.aspectRatio} is not available ${on}`);
   const resolution = request.resolution ?? (extend ? EXTENSION_RESOLUTION : '720p');

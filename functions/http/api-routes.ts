@@ -13,7 +13,7 @@ import { errors } from '../core/errors';
 import { taskEventJsonSchema } from '../core/events';
 import type { ApiKey } from '../core/ports';
 import { errorResponse, header, jsonBody, ok } from './envelope';
-import { openApiJson } from './openapi';
+import { capabilitiesJson, openApiJson } from './openapi';
 
 /** What the api function uses: every route's needs, and the key store for authentication. */
 export type ApiDeps = SubmitDeps & RenditionRequestDeps & DepsFor<'apiKeys' | 'videos'>;
@@ -48,7 +48,13 @@ export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStru
   'GET /api/v1/openapi.json': (deps) => ({
     statusCode: 200,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
-    body: openApiJson(deps.settings.urlPolicy),
+    body: openApiJson(deps.settings.urlPolicy, deps.settings.providerName),
+  }),
+  // What this deployment's upstream can do (core/capabilities.ts), for the playground and other clients.
+  'GET /api/v1/capabilities.json': (deps) => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
+    body: capabilitiesJson(deps.settings.providerName),
   }),
   // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
   'GET /api/v1/events.schema.json': () => ({

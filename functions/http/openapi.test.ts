@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { capabilityTable, checkCapabilities, upstreamShapes } from '../core/capabilities';
 import { PROMPT_MAX_CHARS } from '../core/schema';
 import { publicRoutes, routes } from './api-routes';
-import { buildOpenApiDocument, EXAMPLE_TASK_ID, errorCodes, openApiJson, operations } from './openapi';
+import {
+  buildOpenApiDocument,
+  capabilitiesJson,
+  EXAMPLE_TASK_ID,
+  errorCodes,
+  openApiJson,
+  operations,
+} from './openapi';
 
 const policy = { allowLoopback: false, allowHttp: true };
 const doc = buildOpenApiDocument(policy);
@@ -75,7 +83,9 @@ describe('OpenAPI document', () => {
 describe('OpenAPI examples', () => {
   type Documented = {
     parameters?: { name: string; required: boolean; example?: string }[];
-    requestBody?: { content: { 'application/json': { example?: unknown } } };
+    requestBody?: {
+      content: { 'application/json': { examples?: Record<string, { summary: string; value: unknown }> } };
+    };
   };
   const policies = [
     { allowLoopback: false, allowHttp: false },
@@ -90,10 +100,13 @@ describe('OpenAPI examples', () => {
       const documented = (document.paths[op.path] as Record<string, Documented>)[op.method];
       const name = `${op.method} ${op.path}`;
       if (op.body) {
-        const example = documented?.requestBody?.content['application/json'].example;
-        expect(example, name).toBeDefined();
-        const parsed = op.body.safeParse(example);
-        expect(parsed.error?.issues, name).toBeUndefined();
+        const examples = Object.entries(documented?.requestBody?.content['application/json'].examples ?? {});
+        expect(examples.length, name).toBeGreaterThan(0);
+        for (const [exampleName, example] of examples) {
+          expect(example.summary, `${name} ${exampleName}`).toEqual(expect.any(String));
+          const parsed = op.body.safeParse(example.value);
+          expect(parsed.error?.issues, `${name} ${exampleName}`).toBeUndefined();
+        }
       }
       if (op.query) {
         const parameters = documented?.parameters ?? [];
@@ -132,5 +145,100 @@ describe('OpenAPI examples', () => {
       enableFallback: 'string',
     };
     expect(generate?.body?.safeParse(generated).success).toBe(false);
+  });
+});
+
+describe('OpenAPI examples per upstream (core/capabilities.ts)', () => {
+  type Examples = Record<string, { value: Record<string, unknown> }>;
+  const examplesOf = (upstream: string | undefined, path: string): Examples =>
+    (
+      buildOpenApiDocument(policy, upstream).paths[path] as Record<
+        string,
+        { requestBody: { content: { 'application/json': { examples: Examples } } } }
+      >
+    ).post?.requestBody.content['application/json'].examples ?? {};
+
+  it.each(upstreamShapes)(
+    'lists only the bodies %s honours, each judged by the capability table',
+    (upstream) => {
+      const all = examplesOf(undefined, '/api/v1/veo/generate');
+      const shown = examplesOf(upstream, '/api/v1/veo/generate');
+      expect(Object.keys(shown)).toContain('classic');
+      const refused = Object.keys(all).filter((name) => !(name in shown));
+      for (const name of refused) {
+        const body = all[name]?.value ?? {};
+        // Refused by the table, not by accident: the body names a field the table refuses on this upstream.
+        const check = checkCapabilities(
+          {
+            model: body.model as 'veo3',
+            mode: 'TEXT_2_VIDEO',
+            aspectRatio: (body.aspect_ratio ?? body.aspectRatio ?? '16:9') as '16:9',
+            resolution: body.resolution as '720p',
+            durationSeconds: (body.duration ?? body.durationSeconds) as number,
+            generateAudio: body.generateAudio as boolean,
+            negativePrompt: body.negativePrompt as string,
+            personGeneration: body.personGeneration as 'allow_all',
+            sampleCount: body.sampleCount as number,
+          },
+          upstream,
+        );
+        expect(check.ok, `${upstream} ${name}`).toBe(false);
+      }
+      expect(Object.keys(examplesOf(upstream, '/api/v1/veo/extend'))).toContain('classic');
+    },
+  );
+
+  it('together the examples use every Veo 3.1 field of issue 15, and veo3_lite', () => {
+    const bodies = Object.values(examplesOf(undefined, '/api/v1/veo/generate')).map((e) => e.value);
+    const fields = new Set(bodies.flatMap((body) => Object.keys(body)));
+    for (const field of [
+      'aspect_ratio',
+      'resolution',
+      'duration',
+      'durationSeconds',
+      'generateAudio',
+      'negativePrompt',
+      'personGeneration',
+      'sampleCount',
+      'seeds',
+    ]) {
+      expect(fields, field).toContain(field);
+    }
+    expect(bodies.map((body) => body.model)).toContain('veo3_lite');
+    // A kie deployment refuses negativePrompt: its document does not offer it.
+    const kie = Object.values(examplesOf('kie', '/api/v1/veo/generate')).map((e) => e.value);
+    expect(kie.some((body) => 'negativePrompt' in body)).toBe(false);
+  });
+
+  it("shows record-info's answer as the record builder makes it: notApplied, native and upscaled files", () => {
+    const ok = (
+      doc.paths['/api/v1/veo/record-info'] as Record<
+        string,
+        {
+          responses: {
+            200: { content: { 'application/json': { example: { data: Record<string, unknown> } } } };
+          };
+        }
+      >
+    ).get?.responses[200].content['application/json'].example;
+    expect(ok?.data).toMatchObject({
+      successFlag: 1,
+      notApplied: ['seeds'],
+      resolution: '4k',
+      duration: 8,
+      response: { videos: [{ resolution: '4k', made: 'native' }] },
+      renditions: [{ resolution: '1080p', made: 'upscaled' }],
+    });
+  });
+
+  it("serves the upstream's capabilities as data", () => {
+    const served = JSON.parse(capabilitiesJson('vertex')) as { upstream: string; options: unknown };
+    expect(served).toMatchObject({ upstream: 'vertex', options: capabilityTable.vertex.options });
+    expect(JSON.parse(capabilitiesJson('fake'))).toEqual({
+      upstream: 'fake',
+      models: null,
+      options: null,
+      rules: null,
+    });
   });
 });

@@ -1,4 +1,12 @@
 import * as z from 'zod';
+import { toRecord } from '../core/api/record-info';
+import {
+  type CapabilityRequest,
+  capabilityTable,
+  checkCapabilities,
+  type UpstreamShape,
+  upstreamShapes,
+} from '../core/capabilities';
 import { taskEventJsonSchema } from '../core/events';
 import {
   cancelRequestSchema,
@@ -8,7 +16,9 @@ import {
   hdQuerySchema,
   recordInfoQuerySchema,
   tasksQuerySchema,
+  veoOptionKeys,
 } from '../core/schema';
+import type { Task } from '../core/task';
 import type { UrlPolicy } from '../core/url-guard';
 
 /**
@@ -28,14 +38,25 @@ export interface Operation {
   /** A value for each query parameter that the query schema accepts ("Try it out" fills them in). */
   queryExample?: Record<string, string>;
   body?: z.ZodType;
-  /** A body the body schema accepts: written out, as the one JSON Schema would generate is not valid. */
-  bodyExample?: Record<string, unknown>;
+  /**
+   * Bodies the body schema accepts, by name (the first is what "Try it out" fills in): written out, as
+   * the one JSON Schema would generate is not valid. Only those the deployment's upstream can honour
+   * (core/capabilities.ts) are listed, so every example shown works where it is shown.
+   */
+  bodyExamples?: Record<string, BodyExample>;
   /** Which task the examples' `taskId` must name for the call to succeed, said in the document. */
   needs?: 'a finished 16:9 task' | 'a finished task' | 'a queued task' | 'any task';
   /** JSON Schema of the envelope's `data` on success. */
   data: JsonSchema;
+  /** An example of the envelope's `data` on success. */
+  dataExample?: unknown;
   /** Error codes beyond the ones every authenticated route can answer (401, 422, 500). */
   errors?: number[];
+}
+
+export interface BodyExample {
+  summary: string;
+  value: Record<string, unknown>;
 }
 
 const str = { type: 'string' } as const;
@@ -81,21 +102,202 @@ export const errorCodes: Record<number, string> = {
   505: 'feature disabled by configuration',
 };
 
-/** Every operation of the API, with examples each of its schemas accepts (checked by openapi.test.ts). */
-export function operations(policy: UrlPolicy): Operation[] {
+const examplePrompt = 'A golden retriever running along a beach at sunset, slow motion';
+
+/**
+ * generate's examples: kie.ai's classic request first, then the Veo 3.1 fields (issue 15) the way the
+ * clients send them. Which are shown depends on the deployment's upstream (see `honoured`).
+ */
+const generateExamples: Record<string, BodyExample> = {
+  classic: {
+    summary: 'kie.ai classic: model, aspectRatio, seeds',
+    value: {
+      prompt: examplePrompt,
+      model: 'veo3_fast',
+      aspectRatio: '16:9',
+      seeds: 12345,
+      enableTranslation: true,
+    },
+  },
+  kie2026: {
+    summary: "kie.ai 2026: aspect_ratio, resolution, duration and Lite, as kie's current clients send them",
+    value: {
+      prompt: 'A lighthouse at dusk, waves below',
+      model: 'veo3_lite',
+      aspect_ratio: '9:16',
+      resolution: '1080p',
+      duration: 8,
+    },
+  },
+  short: {
+    summary: 'A 4-second 720p clip',
+    value: { prompt: 'A paper boat drifting down a rain gutter', model: 'veo3_fast', duration: 4 },
+  },
+  options: {
+    summary: 'Every Veo 3.1 option at values most upstreams honour: 4K, 8 s, audio, negative prompt, people',
+    value: {
+      prompt: examplePrompt,
+      model: 'veo3',
+      aspect_ratio: '16:9',
+      resolution: '4k',
+      durationSeconds: 8,
+      generateAudio: true,
+      negativePrompt: 'blurry, low quality, text overlays',
+      personGeneration: 'allow_all',
+      sampleCount: 1,
+      seeds: 12345,
+    },
+  },
+  silentSamples: {
+    summary: 'Two silent 1080p videos in one task (Vertex AI: generateAudio false, sampleCount up to 4)',
+    value: {
+      prompt: examplePrompt,
+      model: 'veo3_fast',
+      resolution: '1080p',
+      duration: 8,
+      generateAudio: false,
+      sampleCount: 2,
+      personGeneration: 'allow_adult',
+      seeds: 12345,
+    },
+  },
+};
+
+const extendExamples: Record<string, BodyExample> = {
+  classic: {
+    summary: "kie.ai's extend: the finished task, a prompt, the model",
+    value: { taskId: EXAMPLE_TASK_ID, prompt: 'The dog stops, turns to the camera and barks', model: 'fast' },
+  },
+  options: {
+    summary: 'With the Veo 3.1 options an extension takes (made at 720p, 7 seconds longer)',
+    value: {
+      taskId: EXAMPLE_TASK_ID,
+      prompt: 'The dog runs into the waves',
+      model: 'fast',
+      resolution: '720p',
+      negativePrompt: 'blurry',
+      personGeneration: 'allow_all',
+      seeds: 23456,
+    },
+  },
+};
+
+function isUpstreamShape(name: string | undefined): name is UpstreamShape {
+  return (upstreamShapes as readonly (string | undefined)[]).includes(name);
+}
+
+/**
+ * Whether the upstream honours an example body, judged as submit judges it (core/capabilities.ts);
+ * without a known upstream every example is kept. A body the schema refuses is kept too, so the unit
+ * test that parses every example reports it instead of it vanishing.
+ */
+function honoured(
+  upstream: string | undefined,
+  schema: z.ZodType,
+  body: Record<string, unknown>,
+  extend: boolean,
+) {
+  if (!isUpstreamShape(upstream)) return true;
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) return true;
+  const request = parsed.data as Record<string, unknown> & {
+    model: CapabilityRequest['model'];
+    generationType?: CapabilityRequest['mode'];
+    aspectRatio?: string;
+    imageUrls?: string[];
+    seeds?: number;
+  };
+  const asking: CapabilityRequest = {
+    model: request.model,
+    mode: extend ? 'EXTEND' : (request.generationType ?? 'TEXT_2_VIDEO'),
+    aspectRatio: request.aspectRatio === '9:16' ? '9:16' : '16:9',
+    imageCount: request.imageUrls?.length ?? 0,
+  };
+  if (request.seeds !== undefined) asking.seed = request.seeds;
+  for (const field of veoOptionKeys) {
+    if (request[field] !== undefined) Object.assign(asking, { [field]: request[field] });
+  }
+  return checkCapabilities(asking, upstream).ok;
+}
+
+function examplesFor(
+  upstream: string | undefined,
+  schema: z.ZodType,
+  examples: Record<string, BodyExample>,
+  extend: boolean,
+): Record<string, BodyExample> {
+  return Object.fromEntries(
+    Object.entries(examples).filter(([, example]) => honoured(upstream, schema, example.value, extend)),
+  );
+}
+
+/**
+ * record-info's example: a finished task made from the `options` example on the Gemini API, built by the
+ * record builder itself, so it shows what the API answers: `seeds` not applied there (listed in
+ * `notApplied`), the native 4K video (`made: native`) and an upscaled 1080p rendition asked for later.
+ */
+function recordExample(): unknown {
+  const created = Date.UTC(2026, 10, 30, 9, 0, 0);
+  const task: Task = {
+    taskId: EXAMPLE_TASK_ID,
+    keyHash: '0'.repeat(64),
+    status: 'succeeded',
+    request: {
+      prompt: examplePrompt,
+      imageUrls: [],
+      model: 'veo3',
+      generationType: 'TEXT_2_VIDEO',
+      aspectRatio: '16:9',
+      seeds: 12345,
+      watermark: undefined,
+      callBackUrl: undefined,
+      enableTranslation: true,
+      resolution: '4k',
+      durationSeconds: 8,
+      negativePrompt: 'blurry, low quality, text overlays',
+      personGeneration: 'allow_all',
+    },
+    paramJson: JSON.stringify(generateExamples.options?.value),
+    seeds: 12345,
+    aspectRatio: '16:9',
+    promptSent: examplePrompt,
+    provider: 'gemini',
+    asked: { resolution: '4k', durationSeconds: 8, generateAudio: true, sampleCount: 1 },
+    notApplied: ['seeds'],
+    credits: 450,
+    createdAt: created,
+    updatedAt: created + 95_000,
+    completedAt: created + 95_000,
+    deadlineAt: created + 1_800_000,
+    polls: 9,
+    results: [{ key: 'videos/x/0.mp4', originKey: 'videos/x/0.mp4', resolution: '4k' }],
+    expiresAt: 0,
+  };
+  const url = (name: string) =>
+    `https://veo-videos.s3.us-east-1.amazonaws.com/videos/${EXAMPLE_TASK_ID}/${name}?X-Amz-Signature=…`;
+  return toRecord(task, {
+    resultUrls: [url('0.mp4')],
+    originUrls: [url('0.mp4')],
+    renditions: [
+      { resolution: '1080p', index: 0, status: 'ready', resultUrl: url('1080p-0.mp4'), made: 'upscaled' },
+    ],
+  });
+}
+
+/**
+ * Every operation of the API, with examples each of its schemas accepts (checked by openapi.test.ts);
+ * `upstream` (the deployment's provider) picks the request examples it can honour.
+ */
+export function operations(policy: UrlPolicy, upstream?: string): Operation[] {
+  const generateBody = generateRequestSchema(policy);
+  const extendBody = extendRequestSchema(policy);
   return [
     {
       method: 'post',
       path: '/api/v1/veo/generate',
       summary: 'Start a video generation',
-      body: generateRequestSchema(policy),
-      bodyExample: {
-        prompt: 'A golden retriever running along a beach at sunset, slow motion',
-        model: 'veo3_fast',
-        aspectRatio: '16:9',
-        seeds: 12345,
-        enableTranslation: true,
-      },
+      body: generateBody,
+      bodyExamples: examplesFor(upstream, generateBody, generateExamples, false),
       data: taskIdData,
       errors: [402, 429, 505],
     },
@@ -108,8 +310,10 @@ export function operations(policy: UrlPolicy): Operation[] {
       needs: 'any task',
       data: {
         type: 'object',
-        description: "kie.ai's record, plus aspectRatio, seeds, promptSent, callbacks",
+        description:
+          "kie.ai's record, plus aspectRatio, seeds, promptSent, callbacks; what was asked (resolution, duration, generateAudio, sampleCount), the fields accepted but not passed on by this upstream (notApplied), and how each file was made (response.videos and renditions: native or upscaled)",
       },
+      dataExample: recordExample(),
     },
     {
       method: 'get',
@@ -132,7 +336,9 @@ export function operations(policy: UrlPolicy): Operation[] {
       path: '/api/v1/veo/get-4k-video',
       summary: 'Start a 4K rendition of a finished task (called back when ready)',
       body: fourKRequestSchema(policy),
-      bodyExample: { taskId: EXAMPLE_TASK_ID, index: 0 },
+      bodyExamples: {
+        index0: { summary: 'The first video of the task', value: { taskId: EXAMPLE_TASK_ID, index: 0 } },
+      },
       needs: 'a finished task',
       data: {
         type: 'object',
@@ -144,12 +350,8 @@ export function operations(policy: UrlPolicy): Operation[] {
       method: 'post',
       path: '/api/v1/veo/extend',
       summary: 'Continue a finished video as a new task',
-      body: extendRequestSchema(policy),
-      bodyExample: {
-        taskId: EXAMPLE_TASK_ID,
-        prompt: 'The dog stops, turns to the camera and barks',
-        model: 'fast',
-      },
+      body: extendBody,
+      bodyExamples: examplesFor(upstream, extendBody, extendExamples, true),
       needs: 'a finished task',
       data: taskIdData,
       errors: [402, 429, 505],
@@ -175,7 +377,7 @@ export function operations(policy: UrlPolicy): Operation[] {
       summary:
         'Cancel a task the upstream does not have yet, refunding it (beyond kie.ai); afterwards it reads as successFlag 2, errorCode 400, "cancelled by the client"',
       body: cancelRequestSchema,
-      bodyExample: { taskId: EXAMPLE_TASK_ID },
+      bodyExamples: { queued: { summary: 'A task still queued', value: { taskId: EXAMPLE_TASK_ID } } },
       needs: 'a queued task',
       data: { $ref: '#/components/schemas/CompactRecord' },
     },
@@ -185,6 +387,23 @@ export function operations(policy: UrlPolicy): Operation[] {
       summary: 'This document (no API key needed; served as is, not in the envelope)',
       public: true,
       data: { type: 'object' },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/capabilities.json',
+      summary:
+        "What this deployment's upstream can do (no API key needed; served as is): per model its modes, ratios, resolutions and durations, the options it passes on, and the rules between them, each with its source",
+      public: true,
+      data: {
+        type: 'object',
+        properties: {
+          upstream: str,
+          models: { type: ['object', 'null'] },
+          options: { type: ['object', 'null'] },
+          rules: { type: ['array', 'null'] },
+        },
+        required: ['upstream', 'models', 'options', 'rules'],
+      },
     },
     {
       method: 'get',
@@ -241,7 +460,7 @@ function operationObject(op: Operation) {
         content: {
           'application/json': {
             schema: jsonSchema(op.body),
-            ...(op.bodyExample && { example: op.bodyExample }),
+            ...(op.bodyExamples && { examples: op.bodyExamples }),
           },
         },
       },
@@ -249,7 +468,14 @@ function operationObject(op: Operation) {
     responses: {
       200: {
         description: 'success',
-        content: { 'application/json': { schema: op.public ? op.data : envelopeOf(op.data) } },
+        content: {
+          'application/json': {
+            schema: op.public ? op.data : envelopeOf(op.data),
+            ...(op.dataExample !== undefined && {
+              example: { code: 200, msg: 'success', data: op.dataExample },
+            }),
+          },
+        },
       },
       ...Object.fromEntries(
         codes.sort((a, b) => a - b).map((code) => [code, { $ref: `#/components/responses/E${code}` }]),
@@ -258,9 +484,9 @@ function operationObject(op: Operation) {
   };
 }
 
-export function buildOpenApiDocument(policy: UrlPolicy) {
+export function buildOpenApiDocument(policy: UrlPolicy, upstream?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of operations(policy)) {
+  for (const op of operations(policy, upstream)) {
     paths[op.path] = { ...paths[op.path], [op.method]: operationObject(op) };
   }
   return {
@@ -305,15 +531,34 @@ export function buildOpenApiDocument(policy: UrlPolicy) {
 
 export type OpenApiDocument = ReturnType<typeof buildOpenApiDocument>;
 
-// Built once per policy (one per deployment) and kept for the life of the function instance.
-const cache = new WeakMap<UrlPolicy, string>();
+// Built once per policy and upstream (one per deployment) and kept for the life of the function instance.
+const cache = new WeakMap<UrlPolicy, Map<string, string>>();
+
+/**
+ * GET /api/v1/capabilities.json: the capability table's entry for the deployment's upstream, as data
+ * (null for a provider outside the table, e.g. a test's fake: it is then not checked at submit either).
+ */
+export function capabilitiesJson(upstream: string): string {
+  const table = isUpstreamShape(upstream) ? capabilityTable[upstream] : undefined;
+  return JSON.stringify({
+    upstream,
+    models: table?.models ?? null,
+    options: table?.options ?? null,
+    rules: table?.rules ?? null,
+  });
+}
 
 /** The document as served: JSON text, built on first use. */
-export function openApiJson(policy: UrlPolicy): string {
-  let json = cache.get(policy);
+export function openApiJson(policy: UrlPolicy, upstream?: string): string {
+  let byUpstream = cache.get(policy);
+  if (!byUpstream) {
+    byUpstream = new Map();
+    cache.set(policy, byUpstream);
+  }
+  let json = byUpstream.get(upstream ?? '');
   if (!json) {
-    json = JSON.stringify(buildOpenApiDocument(policy));
-    cache.set(policy, json);
+    json = JSON.stringify(buildOpenApiDocument(policy, upstream));
+    byUpstream.set(upstream ?? '', json);
   }
   return json;
 }

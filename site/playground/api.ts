@@ -25,6 +25,13 @@ export interface TaskRecord {
   aspectRatio: string;
   seeds: number;
   promptSent: string | null;
+  /** What was asked of the upstream, defaults filled in. */
+  resolution: string;
+  duration: number;
+  generateAudio: boolean;
+  sampleCount: number;
+  /** Fields accepted but not passed on by this upstream (e.g. seeds on the Gemini API). */
+  notApplied: string[];
   renditions?: Rendition[];
 }
 

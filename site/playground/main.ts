@@ -1,4 +1,5 @@
 import { ApiError, api, type TaskLine, type TaskRecord } from './api';
+import { type Choices, isUpstreamShape, refusal, refusedChoices, type SelectControl } from './choices';
 
 /**
  * The playground: paste a key, submit a generation, watch record-info until the video plays, and pick
@@ -24,6 +25,13 @@ const ui = {
   model: byId<HTMLSelectElement>('model'),
   aspectRatio: byId<HTMLSelectElement>('aspect-ratio'),
   generationType: byId<HTMLSelectElement>('generation-type'),
+  resolution: byId<HTMLSelectElement>('resolution'),
+  duration: byId<HTMLSelectElement>('duration'),
+  sampleCount: byId<HTMLSelectElement>('sample-count'),
+  personGeneration: byId<HTMLSelectElement>('person-generation'),
+  negativePrompt: byId<HTMLInputElement>('negative-prompt'),
+  generateAudio: byId<HTMLInputElement>('generate-audio'),
+  capabilities: byId<HTMLElement>('capabilities'),
   seed: byId<HTMLInputElement>('seed'),
   watermark: byId<HTMLInputElement>('watermark'),
   imageUrls: byId<HTMLTextAreaElement>('image-urls'),
@@ -35,6 +43,7 @@ const ui = {
   flag: byId<HTMLElement>('task-flag'),
   elapsed: byId<HTMLElement>('task-elapsed'),
   taskPrompt: byId<HTMLElement>('task-prompt'),
+  asked: byId<HTMLElement>('task-asked'),
   fail: byId<HTMLElement>('task-fail'),
   progress: byId<HTMLElement>('task-progress'),
   progressText: byId<HTMLElement>('task-progress-text'),
@@ -76,23 +85,104 @@ function requireKey(): string | undefined {
   return undefined;
 }
 
-/** The request as the user wrote it; the API alone validates it, so its own message is what shows. */
+function imageUrls(): string[] {
+  return ui.imageUrls.value
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The request as the user wrote it; the API alone validates it, so its own message is what shows.
+ * Resolution and duration are always sent (as kie's clients do); the other options only when changed.
+ */
 function generateRequest(): Record<string, unknown> {
   const body: Record<string, unknown> = {
     prompt: ui.prompt.value,
     model: ui.model.value,
     aspectRatio: ui.aspectRatio.value,
+    resolution: ui.resolution.value,
+    duration: Number(ui.duration.value),
   };
   if (ui.generationType.value) body.generationType = ui.generationType.value;
+  if (!ui.generateAudio.checked) body.generateAudio = false;
+  if (ui.negativePrompt.value.trim()) body.negativePrompt = ui.negativePrompt.value;
+  if (ui.personGeneration.value) body.personGeneration = ui.personGeneration.value;
+  if (ui.sampleCount.value !== '1') body.sampleCount = Number(ui.sampleCount.value);
   const seed = ui.seed.value.trim();
   if (seed) body.seeds = /^-?\d+$/.test(seed) ? Number(seed) : seed;
   if (ui.watermark.value.trim()) body.watermark = ui.watermark.value;
-  const imageUrls = ui.imageUrls.value
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean);
-  if (imageUrls.length > 0) body.imageUrls = imageUrls;
+  const images = imageUrls();
+  if (images.length > 0) body.imageUrls = images;
   return body;
+}
+
+/** The deployment's upstream, once GET /api/v1/capabilities.json has said it; undefined: offer everything. */
+let upstream: string | undefined;
+
+const selects: Record<SelectControl, HTMLSelectElement> = {
+  model: ui.model,
+  generationType: ui.generationType,
+  aspectRatio: ui.aspectRatio,
+  resolution: ui.resolution,
+  duration: ui.duration,
+  sampleCount: ui.sampleCount,
+  personGeneration: ui.personGeneration,
+};
+
+function choices(): Choices {
+  return {
+    model: ui.model.value,
+    generationType: ui.generationType.value,
+    aspectRatio: ui.aspectRatio.value,
+    resolution: ui.resolution.value,
+    duration: ui.duration.value,
+    sampleCount: ui.sampleCount.value,
+    personGeneration: ui.personGeneration.value,
+    negativePrompt: ui.negativePrompt.value,
+    generateAudio: ui.generateAudio.checked,
+    imageCount: imageUrls().length,
+  };
+}
+
+/**
+ * Greys out what the upstream cannot honour with the other choices as they stand (the reason in the
+ * option's title), so every choice left leads to a request it accepts. When the choices already stand
+ * refused (e.g. images typed in), nothing is greyed out and the reason is shown instead.
+ */
+function offerWhatTheUpstreamCanDo(): void {
+  if (!isUpstreamShape(upstream)) return;
+  const chosen = choices();
+  const now = refusal(chosen, upstream);
+  const refused = refusedChoices(chosen, upstream);
+  for (const [control, select] of Object.entries(selects) as [SelectControl, HTMLSelectElement][]) {
+    for (const option of select.options) {
+      const why = now ? undefined : refused.selects[control].get(option.value);
+      option.disabled = why !== undefined;
+      option.title = why ?? '';
+    }
+  }
+  const audioWhy = now || ui.generateAudio.checked === false ? undefined : refused.audioOff;
+  ui.generateAudio.disabled = audioWhy !== undefined;
+  ui.generateAudio.title = audioWhy ?? '';
+  const negativeWhy = now ? undefined : refused.negativePrompt;
+  ui.negativePrompt.disabled = negativeWhy !== undefined;
+  ui.negativePrompt.title = negativeWhy ?? '';
+  ui.capabilities.textContent = now
+    ? `The upstream (${upstream}) would refuse this: ${now}`
+    : `Upstream: ${upstream}. Greyed-out choices are ones it cannot honour with the others as chosen (hover for why).`;
+}
+
+async function loadCapabilities(): Promise<void> {
+  try {
+    const response = await fetch('/api/v1/capabilities.json', { cache: 'no-store' });
+    const served = (await response.json()) as { upstream?: unknown; models?: unknown };
+    upstream = typeof served.upstream === 'string' ? served.upstream : undefined;
+    if (isUpstreamShape(upstream)) offerWhatTheUpstreamCanDo();
+    else ui.capabilities.textContent = `Upstream: ${upstream ?? 'unknown'} (every choice is offered).`;
+  } catch (error) {
+    ui.capabilities.textContent = `Could not read what the upstream can do: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -144,6 +234,7 @@ function renderRecord(record: TaskRecord): void {
   ui.state.className = `state-${record.state}`;
   ui.flag.textContent = flagNames[record.successFlag] ?? String(record.successFlag);
   ui.taskPrompt.textContent = record.promptSent ?? '';
+  ui.asked.textContent = askedText(record);
   renderElapsed();
   ui.fail.hidden = record.failMsg === null;
   ui.fail.textContent = record.failMsg === null ? '' : `${record.errorCode ?? ''}: ${record.failMsg}`;
@@ -152,7 +243,9 @@ function renderRecord(record: TaskRecord): void {
   const resultUrl = result?.resultUrls[0];
   // Only a finished video has a player and renditions to ask for: not while waiting, not after a failure.
   ui.renditionActions.hidden = !resultUrl;
-  ui.request1080p.hidden = record.aspectRatio !== '16:9';
+  // A task made at 1080p or 4K already is that file: only a higher rendition is worth asking for.
+  ui.request1080p.hidden = record.resolution === '1080p' || record.resolution === '4k';
+  ui.request4k.hidden = record.resolution === '4k';
   ui.video.hidden = !resultUrl;
   if (!result) {
     ui.downloads.replaceChildren();
@@ -176,6 +269,18 @@ function renderRecord(record: TaskRecord): void {
     else items.push(note(`${name}: ${rendition.status}…`));
   }
   ui.downloads.replaceChildren(...items);
+}
+
+function askedText(record: TaskRecord): string {
+  const facts = [
+    record.resolution,
+    `${record.duration} s`,
+    record.generateAudio ? 'audio' : 'no audio',
+    record.sampleCount === 1 ? '1 video' : `${record.sampleCount} videos`,
+    record.aspectRatio,
+  ];
+  if (record.notApplied.length > 0) facts.push(`not applied here: ${record.notApplied.join(', ')}`);
+  return facts.filter(Boolean).join(' · ');
 }
 
 const pending = (record: TaskRecord) =>
@@ -320,6 +425,9 @@ ui.form.addEventListener('submit', (event) => {
     });
 });
 
+ui.form.addEventListener('change', offerWhatTheUpstreamCanDo);
+ui.form.addEventListener('input', offerWhatTheUpstreamCanDo);
+
 ui.key.addEventListener('input', () => {
   const key = currentKey();
   if (key) sessionStorage.setItem(keyItem, key);
@@ -360,6 +468,8 @@ async function requestRendition(request: (key: string, taskId: string) => Promis
 
 ui.request1080p.addEventListener('click', () => void requestRendition(api.get1080p));
 ui.request4k.addEventListener('click', () => void requestRendition(api.get4k));
+
+void loadCapabilities();
 
 const saved = sessionStorage.getItem(keyItem);
 if (saved) {

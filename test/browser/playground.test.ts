@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import {
+  type CapabilityRequest,
+  checkCapabilities,
+  type UpstreamShape,
+} from '../../functions/core/capabilities';
 import { publicRoutes, routes } from '../../functions/http/api-routes';
 import { type Started, startNpm, stopNpm } from './npm-start';
 
@@ -181,6 +186,105 @@ describe('playground', () => {
     // The browser logs the refused request itself; nothing else may go wrong, least of all the CSP.
     expect(cspViolations()).toEqual([]);
     expect(problems.filter((p) => !/status of 422/.test(p))).toEqual([]);
+  });
+});
+
+describe('playground choices', () => {
+  /** Each option of a select: its value and whether the page greyed it out. */
+  const optionsOf = (select: string) =>
+    page
+      .locator(`${select} option`)
+      .evaluateAll((options) =>
+        options.map((o) => [(o as HTMLOptionElement).value, (o as HTMLOptionElement).disabled]),
+      );
+
+  it('offers only what the upstream can do, as the capability table says, and the video is what was chosen', async () => {
+    const apiBase = started.playgroundUrl.replace(/\/playground$/, '/api/v1');
+    const served = (await (await fetch(`${apiBase}/capabilities.json`)).json()) as {
+      upstream: UpstreamShape;
+    };
+    await page.goto(started.playgroundUrl);
+    await page
+      .locator('#capabilities', { hasText: `Upstream: ${served.upstream}.` })
+      .waitFor({ timeout: 10_000 });
+    await page.fill('#api-key', started.apiKey);
+    await page.fill('#prompt', 'A lighthouse at dusk, waves below');
+    await page.selectOption('#model', 'veo3_lite');
+    await page.selectOption('#aspect-ratio', '9:16');
+    await page.selectOption('#resolution', '1080p');
+
+    // What the table says of each choice, the others as chosen; the page must grey out exactly those.
+    const chosen: CapabilityRequest = {
+      model: 'veo3_lite',
+      mode: 'TEXT_2_VIDEO',
+      aspectRatio: '9:16',
+      imageCount: 0,
+      resolution: '1080p',
+      durationSeconds: 8,
+      generateAudio: true,
+      sampleCount: 1,
+    };
+    const refused = (change: Partial<CapabilityRequest>) =>
+      !checkCapabilities({ ...chosen, ...change }, served.upstream).ok;
+    expect(await optionsOf('#resolution')).toEqual(
+      (['720p', '1080p', '4k'] as const).map((resolution) => [resolution, refused({ resolution })]),
+    );
+    expect(await optionsOf('#duration')).toEqual(
+      [8, 6, 4].map((durationSeconds) => [String(durationSeconds), refused({ durationSeconds })]),
+    );
+    expect(await optionsOf('#sample-count')).toEqual(
+      [1, 2, 3, 4].map((sampleCount) => [String(sampleCount), refused({ sampleCount })]),
+    );
+    expect(await optionsOf('#person-generation')).toEqual(
+      (['', 'allow_all', 'allow_adult', 'dont_allow'] as const).map((personGeneration) => [
+        personGeneration,
+        personGeneration === '' ? false : refused({ personGeneration }),
+      ]),
+    );
+    expect(await optionsOf('#model')).toEqual(
+      (['veo3', 'veo3_fast', 'veo3_lite'] as const)
+        .map((model) => [model, refused({ model })])
+        .sort(
+          // The page lists veo3_fast first.
+          (a, b) => (a[0] === 'veo3_fast' ? -1 : b[0] === 'veo3_fast' ? 1 : 0),
+        ),
+    );
+    expect(await page.isDisabled('#generate-audio')).toBe(refused({ generateAudio: false }));
+    expect(await page.isDisabled('#negative-prompt')).toBe(refused({ negativePrompt: 'blurry' }));
+    // The local stack speaks the Gemini API: no 4K on Lite, 1080p only at 8 s, one video, always audio.
+    expect(served.upstream).toBe('simulator');
+    expect(await optionsOf('#resolution')).toContainEqual(['4k', true]);
+    expect(await optionsOf('#duration')).toContainEqual(['4', true]);
+    expect(await optionsOf('#sample-count')).toContainEqual(['2', true]);
+    expect(await page.isDisabled('#generate-audio')).toBe(true);
+    expect(await page.locator('#resolution option[value="4k"]').getAttribute('title')).toBe(
+      'resolution 4k is not available on veo3_lite (simulator)',
+    );
+
+    const sent = page.waitForRequest((request) => request.url().endsWith('/api/v1/veo/generate'));
+    await page.click('#submit');
+    expect((await sent).postDataJSON()).toMatchObject({
+      model: 'veo3_lite',
+      aspectRatio: '9:16',
+      resolution: '1080p',
+      duration: 8,
+    });
+    await page.locator('#task-state', { hasText: 'success' }).waitFor({ timeout: 45_000 });
+    expect(await page.textContent('#task-asked')).toBe('1080p · 8 s · audio · 1 video · 9:16');
+    // The simulator returns a real MP4 of the asked size: the player says so.
+    const size = await page.waitForFunction(
+      () => {
+        const v = document.querySelector<HTMLVideoElement>('#video');
+        return v && v.readyState >= 1 && v.videoWidth > 0
+          ? [v.videoWidth, v.videoHeight, Math.round(v.duration)]
+          : false;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await size.jsonValue()).toEqual([1080, 1920, 8]);
+    await page.screenshot({ path: join(artifacts, 'playground-choices.png'), fullPage: true });
+    expect(problems).toEqual([]);
   });
 });
 

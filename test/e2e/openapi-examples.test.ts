@@ -7,8 +7,10 @@ import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, localDeps } from './support';
 
 /**
- * What /docs "Try it out" sends: every operation of the served OpenAPI document, called with its own
- * examples (body and query parameters) on the local stack, must answer a 200 envelope.
+ * What /docs "Try it out" sends: every operation of the served OpenAPI document, called with each of
+ * its own examples (every named body example, and the query parameters) on the local stack, must answer
+ * a 200 envelope. The stack's upstream (the simulator, speaking the Gemini API) decides which request
+ * examples the document lists; each one listed must then be honoured.
  *
  * A taskId names a real task of the caller's, so no document can hold one that works everywhere. The
  * examples use EXAMPLE_TASK_ID and the document says, next to it, which task to put in its place; this
@@ -33,7 +35,9 @@ interface DocumentedOperation {
   description?: string;
   security?: unknown[];
   parameters?: { name: string; required: boolean; example?: string; description?: string }[];
-  requestBody?: { content: { 'application/json': { example?: Record<string, unknown> } } };
+  requestBody?: {
+    content: { 'application/json': { examples?: Record<string, { value: Record<string, unknown> }> } };
+  };
 }
 type Paths = Record<string, Record<string, DocumentedOperation>>;
 
@@ -65,13 +69,29 @@ describe('OpenAPI examples on the local stack', () => {
     expect(operations.length).toBeGreaterThanOrEqual(9);
 
     const generate = document.paths['/api/v1/veo/generate']?.post;
-    const finished = await client.generate(generate?.requestBody?.content['application/json'].example);
+    const examplesOf = (op: DocumentedOperation) =>
+      Object.entries(op.requestBody?.content['application/json'].examples ?? {});
+    const [first] = generate ? examplesOf(generate) : [];
+    const finished = await client.generate(first?.[1].value);
     await client.waitForRecord(finished);
     const queued = await queuedTask();
 
     const results: Record<string, number> = {};
-    for (const { method, path, op } of operations) {
-      const body = op.requestBody?.content['application/json'].example;
+    type Send = {
+      method: string;
+      path: string;
+      op: DocumentedOperation;
+      name: string;
+      body?: Record<string, unknown>;
+    };
+    const sends = operations.flatMap(({ method, path, op }): Send[] =>
+      op.requestBody
+        ? examplesOf(op).map(([name, example]) => ({ method, path, op, name, body: example.value }))
+        : [{ method, path, op, name: '', body: undefined }],
+    );
+    // Generate and extend each list more than one (the Veo 3.1 fields); the others one.
+    expect(sends.length).toBeGreaterThan(operations.length + 3);
+    for (const { method, path, op, name, body } of sends) {
       // The document's own words pick the stand-in: cancel asks for a queued task, the others a finished one.
       const notes = [op.description ?? '', ...(op.parameters ?? []).map((p) => p.description ?? '')];
       const taskId = notes.some((note) => note.includes('a queued task')) ? queued : finished;
@@ -89,21 +109,24 @@ describe('OpenAPI examples on the local stack', () => {
         // The public document itself: answered as is, not in the envelope.
         const response = await fetch(`${stack.url}${url}`);
         results[`${method} ${path}`] = response.status;
+        expect(response.status, `${method} ${path}`).toBe(200);
         continue;
       }
       const deadline = Date.now() + 45_000;
       for (;;) {
         const { json } = await client.call(method, url, sent === undefined ? {} : { body: sent });
-        results[`${method} ${path}`] = json.code;
+        results[`${method} ${path} ${name}`.trim()] = json.code;
         if (json.code !== 400 || !path.endsWith('get-1080p-video') || Date.now() > deadline) {
-          expect(json, `${method} ${url}`).toMatchObject({ code: 200, msg: 'success' });
+          expect(json, `${method} ${url} ${name}`).toMatchObject({ code: 200, msg: 'success' });
           break;
         }
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
 
-    expect(results).toEqual(Object.fromEntries(operations.map((o) => [`${o.method} ${o.path}`, 200])));
+    expect(results).toEqual(
+      Object.fromEntries(sends.map((o) => [`${o.method} ${o.path} ${o.name}`.trim(), 200])),
+    );
     // The cancelled task reads as cancelled: the example reached the task it was meant for.
     expect(await client.record(queued)).toMatchObject({ successFlag: 2, errorCode: 400 });
   }, 120_000);

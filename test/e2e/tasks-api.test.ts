@@ -237,6 +237,7 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
+        '/api/v1/capabilities.json',
         '/api/v1/chat/credit',
         '/api/v1/events.schema.json',
         '/api/v1/openapi.json',
