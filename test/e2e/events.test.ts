@@ -87,24 +87,34 @@ describe('task events on the local stack', () => {
     expect(json).toEqual(JSON.parse(JSON.stringify(taskEventJsonSchema())));
     const validate = new Ajv2020({ allErrors: true, strict: false }).compile(json as object);
 
+    // A whole life: generated, then a 1080p rendition made from it (by ffmpeg, on the poller).
     const taskId = await client.generate({ prompt: 'a lighthouse at dusk', model: 'veo3_fast' });
     await client.waitForRecord(taskId);
-    const events = await eventsOf(taskId, (e) => e.some((x) => x['detail-type'] === 'Veo Task Succeeded'));
+    const asked = await client.call('GET', `/api/v1/veo/get-1080p-video?taskId=${taskId}&index=0`);
+    expect(asked.status).toBe(400); // processing: the rendition has started
+    const events = await eventsOf(
+      taskId,
+      (e) => e.some((x) => x['detail-type'] === 'Veo Rendition Ready'),
+      60_000,
+    );
     expect(events.map((e) => e['detail-type'])).toEqual([
       'Veo Task Queued',
       'Veo Task Submitted',
       'Veo Task Succeeded',
+      'Veo Rendition Ready',
     ]);
     for (const event of events) expect(validate(event), JSON.stringify(validate.errors)).toBe(true);
     expect(events.map((e) => [e.source, e.detail.status, e.detail.successFlag])).toEqual([
       ['veo-serverless', 'queued', 0],
       ['veo-serverless', 'submitted', 0],
       ['veo-serverless', 'succeeded', 1],
+      ['veo-serverless', 'succeeded', 1],
     ]);
+    expect(events[3]?.detail.rendition).toMatchObject({ slot: '1080p_0', status: 'ready', error: null });
     // The succeeded event carries the video's presigned URL, signed when it was published.
     const video = await fetch(events[2]?.detail.response?.resultUrls[0] ?? 'missing');
     expect(video.status).toBe(200);
-  });
+  }, 90_000);
 
   it('neither fails the task nor loses its events when publishing fails for a while', async () => {
     // The rule's target disappears: every publication fails, and each notify message goes back to SQS.
