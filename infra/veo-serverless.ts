@@ -2,7 +2,7 @@ import { Stack, Token } from 'aws-cdk-lib';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type EventPattern, type IEventBus } from 'aws-cdk-lib/aws-events';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type ILayerVersion, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -66,12 +66,11 @@ export class VeoServerless extends Construct {
   readonly eventBus?: IEventBus;
 
   /**
-   * The event pattern of this service's task events, e.g. for a rule:
-   * `new Rule(this, 'Done', { eventBus: veo.eventBus, eventPattern: VeoServerless.taskEvents({ detailType: ['Veo Task Succeeded'] }) })`.
+   * Lets `grantee` call the IAM routes (`iamUrl`), each route by its exact ARN; map its ARN to a key with
+   * the `iamPrincipals` setting.
    */
-  /** Lets `grantee` call the IAM routes (`iamUrl`); map its ARN to a key with the `iamPrincipals` setting. */
-  grantInvoke(grantee: IGrantable): void {
-    grantIamInvoke(this.api, grantee);
+  grantInvoke(grantee: IGrantable): Grant {
+    return grantIamInvoke(this.api, grantee);
   }
 
   /** Base URL of the AWS_IAM routes: `${iamUrl}/veo/generate`, signed with SigV4 (service execute-api). */
@@ -79,6 +78,10 @@ export class VeoServerless extends Construct {
     return this.api.iamUrl;
   }
 
+  /**
+   * The event pattern of this service's task events, e.g. for a rule:
+   * `new Rule(this, 'Done', { eventBus: veo.eventBus, eventPattern: VeoServerless.taskEvents({ detailType: ['Veo Task Succeeded'] }) })`.
+   */
   static taskEvents({ detailType }: { detailType?: TaskEventDetailType[] } = {}): EventPattern {
     return { source: [eventSource], ...(detailType && { detailType }) };
   }

@@ -1,6 +1,13 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { isEndChange, type TaskChangeType, taskEventTypes } from '../../functions/core/task/change';
 import { verifyWebhook } from '../../functions/core/webhook-signatures';
 import { startLocalStack } from '../../local/stack';
 import { figure, type Results } from '../results';
@@ -12,17 +19,65 @@ import { apiCalls, eachLimited, type RecordData, runGroup, sleep } from './commo
  * is restarted once mid-run as after a crash (its batch in flight comes back after the generate queue's
  * visibility timeout). Every task has a callBackUrl on a loopback receiver here that verifies both
  * signatures. At the end: nothing lost, duplicated or stuck, every finished task called back, and the
- * credits charged minus refunded equal the price of the tasks that succeeded.
+ * credits charged minus refunded equal the price of the tasks that succeeded. Task events (issue 19) are
+ * read from the events queue (a rule's SQS target) throughout, and publishing fails for a while mid-run:
+ * no event lost, duplicates (at least once) counted.
  */
-const tasks = 1000;
+/** SOAK_TASKS runs fewer, to check the group itself; the figures are for 1,000. */
+const tasks = Number(process.env.SOAK_TASKS ?? 1000);
 const clients = 16;
 const price = 60; // veo3_fast, the default model
 const failureRate = 0.1;
 const rateLimitRate = 0.05;
 /** The worker restarts once this many generations have reached the upstream. */
-const restartAfter = 300;
+const restartAfter = Math.min(300, Math.floor(tasks * 0.3));
+/** Publishing fails from this many generations on, for `eventsOutageMs` (notify's 10 s redelivery, 5 tries). */
+const eventsOutageAfter = Math.floor(restartAfter / 2);
+const eventsOutageMs = 5_000;
+/** Makes every event larger than the events queue accepts during the outage (MaximumMessageSize 1,024). */
+const promptFiller = ' in a quiet valley at dawn'.repeat(48);
 /** Time allowed after the last submit for every task to end and call back. */
 const settleMs = 150_000;
+
+/** The events queue as a rule's SQS target: every event's detail-type per task, read until stopped. */
+function collectEvents(sqs: SQSClient, queueUrl: string, readers = 2) {
+  const seen = new Map<string, string[]>();
+  let running = true;
+  const read = async () => {
+    while (running) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      for (const message of Messages) {
+        const event = JSON.parse(message.Body ?? '{}') as {
+          'detail-type'?: string;
+          detail?: { taskId?: string };
+        };
+        const taskId = event.detail?.taskId ?? '';
+        seen.set(taskId, [...(seen.get(taskId) ?? []), event['detail-type'] ?? '']);
+      }
+      if (Messages.length === 0) continue;
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    }
+  };
+  const loops = Array.from({ length: readers }, read);
+  return {
+    seen,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const endDetailTypes = new Set<string>(
+  (Object.keys(taskEventTypes) as TaskChangeType[]).filter(isEndChange).map((t) => taskEventTypes[t]),
+);
 
 interface Received {
   verified: number;
@@ -79,6 +134,16 @@ async function soak(): Promise<Results> {
     },
   });
   secret = stack.webhookSecret;
+  const sqs = new SQSClient({ endpoint: process.env.SQS_ENDPOINT, region: process.env.AWS_REGION });
+  const eventsQueueUrl = process.env.EVENTS_QUEUE_URL ?? '';
+  const events = collectEvents(sqs, eventsQueueUrl);
+  const eventsQueueSize = (bytes: number) =>
+    sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: eventsQueueUrl,
+        Attributes: { MaximumMessageSize: String(bytes) },
+      }),
+    );
   try {
     const api = apiCalls(stack.url, stack.apiKey);
     const creditsBefore = await api.credit();
@@ -99,17 +164,28 @@ async function soak(): Promise<Results> {
       }
     })();
 
+    // The rule's target refuses every event for a while: each notify message goes back to SQS.
+    let eventsOutageAt: number | undefined;
+    const eventsOutage = (async () => {
+      while (submitting && stack.simulator.generations().length < eventsOutageAfter) await sleep(50);
+      eventsOutageAt = performance.now() - started;
+      await eventsQueueSize(1024);
+      await sleep(eventsOutageMs);
+      await eventsQueueSize(1_048_576);
+    })();
+
     const taskIds: (string | undefined)[] = Array.from({ length: tasks });
     let refusedAtSubmit = 0;
     await eachLimited(taskIds, clients, async (_, i) => {
-      const { status, taskId } = await api.generate({ prompt: `soak ${i}`, callBackUrl });
+      const { status, taskId } = await api.generate({ prompt: `soak ${i}${promptFiller}`, callBackUrl });
       if (status === 200 && taskId) taskIds[i] = taskId;
       else refusedAtSubmit++;
     });
     submitting = false;
     await restarter;
+    await eventsOutage;
     const submittedMs = performance.now() - started;
-    const accepted = taskIds.flatMap((id, i) => (id ? [{ id, prompt: `soak ${i}` }] : []));
+    const accepted = taskIds.flatMap((id, i) => (id ? [{ id, prompt: `soak ${i}${promptFiller}` }] : []));
 
     // Callbacks tell when the tasks end; record-info is read once, at the end.
     const deadline = Date.now() + settleMs;
@@ -119,6 +195,11 @@ async function soak(): Promise<Results> {
       records.set(task.id, await api.record(task.id));
     });
     const doneMs = performance.now() - started;
+    // Every task's end event, then the reader stops (those still missing then are counted lost).
+    const hasEnd = (id: string) => events.seen.get(id)?.some((t) => endDetailTypes.has(t));
+    const eventsDeadline = Date.now() + 60_000;
+    while (Date.now() < eventsDeadline && accepted.some((t) => !hasEnd(t.id))) await sleep(500);
+    await events.stop();
     const creditsAfter = await api.credit();
 
     const generationsByPrompt = new Map<string, { outcome: string }[]>();
@@ -136,6 +217,20 @@ async function soak(): Promise<Results> {
     let callbacksRepeated = 0;
     let callbacksRefused = 0;
     let duplicated = 0;
+    let eventsLost = 0;
+    let eventsDuplicated = 0;
+    let eventsConflicting = 0;
+    for (const task of accepted) {
+      // Queued; Submitted once it reached the upstream; one end. Repeats are at least once's duplicates.
+      const types = events.seen.get(task.id) ?? [];
+      const distinct = new Set(types);
+      const ends = [...distinct].filter((t) => endDetailTypes.has(t));
+      const reachedUpstream = (generationsByPrompt.get(task.prompt) ?? []).length > 0;
+      eventsLost += Number(!distinct.has(taskEventTypes.queued)) + Number(ends.length === 0);
+      eventsLost += Number(reachedUpstream && !distinct.has(taskEventTypes.submitted));
+      eventsConflicting += Number(ends.length > 1);
+      eventsDuplicated += types.length - distinct.size;
+    }
     for (const task of accepted) {
       const record = records.get(task.id);
       const upstream = generationsByPrompt.get(task.prompt) ?? [];
@@ -185,6 +280,11 @@ async function soak(): Promise<Results> {
       'soak.credits-discrepancy': figure(charged - price * succeeded, 'credits', {
         goal: '0 (charged − refunded = price × succeeded)',
       }),
+      'soak.events.lost': figure(eventsLost, 'events', { goal: '0' }),
+      'soak.events.duplicated': figure(eventsDuplicated, 'events'),
+      'soak.events.conflicting-ends': figure(eventsConflicting, 'tasks', { goal: '0' }),
+      'soak.events.outage': figure(eventsOutageMs / 1000, 's'),
+      'soak.events.outage-at': figure((eventsOutageAt ?? 0) / 1000, 's'),
       'soak.upstream-submits': figure(stats.submits, 'requests'),
       'soak.upstream-polls': figure(stats.polls, 'requests'),
       'soak.upstream-429s': figure(stats.refused['rate-limit'], 'responses'),
@@ -195,6 +295,8 @@ async function soak(): Promise<Results> {
       'soak.duration': figure(doneMs / 1000, 's'),
     };
   } finally {
+    await events.stop();
+    sqs.destroy();
     await stack.stop();
     receiver.closeAllConnections();
     receiver.close();

@@ -10,10 +10,11 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { routes as apiRoutes } from '../../functions/http/api-routes';
 import { type FunctionName, functionEntries, UPSTREAM_CALLBACK_PATH } from '../../functions/manifest';
 
 export interface ApiProps {
@@ -52,6 +53,8 @@ export class Api extends Construct {
   readonly iamRoutes: HttpRoute[];
   /** Base URL of the IAM routes (add /veo/generate, ...). */
   readonly iamUrl: string;
+  /** The one stage (`$default`), named in the IAM routes' execute-api ARNs. */
+  readonly stage: HttpStage;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -120,13 +123,26 @@ export class Api extends Construct {
       reason:
         'API keys are checked by the api function; upstream callbacks by their provider signature; the site pages are public',
     });
+    this.stage = stage;
     this.url = stage.url;
     this.iamUrl = `${stage.url}iam/api/v1`;
     this.upstreamCallbackUrl = `${this.httpApi.apiEndpoint}${UPSTREAM_CALLBACK_PATH}`;
   }
 }
 
-/** Lets `grantee` (a Lambda's role, a state machine's role) call the IAM routes: execute-api:Invoke on them only. */
-export function grantIamInvoke(api: Api, grantee: IGrantable): void {
-  for (const route of api.iamRoutes) route.grantInvoke(grantee);
+/**
+ * Lets `grantee` (a Lambda's role, a state machine's role) call the IAM routes: execute-api:Invoke on each
+ * route the api function serves (`routes`), under /iam on this API's stage. Each ARN is exact, no `*`:
+ * the grant is least privilege as cdk-nag (AwsSolutions-IAM5) asks, and the {proxy+} route cannot be used
+ * to reach anything else.
+ */
+export function grantIamInvoke(api: Api, grantee: IGrantable): Grant {
+  return Grant.addToPrincipal({
+    grantee,
+    actions: ['execute-api:Invoke'],
+    resourceArns: Object.keys(apiRoutes).map((routeKey) => {
+      const [method, path] = routeKey.split(' ') as [string, string];
+      return api.httpApi.arnForExecuteApi(method, `/iam${path}`, api.stage.stageName);
+    }),
+  });
 }

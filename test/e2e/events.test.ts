@@ -8,19 +8,30 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskRecord } from '../../functions/core/api/record-info';
+import { hashApiKey, newApiKey, newWebhookSecret } from '../../functions/core/api-keys';
 import { type TaskEventEnvelope, taskEventJsonSchema } from '../../functions/core/events';
+import { taskCredits } from '../../functions/core/pricing';
+import { LOCAL_IAM_PRINCIPAL_HEADER } from '../../functions/http/api-routes';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
-import { apiClient } from './support';
+import { apiClient, localDeps, taskCount } from './support';
 
 /**
- * Task events on the local stack (issue 19): the notifier publishes each change to an SQS queue standing in
- * for an EventBridge rule's target; these tests read that queue as a rule's target would.
+ * Issue 19 on the local stack, one stack for both: task events (the notifier publishes each change to an
+ * SQS queue standing in for an EventBridge rule's target; these tests read that queue as a rule's target
+ * would) and the IAM routes (the caller's ARN in LOCAL_IAM_PRINCIPAL_HEADER, where API Gateway would put
+ * the SigV4-verified one).
  */
 let stack: RunningLocalStack;
 let client: ReturnType<typeof apiClient>;
 let sqs: SQSClient;
 let queueUrl: string;
 const seen: TaskEventEnvelope[] = [];
+
+/** The pipeline's role, mapped by IAM_PRINCIPALS to a key of its own (not the development key). */
+const pipelineRole = 'arn:aws:iam::123456789012:role/VideoPipeline';
+const pipelineKey = newApiKey();
+const pipelineCredits = 1000;
 
 beforeAll(async () => {
   // A failed notify message comes back after 2 s; five receives before its DLQ leave room for an outage.
@@ -29,8 +40,16 @@ beforeAll(async () => {
     simulatorLatencyMs: 300,
     pollIntervalSeconds: 1,
     visibilityTimeoutSeconds: { notify: 2 },
+    environment: { IAM_PRINCIPALS: JSON.stringify({ [pipelineRole]: hashApiKey(pipelineKey) }) },
   });
   client = apiClient(stack);
+  await (await localDeps()).apiKeys.put({
+    keyHash: hashApiKey(pipelineKey),
+    name: 'pipeline',
+    credits: pipelineCredits,
+    webhookSecret: newWebhookSecret(),
+    createdAt: Date.now(),
+  });
   sqs = new SQSClient({ endpoint: process.env.SQS_ENDPOINT, region: process.env.AWS_REGION });
   queueUrl = process.env.EVENTS_QUEUE_URL ?? '';
 });
@@ -68,24 +87,34 @@ describe('task events on the local stack', () => {
     expect(json).toEqual(JSON.parse(JSON.stringify(taskEventJsonSchema())));
     const validate = new Ajv2020({ allErrors: true, strict: false }).compile(json as object);
 
+    // A whole life: generated, then a 1080p rendition made from it (by ffmpeg, on the poller).
     const taskId = await client.generate({ prompt: 'a lighthouse at dusk', model: 'veo3_fast' });
     await client.waitForRecord(taskId);
-    const events = await eventsOf(taskId, (e) => e.some((x) => x['detail-type'] === 'Veo Task Succeeded'));
+    const asked = await client.call('GET', `/api/v1/veo/get-1080p-video?taskId=${taskId}&index=0`);
+    expect(asked.status).toBe(400); // processing: the rendition has started
+    const events = await eventsOf(
+      taskId,
+      (e) => e.some((x) => x['detail-type'] === 'Veo Rendition Ready'),
+      60_000,
+    );
     expect(events.map((e) => e['detail-type'])).toEqual([
       'Veo Task Queued',
       'Veo Task Submitted',
       'Veo Task Succeeded',
+      'Veo Rendition Ready',
     ]);
     for (const event of events) expect(validate(event), JSON.stringify(validate.errors)).toBe(true);
     expect(events.map((e) => [e.source, e.detail.status, e.detail.successFlag])).toEqual([
       ['veo-serverless', 'queued', 0],
       ['veo-serverless', 'submitted', 0],
       ['veo-serverless', 'succeeded', 1],
+      ['veo-serverless', 'succeeded', 1],
     ]);
+    expect(events[3]?.detail.rendition).toMatchObject({ slot: '1080p_0', status: 'ready', error: null });
     // The succeeded event carries the video's presigned URL, signed when it was published.
     const video = await fetch(events[2]?.detail.response?.resultUrls[0] ?? 'missing');
     expect(video.status).toBe(200);
-  });
+  }, 90_000);
 
   it('neither fails the task nor loses its events when publishing fails for a while', async () => {
     // The rule's target disappears: every publication fails, and each notify message goes back to SQS.
@@ -104,5 +133,98 @@ describe('task events on the local stack', () => {
     }
     const events = await eventsOf(taskId, (e) => distinct(e).length === 3);
     expect(distinct(events)).toEqual(['Veo Task Queued', 'Veo Task Submitted', 'Veo Task Succeeded']);
+  });
+});
+
+describe('IAM routes on the local stack', () => {
+  /** A call to `/iam/api/v1/...` as `principal` (none: no header), with no API key. */
+  const asPrincipal = <T = unknown>(
+    principal: string | undefined,
+    method: string,
+    path: string,
+    body?: unknown,
+  ) =>
+    client.call<T>(method, `/iam${path}`, {
+      key: null,
+      body,
+      headers: principal ? { [LOCAL_IAM_PRINCIPAL_HEADER]: principal } : {},
+    });
+
+  it("serves generate, record-info and credit to a mapped role's session, charged to its key", async () => {
+    // What a Lambda or a state machine calls as: a session of the mapped role.
+    const session = 'arn:aws:sts::123456789012:assumed-role/VideoPipeline/states-execution-1';
+    const developmentBefore = await client.credit();
+    const submitted = await asPrincipal<{ taskId: string }>(session, 'POST', '/api/v1/veo/generate', {
+      prompt: 'a lighthouse keeper at dawn',
+      model: 'veo3_fast',
+    });
+    expect([submitted.status, submitted.json.msg]).toEqual([200, 'success']);
+    const { taskId } = submitted.json.data;
+    const price = taskCredits((await localDeps()).settings, {
+      model: 'veo3_fast',
+      resolution: '720p',
+      durationSeconds: 8,
+      generateAudio: true,
+      sampleCount: 1,
+    });
+    const credit = await asPrincipal<number>(pipelineRole, 'GET', '/api/v1/chat/credit');
+    expect([credit.status, credit.json.data]).toEqual([200, pipelineCredits - price]);
+
+    const deadline = Date.now() + 30_000;
+    let record: TaskRecord | undefined;
+    while (!record || record.successFlag === 0) {
+      if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(record)}`);
+      const info = await asPrincipal<TaskRecord>(session, 'GET', `/api/v1/veo/record-info?taskId=${taskId}`);
+      expect(info.status).toBe(200);
+      record = info.json.data;
+      if (record.successFlag === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(record).toMatchObject({ taskId, successFlag: 1, creditsConsumed: price });
+    // The task is the pipeline key's: the development key neither paid for it nor sees it.
+    expect(await client.credit()).toBe(developmentBefore);
+    const foreign = await client.call('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
+    expect([foreign.json.code, foreign.json.msg]).toEqual([422, 'record is null']);
+  });
+
+  it('refuses an unmapped principal and a request without one, writing and charging nothing', async () => {
+    const tasksBefore = await taskCount();
+    const creditBefore = (await asPrincipal<number>(pipelineRole, 'GET', '/api/v1/chat/credit')).json.data;
+    const body = { prompt: 'a lighthouse keeper at dawn', model: 'veo3_fast' };
+    const unmapped = await asPrincipal(
+      'arn:aws:iam::123456789012:role/Other',
+      'POST',
+      '/api/v1/veo/generate',
+      body,
+    );
+    expect([unmapped.status, unmapped.json]).toEqual([
+      401,
+      {
+        code: 401,
+        msg: 'You do not have access permissions: this IAM principal is not mapped to an API key',
+        data: null,
+      },
+    ]);
+    const anonymous = await asPrincipal(undefined, 'POST', '/api/v1/veo/generate', body);
+    expect([anonymous.status, anonymous.json.code]).toEqual([401, 401]);
+    // An API key is no principal: the IAM routes refuse even the valid development key.
+    const bearer = await client.call('POST', '/iam/api/v1/veo/generate', { body });
+    expect([bearer.status, bearer.json.code]).toEqual([401, 401]);
+    expect(await taskCount()).toBe(tasksBefore);
+    expect((await asPrincipal<number>(pipelineRole, 'GET', '/api/v1/chat/credit')).json.data).toBe(
+      creditBefore,
+    );
+  });
+
+  it('leaves the API-key routes as they were: a key works, the principal header alone does not', async () => {
+    const withKey = await client.call<number>('GET', '/api/v1/chat/credit');
+    expect([withKey.status, withKey.json.code]).toEqual([200, 200]);
+    const headerOnly = await client.call('GET', '/api/v1/chat/credit', {
+      key: null,
+      headers: { [LOCAL_IAM_PRINCIPAL_HEADER]: pipelineRole },
+    });
+    expect([headerOnly.status, headerOnly.json.msg]).toEqual([
+      401,
+      'You do not have access permissions: a valid API key is required (Authorization: Bearer <key>)',
+    ]);
   });
 });

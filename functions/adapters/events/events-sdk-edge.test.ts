@@ -8,6 +8,7 @@ import { taskEventOf } from '../../core/events';
 import { startGeneration } from '../../core/stages/generate';
 import { notify } from '../../core/stages/notify';
 import { pollGeneration } from '../../core/stages/poll';
+import { sweep } from '../../core/stages/sweep';
 import { EventBridgeEventPublisher } from './eventbridge-event-publisher';
 import { SfnTaskTokens } from './sfn-task-tokens';
 
@@ -102,6 +103,30 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     const task = await w.tasks.get(taskId);
     expect(sfn.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input)).toEqual([
       { taskToken: 'AQB-token', error: `Veo.${task?.errorCode}`, cause: task?.errorMessage },
+    ]);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('answers a task the sweeper ends after its deadline with exactly one SendTaskFailure', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const w = world();
+    const key = await addKey(w, 5000, { name: 'pipeline' });
+    const { taskId } = await submitTask(w.deps, key, { prompt: 'a cat', taskToken: 'AQB-swept' });
+    await startGeneration(w.deps, { taskId });
+    // The upstream never answers; past the deadline and the grace the sweeper ends it.
+    const task = await w.tasks.get(taskId);
+    w.clock.now = (task?.deadlineAt ?? 0) + (w.deps.settings.sweepGraceSeconds + 1) * 1000;
+    expect((await sweep(w.deps)).tasksEnded).toBe(1);
+    // A second sweep finds nothing: the task ended once, with one notify message.
+    expect((await sweep(w.deps)).tasksEnded).toBe(0);
+    for (const { message } of w.queues.notified.splice(0)) await notify(w.deps, message);
+    expect(sfn.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        taskToken: 'AQB-swept',
+        error: 'Veo.501',
+        cause: `Generation did not finish within ${w.deps.settings.budgetSeconds} seconds`,
+      },
     ]);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
