@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
  * client's first call made from functions/ (the composition's clients; the local stack's own event-source
  * polling, Lambda's job when deployed, is not ours), adds a counting middleware to that client's stack.
  */
-export type CallListener = (service: string, operation: string) => void;
+export type CallListener = (service: string, operation: string, input?: unknown) => void;
 
 interface MiddlewareStack {
   add(middleware: unknown, options: { step: string; name: string }): void;
@@ -64,6 +64,7 @@ const counter =
   (args: unknown) => {
     const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
     const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-    for (const listener of listeners) listener(service, operation);
+    const input = (args as { input?: unknown }).input;
+    for (const listener of listeners) listener(service, operation, input);
     return next(args);
   };

@@ -1,4 +1,9 @@
 import { writeFile } from 'node:fs/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { creditUpdate } from '../functions/adapters/dynamodb/credits';
+import { hashApiKey } from '../functions/core/api-keys';
 import { startLocalStack } from '../local/stack';
 import { figure, type Results, round, stats, versus } from './results';
 
@@ -66,23 +71,44 @@ async function submit(): Promise<Results> {
       credit: () => call('GET', '/api/v1/chat/credit'),
       generate: () => call('POST', '/api/v1/veo/generate', { prompt: `bench submit ${n++}` }),
     };
-    const expected = { noop: 404, credit: 200, generate: 200 };
+    await routes.generate(); // a real task first: the bare calls copy its item
+    const bare = await bareSubmit(stack.apiKey);
+    const expected = { noop: 404, credit: 200, generate: 200, bare: 200 };
     const results: Results = {};
     for (const concurrency of [1, 16]) {
       const perRound = concurrency === 1 ? 100 : 160;
-      const samples = { noop: [] as number[], credit: [] as number[], generate: [] as number[] };
+      const samples = {
+        noop: [] as number[],
+        credit: [] as number[],
+        generate: [] as number[],
+        bare: [] as number[],
+      };
       await load(routes.noop, 20, concurrency, 404); // warm-up, not measured
       await load(routes.generate, 20, concurrency, 200);
+      await load(bare, 20, concurrency, 200);
       // Three rounds, alternating the routes, so drift on a shared machine hits all of them alike.
       for (let round = 0; round < 3; round++) {
-        for (const name of ['noop', 'credit', 'generate'] as const) {
-          samples[name].push(...(await load(routes[name], perRound, concurrency, expected[name])));
+        for (const name of ['noop', 'credit', 'generate', 'bare'] as const) {
+          const request = name === 'bare' ? bare : routes[name];
+          samples[name].push(...(await load(request, perRound, concurrency, expected[name])));
         }
       }
       const noop = stats(samples.noop);
       const credit = stats(samples.credit);
       const generate = stats(samples.generate);
+      const bareCalls = stats(samples.bare);
       const c = `c${concurrency}`;
+      // The limit: the same AWS calls made bare with the SDK, plus the no-op route (the gateway, the
+      // handler and the envelope): what a submit cannot avoid.
+      results[`submit.${c}.vs-bare`] = versus(
+        generate.median,
+        noop.median + bareCalls.median,
+        'ms',
+        '≤ 1.25× bare calls + no-op route',
+      );
+      results[`submit.${c}.bare-calls.p50`] = figure(bareCalls.median, 'ms', {
+        samples: samples.bare.map(round),
+      });
       // The raw latencies too, for the distribution in bench/report.html.
       results[`submit.${c}.p50`] = {
         ...versus(generate.median, noop.median, 'ms', '≤ 1.5× no-op route'),
@@ -98,6 +124,63 @@ async function submit(): Promise<Results> {
   } finally {
     await stack.stop();
   }
+}
+
+/**
+ * The bare calls a submit makes, with the SDK and nothing else: one TransactWriteItems with the same items
+ * (a task item of a real task's size, conditional on its absence, and the credit update on the key) and
+ * one SendMessage. Its message names no task, so the worker reads nothing and drops it.
+ */
+async function bareSubmit(apiKey: string): Promise<() => Promise<number>> {
+  const env = process.env;
+  const credentials = {
+    accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+  };
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT, credentials }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const sqs = new SQSClient({ region: env.AWS_REGION, endpoint: env.SQS_ENDPOINT, credentials });
+  const keyHash = hashApiKey(apiKey);
+  // A real task written by the warm-up, as the template of the item's size and shape.
+  const { Items } = await dynamo
+    .send(
+      new QueryCommand({
+        TableName: env.TASKS_TABLE,
+        IndexName: 'byKey',
+        KeyConditionExpression: 'keyHash = :k',
+        ExpressionAttributeValues: { ':k': keyHash },
+        Limit: 1,
+      }),
+    )
+    .catch(() => ({ Items: undefined }));
+  const template = Items?.[0] ?? { keyHash, status: 'queued', paramJson: '{"prompt":"bench submit"}' };
+  let n = 0;
+  return async () => {
+    const taskId = `bench-bare-${process.pid}-${n++}`;
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: env.TASKS_TABLE,
+              Item: { ...template, taskId },
+              ConditionExpression: 'attribute_not_exists(taskId)',
+            },
+          },
+          creditUpdate(env.API_KEYS_TABLE ?? '', { keyHash, credits: 60 }, 'charge'),
+        ],
+      }),
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.GENERATE_QUEUE_URL,
+        MessageBody: JSON.stringify({ taskId: `${taskId}-none` }),
+      }),
+    );
+    return 200;
+  };
 }
 
 async function burst(): Promise<Results> {

@@ -155,8 +155,8 @@ export const functions = {
     memoryMb: 256,
     environment: 'config',
     uses: {
-      // Only a hint to poll now: reads the task, verifies the push's signature, enqueues a poll.
-      tables: { tasks: { actions: ['GetItem'] } },
+      // Only a hint to poll now: verifies the push's signature, enqueues a poll (no table).
+      tables: {},
       sends: ['poll'],
       providerSecret: true,
     },

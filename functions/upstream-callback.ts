@@ -4,8 +4,8 @@ import { addLambdaContext, traceInvocation } from './composition/observability';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
 import { taskIdSchema } from './core/schema';
-import { acceptPush } from './core/stages/push';
-import { envelope, errorResponse } from './http/envelope';
+import { acceptPush, pushedOperation } from './core/stages/push';
+import { envelope, errorResponse, jsonBody } from './http/envelope';
 
 const deps = upstreamCallbackDeps(loadConfig());
 
@@ -22,7 +22,8 @@ export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
         if (!taskId.success) return envelope(200, 'success', { accepted: false });
         log.appendKeys({ taskId: taskId.data });
         segment?.addAnnotation('taskId', taskId.data);
-        const accepted = await acceptPush({ ...deps, log }, taskId.data, event.headers ?? {});
+        const operation = pushedOperation(parsedBody(event));
+        const accepted = await acceptPush({ ...deps, log }, taskId.data, operation, event.headers ?? {});
         return envelope(200, 'success', { accepted });
       } catch (error) {
         return errorResponse(error, log);
@@ -30,3 +31,12 @@ export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
     }),
   );
 };
+
+/** The push's JSON body, or undefined: an unreadable push is refused like an unsigned one. */
+function parsedBody(event: APIGatewayProxyEventV2): unknown {
+  try {
+    return jsonBody(event);
+  } catch {
+    return undefined;
+  }
+}

@@ -32,9 +32,11 @@ type CallProvider = (typeof callProviders)[number];
 async function countCalls(provider: CallProvider, latencyMs: number, prefix: string): Promise<Results> {
   const counts = new Map<string, number>();
   let counting = false;
-  onAwsCall((service, operation) => {
+  onAwsCall((service, operation, input) => {
     if (!counting) return;
     const key = `${service}.${operation}`;
+    // BENCH_CALLS_TRACE=1 lists each call with what it names: where a count comes from.
+    if (process.env.BENCH_CALLS_TRACE) console.error('call', key, describeCall(input));
     counts.set(key, (counts.get(key) ?? 0) + 1);
   });
 
@@ -60,6 +62,9 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     provider,
     simulatorLatencyMs: latencyMs,
     pollIntervalSeconds: 1,
+    // The sweeper's scan (every 2 s locally, 5 min deployed) is the deployment's, not a task's: left out,
+    // or its calls would be counted and `quiet` would never see a quiet moment.
+    schedules: [],
   });
   const upstreamPolls = () => stack.simulator.requests.filter((r) => r.kind === 'poll').length;
   try {
@@ -76,7 +81,7 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
         body: JSON.stringify({ prompt, callBackUrl }),
       });
       const { data } = (await submitted.json()) as { data: { taskId: string } };
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 90_000; // a loaded 2-core machine
       while (received.length === before && Date.now() < deadline) await sleep(50);
       if (received.length === before) throw new Error(`no callback for ${data.taskId}`);
       await quiet(counts);
@@ -113,18 +118,43 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
   }
 }
 
-/** Waits until no call has been made for a while: the task's trailing writes are done. */
-async function quiet(counts: Map<string, number>, quietMs = 2500): Promise<void> {
+/**
+ * Waits until no call has been made for a while: the task's trailing writes are done. Gives up after
+ * `maxMs`, so a stray periodic caller makes a wrong count rather than a hung bench.
+ */
+async function quiet(counts: Map<string, number>, quietMs = 2500, maxMs = 30_000): Promise<void> {
   const total = () => [...counts.values()].reduce((a, b) => a + b, 0);
   let last = total();
   let since = Date.now();
+  const giveUpAt = Date.now() + maxMs;
   while (Date.now() - since < quietMs) {
+    if (Date.now() > giveUpAt) throw new Error(`AWS calls still going after ${maxMs} ms: not one task's`);
     await sleep(100);
     if (total() !== last) {
       last = total();
       since = Date.now();
     }
   }
+}
+
+function describeCall(input: unknown): string {
+  const i = (input ?? {}) as Record<string, unknown>;
+  const body = typeof i.MessageBody === 'string' ? i.MessageBody.slice(0, 120) : '';
+  const items = Array.isArray(i.TransactItems)
+    ? i.TransactItems.map((t: Record<string, { TableName?: string }>) =>
+        Object.entries(t).map(([op, v]) => `${op}:${v.TableName ?? ''}`),
+      ).join(' ')
+    : '';
+  return [
+    i.TableName,
+    i.QueueUrl,
+    i.UpdateExpression,
+    items,
+    body,
+    i.RequestItems && Object.keys(i.RequestItems),
+  ]
+    .filter(Boolean)
+    .join(' | ');
 }
 
 function sleep(ms: number): Promise<void> {
@@ -148,7 +178,9 @@ export async function callsGroup(): Promise<Results> {
       await promisify(execFile)(
         process.execPath,
         ['--no-warnings=ExperimentalWarning', '--import', 'tsx', script, provider, out, latency],
-        { cwd: repoRoot, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+        // A stack start, two tasks and their quiet periods: ~20 s idle, several times that on a loaded
+        // 2-core machine (120 s was once too little).
+        { cwd: repoRoot, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
       );
       Object.assign(results, JSON.parse(await readFile(out, 'utf8')) as Results);
     }

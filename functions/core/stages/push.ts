@@ -1,20 +1,32 @@
+import * as z from 'zod';
 import type { DepsFor } from '../deps';
 
 /** What the push stage (the upstream-callback function) uses. */
-export type PushDeps = DepsFor<'tasks' | 'provider' | 'queues' | 'log'>;
+export type PushDeps = DepsFor<'provider' | 'queues' | 'log'>;
+
+/** The one field of a push the stage reads: kie's callback body names its own task as `data.taskId`. */
+const pushBodySchema = z.object({ data: z.object({ taskId: z.string().min(1).max(200) }) });
+
+/** The upstream operation a push body names, or undefined when it names none. */
+export function pushedOperation(body: unknown): string | undefined {
+  const parsed = pushBodySchema.safeParse(body);
+  return parsed.success ? parsed.data.data.taskId : undefined;
+}
 
 /**
- * Stage push: an upstream (kie.ai) tells us a task finished. Verified with the provider's signature, then
- * only a hint to poll now; the poll stage asks the upstream itself, so the push's body is never trusted.
+ * Stage push: an upstream (kie.ai) tells us a task finished. Verified with the provider's signature over
+ * the operation the push names, then only a hint to poll now: the poll reads the task and asks the
+ * upstream about the task's own operation, so the push's body is never trusted for a result. No read
+ * here: a push then costs one SendMessage, what a poll that finds the video running costs (issue 17).
+ * An authentic push naming another of our tasks only makes that task poll early.
  */
 export async function acceptPush(
   deps: PushDeps,
   taskId: string,
+  operation: string | undefined,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {
-  const task = await deps.tasks.get(taskId);
-  if (task?.status !== 'submitted' || !task.operation) return false;
-  if (!(await deps.provider.verifyPush?.(task.operation, headers))) {
+  if (!operation || !(await deps.provider.verifyPush?.(operation, headers))) {
     deps.log.warn('upstream push refused');
     return false;
   }

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import {
+  RecordingLog,
+  RecordingTaskQueues,
+  ScriptedProvider,
+} from '../../../test/support/in-memory-adapters';
+import { acceptPush, pushedOperation } from './push';
+
+/** A provider that pushes: a push verifies when it names `operations/ok` and carries the header `sig: ok`. */
+class PushingProvider extends ScriptedProvider {
+  async verifyPush(operation: string, headers: Record<string, string | undefined>): Promise<boolean> {
+    return operation === 'operations/ok' && headers.sig === 'ok';
+  }
+}
+
+function world(provider = new PushingProvider()) {
+  return { provider, queues: new RecordingTaskQueues(), log: new RecordingLog() };
+}
+
+describe('acceptPush', () => {
+  it('queues one immediate poll for a verified push, and nothing else', async () => {
+    const deps = world();
+    expect(await acceptPush(deps, 'veo_task1', 'operations/ok', { sig: 'ok' })).toBe(true);
+    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task1' }, delaySeconds: 0 }]);
+  });
+
+  it.each([
+    ['a bad signature', 'operations/ok', { sig: 'forged' }],
+    ['no operation in the body', undefined, { sig: 'ok' }],
+    ['another operation than the one signed', 'operations/other', { sig: 'ok' }],
+  ])('refuses %s without queueing anything', async (_, operation, headers) => {
+    const deps = world();
+    expect(await acceptPush(deps, 'veo_task1', operation, headers)).toBe(false);
+    expect(deps.queues.polled).toEqual([]);
+    expect(deps.log.lines.map((l) => l.message)).toContain('upstream push refused');
+  });
+
+  it('refuses every push for a provider that does not push', async () => {
+    const deps = { ...world(), provider: new ScriptedProvider() };
+    expect(await acceptPush(deps, 'veo_task1', 'operations/ok', { sig: 'ok' })).toBe(false);
+    expect(deps.queues.polled).toEqual([]);
+  });
+});
+
+describe('pushedOperation', () => {
+  it("reads kie's data.taskId and nothing else", () => {
+    expect(pushedOperation({ code: 200, data: { taskId: 'kie-1', info: {} } })).toBe('kie-1');
+    expect(pushedOperation({ code: 200, data: {} })).toBeUndefined();
+    expect(pushedOperation(undefined)).toBeUndefined();
+    expect(pushedOperation({ data: { taskId: '' } })).toBeUndefined();
+  });
+});
