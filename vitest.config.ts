@@ -36,8 +36,16 @@ export default defineConfig({
           ...shared,
           name: 'e2e',
           include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          // One DynamoDB Local and one fauxqs for every file; each stack makes its own tables, queues, bucket.
+          globalSetup: ['test/setup/emulators.ts'],
+          setupFiles: [...shared.setupFiles, 'test/setup/emulators-env.ts'],
           testTimeout: 60_000,
           hookTimeout: 90_000,
+          // Its files mostly wait (simulated generation, polls, sweeps), so three run side by side even on two
+          // cores; the default (cores - 1) ran them one at a time. A maxWorkers of its own needs a group of its
+          // own, run after the others.
+          maxWorkers: 3,
+          sequence: { groupOrder: 1 },
         },
       },
       {

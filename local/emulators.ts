@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -78,19 +79,60 @@ export const defaultVisibilityTimeoutSeconds: Record<ConsumerQueue, number> = {
   notify: 10,
 };
 
-/** Local names from the manifest's: veo-tasks, veo-api-keys, …; veo-generate, veo-poll, … */
-const tableNames = Object.fromEntries(
-  (Object.keys(tables) as TableName[]).map((name) => [name, `veo-${kebab(name)}`]),
-) as Record<TableName, string>;
-const queueNames = Object.fromEntries(
-  (Object.keys(queueManifest) as QueueName[]).map((name) => [name, `veo-${kebab(name)}`]),
-) as Record<QueueName, string>;
-const bucketName = 'veo-videos';
+/**
+ * Local names from the manifest's: veo-tasks, veo-api-keys, …; veo-generate, veo-poll, …; veo-videos. A stack
+ * attached to shared emulators puts its own tag after `veo-`, so its data is its own.
+ */
+function resourceNames(prefix: string) {
+  const tableNames = Object.fromEntries(
+    (Object.keys(tables) as TableName[]).map((name) => [name, `${prefix}${kebab(name)}`]),
+  ) as Record<TableName, string>;
+  const queueNames = Object.fromEntries(
+    (Object.keys(queueManifest) as QueueName[]).map((name) => [name, `${prefix}${kebab(name)}`]),
+  ) as Record<QueueName, string>;
+  return { tableNames, queueNames, events: `${prefix}events`, bucket: `${prefix}videos` };
+}
 /** SQS's maximum, so a dead letter stays around long enough to be looked at. */
 const dlqRetentionSeconds = 1_209_600;
 
-/** Starts DynamoDB Local and fauxqs, then creates the project's tables, queues and bucket. */
-export async function startEmulators(options: EmulatorOptions = {}): Promise<LocalStack> {
+/** Where running emulators answer: what a stack needs to attach to them instead of starting its own. */
+export interface EmulatorEndpoints {
+  dynamodbEndpoint: string;
+  /** fauxqs: SQS and S3 on one port. */
+  sqsEndpoint: string;
+}
+
+/**
+ * Starts DynamoDB Local and fauxqs, then creates the project's tables, queues and bucket. Given `attach`,
+ * starts nothing: the resources are created on those emulators under names of their own (stop() leaves the
+ * emulators running), which is how the e2e files share one DynamoDB Local JVM (test/setup/emulators.ts).
+ */
+export async function startEmulators(
+  options: EmulatorOptions & { attach?: EmulatorEndpoints } = {},
+): Promise<LocalStack> {
+  const region = options.region ?? 'us-east-1';
+  if (options.attach !== undefined) {
+    if (options.dataDir !== undefined)
+      throw new Error('startEmulators: attach and dataDir exclude each other');
+    const tag = randomBytes(4).toString('hex');
+    return provision(options.attach, `veo-${tag}-`, region, options, async () => {});
+  }
+  const launched = await launchEmulators(options);
+  try {
+    return await provision(launched, 'veo-', region, options, launched.stop);
+  } catch (error) {
+    await launched.stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts DynamoDB Local and fauxqs and nothing else: one pair for many stacks, each attached with
+ * `startEmulators({ attach })`.
+ */
+export async function launchEmulators(
+  options: Pick<EmulatorOptions, 'dataDir' | 'region' | 'readyTimeoutMs'> = {},
+): Promise<EmulatorEndpoints & { stop(): Promise<void> }> {
   const region = options.region ?? 'us-east-1';
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) {
@@ -121,51 +163,59 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     ]);
     throw dynamo.status === 'rejected' ? dynamo.reason : (fauxqs as PromiseRejectedResult).reason;
   }
-
-  const stopAll = runOnce(async () => {
-    await Promise.allSettled([dynamo.value.stop(), fauxqs.value.stop()]);
-  });
-  try {
+  return {
+    dynamodbEndpoint: dynamo.value.endpoint,
     // fauxqs listens on every interface; clients are pointed at loopback explicitly.
-    const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.value.port}`;
-    const clientConfig = { region, credentials: localCredentials() };
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.value.endpoint });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: fauxqsEndpoint });
-    const s3 = new S3Client({ ...clientConfig, endpoint: fauxqsEndpoint, forcePathStyle: true });
-    try {
-      const [queues, events] = await Promise.all([
-        ensureQueues(sqs, {
-          visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
-          maxReceiveCount: options.maxReceiveCount ?? 5,
-          delay: options.delaySeconds ?? {},
-        }),
-        ensureQueue(sqs, 'veo-events', { MessageRetentionPeriod: String(dlqRetentionSeconds) }),
-        ...(Object.keys(tables) as TableName[]).map((name) =>
-          ensureTable(dynamodb, tableNames[name], tables[name].layout),
-        ),
-        ensureBucket(s3, bucketName),
-      ]);
-      return {
-        region,
-        credentials: localCredentials(),
-        dynamodbEndpoint: dynamo.value.endpoint,
-        sqsEndpoint: fauxqsEndpoint,
-        s3Endpoint: fauxqsEndpoint,
-        tables: { ...tableNames },
-        queues: queues.urls,
-        queueArns: queues.arns,
-        eventsQueue: events.url,
-        bucket: bucketName,
-        stop: stopAll,
-      };
-    } finally {
-      dynamodb.destroy();
-      sqs.destroy();
-      s3.destroy();
-    }
-  } catch (error) {
-    await stopAll();
-    throw error;
+    sqsEndpoint: `http://127.0.0.1:${fauxqs.value.port}`,
+    stop: runOnce(async () => {
+      await Promise.allSettled([dynamo.value.stop(), fauxqs.value.stop()]);
+    }),
+  };
+}
+
+/** Creates (or, in a data directory, brings up to date) the tables, queues and bucket under `prefix`. */
+async function provision(
+  endpoints: EmulatorEndpoints,
+  prefix: string,
+  region: string,
+  options: EmulatorOptions,
+  stop: () => Promise<void>,
+): Promise<LocalStack> {
+  const names = resourceNames(prefix);
+  const clientConfig = { region, credentials: localCredentials() };
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodbEndpoint });
+  const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.sqsEndpoint });
+  const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.sqsEndpoint, forcePathStyle: true });
+  try {
+    const [queues, events] = await Promise.all([
+      ensureQueues(sqs, names.queueNames, {
+        visibility: { ...defaultVisibilityTimeoutSeconds, ...options.visibilityTimeoutSeconds },
+        maxReceiveCount: options.maxReceiveCount ?? 5,
+        delay: options.delaySeconds ?? {},
+      }),
+      ensureQueue(sqs, names.events, { MessageRetentionPeriod: String(dlqRetentionSeconds) }),
+      ...(Object.keys(tables) as TableName[]).map((name) =>
+        ensureTable(dynamodb, names.tableNames[name], tables[name].layout),
+      ),
+      ensureBucket(s3, names.bucket),
+    ]);
+    return {
+      region,
+      credentials: localCredentials(),
+      dynamodbEndpoint: endpoints.dynamodbEndpoint,
+      sqsEndpoint: endpoints.sqsEndpoint,
+      s3Endpoint: endpoints.sqsEndpoint,
+      tables: { ...names.tableNames },
+      queues: queues.urls,
+      queueArns: queues.arns,
+      eventsQueue: events.url,
+      bucket: names.bucket,
+      stop,
+    };
+  } finally {
+    dynamodb.destroy();
+    sqs.destroy();
+    s3.destroy();
   }
 }
 
@@ -434,6 +484,7 @@ function assertLayout(tableName: string, table: TableDescription, layout: TableL
 
 async function ensureQueues(
   sqs: SQSClient,
+  queueNames: Record<QueueName, string>,
   settings: {
     visibility: Record<ConsumerQueue, number>;
     maxReceiveCount: number;

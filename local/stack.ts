@@ -30,7 +30,7 @@ import {
 import { fakeServiceAccount } from '../simulator/fixtures';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
 import { buildSite } from '../site/build';
-import { type ConsumerQueue, startEmulators } from './emulators';
+import { type ConsumerQueue, type EmulatorEndpoints, startEmulators } from './emulators';
 import { startHttpGateway, startingResponse } from './http-gateway';
 import { createLambdaContext } from './lambda-context';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source';
@@ -77,6 +77,12 @@ export interface LocalStackOptions {
    * finds it; the file is deleted when the stack stops. Not published when absent.
    */
   stackFile?: string;
+  /**
+   * Running DynamoDB Local and fauxqs to create this stack's tables, queues and bucket on (under names of
+   * its own) instead of starting a pair; not with dataDir. Default: those named by VEO_SHARED_EMULATORS
+   * (JSON), which the e2e tests set so their files share one pair (test/setup/emulators.ts).
+   */
+  emulators?: EmulatorEndpoints;
 }
 
 export interface RunningLocalStack {
@@ -145,7 +151,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
+    const shared = process.env.VEO_SHARED_EMULATORS;
     const emulators = await startEmulators({
+      attach:
+        options.emulators ??
+        (shared && options.dataDir === undefined ? (JSON.parse(shared) as EmulatorEndpoints) : undefined),
       dataDir: options.dataDir,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       delaySeconds: options.queueDelaySeconds,

@@ -125,7 +125,7 @@ describe('task events on the local stack', () => {
       const record = await client.waitForRecord(taskId);
       expect(record.successFlag).toBe(1);
     } finally {
-      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'veo-events' }));
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueUrl.split('/').pop() }));
       expect(QueueUrl).toBe(queueUrl);
       await sqs.send(
         new SetQueueAttributesCommand({ QueueUrl, Attributes: { MessageRetentionPeriod: '1209600' } }),

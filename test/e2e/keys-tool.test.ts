@@ -59,7 +59,9 @@ describe('npm run keys against the local stack', () => {
   it('creates a key the API accepts with its credits, tops it up and revokes it', async () => {
     const created = await keys('create', '--name', 'e2e customer', '--credits', '1234', '--json');
     expect(created.code, created.stderr).toBe(0);
-    expect(created.stderr).toContain(`keys: table veo-api-keys (local stack at ${stack.url})`);
+    expect(created.stderr).toContain(
+      `keys: table ${process.env.API_KEYS_TABLE} (local stack at ${stack.url})`,
+    );
     const { apiKey, keyId } = JSON.parse(created.stdout) as { apiKey: string; keyId: string };
     expect(await client.credit(apiKey)).toBe(1234);
 
@@ -87,7 +89,7 @@ describe('npm run keys against the local stack', () => {
       ['--no-warnings=ExperimentalWarning', '--import', 'tsx', 'tools/keys.ts', 'list'],
       { cwd: root, env: { ...process.env, VEO_LOCAL_STACK_FILE: stackFile } },
     );
-    expect(stderr).toBe(`keys: table veo-api-keys (local stack at ${stack.url})\n`);
+    expect(stderr).toBe(`keys: table ${process.env.API_KEYS_TABLE} (local stack at ${stack.url})\n`);
     expect(stdout).toMatch(/^NAME +KEY ID +CREDITS/);
     expect(stdout).toMatch(/^development +[0-9a-f]{12} +100000 +default +\d{4}-\d\d-\d\dT[\d:]+Z +-$/m);
     expect(stdout).toMatch(/^e2e customer +[0-9a-f]{12} +1300 +default +\S+ +\S+Z$/m);
