@@ -66,6 +66,11 @@ export interface LocalStack {
    */
   eventsQueue: string;
   bucket: string;
+  /**
+   * Stops DynamoDB Local, waits `downMs`, and starts it again on the same port and data (a fault the soak
+   * bench injects). Only with `dataDir`: an in-memory database would come back empty.
+   */
+  restartDynamoDb(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,9 +127,23 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
     throw dynamo.status === 'rejected' ? dynamo.reason : (fauxqs as PromiseRejectedResult).reason;
   }
 
+  let database = dynamo.value;
   const stopAll = runOnce(async () => {
-    await Promise.allSettled([dynamo.value.stop(), fauxqs.value.stop()]);
+    await Promise.allSettled([database.stop(), fauxqs.value.stop()]);
   });
+  const restartDynamoDb = async (downMs: number) => {
+    if (dataDir === undefined)
+      throw new Error('restartDynamoDb needs a dataDir: in memory the data would be lost');
+    await database.stop();
+    await sleep(downMs);
+    database = await launchDynamoDbLocal({
+      dbPath: resolve(dataDir, 'dynamodb'),
+      region,
+      // A restart on a busy machine can take longer than a first start.
+      readyTimeoutMs: Math.max(options.readyTimeoutMs ?? 0, 90_000),
+      port: Number(new URL(database.endpoint).port),
+    });
+  };
   try {
     // fauxqs listens on every interface; clients are pointed at loopback explicitly.
     const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.value.port}`;
@@ -156,6 +175,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Loc
         queueArns: queues.arns,
         eventsQueue: events.url,
         bucket: bucketName,
+        restartDynamoDb,
         stop: stopAll,
       };
     } finally {
