@@ -203,6 +203,15 @@ if (wanted('soak')) {
   faultTable();
 }
 
+// 9. hostile
+if (wanted('hostile'))
+  await addFromProcess(
+    'hostile (5 hostile tasks among 50 normal ones, Gemini API shape: a 200 MP PNG, three 20 MB images trickled past the fetch deadline, a 2 KB+ callBackUrl)',
+    'bench/groups/hostile.ts',
+    [],
+    300_000,
+  );
+
 const resultsFile = join(repoRoot, 'bench/results.json');
 const kept: Results = only
   ? (JSON.parse(await readFile(resultsFile, 'utf8').catch(() => '{}')) as Results)
