@@ -15,6 +15,13 @@ import { writeReport } from './write-report';
  */
 const run = promisify(execFile);
 const results: Results = {};
+/**
+ * `npm run bench -- --only soak,hostile` runs only those groups (bundle, init, submit, calls, poll, burst,
+ * rss, soak, hostile) and merges their figures into the bench/results.json already there.
+ */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt < 0 ? undefined : new Set((process.argv[onlyAt + 1] ?? '').split(','));
+const wanted = (group: string) => only === undefined || only.has(group);
 const initRuns = 15;
 
 function table(group: string, keys: string[]): void {
@@ -32,6 +39,25 @@ function table(group: string, keys: string[]): void {
   console.table(rows);
 }
 
+/** The soak's fault table (issue 14): one row per injected fault, the four figures that must read 0. */
+function faultTable(): void {
+  const columns = ['lost', 'stuck', 'double-charged', 'callbacks-missing', 'accepted', 'succeeded', 'failed'];
+  const faults = new Set(
+    Object.keys(results)
+      .map((key) => /^soak\.fault\.([^.]+)\.lost$/.exec(key)?.[1])
+      .filter((fault): fault is string => fault !== undefined),
+  );
+  console.log('\n## soak fault table (goal: 0 lost, stuck, double-charged, callbacks missing)');
+  console.table(
+    Object.fromEntries(
+      [...faults].map((fault) => [
+        fault,
+        Object.fromEntries(columns.map((c) => [c, results[`soak.fault.${fault}.${c}`]?.value ?? ''])),
+      ]),
+    ),
+  );
+}
+
 function add(group: string, figures: Results): void {
   Object.assign(results, figures);
   table(group, Object.keys(figures));
@@ -47,7 +73,7 @@ const variants = [
     title: 'SDK from the runtime, comparison',
   },
 ] as const;
-for (const { prefix, variant, title } of variants) {
+for (const { prefix, variant, title } of wanted('bundle') || wanted('init') ? variants : []) {
   const built = await bundleAll(variant);
   try {
     const bundle: Results = {};
@@ -122,46 +148,74 @@ async function addFromProcess(
 }
 
 // 3. submit
-await addFromProcess(
-  'submit (local stack, kie shape; baseline = an unknown route, 404 before auth)',
-  'bench/stack-groups.ts',
-  ['submit'],
-  240_000,
-);
+if (wanted('submit'))
+  await addFromProcess(
+    'submit (local stack, kie shape; baseline = an unknown route, 404 before auth)',
+    'bench/stack-groups.ts',
+    ['submit'],
+    240_000,
+  );
 
 // 4. AWS calls per task (bench/groups/calls.ts)
-add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
+if (wanted('calls'))
+  add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
 
 // 5. poll
-await addFromProcess(
-  'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
-  'bench/groups/poll.ts',
-  [],
-  300_000,
-);
+if (wanted('poll'))
+  await addFromProcess(
+    'poll (60 tasks, Gemini API shape, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
+    'bench/groups/poll.ts',
+    [],
+    300_000,
+  );
 
 // 6. burst
-await addFromProcess(
-  'burst (200 tasks, simulated kie quota 20 per 2 s)',
-  'bench/stack-groups.ts',
-  ['burst'],
-  240_000,
-);
+if (wanted('burst'))
+  await addFromProcess(
+    'burst (200 tasks, simulated kie quota 20 per 2 s)',
+    'bench/stack-groups.ts',
+    ['burst'],
+    240_000,
+  );
 
 // 7. rss and 8. soak
-await addFromProcess(
-  'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)',
-  'bench/groups/rss.ts',
-  [],
-  300_000,
-);
-await addFromProcess(
-  'soak (1,000 tasks, 10 % upstream failures, 5 % 429s, one worker restart, signed callbacks)',
-  'bench/groups/soak.ts',
-  [],
-  300_000,
-);
+if (wanted('rss'))
+  await addFromProcess(
+    'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)',
+    'bench/groups/rss.ts',
+    [],
+    300_000,
+  );
+if (wanted('soak')) {
+  await addFromProcess(
+    'soak (1,000 tasks, 10 % upstream failures, 5 % 429s, one worker restart, signed callbacks)',
+    'bench/groups/soak.ts',
+    [],
+    300_000,
+  );
 
-await writeFile(join(repoRoot, 'bench/results.json'), formatResults(results));
+  await addFromProcess(
+    'soak faults (20 tasks per fault, one after the other on one stack; lost / stuck / double-charged / callbacks-missing must be 0)',
+    'bench/groups/soak-faults.ts',
+    [],
+    600_000,
+  );
+  faultTable();
+}
+
+// 9. hostile
+if (wanted('hostile'))
+  await addFromProcess(
+    'hostile (5 hostile tasks among 50 normal ones, Gemini API shape: a 200 MP PNG, three 20 MB images trickled past the fetch deadline, a 2 KB+ callBackUrl)',
+    'bench/groups/hostile.ts',
+    [],
+    300_000,
+  );
+
+const resultsFile = join(repoRoot, 'bench/results.json');
+const kept: Results = only
+  ? (JSON.parse(await readFile(resultsFile, 'utf8').catch(() => '{}')) as Results)
+  : {};
+await writeFile(resultsFile, formatResults({ ...kept, ...results }));
 console.log('\nwritten to bench/results.json');
 console.log(`report drawn to ${await writeReport()}`);

@@ -67,6 +67,11 @@ export interface LocalStack {
    */
   eventsQueue: string;
   bucket: string;
+  /**
+   * Stops DynamoDB Local, waits `downMs`, and starts it again on the same port and data (a fault the soak
+   * bench injects). Only with `dataDir`: an in-memory database would come back empty.
+   */
+  restartDynamoDb(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -115,11 +120,13 @@ export async function startEmulators(
     if (options.dataDir !== undefined)
       throw new Error('startEmulators: attach and dataDir exclude each other');
     const tag = randomBytes(4).toString('hex');
-    return provision(options.attach, `veo-${tag}-`, region, options, async () => {});
+    return provision(options.attach, `veo-${tag}-`, region, options, async () => {}, async () => {
+      throw new Error('restartDynamoDb: this stack shares its emulators; start it with its own');
+    });
   }
   const launched = await launchEmulators(options);
   try {
-    return await provision(launched, 'veo-', region, options, launched.stop);
+    return await provision(launched, 'veo-', region, options, launched.stop, launched.restartDynamoDb);
   } catch (error) {
     await launched.stop();
     throw error;
@@ -132,7 +139,9 @@ export async function startEmulators(
  */
 export async function launchEmulators(
   options: Pick<EmulatorOptions, 'dataDir' | 'region' | 'readyTimeoutMs'> = {},
-): Promise<EmulatorEndpoints & { stop(): Promise<void> }> {
+): Promise<
+  EmulatorEndpoints & { stop(): Promise<void>; restartDynamoDb(downMs: number): Promise<void> }
+> {
   const region = options.region ?? 'us-east-1';
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) {
@@ -163,12 +172,27 @@ export async function launchEmulators(
     ]);
     throw dynamo.status === 'rejected' ? dynamo.reason : (fauxqs as PromiseRejectedResult).reason;
   }
+  let database = dynamo.value;
+  const restartDynamoDb = async (downMs: number) => {
+    if (dataDir === undefined)
+      throw new Error('restartDynamoDb needs a dataDir: in memory the data would be lost');
+    await database.stop();
+    await sleep(downMs);
+    database = await launchDynamoDbLocal({
+      dbPath: resolve(dataDir, 'dynamodb'),
+      region,
+      // A restart on a busy machine can take longer than a first start.
+      readyTimeoutMs: Math.max(options.readyTimeoutMs ?? 0, 90_000),
+      port: Number(new URL(database.endpoint).port),
+    });
+  };
   return {
     dynamodbEndpoint: dynamo.value.endpoint,
     // fauxqs listens on every interface; clients are pointed at loopback explicitly.
     sqsEndpoint: `http://127.0.0.1:${fauxqs.value.port}`,
+    restartDynamoDb,
     stop: runOnce(async () => {
-      await Promise.allSettled([dynamo.value.stop(), fauxqs.value.stop()]);
+      await Promise.allSettled([database.stop(), fauxqs.value.stop()]);
     }),
   };
 }
@@ -180,6 +204,7 @@ async function provision(
   region: string,
   options: EmulatorOptions,
   stop: () => Promise<void>,
+  restartDynamoDb: (downMs: number) => Promise<void>,
 ): Promise<LocalStack> {
   const names = resourceNames(prefix);
   const clientConfig = { region, credentials: localCredentials() };
@@ -210,6 +235,7 @@ async function provision(
       queueArns: queues.arns,
       eventsQueue: events.url,
       bucket: names.bucket,
+      restartDynamoDb,
       stop,
     };
   } finally {

@@ -34,6 +34,7 @@ import { type ConsumerQueue, type EmulatorEndpoints, startEmulators } from './em
 import { startHttpGateway, startingResponse } from './http-gateway';
 import { createLambdaContext } from './lambda-context';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source';
+import type { SqsFaultProxy } from './sqs-fault-proxy';
 import { publishStack } from './stack-file';
 
 /**
@@ -83,6 +84,11 @@ export interface LocalStackOptions {
    * (JSON), which the e2e tests set so their files share one pair (test/setup/emulators.ts).
    */
   emulators?: EmulatorEndpoints;
+  /**
+   * A fault-injection proxy (local/sqs-fault-proxy.ts) the functions' SQS calls go through (the soak
+   * bench's fault table); the event sources still talk to fauxqs directly.
+   */
+  sqsProxy?: SqsFaultProxy;
 }
 
 export interface RunningLocalStack {
@@ -101,6 +107,8 @@ export interface RunningLocalStack {
    * of messages abandoned.
    */
   restartWorker(): Promise<number>;
+  /** Stops DynamoDB Local for `downMs`, then starts it on the same port and data (needs `dataDir`). */
+  restartDynamoDb(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -161,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       delaySeconds: options.queueDelaySeconds,
     });
     stoppers.push(() => emulators.stop());
+    if (options.sqsProxy) options.sqsProxy.target = emulators.sqsEndpoint;
 
     // Credentials the simulator checks exactly as the real upstream would; made up for each start.
     const upstream = {
@@ -225,7 +234,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POLLER_TIMEOUT_SECONDS: String(functions.poller.timeoutSeconds),
       [videoBucket.env]: emulators.bucket,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
-      SQS_ENDPOINT: emulators.sqsEndpoint,
+      SQS_ENDPOINT: options.sqsProxy?.url ?? emulators.sqsEndpoint,
       EVENTS_QUEUE_URL: emulators.eventsQueue,
       // No SigV4 locally: the IAM routes take the caller from a header, on this stack only.
       LOCAL_IAM_PRINCIPAL_HEADER: 'true',
@@ -357,6 +366,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webhookSecret,
       simulator,
       restartWorker,
+      restartDynamoDb: emulators.restartDynamoDb,
       stop: stopAll,
     };
   } catch (error) {

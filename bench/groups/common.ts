@@ -21,6 +21,7 @@ export interface RecordData {
   successFlag?: number;
   completeTime?: number | null;
   errorCode?: number | null;
+  errorMessage?: string | null;
   response?: { resultUrls?: string[] } | null;
 }
 

@@ -38,6 +38,9 @@ export const oldestMessageMinutes: Record<QueueName, number> = { generate: 15, p
 /** Failed / (succeeded + failed) above this over 15 min: the upstream or our pipeline is broken. */
 export const FAILURE_RATE_THRESHOLD = 20;
 
+/** Tasks, renditions and dead letters the sweeper may end in 15 min before its alarm goes off. */
+export const SWEPT_THRESHOLD = 0;
+
 /** A business metric (functions/adapters/observability/powertools-metrics.ts), totalled over models. */
 function business(metricName: string, statistic = 'Sum', period = Duration.minutes(15)): Metric {
   return new Metric({
@@ -93,6 +96,25 @@ export class Alarms extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       // No task ended, no data: nothing is failing.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    // The sweeper is the backstop (issue 14): anything it ends or drains is a task a stage let fall.
+    new MathExpression({
+      expression: 'tasks + renditions + deadLetters',
+      usingMetrics: {
+        tasks: business('TasksSwept'),
+        renditions: business('RenditionsSwept'),
+        deadLetters: business('DeadLettersSwept'),
+      },
+      period: Duration.minutes(15),
+      label: 'Swept by the sweeper',
+    }).createAlarm(this, 'Swept', {
+      alarmDescription:
+        'The sweeper ended overdue tasks or renditions, or drained dead letters, in the last 15 min: a stage is dropping work (see the sweeper\'s "swept" log lines)',
+      threshold: SWEPT_THRESHOLD,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
@@ -155,6 +177,12 @@ export class Alarms extends Construct {
             props.httpApi.metricServerError({ period: minute }),
           ]),
           graph('API latency p90 (ms)', [props.httpApi.metricLatency({ period: minute, statistic: 'p90' })]),
+          graph(
+            'Swept by the sweeper',
+            ['TasksSwept', 'RenditionsSwept', 'DeadLettersSwept'].map((name) =>
+              business(name, 'Sum', minute),
+            ),
+          ),
         ],
       ],
     });

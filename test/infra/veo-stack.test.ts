@@ -1097,8 +1097,31 @@ describe('alarms', () => {
         }),
       ]),
     });
-    // 3 dead-letter queues, 3 oldest-message ages, 1 failure rate.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    // 3 dead-letter queues, 3 oldest-message ages, 1 failure rate, 1 sweeper.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+  });
+
+  it('go off as soon as the sweeper ends a task or a rendition, or drains a dead letter, in 15 min', () => {
+    const metric = (id: string, name: string) =>
+      Match.objectLike({
+        Id: id,
+        MetricStat: Match.objectLike({
+          Metric: Match.objectLike({ Namespace: 'VeoServerless', MetricName: name }),
+          Period: 900,
+          Stat: 'Sum',
+        }),
+      });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'tasks + renditions + deadLetters' }),
+        metric('tasks', 'TasksSwept'),
+        metric('renditions', 'RenditionsSwept'),
+        metric('deadLetters', 'DeadLettersSwept'),
+      ]),
+    });
   });
 
   it('come with one dashboard', () => {

@@ -132,6 +132,8 @@ describe('sweep', () => {
     ]);
     expect(world.deadLetters.parked).toEqual([]);
     expect(world.deadLetters.removed).toHaveLength(4);
+    // Counted for the sweeper's alarm (infra/constructs/alarms.ts), each once it is handled.
+    expect(world.metrics.counts.filter((c) => c.name === 'DeadLettersSwept')).toHaveLength(4);
   });
 
   it('keeps a dead letter whose task could not be ended, for the next sweep', async () => {

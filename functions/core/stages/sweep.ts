@@ -45,6 +45,7 @@ export async function sweep(
     try {
       await sweepDeadLetter(deps, letter, outcome);
       await deps.deadLetters.remove(letter);
+      deps.metrics.count('DeadLettersSwept', {}, { queue: letter.queue });
       outcome.deadLetters += 1;
     } catch (error) {
       deps.log.error('sweep of a dead letter failed', { queue: letter.queue, error: String(error) });
