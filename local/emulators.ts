@@ -120,9 +120,16 @@ export async function startEmulators(
     if (options.dataDir !== undefined)
       throw new Error('startEmulators: attach and dataDir exclude each other');
     const tag = randomBytes(4).toString('hex');
-    return provision(options.attach, `veo-${tag}-`, region, options, async () => {}, async () => {
-      throw new Error('restartDynamoDb: this stack shares its emulators; start it with its own');
-    });
+    return provision(
+      options.attach,
+      `veo-${tag}-`,
+      region,
+      options,
+      async () => {},
+      async () => {
+        throw new Error('restartDynamoDb: this stack shares its emulators; start it with its own');
+      },
+    );
   }
   const launched = await launchEmulators(options);
   try {
@@ -139,9 +146,7 @@ export async function startEmulators(
  */
 export async function launchEmulators(
   options: Pick<EmulatorOptions, 'dataDir' | 'region' | 'readyTimeoutMs'> = {},
-): Promise<
-  EmulatorEndpoints & { stop(): Promise<void>; restartDynamoDb(downMs: number): Promise<void> }
-> {
+): Promise<EmulatorEndpoints & { stop(): Promise<void>; restartDynamoDb(downMs: number): Promise<void> }> {
   const region = options.region ?? 'us-east-1';
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) {
