@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -33,14 +36,37 @@ const pipelineRole = 'arn:aws:iam::123456789012:role/VideoPipeline';
 const pipelineKey = newApiKey();
 const pipelineCredits = 1000;
 
+/**
+ * Step Functions' API on loopback (its JSON protocol: X-Amz-Target + a JSON body), answering every call:
+ * the notifier's real SFN client calls it through SFN_ENDPOINT, as it would call AWS.
+ */
+const stepFunctionsCalls: { target: string; input: { taskToken?: string; output?: string } }[] = [];
+const stepFunctions = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk: Buffer) => {
+    body += chunk.toString();
+  });
+  req.on('end', () => {
+    stepFunctionsCalls.push({ target: String(req.headers['x-amz-target']), input: JSON.parse(body) });
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
+  });
+});
+
 beforeAll(async () => {
+  stepFunctions.listen(0, '127.0.0.1');
+  await once(stepFunctions, 'listening');
   // A failed notify message comes back after 2 s; five receives before its DLQ leave room for an outage.
   stack = await startLocalStack({
     port: 0,
     simulatorLatencyMs: 300,
     pollIntervalSeconds: 1,
     visibilityTimeoutSeconds: { notify: 2 },
-    environment: { IAM_PRINCIPALS: JSON.stringify({ [pipelineRole]: hashApiKey(pipelineKey) }) },
+    environment: {
+      IAM_PRINCIPALS: JSON.stringify({ [pipelineRole]: hashApiKey(pipelineKey) }),
+      // Only the pipeline's key may start a task that answers a Step Functions token.
+      TASK_TOKEN_KEYS: hashApiKey(pipelineKey),
+      SFN_ENDPOINT: `http://127.0.0.1:${(stepFunctions.address() as AddressInfo).port}`,
+    },
   });
   client = apiClient(stack);
   await (await localDeps()).apiKeys.put({
@@ -57,6 +83,7 @@ beforeAll(async () => {
 afterAll(async () => {
   sqs?.destroy();
   await stack?.stop();
+  stepFunctions.close();
 });
 
 /** Reads the events queue until `done` holds for the events of `taskId`, as a rule's target would. */
@@ -137,6 +164,23 @@ describe('task events on the local stack', () => {
 });
 
 describe('IAM routes on the local stack', () => {
+  /** record-info over the IAM route, polled as the submitter would, until the task ends. */
+  async function finishedAs(principal: string, taskId: string): Promise<TaskRecord> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const info = await asPrincipal<TaskRecord>(
+        principal,
+        'GET',
+        `/api/v1/veo/record-info?taskId=${taskId}`,
+      );
+      expect(info.status).toBe(200);
+      if (info.json.data.successFlag !== 0) return info.json.data;
+      if (Date.now() > deadline)
+        throw new Error(`task ${taskId} did not finish: ${JSON.stringify(info.json)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   /** A call to `/iam/api/v1/...` as `principal` (none: no header), with no API key. */
   const asPrincipal = <T = unknown>(
     principal: string | undefined,
@@ -170,20 +214,46 @@ describe('IAM routes on the local stack', () => {
     const credit = await asPrincipal<number>(pipelineRole, 'GET', '/api/v1/chat/credit');
     expect([credit.status, credit.json.data]).toEqual([200, pipelineCredits - price]);
 
-    const deadline = Date.now() + 30_000;
-    let record: TaskRecord | undefined;
-    while (!record || record.successFlag === 0) {
-      if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(record)}`);
-      const info = await asPrincipal<TaskRecord>(session, 'GET', `/api/v1/veo/record-info?taskId=${taskId}`);
-      expect(info.status).toBe(200);
-      record = info.json.data;
-      if (record.successFlag === 0) await new Promise((r) => setTimeout(r, 250));
-    }
+    const record = await finishedAs(session, taskId);
     expect(record).toMatchObject({ taskId, successFlag: 1, creditsConsumed: price });
     // The task is the pipeline key's: the development key neither paid for it nor sees it.
     expect(await client.credit()).toBe(developmentBefore);
     const foreign = await client.call('GET', `/api/v1/veo/record-info?taskId=${taskId}`);
     expect([foreign.json.code, foreign.json.msg]).toEqual([422, 'record is null']);
+  });
+
+  it('answers the task token of a task submitted over the IAM route with exactly one SendTaskSuccess', async () => {
+    // What the README's submitter Lambda does inside a `.waitForTaskToken` step.
+    const submitted = await asPrincipal<{ taskId: string }>(pipelineRole, 'POST', '/api/v1/veo/generate', {
+      prompt: 'a paper boat on a pond',
+      model: 'veo3_fast',
+      taskToken: 'AQB-local-token',
+    });
+    expect([submitted.status, submitted.json.msg]).toEqual([200, 'success']);
+    const { taskId } = submitted.json.data;
+    const record = await finishedAs(pipelineRole, taskId);
+    expect(record.successFlag).toBe(1);
+    // The end's notify message answers the token, then publishes the event: once the event is here, the
+    // answer has been given.
+    await eventsOf(taskId, (e) => e.some((x) => x['detail-type'] === 'Veo Task Succeeded'));
+    expect(stepFunctionsCalls.map((c) => [c.target, c.input.taskToken])).toEqual([
+      ['AWSStepFunctions.SendTaskSuccess', 'AQB-local-token'],
+    ]);
+    expect(JSON.parse(stepFunctionsCalls[0]?.input.output ?? '{}')).toMatchObject({
+      taskId,
+      successFlag: 1,
+      response: { resultUrls: [expect.any(String)] },
+    });
+    // The token is the pipeline's secret: never shown in the record.
+    expect(JSON.stringify(record)).not.toContain('AQB-local-token');
+    // A key not allowed to use tokens is refused (the development key, on the API-key routes).
+    const refused = await client.call('POST', '/api/v1/veo/generate', {
+      body: { prompt: 'a paper boat on a pond', taskToken: 'AQB-other' },
+    });
+    expect([refused.status, refused.json.msg]).toEqual([
+      422,
+      'taskToken is not allowed for this API key (TASK_TOKEN_KEYS)',
+    ]);
   });
 
   it('refuses an unmapped principal and a request without one, writing and charging nothing', async () => {
