@@ -25,8 +25,8 @@ let renditions: Promise<unknown> = Promise.resolve();
  */
 const consumer = sqsConsumer(
   pollMessageSchema,
-  ({ rendition, ...message }, log) => {
-    if (!rendition) return pollGeneration({ ...deps, log }, message);
+  ({ rendition, ...message }, log, delivery) => {
+    if (!rendition) return pollGeneration({ ...deps, log }, message, delivery);
     const run = renditions.then(async () => {
       // Too little of this invocation left for a whole rendition: hand it to a fresh one rather than be
       // killed mid-run (the job is still processing, so the new message carries on with it).

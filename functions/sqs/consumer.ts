@@ -5,6 +5,11 @@ import { traceHeaderOr, traceIdOf, withTraceHeader } from '../adapters/observabi
 import { addLambdaContext, traceInvocation } from '../composition/observability';
 import type { Log } from '../core/ports';
 
+/** How SQS delivered the record: a redelivery follows a failed or timed-out attempt (or a duplicate). */
+export interface Delivery {
+  redelivered: boolean;
+}
+
 type Segment = Parameters<Parameters<typeof traceInvocation>[0]>[0];
 
 /**
@@ -20,7 +25,7 @@ type Segment = Parameters<Parameters<typeof traceInvocation>[0]>[0];
  */
 export function sqsConsumer<T extends { taskId: string }>(
   schema: z.ZodType<T>,
-  handle: (message: T, log: Log) => Promise<void>,
+  handle: (message: T, log: Log, delivery: Delivery) => Promise<void>,
   log: Log,
 ) {
   const processor = new BatchProcessor(EventType.SQS);
@@ -35,7 +40,8 @@ export function sqsConsumer<T extends { taskId: string }>(
     segment?.addAnnotation('taskId', message.taskId);
     segment?.addMetadata('AWSTraceHeader', trace);
     try {
-      await withTraceHeader(trace, () => handle(message, recordLog));
+      const delivery = { redelivered: Number(record.attributes.ApproximateReceiveCount) > 1 };
+      await withTraceHeader(trace, () => handle(message, recordLog, delivery));
     } catch (error) {
       segment?.addError(error as Error);
       throw error;

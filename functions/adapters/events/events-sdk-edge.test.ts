@@ -131,12 +131,9 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 
-  // Known gap (issue 19, "exactly one"): a poll that finds the task already ended re-queues its end when
-  // no callback chain is recorded (poll.ts: the crash guard), so a push-triggered poll (kie) or the sweeper
-  // ending the task before the poll chain's next message makes a second end message for a task without a
-  // callBackUrl: a second SendTask* (Step Functions refuses it; the adapter takes that as done) and a
-  // duplicate event. `it.fails` until the end's notification is recorded on the task.
-  it.fails('answers once when the poll chain finds the task already ended by a push-triggered poll', async () => {
+  // Issue 19, "exactly one": a poll chain's next message finding the task ended by a push-triggered poll
+  // (kie) or the sweeper does not queue the end again; only a redelivery may (poll.ts: the crash guard).
+  it('answers once when the poll chain finds the task already ended by a push-triggered poll', async () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
     sfn.on(SendTaskSuccessCommand).resolves({});
     const w = world();

@@ -197,6 +197,28 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(940);
   });
 
+  it('sends the end again only from a redelivery: the message that ended the task may have died before it', async () => {
+    const { world, key } = await submitted();
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/3' });
+    const poll = { taskId: task.taskId, operation: 'operations/3', deadlineAt: task.deadlineAt };
+    const done = { state: 'done', videos: ['v'] } as const;
+    world.provider.answers.push(done, done, done);
+    // The task is written succeeded, then sending its notify message fails: the poll message fails.
+    const notifyQueue = world.queues.notify.bind(world.queues);
+    world.queues.notify = async () => {
+      throw new Error('SQS unreachable');
+    };
+    await expect(pollGeneration(world.deps, poll)).rejects.toThrow('SQS unreachable');
+    world.queues.notify = notifyQueue;
+    expect((await world.tasks.get(task.taskId))?.status).toBe('succeeded');
+    // Another chain's first delivery (a push's poll, the chain's next one) leaves the end alone …
+    await pollGeneration(world.deps, poll, { redelivered: false });
+    expect(world.queues.notified).toEqual([]);
+    // … the redelivered message sends it.
+    await pollGeneration(world.deps, poll, { redelivered: true });
+    expect(world.queues.notified.map((n) => n.message.change?.type)).toEqual(['succeeded']);
+  });
+
   it('keeps the unstamped original and stores a stamped copy when a watermark was asked for', async () => {
     const { world, key } = await submitted();
     const task = await seedTask(world, key, 'submitted', {

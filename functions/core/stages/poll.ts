@@ -11,7 +11,11 @@ import { reason } from './generate';
 export type PollDeps = MoveDeps & DepsFor<'provider' | 'settings' | 'videos' | 'watermarker'>;
 
 /** Stage poll (queue `poll`, run by the poller): ask the upstream; when done, store the videos and complete the task. */
-export async function pollGeneration(deps: PollDeps, message: PollMessage): Promise<void> {
+export async function pollGeneration(
+  deps: PollDeps,
+  message: PollMessage,
+  delivery: { redelivered: boolean } = { redelivered: false },
+): Promise<void> {
   const polls = (message.polls ?? 0) + 1;
   const { taskId, operation, deadlineAt, submittedAt } = message;
   // Known from the message, the upstream is asked first: a generation still running needs nothing from
@@ -31,8 +35,10 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
   const task = await deps.tasks.get(taskId);
   if (!task) return;
   if (isFinal(task.status)) {
-    // A redelivery after the task ended: the notify message may not have gone out before a crash.
-    if (!task.callbackChains?.generation) await notifyEnd(deps, task);
+    // Only a redelivery may be the message that ended the task and crashed before its notify message went
+    // out; a first delivery is another chain's poll (after a push or the sweeper ended it): notifying
+    // again would answer a Step Functions token twice.
+    if (delivery.redelivered && !task.callbackChains?.generation) await notifyEnd(deps, task);
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
@@ -74,6 +80,9 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
         // A transient store or download error must not wait out the poll queue's visibility (30 min):
         // ask again shortly, within the deadline (past it, the message's failure and the sweeper end it).
         if (deps.now() >= task.deadlineAt) throw error;
+        // Ended, but its notify message did not go out: send it now, or fail the message (a redelivery).
+        const ended = await deps.tasks.get(taskId);
+        if (ended && isFinal(ended.status)) return notifyEnd(deps, ended);
         deps.log.warn('completion failed; polling again shortly', { error: reason(error) });
         await deps.queues.poll({ taskId, polls }, deps.settings.pollIntervalSeconds);
       }
