@@ -5,7 +5,14 @@ import type {
   fourKRequestSchema,
   generateRequestSchema,
 } from '../functions/core/schema';
-import type { ExtendRequestInput, GenerateRequestInput, Get4kRequestInput, TaskRecord } from './api-types';
+import type { CapabilitiesDocument } from '../functions/http/openapi';
+import type {
+  Capabilities,
+  ExtendRequestInput,
+  GenerateRequestInput,
+  Get4kRequestInput,
+  TaskRecord,
+} from './api-types';
 import type { RequestInput } from './request-types';
 
 type Flat<T> = { [K in keyof T]: T[K] };
@@ -22,6 +29,7 @@ describe('api-types', () => {
       Flat<Omit<RequestInput<ReturnType<typeof fourKRequestSchema>>, 'index'> & { index?: number }>
     >();
     expectTypeOf<TaskRecord>().toEqualTypeOf<ServerTaskRecord>();
+    expectTypeOf<Capabilities>().toEqualTypeOf<CapabilitiesDocument>();
   });
 
   it('fails on a type that differs (the checks above can fail)', () => {

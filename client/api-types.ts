@@ -136,3 +136,55 @@ export interface TaskRecord {
   renditions: RenditionInfo[];
   callbacks: CallbackAttempt[];
 }
+
+/** GET /api/v1/capabilities.json: what the deployment's upstream can do (core/capabilities.ts). */
+export interface Capabilities {
+  upstream: string;
+  /** Per model; null for an upstream outside the table (then nothing is checked at submit). */
+  models: Record<Model, ModelCapabilities> | null;
+  options: UpstreamOptions | null;
+  rules: readonly CapabilityRule[] | null;
+}
+
+export type GenerationMode = GenerationType | 'EXTEND';
+export type VideoAspectRatio = '16:9' | '9:16';
+
+export interface ModelCapabilities {
+  upstreamModel: string;
+  modes: readonly GenerationMode[];
+  aspectRatios: readonly VideoAspectRatio[];
+  resolutions: readonly Resolution[];
+  durations: readonly DurationSeconds[];
+  lastFrame: boolean;
+}
+
+/** `passed` on; `always` done (asking against it is refused); `dropped` (listed in notApplied); `refused`. */
+export type OptionSupport = 'passed' | 'always' | 'dropped' | 'refused';
+
+export interface UpstreamOptions {
+  generateAudio: OptionSupport;
+  negativePrompt: OptionSupport;
+  personGeneration: OptionSupport;
+  seed: OptionSupport;
+  sampleCount: { min: number; max: number };
+}
+
+export interface CapabilityCondition {
+  model?: readonly Model[];
+  mode?: readonly GenerationMode[];
+  aspectRatio?: readonly VideoAspectRatio[];
+  resolution?: readonly Resolution[];
+  durationSeconds?: readonly number[];
+  lastFrame?: readonly boolean[];
+  personGeneration?: readonly PersonGeneration[];
+}
+
+/** When a request matches `when`, each field of `require` must hold one of its values. */
+export interface CapabilityRule {
+  id: string;
+  when: CapabilityCondition;
+  require: CapabilityCondition;
+  reason: string;
+  /** Where the rule was read. */
+  source: string;
+}

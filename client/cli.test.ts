@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { capabilitiesJson } from '../functions/http/openapi';
 import { type FakeApi, type FakeRoute, fail, fakeRecord, ok, startFakeApi } from '../test/support/fake-api';
 import { type CliIo, parseCli, runCli, UsageError, usage } from './cli';
 
@@ -356,6 +357,30 @@ describe('runCli', () => {
       'POST /api/v1/veo/generate': () => fail(422, msg),
     });
     expect([refused.code, refused.stderr]).toEqual([1, `error: ${msg} (code 422)\n`]);
+  });
+
+  it("capabilities prints the upstream's models, options and each rule with its source, with no key needed", async () => {
+    const served = JSON.parse(capabilitiesJson('gemini'));
+    api = await startFakeApi({ 'GET /api/v1/capabilities.json': () => ({ status: 200, json: served }) });
+    const out: string[] = [];
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: () => true },
+      env: { VEO_BASE_URL: api.url },
+    };
+    expect(await runCli(['capabilities'], io)).toBe(0);
+    const text = out.join('');
+    expect(text).toContain('upstream: gemini\n');
+    expect(text).toContain(
+      'veo3_lite: TEXT_2_VIDEO FIRST_AND_LAST_FRAMES_2_VIDEO; 16:9 9:16; 720p 1080p; 4/6/8 s\n',
+    );
+    expect(text).toContain(
+      'rule:     hd-needs-8s: 1080p and 4k need 8 seconds (https://ai.google.dev/gemini-api/docs/video)\n',
+    );
+    expect(api.requests[0]?.headers.authorization).toBeUndefined();
+    out.length = 0;
+    expect(await runCli(['capabilities', '--json'], io)).toBe(0);
+    expect(JSON.parse(out.join(''))).toEqual(served);
   });
 
   it('1080p without --wait reports "processing"; with --out it waits and saves the file', async () => {

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import {
+  type Capabilities,
   type ExtendRequestInput,
   type GenerateRequestInput,
   type TaskRecord,
@@ -37,6 +38,7 @@ const synopses = {
   wait: 'wait TASK_ID            wait until a task ends                [--out FILE]',
   download: "download TASK_ID        save a finished task's video          [--out FILE] [--index N]",
   credit: "credit                  show the key's remaining credits",
+  capabilities: "capabilities            what the deployment's upstream can do, each rule with its source",
   '1080p': '1080p TASK_ID           the 1080p rendition                   [--index N] [--wait] [--out FILE]',
   '4k': '4k TASK_ID              start the 4K rendition       [--index N] [--callback URL] [--wait] [--out FILE]',
   extend: `extend TASK_ID PROMPT   continue a finished video as a new task
@@ -121,6 +123,7 @@ const commandOptions = {
   wait: ['out'],
   download: ['out', 'index'],
   credit: [],
+  capabilities: [],
   '1080p': ['index', 'wait', 'out'],
   '4k': ['index', 'callback', 'wait', 'out'],
   extend: [
@@ -153,6 +156,7 @@ export type Command =
   | { name: 'wait'; taskId: string; out?: string }
   | { name: 'download'; taskId: string; index: number; out?: string }
   | { name: 'credit' }
+  | { name: 'capabilities' }
   | { name: '1080p'; taskId: string; index: number; wait: boolean; out?: string }
   | { name: '4k'; taskId: string; index: number; callBackUrl?: string; wait: boolean; out?: string }
   | { name: 'extend'; request: ExtendRequestInput; wait: boolean; out?: string };
@@ -266,6 +270,7 @@ export function parseCli(argv: string[]): ParsedCli {
       return { name: command, taskId: id, index, callBackUrl: v.callback, wait, out: v.out, options };
     }
     case 'credit':
+    case 'capabilities':
       noMore();
       return { name: command, options };
   }
@@ -291,8 +296,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
-  const apiKey = cli.options.apiKey ?? io.env.VEO_API_KEY;
-  if (!apiKey) {
+  // The capabilities are public, as the API's documentation is: no key needed.
+  const apiKey = cli.options.apiKey ?? io.env.VEO_API_KEY ?? (cli.name === 'capabilities' ? '' : undefined);
+  if (apiKey === undefined || (apiKey === '' && cli.name !== 'capabilities')) {
     io.stderr.write('error: no API key: set VEO_API_KEY or pass --key\n');
     return 2;
   }
@@ -352,6 +358,11 @@ async function execute(
     case 'credit': {
       const credits = await client.credit();
       show(credits, [['credits', String(credits)]]);
+      return 0;
+    }
+    case 'capabilities': {
+      const served = await client.capabilities();
+      show(served, describeCapabilities(served));
       return 0;
     }
     case 'status': {
@@ -448,6 +459,28 @@ const savedLines = (saved: { path: string; bytes: number }): Lines => [
 const defaultFile = (taskId: string, index: number) =>
   index > 0 ? `${taskId}-${index}.mp4` : `${taskId}.mp4`;
 
+/** The capabilities in a terminal: per model, then the options, then each rule with its source. */
+export function describeCapabilities(served: Capabilities): Lines {
+  const lines: Lines = [['upstream', served.upstream]];
+  if (!served.models || !served.options || !served.rules) {
+    lines.push(['note', 'not in the capability table: nothing is checked at submit']);
+    return lines;
+  }
+  for (const [model, cell] of Object.entries(served.models)) {
+    lines.push([
+      model,
+      `${cell.modes.join(' ')}; ${cell.aspectRatios.join(' ')}; ${cell.resolutions.join(' ')}; ${cell.durations.join('/')} s${cell.lastFrame ? '; last frame' : ''}`,
+    ]);
+  }
+  const o = served.options;
+  lines.push([
+    'options',
+    `generateAudio ${o.generateAudio}, negativePrompt ${o.negativePrompt}, personGeneration ${o.personGeneration}, seeds ${o.seed}, sampleCount ${o.sampleCount.min}-${o.sampleCount.max}`,
+  ]);
+  for (const rule of served.rules) lines.push(['rule', `${rule.id}: ${rule.reason} (${rule.source})`]);
+  return lines;
+}
+
 /** The lines of a record worth reading in a terminal. */
 export function describeRecord(record: TaskRecord): Lines {
   const lines: Lines = [
@@ -480,7 +513,7 @@ function writeJson(io: CliIo, value: unknown) {
 
 /** One fixed column, so lines printed at different moments (the taskId, later the result) line up. */
 function writeLines(io: CliIo, lines: Lines) {
-  io.stdout.write(lines.map(([key, value]) => `${`${key}:`.padEnd(10)}${value}\n`).join(''));
+  io.stdout.write(lines.map(([key, value]) => `${`${key}: `.padEnd(10)}${value}\n`).join(''));
 }
 
 /**

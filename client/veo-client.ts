@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 // `.js` in relative imports: the published declarations must resolve under Node's own ESM rules.
 import type {
+  Capabilities,
   ExtendRequestInput,
   GenerateRequestInput,
   Get4kRequestInput,
@@ -29,6 +30,8 @@ export interface Envelope<T> {
 export type {
   AspectRatio,
   CallbackAttempt,
+  Capabilities,
+  CapabilityRule,
   DurationSeconds,
   ExtendRequestInput,
   GenerateRequestInput,
@@ -146,6 +149,19 @@ export class VeoClient {
   /** GET /chat/credit: the key's remaining credits. */
   credit(): Promise<number> {
     return this.call('GET', '/api/v1/chat/credit');
+  }
+
+  /**
+   * GET /api/v1/capabilities.json (veo-serverless only, no key needed): what the deployment's upstream
+   * can do, each rule with its source. Served as is, not in the envelope.
+   */
+  async capabilities(): Promise<Capabilities> {
+    const response = await this.fetch(`${this.baseUrl}/api/v1/capabilities.json`, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(this.requestTimeoutMs),
+    });
+    if (!response.ok) throw new VeoApiError(response.status, `HTTP ${response.status}: no capabilities here`);
+    return (await response.json()) as Capabilities;
   }
 
   /** GET /veo/get-1080p-video. The first call starts the rendition; ask again until it is ready. */

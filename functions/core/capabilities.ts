@@ -623,6 +623,11 @@ export function capabilityMarkdown(upstreams: readonly UpstreamShape[] = upstrea
       `| ${upstream} | ${o.generateAudio} | ${o.negativePrompt} | ${o.personGeneration} | ${o.seed} | ${o.sampleCount.min}–${o.sampleCount.max} |`,
     );
   }
+  // The model and option rows above are read from each upstream's own documents.
+  lines.push('', '| upstream | sources of its model and option rows |', '|---|---|');
+  for (const upstream of upstreams) {
+    lines.push(`| ${upstream} | ${capabilityTable[upstream].sources.join(' · ')} |`);
+  }
   lines.push('', '| upstream | rule | when | then | source |', '|---|---|---|---|---|');
   const describe = (condition: Condition) =>
     Object.entries(condition)

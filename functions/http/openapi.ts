@@ -4,6 +4,7 @@ import {
   type CapabilityRequest,
   capabilityTable,
   checkCapabilities,
+  type UpstreamCapabilities,
   type UpstreamShape,
   upstreamShapes,
 } from '../core/capabilities';
@@ -540,12 +541,21 @@ const cache = new WeakMap<UrlPolicy, Map<string, string>>();
  */
 export function capabilitiesJson(upstream: string): string {
   const table = isUpstreamShape(upstream) ? capabilityTable[upstream] : undefined;
-  return JSON.stringify({
+  const served: CapabilitiesDocument = {
     upstream,
     models: table?.models ?? null,
     options: table?.options ?? null,
     rules: table?.rules ?? null,
-  });
+  };
+  return JSON.stringify(served);
+}
+
+/** What GET /api/v1/capabilities.json answers (the typed client's `Capabilities` equals it). */
+export interface CapabilitiesDocument {
+  upstream: string;
+  models: UpstreamCapabilities['models'] | null;
+  options: UpstreamCapabilities['options'] | null;
+  rules: UpstreamCapabilities['rules'] | null;
 }
 
 /** The document as served: JSON text, built on first use. */

@@ -230,21 +230,36 @@ describe(`every rule of the capability table on the local stack (${upstream})`, 
       submitted.push({ ids, cell, taskId: json.data.taskId, charged: before - (await client.credit()) });
     }
 
+    // Each distinct video (resolution, ratio, length, extension or not) is run to the end and its real
+    // file checked; a request that would make the same video as one already run is checked at submit
+    // only (accepted, charged, record-info saying what will be made), which keeps the wall time small.
+    const shapes = new Set<string>();
     await Promise.all(
       submitted.map(async ({ ids, cell, taskId, charged }) => {
         if (!cell.check.ok) throw new Error('unreachable');
         const { applied } = cell.check;
-        const record = await client.waitForRecord(taskId, undefined, 90_000);
         const name = `${ids} ${JSON.stringify(cell.request)}`;
-        expect(record, name).toMatchObject({
-          successFlag: 1,
+        expect(charged, name).toBeGreaterThan(0);
+        const asked = {
           resolution: applied.resolution,
           duration: applied.durationSeconds,
           generateAudio: applied.generateAudio,
           sampleCount: applied.sampleCount,
           creditsConsumed: charged,
-        });
-        expect(charged, name).toBeGreaterThan(0);
+        };
+        const shape = [
+          applied.resolution,
+          applied.aspectRatio,
+          applied.durationSeconds,
+          applied.mode === 'EXTEND',
+        ];
+        if (shapes.has(shape.join())) {
+          expect(await client.record(taskId), name).toMatchObject(asked);
+          return;
+        }
+        shapes.add(shape.join());
+        const record = await client.waitForRecord(taskId, undefined, 90_000);
+        expect(record, name).toMatchObject({ successFlag: 1, ...asked });
         // The real file: its frame and length are what the table said would be made.
         const info = mp4Info(await download(record.response?.resultUrls[0]));
         const [long, short] = frame[applied.resolution] ?? [0, 0];
@@ -255,6 +270,11 @@ describe(`every rule of the capability table on the local stack (${upstream})`, 
           applied.mode === 'EXTEND' ? sourceSeconds + applied.durationSeconds : applied.durationSeconds;
         expect(info?.durationSeconds, name).toBeCloseTo(seconds, 0);
       }),
+    );
+    // At least the 8 s 720p source's extension, a 1080p video and a short clip were made for real.
+    expect(shapes.size).toBeGreaterThanOrEqual(3);
+    console.info(
+      `capability rules: ${cases.length} cases, ${submitted.length} tasks, ${shapes.size} run to the end`,
     );
   }, 150_000);
 });

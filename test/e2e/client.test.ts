@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeoApiError, VeoClient, videoUrl } from '../../client/veo-client';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
+import { mp4Info } from '../../simulator/mp4-info';
 
 /**
  * The typed client and the CLI against the real local stack (DynamoDB Local, fauxqs, the simulator and
@@ -55,7 +56,24 @@ describe('CLI on the local stack', () => {
   it('generates a video with --wait --out: progress on stderr, an MP4 on disk, exit 0', async () => {
     const out = join(dir, 'v.mp4');
 
-    const run = await cli(['generate', 'a dog in a park', '--wait', '--out', out, '--interval', '0.25']);
+    // With Veo 3.1's flags, as a current kie.ai client asks: Lite, 9:16, 1080p, 8 s.
+    const run = await cli([
+      'generate',
+      'a dog in a park',
+      '--model',
+      'veo3_lite',
+      '--aspect-ratio',
+      '9:16',
+      '--resolution',
+      '1080p',
+      '--duration',
+      '8',
+      '--wait',
+      '--out',
+      out,
+      '--interval',
+      '0.25',
+    ]);
 
     expect(run.stderr).not.toContain('error');
     expect(run.code).toBe(0);
@@ -65,6 +83,11 @@ describe('CLI on the local stack', () => {
     expect(run.stdout).toMatch(/^url: +http/m);
     expect(run.stdout).toContain(`file:     ${out}\n`);
     expect(isMp4(readFileSync(out))).toBe(true);
+    expect(run.stdout).toContain('asked:    1080p, 8 s, audio, 1 video\n');
+    // The file really is what the flags asked for.
+    const info = mp4Info(readFileSync(out));
+    expect(info).toMatchObject({ width: 1080, height: 1920 });
+    expect(info?.durationSeconds).toBeCloseTo(8, 0);
     // Not a terminal: one line per state, each with the task and the elapsed time.
     expect(run.stderr).toMatch(new RegExp(`^${taskId} {2}0:\\d\\d {2}waiting$`, 'm'));
     expect(run.stderr).toMatch(new RegExp(`^${taskId} {2}0:\\d\\d {2}success$`, 'm'));
