@@ -1,14 +1,14 @@
 import type { Config } from '../config';
 import type { PushDeps } from '../core/stages/push';
 import { logger } from './observability';
-import { videoProvider } from './provider';
+import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
 /** The upstream-callback function: verifies a push with the provider and queues a poll; no DynamoDB, no S3. */
 export function upstreamCallbackDeps(config: Config): PushDeps {
   return {
-    provider: videoProvider(config, settingsFrom(config)),
+    ...upstreamProviders(config, settingsFrom(config)),
     queues: taskQueues(config),
     log: logger('upstream-callback'),
   };

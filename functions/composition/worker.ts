@@ -1,11 +1,11 @@
 import type { Config } from '../config';
 import type { GenerateDeps } from '../core/stages/generate';
-import { dynamoDocumentClient, taskStore } from './dynamodb';
+import { circuitStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
 import { imageCropper } from './images';
 import { lazyTranslator, lazyVideoStore } from './lazy';
 import { logger, metrics } from './observability';
-import { videoProvider } from './provider';
+import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
@@ -18,7 +18,9 @@ export function workerDeps(config: Config): GenerateDeps {
     queues: taskQueues(config),
     // S3 only to read the video an extension continues.
     videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
-    provider: videoProvider(config, settings),
+    ...upstreamProviders(config, settings),
+    // Circuits only for a pool: with one upstream there is nowhere else to send work, so it keeps its backoff.
+    ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),
     images: imageFetcher(config, settings),
     cropper: imageCropper(),
     translator: lazyTranslator(async () => (await import('./translator')).translator(config)),

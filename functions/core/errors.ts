@@ -91,11 +91,18 @@ export const modelIdSettings = {
 } as const;
 
 /**
- * The upstream cannot be asked now (429, 5xx, network, quota): retry later, within the task's budget.
- * Also thrown by the translator when the translation service is unavailable.
+ * The upstream cannot be asked now (network error, timeout, 408, 429, 5xx): retry later, within the task's
+ * budget. `fate` says whether a submit surely did not start anything: `refused` (answered, or never
+ * connected), or `unknown` (the request went out and no answer came: it may be generating), which is never
+ * sent again. Also thrown by the translator when the translation service is unavailable.
  */
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
+  readonly fate: 'refused' | 'unknown';
+  constructor(message: string, options?: ErrorOptions & { fate?: 'refused' | 'unknown' }) {
+    super(message, options);
+    this.fate = options?.fate ?? 'refused';
+  }
 }
 
 /** A task move the state machine does not allow (core/task/transitions.ts): a bug, never the client's doing. */

@@ -201,7 +201,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const { world, key } = await submitted();
     const task = await seedTask(world, key, 'submitted', { operation: 'operations/3' });
     const poll = { taskId: task.taskId, operation: 'operations/3', deadlineAt: task.deadlineAt };
-    const done = { state: 'done', videos: ['v'] } as const;
+    const done = { state: 'done' as const, videos: ['v'] };
     world.provider.answers.push(done, done, done);
     // The task is written succeeded, then sending its notify message fails: the poll message fails.
     const notifyQueue = world.queues.notify.bind(world.queues);

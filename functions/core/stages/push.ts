@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { DepsFor } from '../deps';
 
 /** What the push stage (the upstream-callback function) uses. */
-export type PushDeps = DepsFor<'provider' | 'queues' | 'log'>;
+export type PushDeps = DepsFor<'provider' | 'upstreamProviders' | 'queues' | 'log'>;
 
 /** The one field of a push the stage reads: kie's callback body names its own task as `data.taskId`. */
 const pushBodySchema = z.object({ data: z.object({ taskId: z.string().min(1).max(200) }) });
@@ -26,10 +26,26 @@ export async function acceptPush(
   operation: string | undefined,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {
-  if (!operation || !(await deps.provider.verifyPush?.(operation, headers))) {
+  if (!operation || !(await verifiedByAny(deps, operation, headers))) {
     deps.log.warn('upstream push refused');
     return false;
   }
   await deps.queues.poll({ taskId }, 0);
   return true;
+}
+
+/**
+ * Whether any upstream of the pool that signs pushes (each kie account has its own webhook secret) signed
+ * this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
+ * makes the task it names poll early, and the poll asks the task's own pinned upstream.
+ */
+async function verifiedByAny(
+  deps: PushDeps,
+  operation: string,
+  headers: Record<string, string | undefined>,
+): Promise<boolean> {
+  for (const provider of new Set([deps.provider, ...Object.values(deps.upstreamProviders ?? {})])) {
+    if (await provider.verifyPush?.(operation, headers)) return true;
+  }
+  return false;
 }
