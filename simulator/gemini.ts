@@ -163,6 +163,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
           fields.video = videoSpec(ratio, '720p', source.video.durationSeconds + EXTENSION_SECONDS);
         }
         const generation = ctx.generations.create('gemini', fields, { extension: video?.kind });
+        req.record.id = generation.id;
         return sendJson(res, 200, { name: operationName(generation) });
       },
     },
@@ -172,6 +173,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       method: 'GET',
       pattern: /^\/v1beta\/models\/([^/]+)\/operations\/([^/]+)$/,
       handle(req, res, match) {
+        req.record.id = match[2];
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('gemini', 'poll'))) return;
         ctx.stats.polls++;
@@ -189,6 +191,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       method: 'GET',
       pattern: /^\/v1beta\/files\/([^/:]+):download$/,
       async handle(req, res, match) {
+        req.record.id = match[1];
         if (!authorized(req, res)) return;
         const generation = ctx.generations.get(match[1] ?? '', 'gemini');
         if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {

@@ -203,6 +203,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           { request: body },
           kieTaskId(),
         );
+        req.record.id = generation.id;
         schedulePush(generation, body.callBackUrl);
         return envelope(res, 200, 'success', { taskId: generation.id });
       },
@@ -235,6 +236,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           { request: body, extends: source.id },
           kieTaskId(),
         );
+        req.record.id = generation.id;
         schedulePush(generation, body.callBackUrl);
         return envelope(res, 200, 'success', { taskId: generation.id });
       },
@@ -245,6 +247,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       method: 'GET',
       pattern: /^\/api\/v1\/veo\/record-info$/,
       handle(req, res) {
+        req.record.id = req.url.searchParams.get('taskId') ?? undefined;
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('kie', 'poll'))) return;
         ctx.stats.polls++;
@@ -260,6 +263,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       pattern: /^\/kie\/files\/([^/.]+?)(-full)?\.mp4$/,
       async handle(req, res, match) {
         req.record.auth = 'not-required';
+        req.record.id = match[1];
         const generation = ctx.generations.get(match[1] ?? '', 'kie');
         // Only an extension has a stitched (-full) video.
         const noSuchFull = match[2] !== undefined && !generation?.details.extends;

@@ -144,6 +144,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           { model: match[2] ?? '', ...submit.fields, video: submit.output, samples: submit.samples },
           { storageUri, extension: submit.video?.kind },
         );
+        req.record.id = generation.id;
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
       },
     },
@@ -153,10 +154,11 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       method: 'POST',
       pattern: new RegExp(`${modelPath}:fetchPredictOperation$`),
       async handle(req, res, match) {
+        const name = isObject(req.body) ? req.body.operationName : undefined;
+        if (typeof name === 'string') req.record.id = name.split('/').at(-1);
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('vertex', 'poll'))) return;
         ctx.stats.polls++;
-        const name = isObject(req.body) ? req.body.operationName : undefined;
         if (typeof name !== 'string') return googleError(res, 400, 'operationName is required');
         const prefix = `${match[1]}/operations/`;
         const generation = name.startsWith(prefix)
@@ -177,6 +179,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         if (!authorized(req, res)) return;
         const object = decodeURIComponent(match[2] ?? '');
         const id = /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
+        req.record.id = id;
         const generation = id ? ctx.generations.get(id, 'vertex') : undefined;
         const storageUri = generation?.details.storageUri;
         const expected =
