@@ -148,6 +148,14 @@ await addFromProcess(
   240_000,
 );
 
+// 6b. pool (issue 16): three upstreams behind one queue, a burst and a failover (bench/groups/pool.ts)
+await addFromProcess(
+  'pool (300 tasks on vertex + gemini + kie simulators, published quotas and a one-minute outage, time ÷ 5)',
+  'bench/groups/pool.ts',
+  [],
+  360_000,
+);
+
 // 7. rss and 8. soak
 await addFromProcess(
   'rss (the poller alone in a child process, completing a 200 MiB video into S3, 3 runs)',

@@ -1,3 +1,4 @@
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { QuotaOption } from '../simulator/operations';
 import type { LocalUpstream } from './stack';
 
@@ -97,4 +98,41 @@ export function poolQuotaMinimumMs(tasks: number, quotas: QuotaOption[]): number
   const enough = boundaries.find((ms) => capacity(ms) >= tasks);
   if (enough === undefined) throw new Error('a pool needs at least one quota');
   return enough;
+}
+
+/**
+ * Whether the upstream's circuit is open, as every worker reads it: its item in the counters table
+ * (`circuit#<name>`, open while `openedAt` is set). Reads the tables of the stack started in this process.
+ */
+export async function circuitOpen(name: string): Promise<boolean> {
+  const dynamo = new DynamoDBClient({
+    endpoint: process.env.DYNAMODB_ENDPOINT,
+    region: process.env.AWS_REGION,
+  });
+  try {
+    const { Item } = await dynamo.send(
+      new GetItemCommand({
+        TableName: process.env.COUNTERS_TABLE,
+        Key: { counterId: { S: `circuit#${name}` } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.openedAt !== undefined;
+  } finally {
+    dynamo.destroy();
+  }
+}
+
+/** Checks every 100 ms until `check` holds; resolves to how long that took, throws past `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return Date.now() - start;
 }
