@@ -126,6 +126,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
   }
 
   async function deliver(generation: Generation, url: string, attempt: number): Promise<void> {
+    // An upstream that is down sends no pushes either: this one goes out once it is back.
+    if (ctx.isDown()) return ctx.schedule(() => void deliver(generation, url, attempt), 250);
     const body = callbackBody(generation);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const secret = ctx.options.kieWebhookSecret;

@@ -57,7 +57,7 @@ export interface Simulator {
   generations(): readonly Generation[];
   /**
    * Takes the upstream down, as in an outage: every request (submits, polls, downloads, tokens) is answered
-   * 503 in its shape's format until `up()`, and generations in flight keep going meanwhile. Also
+   * 503 in its shape's format until `up()`, and kie's pushes wait; generations in flight keep going. Also
    * `POST /_simulator/down` and `/_simulator/up` over HTTP (`GET /_simulator/state` tells which).
    */
   down(): void;
@@ -76,12 +76,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let baseUrl = '';
 
   const generations = new Generations(options);
+  let down = false;
   const ctx: ShapeContext = {
     options,
     generations,
     stats: { submits: 0, polls: 0, downloads: 0, tokens: 0, callbacks: 0, refused: generations.refused },
     callbacks: [],
     baseUrl: () => baseUrl,
+    isDown: () => down,
     schedule(run, delayMs) {
       const timer = setTimeout(
         () => {
@@ -94,7 +96,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   };
   const routes: Route[] = [...geminiRoutes(ctx), ...vertexRoutes(ctx), ...kieRoutes(ctx)];
-  let down = false;
 
   const server = createServer((req, res) => {
     (async () => {

@@ -94,6 +94,28 @@ describe('simulator', () => {
     expect(sim.requests).toHaveLength(5);
   });
 
+  it('holds kie’s pushes while down and sends them once it is back', async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      received.push(req.url ?? '');
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const sim = await start({ latencyMs: 50 });
+      const callBackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      await kieSubmit(sim, { prompt: 'x', callBackUrl });
+      sim.down();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(received).toEqual([]);
+      sim.up();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(received).toEqual(['/hook']);
+    } finally {
+      receiver.close();
+    }
+  });
+
   it('logs which generation each submit, poll and download concerns, known here or not', async () => {
     const sim = await start({ latencyMs: 0 });
     const { data } = (await (await kieSubmit(sim, { prompt: 'x' })).json()) as { data: { taskId: string } };
