@@ -105,6 +105,8 @@ export interface TaskRecord {
   seeds: number;
   promptSent: string | null;
   translatedFrom: string | null;
+  /** The pool's upstream (its configured name) the task went to; null until submitted. */
+  upstream: string | null;
   /** What was asked: resolution, seconds, audio and number of videos (defaults filled in). */
   resolution: Resolution;
   duration: number;

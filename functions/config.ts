@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { capabilityModels, resolutions } from './core/capabilities';
 import { providerNames } from './core/ports';
 import { parseRateLimit } from './core/rate-window';
+import { upstreamsSchema } from './upstreams-config';
 
 /**
  * Everything a function needs from its environment, read once at module scope and validated,
@@ -52,6 +53,16 @@ export const configSchema = z.object({
   /** Upstream submits per window shared by every worker; unset means the provider's published quota. */
   QUOTA_LIMIT: z.coerce.number().int().positive().optional(),
   QUOTA_WINDOW_SECONDS: z.coerce.number().positive().optional(),
+  /** The upstream pool (issue 16), a JSON array (upstreams-config.ts); absent: one upstream from PROVIDER. */
+  UPSTREAMS: upstreamsSchema.optional(),
+  /** Unavailability answers in a row that open an upstream's circuit, and how long it stays open before a probe. */
+  CIRCUIT_THRESHOLD: z.coerce.number().int().positive().default(3),
+  CIRCUIT_COOL_DOWN_SECONDS: z.coerce.number().positive().default(30),
+  /**
+   * Whether a generation an upstream accepted and then failed (not a content rejection, which never moves)
+   * is started again on another upstream of the pool. Off by default: the first may still be billed.
+   */
+  FAILOVER_MID_GENERATION: flag.default(false),
   /** New tasks per window per API key, e.g. `20/10s`; a key's own `rateLimit` overrides it. */
   RATE_LIMIT: z
     .string()

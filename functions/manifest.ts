@@ -306,6 +306,10 @@ export const portGrants: Record<string, { needs: readonly Grantable[]; reaches?:
   videos: { needs: ['videos'] },
   // The upstream's credentials live in the provider secret (local: environment variables).
   provider: { needs: ['providerSecret'] },
+  // The pool's providers (issue 16): each upstream's own secret, granted with the provider secret.
+  upstreamProviders: { needs: ['providerSecret'] },
+  // The upstreams' circuits live in the counters table (adapters/dynamodb/circuit-store.ts).
+  circuits: { needs: ['counters'] },
   translator: { needs: ['translate'] },
   cropper: { needs: ['ffmpeg'] },
   watermarker: { needs: ['ffmpeg'] },

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoApiKeyStore } from '../adapters/dynamodb/api-key-store';
+import { DynamoCircuitStore } from '../adapters/dynamodb/circuit-store';
 import { DynamoTaskStore } from '../adapters/dynamodb/task-store';
 import type { Config } from '../config';
 import type { TaskStore } from '../core/ports';
@@ -24,4 +25,9 @@ export function taskStore(config: Config, client: DynamoDBDocumentClient): TaskS
 
 export function apiKeyStore(config: Config, client: DynamoDBDocumentClient): DynamoApiKeyStore {
   return new DynamoApiKeyStore(client, config.API_KEYS_TABLE);
+}
+
+/** The upstreams' circuits, in the counters table (shared by every worker). */
+export function circuitStore(config: Config, client: DynamoDBDocumentClient): DynamoCircuitStore {
+  return new DynamoCircuitStore(client, config.COUNTERS_TABLE);
 }

@@ -5,7 +5,7 @@ import { stepBudgetMs } from '../core/step-budget';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { upscaler, watermarker } from './media';
 import { logger, metrics } from './observability';
-import { videoProvider } from './provider';
+import { upstreamProviders } from './provider';
 import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
@@ -17,7 +17,7 @@ export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
     tasks: taskStore(config, dynamoDocumentClient(config)),
     queues: taskQueues(config),
     videos: videoStore(config),
-    provider: videoProvider(config, settings),
+    ...upstreamProviders(config, settings),
     // Each ffmpeg run ends inside the poller's timeout, so its failure path (refund, callback) runs.
     watermarker: watermarker(stepBudgetMs(settings.pollerTimeoutSeconds)),
     upscaler: upscaler(stepBudgetMs(settings.pollerTimeoutSeconds)),

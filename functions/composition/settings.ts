@@ -1,6 +1,9 @@
 import type { Config } from '../config';
+import { capabilityModels } from '../core/capabilities';
 import type { Settings } from '../core/deps';
+import type { UpstreamSpec } from '../core/pool';
 import type { RateWindow } from '../core/rate-window';
+import type { UpstreamEntry } from '../upstreams-config';
 
 export function settingsFrom(config: Config): Settings {
   return {
@@ -22,6 +25,9 @@ export function settingsFrom(config: Config): Settings {
     providerName: config.PROVIDER,
     apiKeyCacheSeconds: config.API_KEY_CACHE_SECONDS,
     upstreamQuota: upstreamQuota(config),
+    ...(config.UPSTREAMS && { upstreams: config.UPSTREAMS.map(upstreamSpec) }),
+    circuit: { threshold: config.CIRCUIT_THRESHOLD, coolDownMs: config.CIRCUIT_COOL_DOWN_SECONDS * 1000 },
+    failoverMidGeneration: config.FAILOVER_MID_GENERATION,
     taskTokenKeys: config.TASK_TOKEN_KEYS,
     iamPrincipals: config.IAM_PRINCIPALS,
     localIamPrincipalHeader: config.LOCAL_IAM_PRINCIPAL_HEADER,
@@ -44,4 +50,19 @@ export function upstreamQuota(config: Config): RateWindow | undefined {
     ? config.QUOTA_WINDOW_SECONDS * 1000
     : (published?.windowMs ?? 60_000);
   return { scope: config.PROVIDER, limit, windowMs };
+}
+
+/** One entry of UPSTREAMS as the core routes on it: its quota scoped by its name. */
+export function upstreamSpec(entry: UpstreamEntry): UpstreamSpec {
+  const published = publishedQuotas[entry.provider];
+  const quota = entry.quota
+    ? { limit: entry.quota.limit, windowMs: entry.quota.windowSeconds * 1000 }
+    : published;
+  return {
+    name: entry.name,
+    provider: entry.provider,
+    ...(quota && { quota: { scope: entry.name, ...quota } }),
+    priority: entry.priority,
+    serves: entry.serves ?? capabilityModels,
+  };
 }

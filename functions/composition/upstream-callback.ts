@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import type { PushDeps } from '../core/stages/push';
 import { dynamoDocumentClient, taskStore } from './dynamodb';
 import { logger } from './observability';
-import { videoProvider } from './provider';
+import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
@@ -10,7 +10,7 @@ import { taskQueues } from './sqs';
 export function upstreamCallbackDeps(config: Config): PushDeps {
   return {
     tasks: taskStore(config, dynamoDocumentClient(config)),
-    provider: videoProvider(config, settingsFrom(config)),
+    ...upstreamProviders(config, settingsFrom(config)),
     queues: taskQueues(config),
     log: logger('upstream-callback'),
   };

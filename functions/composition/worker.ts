@@ -1,11 +1,11 @@
 import type { Config } from '../config';
 import type { GenerateDeps } from '../core/stages/generate';
-import { dynamoDocumentClient, taskStore } from './dynamodb';
+import { circuitStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
 import { imageCropper } from './images';
 import { lazyTranslator, lazyVideoStore } from './lazy';
 import { logger, metrics } from './observability';
-import { videoProvider } from './provider';
+import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
@@ -18,7 +18,8 @@ export function workerDeps(config: Config): GenerateDeps {
     queues: taskQueues(config),
     // S3 only to read the video an extension continues.
     videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
-    provider: videoProvider(config, settings),
+    ...upstreamProviders(config, settings),
+    circuits: circuitStore(config, dynamo),
     images: imageFetcher(config, settings),
     cropper: imageCropper(),
     translator: lazyTranslator(async () => (await import('./translator')).translator(config)),

@@ -1,6 +1,9 @@
+import type { CircuitRule } from './circuit';
+import type { UpstreamSpec } from './pool';
 import type {
   ApiKeyStore,
   CallbackSender,
+  CircuitStore,
   DeadLetterQueues,
   EventPublisher,
   ImageCropper,
@@ -63,6 +66,18 @@ export interface Settings {
    * scoped by the provider's name.
    */
   upstreamQuota?: RateWindow;
+  /**
+   * The upstream pool (UPSTREAMS, core/pool.ts); absent: one upstream named after the provider, with
+   * `upstreamQuota` (poolOf).
+   */
+  upstreams?: readonly UpstreamSpec[];
+  /** When an upstream's circuit opens and how long it stays open before a probe (core/circuit.ts). */
+  circuit?: CircuitRule;
+  /**
+   * Whether a generation that failed upstream after it was accepted (not a content rejection) is tried
+   * again on another upstream (FAILOVER_MID_GENERATION); off by default: it may be billed twice.
+   */
+  failoverMidGeneration?: boolean;
   /** The API keys (names or key hashes) allowed to send a Step Functions `taskToken` (TASK_TOKEN_KEYS). */
   taskTokenKeys?: readonly string[];
   /** IAM principal ARN (a role, a user) → the key hash whose credits and limits its calls use (IAM_PRINCIPALS). */
@@ -85,6 +100,10 @@ export interface Deps {
   deadLetters: DeadLetterQueues;
   videos: VideoStore;
   provider: VideoProvider;
+  /** Every upstream's provider by upstream name (the pool); absent: `provider` serves every task. */
+  upstreamProviders?: Readonly<Record<string, VideoProvider>>;
+  /** The upstreams' circuits, shared by every worker; absent: every circuit stays closed. */
+  circuits?: CircuitStore;
   callbacks: CallbackSender;
   events: EventPublisher;
   taskTokens: TaskTokens;

@@ -94,8 +94,18 @@ export const modelIdSettings = {
   veo3_lite: { env: 'VEO3_LITE_MODEL_ID', context: 'veo3LiteModelId' },
 } as const;
 
+/**
+ * An upstream that could not take or answer a call now (network error, timeout, 408, 429, 5xx). `fate`
+ * says whether a submit surely did not start anything: `refused` (answered, or never connected), or
+ * `unknown` (the request went out and no answer came: it may be generating), which is never sent again.
+ */
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
+  readonly fate: 'refused' | 'unknown';
+  constructor(message: string, options?: ErrorOptions & { fate?: 'refused' | 'unknown' }) {
+    super(message, options);
+    this.fate = options?.fate ?? 'refused';
+  }
 }
 
 /** A task move the state machine does not allow (core/task/transitions.ts): a bug, never the client's doing. */

@@ -45,6 +45,7 @@ export const taskRecordSchema = z.object({
   seeds: z.number().int(),
   promptSent: nullableString,
   translatedFrom: nullableString,
+  upstream: nullableString,
   resolution: z.string(),
   duration: z.number().int(),
   generateAudio: z.boolean(),

@@ -14,6 +14,8 @@ export const generateMessageSchema = z.object({
   taskId,
   /** Earlier submit attempts that met a transient upstream error (drives the backoff). */
   attempt: count.optional(),
+  /** Upstreams of the pool that refused this task outright (a 4xx): not tried again for it. */
+  refusedBy: z.array(z.string().min(1)).optional(),
 });
 
 export const pollMessageSchema = z.object({
@@ -30,6 +32,8 @@ export const pollMessageSchema = z.object({
   deadlineAt: count.optional(),
   /** Epoch ms the upstream accepted the generation (paces the polls); absent on pushes and older messages. */
   submittedAt: count.optional(),
+  /** The pool's upstream the task is pinned to (core/pool.ts): asked without reading the task. */
+  upstream: z.string().min(1).optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;

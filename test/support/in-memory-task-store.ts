@@ -117,6 +117,12 @@ export class InMemoryTaskStore implements TaskStore {
     };
   }
 
+  freeSlots(window: RateWindow): number {
+    const now = this.now();
+    const inWindow = (this.windows.get(window.scope) ?? []).filter((t) => t > now - window.windowMs);
+    return Math.max(0, window.limit - inWindow.length);
+  }
+
   async transition(
     taskId: string,
     from: TaskStatus,

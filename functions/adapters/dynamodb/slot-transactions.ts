@@ -38,6 +38,13 @@ export class SlotTransactions {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Slots of `window` free at `now` by the counter as this instance last saw it (never read). */
+  freeSlots(window: RateWindow): number {
+    const now = this.now();
+    const grants = this.counters.get(window.scope)?.grants ?? [];
+    return Math.max(0, window.limit - grants.filter((t) => t > now - window.windowMs).length);
+  }
+
   /**
    * One transaction of `items` and, with `rate`, a slot of that window: the counter's next state is
    * decided on the state this instance last saw and written conditionally on it, so an uncontended call

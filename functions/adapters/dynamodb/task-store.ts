@@ -203,6 +203,10 @@ export class DynamoTaskStore implements TaskStore {
     };
   }
 
+  freeSlots(window: RateWindow): number {
+    return this.slotTransactions.freeSlots(window);
+  }
+
   async transition(
     taskId: string,
     from: TaskStatus,

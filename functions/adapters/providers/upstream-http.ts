@@ -48,6 +48,9 @@ export async function upstreamFetch(
   } catch (error) {
     throw new UpstreamUnavailableError(
       `${call.provider} unreachable: ${scrub(reasonOf(error), call.secrets)}`,
+      {
+        fate: fateOf(error),
+      },
     );
   }
   if (response.ok || (passThrough?.(response.status) && !isTransientStatus(response.status))) return response;
@@ -116,6 +119,20 @@ export function scrub(text: string, secrets: (string | undefined)[]): string {
   let out = text;
   for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join('<redacted>');
   return out;
+}
+
+/** Connection errors that happen before the request is sent; anything else may have reached the upstream. */
+const neverSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether a failed fetch surely sent nothing (`refused`), or may have (`unknown`: a timeout, a reset). */
+export function fateOf(error: unknown): 'refused' | 'unknown' {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && neverSent.has(code)) return 'refused';
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return 'unknown';
 }
 
 function reasonOf(error: unknown): string {

@@ -108,6 +108,8 @@ export function toRecord(task: Task, { resultUrls, originUrls, renditions = [] }
     seeds: task.seeds,
     promptSent: task.promptSent ?? null,
     translatedFrom: task.translatedFrom ?? null,
+    /** The pool's upstream the task went to (null until it was submitted). */
+    upstream: task.upstream ?? null,
     // What was asked (defaults filled in; a task from before issue 15 was 8 s 720p with audio, one video).
     resolution: task.asked?.resolution ?? '720p',
     duration: task.asked?.durationSeconds ?? 8,

@@ -1,21 +1,10 @@
-import {
-  type CapabilityRequest,
-  checkCapabilities,
-  type UpstreamShape,
-  upstreamShapes,
-} from '../capabilities';
 import type { DepsFor } from '../deps';
 import { errors, failureMessages, IdempotencyConflictError, KieError, toKieError } from '../errors';
+import { capabilityRequestOfTask, checkOnPool, poolOf } from '../pool';
 import type { ApiKey, IdempotencyRecord } from '../ports';
 import { PRICED_BASE_SECONDS, taskCredits } from '../pricing';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
-import {
-  describeIssue,
-  extendRequestSchema,
-  type GenerateRequest,
-  generateRequestSchema,
-  veoOptionKeys,
-} from '../schema';
+import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
 import { moveTask, publishChange } from '../task/move';
 import { type AskedVideo, isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
@@ -247,37 +236,11 @@ function judge(
   request: GenerateRequest,
   extend: boolean,
 ): { asked: AskedVideo; notApplied: string[] } {
-  const asking: CapabilityRequest = {
-    model: request.model,
-    mode: extend ? 'EXTEND' : request.generationType,
-    aspectRatio: request.aspectRatio === '9:16' ? '9:16' : '16:9',
-    imageCount: request.imageUrls.length,
-  };
-  if (request.seeds !== undefined) asking.seed = request.seeds;
-  for (const field of veoOptionKeys) {
-    if (request[field] !== undefined) Object.assign(asking, { [field]: request[field] });
-  }
-  const upstream = deps.settings.providerName;
-  if (!isUpstreamShape(upstream)) {
-    // A provider outside the table (tests' fakes): today's defaults.
-    return {
-      asked: {
-        resolution: request.resolution ?? '720p',
-        durationSeconds: request.durationSeconds ?? PRICED_BASE_SECONDS,
-        generateAudio: request.generateAudio ?? true,
-        sampleCount: request.sampleCount ?? 1,
-      },
-      notApplied: [],
-    };
-  }
-  const check = checkCapabilities(asking, upstream);
+  // Any upstream of the pool that can honour it will do (the worker routes it); a pool of one is today's check.
+  const check = checkOnPool(poolOf(deps.settings), capabilityRequestOfTask(request, extend));
   if (!check.ok) throw errors.validation(check.message);
   const { resolution, durationSeconds, generateAudio, sampleCount } = check.applied;
   return { asked: { resolution, durationSeconds, generateAudio, sampleCount }, notApplied: check.notApplied };
-}
-
-function isUpstreamShape(name: string): name is UpstreamShape {
-  return (upstreamShapes as readonly string[]).includes(name);
 }
 
 /**

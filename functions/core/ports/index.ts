@@ -5,6 +5,7 @@
  */
 export * from './api-key-store';
 export * from './callback-sender';
+export * from './circuit-store';
 export * from './dead-letters';
 export * from './event-publisher';
 export * from './images';

@@ -61,6 +61,11 @@ export interface TaskStore {
     slot?: RateWindow,
   ): Promise<boolean>;
   /**
+   * Slots of `window` free now as this instance last saw its counter (no I/O; a guess a transition
+   * corrects): the pool orders equally ranked upstreams by it. Absent: every window counts as free.
+   */
+  freeSlots?(window: RateWindow): number;
+  /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
    * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is
    * not (another delivery of the same notify message got there first). Without `chain`, always appends.

@@ -7,12 +7,23 @@ import {
   UpstreamUnavailableError,
 } from '../errors';
 import type { GenerateMessage } from '../messages';
+import {
+  forUpstream,
+  notAppliedChange,
+  providerOf,
+  recordCircuit,
+  routeTask,
+  takeProbeIfHalfOpen,
+  upstreamField,
+} from '../pool';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
 
 /** What the generate stage (the worker) uses. */
-export type GenerateDeps = MoveDeps & DepsFor<'provider' | 'settings'> & UpstreamRequestDeps;
+export type GenerateDeps = MoveDeps &
+  DepsFor<'provider' | 'upstreamProviders' | 'circuits' | 'settings'> &
+  UpstreamRequestDeps;
 
 /**
  * Stage generate (queue `generate`, run by the worker): prepare the upstream request, take a slot of the
@@ -45,7 +56,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
 
   const attempt = message.attempt ?? 0;
-  const retryLater = async (reason: string, delayMs: number) => {
+  const retryLater = async (reason: string, delayMs: number, extra: Partial<GenerateMessage> = {}) => {
     if (deps.now() + delayMs >= task.deadlineAt) {
       await moveTask(deps, task, 'failed', {
         errorCode: 501,
@@ -54,7 +65,11 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       return;
     }
     deps.log.warn('submit postponed', { reason, delayMs, attempt });
-    await deps.queues.generate({ taskId: task.taskId, attempt: attempt + 1 }, Math.ceil(delayMs / 1000));
+    const refusedBy = extra.refusedBy?.length ? { refusedBy: extra.refusedBy } : {};
+    await deps.queues.generate(
+      { taskId: task.taskId, attempt: attempt + 1, ...refusedBy },
+      Math.ceil(delayMs / 1000),
+    );
   };
 
   let prepared: Awaited<ReturnType<typeof upstreamRequest>>;
@@ -70,55 +85,132 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   }
   const { request, translatedFrom } = prepared;
 
-  // The intent and a slot of the upstream's quota are written in one transaction, so nothing but the
-  // request itself stands between taking the slot and the submit: slow writes cannot bunch submits past
-  // the upstream's quota. Bursts wait in the queue for the quota instead of meeting its 429s.
-  let claimed: unknown;
-  try {
-    claimed = await moveTask(deps, task, 'submitting', {}, { slot: deps.settings.upstreamQuota });
-  } catch (error) {
-    if (!(error instanceof RateLimitedError)) throw error;
-    return retryLater('waiting for the upstream quota', error.retryAfterMs);
-  }
-  if (!claimed) return;
-  const submitting = { ...task, status: 'submitting' as const };
-
-  let operation: string;
-  try {
-    operation = await deps.provider.submit(request);
-  } catch (error) {
-    if (error instanceof UpstreamUnavailableError) {
-      // The upstream did not take it: step back so the retry may submit.
-      await moveTask(deps, submitting, 'queued');
-      return retryLater(error.message, backoffMs(attempt));
-    }
-    if (error instanceof ModelNotFoundError)
-      deps.log.error('the upstream does not know the configured model', { modelId: error.modelId });
-    await moveTask(deps, submitting, 'failed', {
-      errorCode: 501,
-      errorMessage:
-        error instanceof ModelNotFoundError
-          ? failureMessages.modelNotFound(error)
-          : failureMessages.upstreamFailed(reason(error)),
-    });
+  const route = await routeTask(deps, task, request.aspectRatio, message.refusedBy ?? []);
+  if ('refusal' in route) {
+    // The pool changed since the submit accepted it: nothing configured can make it any more.
+    await moveTask(deps, task, 'failed', { errorCode: 422, errorMessage: route.refusal });
     return;
   }
 
-  const moved = await moveTask(deps, submitting, 'submitted', {
-    operation,
-    promptSent: request.prompt,
-    translatedFrom,
-    aspectRatio: request.aspectRatio,
-  });
-  if (!moved) return;
-  deps.log.info('task submitted upstream', { provider: deps.provider.name, operation });
-  await schedulePoll(deps, task, operation, deps.now());
+  // Each candidate in turn: the intent, the upstream's name and a slot of its quota are written in one
+  // transaction, so nothing but the request itself stands between taking the slot and the submit: slow
+  // writes cannot bunch submits past the upstream's quota. Bursts wait in the queue for the earliest slot
+  // of any candidate instead of meeting 429s. An upstream that refused the submit outright hands it on.
+  let current: Task = task;
+  let waitMs: number | undefined;
+  let transient: UpstreamUnavailableError | undefined;
+  const refusedBy = [...(message.refusedBy ?? [])];
+  for (const [index, { upstream, check }] of route.candidates.entries()) {
+    if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
+    let claimed: Task | undefined;
+    try {
+      claimed = await moveTask(
+        deps,
+        current,
+        'submitting',
+        {
+          upstream: upstream.name,
+          provider: upstream.provider,
+          ...notAppliedChange(current, check.notApplied),
+        },
+        { slot: upstream.quota },
+      );
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      waitMs = Math.min(waitMs ?? error.retryAfterMs, error.retryAfterMs);
+      continue;
+    }
+    if (!claimed) return;
+
+    const provider = providerOf(deps, upstream.name);
+    const started = deps.now();
+    let operation: string;
+    try {
+      operation = await provider.submit(forUpstream(request, task, check.notApplied));
+    } catch (error) {
+      const dimensions = { upstream: upstream.name };
+      const unavailable = error instanceof UpstreamUnavailableError;
+      if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
+      if (unavailable && error.fate === 'unknown') {
+        // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
+        deps.metrics.count('UpstreamFailures', dimensions);
+        await moveTask(deps, claimed, 'failed', {
+          errorCode: 501,
+          errorMessage: failureMessages.upstreamFailed(error.message),
+        });
+        return;
+      }
+      deps.metrics.count('UpstreamRefusals', dimensions);
+      if (error instanceof ModelNotFoundError)
+        deps.log.error('the upstream does not know the configured model', {
+          upstream: upstream.name,
+          modelId: error.modelId,
+        });
+      deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
+      const others = index < route.candidates.length - 1;
+      if (!unavailable && !others) {
+        // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
+        await moveTask(deps, claimed, 'failed', {
+          errorCode: 501,
+          errorMessage:
+            error instanceof ModelNotFoundError
+              ? failureMessages.modelNotFound(error)
+              : failureMessages.upstreamFailed(reason(error)),
+        });
+        return;
+      }
+      // Refused before anything started: step back so another upstream (or a later retry) may submit.
+      const back = await moveTask(deps, claimed, 'queued');
+      if (!back) return;
+      current = back;
+      if (unavailable) transient = error;
+      else refusedBy.push(upstream.name);
+      continue;
+    }
+    deps.metrics.count('UpstreamSubmits', { upstream: upstream.name });
+    deps.metrics.milliseconds('UpstreamSubmitLatency', deps.now() - started, { upstream: upstream.name });
+    if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
+      await recordCircuit(deps, route, upstream.name, 'success');
+
+    const moved = await moveTask(deps, claimed, 'submitted', {
+      operation,
+      promptSent: request.prompt,
+      translatedFrom,
+      aspectRatio: request.aspectRatio,
+    });
+    if (!moved) return;
+    deps.log.info('task submitted upstream', { provider: provider.name, upstream: upstream.name, operation });
+    await schedulePoll(deps, moved, operation, deps.now());
+    return;
+  }
+
+  const next = { refusedBy };
+  if (transient) return retryLater(transient.message, backoffMs(attempt), next);
+  if (waitMs !== undefined) return retryLater('waiting for the upstream quota', waitMs, next);
+  if (route.candidates.length === 0 && refusedBy.length > 0) {
+    await moveTask(deps, current, 'failed', {
+      errorCode: 501,
+      errorMessage: failureMessages.upstreamFailed(
+        `refused by every upstream that can make it (${refusedBy.join(', ')})`,
+      ),
+    });
+    return;
+  }
+  // Every candidate's circuit is open (or its probe taken): wait for the first cool-down to end.
+  return retryLater('every upstream that can make it is unavailable', route.reopensInMs);
 }
 
-/** The first poll of a submitted task. */
+/** The first poll of a submitted task. */ /** The first poll of a submitted task. */
 function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
   return deps.queues.poll(
-    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt, submittedAt },
+    {
+      taskId: task.taskId,
+      polls: 0,
+      operation,
+      deadlineAt: task.deadlineAt,
+      submittedAt,
+      ...upstreamField(deps.settings, task.upstream),
+    },
     deps.settings.pollIntervalSeconds,
   );
 }

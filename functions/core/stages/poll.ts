@@ -1,6 +1,7 @@
 import type { DepsFor, Settings } from '../deps';
 import { failureMessages, UpstreamUnavailableError } from '../errors';
 import type { PollMessage } from '../messages';
+import { pinnedUpstream, providerOf, upstreamField } from '../pool';
 import type { OperationStatus } from '../ports';
 import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
 import type { StoredVideo, Task } from '../task/task';
@@ -8,21 +9,31 @@ import { isFinal } from '../task/transitions';
 import { reason } from './generate';
 
 /** What the poll stage (the poller) uses. */
-export type PollDeps = MoveDeps & DepsFor<'provider' | 'settings' | 'videos' | 'watermarker'>;
+export type PollDeps = MoveDeps &
+  DepsFor<'provider' | 'upstreamProviders' | 'settings' | 'videos' | 'watermarker'>;
 
 /** Stage poll (queue `poll`, run by the poller): ask the upstream; when done, store the videos and complete the task. */
 export async function pollGeneration(deps: PollDeps, message: PollMessage): Promise<void> {
   const polls = (message.polls ?? 0) + 1;
-  const { taskId, operation, deadlineAt, submittedAt } = message;
+  const { taskId, operation, deadlineAt, submittedAt, upstream } = message;
   // Known from the message, the upstream is asked first: a generation still running needs nothing from
   // the store (the usual answer, several times per task); only an ending answer reads the task.
   let answer: OperationStatus | undefined;
-  if (operation !== undefined && deadlineAt !== undefined) {
-    answer = await askUpstream(deps, operation);
+  // In a pool, the message must name the task's upstream (core/pool.ts) to be asked before the read.
+  const knownUpstream = upstream !== undefined || !deps.settings.upstreams?.length;
+  if (operation !== undefined && deadlineAt !== undefined && knownUpstream) {
+    answer = await askUpstream(deps, upstream, operation);
     if (answer.state === 'pending' && deps.now() < deadlineAt) {
       const since = submittedAt ?? deps.now() - polls * deps.settings.pollIntervalSeconds * 1000;
       await deps.queues.poll(
-        { taskId, polls, operation, deadlineAt, submittedAt: since },
+        {
+          taskId,
+          polls,
+          operation,
+          deadlineAt,
+          submittedAt: since,
+          ...upstreamField(deps.settings, upstream),
+        },
         pollDelaySeconds(deps.settings, deps.now() - since),
       );
       return;
@@ -36,7 +47,9 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
-  const status = answer && operation === task.operation ? answer : await askUpstream(deps, task.operation);
+  const pinned = pinnedUpstream(task);
+  const status =
+    answer && operation === task.operation ? answer : await askUpstream(deps, pinned, task.operation);
 
   switch (status.state) {
     case 'pending': {
@@ -50,7 +63,14 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
       // Without the message's time (a push, an older message), the submit's own write dates it.
       const since = submittedAt ?? task.updatedAt;
       await deps.queues.poll(
-        { taskId, polls, operation: task.operation, deadlineAt: task.deadlineAt, submittedAt: since },
+        {
+          taskId,
+          polls,
+          operation: task.operation,
+          deadlineAt: task.deadlineAt,
+          submittedAt: since,
+          ...upstreamField(deps.settings, task.upstream),
+        },
         pollDelaySeconds(deps.settings, deps.now() - since),
       );
       return;
@@ -82,9 +102,13 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
 }
 
 /** The operation's status; an upstream that cannot be asked now counts as still running. */
-async function askUpstream(deps: PollDeps, operation: string): Promise<OperationStatus> {
+async function askUpstream(
+  deps: PollDeps,
+  upstream: string | undefined,
+  operation: string,
+): Promise<OperationStatus> {
   try {
-    return await deps.provider.poll(operation);
+    return await providerOf(deps, upstream).poll(operation);
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
     deps.log.warn('upstream unavailable while polling', { error: reason(error) });
@@ -118,7 +142,8 @@ async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<v
   const resolution = task.asked?.resolution ?? '720p';
   const results: StoredVideo[] = [];
   for (const [index, video] of videos.entries()) {
-    const download = await deps.provider.download(video);
+    // From the upstream that made it: its credentials reach its videos.
+    const download = await providerOf(deps, pinnedUpstream(task)).download(video);
     const key = `videos/${task.taskId}/${index}.mp4`;
     if (!watermark) {
       await deps.videos.put(key, download.body, download.contentType);

@@ -1,7 +1,8 @@
 import type { DepsFor } from '../deps';
+import { pinnedUpstream, providerOf } from '../pool';
 
 /** What the push stage (the upstream-callback function) uses. */
-export type PushDeps = DepsFor<'tasks' | 'provider' | 'queues' | 'log'>;
+export type PushDeps = DepsFor<'tasks' | 'provider' | 'upstreamProviders' | 'queues' | 'log'>;
 
 /**
  * Stage push: an upstream (kie.ai) tells us a task finished. Verified with the provider's signature, then
@@ -14,7 +15,9 @@ export async function acceptPush(
 ): Promise<boolean> {
   const task = await deps.tasks.get(taskId);
   if (task?.status !== 'submitted' || !task.operation) return false;
-  if (!(await deps.provider.verifyPush?.(task.operation, headers))) {
+  // Verified with the webhook secret of the upstream (kie account) the task is pinned to.
+  const provider = providerOf(deps, pinnedUpstream(task));
+  if (!(await provider.verifyPush?.(task.operation, headers))) {
     deps.log.warn('upstream push refused');
     return false;
   }

@@ -121,6 +121,11 @@ export interface Task {
   /** Language the prompt was translated from, when it was. */
   translatedFrom?: string;
   provider: string;
+  /**
+   * The pool's upstream (its name) the task was submitted to, written with the move to submitting: its
+   * polls, downloads, pushes and extensions go there (core/pool.ts).
+   */
+  upstream?: string;
   /** What was asked of the upstream (resolution, seconds, audio, videos). */
   asked?: AskedVideo;
   /** Fields accepted but not passed on by this upstream (capabilities.ts: harmless to drop, e.g. `seeds`). */

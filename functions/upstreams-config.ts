@@ -1,0 +1,78 @@
+import * as z from 'zod';
+import { capabilityModels } from './core/capabilities';
+import { providerNames } from './core/ports';
+
+/**
+ * The upstream pool's config (issue 16): UPSTREAMS, a JSON array, and CDK context `upstreams`, both parsed
+ * by this one schema, so a list the functions would refuse at cold start fails `cdk synth`, naming the field.
+ * Absent, the pool is one upstream built from PROVIDER and its variables (composition/settings.ts).
+ */
+const secretFields = z.strictObject({
+  apiKey: z.string().min(1).optional(),
+  serviceAccountJson: z.string().min(1).optional(),
+  webhookSecret: z.string().min(1).optional(),
+});
+
+export const upstreamEntrySchema = z.strictObject({
+  /** Scopes the upstream's quota and circuit, labels its metrics, shown in record-info as `upstream`. */
+  name: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1 to 32 of a-z, 0-9 and -'),
+  provider: z.enum(providerNames),
+  baseUrl: z.url().optional(),
+  project: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+  tokenUrl: z.url().optional(),
+  storageUri: z.string().startsWith('gs://').optional(),
+  models: z
+    .strictObject({
+      veo3: z.string().min(1).optional(),
+      veo3_fast: z.string().min(1).optional(),
+      veo3_lite: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Deployed: a Secrets Manager secret holding {apiKey, serviceAccountJson, webhookSecret} as JSON. */
+  secretArn: z.string().min(1).optional(),
+  /** Local runs only: the credentials themselves. */
+  secret: secretFields.optional(),
+  /** Submits per window; default: the provider's published quota. */
+  quota: z
+    .strictObject({ limit: z.number().int().positive(), windowSeconds: z.number().positive() })
+    .optional(),
+  /** Lower is tried first. */
+  priority: z.number().int().default(0),
+  /** Default: every model the provider serves. */
+  serves: z.array(z.enum(capabilityModels)).min(1).optional(),
+});
+
+export type UpstreamEntry = z.infer<typeof upstreamEntrySchema>;
+
+export const upstreamListSchema = z
+  .array(upstreamEntrySchema)
+  .min(1)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const [index, entry] of list.entries()) {
+      if (seen.has(entry.name))
+        ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `"${entry.name}" is used twice` });
+      seen.add(entry.name);
+      if (entry.secretArn && entry.secret)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'secret'],
+          message: 'give secretArn or secret, not both',
+        });
+    }
+  });
+
+/** UPSTREAMS as text (the environment, `-c upstreams=...`) or already parsed (cdk.json, a CDK app's props). */
+export const upstreamsSchema = z
+  .unknown()
+  .transform((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of upstreams' });
+      return z.NEVER;
+    }
+  })
+  .pipe(upstreamListSchema);
