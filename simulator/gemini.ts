@@ -172,8 +172,8 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'GET',
       pattern: /^\/v1beta\/models\/([^/]+)\/operations\/([^/]+)$/,
+      idOf: (_req, match) => match[2],
       handle(req, res, match) {
-        req.record.id = match[2];
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('gemini', 'poll'))) return;
         ctx.stats.polls++;
@@ -190,8 +190,8 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/v1beta\/files\/([^/:]+):download$/,
+      idOf: (_req, match) => match[1],
       async handle(req, res, match) {
-        req.record.id = match[1];
         if (!authorized(req, res)) return;
         const generation = ctx.generations.get(match[1] ?? '', 'gemini');
         if (generation?.outcome !== 'succeeded' || !ctx.generations.isDone(generation)) {

@@ -47,6 +47,8 @@ export interface Route {
   kind: RouteKind;
   method: 'GET' | 'POST';
   pattern: RegExp;
+  /** The generation a poll or download asks for, read before anything else (even while down). */
+  idOf?(req: SimRequest, match: RegExpExecArray): string | undefined;
   handle(req: SimRequest, res: ServerResponse, match: RegExpExecArray): Promise<void> | void;
 }
 

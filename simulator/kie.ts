@@ -248,8 +248,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'GET',
       pattern: /^\/api\/v1\/veo\/record-info$/,
+      idOf: (req) => req.url.searchParams.get('taskId') ?? undefined,
       handle(req, res) {
-        req.record.id = req.url.searchParams.get('taskId') ?? undefined;
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('kie', 'poll'))) return;
         ctx.stats.polls++;
@@ -263,9 +263,9 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/kie\/files\/([^/.]+?)(-full)?\.mp4$/,
+      idOf: (_req, match) => match[1],
       async handle(req, res, match) {
         req.record.auth = 'not-required';
-        req.record.id = match[1];
         const generation = ctx.generations.get(match[1] ?? '', 'kie');
         // Only an extension has a stitched (-full) video.
         const noSuchFull = match[2] !== undefined && !generation?.details.extends;

@@ -140,14 +140,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       requests.push(record);
       if (requests.length > maxRecorded) requests.splice(0, requests.length - maxRecorded);
+      const simRequest = {
+        method,
+        url,
+        headers: req.headers,
+        rawBody,
+        body: parsed.body,
+        bodyError: parsed.error,
+        record,
+      };
+      record.id = matched.route.idOf?.(simRequest, matched.match);
       if (down) unavailable(res, matched.route.shape);
-      else {
-        await matched.route.handle(
-          { method, url, headers: req.headers, rawBody, body: parsed.body, bodyError: parsed.error, record },
-          res,
-          matched.match,
-        );
-      }
+      else await matched.route.handle(simRequest, res, matched.match);
       record.status = res.statusCode;
     })().catch((error: unknown) => {
       if (!res.headersSent) {

@@ -79,6 +79,8 @@ describe('simulator', () => {
       ['submit', 503],
       ['poll', 503],
     ]);
+    // A poll refused while down still names the generation it asked for.
+    expect(sim.requests[3]?.id).toBe(accepted.data.taskId);
 
     // Over HTTP, for `npm start` users: the control routes answer while down and are not logged.
     expect(await (await fetch(`${sim.url}/_simulator/state`)).json()).toEqual({ down: true });

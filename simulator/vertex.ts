@@ -153,12 +153,15 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'POST',
       pattern: new RegExp(`${modelPath}:fetchPredictOperation$`),
+      idOf: (req) =>
+        isObject(req.body) && typeof req.body.operationName === 'string'
+          ? req.body.operationName.split('/').at(-1)
+          : undefined,
       async handle(req, res, match) {
-        const name = isObject(req.body) ? req.body.operationName : undefined;
-        if (typeof name === 'string') req.record.id = name.split('/').at(-1);
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('vertex', 'poll'))) return;
         ctx.stats.polls++;
+        const name = isObject(req.body) ? req.body.operationName : undefined;
         if (typeof name !== 'string') return googleError(res, 400, 'operationName is required');
         const prefix = `${match[1]}/operations/`;
         const generation = name.startsWith(prefix)
@@ -175,11 +178,11 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/,
+      idOf: (_req, match) => sampleId(decodeURIComponent(match[2] ?? '')),
       async handle(req, res, match) {
         if (!authorized(req, res)) return;
         const object = decodeURIComponent(match[2] ?? '');
-        const id = /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
-        req.record.id = id;
+        const id = sampleId(object);
         const generation = id ? ctx.generations.get(id, 'vertex') : undefined;
         const storageUri = generation?.details.storageUri;
         const expected =
@@ -247,4 +250,9 @@ function checkAssertion(
     return { error: 'invalid_scope', description: 'Invalid OAuth scope or ID token audience provided.' };
   }
   return undefined;
+}
+
+/** The generation of a stored sample's object name (`.../<generation id>/sample_0.mp4`). */
+function sampleId(object: string): string | undefined {
+  return /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
 }
