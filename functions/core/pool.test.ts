@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import { type PoolWorld, poolWorld } from '../../test/support/pool-world';
+import { addKey, seedTask, thrown } from '../../test/support/test-deps';
+import { recordInfo } from './api/record-info';
+import { submitTask } from './api/submit';
+import { UpstreamUnavailableError } from './errors';
+import type { UpstreamSpec } from './pool';
+import { startGeneration } from './stages/generate';
+import { pollGeneration } from './stages/poll';
+import { acceptPush } from './stages/push';
+
+type Spec = Partial<UpstreamSpec> & Pick<UpstreamSpec, 'name'>;
+const quota = (scope: string, limit: number) => ({ scope, limit, windowMs: 10_000 });
+
+async function pool(specs: Spec[], circuit?: { threshold: number; coolDownMs: number }) {
+  const world = poolWorld(specs, circuit);
+  const key = await addKey(world, 100_000);
+  return { world, key };
+}
+
+/** Which upstream each submitted task went to, by the upstreams' own logs. */
+function submittedTo(world: PoolWorld): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(world.upstreams).map(([name, fake]) => [name, fake.submitted.map((r) => r.taskId)]),
+  );
+}
+
+describe('routing a task through the pool', () => {
+  it('goes to the first upstream by priority and records it with the submit; record-info and the poll show it', async () => {
+    const { world, key } = await pool([
+      { name: 'backup', priority: 1 },
+      { name: 'main', priority: 0 },
+    ]);
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world)).toEqual({ backup: [], main: [task.taskId] });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'submitted', upstream: 'main' });
+    expect(world.queues.polled[0]?.message.upstream).toBe('main');
+    expect((await recordInfo(world.deps, key, { taskId: task.taskId })).upstream).toBe('main');
+    expect(world.metrics.counts).toContainEqual({
+      name: 'UpstreamSubmits',
+      dimensions: { upstream: 'main' },
+    });
+  });
+
+  it('among equal priorities, prefers the one with more free slots in its quota window', async () => {
+    const { world, key } = await pool([
+      { name: 'a', quota: quota('a', 4) },
+      { name: 'b', quota: quota('b', 4) },
+    ]);
+    world.tasks.windows.set('a', [world.clock.now, world.clock.now]);
+    world.tasks.windows.set('b', [world.clock.now]);
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world).b).toEqual([task.taskId]);
+  });
+
+  it('drains a burst at the sum of the quotas and waits for the earliest slot of any upstream', async () => {
+    const { world, key } = await pool([
+      { name: 'a', quota: quota('a', 2) },
+      { name: 'b', quota: { scope: 'b', limit: 1, windowMs: 4_000 } },
+    ]);
+    const tasks = [];
+    for (let i = 0; i < 4; i++) tasks.push(await seedTask(world, key));
+    for (const task of tasks) await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world).a).toHaveLength(2);
+    expect(submittedTo(world).b).toHaveLength(1);
+    // The fourth waits in the queue for b's slot (4 s), the earlier of the two.
+    expect(world.queues.generated).toEqual([
+      { message: { taskId: tasks[3]?.taskId, attempt: 1 }, delaySeconds: 4 },
+    ]);
+  });
+
+  it('sends a request only some upstreams can honour to those, and refuses one none can, naming the field', async () => {
+    const { world, key } = await pool([
+      { name: 'kie-a', provider: 'kie', priority: 0 },
+      { name: 'vertex', provider: 'vertex', priority: 1 },
+    ]);
+    const { taskId } = await submitTask(world.deps, key, { prompt: 'a cat', generateAudio: false });
+    await startGeneration(world.deps, { taskId });
+    expect(submittedTo(world)).toEqual({ 'kie-a': [], vertex: [taskId] });
+
+    const { world: other, key: otherKey } = await pool([
+      { name: 'kie-a', provider: 'kie' },
+      { name: 'gemini', provider: 'gemini', priority: 1 },
+    ]);
+    const refused = await thrown(submitTask(other.deps, otherKey, { prompt: 'a cat', generateAudio: false }));
+    expect(refused.code).toBe(422);
+    expect(refused.message).toContain('generateAudio false is not available on veo3_fast (kie)');
+    expect(other.tasks.tasks.size).toBe(0);
+  });
+
+  it('keeps to the upstreams that serve the model', async () => {
+    const { world, key } = await pool([
+      { name: 'fast-only', serves: ['veo3_fast'] },
+      { name: 'quality', priority: 5 },
+    ]);
+    const task = await seedTask(world, key, 'queued', { body: { prompt: 'a cat', model: 'veo3' } });
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world)).toEqual({ 'fast-only': [], quality: [task.taskId] });
+  });
+});
+
+describe('failover without double generation', () => {
+  it('hands a submit refused outright (a 5xx answered) to the next upstream at once', async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    world.upstreams.a?.failures.push(new UpstreamUnavailableError('a answered HTTP 503'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.upstreams.a?.attempts).toHaveLength(1);
+    expect(submittedTo(world)).toEqual({ a: [], b: [task.taskId] });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'submitted', upstream: 'b' });
+    expect(world.metrics.counts).toContainEqual({ name: 'UpstreamRefusals', dimensions: { upstream: 'a' } });
+  });
+
+  it('never sends a submit whose fate is unknown (a timeout after sending) anywhere else: failed, refunded', async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    world.upstreams.a?.failures.push(
+      new UpstreamUnavailableError('a unreachable: timed out', { fate: 'unknown' }),
+    );
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.upstreams.b?.attempts).toHaveLength(0);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 501 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(100_000);
+    expect(world.queues.generated).toEqual([]);
+  });
+
+  it('does not try an upstream that refused the task for good (a 4xx) again', async () => {
+    const { world, key } = await pool([
+      { name: 'a', quota: quota('a', 5) },
+      { name: 'b', priority: 1, quota: quota('b', 1) },
+    ]);
+    world.tasks.windows.set('b', [world.clock.now]);
+    world.upstreams.a?.failures.push(new Error('a answered HTTP 400: bad request'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    // b is full now: the task waits for b, and remembers that a refused it.
+    expect(world.queues.generated).toEqual([
+      { message: { taskId: task.taskId, attempt: 1, refusedBy: ['a'] }, delaySeconds: 10 },
+    ]);
+    world.clock.now += 10_000;
+    await startGeneration(world.deps, { taskId: task.taskId, attempt: 1, refusedBy: ['a'] });
+    expect(world.upstreams.a?.attempts).toHaveLength(1);
+    expect(submittedTo(world).b).toEqual([task.taskId]);
+  });
+
+  it('ends the task (refunded) when the only upstream refuses it for good, as one upstream always did', async () => {
+    const { world, key } = await pool([{ name: 'only' }]);
+    world.upstreams.only?.failures.push(new Error('only answered HTTP 400'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 501 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(100_000);
+  });
+});
+
+describe("an upstream's circuit", () => {
+  it('opens after consecutive unavailability, sends new work elsewhere, probes after the cool-down and closes', async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }], {
+      threshold: 2,
+      coolDownMs: 30_000,
+    });
+    const a = world.upstreams.a;
+    if (!a) throw new Error('no a');
+    a.failures.push(new UpstreamUnavailableError('503'), new UpstreamUnavailableError('503'));
+    const first = await seedTask(world, key);
+    const second = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: first.taskId });
+    await startGeneration(world.deps, { taskId: second.taskId });
+    expect((await world.circuits.get('a')).state).toMatchObject({ failures: 2, openedAt: world.clock.now });
+    expect(world.metrics.counts).toContainEqual({
+      name: 'UpstreamCircuitOpened',
+      dimensions: { upstream: 'a' },
+    });
+
+    // Open: a is not even tried.
+    const third = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: third.taskId });
+    expect(a.attempts).toHaveLength(2);
+    expect(submittedTo(world).b).toEqual([first.taskId, second.taskId, third.taskId]);
+
+    // After the cool-down one probe goes to a; it succeeds and the circuit closes.
+    world.clock.now += 30_000;
+    const probe = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: probe.taskId });
+    expect(submittedTo(world).a).toEqual([probe.taskId]);
+    expect((await world.circuits.get('a')).state).toEqual({ failures: 0 });
+  });
+
+  it('waits in the queue, without failing, while every upstream that can make it is open', async () => {
+    const { world, key } = await pool([{ name: 'a' }], { threshold: 1, coolDownMs: 20_000 });
+    world.upstreams.a?.failures.push(new UpstreamUnavailableError('503'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.queues.generated).toHaveLength(1);
+    world.clock.now += 5_000;
+    await startGeneration(world.deps, { taskId: task.taskId, attempt: 1 });
+    expect(world.upstreams.a?.attempts).toHaveLength(1);
+    expect(world.queues.generated[1]).toEqual({
+      message: { taskId: task.taskId, attempt: 2 },
+      delaySeconds: 15,
+    });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('queued');
+  });
+});
+
+describe('pinning', () => {
+  it("polls and downloads from the task's own upstream, and verifies its pushes with that upstream", async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    const task = await seedTask(world, key, 'submitted', { operation: 'operations/7', upstream: 'b' });
+    const b = world.upstreams.b;
+    const a = world.upstreams.a;
+    if (!a || !b) throw new Error('no upstreams');
+    a.pushesValid = false;
+    expect(await acceptPush(world.deps, task.taskId, {})).toBe(true);
+    b.pushesValid = false;
+    a.pushesValid = true;
+    expect(await acceptPush(world.deps, task.taskId, {})).toBe(false);
+
+    b.answers.push({ state: 'done', videos: ['video-from-b'] });
+    a.answers.push({ state: 'failed', reason: 'asked the wrong upstream' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'succeeded', upstream: 'b' });
+    expect(a.answers).toHaveLength(1);
+  });
+
+  it("sends a kie task's extension to the same kie account, a Google one anywhere that can", async () => {
+    const { world, key } = await pool([
+      { name: 'kie-a', provider: 'kie', quota: quota('kie-a', 1) },
+      { name: 'kie-b', provider: 'kie', quota: quota('kie-b', 9) },
+    ]);
+    const source = await seedTask(world, key, 'succeeded', { operation: 'kie-task-1', upstream: 'kie-a' });
+    const extension = await seedTask(world, key, 'queued', { extendsTaskId: source.taskId });
+    world.tasks.windows.set('kie-a', [world.clock.now]);
+    await startGeneration(world.deps, { taskId: extension.taskId });
+    // kie-b has room, but only kie-a knows the source: the extension waits for kie-a's slot.
+    expect(world.upstreams['kie-b']?.attempts).toHaveLength(0);
+    world.clock.now += 10_000;
+    await startGeneration(world.deps, { taskId: extension.taskId, attempt: 1 });
+    expect(submittedTo(world)['kie-a']).toEqual([extension.taskId]);
+  });
+});
