@@ -45,17 +45,27 @@ async function pool(): Promise<Results> {
     const api = apiCalls(stack.url, stack.apiKey);
     const minimumMs = poolQuotaMinimumMs(tasks, Object.values(quotas));
 
-    /** Submits `count` tasks at once; resolves once each has ended (or the deadline passed). */
-    const run = async (name: string, during?: (taskIds: string[]) => Promise<void>) => {
+    /**
+     * Submits the burst's tasks at once (with `during` running alongside from the first submit); resolves
+     * once each has ended (or the deadline passed).
+     */
+    const run = async (name: string, during?: () => Promise<void>) => {
       const prompts = Array.from({ length: tasks }, (_, i) => `pool ${name} task ${i}`);
       const since = Date.now();
+      const follow = during?.();
       const submitted: { prompt: string; taskId?: string; status: number }[] = [];
-      await eachLimited(prompts, 64, async (prompt) => {
-        submitted.push({ prompt, ...(await api.generate({ prompt, model: 'veo3_fast' })) });
+      // As many clients as the soak's: the local gateway resets connections past a few dozen at once.
+      await eachLimited(prompts, 16, async (prompt) => {
+        const answer = await api.generate({ prompt, model: 'veo3_fast' }).catch(() => ({ status: 0 }));
+        submitted.push({ prompt, ...answer });
       });
-      const follow = during?.(submitted.flatMap((s) => (s.taskId ? [s.taskId] : [])));
       const ended: PooledTask[] = [];
-      let failed = submitted.filter((s) => !s.taskId).length;
+      const refused = submitted.filter((s) => !s.taskId);
+      let failed = refused.length;
+      // Why tasks failed, for whoever reads the run's output (the figures count them).
+      const reasons = new Map<string, number>();
+      for (const s of refused)
+        reasons.set(`submit answered ${s.status}`, (reasons.get(`submit answered ${s.status}`) ?? 0) + 1);
       const pending = new Map(submitted.flatMap((s) => (s.taskId ? [[s.taskId, s.prompt] as const] : [])));
       const deadline = Date.now() + 180_000;
       while (pending.size > 0 && Date.now() < deadline) {
@@ -63,13 +73,18 @@ async function pool(): Promise<Results> {
           const record = await api.record(taskId);
           if (!record || record.successFlag === 0) return;
           pending.delete(taskId);
-          if (record.successFlag !== 1) failed++;
+          if (record.successFlag !== 1) {
+            failed++;
+            const reason = `${record.errorCode} ${'errorMessage' in record ? String(record.errorMessage) : ''}`;
+            reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+          }
           const upstream = 'upstream' in record ? record.upstream : null;
           ended.push({ taskId, prompt, upstream: typeof upstream === 'string' ? upstream : null });
         });
         if (pending.size > 0) await sleep(500);
       }
       await follow;
+      if (reasons.size > 0) console.error(`pool ${name}: failed`, Object.fromEntries(reasons));
       const accepted = Object.values(stack.upstreams)
         .flatMap((u) => u.generations())
         .filter((g) => g.prompt.startsWith(`pool ${name} `))
@@ -111,7 +126,7 @@ async function pool(): Promise<Results> {
       ...shares(burst.audit, 'burst.pool'),
     };
 
-    // failover: the upstream goes down a few seconds into the burst, for the scaled minute.
+    // failover: the upstream goes down a few seconds after the burst starts, for the scaled minute.
     const upstream = stack.upstreams[down] as LocalUpstream;
     let openedAfterMs = Number.NaN;
     let closedAfterMs = Number.NaN;
