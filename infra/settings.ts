@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
 import { type Config, configSchema } from '../functions/config';
+import { type UpstreamEntry, upstreamsSchema } from '../functions/upstreams-config';
 
 /**
  * The deployment's choices: read from CDK context by the project's own app (cdk.json, `-c key=value`),
@@ -41,6 +42,12 @@ export interface StackSettings {
   taskTokenKeys?: string;
   /** JSON object: IAM principal ARN (role or user) → key hash, for the AWS_IAM routes under /iam/api/v1. */
   iamPrincipals?: string;
+  /**
+   * The upstream pool (issue 16; functions/upstreams-config.ts): a JSON array, or the array itself from
+   * cdk.json or props. Each entry's credentials come from its own `secretArn`; absent, one upstream from
+   * `provider` and its settings.
+   */
+  upstreams?: UpstreamEntry[];
 }
 
 /** The same settings as input: what a CDK app passes to VeoServerless (numbers and booleans as such). */
@@ -113,7 +120,44 @@ const settingSchemas = {
       }),
     env: 'IAM_PRINCIPALS',
   },
+  upstreams: {
+    schema: upstreamsSchema.pipe(z.array(z.any()).superRefine(deployable)).optional(),
+    env: 'UPSTREAMS',
+  },
 } as const satisfies Record<keyof StackSettings, { schema: z.ZodType; env: keyof Config | undefined }>;
+
+/**
+ * What a deployed pool needs beyond the functions' schema: credentials only by secret ARN (an inline
+ * `secret` would land in the template), a simulator only at an address given to it.
+ */
+function deployable(list: UpstreamEntry[], ctx: z.RefinementCtx): void {
+  for (const [index, entry] of list.entries()) {
+    if (entry.secret)
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'secret'],
+        message: 'inline secrets are for local runs only; deployed, give secretArn',
+      });
+    if (entry.provider !== 'simulator' && !entry.secretArn)
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'secretArn'],
+        message: `provider "${entry.provider}" needs a Secrets Manager secret (JSON ${providerSecretFields[entry.provider]})`,
+      });
+    if (entry.secretArn && !secretArn.safeParse(entry.secretArn).success)
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'secretArn'],
+        message: 'must be a Secrets Manager secret ARN',
+      });
+    if (entry.provider === 'simulator' && !entry.baseUrl)
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'baseUrl'],
+        message: 'a simulator upstream needs its address',
+      });
+  }
+}
 
 export const settingKeys = Object.keys(settingSchemas) as (keyof StackSettings)[];
 
@@ -134,16 +178,21 @@ export function parseSettings(
   const parse = <K extends keyof StackSettings>(key: K) => {
     const value = read(key);
     const { schema } = settingSchemas[key];
-    const result = schema.safeParse(value === undefined || value === null ? undefined : String(value));
+    // The pool is JSON (a string from -c, an array from cdk.json or props); every other value a string.
+    const given =
+      value === undefined || value === null ? undefined : key === 'upstreams' ? value : String(value);
+    const result = schema.safeParse(given);
     if (!result.success) throw new Error(`Invalid ${origin} "${key}": ${z.prettifyError(result.error)}`);
     return result.data as StackSettings[K];
   };
-  const provider = parse('provider') as StackSettings['provider'] | undefined;
+  const upstreams = parse('upstreams');
+  // A pool names its providers itself: `provider` only labels the deployment (the first upstream's).
+  const provider = (parse('provider') as StackSettings['provider'] | undefined) ?? upstreams?.[0]?.provider;
   if (provider === undefined) {
     throw new Error(`Missing ${origin} "provider": which upstream generates the videos? ${howToChoose}`);
   }
   const providerBaseUrl = parse('providerBaseUrl');
-  if (provider === 'simulator' && providerBaseUrl === undefined) {
+  if (provider === 'simulator' && providerBaseUrl === undefined && !upstreams) {
     // The simulator has no public address of its own: without one every generation would fail.
     throw new Error(
       `Missing ${origin} "providerBaseUrl": provider "simulator" needs the address of a running simulator. ` +
@@ -151,7 +200,7 @@ export function parseSettings(
     );
   }
   const providerSecretArn = parse('providerSecretArn');
-  if (provider !== 'simulator' && providerSecretArn === undefined) {
+  if (provider !== 'simulator' && providerSecretArn === undefined && !upstreams) {
     throw new Error(
       `Missing ${origin} "providerSecretArn": provider "${provider}" reads its credentials from an ` +
         `existing Secrets Manager secret whose value is the JSON ${providerSecretFields[provider]}. ` +
@@ -161,7 +210,7 @@ export function parseSettings(
   const settings = Object.fromEntries(
     settingKeys.map((key) => [key, parse(key)]),
   ) as unknown as StackSettings;
-  return { ...settings, provider, providerBaseUrl, providerSecretArn };
+  return { ...settings, provider, providerBaseUrl, providerSecretArn, upstreams };
 }
 
 /** Reads the context keys (cdk.json, `-c key=value`) of the project's own app. */
@@ -178,7 +227,8 @@ export function settingsEnvironment(settings: StackSettings): Record<string, str
   for (const key of settingKeys) {
     const { env } = settingSchemas[key];
     const value = settings[key];
-    if (env !== undefined && value !== undefined && value !== '') environment[env] = String(value);
+    if (env === undefined || value === undefined || value === '') continue;
+    environment[env] = typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
   // The api refuses watermark requests where the poller has no ffmpeg; only the layer brings it.
   environment.FFMPEG_AVAILABLE = String(settings.ffmpegLayerArn !== undefined);

@@ -94,6 +94,9 @@ export class VeoServerless extends Construct {
     for (const [key, arn] of [
       ['providerSecretArn', settings.providerSecretArn],
       ['ffmpegLayerArn', settings.ffmpegLayerArn],
+      ...(settings.upstreams ?? []).map(
+        (upstream, index) => [`upstreams[${index}].secretArn`, upstream.secretArn] as const,
+      ),
     ] as const) {
       const arnRegion = arn?.split(':')[3];
       if (arnRegion && !Token.isUnresolved(stack.region) && arnRegion !== stack.region) {
@@ -146,9 +149,16 @@ export class VeoServerless extends Construct {
         queues: this.queues.queues,
         deadLetterQueues: this.queues.deadLetterQueues,
         videos: this.storage.videos,
-        providerSecret: settings.providerSecretArn
-          ? importSecret(this, settings.providerSecretArn)
-          : undefined,
+        // A pool reads each upstream's own secret instead of the provider secret.
+        providerSecret:
+          settings.providerSecretArn && !settings.upstreams
+            ? importSecret(this, 'ProviderSecret', settings.providerSecretArn)
+            : undefined,
+        upstreamSecrets: (settings.upstreams ?? []).flatMap((upstream) =>
+          upstream.secretArn
+            ? [importSecret(this, `UpstreamSecret-${upstream.name}`, upstream.secretArn)]
+            : [],
+        ),
         translate: settings.translation === 'amazon',
         eventBus: this.eventBus,
       },
@@ -180,6 +190,8 @@ export class VeoServerless extends Construct {
       functions: this.functions,
       httpApi: this.api.httpApi,
       dashboardName: props.dashboardName ?? stack.stackName,
+      upstreams: (settings.upstreams ?? [{ name: settings.provider }]).map((upstream) => upstream.name),
+      circuitAlarms: settings.upstreams !== undefined,
     });
   }
 }
@@ -188,10 +200,10 @@ export class VeoServerless extends Construct {
  * A complete ARN (ending in the random `-XXXXXX` suffix, as `aws secretsmanager create-secret` prints it)
  * is granted exactly; a partial one (the name without the suffix) as `NAME-??????`. The same test as CDK's.
  */
-function importSecret(scope: Construct, arn: string): ISecret {
+function importSecret(scope: Construct, id: string, arn: string): ISecret {
   return /-[a-z0-9]{6}$/i.test(arn)
-    ? Secret.fromSecretCompleteArn(scope, 'ProviderSecret', arn)
-    : Secret.fromSecretPartialArn(scope, 'ProviderSecret', arn);
+    ? Secret.fromSecretCompleteArn(scope, id, arn)
+    : Secret.fromSecretPartialArn(scope, id, arn);
 }
 
 function importLayer(scope: Construct, arn: string): ILayerVersion {

@@ -19,7 +19,8 @@ export function workerDeps(config: Config): GenerateDeps {
     // S3 only to read the video an extension continues.
     videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
     ...upstreamProviders(config, settings),
-    circuits: circuitStore(config, dynamo),
+    // Circuits only for a pool: with one upstream there is nowhere else to send work, so it keeps its backoff.
+    ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),
     images: imageFetcher(config, settings),
     cropper: imageCropper(),
     translator: lazyTranslator(async () => (await import('./translator')).translator(config)),

@@ -241,3 +241,46 @@ describe('pinning', () => {
     expect(submittedTo(world)['kie-a']).toEqual([extension.taskId]);
   });
 });
+
+describe('a generation that fails after the upstream accepted it', () => {
+  async function failedOn(failover: boolean) {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    world.deps.settings = { ...world.deps.settings, failoverMidGeneration: failover };
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    world.upstreams.a?.answers.push({ state: 'failed', reason: 'internal error' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    return { world, key, task };
+  }
+
+  it('ends as before unless FAILOVER_MID_GENERATION is on (the first upstream may bill it)', async () => {
+    const { world, key, task } = await failedOn(false);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed', errorCode: 501 });
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(100_000);
+    expect(world.upstreams.b?.attempts).toHaveLength(0);
+  });
+
+  it('with it on, starts again on another upstream, never back on the one that failed', async () => {
+    const { world, task } = await failedOn(true);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'queued', failedUpstreams: ['a'] });
+    expect(world.queues.generated.at(-1)).toEqual({ message: { taskId: task.taskId } });
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world)).toEqual({ a: [task.taskId], b: [task.taskId] });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'submitted', upstream: 'b' });
+    // b fails it too: nowhere left, so it ends (refunded).
+    world.upstreams.b?.answers.push({ state: 'failed', reason: 'internal error' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'failed' });
+  });
+
+  it('never moves a content rejection', async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    world.deps.settings = { ...world.deps.settings, failoverMidGeneration: true };
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    world.upstreams.a?.answers.push({ state: 'rejected', reason: 'prompt blocked' });
+    await pollGeneration(world.deps, { taskId: task.taskId });
+    expect(await world.tasks.get(task.taskId)).toMatchObject({ status: 'rejected', errorCode: 422 });
+    expect(world.upstreams.b?.attempts).toHaveLength(0);
+  });
+});

@@ -25,7 +25,17 @@ export interface AlarmsProps {
   httpApi: HttpApi;
   /** Unique per account and region. */
   dashboardName: string;
+  /** The pool's upstream names (context `upstreams`; one upstream: the provider's name). */
+  upstreams: readonly string[];
+  /**
+   * An alarm per upstream whose circuit stays open: for a pool. With one upstream, its outage already
+   * shows in the failure rate and the generate queue's oldest message.
+   */
+  circuitAlarms: boolean;
 }
+
+/** An upstream whose circuit stays open this long (routing keeps finding it open) raises its alarm. */
+export const CIRCUIT_OPEN_ALARM_MINUTES = 5;
 
 /**
  * How old the oldest message of each queue may get. generate: tasks wait for the upstream's submit
@@ -44,6 +54,17 @@ function business(metricName: string, statistic = 'Sum', period = Duration.minut
     namespace: METRICS_NAMESPACE,
     metricName,
     dimensionsMap: { service: METRICS_SERVICE },
+    statistic,
+    period,
+  });
+}
+
+/** A metric of one upstream of the pool (core/pool.ts emits them with the dimension `upstream`). */
+function ofUpstream(metricName: string, upstream: string, statistic = 'Sum', period = Duration.minutes(1)) {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: METRICS_SERVICE, upstream },
     statistic,
     period,
   });
@@ -95,6 +116,18 @@ export class Alarms extends Construct {
       // No task ended, no data: nothing is failing.
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
+
+    // The worker counts UpstreamCircuitOpen each time routing finds the circuit open; minutes in a row
+    // of it mean the upstream stays down while work waits for it.
+    for (const upstream of props.circuitAlarms ? props.upstreams : []) {
+      ofUpstream('UpstreamCircuitOpen', upstream).createAlarm(this, `CircuitOpen-${upstream}`, {
+        alarmDescription: `The circuit of upstream ${upstream} stayed open for over ${CIRCUIT_OPEN_ALARM_MINUTES} min: it keeps failing, its work goes elsewhere or waits`,
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: CIRCUIT_OPEN_ALARM_MINUTES,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
 
     const minute = Duration.minutes(1);
     const perFunction = (metric: (fn: IFunction) => IMetric) => Object.values(props.functions).map(metric);
@@ -155,6 +188,27 @@ export class Alarms extends Construct {
             props.httpApi.metricServerError({ period: minute }),
           ]),
           graph('API latency p90 (ms)', [props.httpApi.metricLatency({ period: minute, statistic: 'p90' })]),
+        ],
+        [
+          graph(
+            'Upstream submits, refusals, failures',
+            props.upstreams.flatMap((name) =>
+              ['UpstreamSubmits', 'UpstreamRefusals', 'UpstreamFailures'].map((metric) =>
+                ofUpstream(metric, name),
+              ),
+            ),
+          ),
+          graph(
+            'Upstream submit latency p90 (ms)',
+            props.upstreams.map((name) => ofUpstream('UpstreamSubmitLatency', name, 'p90')),
+          ),
+          graph(
+            'Upstream circuits (open seen / opened)',
+            props.upstreams.flatMap((name) => [
+              ofUpstream('UpstreamCircuitOpen', name),
+              ofUpstream('UpstreamCircuitOpened', name),
+            ]),
+          ),
         ],
       ],
     });

@@ -17,6 +17,8 @@ export interface GrantTargets {
   videos: IBucket;
   /** Absent for the simulator, which needs no credentials. */
   providerSecret?: ISecret;
+  /** The pool's upstreams' own secrets (context `upstreams`), read by whoever reads the provider secret. */
+  upstreamSecrets?: ISecret[];
   /** Amazon Translate is on (context `translation`, default amazon). */
   translate: boolean;
   /** Where task events go (context `eventBusName`); absent when events are off. */
@@ -73,6 +75,7 @@ export function grantUses(fn: IFunction & Construct, uses: Uses, targets: GrantT
   }
 
   if (uses.providerSecret && targets.providerSecret) targets.providerSecret.grantRead(fn);
+  if (uses.providerSecret) for (const secret of targets.upstreamSecrets ?? []) secret.grantRead(fn);
 
   if (uses.translate && targets.translate) {
     // Source language "auto" makes Translate call Comprehend as the caller. "*" is unavoidable:

@@ -85,7 +85,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   }
   const { request, translatedFrom } = prepared;
 
-  const route = await routeTask(deps, task, request.aspectRatio, message.refusedBy ?? []);
+  const route = await routeTask(deps, task, request.aspectRatio, [
+    ...(message.refusedBy ?? []),
+    ...(task.failedUpstreams ?? []),
+  ]);
   if ('refusal' in route) {
     // The pool changed since the submit accepted it: nothing configured can make it any more.
     await moveTask(deps, task, 'failed', { errorCode: 422, errorMessage: route.refusal });

@@ -1,7 +1,7 @@
 import type { DepsFor, Settings } from '../deps';
 import { failureMessages, UpstreamUnavailableError } from '../errors';
 import type { PollMessage } from '../messages';
-import { pinnedUpstream, providerOf, upstreamField } from '../pool';
+import { capabilityRequestOfTask, checkOn, pinnedUpstream, poolOf, providerOf, upstreamField } from '../pool';
 import type { OperationStatus } from '../ports';
 import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
 import type { StoredVideo, Task } from '../task/task';
@@ -82,6 +82,8 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
       });
       return;
     case 'failed':
+      deps.metrics.count('UpstreamFailures', { upstream: pinnedUpstream(task) });
+      if (await failOver(deps, task, status.reason)) return;
       await moveTask(deps, task, 'failed', {
         errorCode: 501,
         errorMessage: failureMessages.upstreamFailed(status.reason),
@@ -99,6 +101,28 @@ export async function pollGeneration(deps: PollDeps, message: PollMessage): Prom
       }
       return;
   }
+}
+
+/**
+ * FAILOVER_MID_GENERATION: a generation its upstream failed after accepting it goes back to the queue
+ * for another upstream that can make it (never one it failed on). Off by default, as the first upstream
+ * may bill it; never for a content rejection (the poll's `rejected`), nor for an extension (a kie one
+ * needs its own account; a Google one is rare enough to end as before).
+ */
+async function failOver(deps: PollDeps, task: Task, failure: string): Promise<boolean> {
+  if (!deps.settings.failoverMidGeneration || task.extendsTaskId) return false;
+  const from = pinnedUpstream(task);
+  const failedUpstreams = [...(task.failedUpstreams ?? []), from];
+  const asking = capabilityRequestOfTask(task.request, false, task.aspectRatio);
+  const elsewhere = poolOf(deps.settings).some(
+    (upstream) => !failedUpstreams.includes(upstream.name) && checkOn(upstream, asking).ok,
+  );
+  if (!elsewhere || deps.now() >= task.deadlineAt) return false;
+  const moved = await moveTask(deps, task, 'queued', { failedUpstreams });
+  if (!moved) return true; // another writer moved it: nothing left to do here
+  deps.log.warn('generation failed upstream; trying another', { upstream: from, reason: failure });
+  await deps.queues.generate({ taskId: task.taskId });
+  return true;
 }
 
 /** The operation's status; an upstream that cannot be asked now counts as still running. */

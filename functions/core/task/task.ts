@@ -126,6 +126,8 @@ export interface Task {
    * polls, downloads, pushes and extensions go there (core/pool.ts).
    */
   upstream?: string;
+  /** Upstreams whose generation of this task failed and which it moved away from (FAILOVER_MID_GENERATION). */
+  failedUpstreams?: string[];
   /** What was asked of the upstream (resolution, seconds, audio, videos). */
   asked?: AskedVideo;
   /** Fields accepted but not passed on by this upstream (capabilities.ts: harmless to drop, e.g. `seeds`). */

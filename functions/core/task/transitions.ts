@@ -20,7 +20,8 @@ import type { TaskStatus } from './task';
 export const transitions: Record<TaskStatus, readonly TaskStatus[]> = {
   queued: ['submitting', 'failed', 'rejected', 'cancelled'],
   submitting: ['submitted', 'queued', 'failed', 'rejected'],
-  submitted: ['succeeded', 'failed', 'rejected'],
+  // Back to queued only when the pool moves a generation its upstream failed (FAILOVER_MID_GENERATION).
+  submitted: ['succeeded', 'failed', 'rejected', 'queued'],
   succeeded: [],
   failed: [],
   rejected: [],
