@@ -178,6 +178,14 @@ if (wanted('burst'))
     240_000,
   );
 
+// 6b. pool (issue 16): three upstreams behind one queue, a burst and a failover (bench/groups/pool.ts)
+await addFromProcess(
+  'pool (300 tasks on vertex + gemini + kie simulators, published quotas and a one-minute outage, time ÷ 5)',
+  'bench/groups/pool.ts',
+  [],
+  360_000,
+);
+
 // 7. rss and 8. soak
 if (wanted('rss'))
   await addFromProcess(

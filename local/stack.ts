@@ -28,6 +28,7 @@ import {
   videoBucket,
 } from '../functions/manifest';
 import { fakeServiceAccount } from '../simulator/fixtures';
+import type { QuotaOption } from '../simulator/operations';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
 import { buildSite } from '../site/build';
 import { type ConsumerQueue, type EmulatorEndpoints, startEmulators } from './emulators';
@@ -46,6 +47,12 @@ export interface LocalStackOptions {
   port?: number;
   /** Which provider the worker uses; every one of them talks to the simulator in its own wire format. */
   provider?: string;
+  /**
+   * A pool of upstreams instead of one provider (issue 16): one simulator per entry, each in its
+   * provider's wire format, with its own credentials, quota and request log, and UPSTREAMS pointing each
+   * upstream at its simulator. `provider` is then ignored. E.g. `['vertex', 'gemini', 'kie']`.
+   */
+  pool?: PoolUpstreamOption[];
   /** Development key seeded with plenty of credits; generated when absent. */
   devApiKey?: string;
   devWebhookSecret?: string;
@@ -91,6 +98,44 @@ export interface LocalStackOptions {
   sqsProxy?: SqsFaultProxy;
 }
 
+/** A pool entry: a provider name (named after it), or one with its own name, quota, priority or simulator. */
+export type PoolUpstreamOption =
+  | ProviderName
+  | {
+      /** Default: the provider's name, `-2`, `-3`... when it repeats. */
+      name?: string;
+      provider: ProviderName;
+      /** The upstream's submit quota, which its simulator enforces; default the provider's published one. */
+      quota?: QuotaOption;
+      priority?: number;
+      /** This upstream's simulator, over the stack's `simulator` options. */
+      simulator?: SimulatorOptions;
+    };
+
+/** One upstream of the local stack: its simulator (down()/up() for an outage), as the pool knows it. */
+export interface LocalUpstream extends Simulator {
+  name: string;
+  provider: ProviderName;
+  quota?: QuotaOption;
+}
+
+/**
+ * The providers' published submit quotas (as functions/composition/settings.ts keeps to), which each
+ * pool upstream's simulator enforces unless its entry says otherwise.
+ */
+const publishedQuotas: Partial<Record<ProviderName, QuotaOption>> = {
+  kie: { limit: 20, windowMs: 10_000 },
+  vertex: { limit: 50, windowMs: 60_000 },
+  gemini: { limit: 10, windowMs: 60_000 },
+};
+
+/**
+ * The workers keep to a window this much longer than the upstream's own: a slot is granted before its
+ * submit travels, and a submit arriving a little late must not meet the previous window (as the quota
+ * burst runs with 2.1 s for 2 s).
+ */
+const QUOTA_MARGIN = 1.05;
+
 export interface RunningLocalStack {
   url: string;
   /** The playground page and the API reference, served by the site function. */
@@ -99,7 +144,10 @@ export interface RunningLocalStack {
   provider: ProviderName;
   apiKey: string;
   webhookSecret: string;
+  /** The (first) upstream's simulator. */
   simulator: Simulator;
+  /** Every upstream's simulator by upstream name: one for a single provider, one per pool entry. */
+  upstreams: Record<string, LocalUpstream>;
   /**
    * Restarts the worker as after a crash: its event source stops at once and abandons the batch in flight
    * (not deleted, so it is redelivered after the generate queue's visibility timeout), and a fresh worker
@@ -171,25 +219,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(() => emulators.stop());
     if (options.sqsProxy) options.sqsProxy.target = emulators.sqsEndpoint;
 
-    // Credentials the simulator checks exactly as the real upstream would; made up for each start.
-    const upstream = {
-      geminiKey: `sim-gemini-${randomBytes(8).toString('hex')}`,
-      kieKey: `sim-kie-${randomBytes(8).toString('hex')}`,
-      kieWebhookSecret: randomBytes(24).toString('base64'),
-      serviceAccount: fakeServiceAccount({ projectId: 'local-project' }),
-    };
-    const simulator = await startSimulator({
+    // Credentials the simulators check exactly as the real upstreams would; made up for each start.
+    const upstreamEntries = options.pool ? poolEntries(options.pool) : undefined;
+    const single = {
       latencyMs: options.simulatorLatencyMs ?? 4000,
       ...options.simulator,
-      apiKey: provider === 'gemini' ? upstream.geminiKey : undefined,
-      kieApiKey: upstream.kieKey,
-      kieWebhookSecret: upstream.kieWebhookSecret,
-      vertexServiceAccount: {
-        clientEmail: upstream.serviceAccount.clientEmail,
-        publicKey: upstream.serviceAccount.publicKey,
-      },
-    });
-    stoppers.push(() => simulator.stop());
+    };
+    const upstreams: Record<string, LocalUpstream> = {};
+    const poolConfig: Record<string, unknown>[] = [];
+    let upstream: UpstreamCredentials | undefined;
+    for (const entry of upstreamEntries ?? [{ name: provider, provider }]) {
+      const credentials = upstreamCredentials();
+      upstream ??= credentials;
+      const quota = upstreamEntries ? (entry.quota ?? publishedQuotas[entry.provider]) : undefined;
+      const simulator = await startSimulator({
+        ...single,
+        ...(upstreamEntries && { maxRecordedRequests: 20_000 }),
+        ...(quota && { quota }),
+        ...entry.simulator,
+        apiKey: entry.provider === 'gemini' ? credentials.geminiKey : undefined,
+        kieApiKey: credentials.kieKey,
+        kieWebhookSecret: credentials.kieWebhookSecret,
+        vertexServiceAccount: {
+          clientEmail: credentials.serviceAccount.clientEmail,
+          publicKey: credentials.serviceAccount.publicKey,
+        },
+      });
+      stoppers.push(() => simulator.stop());
+      upstreams[entry.name] = Object.assign(simulator, { name: entry.name, provider: entry.provider, quota });
+      if (upstreamEntries) poolConfig.push(upstreamConfig(entry, simulator.url, credentials, quota));
+    }
+    const [first] = Object.values(upstreams);
+    if (!first || !upstream) throw new Error('a pool needs at least one upstream');
+    const simulator: Simulator = first;
 
     const siteDir = await siteAssets();
 
@@ -239,7 +301,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // No SigV4 locally: the IAM routes take the caller from a header, on this stack only.
       LOCAL_IAM_PRINCIPAL_HEADER: 'true',
       S3_ENDPOINT: emulators.s3Endpoint,
-      PROVIDER: provider,
+      PROVIDER: first.provider,
       PROVIDER_BASE_URL: simulator.url,
       GEMINI_API_KEY: upstream.geminiKey,
       KIE_API_KEY: upstream.kieKey,
@@ -255,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       SITE_ASSETS_DIR: siteDir,
+      ...(upstreamEntries && { UPSTREAMS: JSON.stringify(poolConfig) }),
       ...options.environment,
     });
 
@@ -361,10 +424,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       url: gateway.url,
       playgroundUrl: `${gateway.url}/playground`,
       docsUrl: `${gateway.url}/docs`,
-      provider,
+      provider: first.provider,
       apiKey,
       webhookSecret,
       simulator,
+      upstreams,
       restartWorker,
       restartDynamoDb: emulators.restartDynamoDb,
       stop: stopAll,
@@ -373,4 +437,69 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+interface UpstreamCredentials {
+  geminiKey: string;
+  kieKey: string;
+  kieWebhookSecret: string;
+  serviceAccount: ReturnType<typeof fakeServiceAccount>;
+}
+
+/** One upstream account's credentials, made up: each pool upstream has its own, as separate accounts do. */
+function upstreamCredentials(): UpstreamCredentials {
+  return {
+    geminiKey: `sim-gemini-${randomBytes(8).toString('hex')}`,
+    kieKey: `sim-kie-${randomBytes(8).toString('hex')}`,
+    kieWebhookSecret: randomBytes(24).toString('base64'),
+    serviceAccount: fakeServiceAccount({ projectId: 'local-project' }),
+  };
+}
+
+type PoolEntry = Exclude<PoolUpstreamOption, ProviderName> & { name: string };
+
+/** The pool option with every entry named: the provider's name, `-2`, `-3`... when it repeats. */
+export function poolEntries(pool: PoolUpstreamOption[]): PoolEntry[] {
+  if (pool.length === 0) throw new Error('a pool needs at least one upstream');
+  const seen = new Map<string, number>();
+  return pool.map((option) => {
+    const entry = typeof option === 'string' ? { provider: option } : option;
+    if (!providerNames.includes(entry.provider)) {
+      throw new Error(`Unknown provider "${entry.provider}"; available: ${providerNames.join(', ')}`);
+    }
+    const count = (seen.get(entry.provider) ?? 0) + 1;
+    seen.set(entry.provider, count);
+    const name = entry.name ?? (count === 1 ? entry.provider : `${entry.provider}-${count}`);
+    return { ...entry, name };
+  });
+}
+
+/** The upstream's UPSTREAMS entry (the pool's config contract), pointed at its simulator. */
+function upstreamConfig(
+  entry: PoolEntry,
+  baseUrl: string,
+  credentials: UpstreamCredentials,
+  quota: QuotaOption | undefined,
+): Record<string, unknown> {
+  const secret = {
+    gemini: { apiKey: credentials.geminiKey },
+    kie: { apiKey: credentials.kieKey, webhookSecret: credentials.kieWebhookSecret },
+    vertex: { serviceAccountJson: credentials.serviceAccount.key },
+    simulator: undefined,
+  }[entry.provider];
+  return {
+    name: entry.name,
+    provider: entry.provider,
+    baseUrl,
+    ...(entry.provider === 'vertex' && {
+      tokenUrl: `${baseUrl}/token`,
+      project: 'local-project',
+      region: 'us-central1',
+    }),
+    ...(secret && { secret }),
+    ...(quota && {
+      quota: { limit: quota.limit, windowSeconds: Math.round(quota.windowMs * QUOTA_MARGIN) / 1000 },
+    }),
+    ...(entry.priority !== undefined && { priority: entry.priority }),
+  };
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { ProviderName } from '../functions/core/ports';
 
 /** `npm start [-- --provider simulator]`: the whole service on this machine, no AWS account, no Docker. */
 
@@ -26,6 +27,7 @@ const [{ providerNames }, { startLocalStack }, { defaultStackFile }] = await Pro
 const { values } = parseArgs({
   options: {
     provider: { type: 'string', default: process.env.PROVIDER ?? 'simulator' },
+    pool: { type: 'string', default: process.env.POOL },
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     'data-dir': { type: 'string', default: process.env.DATA_DIR },
     'worker-delay': { type: 'string', default: process.env.WORKER_DELAY_SECONDS },
@@ -36,9 +38,12 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`Usage: npm start -- [--provider ${providerNames.join('|')}] [--port 8080] [--data-dir .data]
-                    [--worker-delay SECONDS] [--events]
+                    [--worker-delay SECONDS] [--events] [--pool vertex,gemini,kie]
 
 Every provider talks to the built-in simulator in that upstream's own wire format.
+--pool P1,P2,...: a pool of upstreams instead of one provider, one simulator per upstream (each in its
+provider's wire format, with its own credentials and published quota); the workers route across them.
+Take one down (503 to everything, as an outage) with POST <its URL>/_simulator/down, back with .../up.
 --worker-delay SECONDS: the worker takes a task only once it has waited that long in the queue, so a task
 stays cancellable (POST /api/v1/veo/cancel) for that long; without it the worker takes it in milliseconds.
 --events: print each task event as it arrives (the local stand-in for an EventBridge rule's SQS target).
@@ -56,6 +61,18 @@ if (!Number.isFinite(workerDelaySeconds) || workerDelaySeconds < 0 || workerDela
   process.exit(1);
 }
 
+const pool = values.pool
+  ?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+const unknown = pool?.filter((name) => !(providerNames as readonly string[]).includes(name));
+if (pool && (pool.length === 0 || unknown?.length)) {
+  console.error(
+    `--pool is a comma-separated list of ${providerNames.join(', ')}, got "${values.pool}"${unknown?.length ? ` (unknown: ${unknown.join(', ')})` : ''}`,
+  );
+  process.exit(1);
+}
+
 const started = Date.now();
 function rate(name: string): number | undefined {
   const value = process.env[name];
@@ -64,6 +81,7 @@ function rate(name: string): number | undefined {
 
 const stack = await startLocalStack({
   provider: values.provider,
+  pool: pool as ProviderName[] | undefined,
   port: Number(values.port),
   dataDir: values['data-dir'],
   // Where the keys tool finds this stack (a test's own stack points it elsewhere, as the keys tool reads it).
@@ -87,8 +105,20 @@ const stack = await startLocalStack({
 const shownKey = process.env.DEV_API_KEY ? '(from DEV_API_KEY)' : stack.apiKey;
 const curlKey = process.env.DEV_API_KEY ? '$DEV_API_KEY' : stack.apiKey;
 const shownSecret = process.env.DEV_WEBHOOK_SECRET ? '(from DEV_WEBHOOK_SECRET)' : stack.webhookSecret;
+const upstreamLines = pool
+  ? `
+Upstreams (one simulator each; take one down: curl -X POST <URL>/_simulator/down, back: .../_simulator/up)
+${Object.values(stack.upstreams)
+  .map(
+    (u) =>
+      `  ${u.name.padEnd(14)}  ${u.url}${u.quota ? `   quota ${u.quota.limit} per ${u.quota.windowMs / 1000} s` : ''}`,
+  )
+  .join('\n')}
+  e.g. curl -X POST ${Object.values(stack.upstreams)[0]?.url}/_simulator/down
+`
+  : '';
 console.log(`
-veo-serverless is running locally (provider: ${values.provider}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)${
+veo-serverless is running locally (${pool ? `pool: ${pool.join(', ')}` : `provider: ${values.provider}`}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)${
   workerDelaySeconds > 0
     ? `\n  The worker takes a task ${workerDelaySeconds} s after it was submitted: cancel it before then.`
     : ''
@@ -99,7 +129,7 @@ veo-serverless is running locally (provider: ${values.provider}, ready in ${((Da
   Base URL        ${stack.url}/api/v1
   API key         ${shownKey}
   Webhook secret  ${shownSecret}
-
+${upstreamLines}
 Try it:
   curl -s ${stack.url}/api/v1/veo/generate \\
     -H "Authorization: Bearer ${curlKey}" -H 'Content-Type: application/json' \\

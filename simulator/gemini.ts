@@ -163,6 +163,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
           fields.video = videoSpec(ratio, '720p', source.video.durationSeconds + EXTENSION_SECONDS);
         }
         const generation = ctx.generations.create('gemini', fields, { extension: video?.kind });
+        req.record.id = generation.id;
         return sendJson(res, 200, { name: operationName(generation) });
       },
     },
@@ -171,6 +172,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'GET',
       pattern: /^\/v1beta\/models\/([^/]+)\/operations\/([^/]+)$/,
+      idOf: (_req, match) => match[2],
       handle(req, res, match) {
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('gemini', 'poll'))) return;
@@ -188,6 +190,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/v1beta\/files\/([^/:]+):download$/,
+      idOf: (_req, match) => match[1],
       async handle(req, res, match) {
         if (!authorized(req, res)) return;
         const generation = ctx.generations.get(match[1] ?? '', 'gemini');

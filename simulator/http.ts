@@ -22,6 +22,13 @@ export interface RecordedRequest {
   /** Parsed JSON (or form) body; undefined when there was none. */
   body: unknown;
   auth?: AuthOutcome;
+  /**
+   * The generation (operation, kie task) the request concerns: the one a submit created, the one a poll or
+   * download asked for, known here or not (a poll sent to the wrong upstream shows up with its id).
+   */
+  id?: string;
+  /** The HTTP status it was answered with. */
+  status?: number;
 }
 
 export interface SimRequest {
@@ -40,6 +47,8 @@ export interface Route {
   kind: RouteKind;
   method: 'GET' | 'POST';
   pattern: RegExp;
+  /** The generation a poll or download asks for, read before anything else (even while down). */
+  idOf?(req: SimRequest, match: RegExpExecArray): string | undefined;
   handle(req: SimRequest, res: ServerResponse, match: RegExpExecArray): Promise<void> | void;
 }
 

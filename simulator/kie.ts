@@ -126,6 +126,8 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
   }
 
   async function deliver(generation: Generation, url: string, attempt: number): Promise<void> {
+    // An upstream that is down sends no pushes either: this one goes out once it is back.
+    if (ctx.isDown()) return ctx.schedule(() => void deliver(generation, url, attempt), 250);
     const body = callbackBody(generation);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const secret = ctx.options.kieWebhookSecret;
@@ -203,6 +205,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           { request: body },
           kieTaskId(),
         );
+        req.record.id = generation.id;
         schedulePush(generation, body.callBackUrl);
         return envelope(res, 200, 'success', { taskId: generation.id });
       },
@@ -235,6 +238,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
           { request: body, extends: source.id },
           kieTaskId(),
         );
+        req.record.id = generation.id;
         schedulePush(generation, body.callBackUrl);
         return envelope(res, 200, 'success', { taskId: generation.id });
       },
@@ -244,6 +248,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'GET',
       pattern: /^\/api\/v1\/veo\/record-info$/,
+      idOf: (req) => req.url.searchParams.get('taskId') ?? undefined,
       handle(req, res) {
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('kie', 'poll'))) return;
@@ -258,6 +263,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/kie\/files\/([^/.]+?)(-full)?\.mp4$/,
+      idOf: (_req, match) => match[1],
       async handle(req, res, match) {
         req.record.auth = 'not-required';
         const generation = ctx.generations.get(match[1] ?? '', 'kie');

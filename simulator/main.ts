@@ -95,6 +95,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     `  vertex: ${simulator.url}/v1/projects/{p}/locations/{r}/publishers/google/models/{model}:predictLongRunning (token: ${simulator.url}/token)`,
   );
   console.log(`  kie:    ${simulator.url}/api/v1/veo/generate`);
+  console.log(
+    `  outage: curl -X POST ${simulator.url}/_simulator/down (503 to everything), then .../_simulator/up`,
+  );
   const stop = () => void simulator.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

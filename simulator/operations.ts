@@ -306,6 +306,8 @@ export interface ShapeContext {
   baseUrl(): string;
   /** A timer the server clears on stop. */
   schedule(run: () => void, delayMs: number): void;
+  /** Whether the simulator was taken down (Simulator.down()). */
+  isDown(): boolean;
 }
 
 /** Streams the generation's MP4 (its size, length and sound), or a padded one of `videoBytes` when set. */

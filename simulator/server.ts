@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { geminiRoutes } from './gemini';
 import {
@@ -8,6 +8,7 @@ import {
   readBody,
   redactHeaders,
   redactPath,
+  type Shape,
   sendJson,
 } from './http';
 import { kieRoutes } from './kie';
@@ -54,7 +55,18 @@ export interface Simulator {
    * outcome, how many status requests it had and when one first saw it done (for the benchmark).
    */
   generations(): readonly Generation[];
+  /**
+   * Takes the upstream down, as in an outage: every request (submits, polls, downloads, tokens) is answered
+   * 503 in its shape's format until `up()`, and kie's pushes wait; generations in flight keep going. Also
+   * `POST /_simulator/down` and `/_simulator/up` over HTTP (`GET /_simulator/state` tells which).
+   */
+  down(): void;
+  up(): void;
+  readonly isDown: boolean;
 }
+
+/** The simulator's own control routes (not an upstream's): never recorded, answered even while down. */
+const CONTROL_PREFIX = '/_simulator/';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
@@ -64,12 +76,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let baseUrl = '';
 
   const generations = new Generations(options);
+  let down = false;
   const ctx: ShapeContext = {
     options,
     generations,
     stats: { submits: 0, polls: 0, downloads: 0, tokens: 0, callbacks: 0, refused: generations.refused },
     callbacks: [],
     baseUrl: () => baseUrl,
+    isDown: () => down,
     schedule(run, delayMs) {
       const timer = setTimeout(
         () => {
@@ -87,6 +101,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     (async () => {
       const url = new URL(req.url ?? '/', 'http://simulator');
       const method = req.method ?? 'GET';
+      if (url.pathname.startsWith(CONTROL_PREFIX)) {
+        await readBody(req);
+        const action = url.pathname.slice(CONTROL_PREFIX.length);
+        if (method === 'POST' && (action === 'down' || action === 'up')) down = action === 'down';
+        else if (!(method === 'GET' && action === 'state'))
+          return sendJson(res, 404, { error: `No control route ${method} ${url.pathname}` });
+        return sendJson(res, 200, { down });
+      }
       let matched: { route: Route; match: RegExpExecArray } | undefined;
       for (const route of routes) {
         const match = route.method === method ? route.pattern.exec(url.pathname) : null;
@@ -118,11 +140,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       };
       requests.push(record);
       if (requests.length > maxRecorded) requests.splice(0, requests.length - maxRecorded);
-      await matched.route.handle(
-        { method, url, headers: req.headers, rawBody, body: parsed.body, bodyError: parsed.error, record },
-        res,
-        matched.match,
-      );
+      const simRequest = {
+        method,
+        url,
+        headers: req.headers,
+        rawBody,
+        body: parsed.body,
+        bodyError: parsed.error,
+        record,
+      };
+      record.id = matched.route.idOf?.(simRequest, matched.match);
+      if (down) unavailable(res, matched.route.shape);
+      else await matched.route.handle(simRequest, res, matched.match);
+      record.status = res.statusCode;
     })().catch((error: unknown) => {
       if (!res.headersSent) {
         sendJson(res, 500, { error: { code: 500, message: String(error), status: 'INTERNAL' } });
@@ -141,6 +171,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     callbacks: ctx.callbacks,
     injectFault: (fault) => ctx.generations.inject(fault),
     generations: () => ctx.generations.all(),
+    down: () => {
+      down = true;
+    },
+    up: () => {
+      down = false;
+    },
+    get isDown() {
+      return down;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
@@ -149,4 +188,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * An outage as the upstreams show one: their front ends stay reachable and answer 503 (Google's
+ * UNAVAILABLE, a kie envelope), rather than refusing connections; which also keeps the control routes up.
+ */
+function unavailable(res: ServerResponse, shape: Shape): void {
+  if (shape === 'kie') {
+    sendJson(res, 503, { code: 503, msg: 'Service Unavailable', data: null });
+  } else {
+    sendJson(res, 503, {
+      error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' },
+    });
+  }
 }

@@ -51,6 +51,101 @@ describe('simulator', () => {
     expect((await geminiSubmit(sim, text)).status).toBe(200);
   });
 
+  it('goes down and comes back: 503 in each shape’s format while down, generations in flight go on', async () => {
+    const sim = await start({ latencyMs: 50 });
+    const accepted = (await (await kieSubmit(sim, { prompt: 'before' })).json()) as {
+      data: { taskId: string };
+    };
+    sim.down();
+    expect(sim.isDown).toBe(true);
+    const kie = await kieSubmit(sim, { prompt: 'during' });
+    expect([kie.status, await kie.json()]).toEqual([
+      503,
+      { code: 503, msg: 'Service Unavailable', data: null },
+    ]);
+    const gemini = await geminiSubmit(sim, { instances: [{ prompt: 'during' }] });
+    expect(gemini.status).toBe(503);
+    expect(await gemini.json()).toMatchObject({ error: { code: 503, status: 'UNAVAILABLE' } });
+    const poll = () =>
+      fetch(`${sim.url}/api/v1/veo/record-info?taskId=${accepted.data.taskId}`, {
+        headers: { authorization: 'Bearer k' },
+      });
+    expect((await poll()).status).toBe(503);
+    // Nothing was generated while down; every attempt is in the log, with its answer.
+    expect(sim.generations().map((g) => g.prompt)).toEqual(['before']);
+    expect(sim.requests.map((r) => [r.kind, r.status])).toEqual([
+      ['submit', 200],
+      ['submit', 503],
+      ['submit', 503],
+      ['poll', 503],
+    ]);
+    // A poll refused while down still names the generation it asked for.
+    expect(sim.requests[3]?.id).toBe(accepted.data.taskId);
+
+    // Over HTTP, for `npm start` users: the control routes answer while down and are not logged.
+    expect(await (await fetch(`${sim.url}/_simulator/state`)).json()).toEqual({ down: true });
+    expect(await (await fetch(`${sim.url}/_simulator/up`, { method: 'POST' })).json()).toEqual({
+      down: false,
+    });
+    expect(sim.isDown).toBe(false);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await (await poll()).json()).toMatchObject({ code: 200, data: { successFlag: 1 } });
+    expect((await fetch(`${sim.url}/_simulator/down`, { method: 'POST' })).status).toBe(200);
+    expect(sim.isDown).toBe(true);
+    expect((await fetch(`${sim.url}/_simulator/sideways`, { method: 'POST' })).status).toBe(404);
+    expect(sim.requests).toHaveLength(5);
+  });
+
+  it('holds kie’s pushes while down and sends them once it is back', async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      received.push(req.url ?? '');
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const sim = await start({ latencyMs: 50 });
+      const callBackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      await kieSubmit(sim, { prompt: 'x', callBackUrl });
+      sim.down();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(received).toEqual([]);
+      sim.up();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(received).toEqual(['/hook']);
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('logs which generation each submit, poll and download concerns, known here or not', async () => {
+    const sim = await start({ latencyMs: 0 });
+    const { data } = (await (await kieSubmit(sim, { prompt: 'x' })).json()) as { data: { taskId: string } };
+    await fetch(`${sim.url}/api/v1/veo/record-info?taskId=${data.taskId}`, {
+      headers: { authorization: 'Bearer k' },
+    });
+    await fetch(`${sim.url}/kie/files/${data.taskId}.mp4`).then((r) => r.arrayBuffer());
+    const submitted = (await (await geminiSubmit(sim, { instances: [{ prompt: 'y' }] })).json()) as {
+      name: string;
+    };
+    const geminiId = submitted.name.split('/').at(-1);
+    await fetch(`${sim.url}/v1beta/${submitted.name}`);
+    await fetch(`${sim.url}/v1beta/files/${geminiId}:download?alt=media`).then((r) => r.arrayBuffer());
+    // Another upstream's operation: unknown here, still logged under its id.
+    await fetch(`${sim.url}/api/v1/veo/record-info?taskId=elsewhere`, {
+      headers: { authorization: 'Bearer k' },
+    });
+    expect(sim.requests.map((r) => [r.shape, r.kind, r.id, r.status])).toEqual([
+      ['kie', 'submit', data.taskId, 200],
+      ['kie', 'poll', data.taskId, 200],
+      ['kie', 'download', data.taskId, 200],
+      ['gemini', 'submit', geminiId, 200],
+      ['gemini', 'poll', geminiId, 200],
+      ['gemini', 'download', geminiId, 200],
+      ['kie', 'poll', 'elsewhere', 422],
+    ]);
+  });
+
   it('records requests (bounded) with credentials redacted', async () => {
     const sim = await start({ latencyMs: 100, apiKey: 'secret-key', maxRecordedRequests: 2 });
     await geminiSubmit(sim, { instances: [{ prompt: 'one' }] }, { 'x-goog-api-key': 'secret-key' });

@@ -144,6 +144,7 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           { model: match[2] ?? '', ...submit.fields, video: submit.output, samples: submit.samples },
           { storageUri, extension: submit.video?.kind },
         );
+        req.record.id = generation.id;
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
       },
     },
@@ -152,6 +153,10 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'poll',
       method: 'POST',
       pattern: new RegExp(`${modelPath}:fetchPredictOperation$`),
+      idOf: (req) =>
+        isObject(req.body) && typeof req.body.operationName === 'string'
+          ? req.body.operationName.split('/').at(-1)
+          : undefined,
       async handle(req, res, match) {
         if (!authorized(req, res)) return;
         if (refused(res, ctx.generations.refusal('vertex', 'poll'))) return;
@@ -173,10 +178,11 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
       kind: 'download',
       method: 'GET',
       pattern: /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/,
+      idOf: (_req, match) => sampleId(decodeURIComponent(match[2] ?? '')),
       async handle(req, res, match) {
         if (!authorized(req, res)) return;
         const object = decodeURIComponent(match[2] ?? '');
-        const id = /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
+        const id = sampleId(object);
         const generation = id ? ctx.generations.get(id, 'vertex') : undefined;
         const storageUri = generation?.details.storageUri;
         const expected =
@@ -244,4 +250,9 @@ function checkAssertion(
     return { error: 'invalid_scope', description: 'Invalid OAuth scope or ID token audience provided.' };
   }
   return undefined;
+}
+
+/** The generation of a stored sample's object name (`.../<generation id>/sample_0.mp4`). */
+function sampleId(object: string): string | undefined {
+  return /([0-9a-f-]{36})\/sample_\d+\.mp4$/.exec(object)?.[1];
 }
