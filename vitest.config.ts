@@ -41,10 +41,11 @@ export default defineConfig({
           setupFiles: [...shared.setupFiles, 'test/setup/emulators-env.ts'],
           testTimeout: 60_000,
           hookTimeout: 90_000,
-          // Its files mostly wait (simulated generation, polls, sweeps), so three run side by side even on two
-          // cores; the default (cores - 1) ran them one at a time. A maxWorkers of its own needs a group of its
-          // own, run after the others.
-          maxWorkers: 3,
+          // Its files mostly wait (simulated generation, polls, sweeps), so two run side by side even on two
+          // cores, where the default (cores - 1) ran them one at a time; three starved the CPU-bound ones
+          // (hostile-requests, renditions) enough to time out a neighbour's first generation. A maxWorkers of
+          // its own needs a group of its own, run after the others.
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
       },

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3VideoStore } from '../../functions/adapters/s3-video-store';
 import { type LocalStack, startEmulators } from '../../local/emulators';
 
@@ -23,7 +23,8 @@ describe('S3VideoStore on the S3 emulator', () => {
   const uploadIds: string[] = [];
 
   beforeAll(async () => {
-    stack = await startEmulators();
+    // A bucket of its own on the project's shared fauxqs (test/setup/emulators.ts).
+    stack = await startEmulators({ attach: inject('emulators') });
     s3 = new S3Client({
       region: stack.region,
       credentials: stack.credentials,

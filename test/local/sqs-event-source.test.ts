@@ -9,7 +9,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withTraceHeader } from '../../functions/adapters/observability/trace-header';
 import { SqsTaskQueues } from '../../functions/adapters/sqs-task-queues';
 import { type LocalStack, startEmulators } from '../../local/emulators';
@@ -68,7 +68,11 @@ describe('sqs event source on fauxqs', () => {
 
   beforeAll(async () => {
     // One-second visibility so that a message left undeleted is back within the test.
-    stack = await startEmulators({ visibilityTimeoutSeconds: { generate: 1, poll: 1, notify: 1 } });
+    // Queues of its own on the project's shared fauxqs (test/setup/emulators.ts).
+    stack = await startEmulators({
+      attach: inject('emulators'),
+      visibilityTimeoutSeconds: { generate: 1, poll: 1, notify: 1 },
+    });
     sqs = new SQSClient({
       region: stack.region,
       endpoint: stack.sqsEndpoint,
