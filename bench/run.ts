@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleAll, bundleEntry, deployed, entries, largestParts, repoRoot } from './bundle';
-import { callsGroup } from './groups/calls';
+import { costFigures } from './cost';
+import { callProviders, callsGroup } from './groups/calls';
 import { measureInit } from './init';
 import { type Figure, figure, formatResults, type Results, round, stats, versus } from './results';
 import { writeReport } from './write-report';
@@ -130,7 +131,14 @@ await addFromProcess(
 );
 
 // 4. AWS calls per task (bench/groups/calls.ts)
-add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
+const calls = await callsGroup();
+add('calls (AWS calls per task, happy path, warm functions; by service and operation)', calls);
+
+// 4b. cost of one task at AWS list prices, from what the calls group measured (bench/cost.ts)
+add(
+  'cost (one task at AWS list prices, µUSD; baseline = the cheapest Veo task, Lite 4 s 720p)',
+  costFigures(calls, callProviders),
+);
 
 // 5. poll
 await addFromProcess(
