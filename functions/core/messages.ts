@@ -30,6 +30,8 @@ export const pollMessageSchema = z.object({
   deadlineAt: count.optional(),
   /** Epoch ms the upstream accepted the generation (paces the polls); absent on pushes and older messages. */
   submittedAt: count.optional(),
+  /** The task's model/resolution (core/stages/poll-schedule.ts): paces the polls by observed times. */
+  shape: z.string().max(64).optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;

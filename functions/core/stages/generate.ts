@@ -10,6 +10,7 @@ import type { GenerateMessage } from '../messages';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
+import { shapeOf } from './poll-schedule';
 
 /** What the generate stage (the worker) uses. */
 export type GenerateDeps = MoveDeps & DepsFor<'provider' | 'settings'> & UpstreamRequestDeps;
@@ -118,7 +119,14 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
 /** The first poll of a submitted task. */
 function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
   return deps.queues.poll(
-    { taskId: task.taskId, polls: 0, operation, deadlineAt: task.deadlineAt, submittedAt },
+    {
+      taskId: task.taskId,
+      polls: 0,
+      operation,
+      deadlineAt: task.deadlineAt,
+      submittedAt,
+      shape: shapeOf(task),
+    },
     deps.settings.pollIntervalSeconds,
   );
 }
