@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleAll, bundleEntry, deployed, entries, largestParts, repoRoot } from './bundle';
-import { callsGroup } from './groups/calls';
+import { costFigures } from './cost';
+import { callProviders, callsGroup } from './groups/calls';
 import { measureInit } from './init';
 import { type Figure, figure, formatResults, type Results, round, stats, versus } from './results';
 import { writeReport } from './write-report';
@@ -157,8 +158,16 @@ if (wanted('submit'))
   );
 
 // 4. AWS calls per task (bench/groups/calls.ts)
-if (wanted('calls'))
-  add('calls (AWS calls per task, happy path, warm functions; by service and operation)', await callsGroup());
+if (wanted('calls')) {
+  const calls = await callsGroup();
+  add('calls (AWS calls per task, happy path, warm functions; by service and operation)', calls);
+
+  // 4b. cost of one task at AWS list prices, from what the calls group measured (bench/cost.ts)
+  add(
+    'cost (one task at AWS list prices, µUSD; baseline = the cheapest Veo task, Lite 4 s 720p)',
+    costFigures(calls, callProviders),
+  );
+}
 
 // 5. poll
 if (wanted('poll'))
@@ -179,12 +188,13 @@ if (wanted('burst'))
   );
 
 // 6b. pool (issue 16): three upstreams behind one queue, a burst and a failover (bench/groups/pool.ts)
-await addFromProcess(
-  'pool (300 tasks on vertex + gemini + kie simulators, published quotas and a one-minute outage, time ÷ 5)',
-  'bench/groups/pool.ts',
-  [],
-  360_000,
-);
+if (wanted('pool'))
+  await addFromProcess(
+    'pool (300 tasks on vertex + gemini + kie simulators, published quotas and a one-minute outage, time ÷ 5)',
+    'bench/groups/pool.ts',
+    [],
+    360_000,
+  );
 
 // 7. rss and 8. soak
 if (wanted('rss'))

@@ -78,6 +78,8 @@ export interface LocalStackOptions {
    * SWEEP_INTERVAL_SECONDS from `environment`); default all. A benchmark may run none.
    */
   schedules?: FunctionName[];
+  /** Told each HTTP and queue invocation's duration (the bench's GB-seconds per task). */
+  onInvocation?: (name: FunctionName, ms: number) => void;
   /** Keep data across restarts under this folder; in memory when absent. */
   dataDir?: string;
   /**
@@ -339,10 +341,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       createdAt: existing?.createdAt ?? Date.now(),
     });
 
-    for (const { name } of httpFunctions) bound[name] = await importHandler<HttpHandler>(name);
+    // Each invocation timed, when someone listens (a handler's own promise, as Lambda bills it).
+    const timed = <H extends (...args: never[]) => Promise<unknown>>(name: FunctionName, handler: H): H => {
+      const listener = options.onInvocation;
+      if (!listener) return handler;
+      return (async (...args: Parameters<H>) => {
+        const started = performance.now();
+        try {
+          return await handler(...args);
+        } finally {
+          listener(name, performance.now() - started);
+        }
+      }) as H;
+    };
+    for (const { name } of httpFunctions) bound[name] = timed(name, await importHandler<HttpHandler>(name));
     const consumers = new Map<ConsumerQueue, SqsHandler>();
     for (const { name, queue } of consumerTriggers)
-      consumers.set(queue, await importHandler<SqsHandler>(name));
+      consumers.set(queue, timed(name, await importHandler<SqsHandler>(name)));
 
     const sqs = new SQSClient({
       region: emulators.region,

@@ -35,6 +35,17 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
   onAwsCall((service, operation, input) => {
     if (!counting) return;
     const key = `${service}.${operation}`;
+    // A transaction is billed per item, a batch read per key: counted apart (bench/cost.ts).
+    const i = (input ?? {}) as {
+      TransactItems?: unknown[];
+      RequestItems?: Record<string, { Keys?: unknown[] }>;
+    };
+    if (i.TransactItems)
+      counts.set(`${key}.items`, (counts.get(`${key}.items`) ?? 0) + i.TransactItems.length);
+    if (i.RequestItems) {
+      const keys = Object.values(i.RequestItems).reduce((n, r) => n + (r.Keys?.length ?? 0), 0);
+      counts.set(`${key}.items`, (counts.get(`${key}.items`) ?? 0) + keys);
+    }
     // BENCH_CALLS_TRACE=1 lists each call with what it names: where a count comes from.
     if (process.env.BENCH_CALLS_TRACE) console.error('call', key, describeCall(input));
     counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -57,9 +68,16 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
 
   // The poll interval outlasts the generation, so one poll finds it done (every extra poll is counted
   // separately below); the deployed default rate limit applies.
+  // Each function's invocations and their milliseconds, while counting: the task's GB-seconds (bench/cost.ts).
+  const invocations = new Map<string, { count: number; ms: number }>();
   const stack = await startLocalStack({
     port: 0,
     provider,
+    onInvocation: (fn, ms) => {
+      if (!counting) return;
+      const seen = invocations.get(fn) ?? { count: 0, ms: 0 };
+      invocations.set(fn, { count: seen.count + 1, ms: seen.ms + ms });
+    },
     simulatorLatencyMs: latencyMs,
     pollIntervalSeconds: 1,
     // The sweeper's scan (every 2 s locally, 5 min deployed) is the deployment's, not a task's: left out,
@@ -71,7 +89,7 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
     let pipeline = 0;
     const onPipelineDone = () => {
-      pipeline = [...counts.values()].reduce((a, b) => a + b, 0);
+      pipeline = callsIn(counts);
     };
     const runTask = async (prompt: string) => {
       const before = received.length;
@@ -101,7 +119,7 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     counting = false;
 
     const name = `calls.${prefix}${provider}`;
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const total = callsIn(counts);
     const results: Results = {
       // The task's own way through the system, submit to delivered callback: what every task costs.
       [`${name}.pipeline`]: figure(pipeline, 'calls/task', prefix === '' ? { goal: '≤ 12' } : {}),
@@ -110,7 +128,13 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
       [`${name}.total`]: figure(total, 'calls/task'),
       [`${name}.upstream-polls`]: figure(upstreamPolls() - pollsBefore, 'polls/task'),
     };
-    for (const [key, n] of [...counts].sort()) results[`${name}.${key}`] = figure(n, 'calls/task');
+    for (const [key, n] of [...counts].sort())
+      results[`${name}.${key}`] = figure(n, key.endsWith('.items') ? 'items/task' : 'calls/task');
+    // Pipeline and the one record-info read alike: what a task's functions ran, for its Lambda bill.
+    for (const [fn, { count, ms }] of [...invocations].sort()) {
+      results[`${name}.lambda.${fn}.invocations`] = figure(count, 'invocations/task');
+      results[`${name}.lambda.${fn}.ms`] = figure(ms, 'ms/task');
+    }
     return results;
   } finally {
     await stack.stop();
@@ -118,12 +142,17 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
   }
 }
 
+/** The calls counted (not the per-item tallies beside them). */
+function callsIn(counts: Map<string, number>): number {
+  return [...counts].reduce((sum, [key, n]) => (key.endsWith('.items') ? sum : sum + n), 0);
+}
+
 /**
  * Waits until no call has been made for a while: the task's trailing writes are done. Gives up after
  * `maxMs`, so a stray periodic caller makes a wrong count rather than a hung bench.
  */
 async function quiet(counts: Map<string, number>, quietMs = 2500, maxMs = 30_000): Promise<void> {
-  const total = () => [...counts.values()].reduce((a, b) => a + b, 0);
+  const total = () => callsIn(counts);
   let last = total();
   let since = Date.now();
   const giveUpAt = Date.now() + maxMs;

@@ -1,11 +1,9 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { EventBridgeEventPublisher } from '../adapters/events/eventbridge-event-publisher';
-import { SfnTaskTokens } from '../adapters/events/sfn-task-tokens';
 import { noEvents, SqsEventPublisher } from '../adapters/events/sqs-event-publisher';
 import type { Config } from '../config';
-import type { EventPublisher, TaskTokens } from '../core/ports';
+import type { EventPublisher } from '../core/ports';
 import { clientOptions } from './aws-clients';
 
 /** Task events: the local stack's SQS stand-in, EventBridge's bus, or none when the bus is `off`. */
@@ -18,8 +16,4 @@ export function eventPublisher(config: Config): EventPublisher {
     new EventBridgeClient(clientOptions(undefined)),
     config.EVENT_BUS_NAME,
   );
-}
-
-export function taskTokens(config: Config): TaskTokens {
-  return new SfnTaskTokens(new SFNClient(clientOptions(config.SFN_ENDPOINT)));
 }

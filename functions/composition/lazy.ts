@@ -1,9 +1,10 @@
-import type { Translator, VideoStore } from '../core/ports';
+import type { TaskTokens, Translator, VideoStore } from '../core/ports';
 
 /**
  * Adapters whose modules load on first use. In the bundle, a module reached only through `import()` is
  * evaluated when first imported, not at cold start: the api's submit path never loads the S3 client, the
- * worker loads it only to extend a video, and Amazon Translate only for a prompt that needs translating.
+ * worker loads it only to extend a video, Amazon Translate only for a prompt that needs translating, and
+ * the notifier Step Functions only for a task started by a state machine.
  */
 export function lazyVideoStore(load: () => Promise<VideoStore>): VideoStore {
   let store: Promise<VideoStore> | undefined;
@@ -25,5 +26,17 @@ export function lazyTranslator(load: () => Promise<Translator>): Translator {
       translator ??= load();
       return (await translator).toEnglish(text);
     },
+  };
+}
+
+export function lazyTaskTokens(load: () => Promise<TaskTokens>): TaskTokens {
+  let tokens: Promise<TaskTokens> | undefined;
+  const get = () => {
+    tokens ??= load();
+    return tokens;
+  };
+  return {
+    succeed: async (token, output) => (await get()).succeed(token, output),
+    fail: async (token, error, cause) => (await get()).fail(token, error, cause),
   };
 }

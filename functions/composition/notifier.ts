@@ -1,8 +1,9 @@
 import type { Config } from '../config';
 import type { NotifyDeps } from '../core/stages/notify';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
-import { eventPublisher, taskTokens } from './events';
+import { eventPublisher } from './events';
 import { callbackSender } from './http';
+import { lazyTaskTokens } from './lazy';
 import { logger, metrics } from './observability';
 import { videoStore } from './s3';
 import { settingsFrom } from './settings';
@@ -19,7 +20,8 @@ export function notifierDeps(config: Config): NotifyDeps {
     videos: videoStore(config),
     callbacks: callbackSender(settings),
     events: eventPublisher(config),
-    taskTokens: taskTokens(config),
+    // Only a task a state machine started carries a token: most invocations never load the SFN client.
+    taskTokens: lazyTaskTokens(async () => (await import('./task-tokens')).taskTokens(config)),
     settings,
     log: logger('notifier'),
     metrics: metrics(),

@@ -34,6 +34,8 @@ export const pollMessageSchema = z.object({
   submittedAt: count.optional(),
   /** The pool's upstream the task is pinned to (core/pool.ts): asked without reading the task. */
   upstream: z.string().min(1).optional(),
+  /** The task's model/resolution (core/stages/poll-schedule.ts): paces the polls by observed times. */
+  shape: z.string().max(64).optional(),
 });
 
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;

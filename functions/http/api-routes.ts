@@ -63,11 +63,16 @@ export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStru
       'content-type': 'application/schema+json; charset=utf-8',
       'cache-control': 'public, max-age=300',
     },
-    body: eventSchemaJson,
+    body: eventSchemaJson(),
   }),
 };
 
-const eventSchemaJson = JSON.stringify(taskEventJsonSchema());
+/** Rendered on first request, not at cold start: z.toJSONSchema walks every event schema. */
+let eventSchemaText: string | undefined;
+function eventSchemaJson(): string {
+  eventSchemaText ??= JSON.stringify(taskEventJsonSchema());
+  return eventSchemaText;
+}
 
 const iamContextSchema = z.object({
   authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),

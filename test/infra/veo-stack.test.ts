@@ -967,8 +967,8 @@ describe('least privilege', () => {
     }
   });
 
-  it('keeps the upstream callback read-only on tasks and away from API keys', () => {
-    expect(allows(template, 'upstreamCallback', 'dynamodb:GetItem', tableId('Tasks'))).toBe(true);
+  it('keeps the upstream callback away from the tables (a push only queues a poll)', () => {
+    expect(allows(template, 'upstreamCallback', 'dynamodb:GetItem', tableId('Tasks'))).toBe(false);
     expect(allows(template, 'upstreamCallback', 'dynamodb:UpdateItem', tableId('Tasks'))).toBe(false);
     expect(allows(template, 'upstreamCallback', 'dynamodb:GetItem', tableId('ApiKeys'))).toBe(false);
     expect(allows(template, 'notifier', 'dynamodb:UpdateItem', tableId('ApiKeys'))).toBe(false);
@@ -1041,7 +1041,7 @@ describe('exact DynamoDB actions (functions/manifest.ts)', () => {
     expect(on('api', 'apiKeys')).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     // The notifier reads a task with its owner in one BatchGetItem; never changes credits.
     expect(on('notifier', 'apiKeys')).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
-    expect(on('upstreamCallback', 'tasks')).toEqual(['dynamodb:GetItem']);
+    expect(on('upstreamCallback', 'tasks')).toEqual([]);
   });
 });
 

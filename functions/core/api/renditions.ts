@@ -4,6 +4,9 @@ import type { ApiKey } from '../ports';
 import { keyRateWindow, type RateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, fourKRequestSchema, hdQuerySchema } from '../schema';
 import { type RenditionJob, type RenditionResolution, renditionSlot, type Task } from '../task/task';
+import { cachedSchema } from './schema-cache';
+
+const fourKSchema = cachedSchema(fourKRequestSchema);
 
 /**
  * The 1080p and 4K renditions (SPEC §2): a higher-resolution copy of a finished video, made once per
@@ -38,7 +41,7 @@ export async function request1080p(
 
 /** POST /veo/get-4k-video: starts the 4K rendition and answers at once; a callback follows when it is ready. */
 export async function request4k(deps: RenditionRequestDeps, key: ApiKey, body: unknown) {
-  const parsed = fourKRequestSchema(deps.settings.urlPolicy).safeParse(body);
+  const parsed = fourKSchema(deps.settings.urlPolicy).safeParse(body);
   if (!parsed.success) throw errors.validation(describeIssue(parsed.error));
   const { taskId, index, callBackUrl } = parsed.data;
   deps.log.appendKeys({ taskId });

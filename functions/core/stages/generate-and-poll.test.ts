@@ -140,7 +140,14 @@ describe('pollGeneration', () => {
     expect(world.reads).toBe(1);
     // Dated by the task's submit write (updatedAt 100 s): 100 s in, a quarter of that.
     expect(world.sent[0]).toEqual({
-      message: { taskId: 't1', polls: 1, operation: 'op-1', deadlineAt: 400_000, submittedAt: 100_000 },
+      message: {
+        taskId: 't1',
+        polls: 1,
+        operation: 'op-1',
+        deadlineAt: 400_000,
+        submittedAt: 100_000,
+        shape: 'veo3_fast/720p',
+      },
       delaySeconds: 25,
     });
   });
@@ -176,6 +183,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
         operation: 'operations/1',
         deadlineAt: task.deadlineAt,
         submittedAt: world.clock.now,
+        shape: 'veo3_fast/720p',
       },
       delaySeconds: 10,
     });
@@ -280,6 +288,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
           operation: 'operations/1',
           deadlineAt: task.deadlineAt,
           submittedAt: world.clock.now,
+          shape: 'veo3_fast/720p',
         },
         delaySeconds: 10,
       },

@@ -19,6 +19,7 @@ import {
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
+import { shapeOf } from './poll-schedule';
 
 /** What the generate stage (the worker) uses. */
 export type GenerateDeps = MoveDeps &
@@ -213,6 +214,7 @@ function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submitt
       deadlineAt: task.deadlineAt,
       submittedAt,
       ...upstreamField(deps.settings, task.upstream),
+      shape: shapeOf(task),
     },
     deps.settings.pollIntervalSeconds,
   );

@@ -1,4 +1,4 @@
-import type { DepsFor, Settings } from '../deps';
+import type { DepsFor } from '../deps';
 import { failureMessages, UpstreamUnavailableError } from '../errors';
 import type { PollMessage } from '../messages';
 import { capabilityRequestOfTask, checkOn, pinnedUpstream, poolOf, providerOf, upstreamField } from '../pool';
@@ -7,6 +7,9 @@ import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
 import type { StoredVideo, Task } from '../task/task';
 import { isFinal } from '../task/transitions';
 import { reason } from './generate';
+import { generationTimes, pollDelaySeconds, shapeOf } from './poll-schedule';
+
+export { pollDelaySeconds } from './poll-schedule';
 
 /** What the poll stage (the poller) uses. */
 export type PollDeps = MoveDeps &
@@ -29,6 +32,7 @@ export async function pollGeneration(
     answer = await askUpstream(deps, upstream, operation);
     if (answer.state === 'pending' && deps.now() < deadlineAt) {
       const since = submittedAt ?? deps.now() - polls * deps.settings.pollIntervalSeconds * 1000;
+      const { shape } = message;
       await deps.queues.poll(
         {
           taskId,
@@ -36,9 +40,10 @@ export async function pollGeneration(
           operation,
           deadlineAt,
           submittedAt: since,
+          shape,
           ...upstreamField(deps.settings, upstream),
         },
-        pollDelaySeconds(deps.settings, deps.now() - since),
+        pollDelaySeconds(deps.settings, deps.now() - since, generationTimes.range(shape)),
       );
       return;
     }
@@ -68,6 +73,7 @@ export async function pollGeneration(
       }
       // Without the message's time (a push, an older message), the submit's own write dates it.
       const since = submittedAt ?? task.updatedAt;
+      const shape = shapeOf(task);
       await deps.queues.poll(
         {
           taskId,
@@ -75,9 +81,10 @@ export async function pollGeneration(
           operation: task.operation,
           deadlineAt: task.deadlineAt,
           submittedAt: since,
+          shape,
           ...upstreamField(deps.settings, task.upstream),
         },
-        pollDelaySeconds(deps.settings, deps.now() - since),
+        pollDelaySeconds(deps.settings, deps.now() - since, generationTimes.range(shape)),
       );
       return;
     }
@@ -98,6 +105,8 @@ export async function pollGeneration(
     case 'done':
       try {
         await complete(deps, task, status.videos);
+        // How long this kind of video took (to when we noticed): the schedule of the next ones.
+        if (submittedAt !== undefined) generationTimes.observe(shapeOf(task), deps.now() - submittedAt);
       } catch (error) {
         // A transient store or download error must not wait out the poll queue's visibility (30 min):
         // ask again shortly, within the deadline (past it, the message's failure and the sweeper end it).
@@ -147,19 +156,6 @@ async function askUpstream(
     deps.log.warn('upstream unavailable while polling', { error: reason(error) });
     return { state: 'pending' };
   }
-}
-
-/**
- * The wait before asking again: a quarter of the time the generation has run so far, kept between half
- * and three times the first interval (5–30 s deployed). Veo takes 11 s to 6 minutes, so a finished
- * video is noticed within about a quarter of its own generation time: a short one within seconds, a long
- * one with few polls. (Modelled on 11 s – 6 min log-uniform: delay p50 5.5 s / p95 25 s with 8 polls,
- * against 15 s / 51 s with 4 for intervals growing ×1.5 from 10 s to 60 s; `npm run bench` measures it.)
- */
-export function pollDelaySeconds(settings: Pick<Settings, 'pollIntervalSeconds'>, elapsedMs: number): number {
-  const first = settings.pollIntervalSeconds;
-  const quarter = Math.max(0, elapsedMs) / 4000;
-  return Math.max(1, Math.round(Math.min(Math.max(quarter, first / 2), first * 3)));
 }
 
 async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<void> {
