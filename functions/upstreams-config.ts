@@ -35,10 +35,11 @@ export const upstreamEntrySchema = z.strictObject({
   secret: secretFields.optional(),
   /** Submits per window; default: the provider's published quota. */
   quota: z
-    .strictObject({ limit: z.number().int().positive(), windowSeconds: z.number().positive() })
+    // At most 1,000 per window: the rate counter's log (adapters/dynamodb/rate-counter.ts).
+    .strictObject({ limit: z.number().int().min(1).max(1000), windowSeconds: z.number().positive() })
     .optional(),
   /** Lower is tried first. */
-  priority: z.number().int().default(0),
+  priority: z.number().finite().default(0),
   /** Default: every model the provider serves. */
   serves: z.array(z.enum(capabilityModels)).min(1).optional(),
 });

@@ -145,6 +145,18 @@ describe('failover without double generation', () => {
     expect(submittedTo(world).b).toEqual([task.taskId]);
   });
 
+  it('waits for an open circuit rather than failing when the only other upstream refused it for good', async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }]);
+    await world.circuits.put('b', { failures: 3, openedAt: world.clock.now }, undefined);
+    world.upstreams.a?.failures.push(new Error('a answered HTTP 400'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('queued');
+    expect(world.queues.generated).toEqual([
+      { message: { taskId: task.taskId, attempt: 1, refusedBy: ['a'] }, delaySeconds: 30 },
+    ]);
+  });
+
   it('ends the task (refunded) when the only upstream refuses it for good, as one upstream always did', async () => {
     const { world, key } = await pool([{ name: 'only' }]);
     world.upstreams.only?.failures.push(new Error('only answered HTTP 400'));

@@ -208,6 +208,8 @@ export interface Route {
   rule: CircuitRule;
   /** With no candidate because circuits are open: when the first one lets a probe through. */
   reopensInMs: number;
+  /** The upstreams that could make it whatever their circuits say (none: every one refused it or failed it). */
+  capable: string[];
 }
 
 /**
@@ -249,7 +251,10 @@ export async function routeTask(
         ? (deps.tasks.freeSlots?.(upstream.quota) ?? upstream.quota.limit)
         : Number.MAX_SAFE_INTEGER,
   });
-  return { candidates, circuits, rule, reopensInMs };
+  const capable = eligible
+    .filter((upstream) => checkOn(upstream, asking).ok)
+    .map((upstream) => upstream.name);
+  return { candidates, circuits, rule, reopensInMs, capable };
 }
 
 /** The circuits of `upstreams` as stored; one that cannot be read counts as closed (routing goes on). */

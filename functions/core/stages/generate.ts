@@ -103,7 +103,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   let waitMs: number | undefined;
   let transient: UpstreamUnavailableError | undefined;
   const refusedBy = [...(message.refusedBy ?? [])];
-  for (const [index, { upstream, check }] of route.candidates.entries()) {
+  for (const { upstream, check } of route.candidates) {
     if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
     let claimed: Task | undefined;
     try {
@@ -150,7 +150,8 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           modelId: error.modelId,
         });
       deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
-      const others = index < route.candidates.length - 1;
+      // Another upstream may still make it: a later candidate, or one whose circuit is open for now.
+      const others = route.capable.some((name) => name !== upstream.name && !refusedBy.includes(name));
       if (!unavailable && !others) {
         // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
         await moveTask(deps, claimed, 'failed', {
@@ -190,20 +191,20 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   const next = { refusedBy };
   if (transient) return retryLater(transient.message, backoffMs(attempt), next);
   if (waitMs !== undefined) return retryLater('waiting for the upstream quota', waitMs, next);
-  if (route.candidates.length === 0 && refusedBy.length > 0) {
+  if (route.capable.every((name) => refusedBy.includes(name))) {
     await moveTask(deps, current, 'failed', {
       errorCode: 501,
       errorMessage: failureMessages.upstreamFailed(
-        `refused by every upstream that can make it (${refusedBy.join(', ')})`,
+        `no upstream that can make it is left to try (refused by: ${refusedBy.join(', ') || 'none'}; failed on: ${(task.failedUpstreams ?? []).join(', ') || 'none'})`,
       ),
     });
     return;
   }
   // Every candidate's circuit is open (or its probe taken): wait for the first cool-down to end.
-  return retryLater('every upstream that can make it is unavailable', route.reopensInMs);
+  return retryLater('every upstream that can make it is unavailable', route.reopensInMs, next);
 }
 
-/** The first poll of a submitted task. */ /** The first poll of a submitted task. */
+/** The first poll of a submitted task. */
 function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
   return deps.queues.poll(
     {
