@@ -6,7 +6,7 @@ import {
   poolQuotaMinimumMs,
   waitUntil,
 } from '../../local/pool-audit';
-import { type RunningLocalStack, startLocalStack } from '../../local/stack';
+import { poolEntries, type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient } from './support';
 
 /**
@@ -89,6 +89,14 @@ it('points each upstream at a simulator of its own, with its own credentials and
     webhookSecret: expect.any(String),
   });
   expect(Object.keys(config.find((u) => u.name === 'vertex')?.secret ?? {})).toEqual(['serviceAccountJson']);
+});
+
+it('names a repeated provider after it, -2, -3..., and refuses an unknown one', () => {
+  expect(
+    poolEntries(['kie', 'kie', { provider: 'vertex', name: 'vertex-eu' }, 'kie']).map((e) => e.name),
+  ).toEqual(['kie', 'kie-2', 'vertex-eu', 'kie-3']);
+  expect(() => poolEntries(['kie', 'openai' as 'kie'])).toThrow(/Unknown provider "openai"/);
+  expect(() => poolEntries([])).toThrow(/at least one upstream/);
 });
 
 it('takes the pool quota minimum as the first window by which the quotas together allow the burst', () => {
