@@ -144,6 +144,10 @@ async function soak(): Promise<Results> {
       }
       if (record.successFlag === 0) {
         stuck++;
+        // Which stage it is in: what the upstream saw of it, and any events it had.
+        console.log('stuck:', task.id, task.prompt, JSON.stringify(upstream), [
+          ...(events.byTask.get(task.id) ?? new Map()).keys(),
+        ]);
         continue;
       }
       if (record.successFlag === 1) succeeded++;
