@@ -68,6 +68,8 @@ export const notifyMessageSchema = z.object({
    * end the Step Functions task token is answered. Absent on callback retries and older messages.
    */
   change: taskChangeSchema.optional(),
+  /** How many times the sweeper has sent this message back from the notify dead-letter queue. */
+  redriven: count.optional(),
 });
 
 export type NotifyMessage = z.infer<typeof notifyMessageSchema>;

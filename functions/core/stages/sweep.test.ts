@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
 import type { RenditionJob } from '../task/task';
-import { sweep } from './sweep';
+import { NOTIFY_REDRIVES, sweep } from './sweep';
 
 const withCallback = { prompt: 'a cat', callBackUrl: 'https://receiver.example.com/cb' };
 
@@ -126,14 +126,33 @@ describe('sweep', () => {
     expect((await world.tasks.get(finished.taskId))?.renditions?.['4k_0']?.status).toBe('failed');
     // Both tasks' credits are back but the finished generation's.
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60);
-    expect(world.queues.notified.map(({ message: m }) => [m.taskId, m.change?.type])).toEqual([
-      [stuck.taskId, 'failed'],
-      [finished.taskId, 'renditionFailed'],
+    // The notify letter is sent again as it was (its callback not made yet), counted as redriven.
+    expect(world.queues.notified.map(({ message: m }) => [m.taskId, m.change?.type, m.redriven])).toEqual([
+      [stuck.taskId, 'failed', undefined],
+      [finished.taskId, undefined, 1],
+      [finished.taskId, 'renditionFailed', undefined],
     ]);
     expect(world.deadLetters.parked).toEqual([]);
     expect(world.deadLetters.removed).toHaveLength(4);
     // Counted for the sweeper's alarm (infra/constructs/alarms.ts), each once it is handled.
     expect(world.metrics.counts.filter((c) => c.name === 'DeadLettersSwept')).toHaveLength(4);
+  });
+
+  it('sends a notify letter back instead of ending its running task, a few times at most', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const running = await seedTask(world, key, 'submitted', { operation: 'operations/1' });
+    const change = { type: 'submitted' as const, at: world.clock.now, task: running };
+    world.deadLetters.park('notify', { taskId: running.taskId, event: 'generation', change });
+    expect(await sweep(world.deps)).toMatchObject({ tasksEnded: 0, deadLetters: 1 });
+    expect((await world.tasks.get(running.taskId))?.status).toBe('submitted');
+    expect(world.queues.notified.map(({ message: m }) => [m.change?.type, m.redriven])).toEqual([
+      ['submitted', 1],
+    ]);
+    // Dead-lettered again after its last redrive: dropped (logged), not sent back forever.
+    world.deadLetters.park('notify', { ...world.queues.notified[0]?.message, redriven: NOTIFY_REDRIVES });
+    expect(await sweep(world.deps)).toMatchObject({ deadLetters: 1 });
+    expect(world.queues.notified).toHaveLength(1);
   });
 
   it('keeps a dead letter whose task could not be ended, for the next sweep', async () => {

@@ -1,6 +1,6 @@
 import type { DepsFor } from '../deps';
 import { failureMessages } from '../errors';
-import { pollMessageSchema } from '../messages';
+import { notifyMessageSchema, pollMessageSchema } from '../messages';
 import type { DeadLetter, SweepEntry } from '../ports';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { RenditionJob, RenditionSlot, Task } from '../task/task';
@@ -16,6 +16,12 @@ export interface SweepOutcome {
   renditionsEnded: number;
   deadLetters: number;
 }
+
+/**
+ * A notify message is sent back from its dead-letter queue this many times (a notifier or bus outage
+ * outlasting its receives); one failing longer is only logged: the task itself has already moved.
+ */
+export const NOTIFY_REDRIVES = 3;
 
 /** Open tasks and dead letters handled per sweep; a backlog is taken by the next runs. */
 const BATCH = 100;
@@ -94,6 +100,8 @@ async function sweepDeadLetter(deps: SweepDeps, letter: DeadLetter, outcome: Swe
     ...(named.success ? named.data : { body: letter.body.slice(0, 200) }),
   });
   if (!named.success) return;
+  // An event, token answer or callback not made: sent again (a few times), never a reason to end the task.
+  if (letter.queue === 'notify') return redriveNotify(deps, letter);
   const task = await deps.tasks.get(named.data.taskId);
   if (!task) return;
   const { rendition } = named.data;
@@ -105,6 +113,17 @@ async function sweepDeadLetter(deps: SweepDeps, letter: DeadLetter, outcome: Swe
   }
   if (!isFinal(task.status) && (await endTask(deps, task, failureMessages.deadLettered)))
     outcome.tasksEnded += 1;
+}
+
+async function redriveNotify(deps: SweepDeps, letter: DeadLetter): Promise<void> {
+  const message = notifyMessageSchema.safeParse(parseJson(letter.body));
+  if (!message.success) return;
+  const redriven = message.data.redriven ?? 0;
+  if (redriven >= NOTIFY_REDRIVES) {
+    deps.log.error('notify message dropped after its redrives', { taskId: message.data.taskId, redriven });
+    return;
+  }
+  await deps.queues.notify({ ...message.data, redriven: redriven + 1 });
 }
 
 /**
