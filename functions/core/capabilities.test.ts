@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  capabilityCells,
-  capabilityMarkdown,
-  capabilityRequestOf,
-  capabilityTable,
-  checkCapabilities,
-  EXTENSION_SECONDS,
-  upstreamShapes,
-} from './capabilities';
+import { capabilityTable, EXTENSION_SECONDS, upstreamShapes } from './capabilities';
+import { capabilityCells, capabilityMarkdown } from './capability-cells';
+import { capabilityRequestOf, checkCapabilities } from './capability-check';
 import type { UpstreamRequest } from './ports';
 
 const t2v = { model: 'veo3', mode: 'TEXT_2_VIDEO', aspectRatio: '16:9' } as const;

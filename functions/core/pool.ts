@@ -1,11 +1,5 @@
-import {
-  type CapabilityCheck,
-  type CapabilityRequest,
-  capabilityModels,
-  checkCapabilities,
-  type UpstreamShape,
-  upstreamShapes,
-} from './capabilities';
+import { capabilityModels, type UpstreamShape, upstreamShapes } from './capabilities';
+import { type CapabilityCheck, type CapabilityRequest, checkCapabilities } from './capability-check';
 import {
   admits,
   afterFailure,

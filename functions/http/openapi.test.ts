@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { capabilityTable, checkCapabilities, upstreamShapes } from '../core/capabilities';
+import { capabilityTable, upstreamShapes } from '../core/capabilities';
+import { checkCapabilities } from '../core/capability-check';
 import { PROMPT_MAX_CHARS } from '../core/schema';
 import { publicRoutes, routes } from './api-routes';
 import {

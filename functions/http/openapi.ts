@@ -1,13 +1,12 @@
 import * as z from 'zod';
 import { toRecord } from '../core/api/record-info';
 import {
-  type CapabilityRequest,
   capabilityTable,
-  checkCapabilities,
   type UpstreamCapabilities,
   type UpstreamShape,
   upstreamShapes,
 } from '../core/capabilities';
+import { type CapabilityRequest, checkCapabilities } from '../core/capability-check';
 import { taskEventJsonSchema } from '../core/events';
 import {
   cancelRequestSchema,

@@ -1,8 +1,6 @@
 import {
   type CapabilityModel,
-  type CapabilityRequest,
   capabilityModels,
-  checkCapabilities,
   durations,
   type GenerationMode,
   type PersonGeneration,
@@ -12,6 +10,7 @@ import {
   type UpstreamShape,
   upstreamShapes,
 } from '../../functions/core/capabilities';
+import { type CapabilityRequest, checkCapabilities } from '../../functions/core/capability-check';
 
 /**
  * Which of the playground's choices the deployment's upstream can honour. The rules are not written

@@ -4,11 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import {
-  type CapabilityRequest,
-  checkCapabilities,
-  type UpstreamShape,
-} from '../../functions/core/capabilities';
+import type { UpstreamShape } from '../../functions/core/capabilities';
+import { type CapabilityRequest, checkCapabilities } from '../../functions/core/capability-check';
 import { publicRoutes, routes } from '../../functions/http/api-routes';
 import { type Started, startNpm, stopNpm } from './npm-start';
 

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type CapabilityCell,
   type CapabilityField,
-  type CapabilityRequest,
   type Condition,
-  capabilityCells,
   capabilityTable,
   type UpstreamShape,
 } from '../../functions/core/capabilities';
+import { type CapabilityCell, capabilityCells } from '../../functions/core/capability-cells';
+import type { CapabilityRequest } from '../../functions/core/capability-check';
 import { type ProviderName, providerNames } from '../../functions/core/ports';
 import { extendRequestSchema, generateRequestSchema } from '../../functions/core/schema';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';

@@ -4,13 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeServiceAccount, pngBytes } from '../../../simulator/fixtures';
 import { mp4Info } from '../../../simulator/mp4-info';
 import { type Simulator, startSimulator } from '../../../simulator/server';
-import {
-  type CapabilityCell,
-  type CapabilityField,
-  type CapabilityRequest,
-  capabilityCells,
-  EXTENSION_SECONDS,
-} from '../../core/capabilities';
+import { type CapabilityField, EXTENSION_SECONDS } from '../../core/capabilities';
+import { type CapabilityCell, capabilityCells } from '../../core/capability-cells';
+import type { CapabilityRequest } from '../../core/capability-check';
 import { UpstreamUnavailableError } from '../../core/errors';
 import type { UpstreamRequest, VideoProvider } from '../../core/ports';
 import { createProvider } from './index';
