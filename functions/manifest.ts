@@ -204,6 +204,8 @@ export const functions = {
       tables: {
         tasks: { actions: ['GetItem', 'UpdateItem'] },
         apiKeys: { actions: ['UpdateItem'] },
+        // A pool's circuits (core/circuit.ts): a poll's unavailability counts toward opening one.
+        counters: { actions: ['GetItem', 'PutItem'] },
       },
       sends: ['poll', 'notify'],
       // put: stores videos; read: the original a watermark or a 1080p/4K rendition is made from.

@@ -102,7 +102,7 @@ export interface Deps {
   provider: VideoProvider;
   /** Every upstream's provider by upstream name (the pool); absent: `provider` serves every task. */
   upstreamProviders?: Readonly<Record<string, VideoProvider>>;
-  /** The upstreams' circuits, shared by every worker; absent: every circuit stays closed. */
+  /** The upstreams' circuits, shared by every worker and poller; absent: every circuit stays closed. */
   circuits?: CircuitStore;
   callbacks: CallbackSender;
   events: EventPublisher;

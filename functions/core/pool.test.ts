@@ -200,6 +200,35 @@ describe("an upstream's circuit", () => {
     expect((await world.circuits.get('a')).state).toEqual({ failures: 0 });
   });
 
+  it("counts a poll that finds the task's upstream unavailable toward its circuit; open, new work goes elsewhere", async () => {
+    const { world, key } = await pool([{ name: 'a' }, { name: 'b', priority: 1 }], {
+      threshold: 2,
+      coolDownMs: 30_000,
+    });
+    const a = world.upstreams.a;
+    if (!a) throw new Error('no a');
+    const running = await seedTask(world, key, 'submitted', { operation: 'operations/1', upstream: 'a' });
+    const message = {
+      taskId: running.taskId,
+      operation: 'operations/1',
+      deadlineAt: running.deadlineAt,
+      upstream: 'a',
+    };
+    a.pollFailures.push(new UpstreamUnavailableError('503'));
+    await pollGeneration(world.deps, message);
+    expect((await world.circuits.get('a')).state).toEqual({ failures: 1 });
+    a.pollFailures.push(new UpstreamUnavailableError('503'));
+    await pollGeneration(world.deps, message);
+    expect((await world.circuits.get('a')).state).toMatchObject({ failures: 2, openedAt: world.clock.now });
+    // The running task only waits: asked again later, it is not failed by the outage.
+    expect((await world.tasks.get(running.taskId))?.status).toBe('submitted');
+
+    const next = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: next.taskId });
+    expect(a.attempts).toHaveLength(0);
+    expect(submittedTo(world).b).toEqual([next.taskId]);
+  });
+
   it('waits in the queue, without failing, while every upstream that can make it is open', async () => {
     const { world, key } = await pool([{ name: 'a' }], { threshold: 1, coolDownMs: 20_000 });
     world.upstreams.a?.failures.push(new UpstreamUnavailableError('503'));

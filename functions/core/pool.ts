@@ -295,17 +295,38 @@ export async function recordCircuit(
   name: string,
   outcome: 'failure' | 'success',
 ): Promise<void> {
-  const store = deps.circuits;
-  if (!store) return;
   if (outcome === 'success') {
     const seen = route.circuits.get(name);
     // Nothing to reset: most submits cost no circuit write at all.
     if (!seen || (seen.failures === 0 && seen.openedAt === undefined)) return;
   }
+  await writeCircuit(deps, name, route.rule, outcome);
+}
+
+/**
+ * A poll that found the task's upstream unavailable counts toward opening its circuit like a submit's
+ * failure, so new work goes elsewhere while accepted generations wait it out. Only failures are written:
+ * a poll's success would cost a circuit read per poll; a submit's success (or the probe's) closes it.
+ */
+export async function recordUnavailable(
+  deps: Pick<RouteDeps, 'circuits' | 'log' | 'metrics' | 'now'> & { settings: { circuit?: CircuitRule } },
+  name: string,
+): Promise<void> {
+  await writeCircuit(deps, name, deps.settings.circuit ?? defaultCircuitRule, 'failure');
+}
+
+async function writeCircuit(
+  deps: Pick<RouteDeps, 'circuits' | 'log' | 'metrics' | 'now'>,
+  name: string,
+  rule: CircuitRule,
+  outcome: 'failure' | 'success',
+): Promise<void> {
+  const store = deps.circuits;
+  if (!store) return;
   const now = deps.now();
   try {
     const next = await updateCircuit(store, name, (state) =>
-      outcome === 'failure' ? afterFailure(state, now, route.rule) : afterSuccess(),
+      outcome === 'failure' ? afterFailure(state, now, rule) : afterSuccess(),
     );
     if (outcome === 'failure' && next?.openedAt === now) {
       deps.log.warn('circuit opened', { upstream: name, failures: next.failures });

@@ -6,7 +6,7 @@ import { functionEntries, type Grantable, grantedBy, portGrants, type Uses } fro
 const repo = new URL('../../', import.meta.url);
 
 /** A configuration every composition accepts; building the dependencies sends nothing anywhere. */
-const config = loadConfig({
+const env = {
   AWS_REGION: 'us-east-1',
   TASKS_TABLE: 'tasks',
   API_KEYS_TABLE: 'api-keys',
@@ -17,6 +17,15 @@ const config = loadConfig({
   NOTIFY_QUEUE_URL: 'https://sqs.invalid/notify',
   PROVIDER: 'simulator',
   PROVIDER_BASE_URL: 'https://simulator.invalid',
+};
+const config = loadConfig(env);
+/** The same with a pool of two upstreams: circuits and per-upstream providers are composed only then. */
+const poolConfig = loadConfig({
+  ...env,
+  UPSTREAMS: JSON.stringify([
+    { name: 'a', provider: 'simulator', baseUrl: 'https://a.invalid' },
+    { name: 'b', provider: 'simulator', baseUrl: 'https://b.invalid' },
+  ]),
 });
 
 /**
@@ -68,22 +77,31 @@ describe('the comparison itself', () => {
   });
 });
 
-describe('each function: its composition uses what its manifest entry grants, no more, no less', () => {
-  it.each(functionEntries.filter(([, spec]) => spec.composition !== undefined))('%s', async (name, spec) => {
-    const module = (await import(new URL(spec.composition ?? '', repo).href)) as Record<string, unknown>;
-    const builders = Object.values(module).filter(
-      (v): v is (c: typeof config) => object => typeof v === 'function',
+describe.each([
+  ['one upstream', config],
+  ['a pool', poolConfig],
+])(
+  'each function (%s): its composition uses what its manifest entry grants, no more, no less',
+  (_, config) => {
+    it.each(functionEntries.filter(([, spec]) => spec.composition !== undefined))(
+      '%s',
+      async (name, spec) => {
+        const module = (await import(new URL(spec.composition ?? '', repo).href)) as Record<string, unknown>;
+        const builders = Object.values(module).filter(
+          (v): v is (c: typeof config) => object => typeof v === 'function',
+        );
+        expect(
+          builders,
+          `${spec.composition} exports one function that builds ${name}'s dependencies`,
+        ).toHaveLength(1);
+        const deps = (builders[0] as (c: typeof config) => object)(config);
+        const keys = Object.keys(deps);
+        expect(keys.length, name).toBeGreaterThan(0);
+        expect(mismatches(keys, spec.uses), name).toEqual([]);
+      },
     );
-    expect(
-      builders,
-      `${spec.composition} exports one function that builds ${name}'s dependencies`,
-    ).toHaveLength(1);
-    const deps = (builders[0] as (c: typeof config) => object)(config);
-    const keys = Object.keys(deps);
-    expect(keys.length, name).toBeGreaterThan(0);
-    expect(mismatches(keys, spec.uses), name).toEqual([]);
-  });
-});
+  },
+);
 
 describe('each manifest entry', () => {
   it.each(functionEntries)('%s names files that exist', (_, spec) => {

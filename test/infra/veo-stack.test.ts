@@ -954,14 +954,14 @@ describe('least privilege', () => {
     expect(envOf(template, 'sweeper')).toMatchObject({ POLL_DLQ_URL: { Ref: dlqId('Poll') } });
   });
 
-  it('lets only the worker (upstream quota) and the API (rate limits, idempotency) use the counters', () => {
+  it('lets only the worker (upstream quota, circuits), the poller (circuits) and the API (rate limits, idempotency) use the counters', () => {
     const counters = tableId('Counters');
-    for (const fn of ['worker', 'api'] as const) {
+    for (const fn of ['worker', 'poller', 'api'] as const) {
       for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem']) {
         expect(allows(template, fn, action, counters), `${fn} ${action}`).toBe(true);
       }
     }
-    for (const fn of ['upstreamCallback', 'poller', 'notifier'] as const) {
+    for (const fn of ['upstreamCallback', 'notifier'] as const) {
       expect(allows(template, fn, 'dynamodb:GetItem', counters), fn).toBe(false);
       expect(allows(template, fn, 'dynamodb:PutItem', counters), fn).toBe(false);
     }

@@ -1,6 +1,6 @@
 import type { CircuitRule } from '../../functions/core/circuit';
 import type { UpstreamSpec } from '../../functions/core/pool';
-import type { UpstreamRequest } from '../../functions/core/ports';
+import type { OperationStatus, UpstreamRequest } from '../../functions/core/ports';
 import { ScriptedProvider } from './in-memory-adapters';
 import { InMemoryCircuitStore } from './in-memory-circuit-store';
 import { type TestWorld, testWorld } from './test-deps';
@@ -10,6 +10,8 @@ export class PoolUpstream extends ScriptedProvider {
   /** Thrown by the next submits, one each, before they count as submitted. */
   readonly failures: Error[] = [];
   readonly attempts: UpstreamRequest[] = [];
+  /** Thrown by the next polls, one each (an outage seen while a generation runs). */
+  readonly pollFailures: Error[] = [];
   /** Whether a push is authentic (kie's signature check, in short). */
   pushesValid = true;
 
@@ -18,6 +20,12 @@ export class PoolUpstream extends ScriptedProvider {
     const failure = this.failures.shift();
     if (failure) throw failure;
     return super.submit(request);
+  }
+
+  override async poll(): Promise<OperationStatus> {
+    const failure = this.pollFailures.shift();
+    if (failure) throw failure;
+    return super.poll();
   }
 
   async verifyPush(): Promise<boolean> {

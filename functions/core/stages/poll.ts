@@ -1,7 +1,15 @@
 import type { DepsFor } from '../deps';
 import { failureMessages, UpstreamUnavailableError } from '../errors';
 import type { PollMessage } from '../messages';
-import { capabilityRequestOfTask, checkOn, pinnedUpstream, poolOf, providerOf, upstreamField } from '../pool';
+import {
+  capabilityRequestOfTask,
+  checkOn,
+  pinnedUpstream,
+  poolOf,
+  providerOf,
+  recordUnavailable,
+  upstreamField,
+} from '../pool';
 import type { OperationStatus } from '../ports';
 import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
 import type { StoredVideo, Task } from '../task/task';
@@ -13,7 +21,7 @@ export { pollDelaySeconds } from './poll-schedule';
 
 /** What the poll stage (the poller) uses. */
 export type PollDeps = MoveDeps &
-  DepsFor<'provider' | 'upstreamProviders' | 'settings' | 'videos' | 'watermarker'>;
+  DepsFor<'provider' | 'upstreamProviders' | 'circuits' | 'settings' | 'videos' | 'watermarker'>;
 
 /** Stage poll (queue `poll`, run by the poller): ask the upstream; when done, store the videos and complete the task. */
 export async function pollGeneration(
@@ -143,7 +151,10 @@ async function failOver(deps: PollDeps, task: Task, failure: string): Promise<bo
   return true;
 }
 
-/** The operation's status; an upstream that cannot be asked now counts as still running. */
+/**
+ * The operation's status; an upstream that cannot be asked now counts as still running, and as one more
+ * failure of its circuit (a pool's: `upstream` names it).
+ */
 async function askUpstream(
   deps: PollDeps,
   upstream: string | undefined,
@@ -153,7 +164,8 @@ async function askUpstream(
     return await providerOf(deps, upstream).poll(operation);
   } catch (error) {
     if (!(error instanceof UpstreamUnavailableError)) throw error;
-    deps.log.warn('upstream unavailable while polling', { error: reason(error) });
+    deps.log.warn('upstream unavailable while polling', { upstream, error: reason(error) });
+    if (upstream !== undefined) await recordUnavailable(deps, upstream);
     return { state: 'pending' };
   }
 }
