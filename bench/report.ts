@@ -41,6 +41,9 @@ export const groups = [
   { id: 'burst', title: '6. Burst drain against the upstream quota' },
   { id: 'rss', title: '7. Poller memory' },
   { id: 'soak', title: '8. Soak' },
+  { id: 'failover', title: '9. Failover: one upstream of a pool down mid-burst' },
+  { id: 'hostile', title: '10. Hostile clients beside normal ones' },
+  { id: 'cost', title: '11. AWS cost of one task' },
 ] as const;
 
 export function renderReport(results: Results): string {
@@ -95,6 +98,12 @@ function chartsFor(id: string, r: Results): string[] {
       return [rssChart(r)];
     case 'soak':
       return [soakChart(r)];
+    case 'failover':
+      return [failoverChart(r)];
+    case 'hostile':
+      return [hostileChart(r)];
+    case 'cost':
+      return [costChart(r)];
     default:
       return [];
   }
@@ -304,6 +313,50 @@ function soakChart(r: Results): string {
 }
 
 /** Horizontal bars, one per row, with optional whiskers and vertical reference rules. */
+function failoverChart(r: Results): string {
+  const rows: Bar[] = [];
+  for (const [key, f] of Object.entries(r)) {
+    const upstream = /^failover\.(.+)\.tasks$/.exec(key)?.[1];
+    if (upstream && has(f)) rows.push({ label: upstream, value: f.value });
+  }
+  const down = r['failover.outage'];
+  return figureOf(
+    hbars(rows, 'tasks', []),
+    `Where the burst's tasks went while one upstream was down for ${has(down) ? fmt(down.value) : '?'} s; failed, generated twice and polled elsewhere are in the table (goal 0).`,
+  );
+}
+
+function hostileChart(r: Results): string {
+  const rows: Bar[] = [];
+  for (const [key, label] of [
+    ['hostile.normal-succeeded', 'normal tasks succeeded'],
+    ['hostile.normal-failed', 'normal tasks failed'],
+    ['hostile.hostile-4xx', 'hostile tasks refused (4xx)'],
+    ['hostile.stuck', 'tasks stuck'],
+  ] as const) {
+    const f = r[key];
+    if (has(f)) rows.push({ label, value: f.value });
+  }
+  return figureOf(
+    hbars(rows, 'tasks', []),
+    'Normal tasks beside hostile ones (huge and slow inputs, private addresses): the normal ones all succeed.',
+  );
+}
+
+function costChart(r: Results): string {
+  const rows: Bar[] = [];
+  for (const provider of ['kie', 'gemini', 'vertex']) {
+    const f = r[`cost.${provider}.per-task`];
+    if (has(f)) rows.push({ label: provider, value: f.value });
+  }
+  const cheapest = r['cost.per-task']?.baseline;
+  const rules = cheapest ? [{ value: cheapest * 0.001, label: 'goal 0.1 % of a Veo task' }] : [];
+  return figureOf(
+    hbars(rows, 'µUSD', rules),
+    'AWS cost of one task at list prices (Lambda, API Gateway, SQS, DynamoDB, S3), by upstream.',
+  );
+}
+
 function hbars(rows: Bar[], unit: string, rules: Rule[]): string {
   const labelWidth = 230;
   const plot = width - labelWidth - 70;

@@ -120,6 +120,10 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
       expect(await marks(page, 'submit')).toEqual([10]);
       expect(await marks(page, 'poll')).toEqual([7]);
       expect(await marks(page, 'burst')).toEqual([2]);
+      // Failover: the tasks of each of the three upstreams; hostile: the two non-zero counts; cost: 3 upstreams.
+      expect(await marks(page, 'failover')).toEqual([3]);
+      expect(await marks(page, 'hostile')).toEqual([2]);
+      expect(await marks(page, 'cost')).toEqual([3]);
       await page.screenshot({ path: join(artifacts, 'bench-report.png'), fullPage: true });
       expect(requests).toEqual([url]);
       expect(problems).toEqual([]);
