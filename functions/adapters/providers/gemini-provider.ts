@@ -1,4 +1,4 @@
-import type { JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose/jwt/verify';
 import * as z from 'zod';
 import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
@@ -246,7 +246,11 @@ class PushVerifier {
     if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > this.maxAgeSeconds)
       return false;
     // jose is loaded on the first push, not at cold start: the worker and poller never need it.
-    const { createRemoteJWKSet, jwtVerify } = await import('jose');
+    // Only these two of jose (its index would bundle JWE and the rest, ~60 KB, into every function).
+    const [{ createRemoteJWKSet }, { jwtVerify }] = await Promise.all([
+      import('jose/jwks/remote'),
+      import('jose/jwt/verify'),
+    ]);
     // Fetched once per container and cached (refetched for an unknown key id, at most every 30 s).
     this.keys ??= createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: 5000 });
     // Space-separated entries (a rotation), each a JWT, perhaps behind a `version,` prefix.
