@@ -385,6 +385,10 @@ describe('GeminiProvider webhooks (dynamic, signed RS256 JWT, verified against t
     });
     expect(push.headers['webhook-id']).toMatch(/^msg_/);
     expect(await pushing.verifyPush('', push.headers)).toBe(true);
+    // Also as one entry of several (a key rotation), behind a version prefix.
+    const token = push.headers['webhook-signature'];
+    const rotated = { ...push.headers, 'webhook-signature': `v1,bm90LWEtand0 v1a,${token}` };
+    expect(await pushing.verifyPush('', rotated)).toBe(true);
     // Without webhooks configured, the same push is not ours to take.
     expect(await provider.verifyPush('', push.headers)).toBe(false);
   });
