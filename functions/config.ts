@@ -48,6 +48,14 @@ export const configSchema = z.object({
   VERTEX_STORAGE_URI: z.string().startsWith('gs://').optional(),
   KIE_API_KEY: z.string().min(1).optional(),
   KIE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * The Gemini API's webhooks (issue 17): each submit asks Google to push `video.generated` to
+   * UPSTREAM_CALLBACK_URL, so a finished video is noticed at once (polling stays the safety net).
+   * Default on for PROVIDER gemini, off for the simulator; an UPSTREAMS entry's `webhooks` overrides it.
+   */
+  GEMINI_WEBHOOKS: flag.optional(),
+  /** The key set that signs those pushes; default `<PROVIDER_BASE_URL or Google's>/.well-known/jwks.json`. */
+  GEMINI_WEBHOOK_JWKS_URL: z.url().optional(),
   /** Our public address for upstream pushes (kie.ai's callBackUrl): `<api url>/internal/upstream-callback`. */
   UPSTREAM_CALLBACK_URL: z.url().optional(),
   /** Upstream submits per window shared by every worker; unset means the provider's published quota. */

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buffer } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upstreamProviders } from './composition/provider';
 import { settingsFrom } from './composition/settings';
 import { loadConfig } from './config';
@@ -103,5 +106,62 @@ describe('UPSTREAMS', () => {
     expect(() => upstreamProviders(missing, settingsFrom(missing))).toThrow(
       'UPSTREAMS vx: provider vertex needs',
     );
+  });
+});
+
+describe("Gemini API webhooks (GEMINI_WEBHOOKS, an upstream entry's `webhooks`)", () => {
+  /** A Gemini-shaped submit endpoint that records each body, so what each upstream asks for shows. */
+  const bodies: Record<string, unknown>[] = [];
+  let url = '';
+  let server: Server;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      void buffer(req).then((body) => {
+        bodies.push(JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"models/m/operations/1"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  async function asksForWebhook(environment: Record<string, string>, upstream: string): Promise<boolean> {
+    const config = loadConfig({ ...base, UPSTREAM_CALLBACK_URL: 'https://api.test/cb', ...environment });
+    const settings = settingsFrom(config);
+    const provider = upstreamProviders(config, settings).upstreamProviders[upstream];
+    await provider?.submit({
+      taskId: 'veo_t',
+      prompt: 'p',
+      model: 'veo3',
+      generationType: 'TEXT_2_VIDEO',
+      aspectRatio: '16:9',
+      seed: 1,
+      imageUrls: [],
+      images: [],
+      pushUrl: 'https://api.test/cb?taskId=veo_t',
+    });
+    return 'webhookConfig' in (bodies.at(-1) ?? {});
+  }
+
+  it('are asked for by gemini upstreams by default, not by the simulator, and either way when told', async () => {
+    const gemini = { name: 'gem', provider: 'gemini', baseUrl: url, secret: { apiKey: 'g' } };
+    const simulator = { name: 'sim', provider: 'simulator', baseUrl: url };
+    const pool = (...entries: object[]) => ({ UPSTREAMS: JSON.stringify(entries) });
+    expect(
+      await asksForWebhook({ PROVIDER: 'gemini', PROVIDER_BASE_URL: url, GEMINI_API_KEY: 'g' }, 'gemini'),
+    ).toBe(true);
+    expect(await asksForWebhook({ PROVIDER: 'simulator', PROVIDER_BASE_URL: url }, 'simulator')).toBe(false);
+    expect(
+      await asksForWebhook(
+        { PROVIDER: 'simulator', PROVIDER_BASE_URL: url, GEMINI_WEBHOOKS: 'true' },
+        'simulator',
+      ),
+    ).toBe(true);
+    expect(await asksForWebhook(pool(gemini, simulator), 'gem')).toBe(true);
+    expect(await asksForWebhook(pool(gemini, simulator), 'sim')).toBe(false);
+    expect(await asksForWebhook({ ...pool(gemini), GEMINI_WEBHOOKS: 'false' }, 'gem')).toBe(false);
+    expect(await asksForWebhook({ ...pool({ ...gemini, webhooks: false }) }, 'gem')).toBe(false);
+    expect(await asksForWebhook({ ...pool({ ...simulator, webhooks: true }) }, 'sim')).toBe(true);
   });
 });

@@ -33,6 +33,10 @@ export const upstreamEntrySchema = z.strictObject({
   secretArn: z.string().min(1).optional(),
   /** Local runs only: the credentials themselves. */
   secret: secretFields.optional(),
+  /** gemini: ask for the Gemini API's webhooks (default GEMINI_WEBHOOKS, else on for gemini). */
+  webhooks: z.boolean().optional(),
+  /** gemini: the key set that signs the webhooks; default `<baseUrl>/.well-known/jwks.json` (Google's). */
+  webhookJwksUrl: z.url().optional(),
   /** Submits per window; default: the provider's published quota. */
   quota: z
     // At most 1,000 per window: the rate counter's log (adapters/dynamodb/rate-counter.ts).

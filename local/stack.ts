@@ -316,6 +316,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ALLOW_HTTP_CALLBACKS: 'true',
       FFMPEG_AVAILABLE: String(findFfmpeg() !== undefined),
       POLL_INTERVAL_SECONDS: String(options.pollIntervalSeconds ?? 1),
+      // Polling only unless a test asks for the Gemini API's webhooks (GEMINI_WEBHOOKS: 'true').
+      GEMINI_WEBHOOKS: 'false',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       SITE_ASSETS_DIR: siteDir,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { GeminiWebhooks } from './gemini-webhooks';
 import {
   EXTENSION_SECONDS,
   failedOperation,
@@ -20,6 +21,7 @@ import { videoSpec } from './videos';
  * A video extension is the same submit with instances[0].video: inline { encodedVideo, encoding:
  * "video/mp4" } (an MP4; refused when `geminiInlineVideo` is false) or { uri } of a video this shape
  * generated; resolution 720p, durationSeconds 8.
+ * A submit with `webhookConfig` (a dynamic webhook) is pushed `video.generated` when it ends (gemini-webhooks.ts).
  */
 
 const responseType = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
@@ -34,7 +36,7 @@ const vertexOnlyParameters = [
   'pubsubTopic',
 ];
 
-export function geminiRoutes(ctx: ShapeContext): Route[] {
+export function geminiRoutes(ctx: ShapeContext, webhooks?: GeminiWebhooks): Route[] {
   /** Answers the request itself and returns false when the key is missing or wrong. */
   function authorized(req: SimRequest, res: ServerResponse): boolean {
     const expected = ctx.options.apiKey;
@@ -164,6 +166,7 @@ export function geminiRoutes(ctx: ShapeContext): Route[] {
         }
         const generation = ctx.generations.create('gemini', fields, { extension: video?.kind });
         req.record.id = generation.id;
+        webhooks?.requested(generation, req.body, operationName(generation), videoUri(generation));
         return sendJson(res, 200, { name: operationName(generation) });
       },
     },

@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { geminiRoutes } from './gemini';
+import { geminiWebhooks, type PushMode } from './gemini-webhooks';
 import {
   parseBody,
   type RecordedRequest,
@@ -23,6 +24,7 @@ import {
 } from './operations';
 import { vertexRoutes } from './vertex';
 
+export type { PushMode } from './gemini-webhooks';
 export type { RecordedRequest, Shape } from './http';
 export type {
   CallbackAttemptRecord,
@@ -46,8 +48,13 @@ export interface Simulator {
   stats: SimulatorStats;
   /** The latest requests received (bounded), secrets redacted, oldest first. */
   requests: RecordedRequest[];
-  /** Every callback attempt the simulator made (kie's pushes). */
+  /** Every callback attempt the simulator made (kie's pushes, the Gemini shape's webhook events). */
   callbacks: CallbackAttemptRecord[];
+  /**
+   * What becomes of the Gemini shape's webhook deliveries: `send` (default), `hold` them until `send`
+   * again (a late push), or `drop` them (a lost one), to show the poll schedule as the safety net.
+   */
+  pushes: PushMode;
   /** Makes the next matching submit(s) or poll(s) answer with this status. */
   injectFault(fault: InjectedFault): void;
   /**
@@ -67,6 +74,8 @@ export interface Simulator {
 
 /** The simulator's own control routes (not an upstream's): never recorded, answered even while down. */
 const CONTROL_PREFIX = '/_simulator/';
+/** The Gemini shape's webhook signing keys, where Google publishes its: not recorded, up even while down. */
+const KEY_SET_PATH = '/.well-known/jwks.json';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
@@ -95,7 +104,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       timers.add(timer);
     },
   };
-  const routes: Route[] = [...geminiRoutes(ctx), ...vertexRoutes(ctx), ...kieRoutes(ctx)];
+  const webhooks = geminiWebhooks(ctx);
+  const routes: Route[] = [...geminiRoutes(ctx, webhooks), ...vertexRoutes(ctx), ...kieRoutes(ctx)];
 
   const server = createServer((req, res) => {
     (async () => {
@@ -108,6 +118,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         else if (!(method === 'GET' && action === 'state'))
           return sendJson(res, 404, { error: `No control route ${method} ${url.pathname}` });
         return sendJson(res, 200, { down });
+      }
+      if (method === 'GET' && url.pathname === KEY_SET_PATH) {
+        await readBody(req);
+        return sendJson(res, 200, await webhooks.keySet());
       }
       let matched: { route: Route; match: RegExpExecArray } | undefined;
       for (const route of routes) {
@@ -169,6 +183,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats: ctx.stats,
     requests,
     callbacks: ctx.callbacks,
+    get pushes() {
+      return webhooks.mode;
+    },
+    set pushes(mode: PushMode) {
+      webhooks.mode = mode;
+    },
     injectFault: (fault) => ctx.generations.inject(fault),
     generations: () => ctx.generations.all(),
     down: () => {

@@ -23,6 +23,8 @@ export function videoProvider(config: Config, settings: Settings): VideoProvider
       veo3_lite: config.VEO3_LITE_MODEL_ID,
     },
     videoUrlGuard: (url) => refuseUrl(url, settings.urlPolicy),
+    webhooks: config.GEMINI_WEBHOOKS ?? config.PROVIDER === 'gemini',
+    webhookJwksUrl: config.GEMINI_WEBHOOK_JWKS_URL,
   });
 }
 
@@ -68,6 +70,8 @@ function upstreamProvider(
       storageUri: entry.storageUri,
       models: entry.models,
       videoUrlGuard: guard,
+      webhooks: entry.webhooks ?? config.GEMINI_WEBHOOKS ?? entry.provider === 'gemini',
+      webhookJwksUrl: entry.webhookJwksUrl,
     });
   } catch (error) {
     // Name the upstream whose settings are missing, as the cold start's refusal.

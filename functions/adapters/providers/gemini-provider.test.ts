@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
+import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mp4Info } from '../../../simulator/mp4-info';
 import { type Simulator, startSimulator } from '../../../simulator/server';
@@ -318,3 +319,113 @@ describe('GeminiProvider against the simulator', () => {
     }
   });
 });
+
+describe('GeminiProvider webhooks (dynamic, signed RS256 JWT, verified against the configured key set)', () => {
+  /** Where the simulator pushes: records each delivery's headers and body, answers 200. */
+  const received: { url: string; headers: Record<string, string | undefined>; body: string }[] = [];
+  let receiver: Server;
+  let receiverUrl: string;
+  let other: Simulator;
+  let pushing: GeminiProvider;
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      void buffer(req).then((body) => {
+        received.push({ url: req.url ?? '', headers: flat(req.headers), body: body.toString('utf8') });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/internal/upstream-callback`;
+    other = await startSimulator({ latencyMs: 100 });
+    pushing = new GeminiProvider({
+      name: 'gemini',
+      baseUrl: simulator.url,
+      apiKey: API_KEY,
+      models,
+      push: {},
+    });
+  });
+  afterAll(async () => {
+    await other.stop();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  /** Submits with our push URL for `taskId` and waits for the simulator's delivery of its end. */
+  async function pushFor(provider: GeminiProvider, taskId: string) {
+    const pushUrl = `${receiverUrl}?taskId=${taskId}`;
+    await provider.submit({ ...request, taskId, pushUrl });
+    const started = Date.now();
+    for (;;) {
+      const push = received.find((r) => r.url.endsWith(`taskId=${taskId}`));
+      if (push) return push;
+      if (Date.now() - started > 10_000) throw new Error(`no push for ${taskId}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('asks for a webhook at our URL only when it pushes and the deployment has a push URL', async () => {
+    const pushUrl = `${receiverUrl}?taskId=veo_a`;
+    await pushing.submit({ ...request, taskId: 'veo_a', pushUrl });
+    expect(lastSubmit().body).toMatchObject({
+      webhookConfig: { uris: [pushUrl], userMetadata: { taskId: 'veo_a' } },
+    });
+    await pushing.submit(request);
+    expect(lastSubmit().body).not.toHaveProperty('webhookConfig');
+    await provider.submit({ ...request, pushUrl });
+    expect(lastSubmit().body).not.toHaveProperty('webhookConfig');
+  });
+
+  it("accepts the simulator's genuine video.generated push, as Google signs it", async () => {
+    const push = await pushFor(pushing, 'veo_genuine');
+    expect(JSON.parse(push.body)).toMatchObject({
+      type: 'video.generated',
+      data: { id: expect.stringMatching(/\/operations\//) },
+      user_metadata: { taskId: 'veo_genuine' },
+    });
+    expect(push.headers['webhook-id']).toMatch(/^msg_/);
+    expect(await pushing.verifyPush('', push.headers)).toBe(true);
+    // Also as one entry of several (a key rotation), behind a version prefix.
+    const token = push.headers['webhook-signature'];
+    const rotated = { ...push.headers, 'webhook-signature': `v1,bm90LWEtand0 v1a,${token}` };
+    expect(await pushing.verifyPush('', rotated)).toBe(true);
+    // Without webhooks configured, the same push is not ours to take.
+    expect(await provider.verifyPush('', push.headers)).toBe(false);
+  });
+
+  it('refuses a forged, an old, a tampered and a foreign push, and one missing a header', async () => {
+    const genuine = (await pushFor(pushing, 'veo_refused')).headers;
+    const now = Math.floor(Date.now() / 1000);
+    // A key of our own, claiming the simulator's key id.
+    const { privateKey } = await generateKeyPair('RS256');
+    const kid = decodeProtectedHeader(genuine['webhook-signature'] ?? '').kid;
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(privateKey);
+    expect(await pushing.verifyPush('', { ...genuine, 'webhook-signature': forged })).toBe(false);
+    // Older than the 5 minutes the docs allow.
+    expect(await pushing.verifyPush('', { ...genuine, 'webhook-timestamp': String(now - 301) })).toBe(false);
+    const [head, , signature] = (genuine['webhook-signature'] ?? '').split('.');
+    // The simulator's claims swapped for a longer life: the signature no longer covers them.
+    const widened = Buffer.from(JSON.stringify({ exp: now + 86_400 })).toString('base64url');
+    expect(
+      await pushing.verifyPush('', { ...genuine, 'webhook-signature': `${head}.${widened}.${signature}` }),
+    ).toBe(false);
+    // Genuinely signed, by another key set (another simulator, standing for another issuer).
+    const foreign = await pushFor(
+      new GeminiProvider({ name: 'gemini', baseUrl: other.url, models, push: {} }),
+      'veo_foreign',
+    );
+    expect(await pushing.verifyPush('', foreign.headers)).toBe(false);
+    const { 'webhook-id': _, ...noId } = genuine;
+    expect(await pushing.verifyPush('', noId)).toBe(false);
+    // Each refusal was the change's doing: the genuine headers still verify.
+    expect(await pushing.verifyPush('', genuine)).toBe(true);
+  });
+});
+
+function flat(headers: IncomingHttpHeaders): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+}

@@ -1,3 +1,4 @@
+import type { JWTVerifyGetKey } from 'jose/jwt/verify';
 import * as z from 'zod';
 import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
@@ -36,6 +37,22 @@ export interface GeminiProviderOptions {
   videoUrlGuard?: (url: string) => string | undefined;
   timeoutMs?: number;
   downloadTimeoutMs?: number;
+  /**
+   * The Gemini API's webhooks (https://ai.google.dev/gemini-api/docs/webhooks): when set, a submit that
+   * carries our push URL asks for a dynamic webhook there, and `verifyPush` accepts the deliveries.
+   */
+  push?: GeminiPushOptions;
+}
+
+export interface GeminiPushOptions {
+  /**
+   * Where the keys that sign dynamic webhooks are published (configuration, never taken from a request);
+   * default `${baseUrl}/.well-known/jwks.json`, i.e. Google's
+   * https://generativelanguage.googleapis.com/.well-known/jwks.json.
+   */
+  jwksUrl?: string;
+  /** How far `webhook-timestamp` may be from our clock (default 300 s, as the docs ask). */
+  maxAgeSeconds?: number;
 }
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
@@ -74,11 +91,18 @@ export class GeminiProvider implements VideoProvider {
   readonly name: string;
   private readonly baseUrl: string;
   private readonly apiKey: () => Promise<string | undefined>;
+  private readonly pushes?: PushVerifier;
 
   constructor(private readonly options: GeminiProviderOptions) {
     this.name = options.name;
     this.baseUrl = withTrailingSlash(options.baseUrl ?? GEMINI_BASE_URL);
     this.apiKey = secretResolver(options.apiKey);
+    if (options.push) {
+      this.pushes = new PushVerifier(
+        options.push.jwksUrl ?? new URL('.well-known/jwks.json', this.baseUrl).toString(),
+        options.push.maxAgeSeconds ?? 300,
+      );
+    }
   }
 
   async submit(request: UpstreamRequest): Promise<string> {
@@ -116,7 +140,11 @@ export class GeminiProvider implements VideoProvider {
     };
     if (request.negativePrompt !== undefined) parameters.negativePrompt = request.negativePrompt;
     if (request.personGeneration !== undefined) parameters.personGeneration = request.personGeneration;
-    const body = { instances: [veoInstance(request, video)], parameters };
+    const body: Record<string, unknown> = { instances: [veoInstance(request, video)], parameters };
+    // A dynamic webhook: Google POSTs `video.generated` to our URL (which names the task) when it ends.
+    // Beside instances and parameters, as the Gen AI SDK's generateVideosConfigToMldev puts it.
+    if (this.pushes && request.pushUrl)
+      body.webhookConfig = { uris: [request.pushUrl], userMetadata: { taskId: request.taskId } };
     const response = await this.call(new URL(`v1beta/models/${model}:predictLongRunning`, this.baseUrl), {
       method: 'POST',
       body: JSON.stringify(body),
@@ -174,6 +202,15 @@ export class GeminiProvider implements VideoProvider {
     return streamed(response);
   }
 
+  /**
+   * Whether a webhook delivery is the Gemini API's: its `webhook-signature` verifies against the
+   * configured JWKS and its `webhook-timestamp` is recent. The operation and body are not needed: the
+   * push is only a hint to poll the task our URL names (core/stages/push.ts).
+   */
+  async verifyPush(_operation: string, headers: Record<string, string | undefined>): Promise<boolean> {
+    return (await this.pushes?.verify(headers, Date.now())) ?? false;
+  }
+
   private async call(url: URL, init: RequestInit, withKey = true, timeoutMs?: number): Promise<Response> {
     const apiKey = await this.apiKey();
     const call: UpstreamCall = {
@@ -183,6 +220,62 @@ export class GeminiProvider implements VideoProvider {
     };
     return apiFetch(call, url, init, apiKey && withKey ? { 'x-goog-api-key': apiKey } : {});
   }
+}
+
+/**
+ * Dynamic webhooks' deliveries carry the Standard Webhooks headers (webhook-id, webhook-timestamp,
+ * webhook-signature); their signature is an RS256 JWT by a key of Google's JWKS, not the static
+ * webhooks' HMAC (https://ai.google.dev/gemini-api/docs/webhooks#verify-dynamic-signatures). We only
+ * send dynamic ones (a static webhook is one project-wide URI, which cannot name our task), so only
+ * the JWT is checked: RS256, a key of the configured set, unexpired; and the delivery's timestamp within
+ * `maxAgeSeconds`. Which of the claims bind it to one delivery is not published; a genuine token
+ * replayed in that window can only make a task poll early, which is all a push does.
+ */
+class PushVerifier {
+  private keys?: JWTVerifyGetKey;
+
+  constructor(
+    private readonly jwksUrl: string,
+    private readonly maxAgeSeconds: number,
+  ) {}
+
+  async verify(headers: Record<string, string | undefined>, now: number): Promise<boolean> {
+    const timestamp = header(headers, 'webhook-timestamp');
+    const signature = header(headers, 'webhook-signature');
+    if (!header(headers, 'webhook-id') || !timestamp || !signature) return false;
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > this.maxAgeSeconds)
+      return false;
+    // jose is loaded on the first push, not at cold start: the worker and poller never need it.
+    // Only these two of jose (its index would bundle JWE and the rest, ~60 KB, into every function).
+    const [{ createRemoteJWKSet }, { jwtVerify }] = await Promise.all([
+      import('jose/jwks/remote'),
+      import('jose/jwt/verify'),
+    ]);
+    // Fetched once per container and cached (refetched for an unknown key id, at most every 30 s).
+    this.keys ??= createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: 5000 });
+    // Space-separated entries (a rotation), each a JWT, perhaps behind a `version,` prefix.
+    for (const entry of signature.split(' ')) {
+      const token = entry.slice(entry.indexOf(',') + 1);
+      if (token.split('.').length !== 3) continue;
+      try {
+        await jwtVerify(token, this.keys, {
+          algorithms: ['RS256'],
+          requiredClaims: ['exp'],
+          currentDate: new Date(now),
+          clockTolerance: 5,
+        });
+        return true;
+      } catch {
+        // Not this entry: a bad signature, an unknown key, expired, or the key set unreachable.
+      }
+    }
+    return false;
+  }
+}
+
+function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 function errorText(error: unknown): string {

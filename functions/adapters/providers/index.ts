@@ -35,6 +35,10 @@ export interface ProviderSettings {
   tokenUrl?: string;
   /** vertex: the Cloud Storage API base, when not Google's. */
   storageBaseUrl?: string;
+  /** gemini, simulator: ask for the Gemini API's webhooks (pushes) and verify them. */
+  webhooks?: boolean;
+  /** gemini, simulator: where the webhooks' signing keys are published (default `<baseUrl>/.well-known/jwks.json`). */
+  webhookJwksUrl?: string;
   /** gemini, kie, simulator: refuses video URLs an upstream points at (wire the core's URL guard). */
   videoUrlGuard?: (url: string) => string | undefined;
   timeoutMs?: number;
@@ -99,6 +103,7 @@ function geminiProvider(
     resolution: settings.resolution,
     videoUrlGuard: settings.videoUrlGuard,
     timeoutMs: settings.timeoutMs,
+    ...(settings.webhooks && { push: { jwksUrl: settings.webhookJwksUrl } }),
   });
 }
 

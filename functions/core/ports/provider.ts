@@ -35,7 +35,7 @@ export interface UpstreamRequest {
   imageUrls: string[];
   /** The images fetched and, for Auto, cropped (Google's APIs take the bytes). */
   images: SourceImage[];
-  /** Where a provider that pushes results (kie.ai) should push to (our upstream-callback route). */
+  /** Where a provider that pushes results (kie.ai, Gemini API webhooks) should push to (our upstream-callback route). */
   pushUrl?: string;
   /** Set for POST /veo/extend: continue this video (Veo video extension) instead of starting from text/images. */
   extend?: {
@@ -68,8 +68,9 @@ export interface VideoProvider {
   poll(operation: string): Promise<OperationStatus>;
   download(video: string): Promise<VideoDownload>;
   /**
-   * For upstreams that push results (kie.ai): whether a push about this operation is authentic.
-   * Providers without pushes leave it out, and every push is ignored.
+   * For upstreams that push results (kie.ai, the Gemini API's webhooks): whether a push is authentic.
+   * `operation` is what the push names ('' when it names none; kie signs its taskId). Providers without
+   * pushes leave it out or answer false, and every push is ignored.
    */
   verifyPush?(operation: string, headers: Record<string, string | undefined>): Promise<boolean>;
 }

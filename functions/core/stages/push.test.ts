@@ -35,6 +35,19 @@ describe('acceptPush', () => {
     expect(deps.log.lines.map((l) => l.message)).toContain('upstream push refused');
   });
 
+  it('asks a provider that verifies on the headers alone (Gemini webhooks) about a push naming no operation', async () => {
+    /** Like the Gemini API's event: signed in its headers, naming no operation of ours. */
+    class HeaderSignedProvider extends ScriptedProvider {
+      async verifyPush(operation: string, headers: Record<string, string | undefined>): Promise<boolean> {
+        return operation === '' && headers['webhook-signature'] === 'genuine';
+      }
+    }
+    const deps = { ...world(), provider: new HeaderSignedProvider() };
+    expect(await acceptPush(deps, 'veo_task2', undefined, { 'webhook-signature': 'genuine' })).toBe(true);
+    expect(await acceptPush(deps, 'veo_task3', undefined, { 'webhook-signature': 'forged' })).toBe(false);
+    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task2' }, delaySeconds: 0 }]);
+  });
+
   it('refuses every push for a provider that does not push', async () => {
     const deps = { ...world(), provider: new ScriptedProvider() };
     expect(await acceptPush(deps, 'veo_task1', 'operations/ok', { sig: 'ok' })).toBe(false);

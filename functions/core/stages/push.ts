@@ -14,11 +14,12 @@ export function pushedOperation(body: unknown): string | undefined {
 }
 
 /**
- * Stage push: an upstream (kie.ai) tells us a task finished. Verified with the provider's signature over
- * the operation the push names, then only a hint to poll now: the poll reads the task and asks the
- * upstream about the task's own operation, so the push's body is never trusted for a result. No read
- * here: a push then costs one SendMessage, what a poll that finds the video running costs (issue 17).
- * An authentic push naming another of our tasks only makes that task poll early.
+ * Stage push: an upstream tells us a task finished: kie.ai's callback, or the Gemini API's webhook
+ * event `video.generated`, which names no operation we know (our URL names the task) and is verified
+ * on its headers. Verified by the provider's signature, then only a hint to poll now: the poll reads
+ * the task and asks the upstream about the task's own operation, so the push's body is never trusted
+ * for a result. No read here: a push then costs one SendMessage, what a poll that finds the video
+ * running costs (issue 17). An authentic push naming another of our tasks only makes that task poll early.
  */
 export async function acceptPush(
   deps: PushDeps,
@@ -26,7 +27,7 @@ export async function acceptPush(
   operation: string | undefined,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {
-  if (!operation || !(await verifiedByAny(deps, operation, headers))) {
+  if (!(await verifiedByAny(deps, operation ?? '', headers))) {
     deps.log.warn('upstream push refused');
     return false;
   }
@@ -35,8 +36,8 @@ export async function acceptPush(
 }
 
 /**
- * Whether any upstream of the pool that signs pushes (each kie account has its own webhook secret) signed
- * this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
+ * Whether any upstream of the pool that signs pushes (each kie account has its own webhook secret; a
+ * Gemini API upstream with webhooks verifies Google's key set) signed this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
  * makes the task it names poll early, and the poll asks the task's own pinned upstream.
  */
 async function verifiedByAny(
