@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startLocalStack } from '../../local/stack';
+import { invokedFunction, startLocalStack } from '../../local/stack';
 import { onAwsCall } from '../aws-call-counter';
 import { figure, type Results } from '../results';
 
@@ -31,10 +31,17 @@ type CallProvider = (typeof callProviders)[number];
  */
 async function countCalls(provider: CallProvider, latencyMs: number, prefix: string): Promise<Results> {
   const counts = new Map<string, number>();
+  // Per function (`<function>` and `<function>.<Service>.<Operation>`), and what the task's events cost.
+  const byFunction = new Map<string, number>();
+  let events = 0;
   let counting = false;
   onAwsCall((service, operation, input) => {
     if (!counting) return;
     const key = `${service}.${operation}`;
+    const fn = invokedFunction.getStore() ?? 'outside-a-function';
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + 1);
+    byFunction.set(`${fn}.${key}`, (byFunction.get(`${fn}.${key}`) ?? 0) + 1);
+    if (forEvents(service, operation, input)) events++;
     // A transaction is billed per item, a batch read per key: counted apart (bench/cost.ts).
     const i = (input ?? {}) as {
       TransactItems?: unknown[];
@@ -88,8 +95,12 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
   try {
     const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
     let pipeline = 0;
+    let pipelineEvents = 0;
+    let pipelineByFunction = new Map<string, number>();
     const onPipelineDone = () => {
       pipeline = callsIn(counts);
+      pipelineEvents = events;
+      pipelineByFunction = new Map(byFunction);
     };
     const runTask = async (prompt: string) => {
       const before = received.length;
@@ -112,6 +123,8 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     await runTask('calls warm-up');
     await quiet(counts);
     counts.clear();
+    byFunction.clear();
+    events = 0;
     const pollsBefore = upstreamPolls();
     counting = true;
     await runTask('calls counted');
@@ -123,6 +136,11 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     const results: Results = {
       // The task's own way through the system, submit to delivered callback: what every task costs.
       [`${name}.pipeline`]: figure(pipeline, 'calls/task', prefix === '' ? { goal: '≤ 12' } : {}),
+      // Of those, what only the task's events (issue 19) cost: each event's publish (PutEvents; locally the
+      // events queue's SendMessage) and the outbox message of a change that has no callback (queued,
+      // submitted). The rest is the task's own work, set against the same goal.
+      [`${name}.pipeline.events`]: figure(pipelineEvents, 'calls/task'),
+      [`${name}.pipeline.without-events`]: figure(pipeline - pipelineEvents, 'calls/task'),
       // A client's read costs this each time, however often it polls (1 with the API key cached, 2 without).
       [`${name}.record-info`]: figure(total - pipeline, 'calls/read'),
       [`${name}.total`]: figure(total, 'calls/task'),
@@ -130,6 +148,9 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     };
     for (const [key, n] of [...counts].sort())
       results[`${name}.${key}`] = figure(n, key.endsWith('.items') ? 'items/task' : 'calls/task');
+    // Where each call of the pipeline is made: `fn.<function>` and `fn.<function>.<Service>.<Operation>`.
+    for (const [key, n] of [...pipelineByFunction].sort())
+      results[`${name}.fn.${key}`] = figure(n, 'calls/task');
     // Pipeline and the one record-info read alike: what a task's functions ran, for its Lambda bill.
     for (const [fn, { count, ms }] of [...invocations].sort()) {
       results[`${name}.lambda.${fn}.invocations`] = figure(count, 'invocations/task');
@@ -164,6 +185,26 @@ async function quiet(counts: Map<string, number>, quietMs = 2500, maxMs = 30_000
       since = Date.now();
     }
   }
+}
+
+/**
+ * Whether a call is made only for the task's events: a publish (EventBridge's PutEvents, or the local
+ * stand-in's SendMessage of an event envelope to the events queue), or a notify message carrying a change
+ * that has no callback (queued, submitted). An end's notify message also carries the client's callback
+ * and the Step Functions answer: it is the task's own.
+ */
+function forEvents(service: string, operation: string, input: unknown): boolean {
+  if (service === 'EventBridge') return operation === 'PutEvents';
+  if (service !== 'SQS' || operation !== 'SendMessage') return false;
+  const body = (input as { MessageBody?: unknown } | undefined)?.MessageBody;
+  if (typeof body !== 'string') return false;
+  const message = JSON.parse(body) as {
+    'detail-type'?: string;
+    change?: { type?: string; rendition?: string };
+  };
+  if (message['detail-type'] !== undefined) return true;
+  const type = message.change?.type;
+  return (type === 'queued' || type === 'submitted') && message.change?.rendition === undefined;
 }
 
 function describeCall(input: unknown): string {

@@ -134,6 +134,28 @@ describe('pollGeneration', () => {
     expect([late.world.reads, late.world.finished, late.world.sent]).toEqual([1, ['failed'], []]);
   });
 
+  it('asks and reads nothing for a task this poller ended (the scheduled poll after a push); a redelivery reads', async () => {
+    const { deps, world } = poller([
+      { state: 'done', videos: ['v'] },
+      { state: 'done', videos: ['v'] },
+    ]);
+    // The push's poll: no operation in the message, so it reads, asks, and ends the task.
+    await pollGeneration(deps, { taskId: 't1' });
+    expect([world.reads, world.finished]).toEqual([1, ['succeeded']]);
+    // The worker's scheduled poll arrives later, in the same container.
+    const scheduled = { taskId: 't1', polls: 0, operation: 'op-1', deadlineAt: 400_000 };
+    await pollGeneration(deps, scheduled);
+    expect(world.reads).toBe(1);
+    expect((deps.provider as ScriptedProvider).answers).toHaveLength(1); // the upstream was not asked
+    // A redelivery may be the message whose end never reached the notify queue: it still reads.
+    await pollGeneration(deps, scheduled, { redelivered: true });
+    expect(world.reads).toBe(2);
+    // Another container (another store) knows nothing of it: it asks and reads as before.
+    const other = poller([{ state: 'done', videos: ['v'] }], { status: 'succeeded' });
+    await pollGeneration(other.deps, scheduled);
+    expect(other.world.reads).toBe(1);
+  });
+
   it('reads the task first without operation (a push, an older message)', async () => {
     const { deps, world } = poller([{ state: 'pending' }]);
     await pollGeneration(deps, { taskId: 't1' });
