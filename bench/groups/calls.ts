@@ -195,14 +195,22 @@ async function quiet(counts: Map<string, number>, quietMs = 2500, maxMs = 30_000
  */
 function forEvents(service: string, operation: string, input: unknown): boolean {
   if (service === 'EventBridge') return operation === 'PutEvents';
-  if (service !== 'SQS' || operation !== 'SendMessage') return false;
+  if (service !== 'SQS') return false;
+  // Several events at once (the local stand-in of one PutEvents with several entries).
+  const entries = (input as { Entries?: { MessageBody?: string }[] } | undefined)?.Entries;
+  if (operation === 'SendMessageBatch')
+    return entries?.some((e) => e.MessageBody?.includes('"detail-type"')) ?? false;
+  if (operation !== 'SendMessage') return false;
   const body = (input as { MessageBody?: unknown } | undefined)?.MessageBody;
   if (typeof body !== 'string') return false;
   const message = JSON.parse(body) as {
     'detail-type'?: string;
+    event?: string;
     change?: { type?: string; rendition?: string };
   };
   if (message['detail-type'] !== undefined) return true;
+  // Only a notify message names its callback's event: the generate message carrying `queued` is the work.
+  if (message.event === undefined) return false;
   const type = message.change?.type;
   return (type === 'queued' || type === 'submitted') && message.change?.rendition === undefined;
 }

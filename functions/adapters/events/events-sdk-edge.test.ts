@@ -9,6 +9,7 @@ import { startGeneration } from '../../core/stages/generate';
 import { notify } from '../../core/stages/notify';
 import { pollGeneration } from '../../core/stages/poll';
 import { sweep } from '../../core/stages/sweep';
+import { carryingChange } from '../../core/task/move';
 import { EventBridgeEventPublisher } from './eventbridge-event-publisher';
 import { SfnTaskTokens } from './sfn-task-tokens';
 
@@ -38,7 +39,10 @@ async function drainTwice(w: TestWorld) {
 async function run(w: TestWorld, answer: 'done' | 'failed') {
   const key = await addKey(w, 5000, { name: 'pipeline' });
   const { taskId } = await submitTask(w.deps, key, { prompt: 'a cat', taskToken: 'AQB-token' });
-  await startGeneration(w.deps, { taskId });
+  // The worker, as the generate queue hands it the submit's message (with the `queued` change it carries).
+  for (const { message } of w.queues.generated.splice(0)) {
+    await carryingChange(w.deps, message.change, (deps) => startGeneration(deps, message));
+  }
   w.provider.answers.push(
     answer === 'done' ? { state: 'done', videos: ['video'] } : { state: 'failed', reason: 'upstream broke' },
   );
@@ -53,18 +57,18 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     const w = world();
     const taskId = await run(w, 'done');
     await drainTwice(w);
-    const entries = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]);
+    const requests = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries ?? []);
     // At least once: the redelivered messages publish again (consumers deduplicate on taskId + detail-type).
-    expect(entries.map((e) => e?.DetailType)).toEqual([
-      'Veo Task Queued',
-      'Veo Task Queued',
-      'Veo Task Submitted',
-      'Veo Task Submitted',
-      'Veo Task Succeeded',
-      'Veo Task Succeeded',
+    // The submit's `queued` goes with the worker's `submitted`: one PutEvents for both, in that order.
+    expect(requests.map((entries) => entries.map((e) => e.DetailType))).toEqual([
+      ['Veo Task Queued', 'Veo Task Submitted'],
+      ['Veo Task Queued', 'Veo Task Submitted'],
+      ['Veo Task Succeeded'],
+      ['Veo Task Succeeded'],
     ]);
-    expect(entries[4]).toMatchObject({ EventBusName: 'veo-bus', Source: 'veo-serverless' });
-    expect(JSON.parse(entries[4]?.Detail ?? '{}')).toMatchObject({
+    const succeeded = requests[2]?.[0];
+    expect(succeeded).toMatchObject({ EventBusName: 'veo-bus', Source: 'veo-serverless' });
+    expect(JSON.parse(succeeded?.Detail ?? '{}')).toMatchObject({
       taskId,
       status: 'succeeded',
       successFlag: 1,

@@ -20,7 +20,11 @@ describe('submitTask', () => {
     });
     expect(JSON.parse(task?.paramJson ?? '')).toEqual({ prompt: 'a cat', model: 'veo3', seeds: 12345 });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(600);
-    expect(world.queues.generated).toEqual([{ message: { taskId } }]);
+    // One message: the work, carrying the `queued` change for the worker to publish; no notify message.
+    expect(world.queues.generated).toEqual([
+      { message: { taskId, change: { type: 'queued', at: world.clock.now, task } } },
+    ]);
+    expect(world.queues.notified).toEqual([]);
     expect(await creditBalance(world.deps, key)).toBe(600);
   });
 
@@ -192,7 +196,9 @@ describe('submitExtension', () => {
       request: { prompt: 'it jumps', model: 'veo3', generationType: 'TEXT_2_VIDEO' },
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 400);
-    expect(world.queues.generated).toEqual([{ message: { taskId } }]);
+    expect(world.queues.generated.map((g) => [g.message.taskId, g.message.change?.type])).toEqual([
+      [taskId, 'queued'],
+    ]);
   });
 
   it("answers another key's task like an unknown one, and an unfinished one with 422; nothing is written", async () => {

@@ -1,7 +1,8 @@
 import type { DepsFor } from '../deps';
 import { IllegalTransitionError } from '../errors';
+import type { TaskQueues } from '../ports';
 import type { RateWindow } from '../rate-window';
-import { changeOfMove } from './change';
+import { changeOfMove, type TaskChange } from './change';
 import type { Task, TaskStatus } from './task';
 import { canTransition, isFinal } from './transitions';
 
@@ -91,19 +92,54 @@ export async function publishChange(
   task: Task,
 ): Promise<void> {
   const type = changeOfMove(from, task.status);
-  if (!type) return;
+  if (type) await queueChange(deps, { type, at: task.updatedAt, task });
+}
+
+/** Queues the notify message of a change with no callback; a refusal is logged and counted, never thrown. */
+async function queueChange(deps: DepsFor<'queues' | 'log' | 'metrics'>, change: TaskChange): Promise<void> {
   try {
     await deps.queues.notify({
-      taskId: task.taskId,
-      keyHash: task.keyHash,
+      taskId: change.task.taskId,
+      keyHash: change.task.keyHash,
       event: 'generation',
-      change: { type, at: task.updatedAt, task },
+      change,
     });
   } catch (error) {
     deps.log.error('task event not queued', {
-      type,
+      type: change.type,
       error: error instanceof Error ? error.message : String(error),
     });
     deps.metrics.count('EventsNotQueued', {});
   }
+}
+
+/**
+ * Runs a stage holding back a change not yet published: the submit's `queued`, which the generate message
+ * carries instead of a notify message of its own. The first notify message the stage sends with a change
+ * of that task carries it too (`earlier`): one message and one publish for both (issue 17: 2 calls fewer
+ * per task, and a submit sends one message). A stage that sends none queues it alone when it returns, as
+ * publishChange would; one that throws queues nothing (the redelivered message still carries it).
+ */
+export async function carryingChange<D extends DepsFor<'queues' | 'log' | 'metrics'>>(
+  deps: D,
+  held: TaskChange | undefined,
+  stage: (deps: D) => Promise<void>,
+): Promise<void> {
+  if (!held) return stage(deps);
+  const { queues } = deps;
+  let carried = false;
+  const carrying: TaskQueues = {
+    // A generate message the stage sends back no longer holds it: it goes out once, from here.
+    generate: ({ change: _held, ...message }, delaySeconds) => queues.generate(message, delaySeconds),
+    poll: (message, delaySeconds) => queues.poll(message, delaySeconds),
+    notify: async (message, delaySeconds) => {
+      if (carried || !message.change || message.taskId !== held.task.taskId) {
+        return queues.notify(message, delaySeconds);
+      }
+      await queues.notify({ ...message, earlier: [held, ...(message.earlier ?? [])] }, delaySeconds);
+      carried = true;
+    },
+  };
+  await stage({ ...deps, queues: carrying });
+  if (!carried) await queueChange(deps, held);
 }
