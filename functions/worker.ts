@@ -10,7 +10,11 @@ const deps = workerDeps(loadConfig());
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
 export const handler = sqsConsumer(
   generateMessageSchema,
-  // The submit's `queued` change rides along with the task's first change (core/task/move.ts).
-  (message, log) => carryingChange({ ...deps, log }, message.change, (d) => startGeneration(d, message)),
+  // The submit's `queued` change rides along with the task's first change, and its copy of the task stands
+  // in for the first read on a first delivery (core/task/move.ts).
+  (message, log, { redelivered }) =>
+    carryingChange({ ...deps, log }, message.change, (d) => startGeneration(d, message), {
+      firstDelivery: !redelivered,
+    }),
   deps.log,
 );

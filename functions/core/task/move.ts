@@ -119,13 +119,16 @@ async function queueChange(deps: DepsFor<'queues' | 'log' | 'metrics'>, change: 
  * of that task carries it too (`earlier`): one message and one publish for both (issue 17: 2 calls fewer
  * per task, and a submit sends one message). A stage that sends none queues it alone when it returns, as
  * publishChange would; one that throws queues nothing (the redelivered message still carries it).
+ * On a `firstDelivery`, the stage's first read of the task is the change's copy (withTaskKnown).
  */
-export async function carryingChange<D extends DepsFor<'queues' | 'log' | 'metrics'>>(
+export async function carryingChange<D extends DepsFor<'tasks' | 'queues' | 'log' | 'metrics'>>(
   deps: D,
   held: TaskChange | undefined,
   stage: (deps: D) => Promise<void>,
+  { firstDelivery = false }: { firstDelivery?: boolean } = {},
 ): Promise<void> {
   if (!held) return stage(deps);
+  if (firstDelivery) deps = withTaskKnown(deps, held.task);
   const { queues } = deps;
   let carried = false;
   const carrying: TaskQueues = {
@@ -142,4 +145,31 @@ export async function carryingChange<D extends DepsFor<'queues' | 'log' | 'metri
   };
   await stage({ ...deps, queues: carrying });
   if (!carried) await queueChange(deps, held);
+}
+
+/**
+ * The task store with one task known as a message carries it (the submit's, on the first delivery of its
+ * generate message): the first read of that task returns it without a call (issue 17: a GetItem fewer per
+ * task). As safe as a read: a queued task changes only by a move, and every move is conditional on the
+ * status it was read in, so a task moved meanwhile (cancelled) fails the move as after any stale read. A
+ * redelivery must read: it may follow a crash halfway through the stage.
+ */
+export function withTaskKnown<D extends DepsFor<'tasks'>>(deps: D, task: Task): D {
+  let known: Task | undefined = task;
+  // Every other method is the store's own, bound to it.
+  const tasks = new Proxy(deps.tasks, {
+    get(store, property) {
+      if (property === 'get') {
+        return (taskId: string) => {
+          if (known?.taskId !== taskId) return store.get(taskId);
+          const carried = known;
+          known = undefined;
+          return Promise.resolve(carried);
+        };
+      }
+      const value: unknown = Reflect.get(store, property, store);
+      return typeof value === 'function' ? value.bind(store) : value;
+    },
+  });
+  return { ...deps, tasks };
 }
