@@ -1,24 +1,32 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { eventSource, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
+import type { EventBatchSink } from './coalescing-event-publisher';
 
 /** PutEvents takes at most 10 entries per request. */
 const maxEntries = 10;
 
 /** Task events on an EventBridge bus (the account's default bus unless a name is configured). */
-export class EventBridgeEventPublisher implements EventPublisher {
+export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly busName: string,
   ) {}
 
   async publish(...events: TaskEvent[]): Promise<void> {
-    for (let start = 0; start < events.length; start += maxEntries) {
-      await this.put(events.slice(start, start + maxEntries));
-    }
+    const refused = (await this.putEach(events)).find((outcome) => outcome !== undefined);
+    if (refused) throw refused;
   }
 
-  private async put(events: TaskEvent[]): Promise<void> {
+  async putEach(events: TaskEvent[]): Promise<(Error | undefined)[]> {
+    const outcomes: (Error | undefined)[] = [];
+    for (let start = 0; start < events.length; start += maxEntries) {
+      outcomes.push(...(await this.put(events.slice(start, start + maxEntries))));
+    }
+    return outcomes;
+  }
+
+  private async put(events: TaskEvent[]): Promise<(Error | undefined)[]> {
     const answer = await this.client.send(
       new PutEventsCommand({
         Entries: events.map((event) => ({
@@ -31,12 +39,18 @@ export class EventBridgeEventPublisher implements EventPublisher {
         })),
       }),
     );
-    // PutEvents answers 200 with per-entry failures (throttling, internal errors): those must be retried.
-    const failed = answer.Entries?.find((entry) => entry.ErrorCode);
-    if ((answer.FailedEntryCount ?? 0) > 0 || failed) {
-      throw new Error(
-        `PutEvents refused the event: ${failed?.ErrorCode ?? 'unknown'} ${failed?.ErrorMessage ?? ''}`,
-      );
-    }
+    // PutEvents answers 200 with per-entry failures (throttling, internal errors), in the entries' order:
+    // those must be retried. A count of failures without their entries fails them all.
+    const entries = answer.Entries ?? [];
+    const unexplained = (answer.FailedEntryCount ?? 0) > 0 && !entries.some((entry) => entry.ErrorCode);
+    return events.map((_, i) => {
+      const entry = entries[i];
+      if (entry?.ErrorCode || unexplained) {
+        return new Error(
+          `PutEvents refused the event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`,
+        );
+      }
+      return undefined;
+    });
   }
 }

@@ -10,6 +10,7 @@ import { notify } from '../../core/stages/notify';
 import { pollGeneration } from '../../core/stages/poll';
 import { sweep } from '../../core/stages/sweep';
 import { carryingChange } from '../../core/task/move';
+import { CoalescingEventPublisher } from './coalescing-event-publisher';
 import { EventBridgeEventPublisher } from './eventbridge-event-publisher';
 import { SfnTaskTokens } from './sfn-task-tokens';
 
@@ -166,6 +167,35 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     const task = await seedTask(w, await addKey(w));
     const event = taskEventOf({ type: 'queued', at: 0, task }, { resultUrls: [], originUrls: [] });
     await expect(publisher.publish(event)).rejects.toThrow('ThrottlingException slow down');
+  });
+
+  it("puts one invocation's events in one PutEvents, failing only the records whose entries were refused", async () => {
+    eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [
+        { EventId: 'a' },
+        { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+        { EventId: 'c' },
+      ],
+    });
+    const publisher = new CoalescingEventPublisher(
+      new EventBridgeEventPublisher(new EventBridgeClient({ region: 'us-east-1' }), 'default'),
+    );
+    const w = testWorld();
+    const key = await addKey(w);
+    const events = await Promise.all(
+      [0, 1, 2].map(async (at) =>
+        taskEventOf({ type: 'queued', at, task: await seedTask(w, key) }, { resultUrls: [], originUrls: [] }),
+      ),
+    );
+    // Three records of one notifier invocation reach their publish in the same turn.
+    const outcomes = await Promise.allSettled(events.map((event) => publisher.publish(event)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain('ThrottlingException slow down');
+    const requests = eventBridge.commandCalls(PutEventsCommand);
+    expect(
+      requests.map((c) => c.args[0].input.Entries?.map((e) => JSON.parse(e.Detail ?? '{}').taskId)),
+    ).toEqual([events.map((e) => e.detail.taskId)]);
   });
 
   it('passes on a Step Functions error that retrying can fix', async () => {

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { eventEnvelope, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
+import type { EventBatchSink } from './coalescing-event-publisher';
 
 /**
  * Local stand-in for EventBridge: sends each event, in the envelope a rule's target receives, to an SQS
  * queue (fauxqs), as a rule matching `source: veo-serverless` with that queue as its target would. Several
- * events go in one SendMessageBatch, as they go in one PutEvents.
+ * events go in one SendMessageBatch (10 at most), as they go in one PutEvents.
  */
-export class SqsEventPublisher implements EventPublisher {
+export class SqsEventPublisher implements EventPublisher, EventBatchSink {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
@@ -16,6 +17,11 @@ export class SqsEventPublisher implements EventPublisher {
   ) {}
 
   async publish(...events: TaskEvent[]): Promise<void> {
+    const refused = (await this.putEach(events)).find((outcome) => outcome !== undefined);
+    if (refused) throw refused;
+  }
+
+  async putEach(events: TaskEvent[]): Promise<(Error | undefined)[]> {
     const bodies = events.map((event) =>
       JSON.stringify(
         eventEnvelope(event, { id: randomUUID(), account: '000000000000', region: this.region }),
@@ -23,9 +29,9 @@ export class SqsEventPublisher implements EventPublisher {
     );
     if (bodies.length === 1) {
       await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: bodies[0] }));
-      return;
+      return [undefined];
     }
-    // SendMessageBatch, like PutEvents, takes 10 entries at most.
+    const outcomes: (Error | undefined)[] = [];
     for (let start = 0; start < bodies.length; start += 10) {
       const batch = bodies.slice(start, start + 10);
       const answer = await this.sqs.send(
@@ -34,9 +40,15 @@ export class SqsEventPublisher implements EventPublisher {
           Entries: batch.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
         }),
       );
-      const failed = answer.Failed?.[0];
-      if (failed) throw new Error(`events queue refused the event: ${failed.Code} ${failed.Message ?? ''}`);
+      const failed = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
+      outcomes.push(
+        ...batch.map((_, i) => {
+          const f = failed.get(String(i));
+          return f ? new Error(`events queue refused the event: ${f.Code} ${f.Message ?? ''}`) : undefined;
+        }),
+      );
     }
+    return outcomes;
   }
 }
 
