@@ -117,8 +117,8 @@ async function queueChange(deps: DepsFor<'queues' | 'log' | 'metrics'>, change: 
  * Runs a stage holding back a change not yet published: the submit's `queued`, which the generate message
  * carries instead of a notify message of its own. The first notify message the stage sends with a change
  * of that task carries it too (`earlier`): one message and one publish for both (issue 17: 2 calls fewer
- * per task, and a submit sends one message). A stage that sends none queues it alone when it returns, as
- * publishChange would; one that throws queues nothing (the redelivered message still carries it).
+ * per task, and a submit sends one message). A stage that sends none queues it alone when it ends, as
+ * publishChange would, also when it throws (the redelivered message carries it again: at least once).
  * On a `firstDelivery`, the stage's first read of the task is the change's copy (withTaskKnown).
  */
 export async function carryingChange<D extends DepsFor<'tasks' | 'queues' | 'log' | 'metrics'>>(
@@ -143,8 +143,13 @@ export async function carryingChange<D extends DepsFor<'tasks' | 'queues' | 'log
       carried = true;
     },
   };
-  await stage({ ...deps, queues: carrying });
-  if (!carried) await queueChange(deps, held);
+  try {
+    await stage({ ...deps, queues: carrying });
+  } finally {
+    // Thrown too: this may be the message's last delivery before its dead-letter queue, and an event sent
+    // twice (the redelivery carries it again) beats one lost.
+    if (!carried) await queueChange(deps, held);
+  }
 }
 
 /**
