@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../../core/events';
-import { CoalescingEventPublisher, type EventBatchSink } from './coalescing-event-publisher';
+import { batchesOf, CoalescingEventPublisher, type EventBatchSink } from './coalescing-event-publisher';
 
 const event = (taskId: string) =>
   ({ detailType: 'Veo Task Queued', time: 0, detail: { taskId } }) as TaskEvent;
@@ -51,5 +51,20 @@ describe('CoalescingEventPublisher', () => {
     await publisher.publish();
     await publisher.publish(event('b'));
     expect(puts).toEqual([['a'], ['b']]);
+  });
+});
+
+describe('batchesOf', () => {
+  it('keeps each request within 10 entries and the size limit; an entry over it goes alone', () => {
+    const sizes = (batches: number[][]) => batches.map((b) => b.length);
+    expect(
+      sizes(
+        batchesOf(
+          Array.from({ length: 23 }, () => 1),
+          (n) => n,
+        ),
+      ),
+    ).toEqual([10, 10, 3]);
+    expect(batchesOf([100, 100, 60, 300, 10], (n) => n, 250)).toEqual([[100, 100], [60], [300], [10]]);
   });
 });

@@ -43,3 +43,25 @@ export class CoalescingEventPublisher implements EventPublisher {
     }
   }
 }
+
+/**
+ * Splits `items` into the requests a batch call takes: at most 10 entries, and (PutEvents, SendMessageBatch)
+ * at most 256 KB in all, with room to spare. One item over the size goes alone (and is refused alone).
+ */
+export function batchesOf<T>(items: T[], bytesOf: (item: T) => number, maxBytes = 250_000): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = bytesOf(item);
+    if (current.length > 0 && (current.length === 10 || bytes + size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

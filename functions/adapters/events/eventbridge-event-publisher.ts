@@ -1,10 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { eventSource, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
-import type { EventBatchSink } from './coalescing-event-publisher';
-
-/** PutEvents takes at most 10 entries per request. */
-const maxEntries = 10;
+import { batchesOf, type EventBatchSink } from './coalescing-event-publisher';
 
 /** Task events on an EventBridge bus (the account's default bus unless a name is configured). */
 export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink {
@@ -20,9 +17,7 @@ export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink
 
   async putEach(events: TaskEvent[]): Promise<(Error | undefined)[]> {
     const outcomes: (Error | undefined)[] = [];
-    for (let start = 0; start < events.length; start += maxEntries) {
-      outcomes.push(...(await this.put(events.slice(start, start + maxEntries))));
-    }
+    for (const batch of batchesOf(events, entrySize)) outcomes.push(...(await this.put(batch)));
     return outcomes;
   }
 
@@ -53,4 +48,14 @@ export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink
       return undefined;
     });
   }
+}
+
+/** An entry's size as PutEvents counts it: Time 14 bytes, then Source, DetailType and Detail in UTF-8. */
+function entrySize(event: TaskEvent): number {
+  return (
+    14 +
+    Buffer.byteLength(eventSource) +
+    Buffer.byteLength(event.detailType) +
+    Buffer.byteLength(JSON.stringify(event.detail))
+  );
 }

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { eventEnvelope, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
-import type { EventBatchSink } from './coalescing-event-publisher';
+import { batchesOf, type EventBatchSink } from './coalescing-event-publisher';
 
 /**
  * Local stand-in for EventBridge: sends each event, in the envelope a rule's target receives, to an SQS
  * queue (fauxqs), as a rule matching `source: veo-serverless` with that queue as its target would. Several
- * events go in one SendMessageBatch (10 at most), as they go in one PutEvents.
+ * events go in one SendMessageBatch (10 and 256 KB at most), as they go in one PutEvents.
  */
 export class SqsEventPublisher implements EventPublisher, EventBatchSink {
   constructor(
@@ -32,8 +32,7 @@ export class SqsEventPublisher implements EventPublisher, EventBatchSink {
       return [undefined];
     }
     const outcomes: (Error | undefined)[] = [];
-    for (let start = 0; start < bodies.length; start += 10) {
-      const batch = bodies.slice(start, start + 10);
+    for (const batch of batchesOf(bodies, (body) => Buffer.byteLength(body))) {
       const answer = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
