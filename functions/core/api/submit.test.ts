@@ -85,6 +85,20 @@ describe('submitTask', () => {
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });
 
+  it('sends the end of a task that cannot be queued with its `queued` change, so its events begin there', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    world.queues.generate = async () => {
+      throw new Error('the generate queue is gone');
+    };
+    await expect(submitTask(world.deps, key, { prompt: 'a cat' })).rejects.toThrow(
+      'the generate queue is gone',
+    );
+    expect(
+      world.queues.notified.map((n) => [n.message.earlier?.map((c) => c.type), n.message.change?.type]),
+    ).toEqual([[['queued'], 'failed']]);
+  });
+
   describe('Idempotency-Key', () => {
     it('answers a retry with the same body with the same task, charged once', async () => {
       const world = testWorld();
