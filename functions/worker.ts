@@ -2,6 +2,7 @@ import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
 import { generateMessageSchema } from './core/messages';
 import { startGeneration } from './core/stages/generate';
+import { carryingChange } from './core/task/move';
 import { sqsConsumer } from './sqs/consumer';
 
 const deps = workerDeps(loadConfig());
@@ -9,6 +10,11 @@ const deps = workerDeps(loadConfig());
 /** SQS "generate": submit each task to the provider and schedule its first poll. */
 export const handler = sqsConsumer(
   generateMessageSchema,
-  (message, log) => startGeneration({ ...deps, log }, message),
+  // The submit's `queued` change rides along with the task's first change, and its copy of the task stands
+  // in for the first read on a first delivery (core/task/move.ts).
+  (message, log, { redelivered }) =>
+    carryingChange({ ...deps, log }, message.change, (d) => startGeneration(d, message), {
+      firstDelivery: !redelivered,
+    }),
   deps.log,
 );

@@ -14,6 +14,14 @@ export interface SqsCall {
   queueUrl: string;
   /** SendMessage's body, parsed when it is JSON. */
   messageBody?: unknown;
+  /** SendMessageBatch's bodies, each parsed when it is JSON (the whole batch fails or passes). */
+  messageBodies?: unknown[];
+}
+
+/** The bodies a call sends: SendMessage's one, or each of a SendMessageBatch's. */
+export function sentBodies(call: SqsCall): unknown[] {
+  if (call.action === 'SendMessage') return [call.messageBody];
+  return call.action === 'SendMessageBatch' ? (call.messageBodies ?? []) : [];
 }
 
 /** Decides, for one attempt of one call, whether it fails. */
@@ -82,15 +90,27 @@ function describe(headers: IncomingHttpHeaders, body: Buffer): SqsCall | undefin
   const target = headers['x-amz-target'];
   if (typeof target !== 'string' || !target.startsWith('AmazonSQS.')) return undefined;
   try {
-    const input = JSON.parse(body.toString('utf8')) as { QueueUrl?: string; MessageBody?: string };
-    let messageBody: unknown;
-    try {
-      messageBody = input.MessageBody === undefined ? undefined : JSON.parse(input.MessageBody);
-    } catch {
-      messageBody = input.MessageBody;
-    }
-    return { action: target.slice('AmazonSQS.'.length), queueUrl: input.QueueUrl ?? '', messageBody };
+    const input = JSON.parse(body.toString('utf8')) as {
+      QueueUrl?: string;
+      MessageBody?: string;
+      Entries?: { MessageBody?: string }[];
+    };
+    return {
+      action: target.slice('AmazonSQS.'.length),
+      queueUrl: input.QueueUrl ?? '',
+      messageBody: parsed(input.MessageBody),
+      ...(input.Entries && { messageBodies: input.Entries.map((entry) => parsed(entry.MessageBody)) }),
+    };
   } catch {
     return undefined;
+  }
+}
+
+function parsed(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -181,6 +182,9 @@ type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** A function's handler module, from its manifest entry (`instance` loads a fresh copy, as a new container would). */
+/** The function whose invocation is running, while `onInvocation` listens: the bench's calls per function. */
+export const invokedFunction = new AsyncLocalStorage<FunctionName>();
+
 async function importHandler<H>(name: FunctionName, instance?: number): Promise<H> {
   const module = new URL(`../${functions[name].entry}`, import.meta.url);
   if (instance !== undefined) module.searchParams.set('instance', String(instance));
@@ -350,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return (async (...args: Parameters<H>) => {
         const started = performance.now();
         try {
-          return await handler(...args);
+          return await invokedFunction.run(name, () => handler(...args));
         } finally {
           listener(name, performance.now() - started);
         }

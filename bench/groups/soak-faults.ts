@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type QueueName, queues } from '../../functions/manifest';
-import { type SqsCall, startSqsFaultProxy } from '../../local/sqs-fault-proxy';
+import { type SqsCall, sentBodies, startSqsFaultProxy } from '../../local/sqs-fault-proxy';
 import { startLocalStack } from '../../local/stack';
 import { figure, type Results } from '../results';
 import { startCallbackReceiver } from './callback-receiver';
@@ -268,19 +268,25 @@ async function faults(): Promise<Results> {
     let seen = 0;
     const hit = new Set<string>();
     proxy.rule = (call) => {
-      if (call.action !== 'SendMessage' || call.queueUrl !== process.env.EVENTS_QUEUE_URL) return false;
-      const envelope = call.messageBody as { 'detail-type'?: string; detail?: { taskId?: string } };
-      if (!envelope.detail?.taskId?.length) return false;
-      const key = `${envelope.detail.taskId} ${envelope['detail-type']}`;
-      if (!eventAttempts.has(key)) {
-        if (seen++ % 3 === 0) hit.add(key);
-        eventAttempts.set(key, 0);
+      if (call.queueUrl !== process.env.EVENTS_QUEUE_URL) return false;
+      // One event per SendMessage, or several in one SendMessageBatch (one PutEvents): a hit fails it whole.
+      let fails = false;
+      for (const body of sentBodies(call)) {
+        const envelope = body as { 'detail-type'?: string; detail?: { taskId?: string } };
+        if (!envelope.detail?.taskId?.length) continue;
+        const key = `${envelope.detail.taskId} ${envelope['detail-type']}`;
+        if (!eventAttempts.has(key)) {
+          if (seen++ % 3 === 0) hit.add(key);
+          eventAttempts.set(key, 0);
+        }
+        const n = (eventAttempts.get(key) ?? 0) + 1;
+        eventAttempts.set(key, n);
+        if (hit.has(key) && n <= 4) fails = true;
       }
-      const n = (eventAttempts.get(key) ?? 0) + 1;
-      eventAttempts.set(key, n);
-      return hit.has(key) && n <= 4;
+      return fails;
     };
-    const failedBefore = proxy.failed.SendMessage ?? 0;
+    const eventSendsFailed = () => (proxy.failed.SendMessage ?? 0) + (proxy.failed.SendMessageBatch ?? 0);
+    const failedBefore = eventSendsFailed();
     const eventRecords = await phase('events-publish', async () => undefined, {
       settled: (records) => eventFigures(records, events.byTask).lost === 0,
     });
@@ -290,10 +296,7 @@ async function faults(): Promise<Results> {
     const allEvents = eventFigures(allRecords, events.byTask);
     Object.assign(results, {
       'soak.fault.events-publish.events-failed': figure(hit.size, 'events'),
-      'soak.fault.events-publish.failed-sends': figure(
-        (proxy.failed.SendMessage ?? 0) - failedBefore,
-        'attempts',
-      ),
+      'soak.fault.events-publish.failed-sends': figure(eventSendsFailed() - failedBefore, 'attempts'),
       'soak.fault.events-publish.events-lost': figure(phaseEvents.lost, 'events', { goal: '0' }),
       'soak.fault.events-publish.events-duplicated': figure(phaseEvents.duplicated, 'events'),
       'soak.fault.all.events-lost': figure(allEvents.lost, 'events', { goal: '0' }),

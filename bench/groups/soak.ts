@@ -1,4 +1,4 @@
-import { startSqsFaultProxy } from '../../local/sqs-fault-proxy';
+import { sentBodies, startSqsFaultProxy } from '../../local/sqs-fault-proxy';
 import { startLocalStack } from '../../local/stack';
 import { figure, type Results } from '../results';
 import { startCallbackReceiver } from './callback-receiver';
@@ -37,15 +37,20 @@ async function soak(): Promise<Results> {
   const eventAttempts = new Map<string, number>();
   const eventsHit = new Set<string>();
   proxy.rule = (call) => {
-    if (call.action !== 'SendMessage' || call.queueUrl !== process.env.EVENTS_QUEUE_URL) return false;
-    const envelope = call.messageBody as { 'detail-type'?: string; detail?: { taskId?: string } };
-    const key = `${envelope.detail?.taskId} ${envelope['detail-type']}`;
-    if (!eventAttempts.has(key) && eventAttempts.size % Math.round(1 / eventFailureRate) === 0)
-      eventsHit.add(key);
-    const n = (eventAttempts.get(key) ?? 0) + 1;
-    eventAttempts.set(key, n);
-    // Past the SDK's 3 attempts: the notify message fails once and comes back.
-    return eventsHit.has(key) && n <= 4;
+    if (call.queueUrl !== process.env.EVENTS_QUEUE_URL) return false;
+    // One event per SendMessage, or several in one SendMessageBatch (one PutEvents): a hit fails it whole.
+    let fails = false;
+    for (const body of sentBodies(call)) {
+      const envelope = body as { 'detail-type'?: string; detail?: { taskId?: string } };
+      const key = `${envelope.detail?.taskId} ${envelope['detail-type']}`;
+      if (!eventAttempts.has(key) && eventAttempts.size % Math.round(1 / eventFailureRate) === 0)
+        eventsHit.add(key);
+      const n = (eventAttempts.get(key) ?? 0) + 1;
+      eventAttempts.set(key, n);
+      // Past the SDK's 3 attempts: the notify message fails once and comes back.
+      if (eventsHit.has(key) && n <= 4) fails = true;
+    }
+    return fails;
   };
   const stack = await startLocalStack({
     port: 0,
@@ -188,7 +193,10 @@ async function soak(): Promise<Results> {
       'soak.events.lost': figure(eventsSeen.lost, 'events', { goal: '0' }),
       'soak.events.duplicated': figure(eventsSeen.duplicated, 'events'),
       'soak.events.publish-failed': figure(eventsHit.size, 'events'),
-      'soak.events.failed-sends': figure(proxy.failed.SendMessage ?? 0, 'attempts'),
+      'soak.events.failed-sends': figure(
+        (proxy.failed.SendMessage ?? 0) + (proxy.failed.SendMessageBatch ?? 0),
+        'attempts',
+      ),
       'soak.upstream-submits': figure(stats.submits, 'requests'),
       'soak.upstream-polls': figure(stats.polls, 'requests'),
       'soak.upstream-429s': figure(stats.refused['rate-limit'], 'responses'),

@@ -16,6 +16,11 @@ export const generateMessageSchema = z.object({
   attempt: count.optional(),
   /** Upstreams of the pool that refused this task outright (a 4xx): not tried again for it. */
   refusedBy: z.array(z.string().min(1)).optional(),
+  /**
+   * The submit's `queued` change, not yet published: the worker sends it with the first change it makes to
+   * the task, in one notify message (core/task/move.ts carryingChange). Only on the submit's message.
+   */
+  change: taskChangeSchema.optional(),
 });
 
 export const pollMessageSchema = z.object({
@@ -68,6 +73,8 @@ export const notifyMessageSchema = z.object({
    * end the Step Functions task token is answered. Absent on callback retries and older messages.
    */
   change: taskChangeSchema.optional(),
+  /** Changes made before `change` and not yet published (the submit's `queued`): published with it, first. */
+  earlier: z.array(taskChangeSchema).max(9).optional(),
   /** How many times the sweeper has sent this message back from the notify dead-letter queue. */
   redriven: count.optional(),
 });

@@ -1,13 +1,14 @@
 import {
   CreateQueueCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
   SQSServiceException,
 } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SqsFaultProxy, startSqsFaultProxy } from '../../local/sqs-fault-proxy';
+import { type SqsFaultProxy, sentBodies, startSqsFaultProxy } from '../../local/sqs-fault-proxy';
 
 /** The soak bench's fault injection (bench/groups/soak-faults.ts) in front of a real fauxqs. */
 describe('sqs fault proxy', () => {
@@ -56,5 +57,26 @@ describe('sqs fault proxy', () => {
     expect(Messages.map((m) => m.Body)).toEqual(['{"n":1}']);
     expect(seen.map((s) => s.action)).toEqual(['SendMessage', 'SendMessage', 'SendMessage']);
     expect(seen[2]?.body).toEqual({ n: 1 });
+  });
+
+  it('shows a SendMessageBatch with each of its bodies, and fails it whole', async () => {
+    proxy.rule = (call) => sentBodies(call).some((body) => (body as { fail?: boolean }).fail === true);
+    const batch = (bodies: object[]) =>
+      sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) })),
+        }),
+      );
+    await expect(batch([{ n: 2 }, { fail: true }])).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 500 },
+    });
+    expect(proxy.failed.SendMessageBatch).toBe(2);
+    await batch([{ n: 3 }, { n: 4 }]);
+    proxy.rule = undefined;
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(Messages.map((m) => m.Body).sort()).toEqual(['{"n":3}', '{"n":4}']);
   });
 });

@@ -157,12 +157,16 @@ export class RecordingEventPublisher implements EventPublisher {
   readonly published: TaskEvent[] = [];
   failing = 0;
 
-  async publish(event: TaskEvent): Promise<void> {
+  /** How many events each publish carried: one request each. */
+  readonly batches: number[] = [];
+
+  async publish(...events: TaskEvent[]): Promise<void> {
     if (this.failing > 0) {
       this.failing -= 1;
       throw new Error('PutEvents refused the event: ThrottlingException');
     }
-    this.published.push(event);
+    this.published.push(...events);
+    this.batches.push(events.length);
   }
 }
 

@@ -9,6 +9,8 @@ import { startGeneration } from '../../core/stages/generate';
 import { notify } from '../../core/stages/notify';
 import { pollGeneration } from '../../core/stages/poll';
 import { sweep } from '../../core/stages/sweep';
+import { carryingChange } from '../../core/task/move';
+import { CoalescingEventPublisher } from './coalescing-event-publisher';
 import { EventBridgeEventPublisher } from './eventbridge-event-publisher';
 import { SfnTaskTokens } from './sfn-task-tokens';
 
@@ -38,7 +40,10 @@ async function drainTwice(w: TestWorld) {
 async function run(w: TestWorld, answer: 'done' | 'failed') {
   const key = await addKey(w, 5000, { name: 'pipeline' });
   const { taskId } = await submitTask(w.deps, key, { prompt: 'a cat', taskToken: 'AQB-token' });
-  await startGeneration(w.deps, { taskId });
+  // The worker, as the generate queue hands it the submit's message (with the `queued` change it carries).
+  for (const { message } of w.queues.generated.splice(0)) {
+    await carryingChange(w.deps, message.change, (deps) => startGeneration(deps, message));
+  }
   w.provider.answers.push(
     answer === 'done' ? { state: 'done', videos: ['video'] } : { state: 'failed', reason: 'upstream broke' },
   );
@@ -53,18 +58,18 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     const w = world();
     const taskId = await run(w, 'done');
     await drainTwice(w);
-    const entries = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.[0]);
+    const requests = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries ?? []);
     // At least once: the redelivered messages publish again (consumers deduplicate on taskId + detail-type).
-    expect(entries.map((e) => e?.DetailType)).toEqual([
-      'Veo Task Queued',
-      'Veo Task Queued',
-      'Veo Task Submitted',
-      'Veo Task Submitted',
-      'Veo Task Succeeded',
-      'Veo Task Succeeded',
+    // The submit's `queued` goes with the worker's `submitted`: one PutEvents for both, in that order.
+    expect(requests.map((entries) => entries.map((e) => e.DetailType))).toEqual([
+      ['Veo Task Queued', 'Veo Task Submitted'],
+      ['Veo Task Queued', 'Veo Task Submitted'],
+      ['Veo Task Succeeded'],
+      ['Veo Task Succeeded'],
     ]);
-    expect(entries[4]).toMatchObject({ EventBusName: 'veo-bus', Source: 'veo-serverless' });
-    expect(JSON.parse(entries[4]?.Detail ?? '{}')).toMatchObject({
+    const succeeded = requests[2]?.[0];
+    expect(succeeded).toMatchObject({ EventBusName: 'veo-bus', Source: 'veo-serverless' });
+    expect(JSON.parse(succeeded?.Detail ?? '{}')).toMatchObject({
       taskId,
       status: 'succeeded',
       successFlag: 1,
@@ -162,6 +167,35 @@ describe('EventBridge and Step Functions at the SDK edge', () => {
     const task = await seedTask(w, await addKey(w));
     const event = taskEventOf({ type: 'queued', at: 0, task }, { resultUrls: [], originUrls: [] });
     await expect(publisher.publish(event)).rejects.toThrow('ThrottlingException slow down');
+  });
+
+  it("puts one invocation's events in one PutEvents, failing only the records whose entries were refused", async () => {
+    eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [
+        { EventId: 'a' },
+        { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+        { EventId: 'c' },
+      ],
+    });
+    const publisher = new CoalescingEventPublisher(
+      new EventBridgeEventPublisher(new EventBridgeClient({ region: 'us-east-1' }), 'default'),
+    );
+    const w = testWorld();
+    const key = await addKey(w);
+    const events = await Promise.all(
+      [0, 1, 2].map(async (at) =>
+        taskEventOf({ type: 'queued', at, task: await seedTask(w, key) }, { resultUrls: [], originUrls: [] }),
+      ),
+    );
+    // Three records of one notifier invocation reach their publish in the same turn.
+    const outcomes = await Promise.allSettled(events.map((event) => publisher.publish(event)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain('ThrottlingException slow down');
+    const requests = eventBridge.commandCalls(PutEventsCommand);
+    expect(
+      requests.map((c) => c.args[0].input.Entries?.map((e) => JSON.parse(e.Detail ?? '{}').taskId)),
+    ).toEqual([events.map((e) => e.detail.taskId)]);
   });
 
   it('passes on a Step Functions error that retrying can fix', async () => {

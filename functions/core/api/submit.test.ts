@@ -20,7 +20,11 @@ describe('submitTask', () => {
     });
     expect(JSON.parse(task?.paramJson ?? '')).toEqual({ prompt: 'a cat', model: 'veo3', seeds: 12345 });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(600);
-    expect(world.queues.generated).toEqual([{ message: { taskId } }]);
+    // One message: the work, carrying the `queued` change for the worker to publish; no notify message.
+    expect(world.queues.generated).toEqual([
+      { message: { taskId, change: { type: 'queued', at: world.clock.now, task } } },
+    ]);
+    expect(world.queues.notified).toEqual([]);
     expect(await creditBalance(world.deps, key)).toBe(600);
   });
 
@@ -79,6 +83,20 @@ describe('submitTask', () => {
       errorMessage: failureMessages.queueUnavailable,
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
+  it('sends the end of a task that cannot be queued with its `queued` change, so its events begin there', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    world.queues.generate = async () => {
+      throw new Error('the generate queue is gone');
+    };
+    await expect(submitTask(world.deps, key, { prompt: 'a cat' })).rejects.toThrow(
+      'the generate queue is gone',
+    );
+    expect(
+      world.queues.notified.map((n) => [n.message.earlier?.map((c) => c.type), n.message.change?.type]),
+    ).toEqual([[['queued'], 'failed']]);
   });
 
   describe('Idempotency-Key', () => {
@@ -192,7 +210,9 @@ describe('submitExtension', () => {
       request: { prompt: 'it jumps', model: 'veo3', generationType: 'TEXT_2_VIDEO' },
     });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 400);
-    expect(world.queues.generated).toEqual([{ message: { taskId } }]);
+    expect(world.queues.generated.map((g) => [g.message.taskId, g.message.change?.type])).toEqual([
+      [taskId, 'queued'],
+    ]);
   });
 
   it("answers another key's task like an unknown one, and an unfinished one with 422; nothing is written", async () => {

@@ -5,7 +5,8 @@ import type { ApiKey, IdempotencyRecord } from '../ports';
 import { PRICED_BASE_SECONDS, taskCredits } from '../pricing';
 import { keyRateWindow, withinRateWindow } from '../rate-window';
 import { describeIssue, extendRequestSchema, type GenerateRequest, generateRequestSchema } from '../schema';
-import { moveTask, publishChange } from '../task/move';
+import type { TaskChange } from '../task/change';
+import { carryingChange, moveTask } from '../task/move';
 import { type AskedVideo, isExpired, newTask, type Task } from '../task/task';
 import { creditBalance } from './credit';
 import { idempotencyTtlSeconds, requestHash } from './idempotency';
@@ -220,16 +221,17 @@ async function queueNewTask(
   deps.log.info('task created', { model: request.model, credits: price, extendsTaskId });
   deps.metrics.count('TasksSubmitted', { model: request.model }, { keyHash: task.keyHash.slice(0, 8) });
 
-  // The event and the work are independent messages (standard queues keep no order between them):
-  // sent together, a submit waits for one SQS round trip, not two.
-  const [, queued] = await Promise.allSettled([
-    publishChange(deps, 'queued', task),
-    deps.queues.generate({ taskId: task.taskId }),
-  ]);
-  if (queued.status === 'rejected') {
-    const error: unknown = queued.reason;
-    // Without a queued message the task would never move: end it and give the credits back.
-    await moveTask(deps, task, 'failed', { errorCode: 500, errorMessage: failureMessages.queueUnavailable });
+  // One message: the work, carrying the task's `queued` change, which the worker publishes with the first
+  // change it makes (core/task/move.ts carryingChange): a submit costs one SQS call, a task two fewer.
+  const queued: TaskChange = { type: 'queued', at: task.updatedAt, task };
+  try {
+    await deps.queues.generate({ taskId: task.taskId, change: queued });
+  } catch (error) {
+    // Without a queued message the task would never move: end it and give the credits back (its end's
+    // notify message carrying `queued` too, so its events still begin there).
+    await carryingChange(deps, queued, async (d) => {
+      await moveTask(d, task, 'failed', { errorCode: 500, errorMessage: failureMessages.queueUnavailable });
+    });
     throw error;
   }
   return { taskId: task.taskId };

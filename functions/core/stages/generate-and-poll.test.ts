@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ScriptedProvider } from '../../../test/support/in-memory-adapters';
 import { InMemoryTaskStore } from '../../../test/support/in-memory-task-store';
 import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
+import { cancelTask } from '../api/cancel';
+import { submitTask } from '../api/submit';
 import type { CreditChange, OperationStatus } from '../ports';
 import type { RateWindow } from '../rate-window';
 import { generateRequestSchema } from '../schema';
+import { carryingChange } from '../task/move';
 import { newTask, type Task, type TaskStatus } from '../task/task';
 import { closerAspectRatio } from '../upstream-request';
 import { backoffMs, startGeneration } from './generate';
@@ -134,6 +137,28 @@ describe('pollGeneration', () => {
     expect([late.world.reads, late.world.finished, late.world.sent]).toEqual([1, ['failed'], []]);
   });
 
+  it('asks and reads nothing for a task this poller ended (the scheduled poll after a push); a redelivery reads', async () => {
+    const { deps, world } = poller([
+      { state: 'done', videos: ['v'] },
+      { state: 'done', videos: ['v'] },
+    ]);
+    // The push's poll: no operation in the message, so it reads, asks, and ends the task.
+    await pollGeneration(deps, { taskId: 't1' });
+    expect([world.reads, world.finished]).toEqual([1, ['succeeded']]);
+    // The worker's scheduled poll arrives later, in the same container.
+    const scheduled = { taskId: 't1', polls: 0, operation: 'op-1', deadlineAt: 400_000 };
+    await pollGeneration(deps, scheduled);
+    expect(world.reads).toBe(1);
+    expect((deps.provider as ScriptedProvider).answers).toHaveLength(1); // the upstream was not asked
+    // A redelivery may be the message whose end never reached the notify queue: it still reads.
+    await pollGeneration(deps, scheduled, { redelivered: true });
+    expect(world.reads).toBe(2);
+    // Another container (another store) knows nothing of it: it asks and reads as before.
+    const other = poller([{ state: 'done', videos: ['v'] }], { status: 'succeeded' });
+    await pollGeneration(other.deps, scheduled);
+    expect(other.world.reads).toBe(1);
+  });
+
   it('reads the task first without operation (a push, an older message)', async () => {
     const { deps, world } = poller([{ state: 'pending' }]);
     await pollGeneration(deps, { taskId: 't1' });
@@ -159,6 +184,40 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const key = await addKey(world, 1000);
     return { world, key };
   }
+
+  it("reads no task on the submit's message's first delivery, and still never submits one cancelled meanwhile", async () => {
+    const { world, key } = await submitted();
+    const reads: string[] = [];
+    const get = world.tasks.get.bind(world.tasks);
+    world.tasks.get = (taskId) => {
+      reads.push(taskId);
+      return get(taskId);
+    };
+    const run = async (redelivered: boolean) => {
+      for (const { message } of world.queues.generated.splice(0)) {
+        await carryingChange(world.deps, message.change, (deps) => startGeneration(deps, message), {
+          firstDelivery: !redelivered,
+        });
+      }
+    };
+    const { taskId } = await submitTask(world.deps, key, { prompt: 'a cat' });
+    await run(false);
+    expect([reads, world.provider.submitted.length]).toEqual([[], 1]);
+    expect((await world.tasks.get(taskId))?.status).toBe('submitted');
+
+    // Cancelled while its message waited: the carried copy says queued, the conditional move says no.
+    const cancelled = await submitTask(world.deps, key, { prompt: 'a dog' });
+    await cancelTask(world.deps, key, { taskId: cancelled.taskId });
+    await run(false);
+    expect(world.provider.submitted.length).toBe(1);
+    expect((await world.tasks.get(cancelled.taskId))?.status).toBe('cancelled');
+
+    // A redelivery reads the task.
+    reads.length = 0;
+    const third = await submitTask(world.deps, key, { prompt: 'a bird' });
+    await run(true);
+    expect(reads).toEqual([third.taskId]);
+  });
 
   it('submits a queued task upstream once, then stores its video and tells the client', async () => {
     const { world, key } = await submitted();

@@ -5,7 +5,7 @@ import { request4k } from '../api/renditions';
 import { submitTask } from '../api/submit';
 import { eventEnvelope } from '../events';
 import type { NotifyMessage } from '../messages';
-import { moveTask } from '../task/move';
+import { carryingChange, moveTask } from '../task/move';
 import { startGeneration } from './generate';
 import { notify } from './notify';
 import { pollGeneration } from './poll';
@@ -20,11 +20,18 @@ async function drain(world: TestWorld): Promise<NotifyMessage[]> {
   return messages;
 }
 
+/** Hands the generate messages to the worker, as the generate queue would (with the change they carry). */
+async function work(world: TestWorld): Promise<void> {
+  for (const { message } of world.queues.generated.splice(0)) {
+    await carryingChange(world.deps, message.change, (deps) => startGeneration(deps, message));
+  }
+}
+
 /** A task's whole life on the in-memory adapters: submitted, generated, succeeded, a 4K made. */
 async function life(world: TestWorld, body: Record<string, unknown> = { prompt: 'a cat', callBackUrl }) {
   const key = await addKey(world, 5000, { name: 'pipeline' });
   const { taskId } = await submitTask(world.deps, key, body);
-  await startGeneration(world.deps, { taskId });
+  await work(world);
   world.provider.answers.push({ state: 'done', videos: ['video'] });
   await pollGeneration(world.deps, { taskId });
   await request4k(world.deps, key, { taskId, callBackUrl });
@@ -37,13 +44,14 @@ describe('task events through the notify queue (the outbox)', () => {
     const world = testWorld();
     const { taskId } = await life(world);
     const messages = await drain(world);
-    // One notify message per change: nothing is published inline.
-    expect(messages.map((m) => m.change?.type)).toEqual([
-      'queued',
-      'submitted',
-      'succeeded',
-      'renditionReady',
+    // One notify message per change, the submit's `queued` carried with the worker's first: nothing is
+    // published inline, and the two go out in one publish.
+    expect(messages.map((m) => [...(m.earlier ?? []).map((c) => c.type), m.change?.type])).toEqual([
+      ['queued', 'submitted'],
+      ['succeeded'],
+      ['renditionReady'],
     ]);
+    expect(world.events.batches).toEqual([2, 1, 1]);
     expect(world.events.published.map((e) => [e.detailType, e.detail.taskId, e.detail.status])).toEqual([
       ['Veo Task Queued', taskId, 'queued'],
       ['Veo Task Submitted', taskId, 'submitted'],

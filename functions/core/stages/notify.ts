@@ -36,8 +36,13 @@ export async function notify(deps: NotifyDeps, message: NotifyMessage): Promise<
   const { change } = message;
   if (change) {
     await answerTaskToken(deps, change);
-    await deps.events.publish(taskEventOf(change, await signResults(deps, change.task)));
-    deps.log.info('task event published', { type: change.type });
+    // With the changes carried along (the submit's `queued`), first: one publish for all of them.
+    const changes = [...(message.earlier ?? []), change];
+    const events = await Promise.all(
+      changes.map(async (c) => taskEventOf(c, await signResults(deps, c.task))),
+    );
+    await deps.events.publish(...events);
+    deps.log.info('task event published', { types: changes.map((c) => c.type) });
     // A queued or submitted change has no callback to make.
     if (!isEndChange(change.type) && !change.rendition) return;
   }

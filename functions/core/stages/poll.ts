@@ -11,7 +11,7 @@ import {
   upstreamField,
 } from '../pool';
 import type { OperationStatus } from '../ports';
-import { type MoveDeps, moveTask, notifyEnd } from '../task/move';
+import { type MoveDeps, type MovePatch, moveTask, notifyEnd } from '../task/move';
 import type { StoredVideo, Task } from '../task/task';
 import { isFinal } from '../task/transitions';
 import { reason } from './generate';
@@ -31,6 +31,9 @@ export async function pollGeneration(
 ): Promise<void> {
   const polls = (message.polls ?? 0) + 1;
   const { taskId, operation, deadlineAt, submittedAt, upstream } = message;
+  // Ended here already (the scheduled poll after a push's poll ended it): nothing to ask, nothing to read.
+  // A redelivery still reads: it may be the message whose end's notify message did not go out.
+  if (!delivery.redelivered && endedHere.has(deps.tasks, taskId)) return;
   // Known from the message, the upstream is asked first: a generation still running needs nothing from
   // the store (the usual answer, several times per task); only an ending answer reads the task.
   let answer: OperationStatus | undefined;
@@ -59,6 +62,7 @@ export async function pollGeneration(
   const task = await deps.tasks.get(taskId);
   if (!task) return;
   if (isFinal(task.status)) {
+    endedHere.add(deps.tasks, taskId);
     // Only a redelivery may be the message that ended the task and crashed before its notify message went
     // out; a first delivery is another chain's poll (after a push or the sweeper ended it): notifying
     // again would answer a Step Functions token twice.
@@ -73,7 +77,7 @@ export async function pollGeneration(
   switch (status.state) {
     case 'pending': {
       if (deps.now() >= task.deadlineAt) {
-        await moveTask(deps, task, 'failed', {
+        await endTask(deps, task, 'failed', {
           errorCode: 501,
           errorMessage: failureMessages.timedOut(deps.settings.budgetSeconds),
         });
@@ -97,7 +101,7 @@ export async function pollGeneration(
       return;
     }
     case 'rejected':
-      await moveTask(deps, task, 'rejected', {
+      await endTask(deps, task, 'rejected', {
         errorCode: 422,
         errorMessage: failureMessages.rejected(status.reason),
       });
@@ -105,7 +109,7 @@ export async function pollGeneration(
     case 'failed':
       deps.metrics.count('UpstreamFailures', { upstream: pinnedUpstream(task) });
       if (await failOver(deps, task, status.reason)) return;
-      await moveTask(deps, task, 'failed', {
+      await endTask(deps, task, 'failed', {
         errorCode: 501,
         errorMessage: failureMessages.upstreamFailed(status.reason),
       });
@@ -172,7 +176,7 @@ async function askUpstream(
 
 async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<void> {
   if (videos.length === 0) {
-    await moveTask(deps, task, 'rejected', {
+    await endTask(deps, task, 'rejected', {
       errorCode: 422,
       errorMessage: failureMessages.rejected('no video was returned'),
     });
@@ -202,5 +206,36 @@ async function complete(deps: PollDeps, task: Task, videos: string[]): Promise<v
     }
     results.push({ key, originKey, resolution });
   }
-  await moveTask(deps, task, 'succeeded', { results });
+  await endTask(deps, task, 'succeeded', { results });
 }
+
+/** moveTask to an end, remembered (`endedHere`) once written and its notify message sent. */
+async function endTask(
+  deps: PollDeps,
+  task: Task,
+  to: 'succeeded' | 'failed' | 'rejected',
+  patch: MovePatch,
+): Promise<void> {
+  if (await moveTask(deps, task, to, patch)) endedHere.add(deps.tasks, task.taskId);
+}
+
+/**
+ * The tasks this container's polls ended or found ended, per task store (one per container, one per test
+ * world), so a later first delivery for one (the scheduled poll after a push's poll ended it: kie) costs
+ * neither an upstream poll nor a read (issue 17). An end is final: what is kept never goes stale. The
+ * newest 1,000 per store.
+ */
+const endedHere = {
+  sets: new WeakMap<object, Set<string>>(),
+  limit: 1000,
+  has(store: object, taskId: string): boolean {
+    return this.sets.get(store)?.has(taskId) ?? false;
+  },
+  add(store: object, taskId: string): void {
+    const set = this.sets.get(store) ?? new Set<string>();
+    this.sets.set(store, set);
+    set.add(taskId);
+    // A Set iterates in insertion order: the first is the oldest.
+    if (set.size > this.limit) set.delete(set.values().next().value as string);
+  },
+};

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from '../errors';
-import type { NotifyMessage } from '../messages';
+import type { GenerateMessage, NotifyMessage } from '../messages';
 import type { CreditChange, Log } from '../ports';
 import type { RateWindow } from '../rate-window';
 import { generateRequestSchema } from '../schema';
-import { type MoveDeps, moveTask } from './move';
+import type { TaskChange } from './change';
+import { carryingChange, type MoveDeps, moveTask } from './move';
 import { newTask, type Task, type TaskStatus } from './task';
 import { transitions } from './transitions';
 
@@ -137,5 +138,56 @@ describe('moveTask', () => {
     const { deps, notified, metrics } = world(false);
     expect(await moveTask(deps, task('queued', 'https://example.com/cb'), 'failed')).toBeUndefined();
     expect([notified, metrics]).toEqual([[], []]);
+  });
+});
+
+describe("carryingChange: the submit's queued change, carried by the generate message", () => {
+  const queued = (t: Task): TaskChange => ({ type: 'queued', at: 1_000, task: t });
+
+  it('sends it with the first change the stage queues for the task: one message for both', async () => {
+    const { deps, notified } = world();
+    const t = task('submitting');
+    await carryingChange(deps, queued(t), async (d) => {
+      // A callback retry of another task, and a message without a change, are not the one to carry it.
+      await d.queues.notify({ taskId: 'other', event: 'generation', change: queued(task('queued')) });
+      await moveTask(d, t, 'submitted', { operation: 'op-1' });
+      await moveTask(d, { ...t, status: 'submitted' }, 'failed', { errorCode: 501 });
+    });
+    expect(notified.map((m) => [m.taskId, m.earlier?.map((c) => c.type), m.change?.type])).toEqual([
+      ['other', undefined, 'queued'],
+      [t.taskId, ['queued'], 'submitted'],
+      [t.taskId, undefined, 'failed'],
+    ]);
+  });
+
+  it('sends it alone when the stage queues no change (a wait for the quota), and never twice', async () => {
+    const { deps, notified } = world();
+    const generated: GenerateMessage[] = [];
+    deps.queues.generate = async (message) => void generated.push(message);
+    const t = task('queued');
+    await carryingChange(deps, queued(t), (d) =>
+      d.queues.generate({ taskId: t.taskId, attempt: 1, change: queued(t) }, 5),
+    );
+    expect(notified.map((m) => [m.taskId, m.earlier, m.change?.type])).toEqual([
+      [t.taskId, undefined, 'queued'],
+    ]);
+    // The message the stage sends back does not carry it again.
+    expect(generated).toEqual([{ taskId: t.taskId, attempt: 1 }]);
+  });
+
+  it('sends it alone when the stage throws too: it may be the last delivery before the dead-letter queue', async () => {
+    const { deps, notified } = world();
+    const t = task('queued');
+    const failing = carryingChange(deps, queued(t), async () => {
+      throw new Error('DynamoDB is down');
+    });
+    await expect(failing).rejects.toThrow('DynamoDB is down');
+    expect(notified.map((m) => [m.taskId, m.change?.type])).toEqual([[t.taskId, 'queued']]);
+  });
+
+  it('runs the stage as it is without a held change', async () => {
+    const { deps, notified } = world();
+    await carryingChange(deps, undefined, (d) => moveTask(d, task('submitting'), 'submitted').then(() => {}));
+    expect(notified.map((m) => [m.earlier, m.change?.type])).toEqual([[undefined, 'submitted']]);
   });
 });
