@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
+import { functionEntries } from '../functions/manifest';
 import { externalModules, lambdaBundling } from '../infra/bundling';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -42,6 +43,14 @@ export interface BuiltBundle {
   metafile: Metafile;
 }
 
+/**
+ * The manifest's `nodeModules` of the function built from `entry` (sharp for the worker): NodejsFunction
+ * leaves them out of index.mjs and installs them beside it, so they are not part of the bundle measured.
+ */
+function nodeModulesOf(entry: string): readonly string[] {
+  return functionEntries.find(([, fn]) => fn.entry === entry)?.[1].nodeModules ?? [];
+}
+
 /** Builds one entry exactly as infra/constructs/veo-function.ts has NodejsFunction do it. */
 export async function bundleEntry(
   name: string,
@@ -52,6 +61,7 @@ export async function bundleEntry(
   const file = join(outDir, name, 'index.mjs');
   const external = [
     ...externalModules(variant.provider),
+    ...nodeModulesOf(entry),
     ...(variant.sdk === 'runtime' ? ['@aws-sdk/*'] : []),
   ];
   const result = await build({
