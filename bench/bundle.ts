@@ -19,6 +19,9 @@ export const entries = {
 
 export const baselineEntry = 'bench/baseline-handler.ts';
 
+/** The libraries every function needs and nothing of ours (bench/floor-handler.ts), built the same way. */
+export const floorEntry = 'bench/floor-handler.ts';
+
 /**
  * Where the bundles are built: inside the repository (git-ignored), so a bundle's external `@aws-sdk/*`
  * imports resolve from the repository's node_modules, standing in for Lambda's /var/runtime/node_modules.
@@ -84,11 +87,12 @@ export async function bundleEntry(
   return { name, file, bytes: (await stat(file)).size, metafile: result.metafile };
 }
 
-/** All function bundles plus the baseline, built the same way into a fresh folder under bundlesDir. */
+/** All function bundles plus the baseline and the floor, built the same way into a fresh folder under bundlesDir. */
 export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   outDir: string;
   functions: BuiltBundle[];
   baseline: BuiltBundle;
+  floor: BuiltBundle;
 }> {
   await mkdir(bundlesDir, { recursive: true });
   const outDir = await mkdtemp(join(bundlesDir, `${variant.sdk}-${variant.provider}-`));
@@ -96,7 +100,8 @@ export async function bundleAll(variant: BundleVariant = deployed): Promise<{
     Object.entries(entries).map(([name, entry]) => bundleEntry(name, entry, outDir, variant)),
   );
   const baseline = await bundleEntry('baseline', baselineEntry, outDir, variant);
-  return { outDir, functions, baseline };
+  const floor = await bundleEntry('floor', floorEntry, outDir, variant);
+  return { outDir, functions, baseline, floor };
 }
 
 /** The bundle's bytes by npm package (or folder of ours), largest first: what to look at when it grows. */
