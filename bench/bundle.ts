@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
+import { functionEntries } from '../functions/manifest';
 import { externalModules, lambdaBundling } from '../infra/bundling';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -17,6 +18,9 @@ export const entries = {
 } as const;
 
 export const baselineEntry = 'bench/baseline-handler.ts';
+
+/** The libraries every function needs and nothing of ours (bench/floor-handler.ts), built the same way. */
+export const floorEntry = 'bench/floor-handler.ts';
 
 /**
  * Where the bundles are built: inside the repository (git-ignored), so a bundle's external `@aws-sdk/*`
@@ -42,6 +46,14 @@ export interface BuiltBundle {
   metafile: Metafile;
 }
 
+/**
+ * The manifest's `nodeModules` of the function built from `entry` (sharp for the worker): NodejsFunction
+ * leaves them out of index.mjs and installs them beside it, so they are not part of the bundle measured.
+ */
+function nodeModulesOf(entry: string): readonly string[] {
+  return functionEntries.find(([, fn]) => fn.entry === entry)?.[1].nodeModules ?? [];
+}
+
 /** Builds one entry exactly as infra/constructs/veo-function.ts has NodejsFunction do it. */
 export async function bundleEntry(
   name: string,
@@ -52,6 +64,7 @@ export async function bundleEntry(
   const file = join(outDir, name, 'index.mjs');
   const external = [
     ...externalModules(variant.provider),
+    ...nodeModulesOf(entry),
     ...(variant.sdk === 'runtime' ? ['@aws-sdk/*'] : []),
   ];
   const result = await build({
@@ -74,11 +87,12 @@ export async function bundleEntry(
   return { name, file, bytes: (await stat(file)).size, metafile: result.metafile };
 }
 
-/** All function bundles plus the baseline, built the same way into a fresh folder under bundlesDir. */
+/** All function bundles plus the baseline and the floor, built the same way into a fresh folder under bundlesDir. */
 export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   outDir: string;
   functions: BuiltBundle[];
   baseline: BuiltBundle;
+  floor: BuiltBundle;
 }> {
   await mkdir(bundlesDir, { recursive: true });
   const outDir = await mkdtemp(join(bundlesDir, `${variant.sdk}-${variant.provider}-`));
@@ -86,7 +100,8 @@ export async function bundleAll(variant: BundleVariant = deployed): Promise<{
     Object.entries(entries).map(([name, entry]) => bundleEntry(name, entry, outDir, variant)),
   );
   const baseline = await bundleEntry('baseline', baselineEntry, outDir, variant);
-  return { outDir, functions, baseline };
+  const floor = await bundleEntry('floor', floorEntry, outDir, variant);
+  return { outDir, functions, baseline, floor };
 }
 
 /** The bundle's bytes by npm package (or folder of ours), largest first: what to look at when it grows. */

@@ -98,12 +98,14 @@ for (const { prefix, variant, title } of wanted('bundle') || wanted('init') ? va
     const parts = largestParts(largest, 6).map((p) => `${p.part} ${Math.round(p.bytes / 1024)} KB`);
     console.log(`largest bundle (${largest.name}): ${parts.join(', ')}`);
 
-    const samples = await measureInit([built.baseline, ...built.functions], initRuns);
+    const samples = await measureInit([built.baseline, built.floor, ...built.functions], initRuns);
     const base = stats(samples.get('baseline') ?? []);
     const init: Results = {
       [`init.${prefix}baseline.min`]: figure(base.min, 'ms'),
       [`init.${prefix}baseline.median`]: figure(base.median, 'ms'),
       [`init.${prefix}baseline.max`]: figure(base.max, 'ms'),
+      // The libraries every function needs, nothing of ours (bench/floor-handler.ts): the goal's floor.
+      [`init.${prefix}floor.median`]: versus(stats(samples.get('floor') ?? []).median, base.median, 'ms'),
     };
     for (const b of built.functions) {
       const s = stats(samples.get(b.name) ?? []);

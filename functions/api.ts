@@ -1,3 +1,5 @@
+// First: it sets how every zod schema built after it parses.
+import './composition/zod-config';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { httpTraceHeader, withTraceHeader } from './adapters/observability/trace-header';
 import { apiDeps } from './composition/api';

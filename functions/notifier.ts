@@ -1,3 +1,5 @@
+// First: it sets how every zod schema built after it parses.
+import './composition/zod-config';
 import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
 import { notifyMessageSchema } from './core/messages';

@@ -1,3 +1,5 @@
+// First: it sets how every zod schema built after it parses.
+import './composition/zod-config';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { pollerDeps } from './composition/poller';
 import { loadConfig } from './config';

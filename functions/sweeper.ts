@@ -1,3 +1,5 @@
+// First: it sets how every zod schema built after it parses.
+import './composition/zod-config';
 import type { Context } from 'aws-lambda';
 import { addLambdaContext } from './composition/observability';
 import { sweeperDeps } from './composition/sweeper';

@@ -1,3 +1,5 @@
+// First: it sets how every zod schema built after it parses.
+import './composition/zod-config';
 import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
 import { generateMessageSchema } from './core/messages';

@@ -2,7 +2,8 @@ import { type SignedResults, type TaskRecord, toRecord } from './api/record-info
 import type { TaskEvent, TaskEventDetail, TaskEventEnvelope } from './event-schema';
 import { eventSource, type TaskChange, taskEventTypes } from './task/change';
 
-export * from './event-schema';
+// Types only: the schemas themselves (and building them at import) are for the api's JSON Schema route.
+export type { TaskEvent, TaskEventDetail, TaskEventEnvelope } from './event-schema';
 export { eventSource, type TaskChange, type TaskChangeType, taskEventTypes } from './task/change';
 
 /** The event as EventBridge delivers it to a rule's target (what the local stand-in sends to its queue). */

@@ -15,8 +15,9 @@ import {
 import type { CircuitStore, Log, Metrics, TaskStore, UpstreamRequest, VideoProvider } from './ports';
 import { PRICED_BASE_SECONDS } from './pricing';
 import type { RateWindow } from './rate-window';
-import { type GenerateRequest, type Model, veoOptionKeys } from './schema';
+import type { GenerateRequest, Model } from './schema';
 import type { Task } from './task/task';
+import { veoOptionKeys } from './veo-options';
 
 /**
  * The upstream pool (issue 16): which configured upstream serves a task. Each upstream is a provider

@@ -8,6 +8,9 @@ import {
   resolutions,
 } from './capabilities';
 import { refuseUrl, type UrlPolicy } from './url-guard';
+import type { VeoOptions } from './veo-options';
+
+export { type VeoOptions, veoOptionKeys } from './veo-options';
 
 /**
  * The request schemas of the kie.ai Veo 3.1 contract (SPEC §2). The API validates with them, and the
@@ -161,26 +164,6 @@ const veoOptionFields = {
   ),
   sampleCount: optional(sampleCountField),
 };
-
-/** The names of the options the task keeps (VeoOptions), in one list for whoever walks them. */
-export const veoOptionKeys = [
-  'resolution',
-  'durationSeconds',
-  'generateAudio',
-  'negativePrompt',
-  'personGeneration',
-  'sampleCount',
-] as const satisfies readonly (keyof VeoOptions)[];
-
-/** The options as the task keeps them: only those the client gave, so a request without them is as before. */
-export interface VeoOptions {
-  resolution?: Resolution;
-  durationSeconds?: Duration;
-  generateAudio?: boolean;
-  negativePrompt?: string;
-  personGeneration?: PersonGeneration;
-  sampleCount?: number;
-}
 
 type VeoOptionInput = {
   resolution?: Resolution;

@@ -2,8 +2,9 @@ import { buffer } from 'node:stream/consumers';
 import type { DepsFor } from './deps';
 import { ImageRejectedError, InputRejectedError } from './errors';
 import type { SourceImage, UpstreamRequest } from './ports';
-import { type ConcreteAspectRatio, veoOptionKeys } from './schema';
+import type { ConcreteAspectRatio } from './schema';
 import type { Task } from './task/task';
+import { veoOptionKeys } from './veo-options';
 
 /** What preparing an upstream request uses (the worker). */
 export type UpstreamRequestDeps = DepsFor<

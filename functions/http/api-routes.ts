@@ -10,7 +10,7 @@ import { listTasks } from '../core/api/task-list';
 import { ApiKeyCache, authenticate, authenticateIam } from '../core/api-keys';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
-import { taskEventJsonSchema } from '../core/events';
+import { taskEventJsonSchema } from '../core/event-schema';
 import type { ApiKey } from '../core/ports';
 import { errorResponse, header, jsonBody, ok } from './envelope';
 import { capabilitiesJson, openApiJson } from './openapi';

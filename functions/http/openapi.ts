@@ -7,7 +7,7 @@ import {
   upstreamShapes,
 } from '../core/capabilities';
 import { type CapabilityRequest, checkCapabilities } from '../core/capability-check';
-import { taskEventJsonSchema } from '../core/events';
+import { taskEventJsonSchema } from '../core/event-schema';
 import {
   cancelRequestSchema,
   extendRequestSchema,

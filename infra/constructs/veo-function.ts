@@ -82,6 +82,9 @@ export class VeoFunction extends NodejsFunction {
         sourceMap: lambdaBundling.sourcemap,
         mainFields: [...lambdaBundling.mainFields],
         banner: lambdaBundling.banner,
+        esbuildArgs: {
+          '--alias': Object.entries(lambdaBundling.alias).map(([name, path]) => `${name}=${path}`),
+        },
         externalModules: externalModules(props.environment.PROVIDER),
         ...(props.nodeModules && {
           nodeModules: [...props.nodeModules],

@@ -1,5 +1,5 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { taskEventJsonSchema } from '../../functions/core/events';
+import { taskEventJsonSchema } from '../../functions/core/event-schema';
 
 /**
  * Validates an event (EventBridge's envelope) against the published JSON Schema (GET
