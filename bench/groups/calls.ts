@@ -18,7 +18,7 @@ import { figure, type Results } from '../results';
  * by service and operation. The local stack's own event-source
  * polling (ReceiveMessage / DeleteMessage, Lambda's job when deployed) is not ours and not counted.
  * A first task warms every function up and is not counted: the figures are a warm container's.
- * Usage: node --import tsx bench/groups/calls.ts <vertex|gemini|kie> <results file> [simulated latency ms]
+ * Usage: node --import tsx bench/groups/calls.ts <vertex|gemini|kie> <results file> [simulated latency ms] [push]
  */
 
 export const callProviders = ['vertex', 'gemini', 'kie'] as const;
@@ -29,7 +29,12 @@ type CallProvider = (typeof callProviders)[number];
  * With `latencyMs` 300 one poll finds the video done; with 1800 the first poll finds it running (`prefix`
  * tells the figures apart).
  */
-async function countCalls(provider: CallProvider, latencyMs: number, prefix: string): Promise<Results> {
+async function countCalls(
+  provider: CallProvider,
+  latencyMs: number,
+  prefix: string,
+  webhooks = false,
+): Promise<Results> {
   const counts = new Map<string, number>();
   // Per function (`<function>` and `<function>.<Service>.<Operation>`), and what the task's events cost.
   const byFunction = new Map<string, number>();
@@ -90,7 +95,8 @@ async function countCalls(provider: CallProvider, latencyMs: number, prefix: str
     // A client whose requests come within the key cache's TTL of each other (the api's steady state):
     // pinned to its 300 s maximum, as the default 10 s made the count depend on how long the warm-up
     // took on a loaded machine. A client whose requests are further apart pays one GetItem more per request.
-    environment: { API_KEY_CACHE_SECONDS: '300' },
+    // `webhooks`: the Gemini API's pushes, on by default for a deployed gemini upstream (off locally).
+    environment: { API_KEY_CACHE_SECONDS: '300', ...(webhooks && { GEMINI_WEBHOOKS: 'true' }) },
     // The sweeper's scan (every 2 s locally, 5 min deployed) is the deployment's, not a task's: left out,
     // or its calls would be counted and `quiet` would never see a quiet moment.
     schedules: [],
@@ -254,13 +260,19 @@ export async function callsGroup(): Promise<Results> {
   const scratch = await mkdtemp(join(tmpdir(), 'veo-bench-calls-'));
   const results: Results = {};
   try {
-    const runs = [...callProviders.map((p) => [p, '300'] as const), ['gemini', '1800'] as const];
-    for (const [provider, latency] of runs) {
-      const out = join(scratch, `${provider}-${latency}.json`);
+    // gemini twice more: a poll that finds the video running, and with the webhooks a deployed gemini
+    // upstream has on by default (`calls.push.gemini.*`: the push's message beside the scheduled poll).
+    const runs: (readonly string[])[] = [
+      ...callProviders.map((p) => [p, '300']),
+      ['gemini', '1800'],
+      ['gemini', '300', 'push'],
+    ];
+    for (const [provider = '', latency = '300', push = ''] of runs) {
+      const out = join(scratch, `${provider}-${latency}${push}.json`);
       const script = fileURLToPath(import.meta.url);
       await promisify(execFile)(
         process.execPath,
-        ['--no-warnings=ExperimentalWarning', '--import', 'tsx', script, provider, out, latency],
+        ['--no-warnings=ExperimentalWarning', '--import', 'tsx', script, provider, out, latency, push],
         // A stack start, two tasks and their quiet periods: ~20 s idle, several times that on a loaded
         // 2-core machine (120 s was once too little).
         { cwd: repoRoot, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
@@ -279,12 +291,16 @@ export async function callsGroup(): Promise<Results> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [provider, out, latency = '300'] = process.argv.slice(2);
+  const [provider, out, latency = '300', push] = process.argv.slice(2);
   if (!out || !callProviders.includes(provider as CallProvider)) {
-    throw new Error('usage: calls.ts <vertex|gemini|kie> <results file> [simulated latency ms]');
+    throw new Error('usage: calls.ts <vertex|gemini|kie> <results file> [simulated latency ms] [push]');
   }
   const latencyMs = Number(latency);
-  const prefix = latencyMs > 1000 ? 'running-poll.' : '';
-  await writeFile(out, JSON.stringify(await countCalls(provider as CallProvider, latencyMs, prefix)));
+  const webhooks = push === 'push';
+  const prefix = webhooks ? 'push.' : latencyMs > 1000 ? 'running-poll.' : '';
+  await writeFile(
+    out,
+    JSON.stringify(await countCalls(provider as CallProvider, latencyMs, prefix, webhooks)),
+  );
   process.exit(0);
 }
