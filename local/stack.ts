@@ -377,6 +377,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           handler,
           functionName: kebab(name),
           batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
+          // The worker's pollers as deployed: one would hold back a burst's reserved submits.
+          concurrency: 'queue' in trigger && queue === 'generate' ? trigger.maxConcurrency : undefined,
           timeoutMs: functions[name].timeoutSeconds * 1000,
         }),
       );

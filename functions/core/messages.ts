@@ -16,6 +16,11 @@ export const generateMessageSchema = z.object({
   attempt: count.optional(),
   /** Upstreams of the pool that refused this task outright (a 4xx): not tried again for it. */
   refusedBy: z.array(z.string().min(1)).optional(),
+  /**
+   * A slot of an upstream's quota reserved for this task (core/rate-window.ts nextGrant): the window's
+   * scope and the slot's epoch ms. The message is delayed to arrive just before it.
+   */
+  slot: z.object({ scope: z.string().min(1), at: count }).optional(),
 });
 
 export const pollMessageSchema = z.object({
