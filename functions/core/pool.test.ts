@@ -6,7 +6,7 @@ import { submitTask } from './api/submit';
 import { UpstreamUnavailableError } from './errors';
 import type { UpstreamSpec } from './pool';
 import { upstreamMarginMs } from './rate-window';
-import { startGeneration } from './stages/generate';
+import { startGeneration, submitLeadMs } from './stages/generate';
 import { pollGeneration } from './stages/poll';
 import { acceptPush } from './stages/push';
 
@@ -67,7 +67,7 @@ describe('routing a task through the pool', () => {
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
     // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it.
-    const slot = { scope: 'b', at: world.clock.now + 4_000 + upstreamMarginMs };
+    const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginMs };
     expect(world.queues.generated).toEqual([
       { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 3 },
     ]);

@@ -105,6 +105,17 @@ describe('nextGrant: one sliding-window log, slots now or reserved', () => {
   });
 });
 
+describe('nextGrant at a moment ahead', () => {
+  const rule = { limit: 2, windowMs: 1000 };
+  it('grants the slot at `at` only, counting the windows that hold `at`, not now', () => {
+    expect(nextGrant([], 0, rule, { at: 150 })).toEqual({ granted: true, at: 150, grants: [150] });
+    // Free now, but the windows holding 150 also hold the reservations at 1000 and 1100.
+    expect(nextGrant([1000, 1100], 0, rule, { at: 150 })).toMatchObject({ granted: false });
+    // Full now (50 and 100 in (0, 1000]), free at 1100, when both have left the window ending there.
+    expect(nextGrant([50, 100], 1000, rule, { at: 1100 })).toMatchObject({ granted: true, at: 1100 });
+  });
+});
+
 describe('freeSlotsOf', () => {
   const rule = { limit: 3, windowMs: 1000 };
   it('counts the slots free now, and none while reservations ahead would refuse a slot now', () => {

@@ -86,10 +86,11 @@ export function upstreamWindow(quota: RateWindow): RateWindow {
 }
 
 /**
- * A slot asked of a window: `release` gives back a reservation the caller holds and will not use (a
- * message delivered too late for it) in the same write, so a slot reached late is not lost twice.
+ * A slot asked of a window: at `at` (epoch ms, a moment ahead; absent: now) or not at all. `release` gives
+ * back a reservation the caller holds and will not use (a message delivered too late for it) in the same
+ * write, so a slot reached late is not lost twice.
  */
-export type SlotClaim = RateWindow & { release?: number };
+export type SlotClaim = RateWindow & { at?: number; release?: number };
 
 /**
  * The longest grant log a reservation may grow, in windows' worth of grants: a burst deeper than this
@@ -107,8 +108,8 @@ const maxLoggedGrants = 2_000;
  * stricter than one counting fixed windows (each fixed window is one of these). `limit` pass at once
  * after idleness and the long-run rate is limit/window.
  *
- * Without `reserveUntil`, a slot is granted only now; otherwise the earliest free slot at or after now is
- * reserved if it is not later than `reserveUntil`. `release` (a reservation given back) leaves the log
+ * Without `reserveUntil`, a slot is granted only now (or at `at`, when later); otherwise the earliest
+ * free slot from then on is reserved if it is not later than `reserveUntil`. `release` (a reservation given back) leaves the log
  * first. Refused: how long until the earliest free slot. The log returned holds every grant still
  * counted (newer than now − windowMs), oldest first.
  */
@@ -116,7 +117,7 @@ export function nextGrant(
   grants: readonly number[],
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-  { reserveUntil, release }: { reserveUntil?: number; release?: number } = {},
+  { reserveUntil, release, at: asked }: { reserveUntil?: number; release?: number; at?: number } = {},
 ): { granted: true; at: number; grants: number[] } | { granted: false; retryAfterMs: number } {
   const { limit, windowMs } = rule;
   const live = grants.filter((t) => t > now - windowMs).sort((a, b) => a - b);
@@ -143,10 +144,11 @@ export function nextGrant(
     return true;
   };
   // A slot frees only when a grant leaves a window (at g + windowMs): those, and now, are the candidates.
-  const candidates = [now, ...live.map((g) => g + windowMs).filter((t) => t > now)].sort((a, b) => a - b);
-  const at = candidates.find(fits) ?? (live.at(-1) ?? now) + windowMs;
+  const from = Math.max(now, asked ?? now);
+  const candidates = [from, ...live.map((g) => g + windowMs).filter((t) => t > from)].sort((a, b) => a - b);
+  const at = candidates.find(fits) ?? Math.max(from, (live.at(-1) ?? now) + windowMs);
   const logFull = live.length >= Math.max(limit, Math.min(reservableWindows * limit, maxLoggedGrants));
-  if (at === now || (reserveUntil !== undefined && at <= reserveUntil && !logFull)) {
+  if (at === from || (reserveUntil !== undefined && at <= reserveUntil && !logFull)) {
     return { granted: true, at, grants: [...live, at].sort((a, b) => a - b) };
   }
   return { granted: false, retryAfterMs: Math.max(1, Math.ceil(at - now)) };

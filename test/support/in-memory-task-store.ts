@@ -272,6 +272,7 @@ export class InMemoryTaskStore implements TaskStore {
     if (!window) return undefined;
     const decision = nextGrant(this.windows.get(window.scope) ?? [], this.now(), window, {
       release: window.release,
+      at: window.at,
     });
     if (!decision.granted) throw new RateLimitedError(decision.retryAfterMs);
     return () => this.windows.set(window.scope, decision.grants);

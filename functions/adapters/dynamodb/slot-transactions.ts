@@ -117,6 +117,7 @@ export class SlotTransactions {
           const decision = decide(counters.get(window.scope), now, window, {
             reserveUntil,
             release: window.release,
+            at: window.at,
           });
           if (!decision.granted) {
             // A refusal is only given from a state just read, so its retryAfter is exact.

@@ -7,7 +7,7 @@ import { type RateWindow, upstreamMarginMs } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import { newTask, type Task, type TaskStatus } from '../task/task';
 import { closerAspectRatio } from '../upstream-request';
-import { backoffMs, slotDelaySeconds, startGeneration } from './generate';
+import { backoffMs, slotDelaySeconds, startGeneration, submitLeadMs } from './generate';
 import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
 
 describe('Auto aspect ratio', () => {
@@ -308,10 +308,10 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
     expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
     // Each reserves the next free slot, a window (and our margin) apart, and is delayed to just before it:
-    // SQS counts whole seconds, the worker waits the rest.
+    // SQS counts whole seconds, the worker waits the rest. (a's slot was taken a moment ahead.)
     const window = 20_000 + upstreamMarginMs;
-    const slotB = { scope: 'simulator', at: start + window };
-    const slotC = { scope: 'simulator', at: start + 2 * window };
+    const slotB = { scope: 'simulator', at: start + submitLeadMs + window };
+    const slotC = { scope: 'simulator', at: start + submitLeadMs + 2 * window };
     expect(world.queues.generated).toEqual([
       { message: { taskId: b.taskId, slot: slotB }, delaySeconds: slotDelaySeconds(slotB.at, start + 500) },
       { message: { taskId: c.taskId, slot: slotC }, delaySeconds: slotDelaySeconds(slotC.at, start + 500) },
@@ -327,7 +327,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     await startGeneration(world.deps, { taskId: d.taskId });
     expect(world.queues.generated.at(-1)?.message).toEqual({
       taskId: d.taskId,
-      slot: { scope: 'simulator', at: start + 3 * window },
+      slot: { scope: 'simulator', at: start + submitLeadMs + 3 * window },
     });
   });
 

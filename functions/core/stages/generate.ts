@@ -139,8 +139,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           slotAt: mine,
           lateMs: deps.now() - mine,
         });
+      // A slot taken now is taken a moment ahead (submitLeadMs) and the submit waits for it: the write's
+      // own duration then does not stretch the time between our count and the upstream's.
       const slot: SlotClaim | undefined =
-        window && !onTime ? { ...window, ...(mine !== undefined && { release: mine }) } : undefined;
+        window && !onTime
+          ? { ...window, at: deps.now() + submitLeadMs, ...(mine !== undefined && { release: mine }) }
+          : undefined;
       if (slot && deps.tasks.freeSlots?.(slot) === 0) {
         // Full by the counter as last seen (this instance's own writes included): reserving is the one
         // write to make; a take tried first would only be refused.
@@ -167,13 +171,17 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       if (!claimed) return;
-      if (mine !== undefined && onTime) {
-        // SQS delays in whole seconds, so the message comes up to a second and a half early: the intent is
-        // written, the rest is waited here, so the submit leaves at its slot.
-        const early = mine - deps.now();
-        deps.log.info('submitting on a reserved slot', { upstream: upstream.name, slotAt: mine, early });
-        if (early > 0) await new Promise((done) => setTimeout(done, early));
-      }
+      // SQS delays in whole seconds, so a reserved slot's message comes up to a second and a half early:
+      // the intent is written, the rest is waited here, so the submit leaves at its slot.
+      const due = onTime ? mine : slot?.at;
+      if (mine !== undefined && onTime)
+        deps.log.info('submitting on a reserved slot', {
+          upstream: upstream.name,
+          slotAt: mine,
+          early: mine - deps.now(),
+        });
+      if (due !== undefined && due > deps.now())
+        await new Promise((done) => setTimeout(done, due - deps.now()));
 
       const provider = providerOf(deps, upstream.name);
       const started = deps.now();
@@ -311,6 +319,8 @@ const maxSlotWaitMs = 2000;
  * (rate-window.ts upstreamMarginMs); the rest covers the spread of the HTTPS request.
  */
 const slotLatenessMs = 50;
+/** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
+export const submitLeadMs = 150;
 /** How much earlier than its slot a delayed message is made visible: SQS's delivery takes a moment. */
 const deliveryLeadMs = 500;
 /** SQS's longest message delay. */
