@@ -331,6 +331,31 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
   });
 
+  it('does not send a submit that reached its slot late (a slow write): it steps back and takes another', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 2, windowMs: 20_000 },
+    });
+    const task = await seedTask(world, key);
+    const start = world.clock.now;
+    // The first claim's write takes a second: its slot (taken 150 ms ahead) has passed when it returns.
+    const transition = world.tasks.transition.bind(world.tasks);
+    let slow = true;
+    world.tasks.transition = async (...args) => {
+      const done = await transition(...args);
+      if (slow && args[2].status === 'submitting') {
+        slow = false;
+        world.clock.now += 1_000;
+      }
+      return done;
+    };
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
+    // Submitted once, on the slot it took after stepping back; the missed one was given back.
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([task.taskId]);
+    expect(world.tasks.windows.get('simulator')).toEqual([start + 1_000]);
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+  });
+
   it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },

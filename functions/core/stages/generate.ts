@@ -116,7 +116,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   // The slot this task holds: the message's reservation, or one just made that is due within the wait.
   let held = reserved;
   let justReserved = false;
-  for (;;) {
+  for (let passes = 1; ; passes++) {
     const holds = (quota: { scope: string } | undefined) =>
       quota !== undefined && quota.scope === held?.scope;
     const candidates = held
@@ -182,6 +182,16 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         });
       if (due !== undefined && due > deps.now())
         await new Promise((done) => setTimeout(done, due - deps.now()));
+      if (window && due !== undefined && deps.now() - due > slotLatenessMs && passes < maxPasses) {
+        // Too late for its slot (a slow write, a worker short of CPU): sent now, the submit could land among
+        // the next window's. It steps back instead, its slot given back with the next reservation.
+        deps.log.warn('slot missed before the submit', { upstream: upstream.name, lateMs: deps.now() - due });
+        const back = await moveTask(deps, claimed, 'queued');
+        if (!back) return;
+        current = back;
+        full.push({ ...window, release: due });
+        continue;
+      }
 
       const provider = providerOf(deps, upstream.name);
       const started = deps.now();
@@ -249,12 +259,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       await schedulePoll(deps, moved, operation, deps.now());
       return;
     }
-    if (transient || full.length === 0 || justReserved) break;
+    if (transient || full.length === 0) break;
     try {
       const slot = await deps.tasks.reserveSlot(current.taskId, full, task.deadlineAt);
       if (!slot) return; // moved meanwhile (cancelled)
       deps.log.info('upstream quota slot reserved', { ...slot, inMs: slot.at - deps.now() });
-      if (slot.at - deps.now() <= maxSlotWaitMs) {
+      if (slot.at - deps.now() <= maxSlotWaitMs && passes < maxPasses) {
         // Due within the wait: used here, not through the queue.
         held = slot;
         justReserved = true;
@@ -319,6 +329,8 @@ const maxSlotWaitMs = 2000;
  * (rate-window.ts upstreamMarginMs); the rest covers the spread of the HTTPS request.
  */
 const slotLatenessMs = 50;
+/** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
+const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
 export const submitLeadMs = 150;
 /** How much earlier than its slot a delayed message is made visible: SQS's delivery takes a moment. */
