@@ -325,10 +325,10 @@ function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submitt
 /** The longest a worker waits in process for its reserved slot; SQS brings the message closer first. */
 const maxSlotWaitMs = 2000;
 /**
- * How late a reserved slot may still be used: part of the margin our window keeps over the upstream's
- * (rate-window.ts upstreamMarginMs); the rest covers the spread of the HTTPS request.
+ * How late a slot may still be used: part of the margin our window keeps over the upstream's
+ * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request.
  */
-const slotLatenessMs = 50;
+const slotLatenessMs = 100;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
