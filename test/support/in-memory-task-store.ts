@@ -153,6 +153,7 @@ export class InMemoryTaskStore implements TaskStore {
       const decision = nextGrant(this.windows.get(window.scope) ?? [], now, window, {
         reserveUntil: until,
         release: window.release,
+        at: window.at,
       });
       if (!decision.granted) refusedMs = Math.min(refusedMs, decision.retryAfterMs);
       else if (!best || decision.at < best.at) best = { scope: window.scope, ...decision };

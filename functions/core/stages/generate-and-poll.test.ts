@@ -350,9 +350,10 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     };
     await startGeneration(world.deps, { taskId: task.taskId });
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
-    // Submitted once, on the slot it took after stepping back; the missed one was given back.
+    // Submitted once, on the slot it reserved (a second ahead) after stepping back; the missed one was
+    // given back.
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([task.taskId]);
-    expect(world.tasks.windows.get('simulator')).toEqual([start + 1_000]);
+    expect(world.tasks.windows.get('simulator')).toEqual([start + 2_000]);
     expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
   });
 

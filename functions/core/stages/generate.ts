@@ -261,7 +261,13 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     }
     if (transient || full.length === 0) break;
     try {
-      const slot = await deps.tasks.reserveSlot(current.taskId, full, task.deadlineAt);
+      // Never sooner than the writes before the submit can take: a slot reached late is given back.
+      const from = deps.now() + reserveLeadMs;
+      const slot = await deps.tasks.reserveSlot(
+        current.taskId,
+        full.map((window) => ({ ...window, at: from })),
+        task.deadlineAt,
+      );
       if (!slot) return; // moved meanwhile (cancelled)
       deps.log.info('upstream quota slot reserved', { ...slot, inMs: slot.at - deps.now() });
       if (slot.at - deps.now() <= maxSlotWaitMs && passes < maxPasses) {
@@ -329,6 +335,8 @@ const maxSlotWaitMs = 2000;
  * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request.
  */
 const slotLatenessMs = 100;
+/** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
+const reserveLeadMs = 1000;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
