@@ -68,16 +68,21 @@ export class SlotTransactions {
     // Writers of one instance take a window's counter in turn: racing each other on the one item would
     // cost a failed round trip per loser (a burst's reservations: dozens at once). Other instances still
     // race, through the conditional write.
-    return this.inTurn(
-      windows.map((w) => w.scope),
-      () => this.writeOnce(items, windows, on, reserveUntil),
+    // A reservation among several windows waits only for the one it will most likely write (the
+    // earliest by the counters as last seen), not for every writer of all of them.
+    const now = this.now();
+    const likely = windows
+      .map((w) => ({ w, d: decide(this.counters.get(w.scope), now, w, { reserveUntil, at: w.at }) }))
+      .sort((x, y) => (x.d.granted ? x.d.at : Infinity) - (y.d.granted ? y.d.at : Infinity))[0];
+    return this.inTurn([likely?.w.scope ?? (windows[0] as SlotClaim).scope], () =>
+      this.writeOnce(items, windows, on, reserveUntil),
     );
   }
 
   /** Per scope, the end of the last write queued on it in this instance. */
   private readonly turns = new Map<string, Promise<unknown>>();
 
-  private async inTurn<T>(scopes: string[], run: () => Promise<T>): Promise<T> {
+  private async inTurn<T>(scopes: readonly string[], run: () => Promise<T>): Promise<T> {
     const sorted = [...new Set(scopes)].sort();
     const before = sorted.map((scope) => this.turns.get(scope));
     const done = Promise.all(before).then(run);

@@ -331,13 +331,17 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
   });
 
-  it('does not send a submit that reached its slot late (a slow write): it steps back and takes another', async () => {
+  it('does not send a submit that reached its reserved slot late (a slow write): it steps back and takes another', async () => {
     const { world, key } = await submitted({
-      upstreamQuota: { scope: 'simulator', limit: 2, windowMs: 20_000 },
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
     });
-    const task = await seedTask(world, key);
-    const start = world.clock.now;
-    // The first claim's write takes a second: its slot (taken 150 ms ahead) has passed when it returns.
+    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
+    await startGeneration(world.deps, { taskId: a.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId });
+    const slot = world.queues.generated[0]?.message.slot;
+    if (!slot) throw new Error('not reserved');
+    // Delivered half a second early, but the claim's write takes a second: the slot has passed.
+    world.clock.now = slot.at - 500;
     const transition = world.tasks.transition.bind(world.tasks);
     let slow = true;
     world.tasks.transition = async (...args) => {
@@ -348,13 +352,13 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       }
       return done;
     };
-    await startGeneration(world.deps, { taskId: task.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId, slot });
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
     // Submitted once, on the slot it reserved (a second ahead) after stepping back; the missed one was
     // given back.
-    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([task.taskId]);
-    expect(world.tasks.windows.get('simulator')).toEqual([start + 2_000]);
-    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    expect(world.tasks.windows.get('simulator')).toEqual([slot.at + 1_500]);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
   });
 
   it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {
