@@ -182,24 +182,14 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         });
       if (due !== undefined && due > deps.now())
         await new Promise((done) => setTimeout(done, due - deps.now()));
-      if (
-        window &&
-        onTime &&
-        mine !== undefined &&
-        deps.now() - mine > slotLatenessMs &&
-        passes < maxPasses
-      ) {
-        // Too late for its reserved slot (a slow write, a worker short of CPU): sent now, the submit could
-        // land among the next window's. It steps back instead, its slot given back with the next
-        // reservation. (A slot taken now was decided on when the write left, so it goes: see submitLeadMs.)
-        deps.log.warn('slot missed before the submit', {
-          upstream: upstream.name,
-          lateMs: deps.now() - mine,
-        });
+      if (window && due !== undefined && deps.now() - due > slotLatenessMs && passes < maxPasses) {
+        // Too late for its slot (a slow write, a worker short of CPU): sent now, the submit could land among
+        // the next window's. It steps back instead, its slot given back with the next reservation.
+        deps.log.warn('slot missed before the submit', { upstream: upstream.name, lateMs: deps.now() - due });
         const back = await moveTask(deps, claimed, 'queued');
         if (!back) return;
         current = back;
-        full.push({ ...window, release: mine });
+        full.push({ ...window, release: due });
         continue;
       }
 
