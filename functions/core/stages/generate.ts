@@ -8,6 +8,7 @@ import {
 } from '../errors';
 import type { GenerateMessage } from '../messages';
 import {
+  awaitsRecovery,
   forUpstream,
   notAppliedChange,
   providerOf,
@@ -260,6 +261,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       return;
     }
     if (transient || full.length === 0) break;
+    if (awaitsRecovery(route, deps.now())) {
+      // An upstream is out (its circuit open): a reservation elsewhere would hold the task past its
+      // cool-down and leave it without a probe; wait for the earlier of a slot and its return instead.
+      waitMs = Math.min(waitMs ?? route.reopensInMs, route.reopensInMs);
+      break;
+    }
     try {
       // Never sooner than the writes before the submit can take: a slot reached late is given back.
       const from = deps.now() + reserveLeadMs;
