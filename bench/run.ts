@@ -188,6 +188,13 @@ if (wanted('burst'))
     ['burst'],
     240_000,
   );
+if (wanted('burst'))
+  await addFromProcess(
+    'burst at the real window (100 tasks, simulated kie quota 20 per 10 s)',
+    'bench/stack-groups.ts',
+    ['burst-real'],
+    300_000,
+  );
 
 // 6b. pool (issue 16): three upstreams behind one queue, a burst and a failover (bench/groups/pool.ts)
 if (wanted('pool'))

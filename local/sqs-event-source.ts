@@ -20,6 +20,8 @@ export interface SqsEventSourceOptions {
   handler: SqsHandler;
   /** At most 10: one ReceiveMessage call per batch. */
   batchSize?: number;
+  /** Batches handled at once, each by its own poller (the mapping's maximum concurrency); default 1. */
+  concurrency?: number;
   waitTimeSeconds?: number;
   functionName: string;
   /** The Lambda timeout behind `context.getRemainingTimeInMillis()`. */
@@ -99,14 +101,14 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       region: regionOf(queueArn),
     });
     let result: SQSBatchResponse | undefined;
-    inFlight = messages.length;
+    inFlight += messages.length;
     try {
       result = (await options.handler(event, context)) ?? undefined;
       if (crashed) return;
-      inFlight = 0;
+      inFlight -= messages.length;
     } catch (error) {
       if (crashed) return;
-      inFlight = 0;
+      inFlight -= messages.length;
       // As in Lambda: the whole batch failed and every message comes back.
       log('sqs-event-source: handler failed, batch left for redelivery', {
         functionName: options.functionName,
@@ -131,7 +133,11 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     );
   };
 
-  const running = loop();
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
+  }
+  const running = Promise.all(Array.from({ length: concurrency }, loop));
   return {
     stop: async () => {
       stopping.abort();

@@ -132,13 +132,6 @@ const publishedQuotas: Partial<Record<ProviderName, QuotaOption>> = {
   gemini: { limit: 10, windowMs: 60_000 },
 };
 
-/**
- * The workers keep to a window this much longer than the upstream's own: a slot is granted before its
- * submit travels, and a submit arriving a little late must not meet the previous window (as the quota
- * burst runs with 2.1 s for 2 s).
- */
-const QUOTA_MARGIN = 1.05;
-
 export interface RunningLocalStack {
   url: string;
   /** The playground page and the API reference, served by the site function. */
@@ -383,6 +376,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           handler,
           functionName: kebab(name),
           batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
+          // The worker's pollers as deployed: one would hold back a burst's reserved submits.
+          concurrency: 'queue' in trigger && queue === 'generate' ? trigger.maxConcurrency : undefined,
           timeoutMs: functions[name].timeoutSeconds * 1000,
         }),
       );
@@ -519,7 +514,8 @@ function upstreamConfig(
     }),
     ...(secret && { secret }),
     ...(quota && {
-      quota: { limit: quota.limit, windowSeconds: Math.round(quota.windowMs * QUOTA_MARGIN) / 1000 },
+      // The upstream's own window: the workers keep their margin over it (core/rate-window.ts).
+      quota: { limit: quota.limit, windowSeconds: quota.windowMs / 1000 },
     }),
     ...(entry.priority !== undefined && { priority: entry.priority }),
   };

@@ -6,6 +6,7 @@ import {
   waitUntil,
 } from '../../local/pool-audit';
 import { type LocalUpstream, startLocalStack } from '../../local/stack';
+import { quotaTimeline } from '../quota-timeline';
 import { figure, type Results, round, versus } from '../results';
 import { apiCalls, eachLimited, runGroup, sleep } from './common';
 
@@ -125,6 +126,16 @@ async function pool(): Promise<Results> {
       }),
       ...shares(burst.audit, 'burst.pool'),
     };
+    // Per upstream, how well its quota was used (bench/quota-timeline.ts): the first window's spread and
+    // how long after each window a slot was reused.
+    for (const [name, u] of Object.entries(stack.upstreams)) {
+      const quota = quotas[name as keyof typeof quotas];
+      const times = u
+        .generations()
+        .filter((g) => g.prompt.startsWith('pool burst '))
+        .map((g) => g.createdAt);
+      if (quota) Object.assign(results, quotaTimeline(`burst.pool.${name}`, times, quota));
+    }
 
     // failover: the upstream goes down a few seconds after the burst starts, for the scaled minute.
     const upstream = stack.upstreams[down] as LocalUpstream;

@@ -21,6 +21,11 @@ export const generateMessageSchema = z.object({
    * the task, in one notify message (core/task/move.ts carryingChange). Only on the submit's message.
    */
   change: taskChangeSchema.optional(),
+  /**
+   * A slot of an upstream's quota reserved for this task (core/rate-window.ts nextGrant): the window's
+   * scope and the slot's epoch ms. The message is delayed to arrive just before it.
+   */
+  slot: z.object({ scope: z.string().min(1), at: count }).optional(),
 });
 
 export const pollMessageSchema = z.object({

@@ -5,7 +5,8 @@ import { recordInfo } from './api/record-info';
 import { submitTask } from './api/submit';
 import { UpstreamUnavailableError } from './errors';
 import type { UpstreamSpec } from './pool';
-import { startGeneration } from './stages/generate';
+import { upstreamMarginMs } from './rate-window';
+import { startGeneration, submitLeadMs } from './stages/generate';
 import { pollGeneration } from './stages/poll';
 import { acceptPush } from './stages/push';
 
@@ -65,9 +66,10 @@ describe('routing a task through the pool', () => {
     for (const task of tasks) await startGeneration(world.deps, { taskId: task.taskId });
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
-    // The fourth waits in the queue for b's slot (4 s), the earlier of the two.
+    // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it.
+    const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginMs };
     expect(world.queues.generated).toEqual([
-      { message: { taskId: tasks[3]?.taskId, attempt: 1 }, delaySeconds: 4 },
+      { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 3 },
     ]);
   });
 
@@ -135,12 +137,13 @@ describe('failover without double generation', () => {
     world.upstreams.a?.failures.push(new Error('a answered HTTP 400: bad request'));
     const task = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: task.taskId });
-    // b is full now: the task waits for b, and remembers that a refused it.
+    // b is full now: the task reserves b's next slot, and remembers that a refused it.
+    const slot = { scope: 'b', at: world.clock.now + 10_000 + upstreamMarginMs };
     expect(world.queues.generated).toEqual([
-      { message: { taskId: task.taskId, attempt: 1, refusedBy: ['a'] }, delaySeconds: 10 },
+      { message: { taskId: task.taskId, refusedBy: ['a'], slot }, delaySeconds: 9 },
     ]);
-    world.clock.now += 10_000;
-    await startGeneration(world.deps, { taskId: task.taskId, attempt: 1, refusedBy: ['a'] });
+    world.clock.now = slot.at;
+    await startGeneration(world.deps, { taskId: task.taskId, refusedBy: ['a'], slot });
     expect(world.upstreams.a?.attempts).toHaveLength(1);
     expect(submittedTo(world).b).toEqual([task.taskId]);
   });
@@ -280,8 +283,10 @@ describe('pinning', () => {
     await startGeneration(world.deps, { taskId: extension.taskId });
     // kie-b has room, but only kie-a knows the source: the extension waits for kie-a's slot.
     expect(world.upstreams['kie-b']?.attempts).toHaveLength(0);
-    world.clock.now += 10_000;
-    await startGeneration(world.deps, { taskId: extension.taskId, attempt: 1 });
+    const { message } = world.queues.generated[0] ?? {};
+    expect(message?.slot?.scope).toBe('kie-a');
+    world.clock.now = message?.slot?.at ?? 0;
+    await startGeneration(world.deps, { taskId: extension.taskId, ...message });
     expect(submittedTo(world)['kie-a']).toEqual([extension.taskId]);
   });
 });

@@ -252,6 +252,14 @@ export async function routeTask(
   return { candidates, circuits, rule, reopensInMs, capable };
 }
 
+/** Whether an upstream that could make the task is behind an open (or half-open) circuit now. */
+export function awaitsRecovery(route: Route, now: number): boolean {
+  return route.capable.some((name) => {
+    const state = route.circuits.get(name);
+    return state !== undefined && circuitPhase(state, now, route.rule) !== 'closed';
+  });
+}
+
 /** The circuits of `upstreams` as stored; one that cannot be read counts as closed (routing goes on). */
 async function readCircuits(
   deps: RouteDeps,

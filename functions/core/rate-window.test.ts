@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRateLimit } from './rate-window';
+import { freeSlotsOf, nextGrant, parseRateLimit } from './rate-window';
 
 describe('parseRateLimit', () => {
   it('reads N per S seconds, with or without the unit, and off', () => {
@@ -15,4 +15,115 @@ describe('parseRateLimit', () => {
       expect(() => parseRateLimit(text)).toThrow(/looks like 20\/10s/);
     },
   );
+});
+
+/** The most grants of `times` in any window (s − windowMs, s]: what a sliding-window upstream counts. */
+function busiest(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return Math.max(0, ...sorted.map((s) => sorted.filter((t) => t > s - windowMs && t <= s).length));
+}
+
+describe('nextGrant: one sliding-window log, slots now or reserved', () => {
+  const rule = { limit: 3, windowMs: 1000 };
+
+  it('grants `limit` at once, then refuses now and says when the first grant leaves the window', () => {
+    let log: number[] = [];
+    for (const now of [0, 10, 20]) {
+      const decision = nextGrant(log, now, rule);
+      if (!decision.granted) throw new Error('refused');
+      log = decision.grants;
+    }
+    expect(nextGrant(log, 30, rule)).toEqual({ granted: false, retryAfterMs: 970 });
+    expect(nextGrant(log, 1000, rule)).toMatchObject({ granted: true, at: 1000 });
+  });
+
+  it('reserves the earliest free slot, one per waiting task, each a window after the grant it replaces', () => {
+    let log = [0, 10, 20];
+    const slots: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const decision = nextGrant(log, 30, rule, { reserveUntil: 60_000 });
+      if (!decision.granted) throw new Error('refused');
+      slots.push(decision.at);
+      log = decision.grants;
+    }
+    expect(slots).toEqual([1000, 1010, 1020, 2000, 2010, 2020, 3000]);
+    expect(busiest(log, rule.windowMs)).toBe(rule.limit);
+  });
+
+  it('does not let a slot taken now jump ahead of reservations that fill the windows it would share', () => {
+    // Reserved: 1000, 1010, 1020. At 1005 only one grant is in (5, 1005], but (s − 1000, s] for s = 1020
+    // would hold four.
+    const log = [0, 10, 20, 1000, 1010, 1020];
+    expect(nextGrant(log, 1005, rule)).toEqual({ granted: false, retryAfterMs: 995 });
+    const reserved = nextGrant(log, 1005, rule, { reserveUntil: 10_000 });
+    expect(reserved).toMatchObject({ granted: true, at: 2000 });
+  });
+
+  it('refuses a reservation later than asked, and one deeper than ten windows of grants', () => {
+    expect(nextGrant([0, 10, 20], 30, rule, { reserveUntil: 999 })).toEqual({
+      granted: false,
+      retryAfterMs: 970,
+    });
+    const deep = Array.from({ length: 30 }, (_, i) => Math.floor(i / 3) * 1000 + (i % 3));
+    expect(nextGrant(deep, 5, rule, { reserveUntil: 1e9 })).toMatchObject({ granted: false });
+  });
+
+  it('never lets more than `limit` into any window, whatever the order of takes and reservations', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let log: number[] = [];
+    const all: number[] = [];
+    for (let now = 0; now < 20_000; now += Math.floor(random() * 150)) {
+      const decision = nextGrant(log, now, rule, random() < 0.5 ? { reserveUntil: now + 5000 } : {});
+      if (!decision.granted) continue;
+      log = decision.grants;
+      all.push(decision.at);
+    }
+    expect(all.length).toBeGreaterThan(40);
+    expect(busiest(all, rule.windowMs)).toBe(rule.limit);
+  });
+
+  it('gives back a released reservation before deciding: its slot is taken now, or the next is reserved', () => {
+    // 1000 was reserved and not used; at 1040 it is given back, and the slot is free again now.
+    expect(nextGrant([0, 10, 20, 1000], 1040, rule, { release: 1000 })).toEqual({
+      granted: true,
+      at: 1040,
+      grants: [1040],
+    });
+    // Reservations after it hold the windows: given back, it makes room for the next reservation only.
+    const log = [0, 10, 20, 1000, 1010, 1020, 2000];
+    expect(nextGrant(log, 1040, rule, { release: 1000, reserveUntil: 9_000 })).toMatchObject({
+      granted: true,
+      at: 2010,
+      grants: [1010, 1020, 2000, 2010],
+    });
+    // A release of a time not in the log gives nothing back.
+    expect(nextGrant([0, 10, 20], 30, rule, { release: 5 })).toMatchObject({ granted: false });
+  });
+});
+
+describe('nextGrant at a moment ahead', () => {
+  const rule = { limit: 2, windowMs: 1000 };
+  it('grants the slot at `at` only, counting the windows that hold `at`, not now', () => {
+    expect(nextGrant([], 0, rule, { at: 150 })).toEqual({ granted: true, at: 150, grants: [150] });
+    // Free now, but the windows holding 150 also hold the reservations at 1000 and 1100.
+    expect(nextGrant([1000, 1100], 0, rule, { at: 150 })).toMatchObject({ granted: false });
+    // Full now (50 and 100 in (0, 1000]), free at 1100, when both have left the window ending there.
+    expect(nextGrant([50, 100], 1000, rule, { at: 1100 })).toMatchObject({ granted: true, at: 1100 });
+  });
+});
+
+describe('freeSlotsOf', () => {
+  const rule = { limit: 3, windowMs: 1000 };
+  it('counts the slots free now, and none while reservations ahead would refuse a slot now', () => {
+    expect(freeSlotsOf([], 0, rule)).toBe(3);
+    expect(freeSlotsOf([0, 10], 500, rule)).toBe(1);
+    expect(freeSlotsOf([0, 10, 20], 500, rule)).toBe(0);
+    // Nothing granted in the last window, but three reserved within the next: a slot now would make four.
+    expect(freeSlotsOf([1200, 1300, 1400], 1000, rule)).toBe(0);
+    expect(freeSlotsOf([5000, 5001, 5002], 1000, rule)).toBe(3);
+  });
 });

@@ -13,7 +13,7 @@ import type {
   TaskCursor,
   TaskStore,
 } from '../../functions/core/ports';
-import type { RateWindow } from '../../functions/core/rate-window';
+import { freeSlotsOf, nextGrant, type RateWindow, type SlotClaim } from '../../functions/core/rate-window';
 import type {
   CallbackAttempt,
   RenditionJob,
@@ -118,9 +118,7 @@ export class InMemoryTaskStore implements TaskStore {
   }
 
   freeSlots(window: RateWindow): number {
-    const now = this.now();
-    const inWindow = (this.windows.get(window.scope) ?? []).filter((t) => t > now - window.windowMs);
-    return Math.max(0, window.limit - inWindow.length);
+    return freeSlotsOf(this.windows.get(window.scope) ?? [], this.now(), window);
   }
 
   async transition(
@@ -128,7 +126,7 @@ export class InMemoryTaskStore implements TaskStore {
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
-    slot?: RateWindow,
+    slot?: SlotClaim,
   ): Promise<boolean> {
     // The window is decided on before the task is looked at, as DynamoTaskStore does.
     const takeSlot = this.slot(slot);
@@ -141,6 +139,29 @@ export class InMemoryTaskStore implements TaskStore {
     this.tasks.set(taskId, stored({ ...task, ...definedOnly(patch) }));
     if (patch.status !== undefined && isFinal(patch.status)) this.sweepAt.delete(taskId);
     return true;
+  }
+
+  async reserveSlot(
+    taskId: string,
+    windows: readonly SlotClaim[],
+    until: number,
+  ): Promise<{ scope: string; at: number } | undefined> {
+    const now = this.now();
+    let best: { scope: string; at: number; grants: number[] } | undefined;
+    let refusedMs = Number.POSITIVE_INFINITY;
+    for (const window of windows) {
+      const decision = nextGrant(this.windows.get(window.scope) ?? [], now, window, {
+        reserveUntil: until,
+        release: window.release,
+        at: window.at,
+      });
+      if (!decision.granted) refusedMs = Math.min(refusedMs, decision.retryAfterMs);
+      else if (!best || decision.at < best.at) best = { scope: window.scope, ...decision };
+    }
+    if (!best) throw new RateLimitedError(refusedMs);
+    if (this.tasks.get(taskId)?.status !== 'queued') return undefined;
+    this.windows.set(best.scope, best.grants);
+    return { scope: best.scope, at: best.at };
   }
 
   async recordCallback(
@@ -248,15 +269,14 @@ export class InMemoryTaskStore implements TaskStore {
    * Checks that the window has a free slot now (RateLimitedError, saying when the next frees, if not)
    * and returns what takes it, to run once the rest of the write is known to succeed.
    */
-  private slot(window: RateWindow | undefined): (() => void) | undefined {
+  private slot(window: SlotClaim | undefined): (() => void) | undefined {
     if (!window) return undefined;
-    const now = this.now();
-    const inWindow = (this.windows.get(window.scope) ?? []).filter((t) => t > now - window.windowMs);
-    if (inWindow.length >= window.limit) {
-      const freeing = inWindow[inWindow.length - window.limit] ?? now;
-      throw new RateLimitedError(Math.max(1, Math.ceil(freeing + window.windowMs - now)));
-    }
-    return () => this.windows.set(window.scope, [...inWindow, now]);
+    const decision = nextGrant(this.windows.get(window.scope) ?? [], this.now(), window, {
+      release: window.release,
+      at: window.at,
+    });
+    if (!decision.granted) throw new RateLimitedError(decision.retryAfterMs);
+    return () => this.windows.set(window.scope, decision.grants);
   }
 }
 

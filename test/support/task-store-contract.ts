@@ -332,6 +332,79 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
       });
     });
 
+    describe('reserveSlot', () => {
+      it("reserves a queued task the window's earliest free slot, one per task, none past `until`", async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const [first, second, third] = [task(), task(), task()];
+        for (const t of [first, second, third]) await store.createCharged(t, { keyHash, credits: 0 });
+        const before = Date.now();
+        expect(
+          await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
+        ).toBe(true);
+        const after = Date.now();
+        // The slot the first grant frees, a window later; the task stays queued.
+        const reserved = await store.reserveSlot(second.taskId, [slot], after + 120_000);
+        expect(reserved?.scope).toBe(slot.scope);
+        expect(reserved?.at).toBeGreaterThanOrEqual(before + 60_000);
+        expect(reserved?.at).toBeLessThanOrEqual(after + 60_000);
+        expect((await store.get(second.taskId))?.status).toBe('queued');
+        // The next is a window after that: past `until`, refused with how long until it.
+        const refused = await store
+          .reserveSlot(third.taskId, [slot], after + 90_000)
+          .catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(RateLimitedError);
+        expect((refused as RateLimitedError).retryAfterMs).toBeGreaterThan(110_000);
+        // A slot taken now is refused too: the window and the reservation hold it.
+        const now = await store
+          .transition(third.taskId, 'queued', { status: 'submitting' }, undefined, slot)
+          .catch((e: unknown) => e);
+        expect(now).toBeInstanceOf(RateLimitedError);
+      });
+
+      it('reserves on whichever of several windows frees first', async () => {
+        const { store, keyHash, task } = await setup();
+        const [slow, fast] = [window(1, 60_000), window(1, 5_000)];
+        const [a, b, c] = [task(), task(), task()];
+        for (const t of [a, b, c]) await store.createCharged(t, { keyHash, credits: 0 });
+        await store.transition(a.taskId, 'queued', { status: 'submitting' }, undefined, slow);
+        await store.transition(b.taskId, 'queued', { status: 'submitting' }, undefined, fast);
+        const reserved = await store.reserveSlot(c.taskId, [slow, fast], Date.now() + 120_000);
+        expect(reserved?.scope).toBe(fast.scope);
+        expect(reserved?.at).toBeLessThan(Date.now() + 5_001);
+      });
+
+      it('reserves nothing for a task that has moved', async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const [gone, next] = [task(), task()];
+        for (const t of [gone, next]) await store.createCharged(t, { keyHash, credits: 0 });
+        await store.transition(gone.taskId, 'queued', { status: 'cancelled' });
+        expect(await store.reserveSlot(gone.taskId, [slot], Date.now() + 120_000)).toBeUndefined();
+        // The window is as it was: its one slot is still free now.
+        expect(await store.transition(next.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toBe(
+          true,
+        );
+      });
+
+      it('gives back a reservation in the same write as the next: the slot is not lost', async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const [first, second] = [task(), task()];
+        for (const t of [first, second]) await store.createCharged(t, { keyHash, credits: 0 });
+        await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot);
+        const until = Date.now() + 300_000;
+        const reserved = await store.reserveSlot(second.taskId, [slot], until);
+        if (!reserved) throw new Error('not reserved');
+        // Reserving again while giving the first back gets the same slot, not the one after it.
+        const again = await store.reserveSlot(second.taskId, [{ ...slot, release: reserved.at }], until);
+        expect(again).toEqual(reserved);
+        // Without giving it back, the next is a window later.
+        const more = await store.reserveSlot(second.taskId, [slot], until);
+        expect(more?.at).toBe(reserved.at + 60_000);
+      });
+    });
+
     describe('the sweep index (dueForSweep, resweep)', () => {
       /** The task's entry among those due before `before`, if listed. */
       const entry = async (store: TaskStore, taskId: string, before: number) =>

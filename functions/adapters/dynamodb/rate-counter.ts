@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { RateWindow } from '../../core/rate-window';
+import { nextGrant, type RateWindow } from '../../core/rate-window';
 
 /**
- * A rate window's counter in the counters table: one item per scope holding the times of the grants
- * inside the last window (a sliding-window log). A grant is allowed while fewer than `limit` of them fall
- * inside (now − window, now], so `limit` pass at once after idleness, never more than `limit` in any window,
- * and the long-run rate is limit/window. Writes are conditional on the revision last seen (optimistic
+ * A rate window's counter in the counters table: one item per scope holding the sliding-window log that
+ * core/rate-window.ts `nextGrant` decides on (the grant times still counted, reservations included): never
+ * more than `limit` in any window, `limit` at once after idleness, limit/window in the long run. Writes are conditional on the revision last seen (optimistic
  * concurrency, see slot-transactions.ts); a conflict returns the current item, so every attempt is one
  * round trip. GCRA (one number per scope) cannot do this: with a burst of `limit`, it lets one more
  * through after window/limit, so up to 2·limit − 1 land in one window and the upstream answers 429.
@@ -22,29 +21,25 @@ export interface CounterState {
 
 export const emptyState: CounterState = { grants: [], revision: undefined };
 
-/** The longest log kept in one item: about 9 bytes a grant, so 100 fit one 1 KB write unit, 1,000 take 9. */
+/** The largest limit: about 9 bytes a grant, so 100 fit one 1 KB write unit, 1,000 take 9. */
 const maxLimit = 1_000;
 /** Items outlive their last grant's window by this much before TTL may remove them. */
 const ttlSlackSeconds = 60;
 
 /**
- * Whether `state` (undefined: no item seen) has a free slot at `now`: the next state to write, or how long
- * until the next slot frees (when the grant `limit` places from the newest leaves the window).
+ * Whether `state` (undefined: no item seen) has a free slot at `now` (with `reserveUntil`, a free slot by
+ * then; core/rate-window.ts nextGrant decides): the slot's time and the next state to write, or how long
+ * until the earliest slot frees.
  */
 export function decide(
   state: CounterState | undefined,
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-): { granted: true; next: CounterState } | { granted: false; retryAfterMs: number } {
-  const inWindow = (state?.grants ?? []).filter((t) => t > now - rule.windowMs);
-  if (inWindow.length >= rule.limit) {
-    const freeing = inWindow[inWindow.length - rule.limit] ?? now;
-    return { granted: false, retryAfterMs: Math.max(1, Math.ceil(freeing + rule.windowMs - now)) };
-  }
-  return {
-    granted: true,
-    next: { grants: [...inWindow, now].sort((a, b) => a - b).slice(-rule.limit), revision: randomUUID() },
-  };
+  options: { reserveUntil?: number; release?: number; at?: number } = {},
+): { granted: true; at: number; next: CounterState } | { granted: false; retryAfterMs: number } {
+  const decision = nextGrant(state?.grants ?? [], now, rule, options);
+  if (!decision.granted) return decision;
+  return { granted: true, at: decision.at, next: { grants: decision.grants, revision: randomUUID() } };
 }
 
 /** A counter's current state, read consistently. */

@@ -204,6 +204,38 @@ describe('SlotTransactions: a rate window', () => {
     expect(granted.length).toBeGreaterThan(0);
   }, 15_000);
 
+  it('reserves one future slot per waiting writer across 6 instances, never more than `limit` in any window', async () => {
+    const window = { scope: freshScope(), limit: 5, windowMs: 2_000 };
+    const now = Date.now();
+    // A burst of 40 from six instances at once (each clock a ms apart): 5 now, the rest reserved, 5 per window.
+    const slots = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const gate = instance(() => now + i);
+        const mine: number[] = [];
+        for (let n = i; n < 40; n += 6) {
+          const granted = await gate.write([], window, {}, now + 60_000);
+          if (granted) mine.push(granted.at);
+        }
+        return mine;
+      }),
+    );
+    const all = slots.flat().sort((x, y) => x - y);
+    expect(all).toHaveLength(40);
+    expect(busiestWindow(all, window.windowMs)).toBe(window.limit);
+    // The burst takes 8 windows' worth of slots, with nothing wasted between them.
+    expect((all.at(-1) as number) - (all[0] as number)).toBeLessThan(8 * window.windowMs);
+    expect(all.filter((t) => t <= now + 5).length).toBe(window.limit);
+  }, 30_000);
+
+  it("an instance's writers on one window take it in turn: none loses a race to another", async () => {
+    const window = { scope: freshScope(), limit: 50, windowMs: 60_000 };
+    const gate = instance(Date.now);
+    const results = await Promise.all(Array.from({ length: 30 }, () => gate.write([], window)));
+    expect(results.every((r) => r?.scope === window.scope)).toBe(true);
+    // All 30 granted now, in one window, none refused as contended.
+    expect(gate.freeSlots(window)).toBe(20);
+  }, 30_000);
+
   it.each([
     [{ limit: 0, windowMs: 1_000 }],
     [{ limit: 2.5, windowMs: 1_000 }],

@@ -21,7 +21,7 @@ import type {
   TaskCursor,
   TaskStore,
 } from '../../core/ports';
-import type { RateWindow } from '../../core/rate-window';
+import type { RateWindow, SlotClaim } from '../../core/rate-window';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
 import { isFinal } from '../../core/task/transitions';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
@@ -212,7 +212,7 @@ export class DynamoTaskStore implements TaskStore {
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
-    slot?: RateWindow,
+    slot?: SlotClaim,
   ): Promise<boolean> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     // An end takes the task off the sweep index in the same write (a succeeded task returns to it only
@@ -239,6 +239,31 @@ export class DynamoTaskStore implements TaskStore {
     const items: TransactItem[] = [{ Update: update }];
     if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
     return this.slotWrite(items, slot);
+  }
+
+  async reserveSlot(
+    taskId: string,
+    windows: readonly SlotClaim[],
+    until: number,
+  ): Promise<{ scope: string; at: number } | undefined> {
+    const queued: TransactItem = {
+      ConditionCheck: {
+        TableName: this.options.tasksTable,
+        Key: { taskId },
+        ConditionExpression: '#status = :queued',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':queued': 'queued' },
+      },
+    };
+    const moved = (reasons: CancellationReason[]) => {
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') throw taskMoved;
+    };
+    try {
+      return await this.slotTransactions.write([queued], windows, { beforeSlot: moved }, until);
+    } catch (error) {
+      if (error === taskMoved) return undefined;
+      throw error;
+    }
   }
 
   async startRendition(
@@ -290,7 +315,7 @@ export class DynamoTaskStore implements TaskStore {
    */
   private async slotWrite(
     items: TransactItem[],
-    rate: RateWindow,
+    rate: SlotClaim,
     afterSlot?: (reasons: CancellationReason[]) => void,
   ): Promise<boolean> {
     try {

@@ -1,4 +1,4 @@
-import type { RateWindow } from '../rate-window';
+import type { RateWindow, SlotClaim } from '../rate-window';
 import type {
   CallbackAttempt,
   CallbackChain,
@@ -50,16 +50,26 @@ export interface TaskStore {
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
    * Returns false when another writer got there first. A refund is applied in the same transaction, and
-   * with `slot` one slot of that window, or nothing is written and RateLimitedError says when the next
-   * slot frees.
+   * with `slot` one slot of that window (giving back its `release` in the same write), or nothing is
+   * written and RateLimitedError says when the next slot frees.
    */
   transition(
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
-    slot?: RateWindow,
+    slot?: SlotClaim,
   ): Promise<boolean>;
+  /**
+   * For a task still `queued`: the earliest slot of any of `windows` free now or later but not after
+   * `until`, reserved (written into that window's log, each window's `release` given back first). Which
+   * window and when; undefined when the task has moved; RateLimitedError (when the earliest frees) if none.
+   */
+  reserveSlot(
+    taskId: string,
+    windows: readonly SlotClaim[],
+    until: number,
+  ): Promise<{ scope: string; at: number } | undefined>;
   /**
    * Slots of `window` free now as this instance last saw its counter (no I/O; a guess a transition
    * corrects): the pool orders equally ranked upstreams by it. Absent: every window counts as free.

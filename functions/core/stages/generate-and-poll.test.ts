@@ -5,12 +5,12 @@ import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
 import { cancelTask } from '../api/cancel';
 import { submitTask } from '../api/submit';
 import type { CreditChange, OperationStatus } from '../ports';
-import type { RateWindow } from '../rate-window';
+import { type RateWindow, upstreamMarginMs } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import { carryingChange } from '../task/move';
 import { newTask, type Task, type TaskStatus } from '../task/task';
 import { closerAspectRatio } from '../upstream-request';
-import { backoffMs, startGeneration } from './generate';
+import { backoffMs, slotDelaySeconds, startGeneration, submitLeadMs } from './generate';
 import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
 
 describe('Auto aspect ratio', () => {
@@ -358,16 +358,110 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
     });
+    const [a, b, c] = [await seedTask(world, key), await seedTask(world, key), await seedTask(world, key)];
+    const start = world.clock.now;
+    await startGeneration(world.deps, { taskId: a.taskId });
+    world.clock.now += 500;
+    await startGeneration(world.deps, { taskId: b.taskId });
+    await startGeneration(world.deps, { taskId: c.taskId });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
+    // Each reserves the next free slot, a window (and our margin) apart, and is delayed to just before it:
+    // SQS counts whole seconds, the worker waits the rest. (a's slot was taken a moment ahead.)
+    const window = 20_000 + upstreamMarginMs;
+    const slotB = { scope: 'simulator', at: start + submitLeadMs + window };
+    const slotC = { scope: 'simulator', at: start + submitLeadMs + 2 * window };
+    expect(world.queues.generated).toEqual([
+      { message: { taskId: b.taskId, slot: slotB }, delaySeconds: slotDelaySeconds(slotB.at, start + 500) },
+      { message: { taskId: c.taskId, slot: slotC }, delaySeconds: slotDelaySeconds(slotC.at, start + 500) },
+    ]);
+    expect(slotDelaySeconds(slotB.at, start + 500)).toBe(19);
+
+    // Delivered at its slot: submitted on the reservation, without taking another slot.
+    world.clock.now = slotB.at;
+    await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    // A task arriving now finds c's reservation ahead of it: it reserves the slot after.
+    const d = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: d.taskId });
+    expect(world.queues.generated.at(-1)?.message).toEqual({
+      taskId: d.taskId,
+      slot: { scope: 'simulator', at: start + submitLeadMs + 3 * window },
+    });
+  });
+
+  it('does not send a submit that reached its reserved slot late (a slow write): it steps back and takes another', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
     const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
     await startGeneration(world.deps, { taskId: a.taskId });
     await startGeneration(world.deps, { taskId: b.taskId });
-    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
-    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
-    expect(world.queues.generated).toEqual([{ message: { taskId: b.taskId, attempt: 1 }, delaySeconds: 20 }]);
-
-    world.clock.now += 20_000;
-    await startGeneration(world.deps, { taskId: b.taskId, attempt: 1 });
+    const slot = world.queues.generated[0]?.message.slot;
+    if (!slot) throw new Error('not reserved');
+    // Delivered half a second early, but the claim's write takes a second: the slot has passed.
+    world.clock.now = slot.at - 500;
+    const transition = world.tasks.transition.bind(world.tasks);
+    let slow = true;
+    world.tasks.transition = async (...args) => {
+      const done = await transition(...args);
+      if (slow && args[2].status === 'submitting') {
+        slow = false;
+        world.clock.now += 1_000;
+      }
+      return done;
+    };
+    await startGeneration(world.deps, { taskId: b.taskId, slot });
+    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
+    // Submitted once, on the slot it reserved (a second ahead) after stepping back; the missed one was
+    // given back.
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    expect(world.tasks.windows.get('simulator')).toEqual([slot.at + 1_500]);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
+  });
+
+  it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
+    const [a, b, c] = [await seedTask(world, key), await seedTask(world, key), await seedTask(world, key)];
+    await startGeneration(world.deps, { taskId: a.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId });
+    await startGeneration(world.deps, { taskId: c.taskId });
+    const [slotB, slotC] = world.queues.generated.map((g) => g.message.slot);
+    if (!slotB || !slotC) throw new Error('no reservations');
+    // b comes 2 s after its slot: too late to use it. Its slot is given back and c's holds the next
+    // window, so b reserves the one after c's; the log never holds a slot nobody will use.
+    world.clock.now = slotB.at + 2_000;
+    await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+    const again = world.queues.generated.at(-1)?.message.slot;
+    expect(again?.at).toBe(slotC.at + 20_000 + upstreamMarginMs);
+    expect(world.tasks.windows.get('simulator')).not.toContain(slotB.at);
+
+    // c, on time, submits on its own slot; b, on time for its new one, too.
+    world.clock.now = slotC.at;
+    await startGeneration(world.deps, { taskId: c.taskId, slot: slotC });
+    world.clock.now = again?.at ?? 0;
+    await startGeneration(world.deps, { taskId: b.taskId, ...(again && { slot: again }) });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, c.taskId, b.taskId]);
+  });
+
+  it('reaches a reservation past SQS’s 15-minute delay in hops, and fails a task whose deadline comes first', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
+    const task = await seedTask(world, key);
+    const slot = { scope: 'simulator', at: world.clock.now + 1_000_000 };
+    await startGeneration(world.deps, { taskId: task.taskId, slot });
+    expect(world.provider.submitted).toEqual([]);
+    expect(world.queues.generated).toEqual([{ message: { taskId: task.taskId, slot }, delaySeconds: 900 }]);
+
+    // The window full and the deadline before the next slot: the task fails and is refunded at once.
+    const late = await seedTask(world, key, 'queued', { deadlineAt: world.clock.now + 10_000 });
+    await startGeneration(world.deps, { taskId: (await seedTask(world, key)).taskId });
+    await startGeneration(world.deps, { taskId: late.taskId });
+    expect(await world.tasks.get(late.taskId)).toMatchObject({ status: 'failed', errorCode: 501 });
   });
 
   it('refunds a generation the upstream failed', async () => {

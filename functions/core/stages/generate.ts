@@ -8,6 +8,7 @@ import {
 } from '../errors';
 import type { GenerateMessage } from '../messages';
 import {
+  awaitsRecovery,
   forUpstream,
   notAppliedChange,
   providerOf,
@@ -16,6 +17,7 @@ import {
   takeProbeIfHalfOpen,
   upstreamField,
 } from '../pool';
+import { type SlotClaim, upstreamWindow } from '../rate-window';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
@@ -57,6 +59,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
 
   const attempt = message.attempt ?? 0;
+  const reserved = message.slot;
+  if (reserved && reserved.at - deps.now() > maxSlotWaitMs) {
+    // A reserved slot still far off (past SQS's longest delay, or the message came early): another hop.
+    await deps.queues.generate(message, slotDelaySeconds(reserved.at, deps.now()));
+    return;
+  }
   const retryLater = async (reason: string, delayMs: number, extra: Partial<GenerateMessage> = {}) => {
     if (deps.now() + delayMs >= task.deadlineAt) {
       await moveTask(deps, task, 'failed', {
@@ -96,97 +104,203 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     return;
   }
 
-  // Each candidate in turn: the intent, the upstream's name and a slot of its quota are written in one
-  // transaction, so nothing but the request itself stands between taking the slot and the submit: slow
-  // writes cannot bunch submits past the upstream's quota. Bursts wait in the queue for the earliest slot
-  // of any candidate instead of meeting 429s. An upstream that refused the submit outright hands it on.
+  // Each candidate in turn (the one this task holds a reservation on first): the intent, the upstream's
+  // name and a slot of its quota are written in one transaction, so nothing but the request itself stands
+  // between taking the slot and the submit: slow writes cannot bunch submits past the upstream's quota.
+  // When every candidate's window is full, the task reserves the earliest free slot of any of them and
+  // waits in the queue for exactly it. An upstream that refused the submit outright hands it on.
   let current: Task = task;
   let waitMs: number | undefined;
   let transient: UpstreamUnavailableError | undefined;
+  let full: SlotClaim[] = [];
   const refusedBy = [...(message.refusedBy ?? [])];
-  for (const { upstream, check } of route.candidates) {
-    if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
-    let claimed: Task | undefined;
-    try {
-      claimed = await moveTask(
-        deps,
-        current,
-        'submitting',
-        {
+  // The slot this task holds: the message's reservation, or one just made that is due within the wait.
+  let held = reserved;
+  let justReserved = false;
+  for (let passes = 1; ; passes++) {
+    const holds = (quota: { scope: string } | undefined) =>
+      quota !== undefined && quota.scope === held?.scope;
+    const candidates = held
+      ? [...route.candidates].sort(
+          (a, b) => Number(holds(b.upstream.quota)) - Number(holds(a.upstream.quota)),
+        )
+      : route.candidates;
+    for (const { upstream, check } of candidates) {
+      if (refusedBy.includes(upstream.name)) continue;
+      if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
+      const window = upstream.quota && upstreamWindow(upstream.quota);
+      const mine = held && holds(window) ? held.at : undefined;
+      // A reservation is used on time only: much later it would land nearer the next slots than our margin
+      // allows. A late one is given back in the same write as a slot taken now (or as the next reservation).
+      // One just made is as good as a slot taken now (the same write before the request).
+      const onTime = mine !== undefined && (justReserved || deps.now() - mine <= slotLatenessMs);
+      if (mine !== undefined && !onTime)
+        deps.log.info('reserved slot missed', {
           upstream: upstream.name,
-          provider: upstream.provider,
-          ...notAppliedChange(current, check.notApplied),
-        },
-        { slot: upstream.quota },
+          slotAt: mine,
+          lateMs: deps.now() - mine,
+        });
+      // A slot taken now is taken a moment ahead (submitLeadMs) and the submit waits for it: the write's
+      // own duration then does not stretch the time between our count and the upstream's.
+      const slot: SlotClaim | undefined =
+        window && !onTime
+          ? { ...window, at: deps.now() + submitLeadMs, ...(mine !== undefined && { release: mine }) }
+          : undefined;
+      if (slot && deps.tasks.freeSlots?.(slot) === 0) {
+        // Full by the counter as last seen (this instance's own writes included): reserving is the one
+        // write to make; a take tried first would only be refused.
+        full.push(slot);
+        continue;
+      }
+      let claimed: Task | undefined;
+      try {
+        claimed = await moveTask(
+          deps,
+          current,
+          'submitting',
+          {
+            upstream: upstream.name,
+            provider: upstream.provider,
+            ...notAppliedChange(current, check.notApplied),
+          },
+          slot && { slot },
+        );
+      } catch (error) {
+        if (!(error instanceof RateLimitedError) || !slot) throw error;
+        waitMs = Math.min(waitMs ?? error.retryAfterMs, error.retryAfterMs);
+        full.push(slot);
+        continue;
+      }
+      if (!claimed) return;
+      // SQS delays in whole seconds, so a reserved slot's message comes up to a second and a half early:
+      // the intent is written, the rest is waited here, so the submit leaves at its slot.
+      const due = onTime ? mine : slot?.at;
+      if (mine !== undefined && onTime)
+        deps.log.info('submitting on a reserved slot', {
+          upstream: upstream.name,
+          slotAt: mine,
+          early: mine - deps.now(),
+        });
+      if (due !== undefined && due > deps.now())
+        await new Promise((done) => setTimeout(done, due - deps.now()));
+      if (window && due !== undefined && deps.now() - due > slotLatenessMs && passes < maxPasses) {
+        // Too late for its slot (a slow write, a worker short of CPU): sent now, the submit could land among
+        // the next window's. It steps back instead, its slot given back with the next reservation.
+        deps.log.warn('slot missed before the submit', { upstream: upstream.name, lateMs: deps.now() - due });
+        const back = await moveTask(deps, claimed, 'queued');
+        if (!back) return;
+        current = back;
+        full.push({ ...window, release: due });
+        continue;
+      }
+
+      const provider = providerOf(deps, upstream.name);
+      const started = deps.now();
+      let operation: string;
+      try {
+        operation = await provider.submit(forUpstream(request, task, check.notApplied));
+      } catch (error) {
+        const dimensions = { upstream: upstream.name };
+        const unavailable = error instanceof UpstreamUnavailableError;
+        if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
+        if (unavailable && error.fate === 'unknown') {
+          // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
+          deps.metrics.count('UpstreamFailures', dimensions);
+          await moveTask(deps, claimed, 'failed', {
+            errorCode: 501,
+            errorMessage: failureMessages.upstreamFailed(error.message),
+          });
+          return;
+        }
+        deps.metrics.count('UpstreamRefusals', dimensions);
+        if (error instanceof ModelNotFoundError)
+          deps.log.error('the upstream does not know the configured model', {
+            upstream: upstream.name,
+            modelId: error.modelId,
+          });
+        deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
+        // Another upstream may still make it: a later candidate, or one whose circuit is open for now.
+        const others = route.capable.some((name) => name !== upstream.name && !refusedBy.includes(name));
+        if (!unavailable && !others) {
+          // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
+          await moveTask(deps, claimed, 'failed', {
+            errorCode: 501,
+            errorMessage:
+              error instanceof ModelNotFoundError
+                ? failureMessages.modelNotFound(error)
+                : failureMessages.upstreamFailed(reason(error)),
+          });
+          return;
+        }
+        // Refused before anything started: step back so another upstream (or a later retry) may submit.
+        const back = await moveTask(deps, claimed, 'queued');
+        if (!back) return;
+        current = back;
+        if (unavailable) transient = error;
+        else refusedBy.push(upstream.name);
+        continue;
+      }
+      deps.metrics.count('UpstreamSubmits', { upstream: upstream.name });
+      deps.metrics.milliseconds('UpstreamSubmitLatency', deps.now() - started, { upstream: upstream.name });
+      if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
+        await recordCircuit(deps, route, upstream.name, 'success');
+
+      const moved = await moveTask(deps, claimed, 'submitted', {
+        operation,
+        promptSent: request.prompt,
+        translatedFrom,
+        aspectRatio: request.aspectRatio,
+      });
+      if (!moved) return;
+      deps.log.info('task submitted upstream', {
+        provider: provider.name,
+        upstream: upstream.name,
+        operation,
+      });
+      await schedulePoll(deps, moved, operation, deps.now());
+      return;
+    }
+    if (transient || full.length === 0) break;
+    if (awaitsRecovery(route, deps.now())) {
+      // An upstream is out (its circuit open): a reservation elsewhere would hold the task past its
+      // cool-down and leave it without a probe; wait for the earlier of a slot and its return instead.
+      waitMs = Math.min(waitMs ?? route.reopensInMs, route.reopensInMs);
+      break;
+    }
+    try {
+      // Never sooner than the writes before the submit can take: a slot reached late is given back.
+      const from = deps.now() + reserveLeadMs;
+      const slot = await deps.tasks.reserveSlot(
+        current.taskId,
+        full.map((window) => ({ ...window, at: from })),
+        task.deadlineAt,
       );
+      if (!slot) return; // moved meanwhile (cancelled)
+      deps.log.info('upstream quota slot reserved', { ...slot, inMs: slot.at - deps.now() });
+      if (slot.at - deps.now() <= maxSlotWaitMs && passes < maxPasses) {
+        // Due within the wait: used here, not through the queue.
+        held = slot;
+        justReserved = true;
+        full = [];
+        waitMs = undefined;
+        continue;
+      }
+      await deps.queues.generate(
+        {
+          taskId: task.taskId,
+          ...(attempt > 0 && { attempt }),
+          ...(refusedBy.length > 0 && { refusedBy }),
+          slot,
+        },
+        slotDelaySeconds(slot.at, deps.now()),
+      );
+      return;
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      waitMs = Math.min(waitMs ?? error.retryAfterMs, error.retryAfterMs);
-      continue;
+      // Beyond what may be reserved yet (or the deadline): wait in the queue until the earliest slot.
+      waitMs = error.retryAfterMs;
+      break;
     }
-    if (!claimed) return;
-
-    const provider = providerOf(deps, upstream.name);
-    const started = deps.now();
-    let operation: string;
-    try {
-      operation = await provider.submit(forUpstream(request, task, check.notApplied));
-    } catch (error) {
-      const dimensions = { upstream: upstream.name };
-      const unavailable = error instanceof UpstreamUnavailableError;
-      if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
-      if (unavailable && error.fate === 'unknown') {
-        // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
-        deps.metrics.count('UpstreamFailures', dimensions);
-        await moveTask(deps, claimed, 'failed', {
-          errorCode: 501,
-          errorMessage: failureMessages.upstreamFailed(error.message),
-        });
-        return;
-      }
-      deps.metrics.count('UpstreamRefusals', dimensions);
-      if (error instanceof ModelNotFoundError)
-        deps.log.error('the upstream does not know the configured model', {
-          upstream: upstream.name,
-          modelId: error.modelId,
-        });
-      deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
-      // Another upstream may still make it: a later candidate, or one whose circuit is open for now.
-      const others = route.capable.some((name) => name !== upstream.name && !refusedBy.includes(name));
-      if (!unavailable && !others) {
-        // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
-        await moveTask(deps, claimed, 'failed', {
-          errorCode: 501,
-          errorMessage:
-            error instanceof ModelNotFoundError
-              ? failureMessages.modelNotFound(error)
-              : failureMessages.upstreamFailed(reason(error)),
-        });
-        return;
-      }
-      // Refused before anything started: step back so another upstream (or a later retry) may submit.
-      const back = await moveTask(deps, claimed, 'queued');
-      if (!back) return;
-      current = back;
-      if (unavailable) transient = error;
-      else refusedBy.push(upstream.name);
-      continue;
-    }
-    deps.metrics.count('UpstreamSubmits', { upstream: upstream.name });
-    deps.metrics.milliseconds('UpstreamSubmitLatency', deps.now() - started, { upstream: upstream.name });
-    if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
-      await recordCircuit(deps, route, upstream.name, 'success');
-
-    const moved = await moveTask(deps, claimed, 'submitted', {
-      operation,
-      promptSent: request.prompt,
-      translatedFrom,
-      aspectRatio: request.aspectRatio,
-    });
-    if (!moved) return;
-    deps.log.info('task submitted upstream', { provider: provider.name, upstream: upstream.name, operation });
-    await schedulePoll(deps, moved, operation, deps.now());
-    return;
   }
 
   const next = { refusedBy };
@@ -219,6 +333,32 @@ function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submitt
     },
     deps.settings.pollIntervalSeconds,
   );
+}
+
+/** The longest a worker waits in process for its reserved slot; SQS brings the message closer first. */
+const maxSlotWaitMs = 2000;
+/**
+ * How late a slot may still be used: part of the margin our window keeps over the upstream's
+ * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request.
+ */
+const slotLatenessMs = 100;
+/** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
+const reserveLeadMs = 1000;
+/** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
+const maxPasses = 3;
+/** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
+export const submitLeadMs = 150;
+/** How much earlier than its slot a delayed message is made visible: SQS's delivery takes a moment. */
+const deliveryLeadMs = 500;
+/** SQS's longest message delay. */
+const maxDelaySeconds = 900;
+
+/**
+ * A delay that delivers at most deliveryLeadMs + 1 s before `slotAt` (SQS counts whole seconds) and not
+ * after it, at most SQS's 15 minutes (a later slot is reached in hops).
+ */
+export function slotDelaySeconds(slotAt: number, now: number): number {
+  return Math.min(maxDelaySeconds, Math.max(0, Math.floor((slotAt - now - deliveryLeadMs) / 1000)));
 }
 
 /** Exponential backoff with full jitter: 2 s, 4 s, 8 s … capped at 2 minutes. */
