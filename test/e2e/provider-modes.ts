@@ -51,6 +51,9 @@ export function describeProvider(provider: Exclude<ProviderName, 'simulator'>) {
       provider,
       simulatorLatencyMs: 1200,
       pollIntervalSeconds: 1,
+      // The file's ten or so submits are not about the quota: Gemini's published 10 per minute would make
+      // the last ones wait out the window (test/e2e/quota-burst.test.ts and the pool test cover quotas).
+      environment: { QUOTA_LIMIT: '100', QUOTA_WINDOW_SECONDS: '60' },
     });
     client = apiClient(stack);
   });
