@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../../core/events';
-import { batchesOf, CoalescingEventPublisher, type EventBatchSink } from './coalescing-event-publisher';
+import {
+  batchesOf,
+  CoalescingEventPublisher,
+  type EventBatchSink,
+  putBatches,
+} from './coalescing-event-publisher';
 
 const event = (taskId: string) =>
   ({ detailType: 'Veo Task Queued', time: 0, detail: { taskId } }) as TaskEvent;
@@ -66,5 +71,24 @@ describe('batchesOf', () => {
       ),
     ).toEqual([10, 10, 3]);
     expect(batchesOf([100, 100, 60, 300, 10], (n) => n, 250)).toEqual([[100, 100], [60], [300], [10]]);
+  });
+});
+
+describe('putBatches', () => {
+  it('fails only the events of a request that failed, not those an earlier request delivered', async () => {
+    const sent: number[][] = [];
+    const outcomes = await putBatches([[1, 2], [3, 4], [5]], async (batch) => {
+      if (batch.includes(3)) throw new Error('queue down');
+      sent.push(batch);
+      return batch.map((n) => (n === 5 ? new Error('refused 5') : undefined));
+    });
+    expect(sent).toEqual([[1, 2], [5]]);
+    expect(outcomes.map((o) => o?.message)).toEqual([
+      undefined,
+      undefined,
+      'queue down',
+      'queue down',
+      'refused 5',
+    ]);
   });
 });

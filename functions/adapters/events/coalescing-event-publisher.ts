@@ -65,3 +65,24 @@ export function batchesOf<T>(items: T[], bytesOf: (item: T) => number, maxBytes 
   if (current.length > 0) batches.push(current);
   return batches;
 }
+
+/**
+ * Puts each batch in turn, each event with its own outcome: a request that fails (after the SDK's retries)
+ * fails only its own batch's events, never those an earlier request already delivered (failing them too
+ * would send them again with their records' retry: duplicates).
+ */
+export async function putBatches<T>(
+  batches: T[][],
+  put: (batch: T[]) => Promise<(Error | undefined)[]>,
+): Promise<(Error | undefined)[]> {
+  const outcomes: (Error | undefined)[] = [];
+  for (const batch of batches) {
+    try {
+      outcomes.push(...(await put(batch)));
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      outcomes.push(...batch.map(() => failure));
+    }
+  }
+  return outcomes;
+}

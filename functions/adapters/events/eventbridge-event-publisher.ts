@@ -1,7 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { eventSource, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
-import { batchesOf, type EventBatchSink } from './coalescing-event-publisher';
+import { batchesOf, type EventBatchSink, putBatches } from './coalescing-event-publisher';
 
 /** Task events on an EventBridge bus (the account's default bus unless a name is configured). */
 export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink {
@@ -16,9 +16,7 @@ export class EventBridgeEventPublisher implements EventPublisher, EventBatchSink
   }
 
   async putEach(events: TaskEvent[]): Promise<(Error | undefined)[]> {
-    const outcomes: (Error | undefined)[] = [];
-    for (const batch of batchesOf(events, entrySize)) outcomes.push(...(await this.put(batch)));
-    return outcomes;
+    return putBatches(batchesOf(events, entrySize), (batch) => this.put(batch));
   }
 
   private async put(events: TaskEvent[]): Promise<(Error | undefined)[]> {

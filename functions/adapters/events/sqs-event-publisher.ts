@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { eventEnvelope, type TaskEvent } from '../../core/events';
 import type { EventPublisher } from '../../core/ports';
-import { batchesOf, type EventBatchSink } from './coalescing-event-publisher';
+import { batchesOf, type EventBatchSink, putBatches } from './coalescing-event-publisher';
 
 /**
  * Local stand-in for EventBridge: sends each event, in the envelope a rule's target receives, to an SQS
@@ -31,23 +31,22 @@ export class SqsEventPublisher implements EventPublisher, EventBatchSink {
       await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: bodies[0] }));
       return [undefined];
     }
-    const outcomes: (Error | undefined)[] = [];
-    for (const batch of batchesOf(bodies, (body) => Buffer.byteLength(body))) {
-      const answer = await this.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: batch.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
-        }),
-      );
-      const failed = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
-      outcomes.push(
-        ...batch.map((_, i) => {
+    return putBatches(
+      batchesOf(bodies, (body) => Buffer.byteLength(body)),
+      async (batch) => {
+        const answer = await this.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: batch.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
+          }),
+        );
+        const failed = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
+        return batch.map((_, i) => {
           const f = failed.get(String(i));
           return f ? new Error(`events queue refused the event: ${f.Code} ${f.Message ?? ''}`) : undefined;
-        }),
-      );
-    }
-    return outcomes;
+        });
+      },
+    );
   }
 }
 
