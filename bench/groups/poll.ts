@@ -117,7 +117,6 @@ function pollFigures(runs: TaskRun[]): Results {
   const stored = runs.map((r) => r.stored);
   // The schedule's share grows with the scale, the completion's does not.
   const deployed = runs.map((r) => r.seen * scale + r.stored);
-  const pollStats = stats(runs.map((r) => r.polls));
   const latency = stats(runs.map((r) => r.latency));
   return {
     'poll.tasks': figure(runs.length, 'tasks'),
@@ -125,19 +124,11 @@ function pollFigures(runs: TaskRun[]): Results {
     'poll.latency.min': figure(latency.min / 1000, 's'),
     'poll.latency.median': figure(latency.median / 1000, 's'),
     'poll.latency.max': figure(latency.max / 1000, 's'),
-    // Every task's delay, for the histogram in bench/report.html.
-    'poll.delay.p50': figure(p(delays, 0.5), 'ms', { samples: delays.map(round) }),
-    'poll.delay.p95': figure(p(delays, 0.95), 'ms'),
-    'poll.delay.max': figure(p(delays, 1), 'ms'),
     'poll.delay.schedule.p50': figure(p(seen, 0.5), 'ms'),
     'poll.delay.schedule.p95': figure(p(seen, 0.95), 'ms'),
     'poll.delay.completion.p50': figure(p(stored, 0.5), 'ms'),
     'poll.delay.completion.p95': figure(p(stored, 0.95), 'ms'),
-    'poll.delay.deployed-estimate.p50': figure(p(deployed, 0.5) / 1000, 's', { goal: goals.p50 }),
-    'poll.delay.deployed-estimate.p95': figure(p(deployed, 0.95) / 1000, 's', { goal: goals.p95 }),
-    'poll.polls-per-task.min': figure(pollStats.min, 'polls'),
-    'poll.polls-per-task.median': figure(pollStats.median, 'polls', { goal: goals.polls }),
-    'poll.polls-per-task.max': figure(pollStats.max, 'polls'),
+    ...delayFigures('poll', delays, deployed, runs),
   };
 }
 
@@ -148,19 +139,26 @@ function pollFigures(runs: TaskRun[]): Results {
  */
 function pushFigures(runs: TaskRun[]): Results {
   const delays = runs.map((r) => r.delay);
-  const pollStats = stats(runs.map((r) => r.polls));
   return {
     'poll.push.tasks': figure(runs.length, 'tasks'),
     'poll.push.noticed-by-push': figure(runs.filter((r) => r.byPush).length, 'tasks'),
-    'poll.push.delay.p50': figure(p(delays, 0.5), 'ms', { samples: delays.map(round) }),
-    'poll.push.delay.p95': figure(p(delays, 0.95), 'ms'),
-    'poll.push.delay.max': figure(p(delays, 1), 'ms'),
-    'poll.push.delay.deployed-estimate.p50': figure(p(delays, 0.5) / 1000, 's', { goal: goals.p50 }),
-    'poll.push.delay.deployed-estimate.p95': figure(p(delays, 0.95) / 1000, 's', { goal: goals.p95 }),
-    'poll.push.polls-per-task.min': figure(pollStats.min, 'polls'),
-    'poll.push.polls-per-task.median': figure(pollStats.median, 'polls', { goal: goals.polls }),
-    'poll.push.polls-per-task.max': figure(pollStats.max, 'polls'),
+    ...delayFigures('poll.push', delays, delays, runs),
   };
 }
 
 await runGroup('poll', poll);
+
+/** A run's delays (each task's, for the histogram in bench/report.html), their deployed estimate and polls. */
+function delayFigures(prefix: string, delays: number[], deployed: number[], runs: TaskRun[]): Results {
+  const pollStats = stats(runs.map((r) => r.polls));
+  return {
+    [`${prefix}.delay.p50`]: figure(p(delays, 0.5), 'ms', { samples: delays.map(round) }),
+    [`${prefix}.delay.p95`]: figure(p(delays, 0.95), 'ms'),
+    [`${prefix}.delay.max`]: figure(p(delays, 1), 'ms'),
+    [`${prefix}.delay.deployed-estimate.p50`]: figure(p(deployed, 0.5) / 1000, 's', { goal: goals.p50 }),
+    [`${prefix}.delay.deployed-estimate.p95`]: figure(p(deployed, 0.95) / 1000, 's', { goal: goals.p95 }),
+    [`${prefix}.polls-per-task.min`]: figure(pollStats.min, 'polls'),
+    [`${prefix}.polls-per-task.median`]: figure(pollStats.median, 'polls', { goal: goals.polls }),
+    [`${prefix}.polls-per-task.max`]: figure(pollStats.max, 'polls'),
+  };
+}
