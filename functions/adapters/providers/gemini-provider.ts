@@ -5,6 +5,7 @@ import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } f
 import {
   apiFetch,
   checkedVideoUrl,
+  header,
   type Secret,
   secretResolver,
   streamed,
@@ -271,11 +272,6 @@ class PushVerifier {
     }
     return false;
   }
-}
-
-function header(headers: Record<string, string | undefined>, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
 
 function errorText(error: unknown): string {

@@ -5,6 +5,7 @@ import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } f
 import {
   apiFetch,
   checkedVideoUrl,
+  header,
   type Secret,
   secretResolver,
   shorten,
@@ -235,11 +236,6 @@ function isRejection(errorCode: number | null | undefined, message: string): boo
   return (
     errorCode === 400 || errorCode === 422 || /reject|flagged|violat|content polic|unsafe/i.test(message)
   );
-}
-
-function header(headers: Record<string, string | undefined>, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
 
 /**

@@ -168,3 +168,9 @@ export function checkedVideoUrl(
   if (problem) throw new Error(`${provider}: video URL refused: ${problem}`);
   return url;
 }
+
+/** A request header by name, whatever its case (API Gateway and Node hand them over differently). */
+export function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
