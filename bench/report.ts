@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { upstreamMarginMs } from '../functions/core/rate-window';
+import { slotLatenessMs } from './quota-timeline';
 import type { Figure, Results } from './results';
 
 /**
@@ -362,10 +363,20 @@ function realBurstCharts(r: Results): string[] {
     charts.push(
       figureOf(
         hbars(reuse, 'ms', [{ value: upstreamMarginMs, label: `margin ${upstreamMarginMs} ms` }]),
-        "How long after a submit's window ended the submit reusing its slot arrived: median (whisker min to max) and p95; ideally the workers' margin over the upstream's window (rate-window.ts), every millisecond above it lost.",
+        `How long after a submit's window ended the submit reusing its slot arrived: median (whisker min to max) and p95; ideally the workers' margin over the upstream's window (rate-window.ts), every millisecond above it lost.${lateSlots(runs.map(({ label, prefix }) => ({ label, late: r[`${prefix}.slot-reuse.late`] })))}`,
       ),
     );
   return charts;
+}
+
+/** The slots reused late (a reserved slot delivered late or missed), where the results have them. */
+function lateSlots(runs: { label: string; late: Figure | undefined }[]): string {
+  const parts = runs.flatMap(({ label, late }) =>
+    has(late) && late.baseline !== undefined ? [`${label} ${late.value} of ${late.baseline}`] : [],
+  );
+  return parts.length === 0
+    ? ''
+    : ` Reused more than ${upstreamMarginMs + slotLatenessMs} ms after their window (a reserved slot delivered late or missed, or a submit slow to go out): ${parts.join(', ')}.`;
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
