@@ -46,6 +46,12 @@ describe('billedUnits: SQS requests as deployed', () => {
     expect(billedUnits('SQS', 'SendMessage', { MessageBody: body, MessageAttributes: attributes })).toEqual({
       'sqs-requests': 5,
     });
+    // A message system attribute (the X-Ray trace header) does not count towards the message's size.
+    expect(
+      billedUnits('SQS', 'SendMessage', { MessageBody: body, MessageSystemAttributes: attributes }),
+    ).toEqual({
+      'sqs-requests': 3,
+    });
   });
 
   it("prices a batch's send as one request per 64 KB of all its messages", () => {
