@@ -21,6 +21,7 @@ export default defineConfig({
           ...shared,
           name: 'unit',
           include: [
+            'bench/**/*.test.ts',
             'client/**/*.test.ts',
             'functions/**/*.test.ts',
             'simulator/**/*.test.ts',

@@ -14,8 +14,13 @@ export const listPrices = {
   lambdaRequest: 0.2 / 1e6,
   /** HTTP API, per request (first 300 million a month). */
   apiGatewayRequest: 1 / 1e6,
-  /** SQS standard, per request (64 KB chunks; our messages are a few KB). */
+  /**
+   * SQS standard, per request; each 64 KB chunk of a request's payload is billed as one request (a
+   * SendMessageBatch of up to 10 messages under 64 KB in all is one).
+   */
   sqsRequest: 0.4 / 1e6,
+  /** EventBridge custom events (PutEvents), per event; each 64 KB chunk of an entry is billed as one event. */
+  eventBridgeEvent: 1 / 1e6,
   /** DynamoDB on-demand, per write and read request unit. */
   dynamoWriteUnit: 0.625 / 1e6,
   dynamoReadUnit: 0.125 / 1e6,
@@ -79,8 +84,11 @@ function taskCost(calls: Results, prefix: string): Record<string, number> | unde
     gbSeconds += (functions[name].memoryMb / 1024) * (Math.ceil(n(`lambda.${name}.ms`)) / 1000);
   }
   const httpRequests = n('lambda.api.invocations') + n('lambda.upstreamCallback.invocations');
-  // Every message sent is also received and deleted once by the Lambda event source.
-  const sqsRequests = 3 * n('SQS.SendMessage');
+  // As deployed (billedUnits): the task queues' requests, and the events the local stand-in sent to its
+  // queue, which a deployment puts on EventBridge.
+  for (const line of billingLines)
+    if (calls[`${prefix}.billed.${line}`] === undefined)
+      throw new Error(`${prefix}.billed.${line} is missing: the calls group no longer counts it`);
   const writeUnits =
     TASK_ITEM_KB *
     (n('DynamoDB.PutItem') +
@@ -96,7 +104,8 @@ function taskCost(calls: Results, prefix: string): Record<string, number> | unde
   return {
     lambda: gbSeconds * listPrices.lambdaGbSecond + invocations * listPrices.lambdaRequest,
     'api-gateway': httpRequests * listPrices.apiGatewayRequest,
-    sqs: sqsRequests * listPrices.sqsRequest,
+    sqs: n('billed.sqs-requests') * listPrices.sqsRequest,
+    eventbridge: n('billed.events') * listPrices.eventBridgeEvent,
     dynamodb: writeUnits * listPrices.dynamoWriteUnit + readUnits * listPrices.dynamoReadUnit,
     // The client downloads its video once (a presigned GET).
     s3:
@@ -104,6 +113,105 @@ function taskCost(calls: Results, prefix: string): Record<string, number> | unde
       listPrices.s3Get +
       (VIDEO_MB / 1024) * retentionMonths * listPrices.s3GbMonth,
   };
+}
+
+/** What the calls group adds up per task for the bill: `calls.<provider>.billed.<line>`. */
+export const billingLines = ['sqs-requests', 'events'] as const;
+export type BillingLine = (typeof billingLines)[number];
+
+const CHUNK = 64 * 1024;
+
+/**
+ * What one AWS call the functions made costs as deployed, in the units its service bills. SQS bills each
+ * 64 KB chunk of a request's payload (a batch's messages together) as one request; every message sent is
+ * later received (again by the 64 KB chunk) and deleted once by Lambda's event source, whose idle long
+ * polls are the deployment's, not a task's. The local stand-in for EventBridge sends each event's envelope
+ * to an SQS queue (SendMessage, or SendMessageBatch for several): deployed that is one PutEvents, billed per
+ * event by the 64 KB chunk of its entry and not per request; its delivery to the account's own targets
+ * is not charged. Other calls are priced from their counts (taskCost).
+ */
+export function billedUnits(
+  service: string,
+  operation: string,
+  input: unknown,
+): Partial<Record<BillingLine, number>> {
+  if (service === 'EventBridge' && operation === 'PutEvents') {
+    const entries = (input as { Entries?: PutEventsEntry[] } | undefined)?.Entries ?? [];
+    return { events: sum(entries.map((e) => chunks(entrySize(e)))) };
+  }
+  if (service !== 'SQS' || (operation !== 'SendMessage' && operation !== 'SendMessageBatch')) return {};
+  const i = (input ?? {}) as SqsMessage & { Entries?: SqsMessage[] };
+  const messages = operation === 'SendMessage' ? [i] : (i.Entries ?? []);
+  const envelopes = messages.map((m) => envelopeOf(m.MessageBody));
+  if (envelopes.every((e) => e !== undefined)) {
+    return {
+      events: sum(
+        envelopes.map((e) =>
+          chunks(
+            entrySize({ Source: e.source, DetailType: e['detail-type'], Detail: JSON.stringify(e.detail) }),
+          ),
+        ),
+      ),
+    };
+  }
+  const sizes = messages.map(messageSize);
+  // The send (its messages' payload together), then each message's receive and delete.
+  return { 'sqs-requests': chunks(sum(sizes)) + sum(sizes.map((size) => chunks(size) + 1)) };
+}
+
+interface PutEventsEntry {
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  Resources?: string[];
+  Time?: unknown;
+}
+
+interface SqsMessage {
+  MessageBody?: string;
+  MessageAttributes?: Record<string, { DataType?: string; StringValue?: string }>;
+}
+
+/** An entry's size as EventBridge counts it: Time 14 bytes, Source, DetailType, Detail and Resources in UTF-8. */
+function entrySize(entry: PutEventsEntry): number {
+  return (
+    14 +
+    bytes(entry.Source) +
+    bytes(entry.DetailType) +
+    bytes(entry.Detail) +
+    sum((entry.Resources ?? []).map(bytes))
+  );
+}
+
+/** A message's payload: its body and its message attributes (system attributes, the trace header, are not). */
+function messageSize(message: SqsMessage): number {
+  const attributes = Object.entries(message.MessageAttributes ?? {});
+  return (
+    bytes(message.MessageBody) +
+    sum(attributes.map(([name, a]) => bytes(name) + bytes(a.DataType) + bytes(a.StringValue)))
+  );
+}
+
+/** The EventBridge envelope a body carries (the local events stand-in's), or undefined for a task message. */
+function envelopeOf(
+  body: string | undefined,
+): { source: string; 'detail-type': string; detail: unknown } | undefined {
+  if (body === undefined || !body.includes('"detail-type"')) return undefined;
+  const parsed = JSON.parse(body) as { source?: unknown; 'detail-type'?: unknown; detail?: unknown };
+  if (typeof parsed.source !== 'string' || typeof parsed['detail-type'] !== 'string') return undefined;
+  return { source: parsed.source, 'detail-type': parsed['detail-type'], detail: parsed.detail };
+}
+
+function chunks(size: number): number {
+  return Math.max(1, Math.ceil(size / CHUNK));
+}
+
+function bytes(text: string | undefined): number {
+  return text === undefined ? 0 : Buffer.byteLength(text);
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 function micro(usd: number): Figure {

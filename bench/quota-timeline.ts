@@ -1,4 +1,11 @@
-import { figure, quantile, type Results, round } from './results';
+import { upstreamMarginMs } from '../functions/core/rate-window';
+import { figure, quantile, type Results, round, versus } from './results';
+
+/**
+ * How late after its time the worker still uses a reserved slot (generate.ts `slotLatenessMs`, not
+ * exported): a reuse later than the margin plus this is a slot the workers delivered late or missed.
+ */
+export const slotLatenessMs = 100;
 
 /**
  * What a burst's upstream submits say about the quota's use, from their arrival times at the upstream
@@ -8,6 +15,10 @@ import { figure, quantile, type Results, round } from './results';
  * - slot-reuse.{min,p50,p95,max}: how long after a submit's window ended the submit that reused its slot
  *   arrived (a[i + limit] − a[i] − window). Ideal: our margin (rate-window.ts upstreamMarginMs), each
  *   millisecond above it is lost; below 0 the upstream counted limit + 1 in one window (a 429).
+ * - slot-reuse.late: of those reuses, how many came more than `slotLatenessMs` after the margin, with
+ *   their share as the ratio: the upstream's view of the worker's 'reserved slot missed' and 'slot missed
+ *   before the submit' (a reserved slot's message delivered late, or its write too slow), while every task
+ *   of the burst is still waiting for a slot. Seen from the upstream it counts any slot reused that late.
  */
 export function quotaTimeline(
   prefix: string,
@@ -29,5 +40,13 @@ export function quotaTimeline(
     [`${prefix}.slot-reuse.p50`]: ms(quantile(reuse, 0.5)),
     [`${prefix}.slot-reuse.p95`]: ms(quantile(reuse, 0.95)),
     [`${prefix}.slot-reuse.max`]: ms(reuse.at(-1) ?? Number.NaN),
+    [`${prefix}.slot-reuse.late`]:
+      reuse.length === 0
+        ? figure(0, 'slots')
+        : versus(
+            reuse.filter((late) => late > upstreamMarginMs + slotLatenessMs).length,
+            reuse.length,
+            'slots',
+          ),
   };
 }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { upstreamMarginMs } from '../functions/core/rate-window';
+import { slotLatenessMs } from './quota-timeline';
 import type { Figure, Results } from './results';
 
 /**
@@ -91,9 +93,9 @@ function chartsFor(id: string, r: Results): string[] {
     case 'calls':
       return [callsChart(r)];
     case 'poll':
-      return [pollChart(r)];
+      return [pollChart(r), pushChart(r)];
     case 'burst':
-      return [burstChart(r)];
+      return [burstChart(r), ...realBurstCharts(r)];
     case 'rss':
       return [rssChart(r)];
     case 'soak':
@@ -235,6 +237,38 @@ function pollChart(r: Results): string {
   );
 }
 
+/** The Gemini API shape's push (`poll.push.*`) against polling alone (`poll.*`): delay from done to our record. */
+function pushChart(r: Results): string {
+  const polled = r['poll.delay.p50']?.samples;
+  const pushed = r['poll.push.delay.p50']?.samples;
+  if (polled?.length && pushed?.length) {
+    return figureOf(
+      lines(
+        [
+          { name: `polling alone, ${polled.length} tasks`, points: cdf(polled) },
+          { name: `with the upstream's push, ${pushed.length} tasks`, points: cdf(pushed) },
+        ],
+        { x: 'ms (log scale)', y: 'share of tasks', logX: true, yMax: 1 },
+      ),
+      "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone (the schedule keeps polling beside the push).",
+    );
+  }
+  const rows: Bar[] = [];
+  for (const q of ['p50', 'p95'] as const) {
+    for (const [prefix, label] of [
+      ['poll', 'polling alone'],
+      ['poll.push', "with the upstream's push"],
+    ] as const) {
+      const f = r[`${prefix}.delay.${q}`];
+      if (has(f)) rows.push({ label: `${label}, ${q}`, value: f.value });
+    }
+  }
+  return figureOf(
+    hbars(rows, 'ms', []),
+    "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone, p50 and p95 (the schedule keeps polling beside the push).",
+  );
+}
+
 function burstChart(r: Results): string {
   const limit = r['burst.quota.limit']?.value ?? 20;
   const windowS = r['burst.quota.window']?.value ?? 2;
@@ -273,6 +307,79 @@ function burstChart(r: Results): string {
     `${r['burst.upstream-submits'] ? 'A burst of tasks drained into the upstream' : 'Burst'}: the workers may not submit above the quota line.`,
   );
 }
+
+/**
+ * The scaled burst (`burst.*`, 20 per 2 s) beside the one at the real window (`burst.real.*`, 20 per 10 s):
+ * the drain against the quota minimum, what the time above the minimum went to (the first window's
+ * spread, carried into every later window once, and the rest: slots reused late), and how late a slot was
+ * reused after its window.
+ */
+function realBurstCharts(r: Results): string[] {
+  const runs = [
+    { label: '2 s window', drain: r['burst.drain'], prefix: 'burst' },
+    { label: '10 s window', drain: r['burst.real.ratio'], prefix: 'burst.real' },
+  ];
+  const ratios: Bar[] = [];
+  const overMinimum: Bar[] = [];
+  const reuse: Bar[] = [];
+  for (const { label, drain, prefix } of runs) {
+    if (has(drain) && drain.ratio !== undefined) ratios.push({ label, value: drain.ratio });
+    const spread = r[`${prefix}.first-window.spread`];
+    if (has(drain) && drain.baseline !== undefined && has(spread)) {
+      const spreadS = spread.value / 1000;
+      const late = drain.value - drain.baseline - spreadS;
+      overMinimum.push(
+        { label: `${label}: first window's spread`, value: round3(spreadS) },
+        { label: `${label}: slots reused late`, value: round3(Math.max(0, late)) },
+      );
+    }
+    const min = r[`${prefix}.slot-reuse.min`];
+    const max = r[`${prefix}.slot-reuse.max`];
+    for (const q of ['p50', 'p95'] as const) {
+      const f = r[`${prefix}.slot-reuse.${q}`];
+      if (!has(f)) continue;
+      // The whisker (min to max) on the median's bar; below 0 the upstream counted one too many (a 429).
+      const whisker =
+        q === 'p50' && has(min) && has(max) ? { lo: Math.max(0, min.value), hi: max.value } : {};
+      reuse.push({ label: `${label}, ${q}`, value: f.value, ...whisker });
+    }
+  }
+  const charts: string[] = [];
+  if (ratios.length > 0)
+    charts.push(
+      figureOf(
+        hbars(ratios, '×', [{ value: 1.1, label: 'goal 1.10×' }]),
+        "Drain, first to last upstream submit, over the quota minimum (its full windows): the burst at 20 per 2 s and the one at kie.ai's real 20 per 10 s.",
+      ),
+    );
+  if (overMinimum.length > 0)
+    charts.push(
+      figureOf(
+        hbars(overMinimum, 's', []),
+        "Where the drain's time above the quota minimum went: the first window's submits spread out (carried into every later window once), and the rest, slots reused after their window ended.",
+      ),
+    );
+  if (reuse.length > 0)
+    charts.push(
+      figureOf(
+        hbars(reuse, 'ms', [{ value: upstreamMarginMs, label: `margin ${upstreamMarginMs} ms` }]),
+        `How long after a submit's window ended the submit reusing its slot arrived: median (whisker min to max) and p95; ideally the workers' margin over the upstream's window (rate-window.ts), every millisecond above it lost.${lateSlots(runs.map(({ label, prefix }) => ({ label, late: r[`${prefix}.slot-reuse.late`] })))}`,
+      ),
+    );
+  return charts;
+}
+
+/** The slots reused late (a reserved slot delivered late or missed), where the results have them. */
+function lateSlots(runs: { label: string; late: Figure | undefined }[]): string {
+  const parts = runs.flatMap(({ label, late }) =>
+    has(late) && late.baseline !== undefined ? [`${label} ${late.value} of ${late.baseline}`] : [],
+  );
+  return parts.length === 0
+    ? ''
+    : ` Reused more than ${upstreamMarginMs + slotLatenessMs} ms after their window (a reserved slot delivered late or missed, or a submit slow to go out): ${parts.join(', ')}.`;
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 function rssChart(r: Results): string {
   const rows: Bar[] = [];
@@ -353,7 +460,7 @@ function costChart(r: Results): string {
   const rules = cheapest ? [{ value: cheapest * 0.001, label: 'goal 0.1 % of a Veo task' }] : [];
   return figureOf(
     hbars(rows, 'µUSD', rules),
-    'AWS cost of one task at list prices (Lambda, API Gateway, SQS, DynamoDB, S3), by upstream.',
+    'AWS cost of one task at list prices (Lambda, API Gateway, SQS, EventBridge, DynamoDB, S3), by upstream.',
   );
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { invokedFunction, startLocalStack } from '../../local/stack';
 import { onAwsCall } from '../aws-call-counter';
+import { billedUnits, billingLines } from '../cost';
 import { figure, type Results } from '../results';
 
 /**
@@ -39,6 +40,9 @@ async function countCalls(
   // Per function (`<function>` and `<function>.<Service>.<Operation>`), and what the task's events cost.
   const byFunction = new Map<string, number>();
   let events = 0;
+  // What the calls cost as deployed, by billing line (bench/cost.ts): the task queues' SQS requests and the
+  // EventBridge events the local stand-in sends to its queue.
+  const billed = new Map<string, number>();
   let counting = false;
   onAwsCall((service, operation, input) => {
     if (!counting) return;
@@ -47,6 +51,8 @@ async function countCalls(
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + 1);
     byFunction.set(`${fn}.${key}`, (byFunction.get(`${fn}.${key}`) ?? 0) + 1);
     if (forEvents(service, operation, input)) events++;
+    for (const [line, units] of Object.entries(billedUnits(service, operation, input)))
+      billed.set(line, (billed.get(line) ?? 0) + units);
     // A transaction is billed per item, a batch read per key: counted apart (bench/cost.ts).
     const i = (input ?? {}) as {
       TransactItems?: unknown[];
@@ -134,6 +140,7 @@ async function countCalls(
     await quiet(counts);
     counts.clear();
     byFunction.clear();
+    billed.clear();
     events = 0;
     const pollsBefore = upstreamPolls();
     counting = true;
@@ -159,6 +166,12 @@ async function countCalls(
     };
     for (const [key, n] of [...counts].sort())
       results[`${name}.${key}`] = figure(n, key.endsWith('.items') ? 'items/task' : 'calls/task');
+    // Pipeline and the one record-info read alike, as billed when deployed.
+    for (const line of billingLines)
+      results[`${name}.billed.${line}`] = figure(
+        billed.get(line) ?? 0,
+        line === 'events' ? 'events/task' : 'requests/task',
+      );
     // Where each call of the pipeline is made: `fn.<function>` and `fn.<function>.<Service>.<Operation>`.
     for (const [key, n] of [...pipelineByFunction].sort())
       results[`${name}.fn.${key}`] = figure(n, 'calls/task');

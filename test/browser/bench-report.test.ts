@@ -31,6 +31,7 @@ function withSamples(results: Results): Results {
   set('submit.c16.p50', spread(480, 60, 170));
   set('submit.c16.noop.p50', spread(480, 5, 34));
   set('poll.delay.p50', spread(60, 10, 2845));
+  set('poll.push.delay.p50', spread(60, 8, 116));
   // 200 upstream submits, 20 at the start of each 2 s window; each task done 0.4 s after its submit.
   const submits = Array.from({ length: 200 }, (_, i) => Math.floor(i / 20) * 2 + 0.01 * (i % 20));
   set('burst.upstream-submits', submits);
@@ -38,6 +39,9 @@ function withSamples(results: Results): Results {
     'burst.all-done',
     submits.map((t) => t + 0.4),
   );
+  // Recorded since the committed run (bench/quota-timeline.ts): the slots reused late.
+  copy['burst.slot-reuse.late'] = { value: 7, unit: 'slots', baseline: 180, ratio: 0.039 };
+  copy['burst.real.slot-reuse.late'] = { value: 0, unit: 'slots', baseline: 80, ratio: 0 };
   copy['burst.quota.limit'] = { value: 20, unit: 'requests' };
   copy['burst.quota.window'] = { value: 2, unit: 's' };
   return copy;
@@ -118,8 +122,11 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
       expect(await marks(page, 'soak')).toEqual([3]);
       // Without raw samples: quantile bars, and the burst's end points under the quota line.
       expect(await marks(page, 'submit')).toEqual([10]);
-      expect(await marks(page, 'poll')).toEqual([7]);
-      expect(await marks(page, 'burst')).toEqual([2]);
+      // Poll: the quantile bars, then the push's p50 and p95 beside polling alone's.
+      expect(await marks(page, 'poll')).toEqual([7, 4]);
+      // Burst: the end points under the quota line; then the 2 s and real (10 s) windows' drain ratios, each
+      // one's first-window spread and late slot reuse, and each one's slot reuse p50 and p95.
+      expect(await marks(page, 'burst')).toEqual([2, 2, 4, 4]);
       // Failover: the tasks of each of the three upstreams; hostile: the two non-zero counts; cost: 3 upstreams.
       expect(await marks(page, 'failover')).toEqual([3]);
       expect(await marks(page, 'hostile')).toEqual([2]);
@@ -140,14 +147,24 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
     try {
       expect(await marks(page, 'submit')).toEqual([4]);
       // The poll histogram: bins up to the largest delay, most of them holding some task.
-      const [bins = 0] = await marks(page, 'poll');
+      const [bins = 0, push] = await marks(page, 'poll');
       expect(bins).toBeGreaterThan(10);
-      // The quota staircase, upstream submits and tasks done; the submits never above the quota.
-      expect(await marks(page, 'burst')).toEqual([3]);
+      // The push's delays and polling alone's, one distribution each, every task's delay a point.
+      expect(push).toBe(2);
+      const pollPoints = await page
+        .locator('section#poll path.mark')
+        .evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-points'))));
+      expect(pollPoints).toEqual([60, 60]);
+      // The quota staircase, upstream submits and tasks done; the submits never above the quota. The
+      // real-window charts draw from figures, not samples.
+      expect(await marks(page, 'burst')).toEqual([3, 2, 4, 4]);
       const points = await page
         .locator('section#burst path.mark')
         .evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-points'))));
       expect(points).toEqual([expect.any(Number), 200, 200]);
+      expect(await page.locator('section#burst figcaption').last().textContent()).toContain(
+        '2 s window 7 of 180, 10 s window 0 of 80.',
+      );
       await page.screenshot({ path: join(artifacts, 'bench-report-samples.png'), fullPage: true });
       expect(requests).toEqual([url]);
       expect(problems).toEqual([]);
