@@ -51,9 +51,7 @@ export interface TaskStore {
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
    * Returns false when another writer got there first. A refund is applied in the same transaction, and
    * with `slot` one slot of that window (giving back its `release` in the same write), or nothing is
-   * written and RateLimitedError says when the next slot frees. With a slot, what is returned is when the
-   * slot is (`slotAt`): a slot asked `at` a moment ahead is that far ahead of when the write was made, so
-   * a write that waited for its turn gets it later.
+   * written and RateLimitedError says when the next slot frees.
    */
   transition(
     taskId: string,
@@ -61,7 +59,7 @@ export interface TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
-  ): Promise<boolean | { slotAt: number }>;
+  ): Promise<boolean>;
   /**
    * For a task still `queued`: the earliest slot of any of `windows` free now or later but not after
    * `until`, reserved (written into that window's log, each window's `release` given back first). Which

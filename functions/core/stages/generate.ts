@@ -153,7 +153,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       let claimed: Task | undefined;
-      let slotAt: number | undefined;
       try {
         claimed = await moveTask(
           deps,
@@ -164,12 +163,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
             provider: upstream.provider,
             ...notAppliedChange(current, check.notApplied),
           },
-          slot && {
-            slot,
-            granted: (at) => {
-              slotAt = at;
-            },
-          },
+          slot && { slot },
         );
       } catch (error) {
         if (!(error instanceof RateLimitedError) || !slot) throw error;
@@ -180,7 +174,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       if (!claimed) return;
       // SQS delays in whole seconds, so a reserved slot's message comes up to a second and a half early:
       // the intent is written, the rest is waited here, so the submit leaves at its slot.
-      const due = onTime ? mine : (slotAt ?? slot?.at);
+      const due = onTime ? mine : slot?.at;
       if (mine !== undefined && onTime)
         deps.log.info('submitting on a reserved slot', {
           upstream: upstream.name,
