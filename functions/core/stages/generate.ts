@@ -269,7 +269,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     }
     try {
       // Never sooner than the writes before the submit can take: a slot reached late is given back.
-      const from = deps.now() + reserveLeadMs;
+      const from = deps.now() + Math.max(reserveLeadMs, leadMs(deps));
       const slot = await deps.tasks.reserveSlot(
         current.taskId,
         full.map((window) => ({ ...window, at: from })),
