@@ -117,13 +117,6 @@ export class InMemoryTaskStore implements TaskStore {
     };
   }
 
-  /** What slotWriteMs answers: how long slot writes take lately, as a test sets it. */
-  writeMs = 0;
-
-  slotWriteMs(): number {
-    return this.writeMs;
-  }
-
   freeSlots(window: RateWindow): number {
     return freeSlotsOf(this.windows.get(window.scope) ?? [], this.now(), window);
   }

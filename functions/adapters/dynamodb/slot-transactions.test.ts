@@ -236,18 +236,6 @@ describe('SlotTransactions: a rate window', () => {
     expect(gate.freeSlots(window)).toBe(20);
   }, 30_000);
 
-  it('knows how long its slot writes take lately (the longest of the last few)', async () => {
-    const window = { scope: freshScope(), limit: 50, windowMs: 60_000 };
-    const gate = instance(Date.now);
-    expect(gate.recentWriteMs()).toBe(0);
-    const started = Date.now();
-    // Ten at once: they take the counter in turn, so the last waited for the nine before it.
-    await Promise.all(Array.from({ length: 10 }, () => gate.write([], window)));
-    const took = Date.now() - started;
-    expect(gate.recentWriteMs()).toBeGreaterThan(0);
-    expect(gate.recentWriteMs()).toBeLessThanOrEqual(took + 1);
-  }, 30_000);
-
   it.each([
     [{ limit: 0, windowMs: 1_000 }],
     [{ limit: 2.5, windowMs: 1_000 }],

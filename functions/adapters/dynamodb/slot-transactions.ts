@@ -17,8 +17,6 @@ import {
 const maxTransactionAttempts = 5;
 /** Tries of a reservation that lost races on the counter to other writers. */
 const maxReserveAttempts = 25;
-/** Slot writes remembered for recentWriteMs. */
-const recentWrites = 10;
 
 /** What a cancelled transaction's reasons mean to its caller; each may throw its own error. */
 export interface SlotCancellationHandlers {
@@ -50,17 +48,6 @@ export class SlotTransactions {
     return freeSlotsOf(this.counters.get(window.scope)?.grants ?? [], this.now(), window);
   }
 
-  /** The durations of the last few slot writes (the ask to written), newest last. */
-  private readonly durations: number[] = [];
-
-  /**
-   * How long slot writes take lately: the longest of the last few. A burst's first seconds load the
-   * database and this process alike, and a slot asked less far ahead than its write takes is reached late.
-   */
-  recentWriteMs(): number {
-    return this.durations.length === 0 ? 0 : Math.max(...this.durations);
-  }
-
   /**
    * One transaction of `items` and, with `rate`, a slot of that window: the counter's next state is
    * decided on the state this instance last saw and written conditionally on it, so an uncontended call
@@ -78,22 +65,6 @@ export class SlotTransactions {
   ): Promise<{ scope: string; at: number } | undefined> {
     const windows: readonly SlotClaim[] = rate === undefined ? [] : Array.isArray(rate) ? rate : [rate];
     if (windows.length === 0) return this.writeOnce(items, windows, on, reserveUntil);
-    // Real time, not the injected clock (which decides the windows): how long the write took.
-    const asked = performance.now();
-    try {
-      return await this.writeInTurn(items, windows, on, reserveUntil);
-    } finally {
-      this.durations.push(Math.round(performance.now() - asked));
-      if (this.durations.length > recentWrites) this.durations.shift();
-    }
-  }
-
-  private writeInTurn(
-    items: TransactItem[],
-    windows: readonly SlotClaim[],
-    on: SlotCancellationHandlers,
-    reserveUntil: number | undefined,
-  ): Promise<{ scope: string; at: number } | undefined> {
     // Writers of one instance take a window's counter in turn: racing each other on the one item would
     // cost a failed round trip per loser (a burst's reservations: dozens at once). Other instances still
     // race, through the conditional write.

@@ -207,10 +207,6 @@ export class DynamoTaskStore implements TaskStore {
     return this.slotTransactions.freeSlots(window);
   }
 
-  slotWriteMs(): number {
-    return this.slotTransactions.recentWriteMs();
-  }
-
   async transition(
     taskId: string,
     from: TaskStatus,

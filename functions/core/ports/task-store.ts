@@ -76,12 +76,6 @@ export interface TaskStore {
    */
   freeSlots?(window: RateWindow): number;
   /**
-   * How long this instance's slot writes take lately (from the ask to written, a wait for its turn
-   * included; no I/O): a slot taken "now" is asked at least this far ahead, so the write is done by then.
-   * Absent: writes take no time worth counting.
-   */
-  slotWriteMs?(): number;
-  /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
    * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is
    * not (another delivery of the same notify message got there first). Without `chain`, always appends.

@@ -390,24 +390,6 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
   });
 
-  it('takes a slot as far ahead as its slot writes take lately, and submits at it', async () => {
-    const { world, key } = await submitted({
-      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
-    });
-    // A burst's first seconds: this instance's slot writes take half a second.
-    world.tasks.writeMs = 500;
-    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
-    const start = world.clock.now;
-    await startGeneration(world.deps, { taskId: a.taskId });
-    // a's slot is 600 ms ahead (the writes' time and a fifth more), so b's is a window after that.
-    expect(world.queues.generated[0]?.message.slot).toBeUndefined();
-    await startGeneration(world.deps, { taskId: b.taskId });
-    expect(world.queues.generated.at(-1)?.message.slot).toEqual({
-      scope: 'simulator',
-      at: start + 600 + 20_000 + upstreamMarginMs,
-    });
-  });
-
   it('does not send a submit that reached its reserved slot late (a slow write): it steps back and takes another', async () => {
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },

@@ -144,7 +144,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       // own duration then does not stretch the time between our count and the upstream's.
       const slot: SlotClaim | undefined =
         window && !onTime
-          ? { ...window, at: deps.now() + leadMs(deps), ...(mine !== undefined && { release: mine }) }
+          ? { ...window, at: deps.now() + submitLeadMs, ...(mine !== undefined && { release: mine }) }
           : undefined;
       if (slot && deps.tasks.freeSlots?.(slot) === 0) {
         // Full by the counter as last seen (this instance's own writes included): reserving is the one
@@ -269,7 +269,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     }
     try {
       // Never sooner than the writes before the submit can take: a slot reached late is given back.
-      const from = deps.now() + Math.max(reserveLeadMs, leadMs(deps));
+      const from = deps.now() + reserveLeadMs;
       const slot = await deps.tasks.reserveSlot(
         current.taskId,
         full.map((window) => ({ ...window, at: from })),
@@ -346,19 +346,8 @@ const slotLatenessMs = 100;
 const reserveLeadMs = 1000;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
-/** How far ahead a slot taken now is taken at least: about a DynamoDB transaction's time under load. */
+/** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
 export const submitLeadMs = 150;
-/** How far ahead at most: a slot taken further ahead holds the worker that long. */
-const maxLeadMs = 4000;
-
-/**
- * How far ahead a slot taken now is taken: submitLeadMs, or longer while this instance's slot writes take
- * longer (a burst's first seconds), so its submits still leave at their slots instead of stepping back.
- */
-function leadMs(deps: GenerateDeps): number {
-  const writes = deps.tasks.slotWriteMs?.() ?? 0;
-  return Math.min(maxLeadMs, Math.max(submitLeadMs, Math.round(writes * 1.2)));
-}
 /** How much earlier than its slot a delayed message is made visible: SQS's delivery takes a moment. */
 const deliveryLeadMs = 500;
 /** SQS's longest message delay. */
