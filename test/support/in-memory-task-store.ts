@@ -127,18 +127,18 @@ export class InMemoryTaskStore implements TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
-  ): Promise<boolean> {
+  ): Promise<boolean | { slotAt: number }> {
     // The window is decided on before the task is looked at, as DynamoTaskStore does.
     const takeSlot = this.slot(slot);
     const task = this.tasks.get(taskId);
     if (task?.status !== from) return false;
     const key = refund && refund.credits !== 0 ? this.refundable(refund) : undefined;
-    takeSlot?.();
+    const slotAt = takeSlot?.();
     if (key && refund) key.credits += refund.credits;
     // Undefined fields of the patch leave the task's as they are (DynamoTaskStore writes only the others).
     this.tasks.set(taskId, stored({ ...task, ...definedOnly(patch) }));
     if (patch.status !== undefined && isFinal(patch.status)) this.sweepAt.delete(taskId);
-    return true;
+    return slotAt === undefined ? true : { slotAt };
   }
 
   async reserveSlot(
@@ -269,14 +269,17 @@ export class InMemoryTaskStore implements TaskStore {
    * Checks that the window has a free slot now (RateLimitedError, saying when the next frees, if not)
    * and returns what takes it, to run once the rest of the write is known to succeed.
    */
-  private slot(window: SlotClaim | undefined): (() => void) | undefined {
+  private slot(window: SlotClaim | undefined): (() => number) | undefined {
     if (!window) return undefined;
     const decision = nextGrant(this.windows.get(window.scope) ?? [], this.now(), window, {
       release: window.release,
       at: window.at,
     });
     if (!decision.granted) throw new RateLimitedError(decision.retryAfterMs);
-    return () => this.windows.set(window.scope, decision.grants);
+    return () => {
+      this.windows.set(window.scope, decision.grants);
+      return decision.at;
+    };
   }
 }
 

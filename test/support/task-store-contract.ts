@@ -25,6 +25,9 @@ const request = generateRequestSchema({ allowLoopback: false, allowHttp: false }
  * the fake cannot drift from the real store. `make` is called once per test; tests share the store's
  * tables but no key, task or rate-window scope.
  */
+/** What a transition that took a slot answers: when the slot is. */
+const granted = { slotAt: expect.any(Number) };
+
 export function taskStoreContract(name: string, make: () => TaskStoreUnderTest): void {
   describe(`TaskStore contract: ${name}`, () => {
     /** A fresh key holding `credits`, and helpers over it. */
@@ -308,7 +311,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         await store.createCharged(second, { keyHash, credits: 60 });
         expect(
           await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
-        ).toBe(true);
+        ).toEqual(granted);
         const error = await store
           .transition(second.taskId, 'queued', { status: 'failed' }, { keyHash, credits: 60 }, slot)
           .catch((e: unknown) => e);
@@ -326,8 +329,8 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         expect(await store.transition(t.taskId, 'submitted', { status: 'succeeded' }, undefined, slot)).toBe(
           false,
         );
-        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toBe(
-          true,
+        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toEqual(
+          granted,
         );
       });
     });
@@ -341,7 +344,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const before = Date.now();
         expect(
           await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
-        ).toBe(true);
+        ).toEqual(granted);
         const after = Date.now();
         // The slot the first grant frees, a window later; the task stays queued.
         const reserved = await store.reserveSlot(second.taskId, [slot], after + 120_000);
@@ -382,9 +385,9 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         await store.transition(gone.taskId, 'queued', { status: 'cancelled' });
         expect(await store.reserveSlot(gone.taskId, [slot], Date.now() + 120_000)).toBeUndefined();
         // The window is as it was: its one slot is still free now.
-        expect(await store.transition(next.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toBe(
-          true,
-        );
+        expect(
+          await store.transition(next.taskId, 'queued', { status: 'submitting' }, undefined, slot),
+        ).toEqual(granted);
       });
 
       it('gives back a reservation in the same write as the next: the slot is not lost', async () => {

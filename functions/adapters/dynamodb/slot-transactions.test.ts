@@ -236,6 +236,90 @@ describe('SlotTransactions: a rate window', () => {
     expect(gate.freeSlots(window)).toBe(20);
   }, 30_000);
 
+  it("an instance's waiting writers on one window share a transaction: 30 at once take a few round trips", async () => {
+    const window = { scope: freshScope(), limit: 20, windowMs: 60_000 };
+    const raw = new DynamoDBClient({
+      region: stack.region,
+      credentials: stack.credentials,
+      endpoint: stack.dynamodbEndpoint,
+    });
+    let transactions = 0;
+    raw.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand') transactions++;
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const client = DynamoDBDocumentClient.from(raw);
+    clients.push(client);
+    const gate = new SlotTransactions(client, () => stack.tables.counters, Date.now);
+    const now = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        gate.write([], window, {}, i < 25 ? undefined : now + 600_000).catch((error) => error),
+      ),
+    );
+    // 20 taken now, the 5 that may reserve get the next window's first slots, the other 5 are refused.
+    const granted = results.filter((r) => r && !(r instanceof Error)) as { at: number }[];
+    expect(granted).toHaveLength(25);
+    expect(granted.filter((g) => g.at < now + 60_000)).toHaveLength(20);
+    expect(results.filter((r) => r instanceof RateLimitedError && !r.contended)).toHaveLength(5);
+    // The first writer alone, then the 29 that queued meanwhile in one transaction.
+    expect(transactions).toBeLessThanOrEqual(3);
+    const { Item } = await client.send(
+      new GetCommand({
+        TableName: stack.tables.counters,
+        Key: { counterId: `quota#${window.scope}` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item?.grants).toHaveLength(25);
+  }, 30_000);
+
+  it('a slot asked a moment ahead is that far ahead of the write: a writer that waited its turn gets it later', async () => {
+    const window = { scope: freshScope(), limit: 10, windowMs: 60_000 };
+    const start = Date.now();
+    let now = start;
+    const gate = instance(() => now);
+    const first = gate.write([], { ...window, at: start + 150 });
+    const second = gate.write([], { ...window, at: start + 150 });
+    // The first is in flight; the second waits for it while 400 ms pass.
+    now += 400;
+    expect(await first).toEqual({ scope: window.scope, at: start + 150 });
+    expect(await second).toEqual({ scope: window.scope, at: start + 550 });
+  });
+
+  it("a writer whose own condition fails leaves its group with its handler's error; the others write", async () => {
+    const window = { scope: freshScope(), limit: 10, windowMs: 60_000 };
+    const gate = instance(Date.now);
+    const gone = new Error('task moved');
+    const check = (taskId: string) => ({
+      ConditionCheck: {
+        TableName: stack.tables.tasks,
+        Key: { taskId },
+        ConditionExpression: 'attribute_not_exists(taskId)',
+      },
+    });
+    const existing = `task-${randomUUID()}`;
+    await newClient().send(new PutCommand({ TableName: stack.tables.tasks, Item: { taskId: existing } }));
+    const outcomes = await Promise.all(
+      [`task-${randomUUID()}`, existing, `task-${randomUUID()}`, `task-${randomUUID()}`].map((taskId) =>
+        gate
+          .write([check(taskId)], window, {
+            beforeSlot: ([own]) => {
+              if (own?.Code === 'ConditionalCheckFailed') throw gone;
+            },
+          })
+          .catch((error) => error),
+      ),
+    );
+    expect(outcomes[1]).toBe(gone);
+    expect(outcomes.filter((o) => o?.scope === window.scope)).toHaveLength(3);
+    // Only the three that wrote hold slots.
+    expect(gate.freeSlots(window)).toBe(7);
+  }, 30_000);
+
   it.each([
     [{ limit: 0, windowMs: 1_000 }],
     [{ limit: 2.5, windowMs: 1_000 }],

@@ -12,6 +12,7 @@ import {
   readCounter,
   stateFromRaw,
 } from './rate-counter';
+import { apiKeyTable, counterTable, taskTable } from './tables';
 
 /** Tries of a transaction that lost a race with another on the same items. */
 const maxTransactionAttempts = 5;
@@ -64,127 +65,272 @@ export class SlotTransactions {
     reserveUntil?: number,
   ): Promise<{ scope: string; at: number } | undefined> {
     const windows: readonly SlotClaim[] = rate === undefined ? [] : Array.isArray(rate) ? rate : [rate];
-    if (windows.length === 0) return this.writeOnce(items, windows, on, reserveUntil);
-    // Writers of one instance take a window's counter in turn: racing each other on the one item would
-    // cost a failed round trip per loser (a burst's reservations: dozens at once). Other instances still
-    // race, through the conditional write.
-    // A reservation among several windows waits only for the one it will most likely write (the
-    // earliest by the counters as last seen), not for every writer of all of them.
-    const now = this.now();
-    const likely = windows
-      .map((w) => ({ w, d: decide(this.counters.get(w.scope), now, w, { reserveUntil, at: w.at }) }))
-      .sort((x, y) => (x.d.granted ? x.d.at : Infinity) - (y.d.granted ? y.d.at : Infinity))[0];
-    return this.inTurn([likely?.w.scope ?? (windows[0] as SlotClaim).scope], () =>
-      this.writeOnce(items, windows, on, reserveUntil),
-    );
-  }
-
-  /** Per scope, the end of the last write queued on it in this instance. */
-  private readonly turns = new Map<string, Promise<unknown>>();
-
-  private async inTurn<T>(scopes: readonly string[], run: () => Promise<T>): Promise<T> {
-    const sorted = [...new Set(scopes)].sort();
-    const before = sorted.map((scope) => this.turns.get(scope));
-    const done = Promise.all(before).then(run);
-    const settled = done.catch(() => undefined);
-    for (const scope of sorted) this.turns.set(scope, settled);
-    try {
-      return await done;
-    } finally {
-      for (const scope of sorted) if (this.turns.get(scope) === settled) this.turns.delete(scope);
-    }
-  }
-
-  private async writeOnce(
-    items: TransactItem[],
-    windows: readonly SlotClaim[],
-    on: SlotCancellationHandlers,
-    reserveUntil: number | undefined,
-  ): Promise<{ scope: string; at: number } | undefined> {
-    const { client } = this;
     for (const window of windows) checkLimit(window);
-    const all = [...items];
-    const rateIndex = items.length;
-    // Each window's counter as this instance last saw it; a stale one costs one failed condition.
-    const counters = new Map(windows.map((w) => [w.scope, this.counters.get(w.scope)]));
+    return new Promise((resolve, reject) => {
+      const writer: Writer = { items, windows, on, reserveUntil, calledAt: this.now(), resolve, reject };
+      if (windows.length === 0) {
+        this.writeGroup([writer]).catch(reject);
+        return;
+      }
+      // Writers of one instance on a window's counter go together: one transaction holds what each of the
+      // writers waiting meanwhile writes, and the counter's next state after all their slots. Racing each
+      // other on the one item would cost a failed round trip per loser, and taking it one writer at a time
+      // a round trip each (a burst's reservations: dozens at once). Other instances still race, through
+      // the conditional write. A writer among several windows queues on the one it will most likely write
+      // (the earliest by the counters as last seen).
+      const now = this.now();
+      const likely = windows
+        .map((w) => ({ w, d: decide(this.counters.get(w.scope), now, w, { reserveUntil, at: w.at }) }))
+        .sort((x, y) => (x.d.granted ? x.d.at : Infinity) - (y.d.granted ? y.d.at : Infinity))[0];
+      const scope = likely?.w.scope ?? (windows[0] as SlotClaim).scope;
+      const queue = this.queues.get(scope);
+      if (queue) queue.push(writer);
+      else void this.drain(scope, [writer]);
+    });
+  }
+
+  /** Per scope, the writers waiting for the transaction in flight on its counter to end. */
+  private readonly queues = new Map<string, Writer[]>();
+
+  private async drain(scope: string, queue: Writer[]): Promise<void> {
+    this.queues.set(scope, queue);
+    while (queue.length > 0) {
+      const group = takeGroup(queue);
+      // writeGroup settles each writer itself; this only catches a bug's throw (settling twice is a no-op).
+      await this.writeGroup(group).catch((error) => {
+        for (const writer of group) writer.reject(error);
+      });
+    }
+    this.queues.delete(scope);
+  }
+
+  /**
+   * One transaction for `group`: each writer's items, and each counter it touches once, at the state after
+   * every writer's slot (decided in order, each on top of those before it). A writer whose own items fail
+   * leaves the group with what its handlers say; the rest write again. Settles every writer; never throws.
+   */
+  private async writeGroup(group: Writer[]): Promise<void> {
+    const { client } = this;
+    // Each counter as this instance last saw it; a stale one costs one failed condition.
+    const counters = new Map<string, CounterState | undefined>();
+    for (const writer of group)
+      for (const window of writer.windows) counters.set(window.scope, this.counters.get(window.scope));
     const fresh = new Set<string>();
+    const learn = (scope: string, state: CounterState) => {
+      counters.set(scope, state);
+      this.counters.set(scope, state);
+      fresh.add(scope);
+    };
+    let active = [...group];
+    const leave = (writer: Writer, outcome: { error: unknown } | { slot: GrantedSlot | undefined }) => {
+      active = active.filter((w) => w !== writer);
+      if ('error' in outcome) writer.reject(outcome.error);
+      else writer.resolve(outcome.slot);
+    };
     let counterConflicts = 0;
-    // A reservation is off any client's path: it keeps trying through a burst of waiting writers.
-    const maxConflicts = reserveUntil === undefined ? maxTransactionAttempts : maxReserveAttempts;
     const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
-    for (let attempt = 1; ; ) {
-      let chosen: { window: SlotClaim; at: number; next: CounterState } | undefined;
-      if (windows.length > 0) {
-        const now = this.now();
+    for (let attempt = 1; active.length > 0; ) {
+      // Each writer's slot, in order, on the counters as the writers before it leave them.
+      const now = this.now();
+      const states = new Map(counters);
+      const chosen = new Map<Writer, { window: SlotClaim; at: number }>();
+      let stale: SlotClaim | undefined;
+      for (const writer of active) {
+        if (writer.windows.length === 0) continue;
+        let best: { window: SlotClaim; at: number; next: CounterState } | undefined;
         let refusedMs = Number.POSITIVE_INFINITY;
-        let stale: SlotClaim | undefined;
-        for (const window of windows) {
-          const decision = decide(counters.get(window.scope), now, window, {
-            reserveUntil,
+        let staleHere: SlotClaim | undefined;
+        for (const window of writer.windows) {
+          const decision = decide(states.get(window.scope), now, window, {
+            reserveUntil: writer.reserveUntil,
             release: window.release,
-            at: window.at,
+            // As far ahead of this write as the caller asked: the time it waited for its turn is added.
+            at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt),
           });
           if (!decision.granted) {
             // A refusal is only given from a state just read, so its retryAfter is exact.
-            if (!fresh.has(window.scope)) stale ??= window;
+            if (!fresh.has(window.scope)) staleHere ??= window;
             refusedMs = Math.min(refusedMs, decision.retryAfterMs);
             continue;
           }
-          if (!chosen || decision.at < chosen.at) chosen = { window, at: decision.at, next: decision.next };
+          if (!best || decision.at < best.at) best = { window, at: decision.at, next: decision.next };
         }
-        if (!chosen || (stale && chosen.at > now)) {
-          if (stale) {
-            counters.set(stale.scope, await readCounter(client, this.countersTable(), stale.scope));
-            fresh.add(stale.scope);
-            continue;
+        if (!best || (staleHere && best.at > now)) {
+          if (staleHere) {
+            stale = staleHere;
+            break;
           }
-          for (const window of windows)
-            this.counters.set(window.scope, counters.get(window.scope) ?? emptyState);
-          throw new RateLimitedError(refusedMs);
+          leave(writer, { error: new RateLimitedError(refusedMs) });
+          continue;
         }
-        const { window, at, next } = chosen;
-        all[rateIndex] = {
+        states.set(best.window.scope, best.next);
+        chosen.set(writer, { window: best.window, at: best.at });
+      }
+      if (stale) {
+        try {
+          learn(stale.scope, await readCounter(client, this.countersTable(), stale.scope));
+        } catch (error) {
+          for (const writer of [...active]) leave(writer, { error });
+          return;
+        }
+        continue;
+      }
+      if (active.length === 0) return;
+
+      // The transaction: every writer's items, then each counter written once.
+      const all: TransactItem[] = [];
+      const offsets = new Map<Writer, number>();
+      for (const writer of active) {
+        offsets.set(writer, all.length);
+        all.push(...writer.items);
+      }
+      const counterAt = new Map<string, number>();
+      for (const { window } of chosen.values()) {
+        if (counterAt.has(window.scope)) continue;
+        const next = states.get(window.scope) ?? emptyState;
+        counterAt.set(window.scope, all.length);
+        all.push({
           Put: counterPut(
             this.countersTable(),
             window.scope,
             counters.get(window.scope)?.revision,
             next,
-            Math.max(at, now) + window.windowMs,
+            Math.max(now, next.grants.at(-1) ?? now) + window.windowMs,
           ),
-        };
+        });
       }
       try {
         await client.send(new TransactWriteCommand({ TransactItems: all }));
-        if (!chosen) return undefined;
-        this.counters.set(chosen.window.scope, chosen.next);
-        return { scope: chosen.window.scope, at: chosen.at };
+        for (const scope of counterAt.keys()) this.counters.set(scope, states.get(scope) ?? emptyState);
+        for (const writer of [...active]) {
+          const slot = chosen.get(writer);
+          leave(writer, { slot: slot && { scope: slot.window.scope, at: slot.at } });
+        }
+        return;
       } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
+        if (!(error instanceof TransactionCanceledException)) {
+          if (active.length === 1) {
+            leave(active[0] as Writer, { error });
+            return;
+          }
+          // Something in one writer's items (a validation error): each writes alone, so only its own fails.
+          for (const writer of active) await this.writeGroup([writer]);
+          return;
+        }
         const reasons = error.CancellationReasons ?? [];
-        on.beforeSlot?.(reasons);
-        const slot = reasons[rateIndex];
-        if (chosen && slot?.Code === 'ConditionalCheckFailed') {
-          // Another writer took a slot meanwhile (or this instance had not seen the counter yet).
-          const { scope } = chosen.window;
-          const seen = counters.get(scope) !== undefined;
-          counters.set(scope, stateFromRaw(slot.Item));
-          fresh.add(scope);
-          if (!seen) continue;
-          if (++counterConflicts >= maxConflicts) {
-            this.counters.set(scope, counters.get(scope) ?? emptyState);
-            throw contended();
+        // Counters another writer moved meanwhile (or this instance had not seen yet): decide again on them.
+        let counterMoved = false;
+        let counterSeen = false;
+        for (const [scope, index] of counterAt) {
+          const reason = reasons[index];
+          if (reason?.Code !== 'ConditionalCheckFailed') continue;
+          counterMoved = true;
+          if (counters.get(scope) !== undefined) counterSeen = true;
+          learn(scope, stateFromRaw(reason.Item));
+        }
+        let conflict = [...counterAt.values()].some((i) => reasons[i]?.Code === 'TransactionConflict');
+        let itemFailed = false;
+        for (const writer of [...active]) {
+          const from = offsets.get(writer) ?? 0;
+          const own = reasons.slice(from, from + writer.items.length);
+          if (own.every((r) => r.Code === undefined || r.Code === 'None')) continue;
+          itemFailed = true;
+          // Its reasons as if it had written alone: its items, then its counter's.
+          const slot = chosen.get(writer);
+          const mine = slot ? [...own, reasons[counterAt.get(slot.window.scope) ?? -1] ?? {}] : own;
+          try {
+            writer.on.beforeSlot?.(mine);
+            writer.on.afterSlot?.(mine);
+          } catch (meaning) {
+            leave(writer, { error: meaning });
+            continue;
+          }
+          // Concurrent writers on the same items collide; the loser tries again, and then meets the
+          // winner's writes through the conditions above.
+          if (own.some((r) => r.Code === 'TransactionConflict')) conflict = true;
+          else leave(writer, { error });
+        }
+        if (counterMoved && !itemFailed) {
+          if (counterSeen && ++counterConflicts >= maxTransactionAttempts) {
+            // A request on a client's path stops here; a reservation keeps trying through a burst.
+            const giveUp = counterConflicts >= maxReserveAttempts;
+            for (const writer of [...active])
+              if (giveUp || writer.reserveUntil === undefined) leave(writer, { error: contended() });
           }
           await new Promise((done) => setTimeout(done, Math.random() * 10 * Math.min(counterConflicts, 5)));
           continue;
         }
-        on.afterSlot?.(reasons);
-        // Concurrent writers on the same items collide; the loser tries again, and then meets the
-        // winner's writes through the conditions above.
-        if (!reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
-        if (attempt >= maxTransactionAttempts) throw windows.length > 0 ? contended() : error;
+        if (itemFailed && !conflict) continue; // the writers whose items failed have left: the rest again
+        if (!conflict) {
+          for (const writer of [...active]) leave(writer, { error });
+          return;
+        }
+        if (attempt >= maxTransactionAttempts) {
+          for (const writer of [...active])
+            leave(writer, { error: writer.windows.length > 0 ? contended() : error });
+          return;
+        }
         await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
         attempt++;
       }
     }
   }
+}
+
+type GrantedSlot = { scope: string; at: number };
+
+/** A write waiting for its turn on a counter, and how to answer it. */
+interface Writer {
+  items: TransactItem[];
+  windows: readonly SlotClaim[];
+  on: SlotCancellationHandlers;
+  reserveUntil: number | undefined;
+  /** When write() was called: a slot asked `at` a moment ahead is that far ahead of the write itself. */
+  calledAt: number;
+  resolve: (slot: GrantedSlot | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/** DynamoDB's most actions in one transaction. */
+const maxTransactionItems = 100;
+
+/**
+ * The writers at the head of `queue` that go in one transaction (taken off it): in order, as many as fit
+ * DynamoDB's 100 actions with their counters, skipping (for the next one) a writer that touches an item
+ * one already in the group does (a transaction may not hold two actions on one item).
+ */
+export function takeGroup(queue: Writer[]): Writer[] {
+  const group: Writer[] = [];
+  const keys = new Set<string>();
+  const scopes = new Set<string>();
+  let actions = 0;
+  for (let i = 0; i < queue.length; ) {
+    const writer = queue[i] as Writer;
+    const own = writer.items.map(itemKey);
+    const newScopes = writer.windows.filter((w) => !scopes.has(w.scope)).length;
+    const overlaps = own.some((key) => keys.has(key)) || new Set(own).size < own.length;
+    if (group.length > 0 && (overlaps || actions + own.length + newScopes > maxTransactionItems)) {
+      i++;
+      continue;
+    }
+    group.push(writer);
+    queue.splice(i, 1);
+    for (const key of own) keys.add(key);
+    for (const window of writer.windows) scopes.add(window.scope);
+    actions += own.length + newScopes;
+  }
+  return group;
+}
+
+/** The partition keys of this project's tables (tables.ts): a Put names its item's key among its attributes. */
+const partitionKeys = [taskTable, apiKeyTable, counterTable].map((table) => table.partitionKey);
+
+/** The table and key an action touches. */
+function itemKey(item: TransactItem): string {
+  if (item.Put) {
+    const attribute = partitionKeys.find((name) => item.Put?.Item?.[name] !== undefined);
+    return JSON.stringify([item.Put.TableName, attribute && item.Put.Item?.[attribute]]);
+  }
+  const action = item.Update ?? item.Delete ?? item.ConditionCheck;
+  return JSON.stringify([action?.TableName, action?.Key]);
 }

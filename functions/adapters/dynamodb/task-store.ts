@@ -213,7 +213,7 @@ export class DynamoTaskStore implements TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
-  ): Promise<boolean> {
+  ): Promise<boolean | { slotAt: number }> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     // An end takes the task off the sweep index in the same write (a succeeded task returns to it only
     // while a rendition is processing).
@@ -303,29 +303,32 @@ export class DynamoTaskStore implements TaskStore {
     if (!rate) return this.conditionalWrite(update, charge && { change: charge, direction: 'charge' });
     const items: TransactItem[] = [{ Update: update }];
     if (charge && charge.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, charge, 'charge'));
-    return this.slotWrite(items, rate, (reasons) => {
+    const written = await this.slotWrite(items, rate, (reasons) => {
       const key = reasons[1];
       if (items.length > 1 && key?.Code === 'ConditionalCheckFailed') throw chargeRefusal(key.Item);
     });
+    return written !== false;
   }
 
   /**
    * The task update (first of `items`) with a slot of `rate`, in one transaction: false when the task's
-   * own condition failed (another writer got there first); `afterSlot` says what other failures mean.
+   * own condition failed (another writer got there first), else when the slot is; `afterSlot` says what
+   * other failures mean.
    */
   private async slotWrite(
     items: TransactItem[],
     rate: SlotClaim,
     afterSlot?: (reasons: CancellationReason[]) => void,
-  ): Promise<boolean> {
+  ): Promise<false | { slotAt: number }> {
     try {
-      await this.slotTransactions.write(items, rate, {
+      const granted = await this.slotTransactions.write(items, rate, {
         beforeSlot: ([task]) => {
           if (task?.Code === 'ConditionalCheckFailed') throw taskMoved;
         },
         afterSlot,
       });
-      return true;
+      // A write with a window always grants one (undefined is for writes without).
+      return { slotAt: granted?.at ?? Date.now() };
     } catch (error) {
       if (error === taskMoved) return false;
       throw error;

@@ -51,7 +51,9 @@ export interface TaskStore {
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
    * Returns false when another writer got there first. A refund is applied in the same transaction, and
    * with `slot` one slot of that window (giving back its `release` in the same write), or nothing is
-   * written and RateLimitedError says when the next slot frees.
+   * written and RateLimitedError says when the next slot frees. With a slot, what is returned is when the
+   * slot is (`slotAt`): a slot asked `at` a moment ahead is that far ahead of when the write was made, so
+   * a write that waited for its turn gets it later.
    */
   transition(
     taskId: string,
@@ -59,7 +61,7 @@ export interface TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
-  ): Promise<boolean>;
+  ): Promise<boolean | { slotAt: number }>;
   /**
    * For a task still `queued`: the earliest slot of any of `windows` free now or later but not after
    * `until`, reserved (written into that window's log, each window's `release` given back first). Which

@@ -63,7 +63,7 @@ describe('pollGeneration', () => {
       patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
       refund?: CreditChange,
       slot?: RateWindow,
-    ): Promise<boolean> {
+    ): Promise<boolean | { slotAt: number }> {
       const moved = await super.transition(taskId, from, patch, refund, slot);
       if (moved) this.finished.push(String(patch.status));
       return moved;

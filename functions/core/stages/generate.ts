@@ -153,6 +153,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       let claimed: Task | undefined;
+      let slotAt: number | undefined;
       try {
         claimed = await moveTask(
           deps,
@@ -163,7 +164,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
             provider: upstream.provider,
             ...notAppliedChange(current, check.notApplied),
           },
-          slot && { slot },
+          slot && {
+            slot,
+            granted: (at) => {
+              slotAt = at;
+            },
+          },
         );
       } catch (error) {
         if (!(error instanceof RateLimitedError) || !slot) throw error;
@@ -174,7 +180,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       if (!claimed) return;
       // SQS delays in whole seconds, so a reserved slot's message comes up to a second and a half early:
       // the intent is written, the rest is waited here, so the submit leaves at its slot.
-      const due = onTime ? mine : slot?.at;
+      const due = onTime ? mine : (slotAt ?? slot?.at);
       if (mine !== undefined && onTime)
         deps.log.info('submitting on a reserved slot', {
           upstream: upstream.name,

@@ -21,7 +21,7 @@ const silentLog: Log = {
 const statuses = Object.keys(transitions) as TaskStatus[];
 
 /** A store that records each transition it is asked for, and answers `moved`. */
-function world(moved = true) {
+function world(moved: boolean | { slotAt: number } = true) {
   const writes: { from: TaskStatus; patch: Partial<Task>; refund?: CreditChange; slot?: RateWindow }[] = [];
   const notified: NotifyMessage[] = [];
   const metrics: string[] = [];
@@ -82,6 +82,14 @@ describe('moveTask', () => {
     expect(moved?.status).toBe('submitting');
     expect(writes).toEqual([{ from: 'queued', patch: { status: 'submitting', updatedAt: 5_000 }, slot }]);
     expect(notified).toEqual([]);
+  });
+
+  it('tells the caller when the slot it took is (the store may have moved it later)', async () => {
+    const { deps } = world({ slotAt: 5_550 });
+    const slot = { scope: 'kie', limit: 20, windowMs: 10_000, at: 5_150 };
+    const heard: number[] = [];
+    await moveTask(deps, task('queued'), 'submitting', {}, { slot, granted: (at) => heard.push(at) });
+    expect(heard).toEqual([5_550]);
   });
 
   it.each(['failed', 'rejected', 'cancelled'] as const)(
