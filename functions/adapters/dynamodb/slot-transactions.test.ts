@@ -290,6 +290,21 @@ describe('SlotTransactions: a rate window', () => {
     expect(await second).toEqual({ scope: window.scope, at: start + 550 });
   });
 
+  it('spaces the slots one group asks for the same moment 10 ms apart, so their submits do not leave at once', async () => {
+    const window = { scope: freshScope(), limit: 10, windowMs: 60_000 };
+    const start = Date.now();
+    const gate = instance(() => start);
+    const first = gate.write([], { ...window, at: start + 150 });
+    // These three queue behind the first and go together, in the order they asked.
+    const group = [1, 2, 3].map(() => gate.write([], { ...window, at: start + 150 }));
+    expect(await first).toEqual({ scope: window.scope, at: start + 150 });
+    expect((await Promise.all(group)).map((slot) => slot?.at)).toEqual([
+      start + 150,
+      start + 160,
+      start + 170,
+    ]);
+  });
+
   it("a writer whose own condition fails leaves its group with its handler's error; the others write", async () => {
     const window = { scope: freshScope(), limit: 10, windowMs: 60_000 };
     const gate = instance(Date.now);

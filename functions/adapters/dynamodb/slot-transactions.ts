@@ -135,8 +135,12 @@ export class SlotTransactions {
       const states = new Map(counters);
       const chosen = new Map<Writer, { window: SlotClaim; at: number }>();
       let stale: SlotClaim | undefined;
+      let order = 0;
       for (const writer of active) {
         if (writer.windows.length === 0) continue;
+        // Writers of one group asking the same moment get it a few ms apart: submits sent all at once
+        // reach the upstream spread by their own sending, past our margin, and a window later again.
+        const spread = order++ * groupSpacingMs;
         let best: { window: SlotClaim; at: number; next: CounterState } | undefined;
         let refusedMs = Number.POSITIVE_INFINITY;
         let staleHere: SlotClaim | undefined;
@@ -145,7 +149,7 @@ export class SlotTransactions {
             reserveUntil: writer.reserveUntil,
             release: window.release,
             // As far ahead of this write as the caller asked: the time it waited for its turn is added.
-            at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt),
+            at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
           });
           if (!decision.granted) {
             // A refusal is only given from a state just read, so its retryAfter is exact.
@@ -290,6 +294,9 @@ interface Writer {
   resolve: (slot: GrantedSlot | undefined) => void;
   reject: (error: unknown) => void;
 }
+
+/** How far apart the slots asked by one group's writers are at least (see writeGroup). */
+const groupSpacingMs = 10;
 
 /** DynamoDB's most actions in one transaction. */
 const maxTransactionItems = 100;
