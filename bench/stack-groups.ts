@@ -81,9 +81,7 @@ async function submit(): Promise<Results> {
     const expected = { noop: 404, credit: 200, generate: 200, bare: 200 };
     const results: Results = {};
     for (const concurrency of [1, 16]) {
-      // 300 requests per route at 1 client, 480 at 16, in short turns (see below).
-      const turns = concurrency === 1 ? 15 : 6;
-      const perTurn = concurrency === 1 ? 20 : 80;
+      const perRound = concurrency === 1 ? 100 : 160;
       const samples = {
         noop: [] as number[],
         credit: [] as number[],
@@ -93,12 +91,11 @@ async function submit(): Promise<Results> {
       await load(routes.noop, 20, concurrency, 404); // warm-up, not measured
       await load(routes.generate, 20, concurrency, 200);
       await load(bare, 20, concurrency, 200);
-      // Many short turns, alternating the routes, so drift on a shared machine hits all of them alike: in
-      // three long rounds a few seconds of someone else's load moved one run's ratio by ±0.2.
-      for (let turn = 0; turn < turns; turn++) {
+      // Three rounds, alternating the routes, so drift on a shared machine hits all of them alike.
+      for (let round = 0; round < 3; round++) {
         for (const name of ['noop', 'credit', 'generate', 'bare'] as const) {
           const request = name === 'bare' ? bare : routes[name];
-          samples[name].push(...(await load(request, perTurn, concurrency, expected[name])));
+          samples[name].push(...(await load(request, perRound, concurrency, expected[name])));
         }
       }
       const noop = stats(samples.noop);
