@@ -227,7 +227,7 @@ describe('SlotTransactions: a rate window', () => {
     expect(all.filter((t) => t <= now + 5).length).toBe(window.limit);
   }, 30_000);
 
-  it("an instance's writers on one window take it in turn: none loses a race to another", async () => {
+  it("an instance's writers on one window go together: none loses a race to another", async () => {
     const window = { scope: freshScope(), limit: 50, windowMs: 60_000 };
     const gate = instance(Date.now);
     const results = await Promise.all(Array.from({ length: 30 }, () => gate.write([], window)));
