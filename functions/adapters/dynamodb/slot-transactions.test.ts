@@ -23,16 +23,15 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** A client of its own, as each Lambda instance has. */
-function newClient(): DynamoDBDocumentClient {
-  const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: stack.region,
-      credentials: stack.credentials,
-      endpoint: stack.dynamodbEndpoint,
-    }),
-    { marshallOptions: { removeUndefinedValues: true } },
-  );
+/** A client of its own, as each Lambda instance has; `configure` may add to its middleware first. */
+function newClient(configure?: (raw: DynamoDBClient) => void): DynamoDBDocumentClient {
+  const raw = new DynamoDBClient({
+    region: stack.region,
+    credentials: stack.credentials,
+    endpoint: stack.dynamodbEndpoint,
+  });
+  configure?.(raw);
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   clients.push(client);
   return client;
 }
@@ -238,21 +237,16 @@ describe('SlotTransactions: a rate window', () => {
 
   it("an instance's waiting writers on one window share a transaction: 30 at once take a few round trips", async () => {
     const window = { scope: freshScope(), limit: 20, windowMs: 60_000 };
-    const raw = new DynamoDBClient({
-      region: stack.region,
-      credentials: stack.credentials,
-      endpoint: stack.dynamodbEndpoint,
-    });
     let transactions = 0;
-    raw.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'TransactWriteItemsCommand') transactions++;
-        return next(args);
-      },
-      { step: 'initialize' },
+    const client = newClient((raw) =>
+      raw.middlewareStack.add(
+        (next, context) => (args) => {
+          if (context.commandName === 'TransactWriteItemsCommand') transactions++;
+          return next(args);
+        },
+        { step: 'initialize' },
+      ),
     );
-    const client = DynamoDBDocumentClient.from(raw);
-    clients.push(client);
     const gate = new SlotTransactions(client, () => stack.tables.counters, Date.now);
     const now = Date.now();
     const results = await Promise.all(
