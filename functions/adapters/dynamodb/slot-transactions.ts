@@ -63,7 +63,7 @@ export class SlotTransactions {
     rate: SlotClaim | readonly SlotClaim[] | undefined,
     on: SlotCancellationHandlers = {},
     reserveUntil?: number,
-  ): Promise<{ scope: string; at: number } | undefined> {
+  ): Promise<GrantedSlot | undefined> {
     const windows: readonly SlotClaim[] = rate === undefined ? [] : Array.isArray(rate) ? rate : [rate];
     for (const window of windows) checkLimit(window);
     return new Promise((resolve, reject) => {
@@ -130,55 +130,19 @@ export class SlotTransactions {
     let counterConflicts = 0;
     const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
     for (let attempt = 1; active.length > 0; ) {
-      // Each writer's slot, in order, on the counters as the writers before it leave them.
       const now = this.now();
-      const states = new Map(counters);
-      const chosen = new Map<Writer, { window: SlotClaim; at: number }>();
-      let stale: SlotClaim | undefined;
-      let order = 0;
-      for (const writer of active) {
-        if (writer.windows.length === 0) continue;
-        // Writers of one group asking the same moment get it a few ms apart: submits sent all at once
-        // reach the upstream spread by their own sending, past our margin, and a window later again.
-        const spread = order++ * groupSpacingMs;
-        let best: { window: SlotClaim; at: number; next: CounterState } | undefined;
-        let refusedMs = Number.POSITIVE_INFINITY;
-        let staleHere: SlotClaim | undefined;
-        for (const window of writer.windows) {
-          const decision = decide(states.get(window.scope), now, window, {
-            reserveUntil: writer.reserveUntil,
-            release: window.release,
-            // As far ahead of this write as the caller asked: the time it waited for its turn is added.
-            at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
-          });
-          if (!decision.granted) {
-            // A refusal is only given from a state just read, so its retryAfter is exact.
-            if (!fresh.has(window.scope)) staleHere ??= window;
-            refusedMs = Math.min(refusedMs, decision.retryAfterMs);
-            continue;
-          }
-          if (!best || decision.at < best.at) best = { window, at: decision.at, next: decision.next };
-        }
-        if (!best || (staleHere && best.at > now)) {
-          if (staleHere) {
-            stale = staleHere;
-            break;
-          }
-          leave(writer, { error: new RateLimitedError(refusedMs) });
-          continue;
-        }
-        states.set(best.window.scope, best.next);
-        chosen.set(writer, { window: best.window, at: best.at });
-      }
+      const { states, chosen, refused, stale } = decideGroup(active, counters, fresh, now);
       if (stale) {
         try {
           learn(stale.scope, await readCounter(client, this.countersTable(), stale.scope));
         } catch (error) {
-          for (const writer of [...active]) leave(writer, { error });
+          for (const writer of active) leave(writer, { error });
           return;
         }
         continue;
       }
+      for (const [writer, retryAfterMs] of refused)
+        leave(writer, { error: new RateLimitedError(retryAfterMs) });
       if (active.length === 0) return;
 
       // The transaction: every writer's items, then each counter written once.
@@ -206,7 +170,7 @@ export class SlotTransactions {
       try {
         await client.send(new TransactWriteCommand({ TransactItems: all }));
         for (const scope of counterAt.keys()) this.counters.set(scope, states.get(scope) ?? emptyState);
-        for (const writer of [...active]) {
+        for (const writer of active) {
           const slot = chosen.get(writer);
           leave(writer, { slot: slot && { scope: slot.window.scope, at: slot.at } });
         }
@@ -234,7 +198,7 @@ export class SlotTransactions {
         }
         let conflict = [...counterAt.values()].some((i) => reasons[i]?.Code === 'TransactionConflict');
         let itemFailed = false;
-        for (const writer of [...active]) {
+        for (const writer of active) {
           const from = offsets.get(writer) ?? 0;
           const own = reasons.slice(from, from + writer.items.length);
           if (own.every((r) => r.Code === undefined || r.Code === 'None')) continue;
@@ -258,7 +222,7 @@ export class SlotTransactions {
           if (counterSeen && ++counterConflicts >= maxTransactionAttempts) {
             // A request on a client's path stops here; a reservation keeps trying through a burst.
             const giveUp = counterConflicts >= maxReserveAttempts;
-            for (const writer of [...active])
+            for (const writer of active)
               if (giveUp || writer.reserveUntil === undefined) leave(writer, { error: contended() });
           }
           await new Promise((done) => setTimeout(done, Math.random() * 10 * Math.min(counterConflicts, 5)));
@@ -266,11 +230,11 @@ export class SlotTransactions {
         }
         if (itemFailed && !conflict) continue; // the writers whose items failed have left: the rest again
         if (!conflict) {
-          for (const writer of [...active]) leave(writer, { error });
+          for (const writer of active) leave(writer, { error });
           return;
         }
         if (attempt >= maxTransactionAttempts) {
-          for (const writer of [...active])
+          for (const writer of active)
             leave(writer, { error: writer.windows.length > 0 ? contended() : error });
           return;
         }
@@ -282,6 +246,56 @@ export class SlotTransactions {
 }
 
 type GrantedSlot = { scope: string; at: number };
+
+/**
+ * Each writer's slot, in order, on `counters` as the writers before it leave them (`states`: each counter's
+ * next state after all of them). A writer none of whose windows has a slot is `refused` with how long until
+ * one frees, but only from counters just read (`fresh`): otherwise the first such counter is `stale` and the
+ * group is decided again once it is read.
+ */
+function decideGroup(
+  writers: readonly Writer[],
+  counters: ReadonlyMap<string, CounterState | undefined>,
+  fresh: ReadonlySet<string>,
+  now: number,
+) {
+  const states = new Map(counters);
+  const chosen = new Map<Writer, { window: SlotClaim; at: number }>();
+  const refused = new Map<Writer, number>();
+  let order = 0;
+  for (const writer of writers) {
+    if (writer.windows.length === 0) continue;
+    // Writers of one group asking the same moment get it a few ms apart: submits sent all at once
+    // reach the upstream spread by their own sending, past our margin, and a window later again.
+    const spread = order++ * groupSpacingMs;
+    let best: { window: SlotClaim; at: number; next: CounterState } | undefined;
+    let refusedMs = Number.POSITIVE_INFINITY;
+    let stale: SlotClaim | undefined;
+    for (const window of writer.windows) {
+      const decision = decide(states.get(window.scope), now, window, {
+        reserveUntil: writer.reserveUntil,
+        release: window.release,
+        // As far ahead of this write as the caller asked: the time it waited for its turn is added.
+        at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
+      });
+      if (!decision.granted) {
+        if (!fresh.has(window.scope)) stale ??= window;
+        refusedMs = Math.min(refusedMs, decision.retryAfterMs);
+        continue;
+      }
+      if (!best || decision.at < best.at) best = { window, at: decision.at, next: decision.next };
+    }
+    // A refusal (or a slot later than now) is only given from a state just read, so its time is exact.
+    if (stale && (!best || best.at > now)) return { states, chosen, refused, stale };
+    if (!best) {
+      refused.set(writer, refusedMs);
+      continue;
+    }
+    states.set(best.window.scope, best.next);
+    chosen.set(writer, { window: best.window, at: best.at });
+  }
+  return { states, chosen, refused, stale: undefined };
+}
 
 /** A write waiting for its turn on a counter, and how to answer it. */
 interface Writer {
