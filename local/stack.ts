@@ -30,7 +30,8 @@ import {
 } from '../functions/manifest';
 import { fakeServiceAccount } from '../simulator/fixtures';
 import type { QuotaOption } from '../simulator/operations';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/server';
+import type { Simulator, SimulatorOptions } from '../simulator/server';
+import { startSimulatorThread } from '../simulator/thread';
 import { buildSite } from '../site/build';
 import { type ConsumerQueue, type EmulatorEndpoints, startEmulators } from './emulators';
 import { startHttpGateway, startingResponse } from './http-gateway';
@@ -231,7 +232,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const credentials = upstreamCredentials();
       upstream ??= credentials;
       const quota = upstreamEntries ? (entry.quota ?? publishedQuotas[entry.provider]) : undefined;
-      const simulator = await startSimulator({
+      const simulator = await startSimulatorThread({
         ...single,
         ...(upstreamEntries && { maxRecordedRequests: 20_000 }),
         ...(quota && { quota }),

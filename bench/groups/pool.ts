@@ -69,6 +69,29 @@ async function pool(): Promise<Results> {
         reasons.set(`submit answered ${s.status}`, (reasons.get(`submit answered ${s.status}`) ?? 0) + 1);
       const pending = new Map(submitted.flatMap((s) => (s.taskId ? [[s.taskId, s.prompt] as const] : [])));
       const deadline = Date.now() + 180_000;
+      // The drain is watched in the simulators' own logs, as the single-upstream burst's is: 300 clients
+      // asking for their records every half second would take the CPU from the stack being measured (all
+      // on one machine). Only tasks not yet upstream are looked up meanwhile, every few seconds, so one that
+      // failed before reaching any does not hold the run to its deadline.
+      const upstreamPrompts = () =>
+        new Set(Object.values(stack.upstreams).flatMap((u) => u.generations().map((g) => g.prompt)));
+      const endedBefore = new Set<string>();
+      let lookedUp = Date.now();
+      while (Date.now() < deadline) {
+        const seen = upstreamPrompts();
+        const notYet = [...pending].filter(
+          ([taskId, prompt]) => !seen.has(prompt) && !endedBefore.has(taskId),
+        );
+        if (notYet.length === 0) break;
+        if (Date.now() - lookedUp > 5000) {
+          lookedUp = Date.now();
+          await eachLimited(notYet, 8, async ([taskId]) => {
+            const record = await api.record(taskId);
+            if (record && record.successFlag !== 0) endedBefore.add(taskId);
+          });
+        }
+        await sleep(250);
+      }
       while (pending.size > 0 && Date.now() < deadline) {
         await eachLimited([...pending], 32, async ([taskId, prompt]) => {
           const record = await api.record(taskId);

@@ -99,9 +99,15 @@ export const modelIdSettings = {
 export class UpstreamUnavailableError extends Error {
   override name = 'UpstreamUnavailableError';
   readonly fate: 'refused' | 'unknown';
-  constructor(message: string, options?: ErrorOptions & { fate?: 'refused' | 'unknown' }) {
+  /** Refused for its rate (HTTP 429, kie's code 429): the upstream is up, its quota is not. */
+  readonly rateLimited: boolean;
+  constructor(
+    message: string,
+    options?: ErrorOptions & { fate?: 'refused' | 'unknown'; rateLimited?: boolean },
+  ) {
     super(message, options);
     this.fate = options?.fate ?? 'refused';
+    this.rateLimited = options?.rateLimited ?? false;
   }
 }
 

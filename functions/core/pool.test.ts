@@ -56,6 +56,20 @@ describe('routing a task through the pool', () => {
     expect(submittedTo(world).b).toEqual([task.taskId]);
   });
 
+  it('weighs free slots by how soon they come back: per second of the quota window', async () => {
+    const { world, key } = await pool([
+      { name: 'minute', quota: { scope: 'minute', limit: 50, windowMs: 60_000 } },
+      { name: 'ten-seconds', quota: { scope: 'ten-seconds', limit: 20, windowMs: 10_000 } },
+    ]);
+    // 50 free for a minute (0.83 a second) against 20 for ten seconds (2 a second): the first 12 go where
+    // slots return soonest, until 8 left there (0.8 a second) weigh less than the minute's 50.
+    const tasks = [];
+    for (let i = 0; i < 13; i++) tasks.push(await seedTask(world, key));
+    for (const task of tasks) await startGeneration(world.deps, { taskId: task.taskId });
+    expect(submittedTo(world)['ten-seconds']).toHaveLength(12);
+    expect(submittedTo(world).minute).toEqual([tasks[12]?.taskId]);
+  });
+
   it('drains a burst at the sum of the quotas and waits for the earliest slot of any upstream', async () => {
     const { world, key } = await pool([
       { name: 'a', quota: quota('a', 2) },
@@ -201,6 +215,42 @@ describe("an upstream's circuit", () => {
     await startGeneration(world.deps, { taskId: probe.taskId });
     expect(submittedTo(world).a).toEqual([probe.taskId]);
     expect((await world.circuits.get('a')).state).toEqual({ failures: 0 });
+  });
+
+  it('counts a 429 toward the circuit only where our own submits do not explain it', async () => {
+    const tooMany = () => new UpstreamUnavailableError('a answered HTTP 429', { rateLimited: true });
+    const limited = async () => {
+      const { world, key } = await pool(
+        [
+          { name: 'a', quota: quota('a', 2) },
+          { name: 'b', priority: 1 },
+        ],
+        { threshold: 1, coolDownMs: 30_000 },
+      );
+      const a = world.upstreams.a;
+      if (!a) throw new Error('no a');
+      const generate = async () =>
+        startGeneration(world.deps, { taskId: (await seedTask(world, key)).taskId });
+      return { world, a, generate };
+    };
+    // Idle, a refuses a submit for its rate: someone else uses its quota. Counted: the circuit opens.
+    const idle = await limited();
+    idle.a.failures.push(tooMany());
+    await idle.generate();
+    expect((await idle.world.circuits.get('a')).state.openedAt).toBe(idle.world.clock.now);
+
+    // Just past a window our own two submits filled: the next one's 429 is our timing at its edge.
+    const busy = await limited();
+    await busy.generate();
+    await busy.generate();
+    busy.world.clock.now += 10_000 + upstreamMarginMs + submitLeadMs;
+    busy.a.failures.push(tooMany());
+    await busy.generate();
+    expect(busy.a.attempts).toHaveLength(3);
+    expect((await busy.world.circuits.get('a')).state).toEqual({ failures: 0 });
+    expect(busy.world.log.lines.map((l) => l.message)).toContain(
+      'upstream quota refused a submit at the edge of our own window',
+    );
   });
 
   it("counts a poll that finds the task's upstream unavailable toward its circuit; open, new work goes elsewhere", async () => {

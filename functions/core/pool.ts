@@ -122,8 +122,10 @@ export function checkOnPool(
 
 /**
  * The upstreams a task may go to, in the order to try them: those that can honour it and whose circuit
- * lets work through, by priority, then by free capacity in their quota window (most first; an upstream
- * without a quota counts as free), then by name so the order is stable.
+ * lets work through, by priority, then by free capacity (most first: the slots free in its quota window
+ * per second of that window, so the upstream whose slots come back soonest is used first and a burst's
+ * first slots are not spent where they return a minute later; an upstream without a quota counts as
+ * free), then by name so the order is stable.
  */
 export function rankCandidates(
   pool: readonly UpstreamSpec[],
@@ -134,7 +136,10 @@ export function rankCandidates(
   for (const upstream of pool) {
     const check = checkOn(upstream, asking);
     if (!check.ok || !facts.admits(upstream.name)) continue;
-    out.push({ upstream, check, free: facts.freeSlots(upstream) });
+    const free = upstream.quota
+      ? facts.freeSlots(upstream) / (upstream.quota.windowMs / 1000)
+      : Number.POSITIVE_INFINITY;
+    out.push({ upstream, check, free });
   }
   out.sort(
     (a, b) =>
@@ -242,9 +247,7 @@ export async function routeTask(
   const candidates = rankCandidates(eligible, asking, {
     admits: (name) => admits(circuits.get(name) ?? closedCircuit, now, rule),
     freeSlots: (upstream) =>
-      upstream.quota
-        ? (deps.tasks.freeSlots?.(upstream.quota) ?? upstream.quota.limit)
-        : Number.MAX_SAFE_INTEGER,
+      upstream.quota ? (deps.tasks.freeSlots?.(upstream.quota) ?? upstream.quota.limit) : 0,
   });
   const capable = eligible
     .filter((upstream) => checkOn(upstream, asking).ok)

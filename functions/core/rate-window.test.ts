@@ -88,17 +88,18 @@ describe('nextGrant: one sliding-window log, slots now or reserved', () => {
 
   it('gives back a released reservation before deciding: its slot is taken now, or the next is reserved', () => {
     // 1000 was reserved and not used; at 1040 it is given back, and the slot is free again now.
+    // (The grants a window old stay in the log a while: ownLoadWindow reads them.)
     expect(nextGrant([0, 10, 20, 1000], 1040, rule, { release: 1000 })).toEqual({
       granted: true,
       at: 1040,
-      grants: [1040],
+      grants: [0, 10, 20, 1040],
     });
     // Reservations after it hold the windows: given back, it makes room for the next reservation only.
     const log = [0, 10, 20, 1000, 1010, 1020, 2000];
     expect(nextGrant(log, 1040, rule, { release: 1000, reserveUntil: 9_000 })).toMatchObject({
       granted: true,
       at: 2010,
-      grants: [1010, 1020, 2000, 2010],
+      grants: [0, 10, 20, 1010, 1020, 2000, 2010],
     });
     // A release of a time not in the log gives nothing back.
     expect(nextGrant([0, 10, 20], 30, rule, { release: 5 })).toMatchObject({ granted: false });
@@ -125,5 +126,8 @@ describe('freeSlotsOf', () => {
     // Nothing granted in the last window, but three reserved within the next: a slot now would make four.
     expect(freeSlotsOf([1200, 1300, 1400], 1000, rule)).toBe(0);
     expect(freeSlotsOf([5000, 5001, 5002], 1000, rule)).toBe(3);
+    // A slot taken a moment ahead holds the window as one taken already; one given back does not.
+    expect(freeSlotsOf([1150], 1000, rule)).toBe(2);
+    expect(freeSlotsOf([1150], 1000, { ...rule, release: 1150 })).toBe(3);
   });
 });

@@ -81,6 +81,22 @@ export async function withinRateWindow<T>(
  */
 export const upstreamMarginMs = 150;
 
+/**
+ * How far apart our clock and an upstream's may place one submit at most: a worker short of CPU, a fresh
+ * connection's handshake (measured locally under a burst: up to ~450 ms between our send and the arrival,
+ * against ~5 ms when idle). Our window's margin covers the usual spread; this one only judges a 429.
+ */
+const upstreamJitterMs = 1000;
+
+/**
+ * The window in which our own grants explain an upstream's 429 (no slot free in it): more than its limit
+ * within its window and the jitter. Such a 429 is our timing at the edge of a window we filled ourselves,
+ * not the upstream's health (the pool's circuit counts only the others: core/pool.ts).
+ */
+export function ownLoadWindow(quota: RateWindow): RateWindow {
+  return { ...quota, limit: quota.limit + 1, windowMs: quota.windowMs + upstreamJitterMs };
+}
+
 /** An upstream's quota as we keep it: its window lengthened by upstreamMarginMs. */
 export function upstreamWindow(quota: RateWindow): RateWindow {
   return { ...quota, windowMs: quota.windowMs + upstreamMarginMs };
@@ -112,7 +128,8 @@ const maxLoggedGrants = 2_000;
  * Without `reserveUntil`, a slot is granted only now (or at `at`, when later); otherwise the earliest
  * free slot from then on is reserved if it is not later than `reserveUntil`. `release` (a reservation given back) leaves the log
  * first. Refused: how long until the earliest free slot. The log returned holds every grant still
- * counted (newer than now − windowMs), oldest first.
+ * counted (newer than now − windowMs) and those a jitter older (ownLoadWindow judges a 429 by them), oldest
+ * first.
  */
 export function nextGrant(
   grants: readonly number[],
@@ -121,7 +138,7 @@ export function nextGrant(
   { reserveUntil, release, at: asked }: { reserveUntil?: number; release?: number; at?: number } = {},
 ): { granted: true; at: number; grants: number[] } | { granted: false; retryAfterMs: number } {
   const { limit, windowMs } = rule;
-  const live = grants.filter((t) => t > now - windowMs).sort((a, b) => a - b);
+  const live = grants.filter((t) => t > now - windowMs - upstreamJitterMs).sort((a, b) => a - b);
   const released = release === undefined ? -1 : live.indexOf(release);
   if (released >= 0) live.splice(released, 1);
   // Grants at or before t, by binary search on the sorted log.
@@ -155,13 +172,20 @@ export function nextGrant(
   return { granted: false, retryAfterMs: Math.max(1, Math.ceil(at - now)) };
 }
 
-/** Slots free now by `grants` (the log as last seen): 0 when nextGrant would refuse a slot now. */
+/**
+ * Slots free now by `grants` (the log as last seen): 0 when nextGrant would refuse the claim (now, or at
+ * its `at` with its `release` given back), else at least 1: the limit less the grants within a window of
+ * now, before or after.
+ */
 export function freeSlotsOf(
   grants: readonly number[],
   now: number,
-  rule: Pick<RateWindow, 'limit' | 'windowMs'>,
+  rule: Pick<SlotClaim, 'limit' | 'windowMs' | 'at' | 'release'>,
 ): number {
-  if (!nextGrant(grants, now, rule).granted) return 0;
-  const inWindow = grants.filter((t) => t > now - rule.windowMs && t <= now).length;
-  return Math.max(1, rule.limit - inWindow);
+  if (!nextGrant(grants, now, rule, { at: rule.at, release: rule.release }).granted) return 0;
+  // Slots taken a moment ahead and reservations within a window hold it as much as those taken already.
+  const held =
+    grants.filter((t) => t > now - rule.windowMs && t < now + rule.windowMs).length -
+    (rule.release === undefined ? 0 : 1);
+  return Math.max(1, rule.limit - held);
 }

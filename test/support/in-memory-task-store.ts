@@ -117,7 +117,7 @@ export class InMemoryTaskStore implements TaskStore {
     };
   }
 
-  freeSlots(window: RateWindow): number {
+  freeSlots(window: SlotClaim): number {
     return freeSlotsOf(this.windows.get(window.scope) ?? [], this.now(), window);
   }
 
@@ -145,6 +145,7 @@ export class InMemoryTaskStore implements TaskStore {
     taskId: string,
     windows: readonly SlotClaim[],
     until: number,
+    status: TaskStatus = 'queued',
   ): Promise<{ scope: string; at: number } | undefined> {
     const now = this.now();
     let best: { scope: string; at: number; grants: number[] } | undefined;
@@ -159,7 +160,7 @@ export class InMemoryTaskStore implements TaskStore {
       else if (!best || decision.at < best.at) best = { scope: window.scope, ...decision };
     }
     if (!best) throw new RateLimitedError(refusedMs);
-    if (this.tasks.get(taskId)?.status !== 'queued') return undefined;
+    if (this.tasks.get(taskId)?.status !== status) return undefined;
     this.windows.set(best.scope, best.grants);
     return { scope: best.scope, at: best.at };
   }

@@ -406,6 +406,40 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const more = await store.reserveSlot(second.taskId, [slot], until);
         expect(more?.at).toBe(reserved.at + 60_000);
       });
+
+      it("moves a submitting task's slot ahead in one write, only while it is submitting", async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const [late, queued] = [task(), task()];
+        for (const t of [late, queued]) await store.createCharged(t, { keyHash, credits: 0 });
+        const claimed = await store.transition(
+          late.taskId,
+          'queued',
+          { status: 'submitting' },
+          undefined,
+          slot,
+        );
+        if (typeof claimed !== 'object') throw new Error('no slot');
+        const ahead = Date.now() + 500;
+        // Its own slot given back, the window's one slot is free again a moment ahead: it is that one.
+        const moved = await store.reserveSlot(
+          late.taskId,
+          [{ ...slot, at: ahead, release: claimed.slotAt }],
+          ahead + 1000,
+          'submitting',
+        );
+        expect(moved?.at).toBeGreaterThanOrEqual(ahead);
+        expect(moved?.at).toBeLessThanOrEqual(ahead + 1000);
+        expect((await store.get(late.taskId))?.status).toBe('submitting');
+        // A task in another status moves nothing (on a window with room), and the window keeps the moved slot.
+        expect(
+          await store.reserveSlot(queued.taskId, [{ ...window(1), at: ahead }], ahead + 1000, 'submitting'),
+        ).toBeUndefined();
+        const taken = await store
+          .transition(queued.taskId, 'queued', { status: 'submitting' }, undefined, slot)
+          .catch((e: unknown) => e);
+        expect(taken).toBeInstanceOf(RateLimitedError);
+      });
     });
 
     describe('the sweep index (dueForSweep, resweep)', () => {

@@ -1,7 +1,7 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { RateLimitedError } from '../../core/errors';
-import { freeSlotsOf, type RateWindow, type SlotClaim } from '../../core/rate-window';
+import { freeSlotsOf, type SlotClaim } from '../../core/rate-window';
 import type { TransactItem } from './credits';
 import {
   type CounterState,
@@ -45,7 +45,7 @@ export class SlotTransactions {
    * Slots of `window` free at `now` by the counter as this instance last saw it (never read): 0 when a
    * slot taken now would be refused (reservations ahead count too).
    */
-  freeSlots(window: RateWindow): number {
+  freeSlots(window: SlotClaim): number {
     return freeSlotsOf(this.counters.get(window.scope)?.grants ?? [], this.now(), window);
   }
 

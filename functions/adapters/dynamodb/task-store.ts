@@ -203,7 +203,7 @@ export class DynamoTaskStore implements TaskStore {
     };
   }
 
-  freeSlots(window: RateWindow): number {
+  freeSlots(window: SlotClaim): number {
     return this.slotTransactions.freeSlots(window);
   }
 
@@ -245,21 +245,22 @@ export class DynamoTaskStore implements TaskStore {
     taskId: string,
     windows: readonly SlotClaim[],
     until: number,
+    status: TaskStatus = 'queued',
   ): Promise<{ scope: string; at: number } | undefined> {
-    const queued: TransactItem = {
+    const still: TransactItem = {
       ConditionCheck: {
         TableName: this.options.tasksTable,
         Key: { taskId },
-        ConditionExpression: '#status = :queued',
+        ConditionExpression: '#status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':queued': 'queued' },
+        ExpressionAttributeValues: { ':status': status },
       },
     };
     const moved = (reasons: CancellationReason[]) => {
       if (reasons[0]?.Code === 'ConditionalCheckFailed') throw taskMoved;
     };
     try {
-      return await this.slotTransactions.write([queued], windows, { beforeSlot: moved }, until);
+      return await this.slotTransactions.write([still], windows, { beforeSlot: moved }, until);
     } catch (error) {
       if (error === taskMoved) return undefined;
       throw error;

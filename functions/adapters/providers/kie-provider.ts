@@ -215,7 +215,9 @@ export class KieProvider implements VideoProvider {
     if (envelope.code === 200) return envelope.data;
     const message = shorten(envelope.msg || `kie answered code ${envelope.code}`);
     if (transientCodes.has(envelope.code))
-      throw new UpstreamUnavailableError(`${this.name}: ${message} (code ${envelope.code})`);
+      throw new UpstreamUnavailableError(`${this.name}: ${message} (code ${envelope.code})`, {
+        rateLimited: envelope.code === 429,
+      });
     throw new KieRefusal(envelope.code, `${this.name}: ${message} (code ${envelope.code})`);
   }
 }

@@ -56,7 +56,8 @@ export async function upstreamFetch(
   if (response.ok || (passThrough?.(response.status) && !isTransientStatus(response.status))) return response;
   const detail = scrub(await errorDetail(response), call.secrets);
   const message = `${call.provider} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`;
-  if (isTransientStatus(response.status)) throw new UpstreamUnavailableError(message);
+  if (isTransientStatus(response.status))
+    throw new UpstreamUnavailableError(message, { rateLimited: response.status === 429 });
   throw new UpstreamHttpError(response.status, message);
 }
 

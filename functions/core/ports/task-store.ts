@@ -63,20 +63,23 @@ export interface TaskStore {
     slot?: SlotClaim,
   ): Promise<boolean | { slotAt: number }>;
   /**
-   * For a task still `queued`: the earliest slot of any of `windows` free now or later but not after
-   * `until`, reserved (written into that window's log, each window's `release` given back first). Which
-   * window and when; undefined when the task has moved; RateLimitedError (when the earliest frees) if none.
+   * For a task still in `status` (default `queued`; `submitting`: a claimed slot moved before its submit
+   * leaves): the earliest slot of any of `windows` free from its `at` (or now) but not after `until`,
+   * reserved (written into that window's log, each window's `release` given back first). Which window and
+   * when; undefined when the task has moved; RateLimitedError (when the earliest frees) if none.
    */
   reserveSlot(
     taskId: string,
     windows: readonly SlotClaim[],
     until: number,
+    status?: TaskStatus,
   ): Promise<{ scope: string; at: number } | undefined>;
   /**
-   * Slots of `window` free now as this instance last saw its counter (no I/O; a guess a transition
-   * corrects): the pool orders equally ranked upstreams by it. Absent: every window counts as free.
+   * Slots of `window` free now (or at its `at`, its `release` given back) as this instance last saw its
+   * counter (no I/O; a guess a transition corrects): the pool orders equally ranked upstreams by it, the
+   * worker reserves rather than tries a take it would be refused. Absent: every window counts as free.
    */
-  freeSlots?(window: RateWindow): number;
+  freeSlots?(window: SlotClaim): number;
   /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
    * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is

@@ -390,13 +390,14 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
   });
 
-  it('does not send a submit that reached its reserved slot late (a slow write): it steps back and takes another', async () => {
+  /** A world with a window of one, a's slot taken and b's reserved (c's too with three); claim writes of 1 s. */
+  const slowClaims = async (tasks: number) => {
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
     });
-    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
-    await startGeneration(world.deps, { taskId: a.taskId });
-    await startGeneration(world.deps, { taskId: b.taskId });
+    const seeded = [];
+    for (let i = 0; i < tasks; i++) seeded.push(await seedTask(world, key));
+    for (const t of seeded) await startGeneration(world.deps, { taskId: t.taskId });
     const slot = world.queues.generated[0]?.message.slot;
     if (!slot) throw new Error('not reserved');
     // Delivered half a second early, but the claim's write takes a second: the slot has passed.
@@ -411,13 +412,41 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       }
       return done;
     };
+    return { world, slot, tasks: seeded };
+  };
+
+  it('moves a slot reached late (a slow write) ahead in one write, as far as the write took, and sends on it', async () => {
+    const { world, slot, tasks } = await slowClaims(2);
+    const [a, b] = tasks as [Task, Task];
     await startGeneration(world.deps, { taskId: b.taskId, slot });
-    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
-    // Submitted once, on the slot it reserved (a second ahead) after stepping back; the missed one was
-    // given back.
+    expect(world.log.lines.filter((l) => l.message === 'slot moved ahead')).toHaveLength(1);
+    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(0);
+    // Submitted once, on the moved slot: 1.25 × the second the claim took after it was reached, the
+    // missed one given back in the same write; the task never went back to the queue.
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
-    expect(world.tasks.windows.get('simulator')).toEqual([slot.at + 1_500]);
+    expect(world.tasks.windows.get('simulator')?.at(-1)).toBe(slot.at + 500 + 1_250);
+    expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
+    expect(world.queues.generated).toHaveLength(1);
     expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
+  });
+
+  it('steps back from a slot reached late when its window has none soon to move to, and takes another', async () => {
+    const { world, slot, tasks } = await slowClaims(3);
+    const [a, b, c] = tasks as [Task, Task, Task];
+    const slotC = world.queues.generated[1]?.message.slot;
+    if (!slotC) throw new Error('not reserved');
+    await startGeneration(world.deps, { taskId: b.taskId, slot });
+    // c's reservation holds the window a moment later: no slot within the wait, so b steps back, its
+    // missed slot given back, and reserves the one after c's.
+    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+    expect(world.queues.generated.at(-1)?.message).toEqual({
+      taskId: b.taskId,
+      slot: { scope: 'simulator', at: slotC.at + 20_000 + upstreamMarginMs },
+    });
+    expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
+    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
+    expect((await world.tasks.get(c.taskId))?.status).toBe('queued');
   });
 
   it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {

@@ -17,7 +17,7 @@ import {
   takeProbeIfHalfOpen,
   upstreamField,
 } from '../pool';
-import { type SlotClaim, upstreamWindow } from '../rate-window';
+import { ownLoadWindow, type RateWindow, type SlotClaim, upstreamWindow } from '../rate-window';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
@@ -154,6 +154,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       }
       let claimed: Task | undefined;
       let slotAt: number | undefined;
+      const writeStarted = deps.now();
       try {
         claimed = await moveTask(
           deps,
@@ -178,8 +179,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       if (!claimed) return;
-      // SQS delays in whole seconds, so a reserved slot's message comes up to a second and a half early:
-      // the intent is written, the rest is waited here, so the submit leaves at its slot.
       const due = onTime ? mine : (slotAt ?? slot?.at);
       if (mine !== undefined && onTime)
         deps.log.info('submitting on a reserved slot', {
@@ -187,17 +186,29 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           slotAt: mine,
           early: mine - deps.now(),
         });
-      if (due !== undefined && due > deps.now())
-        await new Promise((done) => setTimeout(done, due - deps.now()));
-      if (window && due !== undefined && deps.now() - due > slotLatenessMs && passes < maxPasses) {
-        // Too late for its slot (a slow write, a worker short of CPU): sent now, the submit could land among
-        // the next window's. It steps back instead, its slot given back with the next reservation.
-        deps.log.warn('slot missed before the submit', { upstream: upstream.name, lateMs: deps.now() - due });
-        const back = await moveTask(deps, claimed, 'queued');
-        if (!back) return;
-        current = back;
-        full.push({ ...window, release: due });
-        continue;
+      if (window && due !== undefined) {
+        const kept = await awaitSlot(
+          deps,
+          claimed.taskId,
+          upstream.name,
+          window,
+          due,
+          deps.now() - writeStarted,
+        );
+        if (!kept) return; // moved meanwhile (cancelled, swept)
+        if (kept.late && passes < maxPasses) {
+          // Still too late for its slot: sent now, the submit could land among the next window's. It steps
+          // back instead, its slot given back with the next reservation.
+          deps.log.warn('slot missed before the submit', {
+            upstream: upstream.name,
+            lateMs: deps.now() - kept.at,
+          });
+          const back = await moveTask(deps, claimed, 'queued');
+          if (!back) return;
+          current = back;
+          full.push({ ...window, release: kept.at });
+          continue;
+        }
       }
 
       const provider = providerOf(deps, upstream.name);
@@ -208,7 +219,15 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       } catch (error) {
         const dimensions = { upstream: upstream.name };
         const unavailable = error instanceof UpstreamUnavailableError;
-        if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
+        // A 429 on a window our own submits filled is our timing, not the upstream's health.
+        const ownLoad =
+          unavailable &&
+          error.rateLimited &&
+          upstream.quota !== undefined &&
+          deps.tasks.freeSlots?.(ownLoadWindow(upstream.quota)) === 0;
+        if (ownLoad)
+          deps.log.warn('upstream quota refused a submit at the edge of our own window', dimensions);
+        else if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
         if (unavailable && error.fate === 'unknown') {
           // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
           deps.metrics.count('UpstreamFailures', dimensions);
@@ -325,6 +344,49 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   return retryLater('every upstream that can make it is unavailable', route.reopensInMs, next);
 }
 
+/**
+ * Waits for a claimed slot and says whether the submit reached it in time. SQS delays in whole seconds, so
+ * a reserved slot's message comes up to a second and a half early: the intent is written, the rest is
+ * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
+ * task kept submitting: as far ahead as the last write took, so the move itself does not make it late
+ * again. Only when the window has no slot that soon, or the moves keep missing, is it `late`: stepping
+ * back costs two writes and a reservation. Undefined when the task has moved.
+ */
+async function awaitSlot(
+  deps: GenerateDeps,
+  taskId: string,
+  upstream: string,
+  window: RateWindow,
+  due: number,
+  writeMs: number,
+): Promise<{ at: number; late: boolean } | undefined> {
+  let at = due;
+  let lastWriteMs = writeMs;
+  for (let moves = 0; ; moves++) {
+    if (at > deps.now()) await new Promise((done) => setTimeout(done, at - deps.now()));
+    const lateMs = deps.now() - at;
+    if (lateMs <= slotLatenessMs) return { at, late: false };
+    if (moves === maxSlotMoves) return { at, late: true };
+    const started = deps.now();
+    const lead = Math.min(maxSlotWaitMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.25)));
+    try {
+      const moved = await deps.tasks.reserveSlot(
+        taskId,
+        [{ ...window, at: started + lead, release: at }],
+        started + maxSlotWaitMs,
+        'submitting',
+      );
+      if (!moved) return undefined;
+      deps.log.info('slot moved ahead', { upstream, lateMs, leadMs: moved.at - started });
+      at = moved.at;
+    } catch (error) {
+      if (error instanceof RateLimitedError) return { at, late: true };
+      throw error;
+    }
+    lastWriteMs = deps.now() - started;
+  }
+}
+
 /** The first poll of a submitted task. */
 function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
   return deps.queues.poll(
@@ -350,6 +412,8 @@ const maxSlotWaitMs = 2000;
 const slotLatenessMs = 100;
 /** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
 const reserveLeadMs = 1000;
+/** How many times a slot reached late is moved ahead before the submit steps back. */
+const maxSlotMoves = 2;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
