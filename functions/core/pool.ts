@@ -263,6 +263,12 @@ export function awaitsRecovery(route: Route, now: number): boolean {
   });
 }
 
+/**
+ * How stale a circuit routing reads may be: every candidate's would otherwise cost a read per task (three
+ * per task in a pool of three, through a burst); a circuit that opens reaches routing at most this late.
+ */
+const circuitViewMaxAgeMs = 1000;
+
 /** The circuits of `upstreams` as stored; one that cannot be read counts as closed (routing goes on). */
 async function readCircuits(
   deps: RouteDeps,
@@ -274,7 +280,7 @@ async function readCircuits(
   await Promise.all(
     upstreams.map(async ({ name }) => {
       try {
-        circuits.set(name, (await store.get(name)).state);
+        circuits.set(name, (await store.get(name, { maxAgeMs: circuitViewMaxAgeMs })).state);
       } catch (error) {
         deps.log.warn('circuit unreadable; counted as closed', { upstream: name, error: String(error) });
       }

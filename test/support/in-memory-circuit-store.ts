@@ -5,7 +5,11 @@ export class InMemoryCircuitStore implements CircuitStore {
   readonly circuits = new Map<string, { state: CircuitState; version: string }>();
   private writes = 0;
 
-  async get(name: string): Promise<{ state: CircuitState; version?: string }> {
+  /** Always fresh (a view no older than any `maxAgeMs`). */
+  async get(
+    name: string,
+    _options?: { maxAgeMs?: number },
+  ): Promise<{ state: CircuitState; version?: string }> {
     const stored = this.circuits.get(name);
     return stored ? { state: { ...stored.state }, version: stored.version } : { state: { failures: 0 } };
   }

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startEmulators } from '../../../local/emulators';
 import { circuitStoreContract } from '../../../test/support/circuit-store-contract';
 import { DynamoCircuitStore } from './circuit-store';
@@ -29,3 +29,34 @@ afterAll(async () => {
 });
 
 circuitStoreContract('DynamoCircuitStore', () => store);
+
+describe('DynamoCircuitStore: the view routing reads', () => {
+  it('answers with what this instance last read or wrote while no older than maxAgeMs; writes read fresh', async () => {
+    let now = 1_000_000;
+    const mine = new DynamoCircuitStore(client, stack.tables.counters, () => now);
+    const other = new DynamoCircuitStore(client, stack.tables.counters);
+    const name = `view-${Date.now()}`;
+    // Concurrent reads share one (a batch's records route together).
+    const [a, b] = [mine.get(name, { maxAgeMs: 1000 }), mine.get(name, { maxAgeMs: 1000 })];
+    expect(a).toBe(b);
+    expect((await a).state).toEqual({ failures: 0 });
+
+    // Another worker opens it: within the age this instance still routes on what it read...
+    expect(await other.put(name, { failures: 3, openedAt: 5 }, undefined)).toBe(true);
+    now += 1000;
+    expect((await mine.get(name, { maxAgeMs: 1000 })).state).toEqual({ failures: 0 });
+    // ...past it, or without an age (a write's read), it reads again.
+    now += 1;
+    expect((await mine.get(name, { maxAgeMs: 1000 })).state).toEqual({ failures: 3, openedAt: 5 });
+    const fresh = await other.get(name);
+    expect(await other.put(name, { failures: 0 }, fresh.version)).toBe(true);
+    expect((await mine.get(name)).state).toEqual({ failures: 0 });
+
+    // What it writes itself is what it sees next, with the version to write on.
+    const read = await mine.get(name);
+    expect(await mine.put(name, { failures: 1 }, read.version)).toBe(true);
+    const seen = await mine.get(name, { maxAgeMs: 1000 });
+    expect(seen.state).toEqual({ failures: 1 });
+    expect(await mine.put(name, { failures: 2 }, seen.version)).toBe(true);
+  });
+});

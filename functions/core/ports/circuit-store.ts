@@ -3,8 +3,12 @@
  * table when deployed, memory in unit tests. `version` makes each write conditional on the state read.
  */
 export interface CircuitStore {
-  /** The circuit of the upstream named `name`; a closed one (no version) when none was written yet. */
-  get(name: string): Promise<{ state: CircuitState; version?: string }>;
+  /**
+   * The circuit of the upstream named `name`; a closed one (no version) when none was written yet. With
+   * `maxAgeMs`, what this instance last read or wrote of it may answer if no older than that (routing, which
+   * reads every candidate's per task: a circuit's change reaches it that much later); writes read fresh.
+   */
+  get(name: string, options?: { maxAgeMs?: number }): Promise<{ state: CircuitState; version?: string }>;
   /** Writes `state` if the stored version is still `version` (undefined: nothing stored); false otherwise. */
   put(name: string, state: CircuitState, version: string | undefined): Promise<boolean>;
 }
