@@ -46,6 +46,9 @@ async function pool(): Promise<Results> {
     const api = apiCalls(stack.url, stack.apiKey);
     const minimumMs = poolQuotaMinimumMs(tasks, Object.values(quotas));
 
+    /** The submits the upstreams accepted so far: a count, cheap to read across a simulator's thread. */
+    const acceptedSoFar = () => Object.values(stack.upstreams).reduce((sum, u) => sum + u.stats.submits, 0);
+
     /**
      * Submits the burst's tasks at once (with `during` running alongside from the first submit); resolves
      * once each has ended (or the deadline passed).
@@ -53,6 +56,7 @@ async function pool(): Promise<Results> {
     const run = async (name: string, during?: () => Promise<void>) => {
       const prompts = Array.from({ length: tasks }, (_, i) => `pool ${name} task ${i}`);
       const since = Date.now();
+      const acceptedBefore = acceptedSoFar();
       const follow = during?.();
       const submitted: { prompt: string; taskId?: string; status: number }[] = [];
       // As many clients as the soak's: the local gateway resets connections past a few dozen at once.
@@ -78,6 +82,11 @@ async function pool(): Promise<Results> {
       const endedBefore = new Set<string>();
       let lookedUp = Date.now();
       while (Date.now() < deadline) {
+        if (acceptedSoFar() - acceptedBefore < pending.size && Date.now() - lookedUp <= 5000) {
+          // Not all upstream yet by the simulators' counts: wait (their generations are read only then).
+          await sleep(250);
+          continue;
+        }
         const seen = upstreamPrompts();
         const notYet = [...pending].filter(
           ([taskId, prompt]) => !seen.has(prompt) && !endedBefore.has(taskId),

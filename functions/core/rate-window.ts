@@ -165,7 +165,9 @@ export function nextGrant(
   const from = Math.max(now, asked ?? now);
   const candidates = [from, ...live.map((g) => g + windowMs).filter((t) => t > from)].sort((a, b) => a - b);
   const at = candidates.find(fits) ?? Math.max(from, (live.at(-1) ?? now) + windowMs);
-  const logFull = live.length >= Math.max(limit, Math.min(reservableWindows * limit, maxLoggedGrants));
+  // The grants kept only for judging a 429 (older than a window) do not count against the log's length.
+  const counted = live.length - upTo(now - windowMs);
+  const logFull = counted >= Math.max(limit, Math.min(reservableWindows * limit, maxLoggedGrants));
   if (at === from || (reserveUntil !== undefined && at <= reserveUntil && !logFull)) {
     return { granted: true, at, grants: [...live, at].sort((a, b) => a - b) };
   }

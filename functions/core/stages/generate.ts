@@ -348,8 +348,8 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
  * Waits for a claimed slot and says whether the submit reached it in time. SQS delays in whole seconds, so
  * a reserved slot's message comes up to a second and a half early: the intent is written, the rest is
  * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
- * task kept submitting: as far ahead as the last write took, so the move itself does not make it late
- * again. Only when the window has no slot that soon, or the moves keep missing, is it `late`: stepping
+ * task kept submitting: as far ahead as the last write took (up to a reservation's lead), so the move
+ * itself does not make it late again. Only when the window has no slot that soon, or the moves keep missing, is it `late`: stepping
  * back costs two writes and a reservation. Undefined when the task has moved.
  */
 async function awaitSlot(
@@ -368,7 +368,9 @@ async function awaitSlot(
     if (lateMs <= slotLatenessMs) return { at, late: false };
     if (moves === maxSlotMoves) return { at, late: true };
     const started = deps.now();
-    const lead = Math.min(maxSlotWaitMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.25)));
+    // As far ahead as the last write took, but no further than a reservation is made: a write slowed by a
+    // moment's load (seconds, under a burst's acceptance) would otherwise leave the slot unused that long.
+    const lead = Math.min(reserveLeadMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.25)));
     try {
       const moved = await deps.tasks.reserveSlot(
         taskId,
