@@ -349,8 +349,9 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
  * a reserved slot's message comes up to a second and a half early: the intent is written, the rest is
  * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
  * task kept submitting: as far ahead as the last write took (up to a reservation's lead), so the move
- * itself does not make it late again. Only when the window has no slot that soon, or the moves keep missing, is it `late`: stepping
- * back costs two writes and a reservation. Undefined when the task has moved.
+ * itself does not make it late again. Only when the window has no slot that soon, or the moves keep
+ * missing, is it `late` (stepping back costs two writes and a reservation). Undefined when the task has
+ * moved.
  */
 async function awaitSlot(
   deps: GenerateDeps,
