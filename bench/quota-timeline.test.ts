@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { upstreamMarginMs } from '../functions/core/rate-window';
-import { quotaTimeline, slotLatenessMs } from './quota-timeline';
+import { slotLatenessMs } from '../functions/core/stages/generate';
+import { quotaTimeline } from './quota-timeline';
 
 const quota = { limit: 2, windowMs: 1000 };
 

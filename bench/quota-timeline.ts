@@ -1,11 +1,6 @@
 import { upstreamMarginMs } from '../functions/core/rate-window';
+import { slotLatenessMs } from '../functions/core/stages/generate';
 import { figure, quantile, type Results, round, versus } from './results';
-
-/**
- * How late after its time the worker still uses a reserved slot (generate.ts `slotLatenessMs`, not
- * exported): a reuse later than the margin plus this is a slot the workers delivered late or missed.
- */
-export const slotLatenessMs = 100;
 
 /**
  * What a burst's upstream submits say about the quota's use, from their arrival times at the upstream

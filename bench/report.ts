@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { upstreamMarginMs } from '../functions/core/rate-window';
-import { slotLatenessMs } from './quota-timeline';
+import { slotLatenessMs } from '../functions/core/stages/generate';
 import type { Figure, Results } from './results';
 
 /**

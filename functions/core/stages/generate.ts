@@ -412,7 +412,7 @@ const maxSlotWaitMs = 2000;
  * How late a slot may still be used: part of the margin our window keeps over the upstream's
  * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request.
  */
-const slotLatenessMs = 100;
+export const slotLatenessMs = 100;
 /** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
 const reserveLeadMs = 1000;
 /** How many times a slot reached late is moved ahead before the submit steps back. */
