@@ -130,14 +130,14 @@ export function checkOnPool(
 export function rankCandidates(
   pool: readonly UpstreamSpec[],
   asking: CapabilityRequest,
-  facts: { admits: (name: string) => boolean; freeSlots: (upstream: UpstreamSpec) => number },
+  facts: { admits: (name: string) => boolean; freeSlots: (quota: RateWindow) => number },
 ): { upstream: UpstreamSpec; check: Extract<CapabilityCheck, { ok: true }> }[] {
   const out: { upstream: UpstreamSpec; check: Extract<CapabilityCheck, { ok: true }>; free: number }[] = [];
   for (const upstream of pool) {
     const check = checkOn(upstream, asking);
     if (!check.ok || !facts.admits(upstream.name)) continue;
     const free = upstream.quota
-      ? facts.freeSlots(upstream) / (upstream.quota.windowMs / 1000)
+      ? facts.freeSlots(upstream.quota) / (upstream.quota.windowMs / 1000)
       : Number.POSITIVE_INFINITY;
     out.push({ upstream, check, free });
   }
@@ -246,8 +246,7 @@ export async function routeTask(
   }
   const candidates = rankCandidates(eligible, asking, {
     admits: (name) => admits(circuits.get(name) ?? closedCircuit, now, rule),
-    freeSlots: (upstream) =>
-      upstream.quota ? (deps.tasks.freeSlots?.(upstream.quota) ?? upstream.quota.limit) : 0,
+    freeSlots: (quota) => deps.tasks.freeSlots?.(quota) ?? quota.limit,
   });
   const capable = eligible
     .filter((upstream) => checkOn(upstream, asking).ok)
