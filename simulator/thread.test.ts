@@ -1,6 +1,7 @@
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Simulator } from './server';
-import { startSimulatorThread } from './thread';
+import { startSimulatorThread, waitForFlag } from './thread';
 
 const running: Simulator[] = [];
 afterEach(async () => {
@@ -44,6 +45,37 @@ describe('a simulator on a thread of its own', () => {
     expect(sim.isDown).toBe(false);
     sim.pushes = 'hold';
     expect(sim.pushes).toBe('hold');
+  });
+
+  it('answers calls made back to back, each with its own answer', async () => {
+    const sim = await startSimulatorThread({});
+    running.push(sim);
+    // A previous answer's late wake-up must not end the next call's wait before its answer is there.
+    for (let i = 0; i < 1_000; i++) {
+      if (i % 2) sim.down();
+      else sim.up();
+      expect(sim.isDown).toBe(i % 2 === 1);
+    }
+  });
+
+  it('waits for the answer flag, not for any notify (a late one from the previous answer)', async () => {
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    // A thread that notifies without setting the flag, as a previous answer's late notify does, then sets it.
+    const notifier = new Worker(
+      `const { workerData: flag } = require('node:worker_threads');
+       const until = Date.now() + 200;
+       while (Date.now() < until) Atomics.notify(flag, 0);
+       Atomics.store(flag, 0, 1);
+       Atomics.notify(flag, 0);`,
+      { eval: true, workerData: flag },
+    );
+    const started = performance.now();
+    expect(waitForFlag(flag, 5_000)).toBe(true);
+    expect(Atomics.load(flag, 0)).toBe(1);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    await notifier.terminate();
+    Atomics.store(flag, 0, 0);
+    expect(waitForFlag(flag, 50)).toBe(false);
   });
 
   it('stops: its port closes', async () => {

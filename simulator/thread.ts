@@ -38,7 +38,7 @@ export async function startSimulatorThread(options: SimulatorOptions = {}): Prom
   const call = <T>(method: SimulatorCall, arg?: unknown): T => {
     Atomics.store(answered, 0, 0);
     port.postMessage({ method, arg });
-    if (Atomics.wait(answered, 0, 0, callTimeoutMs) === 'timed-out')
+    if (!waitForFlag(answered, callTimeoutMs))
       throw new Error(`the simulator thread did not answer ${method} within ${callTimeoutMs} ms`);
     const reply = receiveMessageOnPort(port)?.message as { value?: T; error?: string } | undefined;
     if (!reply) throw new Error(`the simulator thread's answer to ${method} is missing`);
@@ -76,6 +76,20 @@ export async function startSimulatorThread(options: SimulatorOptions = {}): Prom
       port.close();
     },
   };
+}
+
+/**
+ * Waits until flag[0] is set (true) or the time is up (false). Not merely until a notify: the previous
+ * answer's notify can come after its flag was already seen (that wait returned 'not-equal') and wake the
+ * next call's wait before its answer is there.
+ */
+export function waitForFlag(flag: Int32Array, timeoutMs: number): boolean {
+  const deadline = performance.now() + timeoutMs;
+  while (Atomics.load(flag, 0) === 0) {
+    const left = deadline - performance.now();
+    if (left <= 0 || Atomics.wait(flag, 0, 0, left) === 'timed-out') return false;
+  }
+  return true;
 }
 
 /** What the host asks of the thread (simulator/thread-worker.ts answers each). */
