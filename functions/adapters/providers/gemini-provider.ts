@@ -6,6 +6,7 @@ import {
   apiFetch,
   checkedVideoUrl,
   header,
+  reportingSends,
   type Secret,
   secretResolver,
   streamed,
@@ -106,7 +107,11 @@ export class GeminiProvider implements VideoProvider {
     }
   }
 
-  async submit(request: UpstreamRequest): Promise<string> {
+  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
+    return reportingSends(sent, () => this.generate(request));
+  }
+
+  private async generate(request: UpstreamRequest): Promise<string> {
     const extend = request.extend;
     if (!extend) return this.predict(request);
     try {

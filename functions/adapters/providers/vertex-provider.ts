@@ -6,6 +6,7 @@ import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } f
 import {
   apiFetch,
   isTransientStatus,
+  reportingSends,
   type Secret,
   secretResolver,
   shorten,
@@ -124,7 +125,11 @@ export class VertexProvider implements VideoProvider {
     this.models = { ...VERTEX_DEFAULT_MODELS, ...options.models };
   }
 
-  async submit(request: UpstreamRequest): Promise<string> {
+  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
+    return reportingSends(sent, () => this.predict(request));
+  }
+
+  private async predict(request: UpstreamRequest): Promise<string> {
     const { project } = await this.authorize();
     const model = this.models[request.model];
     const extend = request.extend;
