@@ -117,22 +117,6 @@ describe('nextGrant at a moment ahead', () => {
   });
 });
 
-describe('nextGrant recording a departure (sent)', () => {
-  const rule = { limit: 1, windowMs: 1000 };
-  it('moves the grant to when the submit left, whatever the limit; the windows after count it there', () => {
-    // Granted at 100, with the slot a window later reserved at 1100; the submit left at 400. Recorded there,
-    // though (100, 1100] now holds two.
-    const moved = nextGrant([100, 1100], 500, rule, { at: 400, release: 100, sent: true });
-    expect(moved).toEqual({ granted: true, at: 400, grants: [400, 1100] });
-    if (!moved.granted) throw new Error('not recorded');
-    // The reservation is crowded now, and the next slot is a window after the departure, not after the slot.
-    expect(freeSlotsOf(moved.grants, 500, { ...rule, at: 1100, release: 1100 })).toBe(0);
-    expect(nextGrant(moved.grants, 500, rule, { release: 1100, reserveUntil: 9_000 })).toMatchObject({
-      at: 1400,
-    });
-  });
-});
-
 describe('freeSlotsOf', () => {
   const rule = { limit: 3, windowMs: 1000 };
   it('counts the slots free now, and none while reservations ahead would refuse a slot now', () => {

@@ -105,10 +105,9 @@ export function upstreamWindow(quota: RateWindow): RateWindow {
 /**
  * A slot asked of a window: at `at` (epoch ms, a moment ahead; absent: now) or not at all. `release` gives
  * back a reservation the caller holds and will not use (a message delivered too late for it) in the same
- * write, so a slot reached late is not lost twice. `sent` records what happened instead of asking: a
- * submit that left at `at`, later than its slot (`release`), is counted then, whatever the limit.
+ * write, so a slot reached late is not lost twice.
  */
-export type SlotClaim = RateWindow & { at?: number; release?: number; sent?: true };
+export type SlotClaim = RateWindow & { at?: number; release?: number };
 
 /**
  * The longest grant log a reservation may grow, in windows' worth of grants: a burst deeper than this
@@ -127,8 +126,7 @@ const maxLoggedGrants = 2_000;
  * after idleness and the long-run rate is limit/window.
  *
  * Without `reserveUntil`, a slot is granted only now (or at `at`, when later); otherwise the earliest
- * free slot from then on is reserved if it is not later than `reserveUntil`. With `sent`, `at` is a
- * submit's real departure and is written as it is (SlotClaim). `release` (a reservation given back) leaves the log
+ * free slot from then on is reserved if it is not later than `reserveUntil`. `release` (a reservation given back) leaves the log
  * first. Refused: how long until the earliest free slot. The log returned holds every grant still
  * counted (newer than now − windowMs) and those a jitter older (ownLoadWindow judges a 429 by them), oldest
  * first.
@@ -137,20 +135,12 @@ export function nextGrant(
   grants: readonly number[],
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-  {
-    reserveUntil,
-    release,
-    at: asked,
-    sent,
-  }: { reserveUntil?: number; release?: number; at?: number; sent?: boolean } = {},
+  { reserveUntil, release, at: asked }: { reserveUntil?: number; release?: number; at?: number } = {},
 ): { granted: true; at: number; grants: number[] } | { granted: false; retryAfterMs: number } {
   const { limit, windowMs } = rule;
   const live = grants.filter((t) => t > now - windowMs - upstreamJitterMs).sort((a, b) => a - b);
   const released = release === undefined ? -1 : live.indexOf(release);
   if (released >= 0) live.splice(released, 1);
-  // A submit that left later than its slot is counted when it left: the log says what the upstream saw.
-  if (sent && asked !== undefined)
-    return { granted: true, at: asked, grants: [...live, asked].sort((a, b) => a - b) };
   // Grants at or before t, by binary search on the sorted log.
   const upTo = (t: number) => {
     let lo = 0;

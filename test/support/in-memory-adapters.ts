@@ -227,14 +227,11 @@ export class RecordingMetrics implements Metrics {
 export class ScriptedProvider implements VideoProvider {
   readonly name = 'simulator';
   readonly submitted: UpstreamRequest[] = [];
-  /** When a submit is reported to have left (VideoProvider.submit's `sent`); absent: not reported. */
-  leftAt?: () => number;
 
   constructor(readonly answers: OperationStatus[] = []) {}
 
-  async submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
+  async submit(request: UpstreamRequest): Promise<string> {
     this.submitted.push(request);
-    if (this.leftAt) sent?.(this.leftAt());
     return `operations/${this.submitted.length}`;
   }
 

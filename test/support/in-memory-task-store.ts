@@ -165,15 +165,6 @@ export class InMemoryTaskStore implements TaskStore {
     return { scope: best.scope, at: best.at };
   }
 
-  async recordSent(window: RateWindow, slotAt: number, sentAt: number): Promise<void> {
-    const decision = nextGrant(this.windows.get(window.scope) ?? [], this.now(), window, {
-      at: sentAt,
-      release: slotAt,
-      sent: true,
-    });
-    if (decision.granted) this.windows.set(window.scope, decision.grants);
-  }
-
   async recordCallback(
     taskId: string,
     attempts: CallbackAttempt[],

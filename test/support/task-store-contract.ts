@@ -442,39 +442,6 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
       });
     });
 
-    describe('recordSent', () => {
-      it("moves a late submit's grant to when it left, whatever the limit: the next slot comes a window after that", async () => {
-        const { store, keyHash, task } = await setup();
-        const slot = window(1);
-        const [sent, next, third] = [task(), task(), task()];
-        for (const t of [sent, next, third]) await store.createCharged(t, { keyHash, credits: 0 });
-        const claimed = await store.transition(
-          sent.taskId,
-          'queued',
-          { status: 'submitting' },
-          undefined,
-          slot,
-        );
-        if (typeof claimed !== 'object') throw new Error('no slot');
-        const until = Date.now() + 300_000;
-        // The slot a window after the grant, reserved before the submit left.
-        const reserved = await store.reserveSlot(next.taskId, [slot], until);
-        expect(reserved?.at).toBe(claimed.slotAt + 60_000);
-        // The submit left 5 s after its slot: recorded then, though the window now holds two grants in 60 s.
-        await store.recordSent(slot, claimed.slotAt, claimed.slotAt + 5_000);
-        // The reservation is crowded by it now (as this store last saw the log), and a new one comes a window
-        // after the departure, not after the slot.
-        expect(
-          store.freeSlots?.({ ...slot, at: claimed.slotAt + 60_000, release: claimed.slotAt + 60_000 }) ?? 0,
-        ).toBe(0);
-        const moved = await store.reserveSlot(next.taskId, [{ ...slot, release: reserved?.at }], until);
-        expect(moved?.at).toBe(claimed.slotAt + 5_000 + 60_000);
-        // Only one grant moved: the third task still waits a window after that.
-        const after = await store.reserveSlot(third.taskId, [slot], until);
-        expect(after?.at).toBe(claimed.slotAt + 5_000 + 120_000);
-      });
-    });
-
     describe('the sweep index (dueForSweep, resweep)', () => {
       /** The task's entry among those due before `before`, if listed. */
       const entry = async (store: TaskStore, taskId: string, before: number) =>

@@ -35,7 +35,7 @@ export function decide(
   state: CounterState | undefined,
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-  options: { reserveUntil?: number; release?: number; at?: number; sent?: boolean } = {},
+  options: { reserveUntil?: number; release?: number; at?: number } = {},
 ): { granted: true; at: number; next: CounterState } | { granted: false; retryAfterMs: number } {
   const decision = nextGrant(state?.grants ?? [], now, rule, options);
   if (!decision.granted) return decision;

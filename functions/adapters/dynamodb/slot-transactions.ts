@@ -275,13 +275,8 @@ function decideGroup(
       const decision = decide(states.get(window.scope), now, window, {
         reserveUntil: writer.reserveUntil,
         release: window.release,
-        // As far ahead of this write as the caller asked: the time it waited for its turn is added. A
-        // departure recorded (`sent`) is a time already passed, written as it is.
-        at:
-          window.at === undefined || window.sent
-            ? window.at
-            : window.at + Math.max(0, now - writer.calledAt) + spread,
-        sent: window.sent,
+        // As far ahead of this write as the caller asked: the time it waited for its turn is added.
+        at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
       });
       if (!decision.granted) {
         if (!fresh.has(window.scope)) stale ??= window;

@@ -267,10 +267,6 @@ export class DynamoTaskStore implements TaskStore {
     }
   }
 
-  async recordSent(window: RateWindow, slotAt: number, sentAt: number): Promise<void> {
-    await this.slotTransactions.write([], { ...window, at: sentAt, release: slotAt, sent: true });
-  }
-
   async startRendition(
     taskId: string,
     slot: RenditionSlot,

@@ -51,12 +51,7 @@ const lastSubmit = () => lastRequest(simulator, 'gemini', 'submit');
 
 describe('GeminiProvider against the simulator', () => {
   it('submits text-to-video with the key, polls until done and downloads the 9:16 sample', async () => {
-    const sent: number[] = [];
-    const before = Date.now();
-    const operation = await provider.submit(request, (at) => sent.push(at));
-    // It tells when the submit's request left (for the upstream's quota count).
-    expect(sent.at(-1)).toBeGreaterThanOrEqual(before);
-    expect(sent.at(-1)).toBeLessThanOrEqual(Date.now());
+    const operation = await provider.submit(request);
     expect(operation).toMatch(/^models\/veo-3\.1-fast-generate-preview\/operations\/.+/);
     const submit = lastSubmit();
     expect(submit.path).toBe('/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning');

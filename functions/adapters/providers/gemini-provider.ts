@@ -6,7 +6,6 @@ import {
   apiFetch,
   checkedVideoUrl,
   header,
-  reportingSends,
   type Secret,
   secretResolver,
   streamed,
@@ -107,11 +106,7 @@ export class GeminiProvider implements VideoProvider {
     }
   }
 
-  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
-    return reportingSends(sent, () => this.generate(request));
-  }
-
-  private async generate(request: UpstreamRequest): Promise<string> {
+  async submit(request: UpstreamRequest): Promise<string> {
     const extend = request.extend;
     if (!extend) return this.predict(request);
     try {

@@ -66,12 +66,7 @@ const lastSubmit = () => lastRequest(simulator, 'kie', 'submit');
 describe('KieProvider against the simulator', () => {
   it('submits with our callback URL, is pushed a signed result, polls it done and downloads it', async () => {
     const callbackUrl = `${receiverUrl}?taskId=ours-1`;
-    const sent: number[] = [];
-    const before = Date.now();
-    const operation = await provider.submit({ ...request, pushUrl: callbackUrl }, (at) => sent.push(at));
-    // It tells when the submit's request left (for the upstream's quota count).
-    expect(sent.at(-1)).toBeGreaterThanOrEqual(before);
-    expect(sent.at(-1)).toBeLessThanOrEqual(Date.now());
+    const operation = await provider.submit({ ...request, pushUrl: callbackUrl });
     expect(operation).toMatch(/^[0-9a-f]{32}$/);
     const submit = lastSubmit();
     expect(submit.path).toBe('/api/v1/veo/generate');

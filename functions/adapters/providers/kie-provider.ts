@@ -6,7 +6,6 @@ import {
   apiFetch,
   checkedVideoUrl,
   header,
-  reportingSends,
   type Secret,
   secretResolver,
   shorten,
@@ -76,11 +75,7 @@ export class KieProvider implements VideoProvider {
     this.webhookSecret = secretResolver(options.webhookSecret);
   }
 
-  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
-    return reportingSends(sent, () => this.generate(request));
-  }
-
-  private async generate(request: UpstreamRequest): Promise<string> {
+  async submit(request: UpstreamRequest): Promise<string> {
     if (request.extend) return this.submitExtension(request, request.extend.sourceOperation);
     const body: Record<string, unknown> = {
       prompt: request.prompt,

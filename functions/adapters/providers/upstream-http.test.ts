@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UpstreamUnavailableError } from '../../core/errors';
-import { reportingSends, upstreamFetch } from './upstream-http';
+import { upstreamFetch } from './upstream-http';
 
 const call = { provider: 'test', timeoutMs: 300, secrets: [] };
 
@@ -52,39 +52,6 @@ describe("a failed call's fate", () => {
       silent.closeAllConnections();
       silent.close();
       reset.close();
-    }
-  });
-});
-
-describe('reportingSends', () => {
-  it('tells when each request was written to its connection, not when fetch was called', async () => {
-    const arrivals: number[] = [];
-    const server = createServer((req, res) => {
-      arrivals.push(Date.now());
-      req.resume();
-      req.on('end', () => res.writeHead(200).end('{}'));
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    try {
-      const sent: number[] = [];
-      const called = Date.now();
-      const answered = reportingSends(
-        (at) => sent.push(at),
-        () => upstreamFetch({ ...call, timeoutMs: 5_000 }, url, { method: 'POST', body: '{}' }),
-      );
-      // A process busy right after the call (as under a burst): nothing can be written meanwhile.
-      while (Date.now() - called < 200) {}
-      expect((await answered).status).toBe(200);
-      expect(sent).toHaveLength(1);
-      expect(sent[0]).toBeGreaterThanOrEqual(called + 200);
-      expect(sent[0]).toBeLessThanOrEqual(arrivals[0] as number);
-      // Outside it, nothing is told.
-      await upstreamFetch(call, url, { method: 'POST', body: '{}' });
-      expect(sent).toHaveLength(1);
-      expect(arrivals).toHaveLength(2);
-    } finally {
-      server.close();
     }
   });
 });

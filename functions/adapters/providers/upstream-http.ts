@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { UpstreamUnavailableError } from '../../core/errors';
@@ -44,13 +43,8 @@ export async function upstreamFetch(
   passThrough?: (status: number) => boolean,
 ): Promise<Response> {
   let response: Response;
-  const sent = sends.getStore();
   try {
-    response = await fetch(url, {
-      ...init,
-      signal: AbortSignal.timeout(call.timeoutMs),
-      ...(sent && { dispatcher: timedDispatcher(sent) }),
-    } as RequestInit);
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(call.timeoutMs) });
   } catch (error) {
     throw new UpstreamUnavailableError(
       `${call.provider} unreachable: ${scrub(reasonOf(error), call.secrets)}`,
@@ -65,49 +59,6 @@ export async function upstreamFetch(
   if (isTransientStatus(response.status))
     throw new UpstreamUnavailableError(message, { rateLimited: response.status === 429 });
   throw new UpstreamHttpError(response.status, message);
-}
-
-/** Who is told when a request leaves, within a submit that asked (VideoProvider.submit's `sent`). */
-const sends = new AsyncLocalStorage<(at: number) => void>();
-
-/** Runs a provider's submit with `sent` told when each of its requests leaves (upstreamFetch). */
-export function reportingSends<T>(
-  sent: ((at: number) => void) | undefined,
-  submit: () => Promise<T>,
-): Promise<T> {
-  return sent ? sends.run(sent, submit) : submit();
-}
-
-type Dispatch = (options: unknown, handler: object) => boolean;
-
-/**
- * A dispatcher for Node's fetch that hands each request to the global one and reports when it is written to
- * its connection: undici calls a handler's onConnect (onRequestStart from undici 7) right before it writes
- * the headers. Timed there, and not at the fetch call, because a process short of CPU may take a few
- * hundred milliseconds between the two (measured under a burst on the local stack: 70 ms median, 150 ms at
- * the 95th percentile, against 12 / 28 ms after it).
- */
-function timedDispatcher(sent: (at: number) => void): { dispatch: Dispatch } {
-  return {
-    dispatch(options, handler) {
-      const global = (globalThis as Record<symbol, { dispatch: Dispatch } | undefined>)[
-        Symbol.for('undici.globalDispatcher.1')
-      ];
-      if (!global) throw new Error("Node's fetch dispatcher is not there");
-      const timed = new Proxy(handler, {
-        get(target, key) {
-          const value: unknown = Reflect.get(target, key);
-          if (typeof value !== 'function') return value;
-          if (key !== 'onConnect' && key !== 'onRequestStart') return value.bind(target);
-          return (...args: unknown[]) => {
-            sent(Date.now());
-            return value.apply(target, args);
-          };
-        },
-      });
-      return global.dispatch(options, timed);
-    },
-  };
 }
 
 /**

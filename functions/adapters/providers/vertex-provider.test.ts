@@ -68,12 +68,7 @@ const last = (kind: RouteKind) => lastRequest(simulator, 'vertex', kind);
 
 describe('VertexProvider against the simulator', () => {
   it('gets a token from the token endpoint, submits with it as Bearer, and streams the inline video', async () => {
-    const sent: number[] = [];
-    const before = Date.now();
-    const operation = await provider.submit(request, (at) => sent.push(at));
-    // It tells when the submit's request left (for the upstream's quota count).
-    expect(sent.at(-1)).toBeGreaterThanOrEqual(before);
-    expect(sent.at(-1)).toBeLessThanOrEqual(Date.now());
+    const operation = await provider.submit(request);
     expect(operation).toMatch(new RegExp(`^${modelPath}/veo-3\\.1-generate-001/operations/.+`));
 
     const token = last('token');

@@ -6,7 +6,6 @@ import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } f
 import {
   apiFetch,
   isTransientStatus,
-  reportingSends,
   type Secret,
   secretResolver,
   shorten,
@@ -125,11 +124,7 @@ export class VertexProvider implements VideoProvider {
     this.models = { ...VERTEX_DEFAULT_MODELS, ...options.models };
   }
 
-  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string> {
-    return reportingSends(sent, () => this.predict(request));
-  }
-
-  private async predict(request: UpstreamRequest): Promise<string> {
+  async submit(request: UpstreamRequest): Promise<string> {
     const { project } = await this.authorize();
     const model = this.models[request.model];
     const extend = request.extend;

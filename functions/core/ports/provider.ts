@@ -63,12 +63,8 @@ export type ProviderName = (typeof providerNames)[number];
 /** A Veo upstream: Vertex AI, the Gemini API, kie.ai or the project's simulator. */
 export interface VideoProvider {
   readonly name: string;
-  /**
-   * Starts the generation and returns the upstream's operation reference. `sent` is told when the request
-   * leaves (its headers written; the last request, when a submit takes several): the time the upstream's
-   * quota counts it, give or take the network, which a busy process may put well after the call.
-   */
-  submit(request: UpstreamRequest, sent?: (at: number) => void): Promise<string>;
+  /** Starts the generation and returns the upstream's operation reference. */
+  submit(request: UpstreamRequest): Promise<string>;
   poll(operation: string): Promise<OperationStatus>;
   download(video: string): Promise<VideoDownload>;
   /**

@@ -75,12 +75,6 @@ export interface TaskStore {
     status?: TaskStatus,
   ): Promise<{ scope: string; at: number } | undefined>;
   /**
-   * A submit granted the slot at `slotAt` left at `sentAt`, later: the upstream counts it when it arrives,
-   * so the window's log moves its grant there, whatever the limit (it happened). Reservations this crowds
-   * are seen by freeSlots and moved before they are used.
-   */
-  recordSent(window: RateWindow, slotAt: number, sentAt: number): Promise<void>;
-  /**
    * Slots of `window` free now (or at its `at`, its `release` given back) as this instance last saw its
    * counter (no I/O; a guess a transition corrects): the pool orders equally ranked upstreams by it, the
    * worker reserves rather than tries a take it would be refused. Absent: every window counts as free.

@@ -450,36 +450,6 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect((await world.tasks.get(c.taskId))?.status).toBe('queued');
   });
 
-  it('records a submit that left late where it left, and moves the reservation it crowds before using it', async () => {
-    const { world, key } = await submitted({
-      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
-    });
-    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
-    // a takes the slot and waits the moment ahead it was taken for; meanwhile b reserves the slot a window
-    // later. a's request then leaves 5 s after its slot (a process short of CPU).
-    const leftAt = world.clock.now + 5_000;
-    world.provider.leftAt = () => leftAt;
-    const first = startGeneration(world.deps, { taskId: a.taskId });
-    await new Promise((done) => setTimeout(done, 20));
-    await startGeneration(world.deps, { taskId: b.taskId });
-    await first;
-    const slotB = world.queues.generated[0]?.message.slot;
-    if (!slotB) throw new Error('not reserved');
-    expect(world.tasks.windows.get('simulator')).toEqual([leftAt, slotB.at]);
-    expect(world.log.lines.filter((l) => l.message === 'submit left late: its grant moved')).toHaveLength(1);
-    // b's message comes just before its slot, which would reach the upstream 15 s after a's submit: moved
-    // (here a window after a's departure, past the in-process wait: back to the queue for it), never sent.
-    world.clock.now = slotB.at - 500;
-    await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
-    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
-    expect(world.queues.generated.at(-1)?.message).toEqual({
-      taskId: b.taskId,
-      slot: { scope: 'simulator', at: leftAt + 20_000 + upstreamMarginMs },
-    });
-    expect(world.log.lines.filter((l) => l.message === 'slot moved ahead')).toHaveLength(0);
-    expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
-  });
-
   it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },

@@ -153,7 +153,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       let claimed: Task | undefined;
-      let grantedAt: number | undefined;
+      let slotAt: number | undefined;
       const writeStarted = deps.now();
       try {
         claimed = await moveTask(
@@ -168,7 +168,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           slot && {
             slot,
             granted: (at) => {
-              grantedAt = at;
+              slotAt = at;
             },
           },
         );
@@ -179,15 +179,13 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         continue;
       }
       if (!claimed) return;
-      const due = onTime ? mine : (grantedAt ?? slot?.at);
+      const due = onTime ? mine : (slotAt ?? slot?.at);
       if (mine !== undefined && onTime)
         deps.log.info('submitting on a reserved slot', {
           upstream: upstream.name,
           slotAt: mine,
           early: mine - deps.now(),
         });
-      // The slot the submit goes on (moved ahead, perhaps, by awaitSlot).
-      let slotAt = due;
       if (window && due !== undefined) {
         const kept = await awaitSlot(
           deps,
@@ -198,7 +196,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           deps.now() - writeStarted,
         );
         if (!kept) return; // moved meanwhile (cancelled, swept)
-        slotAt = kept.at;
         if (kept.late && passes < maxPasses) {
           // Still too late for its slot: sent now, the submit could land among the next window's. It steps
           // back instead, its slot given back with the next reservation.
@@ -217,11 +214,8 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       const provider = providerOf(deps, upstream.name);
       const started = deps.now();
       let operation: string;
-      let sentAt: number | undefined;
       try {
-        operation = await provider.submit(forUpstream(request, task, check.notApplied), (at) => {
-          sentAt = at;
-        });
+        operation = await provider.submit(forUpstream(request, task, check.notApplied));
       } catch (error) {
         const dimensions = { upstream: upstream.name };
         const unavailable = error instanceof UpstreamUnavailableError;
@@ -271,11 +265,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         else refusedBy.push(upstream.name);
         continue;
       }
-      // Beside the task's own writes, not before them (it never throws).
-      const recording =
-        window && slotAt !== undefined && sentAt !== undefined && sentAt - slotAt > slotLatenessMs
-          ? recordLateSend(deps, upstream.name, window, slotAt, sentAt)
-          : undefined;
       deps.metrics.count('UpstreamSubmits', { upstream: upstream.name });
       deps.metrics.milliseconds('UpstreamSubmitLatency', deps.now() - started, { upstream: upstream.name });
       if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
@@ -287,14 +276,13 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         translatedFrom,
         aspectRatio: request.aspectRatio,
       });
-      if (!moved) return void (await recording);
+      if (!moved) return;
       deps.log.info('task submitted upstream', {
         provider: provider.name,
         upstream: upstream.name,
         operation,
       });
       await schedulePoll(deps, moved, operation, deps.now());
-      await recording;
       return;
     }
     if (transient || full.length === 0) break;
@@ -361,10 +349,9 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
  * a reserved slot's message comes up to a second and a half early: the intent is written, the rest is
  * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
  * task kept submitting: as far ahead as the last write took (up to a reservation's lead), so the move
- * itself does not make it late again. A slot still ahead that the log no longer holds free (crowded by a
- * submit before it that left late: recordLateSend) is moved the same way. Only when the window has no slot
- * that soon, or the moves keep missing, is it `late` (stepping back costs two writes and a reservation).
- * Undefined when the task has moved.
+ * itself does not make it late again. Only when the window has no slot that soon, or the moves keep
+ * missing, is it `late` (stepping back costs two writes and a reservation). Undefined when the task has
+ * moved.
  */
 async function awaitSlot(
   deps: GenerateDeps,
@@ -377,14 +364,9 @@ async function awaitSlot(
   let at = due;
   let lastWriteMs = writeMs;
   for (let moves = 0; ; moves++) {
-    // A slot still ahead that the window's log no longer holds free (a submit before it left late and
-    // was recorded then: recordLateSend) is moved as a late one is.
-    const crowded = at > deps.now() && deps.tasks.freeSlots?.({ ...window, at, release: at }) === 0;
-    if (!crowded) {
-      if (at > deps.now()) await new Promise((done) => setTimeout(done, at - deps.now()));
-      if (deps.now() - at <= slotLatenessMs) return { at, late: false };
-    }
+    if (at > deps.now()) await new Promise((done) => setTimeout(done, at - deps.now()));
     const lateMs = deps.now() - at;
+    if (lateMs <= slotLatenessMs) return { at, late: false };
     if (moves === maxSlotMoves) return { at, late: true };
     const started = deps.now();
     // As far ahead as the last write took, but no further than a reservation is made: a write slowed by a
@@ -398,34 +380,13 @@ async function awaitSlot(
         'submitting',
       );
       if (!moved) return undefined;
-      deps.log.info('slot moved ahead', { upstream, lateMs, crowded, leadMs: moved.at - started });
+      deps.log.info('slot moved ahead', { upstream, lateMs, leadMs: moved.at - started });
       at = moved.at;
     } catch (error) {
       if (error instanceof RateLimitedError) return { at, late: true };
       throw error;
     }
     lastWriteMs = deps.now() - started;
-  }
-}
-
-/**
- * A submit that left later than its slot allows (a process short of CPU between the call and the request's
- * first byte) arrives nearer the next window's reuse of that slot than our margin covers: its grant moves
- * to when it left, so that reuse (reserved already, most likely) is moved before it is used (awaitSlot).
- * The submit itself went through: a failed write is logged, not thrown.
- */
-async function recordLateSend(
-  deps: GenerateDeps,
-  upstream: string,
-  window: RateWindow,
-  slotAt: number,
-  sentAt: number,
-): Promise<void> {
-  deps.log.info('submit left late: its grant moved', { upstream, lateMs: sentAt - slotAt });
-  try {
-    await deps.tasks.recordSent(window, slotAt, sentAt);
-  } catch (error) {
-    deps.log.warn('a late submit could not be recorded', { upstream, error: reason(error) });
   }
 }
 
