@@ -1,5 +1,5 @@
 // First: it sets how every zod schema built after it parses.
-import './composition/zod-config';
+import './composition/preload';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { httpTraceHeader, withTraceHeader } from './adapters/observability/trace-header';
 import { apiDeps } from './composition/api';

@@ -1,5 +1,5 @@
 // First: it sets how every zod schema built after it parses.
-import './composition/zod-config';
+import './composition/preload';
 import { notifierDeps } from './composition/notifier';
 import { loadConfig } from './config';
 import { notifyMessageSchema } from './core/messages';

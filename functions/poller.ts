@@ -1,5 +1,5 @@
 // First: it sets how every zod schema built after it parses.
-import './composition/zod-config';
+import './composition/preload';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { pollerDeps } from './composition/poller';
 import { loadConfig } from './config';

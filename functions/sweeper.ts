@@ -1,5 +1,5 @@
 // First: it sets how every zod schema built after it parses.
-import './composition/zod-config';
+import './composition/preload';
 import type { Context } from 'aws-lambda';
 import { addLambdaContext } from './composition/observability';
 import { sweeperDeps } from './composition/sweeper';

@@ -1,5 +1,5 @@
 // First: it sets how every zod schema built after it parses.
-import './composition/zod-config';
+import './composition/preload';
 import { workerDeps } from './composition/worker';
 import { loadConfig } from './config';
 import { generateMessageSchema } from './core/messages';

@@ -1,3 +1,5 @@
+// Before the Tracer loads the X-Ray SDK, whoever imports this module first (the local stack, a test).
+import './preload';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
