@@ -227,6 +227,8 @@ export class RecordingMetrics implements Metrics {
 export class ScriptedProvider implements VideoProvider {
   readonly name = 'simulator';
   readonly submitted: UpstreamRequest[] = [];
+  /** A test's own credential fetch, when it needs one. */
+  readyCredentials?: () => Promise<void>;
 
   constructor(readonly answers: OperationStatus[] = []) {}
 

@@ -75,6 +75,23 @@ describe('GeminiProvider against the simulator', () => {
     expect(download?.auth).toBe('valid');
   });
 
+  it('fetches its key from the secret before a submit, once', async () => {
+    let fetches = 0;
+    const lazy = new GeminiProvider({
+      name: 'gemini',
+      baseUrl: simulator.url,
+      apiKey: async () => {
+        fetches++;
+        return API_KEY;
+      },
+      models,
+    });
+    await lazy.readyCredentials();
+    expect(fetches).toBe(1);
+    await lazy.submit(request);
+    expect(fetches).toBe(1);
+  });
+
   it('sends one image as instances[0].image', async () => {
     await provider.submit({
       ...request,

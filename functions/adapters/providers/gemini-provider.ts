@@ -106,6 +106,10 @@ export class GeminiProvider implements VideoProvider {
     }
   }
 
+  async readyCredentials(): Promise<void> {
+    await this.apiKey();
+  }
+
   async submit(request: UpstreamRequest): Promise<string> {
     const extend = request.extend;
     if (!extend) return this.predict(request);

@@ -203,6 +203,21 @@ describe('KieProvider against the simulator', () => {
     ).toBe(false);
   });
 
+  it('fetches its key from the secret before a submit, once', async () => {
+    let fetches = 0;
+    const lazy = new KieProvider({
+      baseUrl: simulator.url,
+      apiKey: async () => {
+        fetches++;
+        return KIE_KEY;
+      },
+    });
+    await lazy.readyCredentials();
+    expect(fetches).toBe(1);
+    await lazy.submit(request);
+    expect(fetches).toBe(1);
+  });
+
   it('passes the original image URLs and the generation type', async () => {
     const imageUrls = ['https://img.test/a.png', 'https://img.test/b.png', 'https://img.test/c.png'];
     await provider.submit({ ...request, model: 'veo3_fast', generationType: 'REFERENCE_2_VIDEO', imageUrls });

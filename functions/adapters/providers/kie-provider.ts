@@ -75,6 +75,10 @@ export class KieProvider implements VideoProvider {
     this.webhookSecret = secretResolver(options.webhookSecret);
   }
 
+  async readyCredentials(): Promise<void> {
+    await this.apiKey();
+  }
+
   async submit(request: UpstreamRequest): Promise<string> {
     if (request.extend) return this.submitExtension(request, request.extend.sourceOperation);
     const body: Record<string, unknown> = {

@@ -257,6 +257,20 @@ describe('VertexProvider against the simulator', () => {
     await expect(garbled.submit(request)).rejects.toThrow(/not a JSON key/);
   });
 
+  it('readies its access token before a submit, so the submit itself asks the token endpoint nothing', async () => {
+    const fresh = new VertexProvider({
+      serviceAccountKey: account.key,
+      tokenUrl: `${simulator.url}/token`,
+      region: 'us-central1',
+      baseUrl: simulator.url,
+    });
+    const tokens = simulator.stats.tokens;
+    await fresh.readyCredentials();
+    expect(simulator.stats.tokens).toBe(tokens + 1);
+    await fresh.submit(request);
+    expect(simulator.stats.tokens).toBe(tokens + 1);
+  });
+
   it('resolves the key lazily (e.g. from Secrets Manager) and only once', async () => {
     let fetches = 0;
     const lazy = new VertexProvider({

@@ -157,6 +157,10 @@ export class VertexProvider implements VideoProvider {
     return operationSchema.parse(await response.json()).name;
   }
 
+  async readyCredentials(): Promise<void> {
+    await this.accessToken(); // cached by the library until close to its expiry, then refreshed here
+  }
+
   async poll(operation: string): Promise<OperationStatus> {
     const resource =
       /^(projects\/[\w-]+\/locations\/[\w-]+\/publishers\/google\/models\/[\w-][\w.-]*)\/operations\/[\w-]+$/.exec(

@@ -65,6 +65,12 @@ export interface VideoProvider {
   readonly name: string;
   /** Starts the generation and returns the upstream's operation reference. */
   submit(request: UpstreamRequest): Promise<string>;
+  /**
+   * Fetches what a submit needs besides its request (a key from its secret, an access token), so the
+   * submit leaves at its quota slot: a first submit fetching them after the slot arrives later than our
+   * window counts it. Failures are left for the submit to meet. Providers with nothing to fetch leave it out.
+   */
+  readyCredentials?(): Promise<void>;
   poll(operation: string): Promise<OperationStatus>;
   download(video: string): Promise<VideoDownload>;
   /**

@@ -390,6 +390,28 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
   });
 
+  it('fetches the upstream’s credentials before it takes a slot, so a slow token fetch does not send the submit late', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
+    const steps: string[] = [];
+    world.provider.readyCredentials = async () => {
+      steps.push('credentials');
+      world.clock.now += 700; // a cold token fetch
+    };
+    const transition = world.tasks.transition.bind(world.tasks);
+    world.tasks.transition = (...args) => {
+      steps.push(args[2].status ?? '');
+      return transition(...args);
+    };
+    const task = await seedTask(world, key);
+    const start = world.clock.now;
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(steps).toEqual(['credentials', 'submitting', 'submitted']);
+    // The slot was taken (a moment ahead) once the fetch was done, not before it.
+    expect(world.tasks.windows.get('simulator')).toEqual([start + 700 + submitLeadMs]);
+  });
+
   /** A world with a window of one, a's slot taken and b's reserved (c's too with three); claim writes of 1 s. */
   const slowClaims = async (tasks: number) => {
     const { world, key } = await submitted({

@@ -128,6 +128,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     for (const { upstream, check } of candidates) {
       if (refusedBy.includes(upstream.name)) continue;
       if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
+      const provider = providerOf(deps, upstream.name);
+      // Before any slot is taken or kept: a token fetched after it would send the submit late. A failure
+      // here is the submit's to meet (and to count against the upstream), as without this call.
+      await provider.readyCredentials?.().catch(() => undefined);
       const window = upstream.quota && upstreamWindow(upstream.quota);
       const mine = held && holds(window) ? held.at : undefined;
       // A reservation is used on time only: much later it would land nearer the next slots than our margin
@@ -211,7 +215,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         }
       }
 
-      const provider = providerOf(deps, upstream.name);
       const started = deps.now();
       let operation: string;
       try {
@@ -409,10 +412,11 @@ function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submitt
 /** The longest a worker waits in process for its reserved slot; SQS brings the message closer first. */
 const maxSlotWaitMs = 2000;
 /**
- * How late a slot may still be used: part of the margin our window keeps over the upstream's
- * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request.
+ * How late a slot may still be used: a third of the margin our window keeps over the upstream's
+ * (rate-window.ts upstreamMarginMs, 150 ms); the rest covers the spread of the HTTPS request, which under a
+ * burst's load is more than half of it (at 100 ms the pool's burst still met 1–7 upstream 429s a run).
  */
-export const slotLatenessMs = 100;
+export const slotLatenessMs = 50;
 /** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
 const reserveLeadMs = 1000;
 /** How many times a slot reached late is moved ahead before the submit steps back. */
