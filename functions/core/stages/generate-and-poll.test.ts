@@ -412,6 +412,15 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.tasks.windows.get('simulator')).toEqual([start + 700 + submitLeadMs]);
   });
 
+  it('submits all the same when fetching the credentials first failed: a failure is the submit’s to meet', async () => {
+    const { world, key } = await submitted();
+    world.provider.readyCredentials = () => Promise.reject(new Error('secret unreachable for a moment'));
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.provider.submitted).toHaveLength(1);
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+  });
+
   /** A world with a window of one, a's slot taken and b's reserved (c's too with three); claim writes of 1 s. */
   const slowClaims = async (tasks: number) => {
     const { world, key } = await submitted({
