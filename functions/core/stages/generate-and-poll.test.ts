@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ScriptedProvider } from '../../../test/support/in-memory-adapters';
 import { InMemoryTaskStore } from '../../../test/support/in-memory-task-store';
 import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
@@ -375,7 +375,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       { message: { taskId: b.taskId, slot: slotB }, delaySeconds: slotDelaySeconds(slotB.at, start + 500) },
       { message: { taskId: c.taskId, slot: slotC }, delaySeconds: slotDelaySeconds(slotC.at, start + 500) },
     ]);
-    expect(slotDelaySeconds(slotB.at, start + 500)).toBe(19);
+    expect(slotDelaySeconds(slotB.at, start + 500)).toBe(17);
 
     // Delivered at its slot: submitted on the reservation, without taking another slot.
     world.clock.now = slotB.at;
@@ -506,6 +506,36 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     world.clock.now = again?.at ?? 0;
     await startGeneration(world.deps, { taskId: b.taskId, ...(again && { slot: again }) });
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, c.taskId, b.taskId]);
+  });
+
+  it('waits in process for a reservation whose message came up to its delivery lead and a second early, and hops one earlier', async () => {
+    const { world, key } = await submitted({
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+    });
+    const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
+    await startGeneration(world.deps, { taskId: a.taskId });
+    await startGeneration(world.deps, { taskId: b.taskId });
+    const slot = world.queues.generated[0]?.message.slot;
+    if (!slot) throw new Error('not reserved');
+    // 4 s early (an earlier hop's rounding): back to the queue, delayed to 2–3 s before the slot.
+    world.clock.now = slot.at - 4_000;
+    await startGeneration(world.deps, { taskId: b.taskId, slot });
+    expect(world.queues.generated.at(-1)).toEqual({ message: { taskId: b.taskId, slot }, delaySeconds: 2 });
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
+
+    // 3 s early, as a delay sent at once delivers it: the worker waits for the slot and submits on it.
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      world.clock.now = slot.at - 3_000;
+      const started = startGeneration(world.deps, { taskId: b.taskId, slot });
+      await vi.advanceTimersByTimeAsync(3_000);
+      await started;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    expect(world.queues.generated).toHaveLength(2);
+    expect(world.tasks.windows.get('simulator')).toContain(slot.at);
   });
 
   it('reaches a reservation past SQS’s 15-minute delay in hops, and fails a task whose deadline comes first', async () => {

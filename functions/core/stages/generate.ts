@@ -60,7 +60,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
 
   const attempt = message.attempt ?? 0;
   const reserved = message.slot;
-  if (reserved && reserved.at - deps.now() > maxSlotWaitMs) {
+  if (reserved && reserved.at - deps.now() > maxEarlyMs) {
     // A reserved slot still far off (past SQS's longest delay, or the message came early): another hop.
     await deps.queues.generate(message, slotDelaySeconds(reserved.at, deps.now()));
     return;
@@ -425,8 +425,15 @@ const maxSlotMoves = 2;
 const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
 export const submitLeadMs = 150;
-/** How much earlier than its slot a delayed message is made visible: SQS's delivery takes a moment. */
-const deliveryLeadMs = 500;
+/**
+ * How much earlier than its slot a reserved slot's message is made visible: the delay is counted from when
+ * SQS gets the message, and a SendMessage made while a burst is accepted took up to ~1.4 s locally; with a
+ * lead of 500 ms such a message came after its slot, the slot was given back and the burst ran a window
+ * longer. The worker waits the rest in process.
+ */
+const deliveryLeadMs = 2000;
+/** How early a reserved slot's message may come and still wait in process: the lead, SQS's whole seconds, a margin. */
+const maxEarlyMs = deliveryLeadMs + 1250;
 /** SQS's longest message delay. */
 const maxDelaySeconds = 900;
 
