@@ -17,7 +17,7 @@ import { writeReport } from './write-report';
 const run = promisify(execFile);
 const results: Results = {};
 /**
- * `npm run bench -- --only soak,hostile` runs only those groups (bundle, init, submit, calls, poll, burst,
+ * `npm run bench -- --only soak,hostile` runs only those groups (bundle, init, submit, calls, poll, burst, pool,
  * rss, soak, hostile) and merges their figures into the bench/results.json already there.
  */
 const onlyAt = process.argv.indexOf('--only');
@@ -196,7 +196,15 @@ if (wanted('burst'))
     300_000,
   );
 
-// 6b. pool (issue 16): three upstreams behind one queue, a burst and a failover (bench/groups/pool.ts)
+// 6b. pool (issue 16): three upstreams behind one queue, a burst at their quotas, then a burst and a
+// failover with time scaled down (bench/groups/pool.ts)
+if (wanted('pool'))
+  await addFromProcess(
+    'pool at the published quotas (300 tasks on vertex + gemini + kie simulators)',
+    'bench/groups/pool.ts',
+    ['--real'],
+    360_000,
+  );
 if (wanted('pool'))
   await addFromProcess(
     'pool (300 tasks on vertex + gemini + kie simulators, published quotas and a one-minute outage, time ÷ 5)',

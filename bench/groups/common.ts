@@ -7,8 +7,10 @@ import { figure, type Results } from '../results';
  * <results file>`, and writes its figures there.
  */
 export async function runGroup(name: string, measure: () => Promise<Results>): Promise<void> {
-  const out = process.argv[2];
-  if (!out) throw new Error(`usage: node --import tsx bench/groups/${name}.ts <results file>`);
+  // The last argument, after a group's own options (pool's --real).
+  const out = process.argv.slice(2).at(-1);
+  if (!out || out.startsWith('--'))
+    throw new Error(`usage: node --import tsx bench/groups/${name}.ts [options] <results file>`);
   const results = await measure();
   // From this process's start: what the group costs the whole `npm run bench`, stack start-up included.
   results[`${name}.group-time`] = figure(performance.now() / 1000, 's');
