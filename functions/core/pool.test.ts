@@ -80,10 +80,10 @@ describe('routing a task through the pool', () => {
     for (const task of tasks) await startGeneration(world.deps, { taskId: task.taskId });
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
-    // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it.
+    // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it (its message visible 2–3 s before).
     const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginMs };
     expect(world.queues.generated).toEqual([
-      { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 3 },
+      { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 2 },
     ]);
   });
 
@@ -154,7 +154,7 @@ describe('failover without double generation', () => {
     // b is full now: the task reserves b's next slot, and remembers that a refused it.
     const slot = { scope: 'b', at: world.clock.now + 10_000 + upstreamMarginMs };
     expect(world.queues.generated).toEqual([
-      { message: { taskId: task.taskId, refusedBy: ['a'], slot }, delaySeconds: 9 },
+      { message: { taskId: task.taskId, refusedBy: ['a'], slot }, delaySeconds: 8 },
     ]);
     world.clock.now = slot.at;
     await startGeneration(world.deps, { taskId: task.taskId, refusedBy: ['a'], slot });
