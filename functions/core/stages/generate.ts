@@ -349,7 +349,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
 
 /**
  * Waits for a claimed slot and says whether the submit reached it in time. SQS delays in whole seconds, so
- * a reserved slot's message comes up to a second and a half early: the intent is written, the rest is
+ * a reserved slot's message comes 2–3 s early (deliveryLeadMs): the intent is written, the rest is
  * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
  * task kept submitting: as far ahead as the last write took (up to a reservation's lead), so the move
  * itself does not make it late again. Only when the window has no slot that soon, or the moves keep
