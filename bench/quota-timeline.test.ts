@@ -29,6 +29,18 @@ describe('quotaTimeline', () => {
     expect(out['burst.real.slot-reuse.late']).toEqual({ value: 2, unit: 'slots', baseline: 4, ratio: 0.5 });
   });
 
+  it('allows a long window its own margin (1 % of a minute) before a reuse is late', () => {
+    const minute = { limit: 1, windowMs: 60_000 };
+    // Reused 650 ms after the window (600 ms margin + 50 ms lateness: on time), then 651 ms (late).
+    const out = quotaTimeline('burst.pool.vertex', [0, 60_650, 121_301], minute);
+    expect(out['burst.pool.vertex.slot-reuse.late']).toEqual({
+      value: 1,
+      unit: 'slots',
+      baseline: 2,
+      ratio: 0.5,
+    });
+  });
+
   it('has nothing late when no slot was reused', () => {
     expect(quotaTimeline('burst', [0, 10], quota)['burst.slot-reuse.late']).toEqual({
       value: 0,

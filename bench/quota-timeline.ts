@@ -1,4 +1,4 @@
-import { upstreamMarginMs } from '../functions/core/rate-window';
+import { upstreamMarginOf } from '../functions/core/rate-window';
 import { slotLatenessMs } from '../functions/core/stages/generate';
 import { figure, quantile, type Results, round, versus } from './results';
 
@@ -8,7 +8,7 @@ import { figure, quantile, type Results, round, versus } from './results';
  * - first-window.spread: the first `limit` submits' spread. The sliding window carries it on to every
  *   later window, so it adds to the drain once.
  * - slot-reuse.{min,p50,p95,max}: how long after a submit's window ended the submit that reused its slot
- *   arrived (a[i + limit] − a[i] − window). Ideal: our margin (rate-window.ts upstreamMarginMs), each
+ *   arrived (a[i + limit] − a[i] − window). Ideal: our margin (rate-window.ts upstreamMarginOf), each
  *   millisecond above it is lost; below 0 the upstream counted limit + 1 in one window (a 429).
  * - slot-reuse.late: of those reuses, how many came more than `slotLatenessMs` after the margin, with
  *   their share as the ratio: the upstream's view of the worker's 'reserved slot missed' and 'slot missed
@@ -39,7 +39,7 @@ export function quotaTimeline(
       reuse.length === 0
         ? figure(0, 'slots')
         : versus(
-            reuse.filter((late) => late > upstreamMarginMs + slotLatenessMs).length,
+            reuse.filter((late) => late > upstreamMarginOf(quota.windowMs) + slotLatenessMs).length,
             reuse.length,
             'slots',
           ),

@@ -5,7 +5,7 @@ import { recordInfo } from './api/record-info';
 import { submitTask } from './api/submit';
 import { UpstreamUnavailableError } from './errors';
 import type { UpstreamSpec } from './pool';
-import { upstreamMarginMs } from './rate-window';
+import { upstreamMarginOf } from './rate-window';
 import { startGeneration, submitLeadMs } from './stages/generate';
 import { pollGeneration } from './stages/poll';
 import { acceptPush } from './stages/push';
@@ -81,7 +81,7 @@ describe('routing a task through the pool', () => {
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
     // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it (its message visible 2–3 s before).
-    const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginMs };
+    const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginOf(4_000) };
     expect(world.queues.generated).toEqual([
       { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 2 },
     ]);
@@ -152,7 +152,7 @@ describe('failover without double generation', () => {
     const task = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: task.taskId });
     // b is full now: the task reserves b's next slot, and remembers that a refused it.
-    const slot = { scope: 'b', at: world.clock.now + 10_000 + upstreamMarginMs };
+    const slot = { scope: 'b', at: world.clock.now + 10_000 + upstreamMarginOf(10_000) };
     expect(world.queues.generated).toEqual([
       { message: { taskId: task.taskId, refusedBy: ['a'], slot }, delaySeconds: 8 },
     ]);
@@ -243,7 +243,7 @@ describe("an upstream's circuit", () => {
     const busy = await limited();
     await busy.generate();
     await busy.generate();
-    busy.world.clock.now += 10_000 + upstreamMarginMs + submitLeadMs;
+    busy.world.clock.now += 10_000 + upstreamMarginOf(10_000) + submitLeadMs;
     busy.a.failures.push(tooMany());
     await busy.generate();
     expect(busy.a.attempts).toHaveLength(3);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeSlotsOf, nextGrant, parseRateLimit } from './rate-window';
+import { freeSlotsOf, nextGrant, parseRateLimit, upstreamWindow } from './rate-window';
 
 describe('parseRateLimit', () => {
   it('reads N per S seconds, with or without the unit, and off', () => {
@@ -129,5 +129,15 @@ describe('freeSlotsOf', () => {
     // A slot taken a moment ahead holds the window as one taken already; one given back does not.
     expect(freeSlotsOf([1150], 1000, rule)).toBe(2);
     expect(freeSlotsOf([1150], 1000, { ...rule, release: 1150 })).toBe(3);
+  });
+});
+
+describe('upstreamWindow: our window over an upstream’s, by a margin', () => {
+  it('adds 150 ms to a window up to 15 s, and 1 % to a longer one', () => {
+    const quota = (windowMs: number) => ({ scope: 'u', limit: 20, windowMs });
+    expect(upstreamWindow(quota(2_000)).windowMs).toBe(2_150);
+    expect(upstreamWindow(quota(10_000)).windowMs).toBe(10_150);
+    expect(upstreamWindow(quota(60_000)).windowMs).toBe(60_600);
+    expect(upstreamWindow(quota(60_000))).toMatchObject({ scope: 'u', limit: 20 });
   });
 });

@@ -5,7 +5,7 @@ import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
 import { cancelTask } from '../api/cancel';
 import { submitTask } from '../api/submit';
 import type { CreditChange, OperationStatus } from '../ports';
-import { type RateWindow, upstreamMarginMs } from '../rate-window';
+import { type RateWindow, upstreamMarginOf } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import { carryingChange } from '../task/move';
 import { newTask, type Task, type TaskStatus } from '../task/task';
@@ -368,7 +368,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
     // Each reserves the next free slot, a window (and our margin) apart, and is delayed to just before it:
     // SQS counts whole seconds, the worker waits the rest. (a's slot was taken a moment ahead.)
-    const window = 20_000 + upstreamMarginMs;
+    const window = 20_000 + upstreamMarginOf(20_000);
     const slotB = { scope: 'simulator', at: start + submitLeadMs + window };
     const slotC = { scope: 'simulator', at: start + submitLeadMs + 2 * window };
     expect(world.queues.generated).toEqual([
@@ -474,7 +474,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
     expect(world.queues.generated.at(-1)?.message).toEqual({
       taskId: b.taskId,
-      slot: { scope: 'simulator', at: slotC.at + 20_000 + upstreamMarginMs },
+      slot: { scope: 'simulator', at: slotC.at + 20_000 + upstreamMarginOf(20_000) },
     });
     expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
     expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
@@ -497,7 +497,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
     const again = world.queues.generated.at(-1)?.message.slot;
-    expect(again?.at).toBe(slotC.at + 20_000 + upstreamMarginMs);
+    expect(again?.at).toBe(slotC.at + 20_000 + upstreamMarginOf(20_000));
     expect(world.tasks.windows.get('simulator')).not.toContain(slotB.at);
 
     // c, on time, submits on its own slot; b, on time for its new one, too.
