@@ -80,7 +80,8 @@ describe('routing a task through the pool', () => {
     for (const task of tasks) await startGeneration(world.deps, { taskId: task.taskId });
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
-    // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it (its message visible 2–3 s before).
+    // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it (its
+    // message visible 2–3 s before).
     const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginOf(4_000) };
     expect(world.queues.generated).toEqual([
       { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 2 },

@@ -73,7 +73,7 @@ export async function withinRateWindow<T>(
 }
 
 /**
- * Added to an upstream's window in ours. We count a slot when it is granted (or at its reserved time), the
+ * The least added to an upstream's window in ours (upstreamMarginOf). We count a slot when it is granted (or at its reserved time), the
  * upstream when the submit arrives; two submits a window apart by our clock arrive closer by the spread of
  * what lies between (the HTTPS request, a reservation used a little late): this much of spread is covered.
  * Checked by the bench's burst.slot-reuse.* (how long after a window a slot was reused: 150 ms at the median
