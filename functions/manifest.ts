@@ -179,7 +179,8 @@ export const functions = {
         // The upstream quota's slot, taken in the transaction that records the submit.
         counters: { actions: ['GetItem', 'PutItem'] },
       },
-      // generate: a submit postponed (quota, upstream busy); poll: the first poll; notify: a failure.
+      // generate: a submit postponed (quota, upstream busy); poll: the first poll; notify: a failure (and
+      // an event the bus refused).
       sends: ['generate', 'poll', 'notify'],
       // The video an extension continues.
       videos: ['read'],
@@ -187,6 +188,8 @@ export const functions = {
       translate: true,
       ffmpeg: true,
       upstreamCallbackUrl: true,
+      // A task's queued and submitted events, published at once.
+      events: true,
     },
   },
   poller: {

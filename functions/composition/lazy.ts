@@ -1,10 +1,11 @@
-import type { TaskTokens, Translator, VideoStore } from '../core/ports';
+import type { EventPublisher, TaskTokens, Translator, VideoStore } from '../core/ports';
 
 /**
  * Adapters whose modules load on first use. In the bundle, a module reached only through `import()` is
  * evaluated when first imported, not at cold start: the api's submit path never loads the S3 client, the
  * worker loads it only to extend a video, Amazon Translate only for a prompt that needs translating, and
- * the notifier Step Functions only for a task started by a state machine.
+ * the notifier Step Functions only for a task started by a state machine, and the worker its events'
+ * client on its first publish.
  */
 export function lazyVideoStore(load: () => Promise<VideoStore>): VideoStore {
   let store: Promise<VideoStore> | undefined;
@@ -38,5 +39,15 @@ export function lazyTaskTokens(load: () => Promise<TaskTokens>): TaskTokens {
   return {
     succeed: async (token, output) => (await get()).succeed(token, output),
     fail: async (token, error, cause) => (await get()).fail(token, error, cause),
+  };
+}
+
+export function lazyEventPublisher(load: () => Promise<EventPublisher>): EventPublisher {
+  let publisher: Promise<EventPublisher> | undefined;
+  return {
+    publish: async (...events) => {
+      publisher ??= load();
+      return (await publisher).publish(...events);
+    },
   };
 }

@@ -1,4 +1,5 @@
-import { type SignedResults, type TaskRecord, toRecord } from './api/record-info';
+import { type SignedResults, signResults, type TaskRecord, toRecord } from './api/record-info';
+import type { DepsFor } from './deps';
 import type { TaskEvent, TaskEventDetail, TaskEventEnvelope } from './event-schema';
 import { eventSource, type TaskChange, taskEventTypes } from './task/change';
 
@@ -50,4 +51,15 @@ export function taskEventOf(change: TaskChange, signed: SignedResults): TaskEven
     detail,
     id: `${task.taskId}:${change.type}${change.rendition ? `:${change.rendition}` : ''}`,
   };
+}
+
+/** Publishes the changes in one request, in order, each as the change wrote its task (URLs signed now). */
+export async function publishChanges(
+  deps: DepsFor<'events' | 'videos'>,
+  changes: TaskChange[],
+): Promise<void> {
+  const events = await Promise.all(
+    changes.map(async (change) => taskEventOf(change, await signResults(deps, change.task))),
+  );
+  await deps.events.publish(...events);
 }

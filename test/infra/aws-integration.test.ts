@@ -117,9 +117,11 @@ describe('using the service from other AWS services (example app)', () => {
     expect(invoke.map((s) => s.Resource)).toEqual([{ Ref: alias }]);
   });
 
-  it('gives the notifier events:PutEvents on the bus and states:SendTask*', () => {
-    expect(statementsWith('events:PutEvents')).toHaveLength(1);
-    expect(JSON.stringify(statementsWith('events:PutEvents'))).toContain('event-bus/default');
+  it('gives the worker and the notifier events:PutEvents on the bus, and the notifier states:SendTask*', () => {
+    // The worker publishes a task's queued and submitted events, the notifier the rest.
+    const putEvents = statementsWith('events:PutEvents');
+    expect(putEvents).toHaveLength(2);
+    for (const statement of putEvents) expect(JSON.stringify(statement)).toContain('event-bus/default');
     expect(statementsWith('states:SendTaskSuccess')).toMatchObject([{ Resource: '*' }]);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type SignedResults, signResults, toRecord } from '../api/record-info';
 import type { DepsFor } from '../deps';
-import { taskEventOf } from '../events';
+import { publishChanges } from '../events';
 import type { CallbackEvent, NotifyMessage } from '../messages';
 import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from '../task';
 import { isEndChange, type TaskChange } from '../task/change';
@@ -38,10 +38,7 @@ export async function notify(deps: NotifyDeps, message: NotifyMessage): Promise<
     await answerTaskToken(deps, change);
     // With the changes carried along (the submit's `queued`), first: one publish for all of them.
     const changes = [...(message.earlier ?? []), change];
-    const events = await Promise.all(
-      changes.map(async (c) => taskEventOf(c, await signResults(deps, c.task))),
-    );
-    await deps.events.publish(...events);
+    await publishChanges(deps, changes);
     deps.log.info('task event published', { types: changes.map((c) => c.type) });
     // A queued or submitted change has no callback to make.
     if (!isEndChange(change.type) && !change.rendition) return;

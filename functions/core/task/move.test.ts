@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from '../errors';
+import type { TaskEvent } from '../events';
 import type { GenerateMessage, NotifyMessage } from '../messages';
 import type { CreditChange, Log } from '../ports';
 import type { RateWindow } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import type { TaskChange } from './change';
-import { carryingChange, type MoveDeps, moveTask } from './move';
+import { carryingChange, type MoveDeps, moveTask, publishingAtOnce } from './move';
 import { newTask, type Task, type TaskStatus } from './task';
 import { transitions } from './transitions';
 
@@ -197,5 +198,64 @@ describe("carryingChange: the submit's queued change, carried by the generate me
     const { deps, notified } = world();
     await carryingChange(deps, undefined, (d) => moveTask(d, task('submitting'), 'submitted').then(() => {}));
     expect(notified.map((m) => [m.earlier, m.change?.type])).toEqual([[undefined, 'submitted']]);
+  });
+});
+
+describe('publishingAtOnce: a stage that holds the event bus (the worker)', () => {
+  const queued = (t: Task): TaskChange => ({ type: 'queued', at: 1_000, task: t });
+  /** The world's dependencies with an event bus that records each publish (or refuses them all). */
+  function publishing(refuse = false) {
+    const w = world();
+    const published: TaskEvent[][] = [];
+    const deps = publishingAtOnce({
+      ...w.deps,
+      events: {
+        publish: async (...events: TaskEvent[]) => {
+          if (refuse) throw new Error('PutEvents refused');
+          published.push(events);
+        },
+      },
+      videos: { put: async () => {}, open: async () => undefined as never, url: async (key: string) => key },
+    });
+    return { ...w, deps, published };
+  }
+
+  it("publishes the submit's queued and submitted in one request and sends no notify message for them", async () => {
+    const { deps, notified, published } = publishing();
+    const t = task('submitting');
+    await carryingChange(deps, queued(t), (d) =>
+      moveTask(d, t, 'submitted', { operation: 'op-1' }).then(() => {}),
+    );
+    expect(notified).toEqual([]);
+    expect(published.map((events) => events.map((e) => [e.id, e.detail.status]))).toEqual([
+      [
+        [`${t.taskId}:queued`, 'queued'],
+        [`${t.taskId}:submitted`, 'submitted'],
+      ],
+    ]);
+  });
+
+  it('still sends an end to the notify queue: its callback and Step Functions answer are the notifier’s', async () => {
+    const { deps, notified, published } = publishing();
+    const t = task('submitted', 'https://example.com/cb');
+    await moveTask(deps, t, 'failed', { errorCode: 501 });
+    expect(published).toEqual([]);
+    expect(notified.map((m) => m.change?.type)).toEqual(['failed']);
+  });
+
+  it('sends the changes to the notify queue when the bus refuses them: the notifier publishes them', async () => {
+    const { deps, notified } = publishing(true);
+    const t = task('submitting');
+    await carryingChange(deps, queued(t), (d) =>
+      moveTask(d, t, 'submitted', { operation: 'op-1' }).then(() => {}),
+    );
+    expect(notified.map((m) => [m.earlier?.map((c) => c.type), m.change?.type])).toEqual([
+      [['queued'], 'submitted'],
+    ]);
+  });
+
+  it('leaves a stage without an event bus as it is', () => {
+    const { deps } = world();
+    expect(publishingAtOnce(deps)).toBe(deps);
   });
 });

@@ -1,8 +1,9 @@
 import type { DepsFor } from '../deps';
 import { IllegalTransitionError } from '../errors';
+import { publishChanges } from '../events';
 import type { TaskQueues } from '../ports';
 import type { RateWindow } from '../rate-window';
-import { changeOfMove, type TaskChange } from './change';
+import { changeOfMove, isEndChange, type TaskChange } from './change';
 import type { Task, TaskStatus } from './task';
 import { canTransition, isFinal } from './transitions';
 
@@ -113,6 +114,41 @@ async function queueChange(deps: DepsFor<'queues' | 'log' | 'metrics'>, change: 
     });
     deps.metrics.count('EventsNotQueued', {});
   }
+}
+
+/**
+ * A stage's dependencies where the stage holds the event bus (the worker): a change with no callback
+ * (queued, submitted, with what it carries) is published at once instead of going through the notify
+ * queue to the notifier, whose only work it was: a message, a notifier invocation and a call fewer per task
+ * (issue 17). The notify queue stays the way when the publish fails; an end always goes there (its
+ * callback and Step Functions answer). Without `events`, the stage's own dependencies.
+ */
+export function publishingAtOnce<D extends DepsFor<'queues' | 'log'> & Partial<DepsFor<'events' | 'videos'>>>(
+  deps: D,
+): D {
+  const { queues, events, videos, log } = deps;
+  if (!events || !videos) return deps;
+  const publishing: TaskQueues = {
+    generate: (message, delaySeconds) => queues.generate(message, delaySeconds),
+    poll: (message, delaySeconds) => queues.poll(message, delaySeconds),
+    notify: async (message, delaySeconds) => {
+      const { change } = message;
+      if (change && !isEndChange(change.type) && !change.rendition && !delaySeconds) {
+        const changes = [...(message.earlier ?? []), change];
+        try {
+          await publishChanges({ events, videos }, changes);
+          log.info('task event published', { types: changes.map((c) => c.type) });
+          return;
+        } catch (error) {
+          log.warn('task event not published; the notifier will', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+      await queues.notify(message, delaySeconds);
+    },
+  };
+  return { ...deps, queues: publishing };
 }
 
 /**
