@@ -165,10 +165,7 @@ export const functions = {
     entry: 'functions/worker.ts',
     composition: 'functions/composition/worker.ts',
     description: 'Submits queued tasks to the upstream provider',
-    // An invocation waits in process for its reserved slots (up to ~3 s, core/stages/generate.ts): at 5, a
-    // window's last messages were received only at their slot, given back, and a burst ran a window longer;
-    // at 20, the first windows' submits of a pool burst reached the upstreams late (429s, one local process).
-    trigger: { queue: 'generate', batchSize: 10, maxConcurrency: 10 },
+    trigger: { queue: 'generate', batchSize: 10, maxConcurrency: 5 },
     timeoutSeconds: 60,
     memoryMb: 256,
     environment: 'config',
