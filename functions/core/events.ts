@@ -55,11 +55,12 @@ export function taskEventOf(change: TaskChange, signed: SignedResults): TaskEven
 
 /** Publishes the changes in one request, in order, each as the change wrote its task (URLs signed now). */
 export async function publishChanges(
-  deps: DepsFor<'events' | 'videos'>,
+  deps: DepsFor<'events' | 'videos' | 'log'>,
   changes: TaskChange[],
 ): Promise<void> {
   const events = await Promise.all(
     changes.map(async (change) => taskEventOf(change, await signResults(deps, change.task))),
   );
   await deps.events.publish(...events);
+  deps.log.info('task event published', { types: changes.map((c) => c.type) });
 }

@@ -39,7 +39,6 @@ export async function notify(deps: NotifyDeps, message: NotifyMessage): Promise<
     // With the changes carried along (the submit's `queued`), first: one publish for all of them.
     const changes = [...(message.earlier ?? []), change];
     await publishChanges(deps, changes);
-    deps.log.info('task event published', { types: changes.map((c) => c.type) });
     // A queued or submitted change has no callback to make.
     if (!isEndChange(change.type) && !change.rendition) return;
   }

@@ -136,8 +136,7 @@ export function publishingAtOnce<D extends DepsFor<'queues' | 'log'> & Partial<D
       if (change && !isEndChange(change.type) && !change.rendition && !delaySeconds) {
         const changes = [...(message.earlier ?? []), change];
         try {
-          await publishChanges({ events, videos }, changes);
-          log.info('task event published', { types: changes.map((c) => c.type) });
+          await publishChanges({ events, videos, log }, changes);
           return;
         } catch (error) {
           log.warn('task event not published; the notifier will', {
