@@ -14,6 +14,7 @@ const dummyEnv: Record<string, string> = {
   API_KEYS_TABLE: 'bench-keys',
   COUNTERS_TABLE: 'bench-counters',
   GENERATE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/generate',
+  RESERVED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/reserved',
   POLL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/poll',
   NOTIFY_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/notify',
   VIDEO_BUCKET: 'bench-videos',

@@ -24,6 +24,7 @@ export const configSchema = z.object({
   TASKS_TABLE: z.string().min(1),
   API_KEYS_TABLE: z.string().min(1),
   GENERATE_QUEUE_URL: z.url(),
+  RESERVED_QUEUE_URL: z.url(),
   POLL_QUEUE_URL: z.url(),
   NOTIFY_QUEUE_URL: z.url(),
   VIDEO_BUCKET: z.string().min(1),
@@ -181,6 +182,7 @@ export const configSchema = z.object({
   POLLER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
   /** The stages' dead-letter queues, which the sweeper drains (only the sweeper is granted them). */
   GENERATE_DLQ_URL: z.url().optional(),
+  RESERVED_DLQ_URL: z.url().optional(),
   POLL_DLQ_URL: z.url().optional(),
   NOTIFY_DLQ_URL: z.url().optional(),
   /** Lifetime of the presigned result URLs handed out by record-info. */

@@ -24,6 +24,8 @@ export type TableName = keyof typeof tables;
 /** The work queues, each with the environment variables holding its URL and its dead-letter queue's. */
 export const queues = {
   generate: { env: 'GENERATE_QUEUE_URL', dlqEnv: 'GENERATE_DLQ_URL' },
+  // A task holding a reserved slot of the upstream's quota, delivered shortly before it (core/stages/generate.ts).
+  reserved: { env: 'RESERVED_QUEUE_URL', dlqEnv: 'RESERVED_DLQ_URL' },
   poll: { env: 'POLL_QUEUE_URL', dlqEnv: 'POLL_DLQ_URL' },
   notify: { env: 'NOTIFY_QUEUE_URL', dlqEnv: 'NOTIFY_DLQ_URL' },
 } as const satisfies Record<string, { env: string; dlqEnv: string }>;
@@ -82,15 +84,18 @@ export interface Uses {
   bundledFiles?: readonly BundledAsset[];
 }
 
+/** An SQS event source mapping: the queue a function drains, and how. */
+export interface QueueTrigger {
+  queue: QueueName;
+  /** Records per invocation (Lambda's SQS maximum without a batching window is 10). */
+  batchSize: number;
+  /** Concurrent invocations this queue may drive (SQS event source MaximumConcurrency, 2-1000). */
+  maxConcurrency: number;
+}
+
 export type Trigger =
   | { http: readonly string[] }
-  | {
-      queue: QueueName;
-      /** Records per invocation (Lambda's SQS maximum without a batching window is 10). */
-      batchSize: number;
-      /** Concurrent invocations this queue may drive (SQS event source MaximumConcurrency, 2-1000). */
-      maxConcurrency: number;
-    }
+  | { queues: readonly QueueTrigger[] }
   | {
       /** An EventBridge schedule expression, e.g. `rate(5 minutes)`. */
       schedule: string;
@@ -165,7 +170,16 @@ export const functions = {
     entry: 'functions/worker.ts',
     composition: 'functions/composition/worker.ts',
     description: 'Submits queued tasks to the upstream provider',
-    trigger: { queue: 'generate', batchSize: 10, maxConcurrency: 5 },
+    trigger: {
+      queues: [
+        // New tasks: more at once would slow the first window's submits past their slots (upstream 429s).
+        { queue: 'generate', batchSize: 10, maxConcurrency: 5 },
+        // A window's reservations come due within a second or two, and each invocation holds its records
+        // until their slots: sharing the generate queue's 5, a window's last ones waited for a free
+        // invocation past their slots (a window lost). Holding is only waiting, so these may be many.
+        { queue: 'reserved', batchSize: 10, maxConcurrency: 20 },
+      ],
+    },
     timeoutSeconds: 60,
     memoryMb: 256,
     environment: 'config',
@@ -179,9 +193,9 @@ export const functions = {
         // The upstream quota's slot, taken in the transaction that records the submit.
         counters: { actions: ['GetItem', 'PutItem'] },
       },
-      // generate: a submit postponed (quota, upstream busy); poll: the first poll; notify: a failure (and
-      // an event the bus refused).
-      sends: ['generate', 'poll', 'notify'],
+      // generate: a submit postponed (upstream busy); reserved: a submit waiting for its quota slot; poll: the
+      // first poll; notify: a failure (and an event the bus refused).
+      sends: ['generate', 'reserved', 'poll', 'notify'],
       // The video an extension continues.
       videos: ['read'],
       providerSecret: true,
@@ -196,7 +210,7 @@ export const functions = {
     entry: 'functions/poller.ts',
     composition: 'functions/composition/poller.ts',
     description: 'Polls upstream operations and streams finished videos into S3',
-    trigger: { queue: 'poll', batchSize: 10, maxConcurrency: 10 },
+    trigger: { queues: [{ queue: 'poll', batchSize: 10, maxConcurrency: 10 }] },
     timeoutSeconds: 300,
     // Streaming a video through is network-bound; more memory also buys more network and CPU.
     memoryMb: 512,
@@ -222,7 +236,7 @@ export const functions = {
     entry: 'functions/notifier.ts',
     composition: 'functions/composition/notifier.ts',
     description: "POSTs signed callbacks to clients' callBackUrl",
-    trigger: { queue: 'notify', batchSize: 10, maxConcurrency: 5 },
+    trigger: { queues: [{ queue: 'notify', batchSize: 10, maxConcurrency: 5 }] },
     timeoutSeconds: 60,
     memoryMb: 256,
     environment: 'config',
@@ -257,7 +271,7 @@ export const functions = {
       },
       // The client's callback of each task it ends.
       sends: ['notify'],
-      drains: ['generate', 'poll', 'notify'],
+      drains: ['generate', 'reserved', 'poll', 'notify'],
     },
   },
   site: {
@@ -279,7 +293,9 @@ export const functionEntries = Object.entries(functions) as [FunctionName, Funct
 
 /** The function that drains each queue. */
 export function consumerOf(queue: QueueName): FunctionName {
-  const found = functionEntries.find(([, fn]) => 'queue' in fn.trigger && fn.trigger.queue === queue);
+  const found = functionEntries.find(
+    ([, fn]) => 'queues' in fn.trigger && fn.trigger.queues.some((trigger) => trigger.queue === queue),
+  );
   if (!found) throw new Error(`No function consumes the ${queue} queue`);
   return found[0];
 }

@@ -13,6 +13,7 @@ const base = {
   COUNTERS_TABLE: 'c',
   VIDEO_BUCKET: 'v',
   GENERATE_QUEUE_URL: 'https://sqs.invalid/g',
+  RESERVED_QUEUE_URL: 'https://sqs.invalid/r',
   POLL_QUEUE_URL: 'https://sqs.invalid/p',
   NOTIFY_QUEUE_URL: 'https://sqs.invalid/n',
 };

@@ -80,6 +80,7 @@ const localCredentials = () => ({ accessKeyId: 'local', secretAccessKey: 'local'
 
 export const defaultVisibilityTimeoutSeconds: Record<ConsumerQueue, number> = {
   generate: 10,
+  reserved: 10,
   poll: 30,
   notify: 10,
 };

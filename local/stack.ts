@@ -190,7 +190,7 @@ const httpFunctions = functionEntries.flatMap(([name, spec]) =>
   'http' in spec.trigger ? [{ name, routeKeys: spec.trigger.http }] : [],
 );
 const consumerTriggers = functionEntries.flatMap(([name, spec]) =>
-  'queue' in spec.trigger ? [{ name, queue: spec.trigger.queue, batchSize: spec.trigger.batchSize }] : [],
+  'queues' in spec.trigger ? spec.trigger.queues.map((trigger) => ({ name, trigger })) : [],
 );
 const scheduledFunctions = functionEntries.flatMap(([name, spec]) =>
   'schedule' in spec.trigger ? [{ name, everySeconds: spec.trigger.localEverySeconds }] : [],
@@ -356,8 +356,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     for (const { name } of httpFunctions) bound[name] = timed(name, await importHandler<HttpHandler>(name));
     const consumers = new Map<ConsumerQueue, SqsHandler>();
-    for (const { name, queue } of consumerTriggers)
-      consumers.set(queue, timed(name, await importHandler<SqsHandler>(name)));
+    for (const { name, trigger } of consumerTriggers)
+      consumers.set(trigger.queue, timed(name, await importHandler<SqsHandler>(name)));
 
     const sqs = new SQSClient({
       region: emulators.region,
@@ -366,8 +366,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const sources = new Map<ConsumerQueue, SqsEventSource>();
     const consume = (queue: ConsumerQueue, handler: SqsHandler) => {
-      const name = consumerOf(queue);
-      const trigger = functions[name].trigger;
+      const found = consumerTriggers.find(({ trigger }) => trigger.queue === queue);
+      if (!found) throw new Error(`No function consumes the ${queue} queue`);
+      const { name, trigger } = found;
       sources.set(
         queue,
         startSqsEventSource({
@@ -376,9 +377,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           queueArn: emulators.queueArns[queue],
           handler,
           functionName: kebab(name),
-          batchSize: 'queue' in trigger ? trigger.batchSize : undefined,
+          batchSize: trigger.batchSize,
           // The worker's pollers as deployed: one would hold back a burst's reserved submits.
-          concurrency: 'queue' in trigger && queue === 'generate' ? trigger.maxConcurrency : undefined,
+          concurrency: name === 'worker' ? trigger.maxConcurrency : undefined,
           timeoutMs: functions[name].timeoutSeconds * 1000,
         }),
       );
@@ -418,10 +419,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let workerInstances = 0;
     const restartWorker = async () => {
-      if (!consumed.includes('generate')) throw new Error('this stack runs no worker');
-      const abandoned = sources.get('generate')?.crash() ?? 0;
+      const queues = consumed.filter((queue) => consumerOf(queue) === 'worker');
+      if (queues.length === 0) throw new Error('this stack runs no worker');
+      let abandoned = 0;
+      for (const queue of queues) abandoned += sources.get(queue)?.crash() ?? 0;
       // A new instance of the module, as a fresh Lambda container would import it.
-      consume('generate', await importHandler<SqsHandler>(consumerOf('generate'), ++workerInstances));
+      const handler = await importHandler<SqsHandler>('worker', ++workerInstances);
+      for (const queue of queues) consume(queue, handler);
       return abandoned;
     };
 

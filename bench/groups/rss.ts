@@ -23,7 +23,7 @@ async function rss(): Promise<Results> {
     provider: 'simulator',
     pollIntervalSeconds: 1,
     devCredits: 1_000_000,
-    consumers: ['generate', 'notify'],
+    consumers: ['generate', 'reserved', 'notify'],
     simulator: { latencyMs: 0, videoBytes },
     environment: { RATE_LIMIT: 'off' },
   });

@@ -86,7 +86,7 @@ async function faults(): Promise<Results> {
   /** Messages still in the work queues and their dead-letter queues (visible or in flight). */
   const queued = async () => {
     let total = 0;
-    for (const url of (['generate', 'poll'] as const).flatMap((q) => [queueUrl(q), dlqUrl(q)])) {
+    for (const url of (['generate', 'reserved', 'poll'] as const).flatMap((q) => [queueUrl(q), dlqUrl(q)])) {
       const { Attributes = {} } = await sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: url,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { withTraceHeader } from './observability/trace-header';
 import { SqsTaskQueues } from './sqs-task-queues';
 
-const urls = { generate: 'q/generate', poll: 'q/poll', notify: 'q/notify' };
+const urls = { generate: 'q/generate', reserved: 'q/reserved', poll: 'q/poll', notify: 'q/notify' };
 const trace = 'Root=1-6a1b2c3d-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
 
 /** A real client whose requests stop at its first middleware, which records each command's input. */

@@ -5,6 +5,7 @@ import { currentTraceHeader } from './observability/trace-header';
 
 export interface QueueUrls {
   generate: string;
+  reserved: string;
   poll: string;
   notify: string;
 }
@@ -13,7 +14,7 @@ export interface QueueUrls {
 export const traceAttribute = 'AWSTraceHeader';
 
 /**
- * The stages' three SQS queues; message bodies are the small JSON messages of core/messages.ts. Each message
+ * The stages' SQS queues; message bodies are the small JSON messages of core/messages.ts. Each message
  * carries the trace of the request or record that sent it (AWSTraceHeader), so the consumer continues it.
  */
 export class SqsTaskQueues implements TaskQueues {
@@ -29,6 +30,10 @@ export class SqsTaskQueues implements TaskQueues {
 
   generate(message: GenerateMessage, delaySeconds = 0): Promise<void> {
     return this.send(this.urls.generate, message, delaySeconds);
+  }
+
+  reserved(message: GenerateMessage, delaySeconds: number): Promise<void> {
+    return this.send(this.urls.reserved, message, delaySeconds);
   }
 
   poll(message: PollMessage, delaySeconds: number): Promise<void> {

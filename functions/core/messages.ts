@@ -3,8 +3,9 @@ import { taskChangeSchema } from './task/change';
 import type { RenditionSlot } from './task/task';
 
 /**
- * The stages' SQS messages: one per queue (generate, poll, notify). Each consumer parses its queue's messages with these schemas, so every
- * field the producer sets reaches the consumer (and a malformed message fails, ending in the DLQ).
+ * The stages' SQS messages: one per queue (generate and reserved, poll, notify). Each consumer parses its
+ * queue's messages with these schemas, so every field the producer sets reaches the consumer (and a
+ * malformed message fails, ending in the DLQ).
  */
 const taskId = z.string().min(1);
 const count = z.number().int().nonnegative();

@@ -81,11 +81,12 @@ describe('routing a task through the pool', () => {
     expect(submittedTo(world).a).toHaveLength(2);
     expect(submittedTo(world).b).toHaveLength(1);
     // The fourth reserves b's next slot (4 s and our margin), the earlier of the two, and waits for it (its
-    // message visible 2–3 s before).
+    // message visible 2–3 s before, on the reserved queue).
     const slot = { scope: 'b', at: world.clock.now + submitLeadMs + 4_000 + upstreamMarginOf(4_000) };
-    expect(world.queues.generated).toEqual([
+    expect(world.queues.reservations).toEqual([
       { message: { taskId: tasks[3]?.taskId, slot }, delaySeconds: 2 },
     ]);
+    expect(world.queues.generated).toEqual([]);
   });
 
   it('sends a request only some upstreams can honour to those, and refuses one none can, naming the field', async () => {
@@ -154,7 +155,7 @@ describe('failover without double generation', () => {
     await startGeneration(world.deps, { taskId: task.taskId });
     // b is full now: the task reserves b's next slot, and remembers that a refused it.
     const slot = { scope: 'b', at: world.clock.now + 10_000 + upstreamMarginOf(10_000) };
-    expect(world.queues.generated).toEqual([
+    expect(world.queues.reservations).toEqual([
       { message: { taskId: task.taskId, refusedBy: ['a'], slot }, delaySeconds: 8 },
     ]);
     world.clock.now = slot.at;
@@ -334,7 +335,7 @@ describe('pinning', () => {
     await startGeneration(world.deps, { taskId: extension.taskId });
     // kie-b has room, but only kie-a knows the source: the extension waits for kie-a's slot.
     expect(world.upstreams['kie-b']?.attempts).toHaveLength(0);
-    const { message } = world.queues.generated[0] ?? {};
+    const { message } = world.queues.reservations[0] ?? {};
     expect(message?.slot?.scope).toBe('kie-a');
     world.clock.now = message?.slot?.at ?? 0;
     await startGeneration(world.deps, { taskId: extension.taskId, ...message });

@@ -108,13 +108,14 @@ function addTrigger(fn: VeoFunction, spec: FunctionManifest, targets: GrantTarge
     });
     return;
   }
-  if (!('queue' in spec.trigger)) return;
-  // Consuming (receive, delete, change visibility) is granted by the event source, on its queue only.
-  fn.addEventSource(
-    new SqsEventSource(targets.queues[spec.trigger.queue], {
-      batchSize: spec.trigger.batchSize,
-      maxConcurrency: spec.trigger.maxConcurrency,
-      reportBatchItemFailures: true,
-    }),
-  );
+  if (!('queues' in spec.trigger)) return;
+  // Consuming (receive, delete, change visibility) is granted by each event source, on its queue only.
+  for (const trigger of spec.trigger.queues)
+    fn.addEventSource(
+      new SqsEventSource(targets.queues[trigger.queue], {
+        batchSize: trigger.batchSize,
+        maxConcurrency: trigger.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
 }

@@ -17,8 +17,8 @@ export function visibilityTimeoutFor(consumerTimeoutSeconds: number): Duration {
 }
 
 /**
- * The work queues of the manifest (generate → worker, poll → poller, notify → notifier), each with its
- * own dead-letter queue, so a message that keeps failing stops and can be inspected. Each queue's
+ * The work queues of the manifest (generate and reserved → worker, poll → poller, notify → notifier), each
+ * with its own dead-letter queue, so a message that keeps failing stops and can be inspected. Each queue's
  * visibility timeout follows its consumer's timeout in functions/manifest.ts.
  */
 export class Queues extends Construct {

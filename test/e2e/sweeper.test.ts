@@ -36,7 +36,7 @@ beforeAll(async () => {
   stack = await startLocalStack({
     port: 0,
     simulatorLatencyMs: 60_000,
-    consumers: ['generate', 'notify'],
+    consumers: ['generate', 'reserved', 'notify'],
     environment: {
       TASK_BUDGET_SECONDS: String(BUDGET_SECONDS),
       SWEEP_GRACE_SECONDS: '1',

@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../functions/config';
-import { functionEntries, type Grantable, grantedBy, portGrants, type Uses } from '../../functions/manifest';
+import {
+  functionEntries,
+  type Grantable,
+  grantedBy,
+  portGrants,
+  queues,
+  type Uses,
+} from '../../functions/manifest';
 
 const repo = new URL('../../', import.meta.url);
 
@@ -13,6 +20,7 @@ const env = {
   COUNTERS_TABLE: 'counters',
   VIDEO_BUCKET: 'videos',
   GENERATE_QUEUE_URL: 'https://sqs.invalid/generate',
+  RESERVED_QUEUE_URL: 'https://sqs.invalid/reserved',
   POLL_QUEUE_URL: 'https://sqs.invalid/poll',
   NOTIFY_QUEUE_URL: 'https://sqs.invalid/notify',
   PROVIDER: 'simulator',
@@ -110,8 +118,11 @@ describe('each manifest entry', () => {
   });
 
   it('has one consumer per queue and SQS-legal batch sizes and caps', () => {
-    const consumed = functionEntries.flatMap(([, spec]) => ('queue' in spec.trigger ? [spec.trigger] : []));
+    const consumed = functionEntries.flatMap(([, spec]) =>
+      'queues' in spec.trigger ? spec.trigger.queues : [],
+    );
     expect(new Set(consumed.map((t) => t.queue)).size).toBe(consumed.length);
+    expect(consumed.map((t) => t.queue).sort()).toEqual(Object.keys(queues).sort());
     for (const trigger of consumed) {
       expect(trigger.batchSize).toBeGreaterThanOrEqual(1);
       expect(trigger.batchSize).toBeLessThanOrEqual(10);

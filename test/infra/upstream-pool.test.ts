@@ -66,6 +66,7 @@ describe('context upstreams', () => {
       COUNTERS_TABLE: 'c',
       VIDEO_BUCKET: 'v',
       GENERATE_QUEUE_URL: 'https://sqs.invalid/g',
+      RESERVED_QUEUE_URL: 'https://sqs.invalid/r',
       POLL_QUEUE_URL: 'https://sqs.invalid/p',
       NOTIFY_QUEUE_URL: 'https://sqs.invalid/n',
       UPSTREAMS: variables.UPSTREAMS,

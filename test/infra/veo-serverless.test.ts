@@ -42,7 +42,7 @@ describe('VeoServerless inside a foreign app', () => {
     expect(functions).toHaveLength(7);
     template.resourceCountIs('AWS::S3::Bucket', 0);
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
-    template.resourceCountIs('AWS::SQS::Queue', 6);
+    template.resourceCountIs('AWS::SQS::Queue', 8);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     // Named after the stack, so two apps in one account do not fight over one dashboard.
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'MediaPlatform' });

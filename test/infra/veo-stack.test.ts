@@ -205,10 +205,10 @@ const kieSecret = secretArn('veo/kie-AbC123');
 const template = synth();
 /** Every option on: kie with its secret, translation (the default), the ffmpeg layer. */
 const full = synth({ provider: 'kie', providerSecretArn: kieSecret, ffmpegLayerArn: layerArn });
-const queueId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `Queues${name}`)[0];
-const dlqId = (name: 'Generate' | 'Poll' | 'Notify') =>
-  only(template, 'AWS::SQS::Queue', `Queues${name}Dlq`)[0];
+type QueueId = 'Generate' | 'Reserved' | 'Poll' | 'Notify';
+const queueIds = ['Generate', 'Reserved', 'Poll', 'Notify'] as const;
+const queueId = (name: QueueId) => only(template, 'AWS::SQS::Queue', `Queues${name}`)[0];
+const dlqId = (name: QueueId) => only(template, 'AWS::SQS::Queue', `Queues${name}Dlq`)[0];
 const fnId = (fn: Fn) => only(template, 'AWS::Lambda::Function', fnIds[fn])[0];
 const bucketId = () => only(template, 'AWS::S3::Bucket', 'StorageVideos')[0];
 type TableName = 'Tasks' | 'ApiKeys' | 'Counters';
@@ -378,6 +378,7 @@ describe('functions', () => {
       API_KEYS_TABLE: { Ref: tableId('ApiKeys') },
       COUNTERS_TABLE: { Ref: tableId('Counters') },
       GENERATE_QUEUE_URL: { Ref: queueId('Generate') },
+      RESERVED_QUEUE_URL: { Ref: queueId('Reserved') },
       POLL_QUEUE_URL: { Ref: queueId('Poll') },
       NOTIFY_QUEUE_URL: { Ref: queueId('Notify') },
       VIDEO_BUCKET: { Ref: bucketId() },
@@ -435,9 +436,9 @@ describe('functions', () => {
 });
 
 describe('queues', () => {
-  it('are three work queues, each redriving to its own dead-letter queue after 5 receives', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 6);
-    const targets = (['Generate', 'Poll', 'Notify'] as const).map((name) => {
+  it('are four work queues, each redriving to its own dead-letter queue after 5 receives', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 8);
+    const targets = queueIds.map((name) => {
       template.hasResource('AWS::SQS::Queue', {
         Properties: Match.objectLike({
           RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(name), 'Arn'] }, maxReceiveCount: 5 },
@@ -445,7 +446,7 @@ describe('queues', () => {
       });
       return dlqId(name);
     });
-    expect(new Set(targets).size).toBe(3);
+    expect(new Set(targets).size).toBe(4);
     const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
     for (const dlq of targets) expect(queues[dlq]?.Properties.RedrivePolicy).toBeUndefined();
   });
@@ -474,32 +475,47 @@ describe('event sources', () => {
     template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>,
   );
 
-  it('are three, reporting partial batch failures, each with its batch size and concurrency cap from the manifest', () => {
-    expect(mappings).toHaveLength(3);
+  /** The mapping of `fn` on `queue` (a function may drain several). */
+  const mappingOf = (fn: Fn, queue: QueueId) =>
+    mappings.find(
+      (m) =>
+        JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(fn) }) &&
+        JSON.stringify(m.Properties.EventSourceArn) ===
+          JSON.stringify({ 'Fn::GetAtt': [queueId(queue), 'Arn'] }),
+    );
+
+  it('are four, reporting partial batch failures, each with its batch size and concurrency cap from the manifest', () => {
+    expect(mappings).toHaveLength(4);
     for (const fn of ['worker', 'poller', 'notifier'] as const) {
-      const { trigger } = manifest[fn];
-      const mapping = mappings.find(
-        (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(fn) }),
-      );
-      expect(mapping?.Properties, fn).toMatchObject({
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-        BatchSize: trigger.batchSize,
-        // Consumers cannot take the whole account's concurrency: the api keeps the rest.
-        ScalingConfig: { MaximumConcurrency: trigger.maxConcurrency },
-      });
-      expect(trigger.maxConcurrency, fn).toBeGreaterThanOrEqual(2);
+      for (const trigger of manifest[fn].trigger.queues) {
+        const queue = (trigger.queue[0]?.toUpperCase() + trigger.queue.slice(1)) as QueueId;
+        const properties = mappingOf(fn, queue)?.Properties;
+        expect(properties, `${fn} ${queue}`).toMatchObject({
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          BatchSize: trigger.batchSize,
+          // Consumers cannot take the whole account's concurrency: the api keeps the rest.
+          ScalingConfig: { MaximumConcurrency: trigger.maxConcurrency },
+        });
+        expect(trigger.maxConcurrency, fn).toBeGreaterThanOrEqual(2);
+      }
     }
+    // A window's reserved submits each wait in an invocation for their slots: enough for a window's worth.
+    const reserved = mappingOf('worker', 'Reserved')?.Properties.ScalingConfig as {
+      MaximumConcurrency: number;
+    };
+    const generate = mappingOf('worker', 'Generate')?.Properties.ScalingConfig as {
+      MaximumConcurrency: number;
+    };
+    expect(reserved.MaximumConcurrency).toBeGreaterThan(generate.MaximumConcurrency);
   });
 
   it.each([
     ['worker', 'Generate'],
+    ['worker', 'Reserved'],
     ['poller', 'Poll'],
     ['notifier', 'Notify'],
   ] as const)('%s consumes %s, whose visibility timeout is at least 6x its timeout', (fn, queue) => {
-    const mapping = mappings.find(
-      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnId(fn) }),
-    );
-    expect(mapping?.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': [queueId(queue), 'Arn'] });
+    expect(mappingOf(fn, queue)).toBeDefined();
     const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
     const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
     const visibility = queues[queueId(queue)]?.Properties.VisibilityTimeout as number;
@@ -888,16 +904,17 @@ describe('least privilege', () => {
   });
 
   it('lets each function send only to the queues its steps feed', () => {
-    const sends: Record<Fn, ('Generate' | 'Poll' | 'Notify')[]> = {
+    const sends: Record<Fn, QueueId[]> = {
       api: ['Generate', 'Poll', 'Notify'], // Notify: a cancelled task's callback
       upstreamCallback: ['Poll'],
-      worker: ['Generate', 'Poll', 'Notify'], // Generate: a submit postponed by the quota
+      // Generate: a submit postponed; Reserved: one waiting for its slot of the upstream's quota
+      worker: ['Generate', 'Reserved', 'Poll', 'Notify'],
       poller: ['Poll', 'Notify'],
       notifier: ['Notify'], // callback retries
       sweeper: ['Notify'], // the callback of each task it ends
     };
-    for (const [fn, allowed] of Object.entries(sends) as [Fn, ('Generate' | 'Poll' | 'Notify')[]][]) {
-      for (const queue of ['Generate', 'Poll', 'Notify'] as const) {
+    for (const [fn, allowed] of Object.entries(sends) as [Fn, QueueId[]][]) {
+      for (const queue of queueIds) {
         expect(allows(template, fn, 'sqs:SendMessage', queueId(queue)), `${fn} → ${queue}`).toBe(
           allowed.includes(queue),
         );
@@ -906,18 +923,18 @@ describe('least privilege', () => {
   });
 
   it('lets each consumer receive from its own queue only', () => {
-    const consumes: Record<Fn, 'Generate' | 'Poll' | 'Notify' | undefined> = {
-      api: undefined,
-      upstreamCallback: undefined,
-      worker: 'Generate',
-      poller: 'Poll',
-      notifier: 'Notify',
-      sweeper: undefined,
+    const consumes: Record<Fn, QueueId[]> = {
+      api: [],
+      upstreamCallback: [],
+      worker: ['Generate', 'Reserved'],
+      poller: ['Poll'],
+      notifier: ['Notify'],
+      sweeper: [],
     };
-    for (const [fn, own] of Object.entries(consumes) as [Fn, string | undefined][]) {
-      for (const queue of ['Generate', 'Poll', 'Notify'] as const) {
+    for (const [fn, own] of Object.entries(consumes) as [Fn, QueueId[]][]) {
+      for (const queue of queueIds) {
         expect(allows(template, fn, 'sqs:ReceiveMessage', queueId(queue)), `${fn} ← ${queue}`).toBe(
-          own === queue,
+          own.includes(queue),
         );
         // Only the sweeper drains the dead-letter queues (and deletes what it handled).
         for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) {
@@ -1060,7 +1077,7 @@ describe('api concurrency', () => {
 
 describe('alarms', () => {
   it('watch every dead-letter queue for a visible message', () => {
-    for (const name of ['Generate', 'Poll', 'Notify'] as const) {
+    for (const name of queueIds) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -1072,8 +1089,8 @@ describe('alarms', () => {
   });
 
   it('watch the oldest message of every work queue, each with its own limit', () => {
-    const minutes = { Generate: 15, Poll: 20, Notify: 45 } as const;
-    for (const [name, limit] of Object.entries(minutes) as ['Generate' | 'Poll' | 'Notify', number][]) {
+    const minutes = { Generate: 15, Reserved: 15, Poll: 20, Notify: 45 } as const;
+    for (const [name, limit] of Object.entries(minutes) as [QueueId, number][]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateAgeOfOldestMessage',
@@ -1097,8 +1114,8 @@ describe('alarms', () => {
         }),
       ]),
     });
-    // 3 dead-letter queues, 3 oldest-message ages, 1 failure rate, 1 sweeper.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    // 4 dead-letter queues, 4 oldest-message ages, 1 failure rate, 1 sweeper.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
   });
 
   it('go off as soon as the sweeper ends a task or a rendition, or drains a dead letter, in 15 min', () => {
@@ -1185,6 +1202,7 @@ describe('cdk synth with real bundling', () => {
           COUNTERS_TABLE: 'counters',
           VIDEO_BUCKET: 'videos',
           GENERATE_QUEUE_URL: 'https://sqs.invalid/generate',
+          RESERVED_QUEUE_URL: 'https://sqs.invalid/reserved',
           POLL_QUEUE_URL: 'https://sqs.invalid/poll',
           NOTIFY_QUEUE_URL: 'https://sqs.invalid/notify',
           PROVIDER_BASE_URL: 'https://simulator.invalid',

@@ -149,9 +149,9 @@ describe('startEmulators', () => {
     expect(Items.map((item) => item.taskId?.S)).toEqual(['t-new', 't-old']);
   });
 
-  it('creates the three queues with dead-letter queues and redrive policies', async () => {
-    const expectedVisibility = { generate: '10', poll: '30', notify: '10' };
-    for (const queue of ['generate', 'poll', 'notify'] as const) {
+  it('creates the four queues with dead-letter queues and redrive policies', async () => {
+    const expectedVisibility = { generate: '10', reserved: '10', poll: '30', notify: '10' };
+    for (const queue of ['generate', 'reserved', 'poll', 'notify'] as const) {
       expect(stack.queues[queue]).toMatch(new RegExp(`/veo-${queue}$`));
       expect(stack.queues[`${queue}Dlq`]).toMatch(new RegExp(`/veo-${queue}-dlq$`));
       const { Attributes = {} } = await clients.sqs.send(

@@ -161,7 +161,12 @@ describe('sqs event source on fauxqs', () => {
 
   it("hands the sender's trace to the record as Lambda does (attributes.AWSTraceHeader), though fauxqs keeps no system attributes", async () => {
     const trace = 'Root=1-6a1b2c3d-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
-    const urls = { generate: stack.queues.generate, poll: stack.queues.poll, notify: stack.queues.notify };
+    const urls = {
+      generate: stack.queues.generate,
+      reserved: stack.queues.reserved,
+      poll: stack.queues.poll,
+      notify: stack.queues.notify,
+    };
     // As deployed: the system attribute only. fauxqs drops it, which is why the local adapter also
     // carries it in a message attribute.
     await withTraceHeader(trace, () => new SqsTaskQueues(sqs, urls).poll({ taskId: 'system-only' }, 0));

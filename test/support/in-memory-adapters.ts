@@ -76,9 +76,11 @@ export class InMemoryApiKeyStore implements ApiKeyAdmin {
   }
 }
 
-/** The three queues: every message sent, in order, with its delay. */
+/** The queues: every message sent, in order, with its delay. */
 export class RecordingTaskQueues implements TaskQueues {
   readonly generated: { message: GenerateMessage; delaySeconds?: number }[] = [];
+  /** Sent to the reserved queue: a task holding a slot of the upstream's quota. */
+  readonly reservations: { message: GenerateMessage; delaySeconds: number }[] = [];
   readonly polled: { message: PollMessage; delaySeconds: number }[] = [];
   readonly notified: { message: NotifyMessage; delaySeconds?: number }[] = [];
   /** Set to make the next sends fail, as an unreachable SQS would. */
@@ -87,6 +89,11 @@ export class RecordingTaskQueues implements TaskQueues {
   async generate(message: GenerateMessage, delaySeconds?: number): Promise<void> {
     if (this.failing) throw this.failing;
     this.generated.push({ message, delaySeconds });
+  }
+
+  async reserved(message: GenerateMessage, delaySeconds: number): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.reservations.push({ message, delaySeconds });
   }
 
   async poll(message: PollMessage, delaySeconds: number): Promise<void> {

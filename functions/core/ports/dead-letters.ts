@@ -1,6 +1,6 @@
 /** A message that exhausted its receives on a stage's queue and was parked in that queue's dead-letter queue. */
 export interface DeadLetter {
-  queue: 'generate' | 'poll' | 'notify';
+  queue: 'generate' | 'reserved' | 'poll' | 'notify';
   body: string;
   /** What deleting it takes (SQS's receipt handle). */
   receipt: string;

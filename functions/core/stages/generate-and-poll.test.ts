@@ -371,7 +371,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const window = 20_000 + upstreamMarginOf(20_000);
     const slotB = { scope: 'simulator', at: start + submitLeadMs + window };
     const slotC = { scope: 'simulator', at: start + submitLeadMs + 2 * window };
-    expect(world.queues.generated).toEqual([
+    expect(world.queues.reservations).toEqual([
       { message: { taskId: b.taskId, slot: slotB }, delaySeconds: slotDelaySeconds(slotB.at, start + 500) },
       { message: { taskId: c.taskId, slot: slotC }, delaySeconds: slotDelaySeconds(slotC.at, start + 500) },
     ]);
@@ -384,7 +384,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     // A task arriving now finds c's reservation ahead of it: it reserves the slot after.
     const d = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: d.taskId });
-    expect(world.queues.generated.at(-1)?.message).toEqual({
+    expect(world.queues.reservations.at(-1)?.message).toEqual({
       taskId: d.taskId,
       slot: { scope: 'simulator', at: start + submitLeadMs + 3 * window },
     });
@@ -429,7 +429,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const seeded = [];
     for (let i = 0; i < tasks; i++) seeded.push(await seedTask(world, key));
     for (const t of seeded) await startGeneration(world.deps, { taskId: t.taskId });
-    const slot = world.queues.generated[0]?.message.slot;
+    const slot = world.queues.reservations[0]?.message.slot;
     if (!slot) throw new Error('not reserved');
     // Delivered half a second early, but the claim's write takes a second: the slot has passed.
     world.clock.now = slot.at - 500;
@@ -458,21 +458,21 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
     expect(world.tasks.windows.get('simulator')?.at(-1)).toBe(slot.at + 500 + 1_000);
     expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
-    expect(world.queues.generated).toHaveLength(1);
+    expect(world.queues.reservations).toHaveLength(1);
     expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
   });
 
   it('steps back from a slot reached late when its window has none soon to move to, and takes another', async () => {
     const { world, slot, tasks } = await slowClaims(3);
     const [a, b, c] = tasks as [Task, Task, Task];
-    const slotC = world.queues.generated[1]?.message.slot;
+    const slotC = world.queues.reservations[1]?.message.slot;
     if (!slotC) throw new Error('not reserved');
     await startGeneration(world.deps, { taskId: b.taskId, slot });
     // c's reservation holds the window a moment later: no slot within the wait, so b steps back, its
     // missed slot given back, and reserves the one after c's.
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
-    expect(world.queues.generated.at(-1)?.message).toEqual({
+    expect(world.queues.reservations.at(-1)?.message).toEqual({
       taskId: b.taskId,
       slot: { scope: 'simulator', at: slotC.at + 20_000 + upstreamMarginOf(20_000) },
     });
@@ -489,14 +489,14 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     await startGeneration(world.deps, { taskId: a.taskId });
     await startGeneration(world.deps, { taskId: b.taskId });
     await startGeneration(world.deps, { taskId: c.taskId });
-    const [slotB, slotC] = world.queues.generated.map((g) => g.message.slot);
+    const [slotB, slotC] = world.queues.reservations.map((g) => g.message.slot);
     if (!slotB || !slotC) throw new Error('no reservations');
     // b comes 2 s after its slot: too late to use it. Its slot is given back and c's holds the next
     // window, so b reserves the one after c's; the log never holds a slot nobody will use.
     world.clock.now = slotB.at + 2_000;
     await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
-    const again = world.queues.generated.at(-1)?.message.slot;
+    const again = world.queues.reservations.at(-1)?.message.slot;
     expect(again?.at).toBe(slotC.at + 20_000 + upstreamMarginOf(20_000));
     expect(world.tasks.windows.get('simulator')).not.toContain(slotB.at);
 
@@ -515,12 +515,15 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const [a, b] = [await seedTask(world, key), await seedTask(world, key)];
     await startGeneration(world.deps, { taskId: a.taskId });
     await startGeneration(world.deps, { taskId: b.taskId });
-    const slot = world.queues.generated[0]?.message.slot;
+    const slot = world.queues.reservations[0]?.message.slot;
     if (!slot) throw new Error('not reserved');
-    // 4 s early (an earlier hop's rounding): back to the queue, delayed to 2–3 s before the slot.
+    // 4 s early (an earlier hop's rounding): back to the reserved queue, delayed to 2–3 s before the slot.
     world.clock.now = slot.at - 4_000;
     await startGeneration(world.deps, { taskId: b.taskId, slot });
-    expect(world.queues.generated.at(-1)).toEqual({ message: { taskId: b.taskId, slot }, delaySeconds: 2 });
+    expect(world.queues.reservations.at(-1)).toEqual({
+      message: { taskId: b.taskId, slot },
+      delaySeconds: 2,
+    });
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
 
     // 3 s early, as a delay sent at once delivers it: the worker waits for the slot and submits on it.
@@ -534,7 +537,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       vi.useRealTimers();
     }
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
-    expect(world.queues.generated).toHaveLength(2);
+    expect(world.queues.reservations).toHaveLength(2);
     expect(world.tasks.windows.get('simulator')).toContain(slot.at);
   });
 
@@ -546,7 +549,9 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const slot = { scope: 'simulator', at: world.clock.now + 1_000_000 };
     await startGeneration(world.deps, { taskId: task.taskId, slot });
     expect(world.provider.submitted).toEqual([]);
-    expect(world.queues.generated).toEqual([{ message: { taskId: task.taskId, slot }, delaySeconds: 900 }]);
+    expect(world.queues.reservations).toEqual([
+      { message: { taskId: task.taskId, slot }, delaySeconds: 900 },
+    ]);
 
     // The window full and the deadline before the next slot: the task fails and is refunded at once.
     const late = await seedTask(world, key, 'queued', { deadlineAt: world.clock.now + 10_000 });

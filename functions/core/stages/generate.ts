@@ -62,7 +62,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   const reserved = message.slot;
   if (reserved && reserved.at - deps.now() > maxEarlyMs) {
     // A reserved slot still far off (past SQS's longest delay, or the message came early): another hop.
-    await deps.queues.generate(message, slotDelaySeconds(reserved.at, deps.now()));
+    await deps.queues.reserved({ ...message, slot: reserved }, slotDelaySeconds(reserved.at, deps.now()));
     return;
   }
   const retryLater = async (reason: string, delayMs: number, extra: Partial<GenerateMessage> = {}) => {
@@ -313,7 +313,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         waitMs = undefined;
         continue;
       }
-      await deps.queues.generate(
+      await deps.queues.reserved(
         {
           taskId: task.taskId,
           ...(attempt > 0 && { attempt }),
@@ -429,7 +429,7 @@ export const submitLeadMs = 150;
  * How much earlier than its slot a reserved slot's message is made visible: the delay is counted from when
  * SQS gets the message, and a SendMessage made while a burst is accepted took up to ~1.4 s locally; with a
  * lead of 500 ms such a message came after its slot, the slot was given back and the burst ran a window
- * longer. The worker waits the rest in process.
+ * longer. The worker waits the rest in process (which is why the reserved queue drives many invocations).
  */
 const deliveryLeadMs = 2000;
 /** How early a reserved slot's message may come and still wait in process: the lead, SQS's whole seconds, a margin. */

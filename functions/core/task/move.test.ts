@@ -35,6 +35,7 @@ function world(moved: boolean | { slotAt: number } = true) {
     } as MoveDeps['tasks'],
     queues: {
       generate: async () => {},
+      reserved: async () => {},
       poll: async () => {},
       notify: async (message) => void notified.push(message),
     },
@@ -169,20 +170,27 @@ describe("carryingChange: the submit's queued change, carried by the generate me
     ]);
   });
 
-  it('sends it alone when the stage queues no change (a wait for the quota), and never twice', async () => {
-    const { deps, notified } = world();
-    const generated: GenerateMessage[] = [];
-    deps.queues.generate = async (message) => void generated.push(message);
-    const t = task('queued');
-    await carryingChange(deps, queued(t), (d) =>
-      d.queues.generate({ taskId: t.taskId, attempt: 1, change: queued(t) }, 5),
-    );
-    expect(notified.map((m) => [m.taskId, m.earlier, m.change?.type])).toEqual([
-      [t.taskId, undefined, 'queued'],
-    ]);
-    // The message the stage sends back does not carry it again.
-    expect(generated).toEqual([{ taskId: t.taskId, attempt: 1 }]);
-  });
+  it.each([
+    ['generate', 'a retry later'],
+    ['reserved', 'a wait for its slot of the quota'],
+  ] as const)(
+    'sends it alone when the stage queues no change (%s: %s), and never twice',
+    async (queue, _why) => {
+      const { deps, notified } = world();
+      const sent: GenerateMessage[] = [];
+      deps.queues[queue] = async (message) => void sent.push(message);
+      const t = task('queued');
+      const slot = { scope: 'kie', at: 1 };
+      await carryingChange(deps, queued(t), (d) =>
+        d.queues[queue]({ taskId: t.taskId, attempt: 1, change: queued(t), slot }, 5),
+      );
+      expect(notified.map((m) => [m.taskId, m.earlier, m.change?.type])).toEqual([
+        [t.taskId, undefined, 'queued'],
+      ]);
+      // The message the stage sends back does not carry it again.
+      expect(sent).toEqual([{ taskId: t.taskId, attempt: 1, slot }]);
+    },
+  );
 
   it('sends it alone when the stage throws too: it may be the last delivery before the dead-letter queue', async () => {
     const { deps, notified } = world();

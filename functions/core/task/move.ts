@@ -130,6 +130,7 @@ export function publishingAtOnce<D extends DepsFor<'queues' | 'log'> & Partial<D
   if (!events || !videos) return deps;
   const publishing: TaskQueues = {
     generate: (message, delaySeconds) => queues.generate(message, delaySeconds),
+    reserved: (message, delaySeconds) => queues.reserved(message, delaySeconds),
     poll: (message, delaySeconds) => queues.poll(message, delaySeconds),
     notify: async (message, delaySeconds) => {
       const { change } = message;
@@ -171,6 +172,7 @@ export async function carryingChange<D extends DepsFor<'tasks' | 'queues' | 'log
   const carrying: TaskQueues = {
     // A generate message the stage sends back no longer holds it: it goes out once, from here.
     generate: ({ change: _held, ...message }, delaySeconds) => queues.generate(message, delaySeconds),
+    reserved: ({ change: _held, ...message }, delaySeconds) => queues.reserved(message, delaySeconds),
     poll: (message, delaySeconds) => queues.poll(message, delaySeconds),
     notify: async (message, delaySeconds) => {
       if (carried || !message.change || message.taskId !== held.task.taskId) {
