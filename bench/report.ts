@@ -318,6 +318,7 @@ function realBurstCharts(r: Results): string[] {
   const runs = [
     { label: '2 s window', drain: r['burst.drain'], prefix: 'burst' },
     { label: '10 s window', drain: r['burst.real.ratio'], prefix: 'burst.real' },
+    { label: '2 s, accepted first', drain: r['burst.queued.ratio'], prefix: 'burst.queued' },
   ];
   const ratios: Bar[] = [];
   const overMinimum: Bar[] = [];

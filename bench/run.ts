@@ -195,6 +195,13 @@ if (wanted('burst'))
     ['burst-real'],
     300_000,
   );
+if (wanted('burst'))
+  await addFromProcess(
+    'burst accepted before the worker starts (200 tasks, 20 per 2 s: what the one local process costs the drain)',
+    'bench/stack-groups.ts',
+    ['burst-queued'],
+    240_000,
+  );
 
 // 6b. pool (issue 16): three upstreams behind one queue, a burst at their quotas, then a burst and a
 // failover with time scaled down (bench/groups/pool.ts)

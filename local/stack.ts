@@ -152,6 +152,8 @@ export interface RunningLocalStack {
    * of messages abandoned.
    */
   restartWorker(): Promise<number>;
+  /** Starts the event sources of `queues` not running yet (on a stack started with fewer `consumers`). */
+  startConsumers(queues: readonly ConsumerQueue[]): void;
   /** Stops DynamoDB Local for `downMs`, then starts it on the same port and data (needs `dataDir`). */
   restartDynamoDb(downMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -419,7 +421,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let workerInstances = 0;
     const restartWorker = async () => {
-      const queues = consumed.filter((queue) => consumerOf(queue) === 'worker');
+      const queues = [...sources.keys()].filter((queue) => consumerOf(queue) === 'worker');
       if (queues.length === 0) throw new Error('this stack runs no worker');
       let abandoned = 0;
       for (const queue of queues) abandoned += sources.get(queue)?.crash() ?? 0;
@@ -451,6 +453,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       simulator,
       upstreams,
       restartWorker,
+      startConsumers: (queues) => {
+        for (const queue of queues) {
+          const handler = consumers.get(queue);
+          if (handler && !sources.has(queue)) consume(queue, handler);
+        }
+      },
       restartDynamoDb: emulators.restartDynamoDb,
       stop: stopAll,
     };
