@@ -42,6 +42,17 @@ describe('SqsTaskQueues', () => {
     });
   });
 
+  it("sends a reserved slot's message to the reserved queue, with its delay", async () => {
+    const { sent, sqs } = recordingSqs();
+    const slot = { scope: 'kie', at: 1_800_000_000_000 };
+    await new SqsTaskQueues(sqs, urls).reserved({ taskId: 't1', slot }, 7);
+    expect(sent[0]).toMatchObject({
+      QueueUrl: 'q/reserved',
+      DelaySeconds: 7,
+      MessageBody: JSON.stringify({ taskId: 't1', slot }),
+    });
+  });
+
   it('sends no attribute outside a traced invocation', async () => {
     const { sent, sqs } = recordingSqs();
     await new SqsTaskQueues(sqs, urls, true).generate({ taskId: 't1' });

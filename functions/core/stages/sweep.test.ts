@@ -138,6 +138,19 @@ describe('sweep', () => {
     expect(world.metrics.counts.filter((c) => c.name === 'DeadLettersSwept')).toHaveLength(4);
   });
 
+  it('ends and refunds a task whose reserved-slot message was dead-lettered, as a generate one', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    const waiting = await seedTask(world, key, 'queued');
+    world.deadLetters.park('reserved', {
+      taskId: waiting.taskId,
+      slot: { scope: 'kie', at: world.clock.now },
+    });
+    expect(await sweep(world.deps)).toEqual({ tasksEnded: 1, renditionsEnded: 0, deadLetters: 1 });
+    expect((await world.tasks.get(waiting.taskId))?.status).toBe('failed');
+    expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
+  });
+
   it('sends a notify letter back instead of ending its running task, a few times at most', async () => {
     const world = testWorld();
     const key = await addKey(world, 1000);
