@@ -196,7 +196,9 @@ async function bareSubmit(apiKey: string): Promise<() => Promise<number>> {
  * what the drain is when the one local process does not answer the submits while the worker takes the first
  * window (a deployed api answers each in its own instance).
  */
-async function burst(real: boolean, queued = false): Promise<Results> {
+async function burst(group: 'burst' | 'burst-real' | 'burst-queued'): Promise<Results> {
+  const real = group === 'burst-real';
+  const queued = group === 'burst-queued';
   const tasks = real ? 100 : 200;
   const quota = { limit: 20, windowMs: real ? 10_000 : 2000 };
   const prefix = real ? 'burst.real' : queued ? 'burst.queued' : 'burst';
@@ -324,11 +326,12 @@ async function burst(real: boolean, queued = false): Promise<Results> {
 }
 
 const [group, out] = process.argv.slice(2);
-const groups = ['submit', 'burst', 'burst-real', 'burst-queued'];
-if (!out || !groups.includes(group ?? '')) {
-  throw new Error(`usage: stack-groups.ts <${groups.join('|')}> <results file>`);
+const bursts = ['burst', 'burst-real', 'burst-queued'] as const;
+const isBurst = (name: string | undefined): name is (typeof bursts)[number] =>
+  (bursts as readonly (string | undefined)[]).includes(name);
+if (!out || (group !== 'submit' && !isBurst(group))) {
+  throw new Error(`usage: stack-groups.ts <submit|${bursts.join('|')}> <results file>`);
 }
-const results =
-  group === 'submit' ? await submit() : await burst(group === 'burst-real', group === 'burst-queued');
+const results = isBurst(group) ? await burst(group) : await submit();
 await writeFile(out, JSON.stringify(results));
 process.exit(0);

@@ -39,9 +39,10 @@ export const CIRCUIT_OPEN_ALARM_MINUTES = 5;
 
 /**
  * How old the oldest message of each queue may get. generate and reserved: tasks wait for the upstream's
- * submit quota (reserved: up to ten of its windows ahead), so a burst legitimately queues for minutes; poll: a poll is due every few seconds, and Veo
- * takes up to 6 min, so 20 min means the poller is stuck; notify: callback retries are delayed
- * messages (up to many minutes apart), so only 45 min means the notifier stopped.
+ * submit quota (reserved: up to ten of its windows ahead), so a burst legitimately queues for minutes;
+ * poll: a poll is due every few seconds, and Veo takes up to 6 min, so 20 min means the poller is stuck;
+ * notify: callback retries are delayed messages (up to many minutes apart), so only 45 min means the
+ * notifier stopped.
  */
 export const oldestMessageMinutes: Record<QueueName, number> = {
   generate: 15,
