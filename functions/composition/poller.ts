@@ -3,10 +3,10 @@ import type { PollDeps } from '../core/stages/poll';
 import type { RenditionWorkDeps } from '../core/stages/renditions';
 import { stepBudgetMs } from '../core/step-budget';
 import { circuitStore, dynamoDocumentClient, taskStore } from './dynamodb';
+import { lazyVideoStore } from './lazy';
 import { upscaler, watermarker } from './media';
 import { logger, metrics } from './observability';
 import { upstreamProviders } from './provider';
-import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
 
@@ -17,7 +17,8 @@ export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
   return {
     tasks: taskStore(config, dynamo),
     queues: taskQueues(config),
-    videos: videoStore(config),
+    // Most polls find the video still running: the S3 client loads with the first one that stores it.
+    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
     ...upstreamProviders(config, settings),
     // A pool's circuits: a poll that finds its upstream unavailable counts toward opening its circuit.
     ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),
