@@ -1,11 +1,10 @@
-import { cp, mkdir, mkdtemp, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { cp, mkdir, mkdtemp } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Metafile } from 'esbuild';
 import { functionEntries } from '../functions/manifest';
-import { externalModules, lambdaBundling } from '../infra/bundling';
+import { buildFunction, externalModules, repoRoot } from '../infra/bundling';
 
-export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+export { repoRoot };
 
 /** Every Lambda entry point, as infra/ wires them (relative to the repository root). */
 export const entries = {
@@ -30,61 +29,66 @@ export const bundlesDir = join(repoRoot, 'bench/.bundles');
 
 /**
  * `bundled`: as deployed (infra/bundling.ts: the SDK inside every bundle); `runtime`: the SDK left to the
- * Lambda runtime, measured for comparison. The provider decides whether google-auth-library is in.
+ * Lambda runtime, measured for comparison. The provider decides whether google-auth-library is in. `split`
+ * false: one file per function, without code splitting, measured for comparison (default: split, as deployed).
  */
 export interface BundleVariant {
   sdk: 'runtime' | 'bundled';
   provider: string;
+  split?: boolean;
 }
 
 export const deployed: BundleVariant = { sdk: 'bundled', provider: 'kie' };
 
 export interface BuiltBundle {
   name: string;
+  /** index.mjs, which exports the handler. */
   file: string;
+  /** What a cold start reads: index.mjs and the chunks it imports statically (not those behind `import()`). */
   bytes: number;
+  /** Everything built: index.mjs and every chunk. */
+  allBytes: number;
   metafile: Metafile;
 }
 
 /**
- * The manifest's `nodeModules` of the function built from `entry` (sharp for the worker): NodejsFunction
- * leaves them out of index.mjs and installs them beside it, so they are not part of the bundle measured.
+ * The manifest's `nodeModules` of the function built from `entry` (sharp for the worker): left out of the
+ * bundle and installed beside it, so they are not part of the bundle measured.
  */
 function nodeModulesOf(entry: string): readonly string[] {
   return functionEntries.find(([, fn]) => fn.entry === entry)?.[1].nodeModules ?? [];
 }
 
-/** Builds one entry exactly as infra/constructs/veo-function.ts has NodejsFunction do it. */
+/** Builds one entry exactly as infra/constructs/veo-function.ts does (infra/bundling.ts buildFunction). */
 export async function bundleEntry(
   name: string,
   entry: string,
   outDir: string,
   variant: BundleVariant = deployed,
 ): Promise<BuiltBundle> {
-  const file = join(outDir, name, 'index.mjs');
+  const dir = join(outDir, name);
   const external = [
     ...externalModules(variant.provider),
     ...nodeModulesOf(entry),
     ...(variant.sdk === 'runtime' ? ['@aws-sdk/*'] : []),
   ];
-  const result = await build({
-    ...lambdaBundling,
-    mainFields: [...lambdaBundling.mainFields],
-    banner: { js: lambdaBundling.banner },
-    entryPoints: [join(repoRoot, entry)],
-    outfile: file,
-    absWorkingDir: repoRoot,
-    bundle: true,
-    platform: 'node',
-    external,
-    metafile: true,
-    logLevel: 'warning',
-  });
+  const metafile = buildFunction(entry, dir, external, { splitting: variant.split ?? true });
   // The watermark font beside index.mjs, as infra/ copies it for the poller (which finds ffmpeg here).
-  await cp(join(repoRoot, 'functions/adapters/media/assets'), join(outDir, name, 'assets'), {
-    recursive: true,
-  });
-  return { name, file, bytes: (await stat(file)).size, metafile: result.metafile };
+  await cp(join(repoRoot, 'functions/adapters/media/assets'), join(dir, 'assets'), { recursive: true });
+  const file = join(dir, 'index.mjs');
+  // index.mjs and, transitively, the chunks it imports statically (metafile paths are relative to the root).
+  const { outputs } = metafile;
+  const loaded = new Set<string>();
+  const visit = (path: string) => {
+    const output = outputs[path];
+    if (!output || loaded.has(path)) return;
+    loaded.add(path);
+    for (const { path: imported, kind } of output.imports) if (kind === 'import-statement') visit(imported);
+  };
+  visit(relative(repoRoot, file));
+  const sum = (paths: Iterable<string>) =>
+    [...paths].reduce((total, p) => total + (outputs[p]?.bytes ?? 0), 0);
+  return { name, file, bytes: sum(loaded), allBytes: sum(Object.keys(outputs)), metafile };
 }
 
 /** All function bundles plus the baseline and the floor, built the same way into a fresh folder under bundlesDir. */
@@ -95,7 +99,9 @@ export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   floor: BuiltBundle;
 }> {
   await mkdir(bundlesDir, { recursive: true });
-  const outDir = await mkdtemp(join(bundlesDir, `${variant.sdk}-${variant.provider}-`));
+  const outDir = await mkdtemp(
+    join(bundlesDir, `${variant.sdk}-${variant.provider}-${variant.split ?? true}-`),
+  );
   const functions = await Promise.all(
     Object.entries(entries).map(([name, entry]) => bundleEntry(name, entry, outDir, variant)),
   );

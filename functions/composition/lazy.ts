@@ -1,11 +1,11 @@
 import type { EventPublisher, TaskTokens, Translator, VideoStore } from '../core/ports';
 
 /**
- * Adapters whose modules load on first use. In the bundle, a module reached only through `import()` is
- * evaluated when first imported, not at cold start: the api's submit path never loads the S3 client, the
- * worker loads it only to extend a video, Amazon Translate only for a prompt that needs translating, and
- * the notifier Step Functions only for a task started by a state machine; the worker loads its events'
- * client on its first publish.
+ * Adapters whose modules load on first use. Deployed, a module reached only through `import()` is a chunk of
+ * its own (infra/bundling.ts), read and compiled when first imported, not at cold start: the api's submit
+ * path never loads the S3 client, the worker loads it only to extend a video, the poller with the first video
+ * it stores; Amazon Translate loads only for a prompt that needs translating, the notifier's Step Functions
+ * client only for a task started by a state machine, and the worker's events' client on its first publish.
  */
 export function lazyVideoStore(load: () => Promise<VideoStore>): VideoStore {
   let store: Promise<VideoStore> | undefined;

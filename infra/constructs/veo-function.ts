@@ -1,14 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy, type Size, Validations } from 'aws-cdk-lib';
-import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  AssetHashType,
+  DockerImage,
+  type Duration,
+  type ILocalBundling,
+  RemovalPolicy,
+  type Size,
+  Validations,
+} from 'aws-cdk-lib';
+import {
+  Architecture,
+  Code,
+  type ILayerVersion,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { externalModules, lambdaBundling } from '../bundling';
+import { buildFunction, externalModules, repoRoot } from '../bundling';
 
-/** The repository root: entry paths are relative to it, and esbuild runs from it. */
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export { repoRoot };
 
 export interface VeoFunctionProps {
   /** Entry file relative to the repository root; it exports `handler`. */
@@ -26,7 +40,7 @@ export interface VeoFunctionProps {
   layers?: ILayerVersion[];
   /** Files copied into the bundle beside index.mjs, for code that finds them through `import.meta.url`. */
   bundledFiles?: BundledFile[];
-  /** Shell commands run from the repository root once index.mjs is built; `outputDir` is the bundle's root. */
+  /** Shell commands run from the repository root once the bundle is built; `outputDir` is the bundle's root. */
   afterBundling?: (outputDir: string) => string[];
   /** Concurrency reserved for (and capping) this function; @default none */
   reservedConcurrentExecutions?: number;
@@ -45,10 +59,12 @@ export interface BundledFile {
 }
 
 /**
- * A Lambda function with the house defaults: Node.js 22 on arm64, bundled by the local esbuild
- * (never Docker) into one minified ESM file, logging to its own log group with a retention.
+ * A Lambda function with the house defaults: Node.js 22 on arm64, bundled by the local esbuild (never
+ * Docker) into minified ESM, index.mjs and its lazily loaded chunks (infra/bundling.ts buildFunction),
+ * logging to its own log group with a retention. Not NodejsFunction: it bundles to one `--outfile`, and
+ * esbuild splits code only into an output directory.
  */
-export class VeoFunction extends NodejsFunction {
+export class VeoFunction extends LambdaFunction {
   constructor(scope: Construct, id: string, props: VeoFunctionProps) {
     // A sibling of the function: `this` cannot be a scope before super().
     const logGroup = new LogGroup(scope, `${id}Logs`, {
@@ -57,10 +73,16 @@ export class VeoFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     super(scope, id, {
-      entry: join(repoRoot, props.entry),
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      // Hashed by its output: what changes the bundle changes the asset, whatever file it came from.
+      code: Code.fromAsset(repoRoot, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Required by the type, never pulled: the local bundling below always bundles (or throws).
+          image: DockerImage.fromRegistry('local-bundling-only'),
+          local: new LocalBundling(props),
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -73,35 +95,6 @@ export class VeoFunction extends NodejsFunction {
       logGroup,
       // X-Ray: a task's path (api, queues, worker, poller, notifier) is one trace; CDK grants the writes.
       tracing: Tracing.ACTIVE,
-      // The settings bench/bundle.ts measures, from infra/bundling.ts: the AWS SDK is bundled (not left to the
-      // runtime's copy) because it halves cold init, measured; google-auth-library only for Vertex AI.
-      bundling: {
-        format: OutputFormat.ESM,
-        target: lambdaBundling.target,
-        minify: lambdaBundling.minify,
-        sourceMap: lambdaBundling.sourcemap,
-        mainFields: [...lambdaBundling.mainFields],
-        banner: lambdaBundling.banner,
-        esbuildArgs: {
-          '--alias': Object.entries(lambdaBundling.alias).map(([name, path]) => `${name}=${path}`),
-        },
-        externalModules: externalModules(props.environment.PROVIDER),
-        ...(props.nodeModules && {
-          nodeModules: [...props.nodeModules],
-          // npm ci then picks the optional packages of Lambda's platform (@img/sharp-linux-arm64).
-          environment: { npm_config_cpu: 'arm64', npm_config_os: 'linux', npm_config_libc: 'glibc' },
-        }),
-        forceDockerBundling: false,
-        logLevel: LogLevel.WARNING,
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) => [
-            ...copyCommands(props.bundledFiles ?? [], inputDir, outputDir),
-            ...(props.afterBundling?.(outputDir) ?? []),
-          ],
-        },
-      },
     });
     // cdk-nag: AWSLambdaBasicExecutionRole only lets the function write its logs (to the log group above).
     Validations.of(this).acknowledge({
@@ -122,13 +115,58 @@ export class VeoFunction extends NodejsFunction {
   }
 }
 
+/**
+ * The function's bundle in `outputDir`: index.mjs and its chunks (the AWS SDK bundled in, google-auth-library
+ * only for Vertex AI), then its files copied beside them, its native packages installed, its commands run.
+ * A class with the function's settings as fields: CDK caches a bundle under its options' JSON, so each
+ * function's must differ.
+ */
+class LocalBundling implements ILocalBundling {
+  readonly entry: string;
+  readonly external: readonly string[];
+  readonly nodeModules: readonly string[];
+  readonly bundledFiles: readonly BundledFile[];
+  private readonly afterBundling: VeoFunctionProps['afterBundling'];
+
+  constructor(props: VeoFunctionProps) {
+    this.entry = props.entry;
+    this.nodeModules = props.nodeModules ?? [];
+    this.external = [...externalModules(props.environment.PROVIDER), ...this.nodeModules];
+    this.bundledFiles = props.bundledFiles ?? [];
+    this.afterBundling = props.afterBundling;
+  }
+
+  tryBundle(outputDir: string): boolean {
+    buildFunction(this.entry, outputDir, this.external);
+    for (const { source, target } of this.bundledFiles) {
+      mkdirSync(dirname(join(outputDir, target)), { recursive: true });
+      copyFileSync(join(repoRoot, source), join(outputDir, target));
+    }
+    if (this.nodeModules.length > 0) installNodeModules(this.nodeModules, outputDir);
+    for (const command of this.afterBundling?.(outputDir) ?? []) {
+      execFileSync('bash', ['-c', command], { cwd: repoRoot, stdio: 'inherit' });
+    }
+    return true;
+  }
+}
+
+/**
+ * Installs `names` beside index.mjs at the versions package-lock.json pins, for Lambda's platform: `npm ci`
+ * picks the optional packages of linux arm64 with glibc (@img/sharp-linux-arm64), whatever machine synthesizes.
+ */
+function installNodeModules(names: readonly string[], outputDir: string): void {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  const dependencies = Object.fromEntries(names.map((name) => [name, manifest.dependencies?.[name]]));
+  writeFileSync(join(outputDir, 'package.json'), JSON.stringify({ dependencies }));
+  copyFileSync(join(repoRoot, 'package-lock.json'), join(outputDir, 'package-lock.json'));
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: outputDir,
+    stdio: 'inherit',
+    env: { ...process.env, npm_config_cpu: 'arm64', npm_config_os: 'linux', npm_config_libc: 'glibc' },
+  });
+}
+
 /** A single-quoted shell word: nothing in it expands. */
 export const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-
-/** Plain `mkdir` and `cp`, run by the local bundling's bash; paths single-quoted, so nothing in them expands. */
-function copyCommands(files: BundledFile[], inputDir: string, outputDir: string): string[] {
-  return files.flatMap(({ source, target }) => [
-    `mkdir -p ${shellQuote(dirname(join(outputDir, target)))}`,
-    `cp ${shellQuote(join(inputDir, source))} ${shellQuote(join(outputDir, target))}`,
-  ]);
-}

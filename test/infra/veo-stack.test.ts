@@ -1232,7 +1232,7 @@ describe('cdk synth with real bundling', () => {
     return JSON.parse(result.stdout) as Record<string, unknown>;
   }
 
-  it('bundles every function with esbuild into one ESM file that provides require, the font beside the ffmpeg users, the pages beside the site', {
+  it('bundles every function with esbuild into index.mjs and lazily loaded chunks that provide require, the font beside the ffmpeg users, the pages beside the site', {
     timeout: 120_000,
   }, () => {
     const { app, stack } = synthApp({}, true);
@@ -1249,28 +1249,48 @@ describe('cdk synth with real bundling', () => {
       const sourceFont = readFileSync(
         fileURLToPath(new URL('../../functions/adapters/media/assets/DejaVuSans-Bold.ttf', import.meta.url)),
       );
+      const isChunk = (file: string) => /^chunk-[A-Z0-9]+\.mjs$/.test(file);
       for (const fn of fns) {
         const dir = assetDir(fn);
         expect(existsSync(dir), dir).toBe(true);
         const withFont = fn === 'poller';
         const withSharp = fn === 'worker';
-        expect(readdirSync(dir).sort(), fn).toEqual(
+        const files = readdirSync(dir).sort();
+        expect(
+          files.filter((file) => !isChunk(file)),
+          fn,
+        ).toEqual(
           withFont
             ? ['assets', 'index.mjs']
             : withSharp
               ? ['index.mjs', 'node_modules', 'package-lock.json', 'package.json']
               : ['index.mjs'],
         );
-        const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+        const modules = ['index.mjs', ...files.filter(isChunk)].map((file) => ({
+          file,
+          code: readFileSync(join(dir, file), 'utf8'),
+        }));
+        const index = modules[0]?.code ?? '';
+        const code = modules.map((m) => m.code).join('\n');
+        // Split: what is loaded only through import() is a chunk of its own, not compiled at cold start.
+        expect(modules.length, fn).toBeGreaterThan(1);
+        if (fn === 'api' || fn === 'worker' || fn === 'poller') {
+          // The S3 client (functions/composition/lazy.ts): in the bundle, not in what a cold start compiles.
+          expect(code.includes('"@aws-sdk/client-s3"'), fn).toBe(true);
+          expect(index.includes('"@aws-sdk/client-s3"'), fn).toBe(false);
+        }
         if (withSharp) {
           // sharp is imported from node_modules, installed for Lambda's platform, not this machine's.
           expect(code).toContain('import("sharp")');
           expect(existsSync(join(dir, 'node_modules/@img/sharp-linux-arm64/package.json'))).toBe(true);
           expect(existsSync(join(dir, 'node_modules/@img/sharp-linux-x64'))).toBe(false);
         } else expect(code).not.toContain('sharp');
-        expect(
-          code.startsWith("import { createRequire } from 'module'; const require = createRequire("),
-        ).toBe(true);
+        for (const m of modules) {
+          expect(
+            m.code.startsWith("import { createRequire } from 'module'; const require = createRequire("),
+            `${fn} ${m.file}`,
+          ).toBe(true);
+        }
         // Minified, no source map, the SDK bundled in (not left to the runtime's copy), and
         // google-auth-library only where the Vertex AI provider is configured.
         expect(code).not.toContain('sourceMappingURL');
@@ -1278,13 +1298,16 @@ describe('cdk synth with real bundling', () => {
         expect(code).not.toContain('GoogleAuth');
         // semver is the shim the bundling aliases it to (infra/shims/semver.ts), not the package.
         expect(code, fn).not.toContain('SEMVER_SPEC_VERSION');
-        expect(code.length / code.split('\n').length).toBeGreaterThan(200);
+        expect(index.length / index.split('\n').length).toBeGreaterThan(200);
         if (!withFont) continue;
-        // The font is where the bundled code looks for it: its URL relative to index.mjs.
+        // The font is where the bundled code looks for it: its URL relative to the module that names it.
+        const named = modules.find((m) => m.code.includes('DejaVuSans-Bold.ttf'));
         const [, relativeUrl] =
-          code.match(/new URL\("([^"]*DejaVuSans-Bold\.ttf)",import\.meta\.url\)/) ?? [];
+          named?.code.match(/new URL\("([^"]*DejaVuSans-Bold\.ttf)",import\.meta\.url\)/) ?? [];
         expect(relativeUrl, fn).toBeDefined();
-        const fontPath = fileURLToPath(new URL(relativeUrl ?? '', pathToFileURL(join(dir, 'index.mjs'))));
+        const fontPath = fileURLToPath(
+          new URL(relativeUrl ?? '', pathToFileURL(join(dir, named?.file ?? ''))),
+        );
         expect(readFileSync(fontPath).equals(sourceFont), fn).toBe(true);
         expect(existsSync(join(dir, 'assets', 'DejaVuSans-Bold.LICENSE.txt')), fn).toBe(true);
       }
