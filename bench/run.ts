@@ -80,9 +80,12 @@ const variants = [
     title: 'SDK from the runtime, comparison',
   },
 ] as const;
-for (const { prefix, variant, title } of wanted('bundle') || wanted('init') ? variants : []) {
-  const built = await bundleAll(variant);
-  try {
+const builds = [];
+for (const v of wanted('bundle') || wanted('init') ? variants : []) {
+  builds.push({ ...v, built: await bundleAll(v.variant) });
+}
+try {
+  for (const { prefix, variant, title, built } of builds) {
     const bundle: Results = {};
     for (const b of built.functions) bundle[`bundle.${prefix}${b.name}`] = figure(b.bytes / 1024, 'KB');
     const largest = built.functions.reduce((a, b) => (b.bytes > a.bytes ? b : a));
@@ -103,22 +106,32 @@ for (const { prefix, variant, title } of wanted('bundle') || wanted('init') ? va
     add(`bundle (ESM, minified, no source map; ${title})`, bundle);
     const parts = largestParts(largest, 6).map((p) => `${p.part} ${Math.round(p.bytes / 1024)} KB`);
     console.log(`largest bundle (${largest.name}): ${parts.join(', ')}`);
+  }
 
-    const samples = await measureInit([built.baseline, built.floor, ...built.functions], initRuns);
-    const base = stats(samples.get('baseline') ?? []);
+  // Every variant's bundles in one round-robin, so a slow spell of the machine hits them all alike and
+  // the variants' medians compare within the run, not only against their own baselines.
+  const samples = await measureInit(
+    builds.flatMap(({ prefix, built }) =>
+      [built.baseline, built.floor, ...built.functions].map((b) => ({ ...b, name: `${prefix}${b.name}` })),
+    ),
+    initRuns,
+  );
+  for (const { prefix, title, built } of builds) {
+    const of = (name: string) => samples.get(`${prefix}${name}`) ?? [];
+    const base = stats(of('baseline'));
     const init: Results = {
       [`init.${prefix}baseline.min`]: figure(base.min, 'ms'),
       [`init.${prefix}baseline.median`]: figure(base.median, 'ms'),
       [`init.${prefix}baseline.max`]: figure(base.max, 'ms'),
       // The libraries every function needs, nothing of ours (bench/floor-handler.ts): the goal's floor.
-      [`init.${prefix}floor.median`]: versus(stats(samples.get('floor') ?? []).median, base.median, 'ms'),
+      [`init.${prefix}floor.median`]: versus(stats(of('floor')).median, base.median, 'ms'),
     };
     for (const b of built.functions) {
-      const s = stats(samples.get(b.name) ?? []);
+      const s = stats(of(b.name));
       init[`init.${prefix}${b.name}.min`] = figure(s.min, 'ms');
       init[`init.${prefix}${b.name}.median`] = {
         ...versus(s.median, base.median, 'ms', '≤ 1.3× baseline'),
-        samples: (samples.get(b.name) ?? []).map(round),
+        samples: of(b.name).map(round),
       };
       init[`init.${prefix}${b.name}.max`] = figure(s.max, 'ms');
     }
@@ -126,7 +139,9 @@ for (const { prefix, variant, title } of wanted('bundle') || wanted('init') ? va
       `init (cold import in a fresh node, ${initRuns} runs each, baseline = a DynamoDB client; ${title})`,
       init,
     );
-  } finally {
+  }
+} finally {
+  for (const { built } of builds) {
     await rm(built.outDir, { recursive: true, force: true });
     await rm(`${built.outDir}-vertex`, { recursive: true, force: true });
   }
