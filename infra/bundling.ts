@@ -17,7 +17,7 @@ import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
  * what we call, so the same function starts in about half the time (api 91 ms against 178 ms in one run),
  * and the SDK is the version pinned in package-lock.json that the tests ran, not whatever the runtime ships
  * that week. The price: the 250 KB bundle goal cannot be met, since the bundled DynamoDB client alone is
- * 322 KB.
+ * 322 KB (209 KB of it loaded at a cold start, split).
  */
 export const lambdaBundling = {
   // semver is only reached through the X-Ray SDK, for one `gte` at import (infra/shims/semver.ts).
@@ -41,8 +41,8 @@ export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
  * the chunks it imports. Code splitting: a module reached only through `import()` (the S3 client, Amazon
  * Translate, EventBridge, Step Functions, Secrets Manager, sharp's adapter, jose…) goes into a chunk that
  * is read and compiled on first use, not at cold start. In one file it was evaluated lazily but still
- * compiled at import: the worker's cold init fell from 316 to 200 ms, the api's from 260 to 215 ms (a run
- * of 15 each, bench/init.ts). The chunks sit beside index.mjs, so a path taken from `import.meta.url` (the
+ * parsed at import: split, the worker's cold init fell from 225–235 to 156–161 ms and the api's from 199–210
+ * to 154–157 ms (two full `npm run bench` runs, both variants in one round-robin, bench/init.ts). The chunks sit beside index.mjs, so a path taken from `import.meta.url` (the
  * watermark font, the site's pages) is the same in any of them. `splitting` false is for the bench's
  * comparison only.
  */
