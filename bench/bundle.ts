@@ -4,8 +4,6 @@ import type { Metafile } from 'esbuild';
 import { functionEntries } from '../functions/manifest';
 import { buildFunction, externalModules, repoRoot } from '../infra/bundling';
 
-export { repoRoot };
-
 /** Every Lambda entry point, as infra/ wires them (relative to the repository root). */
 export const entries = {
   api: 'functions/api.ts',

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot } from './bundle';
+import { repoRoot } from '../infra/bundling';
 import { renderReport } from './report';
 import type { Results } from './results';
 

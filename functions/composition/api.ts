@@ -14,7 +14,7 @@ export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
     apiKeys: apiKeyStore(config, dynamo),
     queues: taskQueues(config),
     // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
-    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
+    videos: lazyVideoStore(config),
     settings: settingsFrom(config),
     log: logger(serviceName),
     metrics: metrics(),

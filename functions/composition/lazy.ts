@@ -1,3 +1,4 @@
+import type { Config } from '../config';
 import type { EventPublisher, TaskTokens, Translator, VideoStore } from '../core/ports';
 
 /**
@@ -7,7 +8,10 @@ import type { EventPublisher, TaskTokens, Translator, VideoStore } from '../core
  * it stores; Amazon Translate loads only for a prompt that needs translating, the notifier's Step Functions
  * client only for a task started by a state machine, and the worker's events' client on its first publish.
  */
-export function lazyVideoStore(load: () => Promise<VideoStore>): VideoStore {
+
+/** The S3 video store, its client loaded with the first video stored, read or signed. */
+export function lazyVideoStore(config: Config): VideoStore {
+  const load = async () => (await import('./s3')).videoStore(config);
   let store: Promise<VideoStore> | undefined;
   const get = () => {
     store ??= load();

@@ -18,7 +18,7 @@ export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
     tasks: taskStore(config, dynamo),
     queues: taskQueues(config),
     // Most polls find the video still running: the S3 client loads with the first one that stores it.
-    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
+    videos: lazyVideoStore(config),
     ...upstreamProviders(config, settings),
     // A pool's circuits: a poll that finds its upstream unavailable counts toward opening its circuit.
     ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),

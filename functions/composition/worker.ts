@@ -20,7 +20,7 @@ export function workerDeps(config: Config): GenerateDeps & DepsFor<'events'> {
     // A task's queued and submitted events, published at once (core/task/move.ts publishingAtOnce).
     events: lazyEventPublisher(async () => (await import('./events')).eventPublisher(config)),
     // S3 only to read the video an extension continues.
-    videos: lazyVideoStore(async () => (await import('./s3')).videoStore(config)),
+    videos: lazyVideoStore(config),
     ...upstreamProviders(config, settings),
     // Circuits only for a pool: with one upstream there is nowhere else to send work, so it keeps its backoff.
     ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),

@@ -13,8 +13,9 @@ import {
   type FunctionName,
   functionEntries,
 } from '../../functions/manifest';
+import { repoRoot } from '../bundling';
 import { type GrantTargets, grantUses } from './grants';
-import { type BundledFile, repoRoot, shellQuote, VeoFunction, type VeoFunctionProps } from './veo-function';
+import { type BundledFile, shellQuote, VeoFunction, type VeoFunctionProps } from './veo-function';
 
 /** Where the built pages go in the bundle: functions/site.ts reads them from `./site-assets/` beside it. */
 export const SITE_ASSETS_DIR = 'site-assets';

@@ -22,8 +22,6 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildFunction, externalModules, repoRoot } from '../bundling';
 
-export { repoRoot };
-
 export interface VeoFunctionProps {
   /** Entry file relative to the repository root; it exports `handler`. */
   entry: string;

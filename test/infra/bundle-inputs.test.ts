@@ -1,7 +1,7 @@
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { entries, repoRoot } from '../../bench/bundle';
-import { externalModules, lambdaBundling } from '../../infra/bundling';
+import { entries } from '../../bench/bundle';
+import { externalModules, lambdaBundling, repoRoot } from '../../infra/bundling';
 
 /** Code that exists for tests, the bench or the local simulator, and must never ship in a function. */
 const testOnly = /(^|\/)(test|simulator|bench)\/|test-helpers|test-support|test-server|fake/i;
