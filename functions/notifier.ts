@@ -15,6 +15,6 @@ const deps = notifierDeps(loadConfig());
  */
 export const handler = sqsConsumer(
   notifyMessageSchema,
-  (message, log) => notify({ ...deps, log }, message),
+  (message, log, delivery) => notify({ ...deps, log }, message, delivery),
   deps.log,
 );

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { ApiKeyCache, cachedApiKeys } from '../core/api-keys';
 import type { NotifyDeps } from '../core/stages/notify';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { eventPublisher } from './events';
@@ -15,7 +16,8 @@ export function notifierDeps(config: Config): NotifyDeps {
   const settings = settingsFrom(config);
   return {
     tasks: taskStore(config, dynamo),
-    apiKeys: apiKeyStore(config, dynamo),
+    // Read for the webhook secret only: a warm notifier keeps each key as long as the API trusts one.
+    apiKeys: cachedApiKeys(apiKeyStore(config, dynamo), new ApiKeyCache(settings.apiKeyCacheSeconds * 1000)),
     queues: taskQueues(config),
     videos: videoStore(config),
     callbacks: callbackSender(settings),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeyCache, authenticate, hashApiKey } from './api-keys';
+import { ApiKeyCache, authenticate, cachedApiKeys, hashApiKey } from './api-keys';
 import type { ApiKey, ApiKeyStore } from './ports';
 
 const key = (secret: string, extra: Partial<ApiKey> = {}): ApiKey => ({
@@ -58,5 +58,33 @@ describe('authenticate with an ApiKeyCache', () => {
     for (const k of ['veo_sk_1', 'veo_sk_2', 'veo_sk_3']) await authenticate(keys, `Bearer ${k}`, cache);
     expect(cache.get(hashApiKey('veo_sk_1'))).toBeUndefined();
     expect(cache.get(hashApiKey('veo_sk_3'))?.name).toBe('test');
+  });
+});
+
+describe('cachedApiKeys (the notifier: a key read for its webhook secret)', () => {
+  it('reads a key once per TTL, then sees a replaced webhook secret', async () => {
+    let now = 1_000;
+    const keys = store([key('veo_sk_a')]);
+    const cached = cachedApiKeys(keys, new ApiKeyCache(10_000, () => now));
+    const hash = hashApiKey('veo_sk_a');
+    expect((await cached.get(hash))?.webhookSecret).toBe('whsec_test');
+    await keys.put(key('veo_sk_a', { webhookSecret: 'whsec_new' }));
+    expect((await cached.get(hash))?.webhookSecret).toBe('whsec_test');
+    expect(keys.reads).toBe(1);
+    now += 10_000;
+    expect((await cached.get(hash))?.webhookSecret).toBe('whsec_new');
+    expect(keys.reads).toBe(2);
+  });
+
+  it('reads an unknown key every time, and keeps nothing with a TTL of 0', async () => {
+    const keys = store([key('veo_sk_b')]);
+    const cached = cachedApiKeys(keys, new ApiKeyCache(10_000));
+    expect(await cached.get('unknown')).toBeUndefined();
+    expect(await cached.get('unknown')).toBeUndefined();
+    expect(keys.reads).toBe(2);
+    const off = cachedApiKeys(keys, new ApiKeyCache(0));
+    await off.get(hashApiKey('veo_sk_b'));
+    await off.get(hashApiKey('veo_sk_b'));
+    expect(keys.reads).toBe(4);
   });
 });

@@ -47,6 +47,24 @@ export class ApiKeyCache {
   }
 }
 
+/**
+ * `store` with its reads kept in `cache`: for the notifier, which needs a key only for its webhook secret
+ * (a warm notifier signs a key's callbacks without reading it again: issue 17). Not for credits, which
+ * must be read exactly; a replaced webhook secret is used once the entry's TTL is over.
+ */
+export function cachedApiKeys(store: ApiKeyStore, cache: ApiKeyCache): ApiKeyStore {
+  return {
+    async get(keyHash) {
+      const cached = cache.get(keyHash);
+      if (cached) return cached;
+      const key = await store.get(keyHash);
+      if (key) cache.set(key);
+      return key;
+    },
+    put: (key) => store.put(key),
+  };
+}
+
 /** Resolves `Authorization: Bearer <key>` to a live key (from `cache` when it holds it), or throws the 401 error. */
 export async function authenticate(
   apiKeys: ApiKeyStore,

@@ -49,6 +49,11 @@ export const pollMessageSchema = z.object({
   shape: z.string().max(64).optional(),
 });
 
+/** How the queue delivered a message: a redelivery follows a failed or timed-out attempt (or a duplicate). */
+export interface Delivery {
+  redelivered: boolean;
+}
+
 export type GenerateMessage = z.infer<typeof generateMessageSchema>;
 export type PollMessage = z.infer<typeof pollMessageSchema>;
 

@@ -3,12 +3,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type * as z from 'zod';
 import { traceHeaderOr, traceIdOf, withTraceHeader } from '../adapters/observability/trace-header';
 import { addLambdaContext, traceInvocation } from '../composition/observability';
+import type { Delivery } from '../core/messages';
 import type { Log } from '../core/ports';
-
-/** How SQS delivered the record: a redelivery follows a failed or timed-out attempt (or a duplicate). */
-export interface Delivery {
-  redelivered: boolean;
-}
 
 type Segment = Parameters<Parameters<typeof traceInvocation>[0]>[0];
 

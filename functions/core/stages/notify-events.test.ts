@@ -94,13 +94,14 @@ describe('task events through the notify queue (the outbox)', () => {
     expect((await world.tasks.get(task.taskId))?.status).toBe('failed');
     expect(world.callbacks.sent).toEqual([]);
 
-    await notify(world.deps, message); // SQS delivers it again after the visibility timeout
+    const again = { redelivered: true };
+    await notify(world.deps, message, again); // SQS delivers it again after the visibility timeout
     expect(world.events.published.map((e) => [e.detailType, e.detail.errorCode, e.detail.failMsg])).toEqual([
       ['Veo Task Failed', 501, 'upstream broke'],
     ]);
     expect(world.callbacks.sent).toHaveLength(1);
     // A third delivery (at least once) publishes again but never calls back twice.
-    await notify(world.deps, message);
+    await notify(world.deps, message, again);
     expect(world.callbacks.sent).toHaveLength(1);
   });
 

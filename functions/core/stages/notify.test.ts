@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RecordingCallbackSender } from '../../../test/support/in-memory-adapters';
 import { InMemoryTaskStore } from '../../../test/support/in-memory-task-store';
 import { testWorld } from '../../../test/support/test-deps';
+import { ApiKeyCache, cachedApiKeys } from '../api-keys';
 import type { Deps } from '../deps';
 import type { NotifyMessage } from '../messages';
 import type { CallbackChainMove } from '../ports';
@@ -253,11 +254,66 @@ describe('callback delivery and retries', () => {
   });
 });
 
+describe('what a callback reads', () => {
+  /** The end's own notify message, carrying the task as the end's move wrote it. */
+  const endOf = (task: Task): NotifyMessage => ({
+    taskId: task.taskId,
+    keyHash: task.keyHash,
+    event: 'generation',
+    change: { type: 'succeeded', at: task.updatedAt, task },
+  });
+  const end = endOf(succeeded);
+
+  it("takes the first delivery's task from the end it carries and the key from the cache: no read", async () => {
+    const world = fakeWorld([200, 200]);
+    const keyReads = world.countKeyReads();
+    const deps = { ...world.deps, apiKeys: cachedApiKeys(world.deps.apiKeys, new ApiKeyCache(10_000)) };
+    await deliverCallback(deps, end);
+    expect(world.taskReads).toBe(0);
+    expect(keyReads()).toBe(1);
+    expect(world.task().callbacks?.map((e) => e.status)).toEqual([200]);
+    expect(
+      verifyWebhook(secret, world.sent[0]?.headers ?? {}, world.sent[0]?.body ?? '', {
+        now: world.clock.now,
+      }),
+    ).toMatchObject({ code: 200 });
+    // The next end of the same key's tasks, in the key cache's TTL: nothing read at all.
+    const other = { ...succeeded, taskId: 'veo_other' };
+    world.store.tasks.set(other.taskId, structuredClone(other));
+    await deliverCallback(deps, endOf(other));
+    expect([world.taskReads, keyReads()]).toEqual([0, 1]);
+    expect(world.sent).toHaveLength(2);
+  });
+
+  it('reads on a redelivery, a retry or a redriven message, and then drops what was already delivered', async () => {
+    const world = fakeWorld([200]);
+    await deliverCallback(world.deps, end);
+    for (const [message, delivery] of [
+      [end, { redelivered: true }],
+      [{ ...end, redriven: 1 }, { redelivered: false }],
+      [endOf(world.task()), { redelivered: false }], // the copy has the callback's chain
+    ] as const) {
+      const before = world.taskReads;
+      await deliverCallback(world.deps, message as NotifyMessage, delivery);
+      expect(world.taskReads).toBe(before + 1);
+    }
+    expect(world.sent).toHaveLength(1);
+    expect(world.task().callbacks?.map((e) => e.status)).toEqual([200]);
+  });
+});
+
 type Answer = number | 'ECONNREFUSED' | 'timeout' | 'refused';
 
 /** The in-memory store, failing its next callback write when asked to (DynamoDB being down). */
 class FlakyTaskStore extends InMemoryTaskStore {
   failNextRecord = false;
+  /** Reads of a task (alone or with its owner: the in-memory getWithOwner reads through get). */
+  reads = 0;
+
+  override get(taskId: string) {
+    this.reads++;
+    return super.get(taskId);
+  }
 
   override async recordCallback(
     taskId: string,
@@ -300,8 +356,22 @@ function fakeWorld(answers: Answer[], schedule = [10, 30, 120, 600, 1800], initi
     /** Every message sent to the notify queue, in order. */
     queued,
     deps,
+    store: tasks,
     set failNextRecord(fail: boolean) {
       tasks.failNextRecord = fail;
+    },
+    get taskReads() {
+      return tasks.reads;
+    },
+    /** Counts the key store's reads from now on; returns the count so far. */
+    countKeyReads() {
+      let reads = 0;
+      const get = world.apiKeys.get.bind(world.apiKeys);
+      world.apiKeys.get = (keyHash: string) => {
+        reads++;
+        return get(keyHash);
+      };
+      return () => reads;
     },
     task(): Task {
       const task = tasks.tasks.get(initial.taskId);

@@ -1,6 +1,6 @@
 import type { DepsFor } from '../deps';
 import { failureMessages, UpstreamUnavailableError } from '../errors';
-import type { PollMessage } from '../messages';
+import type { Delivery, PollMessage } from '../messages';
 import {
   capabilityRequestOfTask,
   checkOn,
@@ -27,7 +27,7 @@ export type PollDeps = MoveDeps &
 export async function pollGeneration(
   deps: PollDeps,
   message: PollMessage,
-  delivery: { redelivered: boolean } = { redelivered: false },
+  delivery: Delivery = { redelivered: false },
 ): Promise<void> {
   const polls = (message.polls ?? 0) + 1;
   const { taskId, operation, deadlineAt, submittedAt, upstream } = message;
