@@ -242,12 +242,14 @@ export const functions = {
     environment: 'config',
     uses: {
       tables: {
-        // The task and its owner's key in one BatchGetItem; every attempt recorded on the task.
+        // A retry reads the task and its owner's key in one BatchGetItem (an end's first delivery carries the
+        // task, and its key is cached: GetItem on a miss); every attempt is recorded on the task.
         tasks: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem'] },
         apiKeys: { actions: ['GetItem', 'BatchGetItem'] },
       },
       // A callback that was not taken is retried by a delayed message on its own queue.
       sends: ['notify'],
+      // Signs the result URLs (presigned GETs act with the signer's permission).
       videos: ['read'],
       // Each task change as an event; a task's end answers its Step Functions task token.
       events: true,

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { createSiteHandler, readSiteSettings, videoOrigin } from './site/static-site';
+import { videoOrigin } from './adapters/video-origin';
+import { createSiteHandler, readSiteSettings } from './site/static-site';
 
 /**
  * Read once: where videos are served from (for the pages' CSP) and, locally, where the built pages

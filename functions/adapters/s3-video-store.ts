@@ -9,20 +9,21 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { VideoStore } from '../core/ports';
 
 export interface S3VideoStoreOptions {
   s3: S3Client;
   bucket: string;
-  urlTtlSeconds: number;
 }
+
+/** What is done with a stored video's object; its URL is signed without the S3 client (presigned-video-urls.ts). */
+export type StoredObjects = Pick<VideoStore, 'put' | 'open'>;
 
 /** S3's smallest part (all but the last): the most memory an upload holds. */
 const partBytes = 5 * 1024 * 1024;
 
-/** Videos in S3, streamed in with a multipart upload and handed out as presigned GET URLs. */
-export class S3VideoStore implements VideoStore {
+/** Videos in S3, streamed in with a multipart upload and read back as a stream. */
+export class S3VideoStore implements StoredObjects {
   constructor(private readonly options: S3VideoStoreOptions) {}
 
   /**
@@ -85,11 +86,5 @@ export class S3VideoStore implements VideoStore {
     const out = await this.options.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
     if (!(out.Body instanceof Readable)) throw new Error(`video ${key} has no readable body`);
     return out.Body;
-  }
-
-  url(key: string): Promise<string> {
-    return getSignedUrl(this.options.s3, new GetObjectCommand({ Bucket: this.options.bucket, Key: key }), {
-      expiresIn: this.options.urlTtlSeconds,
-    });
   }
 }

@@ -1,10 +1,10 @@
 import type { Config } from '../config';
 import type { ApiDeps } from '../http/api-routes';
 import { apiKeyStore, dynamoDocumentClient, taskStore } from './dynamodb';
-import { lazyVideoStore } from './lazy';
 import { logger, metrics } from './observability';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
+import { videoStore } from './videos';
 
 /** The api function: stores, queues and presigning; no provider, no media, no translation. */
 export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
@@ -14,7 +14,7 @@ export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
     apiKeys: apiKeyStore(config, dynamo),
     queues: taskQueues(config),
     // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
-    videos: lazyVideoStore(config),
+    videos: videoStore(config, dynamo),
     settings: settingsFrom(config),
     log: logger(serviceName),
     metrics: metrics(),

@@ -1,28 +1,12 @@
-import type { Config } from '../config';
-import type { EventPublisher, TaskTokens, Translator, VideoStore } from '../core/ports';
+import type { EventPublisher, TaskTokens, Translator } from '../core/ports';
 
 /**
  * Adapters whose modules load on first use. Deployed, a module reached only through `import()` is a chunk of
- * its own (infra/bundling.ts), read and compiled when first imported, not at cold start: the api's submit
- * path never loads the S3 client, the worker loads it only to extend a video, the poller with the first video
- * it stores; Amazon Translate loads only for a prompt that needs translating, the notifier's Step Functions
- * client only for a task started by a state machine, and the worker's events' client on its first publish.
+ * its own (infra/bundling.ts), read and compiled when first imported, not at cold start: Amazon Translate
+ * loads only for a prompt that needs translating, the notifier's Step Functions client only for a task
+ * started by a state machine, and the worker's events' client on its first publish. (The S3 client's:
+ * composition/videos.ts.)
  */
-
-/** The S3 video store, its client loaded with the first video stored, read or signed. */
-export function lazyVideoStore(config: Config): VideoStore {
-  const load = async () => (await import('./s3')).videoStore(config);
-  let store: Promise<VideoStore> | undefined;
-  const get = () => {
-    store ??= load();
-    return store;
-  };
-  return {
-    put: async (key, body, contentType) => (await get()).put(key, body, contentType),
-    open: async (key) => (await get()).open(key),
-    url: async (key) => (await get()).url(key),
-  };
-}
 
 export function lazyTranslator(load: () => Promise<Translator>): Translator {
   let translator: Promise<Translator> | undefined;

@@ -6,9 +6,9 @@ import { eventPublisher } from './events';
 import { callbackSender } from './http';
 import { lazyTaskTokens } from './lazy';
 import { logger, metrics } from './observability';
-import { videoStore } from './s3';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
+import { videoStore } from './videos';
 
 /** The notifier: publishes task events, answers Step Functions tokens, signs and sends callbacks. */
 export function notifierDeps(config: Config): NotifyDeps {
@@ -19,7 +19,7 @@ export function notifierDeps(config: Config): NotifyDeps {
     // Read for the webhook secret only: a warm notifier keeps each key as long as the API trusts one.
     apiKeys: cachedApiKeys(apiKeyStore(config, dynamo), new ApiKeyCache(settings.apiKeyCacheSeconds * 1000)),
     queues: taskQueues(config),
-    videos: videoStore(config),
+    videos: videoStore(config, dynamo),
     callbacks: callbackSender(settings),
     events: eventPublisher(config),
     // Only a task a state machine started carries a token: most invocations never load the SFN client.

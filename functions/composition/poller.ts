@@ -3,12 +3,12 @@ import type { PollDeps } from '../core/stages/poll';
 import type { RenditionWorkDeps } from '../core/stages/renditions';
 import { stepBudgetMs } from '../core/step-budget';
 import { circuitStore, dynamoDocumentClient, taskStore } from './dynamodb';
-import { lazyVideoStore } from './lazy';
 import { upscaler, watermarker } from './media';
 import { logger, metrics } from './observability';
 import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
+import { videoStore } from './videos';
 
 /** The poller: asks the provider, stores the videos (watermarked), and makes the 1080p / 4K renditions. */
 export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
@@ -18,7 +18,7 @@ export function pollerDeps(config: Config): PollDeps & RenditionWorkDeps {
     tasks: taskStore(config, dynamo),
     queues: taskQueues(config),
     // Most polls find the video still running: the S3 client loads with the first one that stores it.
-    videos: lazyVideoStore(config),
+    videos: videoStore(config, dynamo),
     ...upstreamProviders(config, settings),
     // A pool's circuits: a poll that finds its upstream unavailable counts toward opening its circuit.
     ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),

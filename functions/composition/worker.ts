@@ -4,11 +4,12 @@ import type { GenerateDeps } from '../core/stages/generate';
 import { circuitStore, dynamoDocumentClient, taskStore } from './dynamodb';
 import { imageFetcher } from './http';
 import { imageCropper } from './images';
-import { lazyEventPublisher, lazyTranslator, lazyVideoStore } from './lazy';
+import { lazyEventPublisher, lazyTranslator } from './lazy';
 import { logger, metrics } from './observability';
 import { upstreamProviders } from './provider';
 import { settingsFrom } from './settings';
 import { taskQueues } from './sqs';
+import { videoStore } from './videos';
 
 /** The worker: prepares the upstream request (images, crop, translation) and submits it within the quota. */
 export function workerDeps(config: Config): GenerateDeps & DepsFor<'events'> {
@@ -20,7 +21,7 @@ export function workerDeps(config: Config): GenerateDeps & DepsFor<'events'> {
     // A task's queued and submitted events, published at once (core/task/move.ts publishingAtOnce).
     events: lazyEventPublisher(async () => (await import('./events')).eventPublisher(config)),
     // S3 only to read the video an extension continues.
-    videos: lazyVideoStore(config),
+    videos: videoStore(config, dynamo),
     ...upstreamProviders(config, settings),
     // Circuits only for a pool: with one upstream there is nowhere else to send work, so it keeps its backoff.
     ...(config.UPSTREAMS && { circuits: circuitStore(config, dynamo) }),

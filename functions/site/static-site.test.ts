@@ -2,8 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpEvent } from '../../test/support/http-events';
@@ -14,7 +12,6 @@ import {
   createSiteHandler,
   readSiteSettings,
   siteRouteKeys,
-  videoOrigin,
 } from './static-site';
 
 const event = httpEvent;
@@ -89,37 +86,6 @@ describe('contentSecurityPolicy', () => {
       'frame-ancestors': "'none'",
     });
     expect(policy).not.toContain('unsafe');
-  });
-});
-
-describe('videoOrigin', () => {
-  it.each(['us-east-1', 'eu-west-1'])('is the origin of the URLs the SDK presigns in %s', async (region) => {
-    const s3 = new S3Client({ region, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-    const bucket = 'veoserverless-storagevideos1a2b3c4d-abcdef';
-    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'videos/t/0.mp4' }));
-    expect(new URL(url).origin).toBe(videoOrigin({ bucket, region }));
-    const local = new S3Client({
-      region,
-      endpoint: 'http://127.0.0.1:4566',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    });
-    const localUrl = await getSignedUrl(
-      local,
-      new GetObjectCommand({ Bucket: bucket, Key: 'videos/t/0.mp4' }),
-    );
-    expect(new URL(localUrl).origin).toBe(
-      videoOrigin({ bucket, region, s3Endpoint: 'http://127.0.0.1:4566' }),
-    );
-  });
-
-  it('is the S3 endpoint when there is one, else the bucket on its regional endpoint', () => {
-    expect(videoOrigin({ bucket: 'b', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:4566/' })).toBe(
-      'http://127.0.0.1:4566',
-    );
-    expect(videoOrigin({ bucket: 'veo-videos-1a2b', region: 'eu-west-1' })).toBe(
-      'https://veo-videos-1a2b.s3.eu-west-1.amazonaws.com',
-    );
   });
 });
 

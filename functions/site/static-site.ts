@@ -56,15 +56,6 @@ export function contentSecurityPolicy(mediaOrigins: readonly string[]): string {
   ].join('; ');
 }
 
-/**
- * The origin presigned video URLs have: the S3 endpoint when one is configured (the local emulator,
- * path-style), else the bucket's virtual-hosted regional endpoint, as the SDK signs it.
- */
-export function videoOrigin(settings: Pick<SiteSettings, 'bucket' | 'region' | 's3Endpoint'>): string {
-  if (settings.s3Endpoint) return new URL(settings.s3Endpoint).origin;
-  return `https://${settings.bucket}.s3.${settings.region}.amazonaws.com`;
-}
-
 export interface SiteSettings {
   bucket: string;
   region: string;

@@ -43,7 +43,7 @@ describe('S3VideoStore on the S3 emulator', () => {
       },
       { step: 'initialize' },
     );
-    store = new S3VideoStore({ s3, bucket: stack.bucket, urlTtlSeconds: 60 });
+    store = new S3VideoStore({ s3, bucket: stack.bucket });
   });
   afterAll(() => stack?.stop());
 
