@@ -13,7 +13,7 @@ export function apiDeps(config: Config, serviceName = 'api'): ApiDeps {
     tasks: taskStore(config, dynamo),
     apiKeys: apiKeyStore(config, dynamo),
     queues: taskQueues(config),
-    // Only presigning needs S3 (record-info, listing, 1080p): a submit never loads its client.
+    // Only URLs (record-info, listing, 1080p), signed without the S3 client: the api never loads it.
     videos: videoStore(config, dynamo),
     settings: settingsFrom(config),
     log: logger(serviceName),

@@ -19,6 +19,7 @@ export function notifierDeps(config: Config): NotifyDeps {
     // Read for the webhook secret only: a warm notifier keeps each key as long as the API trusts one.
     apiKeys: cachedApiKeys(apiKeyStore(config, dynamo), new ApiKeyCache(settings.apiKeyCacheSeconds * 1000)),
     queues: taskQueues(config),
+    // Signs the callbacks' and events' result URLs, without loading the S3 client.
     videos: videoStore(config, dynamo),
     callbacks: callbackSender(settings),
     events: eventPublisher(config),
