@@ -24,6 +24,8 @@ describe('PresignedVideoUrls: the URL the SDK presigns, without the S3 client', 
     it.each([
       ['us-east-1', undefined],
       ['eu-west-1', undefined],
+      ['cn-north-1', undefined],
+      ['us-gov-west-1', undefined],
       ['us-east-1', 'http://127.0.0.1:4566'],
     ])(`signs as getSignedUrl does, with ${what}, in %s (endpoint %s)`, async (region, s3Endpoint) => {
       const ttlSeconds = 3600;
@@ -73,6 +75,9 @@ describe('videoOrigin', () => {
     );
     expect(videoOrigin({ bucket: 'veo-videos-1a2b', region: 'eu-west-1' })).toBe(
       'https://veo-videos-1a2b.s3.eu-west-1.amazonaws.com',
+    );
+    expect(videoOrigin({ bucket: 'veo-videos-1a2b', region: 'cn-north-1' }, 'amazonaws.com.cn')).toBe(
+      'https://veo-videos-1a2b.s3.cn-north-1.amazonaws.com.cn',
     );
   });
 });

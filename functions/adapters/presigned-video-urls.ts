@@ -1,3 +1,4 @@
+import { partition } from '@aws-sdk/core/client';
 import { formatUrl } from '@aws-sdk/core/util';
 import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
@@ -37,7 +38,7 @@ export class PresignedVideoUrls {
       uriEscapePath: false,
       applyChecksum: false,
     });
-    this.origin = new URL(videoOrigin(options));
+    this.origin = new URL(videoOrigin(options, partition(options.region).dnsSuffix));
   }
 
   async url(key: string, signingDate?: Date): Promise<string> {

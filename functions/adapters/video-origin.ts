@@ -8,10 +8,14 @@ export interface VideoLocation {
 
 /**
  * The origin presigned video URLs have: the S3 endpoint when one is configured (the local emulator,
- * path-style), else the bucket's virtual-hosted regional endpoint, as the SDK signs it. No imports: the
- * site function names it in its pages' CSP.
+ * path-style), else the bucket's virtual-hosted regional endpoint, as the SDK signs it, under the region's
+ * partition's DNS suffix (`amazonaws.com.cn` in China: presigned-video-urls.ts looks it up in the SDK's
+ * table). No imports: the site names it in its pages' CSP, and the table would be most of its bundle.
  */
-export function videoOrigin({ bucket, region, s3Endpoint }: VideoLocation): string {
+export function videoOrigin(
+  { bucket, region, s3Endpoint }: VideoLocation,
+  dnsSuffix = 'amazonaws.com',
+): string {
   if (s3Endpoint) return new URL(s3Endpoint).origin;
-  return `https://${bucket}.s3.${region}.amazonaws.com`;
+  return `https://${bucket}.s3.${region}.${dnsSuffix}`;
 }
