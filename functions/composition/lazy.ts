@@ -8,22 +8,22 @@ import type { EventPublisher, TaskTokens, Translator } from '../core/ports';
  * composition/videos.ts.)
  */
 
-export function lazyTranslator(load: () => Promise<Translator>): Translator {
-  let translator: Promise<Translator> | undefined;
-  return {
-    toEnglish: async (text) => {
-      translator ??= load();
-      return (await translator).toEnglish(text);
-    },
+/** `load` called once, on first use; every later call gets the same promise. */
+export function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
   };
 }
 
+export function lazyTranslator(load: () => Promise<Translator>): Translator {
+  const get = once(load);
+  return { toEnglish: async (text) => (await get()).toEnglish(text) };
+}
+
 export function lazyTaskTokens(load: () => Promise<TaskTokens>): TaskTokens {
-  let tokens: Promise<TaskTokens> | undefined;
-  const get = () => {
-    tokens ??= load();
-    return tokens;
-  };
+  const get = once(load);
   return {
     succeed: async (token, output) => (await get()).succeed(token, output),
     fail: async (token, error, cause) => (await get()).fail(token, error, cause),
@@ -31,11 +31,6 @@ export function lazyTaskTokens(load: () => Promise<TaskTokens>): TaskTokens {
 }
 
 export function lazyEventPublisher(load: () => Promise<EventPublisher>): EventPublisher {
-  let publisher: Promise<EventPublisher> | undefined;
-  return {
-    publish: async (...events) => {
-      publisher ??= load();
-      return (await publisher).publish(...events);
-    },
-  };
+  const get = once(load);
+  return { publish: async (...events) => (await get()).publish(...events) };
 }

@@ -4,6 +4,7 @@ import type { StoredObjects } from '../adapters/s3-video-store';
 import type { Config } from '../config';
 import type { VideoStore } from '../core/ports';
 import { clientOptions } from './aws-clients';
+import { once } from './lazy';
 
 /**
  * The video store. Its URLs are signed at once by SigV4 alone (adapters/presigned-video-urls.ts), with the
@@ -20,11 +21,7 @@ export function videoStore(config: Config, dynamo: DynamoDBDocumentClient): Vide
     credentials: dynamo.config.credentials,
     ttlSeconds: config.RESULT_URL_TTL_SECONDS,
   });
-  let objects: Promise<StoredObjects> | undefined;
-  const load = () => {
-    objects ??= import('./s3').then((s3) => s3.videoObjects(config));
-    return objects;
-  };
+  const load = once(async (): Promise<StoredObjects> => (await import('./s3')).videoObjects(config));
   return {
     put: async (key, body, contentType) => (await load()).put(key, body, contentType),
     open: async (key) => (await load()).open(key),

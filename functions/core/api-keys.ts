@@ -49,20 +49,25 @@ export class ApiKeyCache {
 
 /**
  * `store` with its reads kept in `cache`: for the notifier, which needs a key only for its webhook secret
- * (a warm notifier signs a key's callbacks without reading it again: issue 17). Not for credits, which
- * must be read exactly; a replaced webhook secret is used once the entry's TTL is over.
+ * (a warm notifier signs a key's callbacks without reading it again: issue 17). Kept as authenticate keeps
+ * keys (readKey). Not for credits, which must be read exactly; a replaced webhook secret is used once the
+ * entry's TTL is over.
  */
 export function cachedApiKeys(store: ApiKeyStore, cache: ApiKeyCache): ApiKeyStore {
-  return {
-    async get(keyHash) {
-      const cached = cache.get(keyHash);
-      if (cached) return cached;
-      const key = await store.get(keyHash);
-      if (key) cache.set(key);
-      return key;
-    },
-    put: (key) => store.put(key),
-  };
+  return { get: (keyHash) => readKey(store, keyHash, cache), put: (key) => store.put(key) };
+}
+
+/** The key from `cache` when it holds it, else read; a live key read is kept (unknown and revoked are not). */
+async function readKey(
+  store: ApiKeyStore,
+  keyHash: string,
+  cache?: ApiKeyCache,
+): Promise<ApiKey | undefined> {
+  const cached = cache?.get(keyHash);
+  if (cached) return cached;
+  const key = await store.get(keyHash);
+  if (key && !key.revoked) cache?.set(key);
+  return key;
 }
 
 /** Resolves `Authorization: Bearer <key>` to a live key (from `cache` when it holds it), or throws the 401 error. */
@@ -73,12 +78,8 @@ export async function authenticate(
 ): Promise<ApiKey> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!match?.[1]) throw errors.unauthorized();
-  const keyHash = hashApiKey(match[1]);
-  const cached = cache?.get(keyHash);
-  if (cached) return cached;
-  const key = await apiKeys.get(keyHash);
+  const key = await readKey(apiKeys, hashApiKey(match[1]), cache);
   if (!key || key.revoked) throw errors.unauthorized();
-  cache?.set(key);
   return key;
 }
 
@@ -97,11 +98,8 @@ export async function authenticateIam(
   const arn = principalArn && roleArnOf(principalArn);
   const keyHash = arn ? (principals[arn] ?? principals[principalArn]) : undefined;
   if (!keyHash) throw errors.iamUnmapped();
-  const cached = cache?.get(keyHash);
-  if (cached) return cached;
-  const key = await apiKeys.get(keyHash);
+  const key = await readKey(apiKeys, keyHash, cache);
   if (!key || key.revoked) throw errors.iamUnmapped();
-  cache?.set(key);
   return key;
 }
 
