@@ -252,7 +252,7 @@ function pushChart(r: Results): string {
         ],
         { x: 'ms (log scale)', y: 'share of tasks', logX: true, yMax: 1 },
       ),
-      "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone (the schedule keeps polling beside the push).",
+      "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone (with the push, a task is polled only when its push asks).",
     );
   }
   const rows: Bar[] = [];
@@ -267,7 +267,7 @@ function pushChart(r: Results): string {
   }
   return figureOf(
     hbars(rows, 'ms', []),
-    "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone, p50 and p95 (the schedule keeps polling beside the push).",
+    "Delay from the upstream finishing to our record saying so: the upstream's push against polling alone, p50 and p95 (with the push, a task is polled only when its push asks).",
   );
 }
 

@@ -51,7 +51,7 @@ export const configSchema = z.object({
   KIE_WEBHOOK_SECRET: z.string().min(1).optional(),
   /**
    * The Gemini API's webhooks (issue 17): each submit asks Google to push `video.generated` to
-   * UPSTREAM_CALLBACK_URL, so a finished video is noticed at once (polling stays the safety net).
+   * UPSTREAM_CALLBACK_URL, so a finished video is noticed at once (polled only if no push came: PUSH_CHECK_SECONDS).
    * Default on for PROVIDER gemini, off for the simulator; an UPSTREAMS entry's `webhooks` overrides it.
    */
   GEMINI_WEBHOOKS: flag.optional(),
@@ -171,6 +171,8 @@ export const configSchema = z.object({
   RETENTION_DAYS: z.coerce.number().int().positive().default(14),
   /** Delay between two polls of the upstream operation. */
   POLL_INTERVAL_SECONDS: seconds.max(900).default(10),
+  /** How long a task whose upstream pushes waits for the push before it is polled (Settings.pushCheckSeconds). */
+  PUSH_CHECK_SECONDS: seconds.default(180),
   /** A task that is not done after this long fails with 501 instead of staying stuck. */
   TASK_BUDGET_SECONDS: seconds.default(1800),
   /** A 1080p / 4K rendition not done after this long is ended by the sweeper (failed, refunded). */

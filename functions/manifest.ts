@@ -259,8 +259,10 @@ export const functions = {
   sweeper: {
     entry: 'functions/sweeper.ts',
     composition: 'functions/composition/sweeper.ts',
-    description: 'Ends tasks and renditions left open past their deadline, and those dead letters name',
-    trigger: { schedule: 'rate(5 minutes)', localEverySeconds: 2 },
+    description:
+      'Ends tasks and renditions left open past their deadline, and those dead letters name; polls a task whose push did not come',
+    // Every minute: a push not heard is polled within a minute of its check (Settings.pushCheckSeconds).
+    trigger: { schedule: 'rate(1 minute)', localEverySeconds: 2 },
     timeoutSeconds: 120,
     memoryMb: 256,
     environment: 'config',
@@ -271,8 +273,8 @@ export const functions = {
         // The refund travels in the same transaction as the task's failure.
         apiKeys: { actions: ['UpdateItem'] },
       },
-      // The client's callback of each task it ends.
-      sends: ['notify'],
+      // The client's callback of each task it ends; the first poll of a task whose push did not come.
+      sends: ['notify', 'poll'],
       drains: ['generate', 'reserved', 'poll', 'notify'],
     },
   },

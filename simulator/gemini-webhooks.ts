@@ -13,7 +13,10 @@ import type { Generation, ShapeContext } from './operations';
  * (Google retries for 24 h).
  */
 
-/** `send` delivers as Google would; `hold` keeps deliveries until `send` again; `drop` loses them. */
+/**
+ * `send` delivers as Google would; `hold` keeps deliveries until `send` again; `drop` loses them (kie's
+ * callbacks too: simulator/kie.ts).
+ */
 export type PushMode = 'send' | 'hold' | 'drop';
 
 export interface GeminiWebhooks {

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { PushMode } from './gemini-webhooks';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import type { Generation, Refusal, ShapeContext } from './operations';
 import { sendSample } from './operations';
@@ -40,7 +41,7 @@ export function kieSignature(secret: string, taskId: string, timestamp: string):
   return createHmac('sha256', secret).update(`${taskId}.${timestamp}`).digest('base64');
 }
 
-export function kieRoutes(ctx: ShapeContext): Route[] {
+export function kieRoutes(ctx: ShapeContext, pushMode: () => PushMode = () => 'send'): Route[] {
   function envelope(res: ServerResponse, code: number, msg: string, data: unknown = null): void {
     const status = code === 200 || ctx.options.kieErrorStatus === 'envelope' ? 200 : code;
     sendJson(res, status, { code, msg, data });
@@ -128,6 +129,7 @@ export function kieRoutes(ctx: ShapeContext): Route[] {
   async function deliver(generation: Generation, url: string, attempt: number): Promise<void> {
     // An upstream that is down sends no pushes either: this one goes out once it is back.
     if (ctx.isDown()) return ctx.schedule(() => void deliver(generation, url, attempt), 250);
+    if (pushMode() === 'drop') return; // lost on the way
     const body = callbackBody(generation);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const secret = ctx.options.kieWebhookSecret;

@@ -52,7 +52,8 @@ export interface Simulator {
   callbacks: CallbackAttemptRecord[];
   /**
    * What becomes of the Gemini shape's webhook deliveries: `send` (default), `hold` them until `send`
-   * again (a late push), or `drop` them (a lost one), to show the poll schedule as the safety net.
+   * again (a late push), or `drop` them (a lost one, and kie's callbacks too), to show the sweeper's push
+   * check starting the polls.
    */
   pushes: PushMode;
   /** Makes the next matching submit(s) or poll(s) answer with this status. */
@@ -105,7 +106,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   };
   const webhooks = geminiWebhooks(ctx);
-  const routes: Route[] = [...geminiRoutes(ctx, webhooks), ...vertexRoutes(ctx), ...kieRoutes(ctx)];
+  const routes: Route[] = [
+    ...geminiRoutes(ctx, webhooks),
+    ...vertexRoutes(ctx),
+    ...kieRoutes(ctx, () => webhooks.mode),
+  ];
 
   const server = createServer((req, res) => {
     (async () => {

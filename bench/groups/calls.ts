@@ -103,7 +103,7 @@ async function countCalls(
     // took on a loaded machine. A client whose requests are further apart pays one GetItem more per request.
     // `webhooks`: the Gemini API's pushes, on by default for a deployed gemini upstream (off locally).
     environment: { API_KEY_CACHE_SECONDS: '300', ...(webhooks && { GEMINI_WEBHOOKS: 'true' }) },
-    // The sweeper's scan (every 2 s locally, 5 min deployed) is the deployment's, not a task's: left out,
+    // The sweeper's scan (every 2 s locally, a minute deployed) is the deployment's, not a task's: left out,
     // or its calls would be counted and `quiet` would never see a quiet moment.
     schedules: [],
   });
@@ -274,7 +274,7 @@ export async function callsGroup(): Promise<Results> {
   const results: Results = {};
   try {
     // gemini twice more: a poll that finds the video running, and with the webhooks a deployed gemini
-    // upstream has on by default (`calls.push.gemini.*`: the push's message beside the scheduled poll).
+    // upstream has on by default (`calls.push.gemini.*`: the push's message instead of the scheduled poll).
     const runs: (readonly string[])[] = [
       ...callProviders.map((p) => [p, '300']),
       ['gemini', '1800'],

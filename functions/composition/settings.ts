@@ -20,6 +20,7 @@ export function settingsFrom(config: Config): Settings {
     ffmpegAvailable: config.FFMPEG_AVAILABLE,
     price4k: config.PRICE_4K,
     pushUrl: config.UPSTREAM_CALLBACK_URL,
+    pushCheckSeconds: config.PUSH_CHECK_SECONDS,
     callbackRetrySeconds: config.CALLBACK_RETRY_SCHEDULE_SECONDS,
     rateLimit: config.RATE_LIMIT,
     providerName: config.PROVIDER,

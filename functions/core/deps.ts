@@ -53,6 +53,11 @@ export interface Settings {
   price4k: number;
   /** Our address for upstream pushes (kie.ai's callBackUrl); the taskId is added as a query parameter. */
   pushUrl?: string;
+  /**
+   * How long after its submit a task whose upstream pushes waits for the push before the sweeper starts
+   * polling it (a push lost or refused); polls would only repeat what the push says.
+   */
+  pushCheckSeconds: number;
   /** Seconds to wait before each retry of a client callback; its length is the number of retries. */
   callbackRetrySeconds: number[];
   /** New tasks per window for a key without its own `rateLimit` (RATE_LIMIT); none when `off`. */

@@ -3,31 +3,54 @@ import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, localDeps } from './support';
 
 /**
- * kie.ai pushes its results to our upstream-callback function. With the first poll a minute away, only
- * a verified push can finish the task within seconds; a forged one is ignored.
+ * kie.ai pushes its results to our upstream-callback function, and a task it will push for is not polled
+ * until its push comes or PUSH_CHECK_SECONDS (here 6 s) pass: only a verified push can finish it sooner; a
+ * forged one is ignored, and a lost one is polled once the sweeper sees the check pass.
  */
 let stack: RunningLocalStack;
+const PUSH_CHECK_MS = 6000;
 
 beforeAll(async () => {
   stack = await startLocalStack({
     port: 0,
     provider: 'kie',
     simulatorLatencyMs: 500,
-    pollIntervalSeconds: 60,
+    pollIntervalSeconds: 1,
+    environment: { PUSH_CHECK_SECONDS: String(PUSH_CHECK_MS / 1000) },
   });
 });
 afterAll(() => stack?.stop());
 
-it("completes a kie task from kie's signed push, long before the first poll", async () => {
+it("completes a kie task from kie's signed push, with no poll scheduled beside it", async () => {
   const client = apiClient(stack);
   const started = Date.now();
   const taskId = await client.generate({ prompt: 'kie: a paper boat on a river' });
   const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
   expect(record.successFlag).toBe(1);
-  expect(Date.now() - started).toBeLessThan(20_000);
+  expect(Date.now() - started).toBeLessThan(PUSH_CHECK_MS);
   const pushes = stack.simulator.callbacks.filter((c) => c.url.includes(taskId));
   expect(pushes.map((p) => p.status)).toContain(200);
-  expect(stack.simulator.stats.polls).toBe(1); // the one poll the push asked for
+  // The one poll the push asked for, none scheduled beside it (the first poll was 1 s after the submit).
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(stack.simulator.stats.polls).toBe(1);
+});
+
+it('polls a task whose push was lost once the push check passes, and completes it', async () => {
+  stack.simulator.pushes = 'drop';
+  try {
+    const client = apiClient(stack);
+    const pollsBefore = stack.simulator.stats.polls;
+    const started = Date.now();
+    const taskId = await client.generate({ prompt: 'kie: the push of this one never arrives' });
+    const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
+    expect(record.successFlag).toBe(1);
+    // Not polled before the check: the sweeper started its polls (one found it done, 5.5 s before).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PUSH_CHECK_MS - 500);
+    expect(stack.simulator.stats.polls - pollsBefore).toBe(1);
+    expect(stack.simulator.callbacks.filter((c) => c.url.includes(taskId))).toEqual([]);
+  } finally {
+    stack.simulator.pushes = 'send';
+  }
 });
 
 it('ignores a push whose signature does not verify', async () => {

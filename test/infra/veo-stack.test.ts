@@ -911,7 +911,7 @@ describe('least privilege', () => {
       worker: ['Generate', 'Reserved', 'Poll', 'Notify'],
       poller: ['Poll', 'Notify'],
       notifier: ['Notify'], // callback retries
-      sweeper: ['Notify'], // the callback of each task it ends
+      sweeper: ['Poll', 'Notify'], // a push not heard's first poll; the callback of each task it ends
     };
     for (const [fn, allowed] of Object.entries(sends) as [Fn, QueueId[]][]) {
       for (const queue of queueIds) {

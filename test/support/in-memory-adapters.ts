@@ -234,6 +234,8 @@ export class RecordingMetrics implements Metrics {
 export class ScriptedProvider implements VideoProvider {
   readonly name = 'simulator';
   readonly submitted: UpstreamRequest[] = [];
+  /** Whether submits that carry our push URL are pushed (a test turns it on). */
+  pushes = false;
   /** A test's own credential fetch, when it needs one. */
   readyCredentials?: () => Promise<void>;
 

@@ -127,6 +127,7 @@ export class InMemoryTaskStore implements TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
+    sweepAt?: number,
   ): Promise<boolean | { slotAt: number }> {
     // The window is decided on before the task is looked at, as DynamoTaskStore does.
     const takeSlot = this.slot(slot);
@@ -138,6 +139,7 @@ export class InMemoryTaskStore implements TaskStore {
     // Undefined fields of the patch leave the task's as they are (DynamoTaskStore writes only the others).
     this.tasks.set(taskId, stored({ ...task, ...definedOnly(patch) }));
     if (patch.status !== undefined && isFinal(patch.status)) this.sweepAt.delete(taskId);
+    else if (sweepAt !== undefined) this.sweepAt.set(taskId, sweepAt);
     return slotAt === undefined ? true : { slotAt };
   }
 

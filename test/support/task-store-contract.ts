@@ -465,6 +465,32 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
       });
 
+      it("moves an open task's sweep time with a transition that names one, and with nothing else", async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task(1_000_000_000 + randomInt(1_000_000_000));
+        await store.createCharged(t, { keyHash, credits: 0 });
+        const checkAt = t.deadlineAt - 60_000;
+        const moved = { status: 'submitting' as const, awaitsPushUntil: checkAt };
+        expect(await store.transition(t.taskId, 'queued', moved, undefined, undefined, checkAt)).toBe(true);
+        expect(await entry(store, t.taskId, checkAt + 1)).toEqual({
+          taskId: t.taskId,
+          sweepAt: checkAt,
+          starts: 0,
+        });
+        expect(await entry(store, t.taskId, checkAt)).toBeUndefined();
+        // Refused (another writer moved it): the sweep time stays too.
+        expect(
+          await store.transition(t.taskId, 'queued', { status: 'failed' }, undefined, undefined, 5),
+        ).toBe(false);
+        expect(await entry(store, t.taskId, checkAt + 1)).toBeDefined();
+        // An end takes it off whatever it names.
+        expect(
+          await store.transition(t.taskId, 'submitting', { status: 'failed' }, undefined, undefined, 5),
+        ).toBe(true);
+        expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
+        expect(await store.get(t.taskId)).toMatchObject({ status: 'failed', awaitsPushUntil: checkAt });
+      });
+
       it('puts a succeeded task back while renditions run; resweep moves it only from where it stands', async () => {
         const { store, keyHash, succeeded } = await setup();
         const done = await succeeded();

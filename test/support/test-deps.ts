@@ -35,6 +35,7 @@ export const testSettings: Settings = {
   workerTimeoutSeconds: 60,
   pollerTimeoutSeconds: 300,
   pollIntervalSeconds: 10,
+  pushCheckSeconds: 180,
   urlPolicy: { allowLoopback: false, allowHttp: false },
   ffmpegAvailable: true,
   price4k: 120,

@@ -213,26 +213,31 @@ export class DynamoTaskStore implements TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
+    sweepAt?: number,
   ): Promise<boolean | { slotAt: number }> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     // An end takes the task off the sweep index in the same write (a succeeded task returns to it only
-    // while a rendition is processing).
+    // while a rendition is processing); an open task's sweep time may move with it.
     const closes = patch.status !== undefined && isFinal(patch.status);
+    const resweeps = !closes && sweepAt !== undefined;
     const update: TransactItem['Update'] & {} = {
       TableName: this.options.tasksTable,
       Key: { taskId },
       UpdateExpression:
         `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}` +
+        (resweeps ? ', #sweepAt = :sweepAt' : '') +
         (closes ? ' REMOVE #sweepShard, #sweepAt' : ''),
       ConditionExpression: '#status = :from',
       ExpressionAttributeNames: {
         '#status': 'status',
         ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
         ...(closes && { '#sweepShard': sweepIndex.shard, '#sweepAt': sweepIndex.at }),
+        ...(resweeps && { '#sweepAt': sweepIndex.at }),
       },
       ExpressionAttributeValues: {
         ':from': from,
         ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+        ...(resweeps && { ':sweepAt': sweepAt }),
       },
     };
     if (!slot) return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });

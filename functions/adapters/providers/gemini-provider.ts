@@ -92,18 +92,20 @@ export class GeminiProvider implements VideoProvider {
   readonly name: string;
   private readonly baseUrl: string;
   private readonly apiKey: () => Promise<string | undefined>;
-  private readonly pushes?: PushVerifier;
+  readonly pushes: boolean;
+  private readonly pushVerifier?: PushVerifier;
 
   constructor(private readonly options: GeminiProviderOptions) {
     this.name = options.name;
     this.baseUrl = withTrailingSlash(options.baseUrl ?? GEMINI_BASE_URL);
     this.apiKey = secretResolver(options.apiKey);
     if (options.push) {
-      this.pushes = new PushVerifier(
+      this.pushVerifier = new PushVerifier(
         options.push.jwksUrl ?? new URL('.well-known/jwks.json', this.baseUrl).toString(),
         options.push.maxAgeSeconds ?? 300,
       );
     }
+    this.pushes = this.pushVerifier !== undefined;
   }
 
   async readyCredentials(): Promise<void> {
@@ -148,7 +150,7 @@ export class GeminiProvider implements VideoProvider {
     const body: Record<string, unknown> = { instances: [veoInstance(request, video)], parameters };
     // A dynamic webhook: Google POSTs `video.generated` to our URL (which names the task) when it ends.
     // Beside instances and parameters, as the Gen AI SDK's generateVideosConfigToMldev puts it.
-    if (this.pushes && request.pushUrl)
+    if (this.pushVerifier && request.pushUrl)
       body.webhookConfig = { uris: [request.pushUrl], userMetadata: { taskId: request.taskId } };
     const response = await this.call(new URL(`v1beta/models/${model}:predictLongRunning`, this.baseUrl), {
       method: 'POST',
@@ -213,7 +215,7 @@ export class GeminiProvider implements VideoProvider {
    * push is only a hint to poll the task our URL names (core/stages/push.ts).
    */
   async verifyPush(_operation: string, headers: Record<string, string | undefined>): Promise<boolean> {
-    return (await this.pushes?.verify(headers, Date.now())) ?? false;
+    return (await this.pushVerifier?.verify(headers, Date.now())) ?? false;
   }
 
   private async call(url: URL, init: RequestInit, withKey = true, timeoutMs?: number): Promise<Response> {

@@ -67,12 +67,15 @@ export class KieProvider implements VideoProvider {
   private readonly baseUrl: string;
   private readonly apiKey: () => Promise<string | undefined>;
   private readonly webhookSecret: () => Promise<string | undefined>;
+  /** kie.ai calls back every task given a callBackUrl; we can verify it only with the webhook secret. */
+  readonly pushes: boolean;
 
   constructor(private readonly options: KieProviderOptions) {
     this.name = options.name ?? 'kie';
     this.baseUrl = withTrailingSlash(options.baseUrl ?? KIE_BASE_URL);
     this.apiKey = secretResolver(options.apiKey);
     this.webhookSecret = secretResolver(options.webhookSecret);
+    this.pushes = options.webhookSecret !== undefined;
   }
 
   async readyCredentials(): Promise<void> {

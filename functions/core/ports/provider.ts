@@ -72,6 +72,11 @@ export interface VideoProvider {
    */
   readyCredentials?(): Promise<void>;
   poll(operation: string): Promise<OperationStatus>;
+  /**
+   * Whether a submit that carries our push URL gets a push this provider verifies (kie.ai with its webhook
+   * secret, the Gemini API with webhooks on): its tasks then await the push instead of polling.
+   */
+  readonly pushes?: boolean;
   download(video: string): Promise<VideoDownload>;
   /**
    * For upstreams that push results (kie.ai, the Gemini API's webhooks): whether a push is authentic.

@@ -53,7 +53,8 @@ export interface TaskStore {
    * with `slot` one slot of that window (giving back its `release` in the same write), or nothing is
    * written and RateLimitedError says when the next slot frees. With a slot, what is returned is when the
    * slot is (`slotAt`): a slot asked `at` a moment ahead is that far ahead of when the write was made, so
-   * a write that waited for its turn gets it later.
+   * a write that waited for its turn gets it later. With `sweepAt`, an open task's sweep time moves there
+   * in the same write (dueForSweep).
    */
   transition(
     taskId: string,
@@ -61,6 +62,7 @@ export interface TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     refund?: CreditChange,
     slot?: SlotClaim,
+    sweepAt?: number,
   ): Promise<boolean | { slotAt: number }>;
   /**
    * For a task still in `status` (default `queued`; `submitting`: a claimed slot moved before its submit
@@ -102,7 +104,7 @@ export interface TaskStore {
   ): Promise<boolean>;
   /**
    * Tasks with something open (the task unfinished, or a rendition processing) whose sweep time (the task's
-   * deadline, then its renditions' earliest) is before `before`, earliest first, at most `limit`. Read from a
+   * deadline, or as a transition set it; then its renditions' earliest) is before `before`, earliest first, at most `limit`. Read from a
    * sparse index: the task's final move and createCharged keep it in the same write; eventually consistent,
    * so read each task before acting on it.
    */

@@ -12,6 +12,7 @@ import { newTask, type Task, type TaskStatus } from '../task/task';
 import { closerAspectRatio } from '../upstream-request';
 import { backoffMs, slotDelaySeconds, startGeneration, submitLeadMs } from './generate';
 import { type PollDeps, pollDelaySeconds, pollGeneration } from './poll';
+import { sweep } from './sweep';
 
 describe('Auto aspect ratio', () => {
   it.each([
@@ -63,8 +64,9 @@ describe('pollGeneration', () => {
       patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
       refund?: CreditChange,
       slot?: RateWindow,
+      sweepAt?: number,
     ): Promise<boolean | { slotAt: number }> {
-      const moved = await super.transition(taskId, from, patch, refund, slot);
+      const moved = await super.transition(taskId, from, patch, refund, slot, sweepAt);
       if (moved) this.finished.push(String(patch.status));
       return moved;
     }
@@ -175,6 +177,20 @@ describe('pollGeneration', () => {
       },
       delaySeconds: 25,
     });
+  });
+
+  it("looks again in a second at a push that came before the worker's move to submitted, until the deadline", async () => {
+    const { deps, world } = poller([{ state: 'done', videos: ['v'] }], {
+      status: 'submitting',
+      operation: undefined,
+    });
+    await pollGeneration(deps, { taskId: 't1', polls: 2 });
+    expect(world.sent).toEqual([{ message: { taskId: 't1', polls: 3 }, delaySeconds: 1 }]);
+    expect(world.finished).toEqual([]);
+    // Past the deadline it stops: the worker's lease and the sweeper end such a task.
+    deps.now = () => 400_001;
+    await pollGeneration(deps, { taskId: 't1' });
+    expect(world.sent).toHaveLength(1);
   });
 });
 
@@ -352,6 +368,60 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
         delaySeconds: 10,
       },
     ]);
+  });
+
+  it('awaits the push of an upstream that pushes instead of polling; the sweeper polls it once the push check passes', async () => {
+    const { world, key } = await submitted({ pushUrl: 'https://api.example.com/internal/upstream-callback' });
+    world.provider.pushes = true;
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    const submittedAt = world.clock.now;
+    expect(world.provider.submitted[0]?.pushUrl).toContain(`taskId=${task.taskId}`);
+    expect(await world.tasks.get(task.taskId)).toMatchObject({
+      status: 'submitted',
+      awaitsPushUntil: submittedAt + 180_000,
+    });
+    // No poll beside the push, not even from a redelivery: the sweep index holds the check.
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect(world.queues.polled).toEqual([]);
+
+    // Before the check (grace 300 s), the sweeper leaves it alone.
+    world.clock.now = submittedAt + 179_000;
+    expect(await sweep(world.deps)).toMatchObject({ pollsStarted: 0, tasksEnded: 0 });
+    expect(world.queues.polled).toEqual([]);
+
+    // Past it, no push came: the sweeper starts the polls with the worker's own first poll, at once.
+    world.clock.now = submittedAt + 181_000;
+    expect(await sweep(world.deps)).toMatchObject({ pollsStarted: 1, tasksEnded: 0 });
+    expect(world.queues.polled).toEqual([
+      {
+        message: {
+          taskId: task.taskId,
+          polls: 0,
+          operation: 'operations/1',
+          deadlineAt: task.deadlineAt,
+          submittedAt,
+          shape: 'veo3_fast/720p',
+        },
+        delaySeconds: 0,
+      },
+    ]);
+    expect(world.metrics.counts.map((c) => c.name)).toContain('PushesNotHeard');
+    // Its entry went back to the deadline: the next sweeps start nothing more, and end it only past it.
+    expect(await sweep(world.deps)).toMatchObject({ pollsStarted: 0, tasksEnded: 0 });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+    world.clock.now = task.deadlineAt + 301_000;
+    expect(await sweep(world.deps)).toMatchObject({ pollsStarted: 0, tasksEnded: 1 });
+    expect(world.queues.polled).toHaveLength(1);
+  });
+
+  it('polls an upstream that pushes when no push URL is configured (nothing would push)', async () => {
+    const { world, key } = await submitted();
+    world.provider.pushes = true;
+    const task = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: task.taskId });
+    expect((await world.tasks.get(task.taskId))?.awaitsPushUntil).toBeUndefined();
+    expect(world.queues.polled.map((p) => p.delaySeconds)).toEqual([10]);
   });
 
   it("waits in the queue for the upstream's quota instead of submitting past it", async () => {

@@ -15,13 +15,13 @@ import {
   recordCircuit,
   routeTask,
   takeProbeIfHalfOpen,
-  upstreamField,
 } from '../pool';
 import { ownLoadWindow, type RateWindow, type SlotClaim, upstreamWindow } from '../rate-window';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
-import { shapeOf } from './poll-schedule';
+import { firstPoll } from './poll-schedule';
+import { sweepTimeOf } from './sweep';
 
 /** What the generate stage (the worker) uses. */
 export type GenerateDeps = MoveDeps &
@@ -53,7 +53,8 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   if (task.status === 'submitted' && task.operation) {
     // Redelivered because sending the first poll failed (or the worker died just before it): send it
     // again, or nothing would ever poll. A duplicate poll is harmless; the sweeper is the backstop.
-    await schedulePoll(deps, task, task.operation, task.updatedAt);
+    // A task awaiting its push has no first poll: the sweep index, written with the move, covers it.
+    if (task.awaitsPushUntil === undefined) await schedulePoll(deps, task, task.operation, task.updatedAt);
     return;
   }
   if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
@@ -273,19 +274,33 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
         await recordCircuit(deps, route, upstream.name, 'success');
 
-      const moved = await moveTask(deps, claimed, 'submitted', {
-        operation,
-        promptSent: request.prompt,
-        translatedFrom,
-        aspectRatio: request.aspectRatio,
-      });
+      // An upstream asked to push its end (kie.ai, the Gemini API's webhooks) is not polled: its push
+      // queues the one poll, and the sweeper starts polling if none came by awaitsPushUntil (issue 17).
+      const awaitsPushUntil =
+        deps.settings.pushUrl && provider.pushes
+          ? deps.now() + deps.settings.pushCheckSeconds * 1000
+          : undefined;
+      const moved = await moveTask(
+        deps,
+        claimed,
+        'submitted',
+        {
+          operation,
+          promptSent: request.prompt,
+          translatedFrom,
+          aspectRatio: request.aspectRatio,
+          awaitsPushUntil,
+        },
+        { sweepAt: awaitsPushUntil && sweepTimeOf(deps.settings, awaitsPushUntil) },
+      );
       if (!moved) return;
       deps.log.info('task submitted upstream', {
         provider: provider.name,
         upstream: upstream.name,
         operation,
+        ...(awaitsPushUntil && { awaitsPush: true }),
       });
-      await schedulePoll(deps, moved, operation, deps.now());
+      if (awaitsPushUntil === undefined) await schedulePoll(deps, moved, operation, deps.now());
       return;
     }
     if (transient || full.length === 0) break;
@@ -396,15 +411,7 @@ async function awaitSlot(
 /** The first poll of a submitted task. */
 function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submittedAt: number) {
   return deps.queues.poll(
-    {
-      taskId: task.taskId,
-      polls: 0,
-      operation,
-      deadlineAt: task.deadlineAt,
-      submittedAt,
-      ...upstreamField(deps.settings, task.upstream),
-      shape: shapeOf(task),
-    },
+    firstPoll(deps.settings, task, operation, submittedAt),
     deps.settings.pollIntervalSeconds,
   );
 }

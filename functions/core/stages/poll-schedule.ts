@@ -1,3 +1,6 @@
+import type { Settings } from '../deps';
+import type { PollMessage } from '../messages';
+import { upstreamField } from '../pool';
 import type { Task } from '../task/task';
 
 /**
@@ -72,4 +75,25 @@ export function pollDelaySeconds(
   const step = Math.max(0.1, (observed.p90Ms / Math.max(1, observed.fastestMs)) ** (1 / 6) - 1);
   if (elapsed <= observed.p90Ms * 1.1 && step < 0.25) return Math.max(1, Math.round((elapsed * step) / 1000));
   return quarterRule;
+}
+
+/**
+ * A submitted task's first poll: the worker's after its submit, or the sweeper's once a push it awaited
+ * has not come (core/stages/sweep.ts).
+ */
+export function firstPoll(
+  settings: Pick<Settings, 'upstreams'>,
+  task: Task,
+  operation: string,
+  submittedAt: number,
+): PollMessage {
+  return {
+    taskId: task.taskId,
+    polls: 0,
+    operation,
+    deadlineAt: task.deadlineAt,
+    submittedAt,
+    ...upstreamField(settings, task.upstream),
+    shape: shapeOf(task),
+  };
 }

@@ -31,7 +31,7 @@ export async function pollGeneration(
 ): Promise<void> {
   const polls = (message.polls ?? 0) + 1;
   const { taskId, operation, deadlineAt, submittedAt, upstream } = message;
-  // Ended here already (the scheduled poll after a push's poll ended it): nothing to ask, nothing to read.
+  // Ended here already (a scheduled poll after a push's poll ended it): nothing to ask, nothing to read.
   // A redelivery still reads: it may be the message whose end's notify message did not go out.
   if (!delivery.redelivered && endedHere.has(deps.tasks, taskId)) return;
   // Known from the message, the upstream is asked first: a generation still running needs nothing from
@@ -67,6 +67,12 @@ export async function pollGeneration(
     // out; a first delivery is another chain's poll (after a push or the sweeper ended it): notifying
     // again would answer a Step Functions token twice.
     if (delivery.redelivered && !task.callbackChains?.generation) await notifyEnd(deps, task);
+    return;
+  }
+  if (task.status === 'submitting' && deps.now() < task.deadlineAt) {
+    // A push ahead of the worker's move to submitted (a fast upstream, a slow write): look again in a
+    // second, as the task awaits this push and no poll is scheduled (a dead worker's task ends meanwhile).
+    await deps.queues.poll({ taskId, polls }, 1);
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
@@ -221,9 +227,9 @@ async function endTask(
 
 /**
  * The tasks this container's polls ended or found ended, per task store (one per container, one per test
- * world), so a later first delivery for one (the scheduled poll after a push's poll ended it: kie) costs
- * neither an upstream poll nor a read (issue 17). An end is final: what is kept never goes stale. The
- * newest 1,000 per store.
+ * world), so a later first delivery for one (a poll after a push's poll ended it: one the sweeper started
+ * as the push came late, or a push delivered twice) costs neither an upstream poll nor a read (issue 17).
+ * An end is final: what is kept never goes stale. The newest 1,000 per store.
  */
 const endedHere = {
   sets: new WeakMap<object, Set<string>>(),

@@ -16,11 +16,21 @@ describe('sweep', () => {
 
     // Past the deadline but within the grace (a poll may still be finishing): nothing yet.
     world.clock.now = queued.deadlineAt + 299_000;
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 0,
+      renditionsEnded: 0,
+      deadLetters: 0,
+      pollsStarted: 0,
+    });
     expect((await world.tasks.get(queued.taskId))?.status).toBe('queued');
 
     world.clock.now = queued.deadlineAt + 301_000;
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 2, renditionsEnded: 0, deadLetters: 0 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 2,
+      renditionsEnded: 0,
+      deadLetters: 0,
+      pollsStarted: 0,
+    });
     for (const task of [queued, submitted]) {
       expect(await world.tasks.get(task.taskId)).toMatchObject({
         status: 'failed',
@@ -38,7 +48,12 @@ describe('sweep', () => {
 
     // Off the index in the same write: the next sweep finds nothing, refunds nothing again.
     expect(world.tasks.sweepAt.size).toBe(0);
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 0,
+      renditionsEnded: 0,
+      deadLetters: 0,
+      pollsStarted: 0,
+    });
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });
 
@@ -80,7 +95,12 @@ describe('sweep', () => {
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000 - 60 - 240);
 
     world.clock.now = now + 3_600_000 + 301_000;
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 1, deadLetters: 0 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 0,
+      renditionsEnded: 1,
+      deadLetters: 0,
+      pollsStarted: 0,
+    });
     const task = await world.tasks.get(done.taskId);
     expect(task?.status).toBe('succeeded');
     expect(task?.renditions?.['4k_0']).toMatchObject({
@@ -96,7 +116,12 @@ describe('sweep', () => {
     expect(world.tasks.sweepAt.get(done.taskId)).toBe(now + 7_200_000);
     await world.tasks.finishRendition(done.taskId, '4k_1', { status: 'ready', key: 'k', completedAt: 1 });
     world.clock.now = now + 7_200_000 + 301_000;
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 0,
+      renditionsEnded: 0,
+      deadLetters: 0,
+      pollsStarted: 0,
+    });
     expect(world.tasks.sweepAt.has(done.taskId)).toBe(false);
   });
 
@@ -116,7 +141,12 @@ describe('sweep', () => {
     world.deadLetters.park('poll', { taskId: finished.taskId, rendition: '4k_0' });
     world.deadLetters.park('poll', { not: 'a message' });
 
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 1, renditionsEnded: 1, deadLetters: 4 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 1,
+      renditionsEnded: 1,
+      deadLetters: 4,
+      pollsStarted: 0,
+    });
     expect(await world.tasks.get(stuck.taskId)).toMatchObject({
       status: 'failed',
       errorMessage:
@@ -146,7 +176,12 @@ describe('sweep', () => {
       taskId: waiting.taskId,
       slot: { scope: 'kie', at: world.clock.now },
     });
-    expect(await sweep(world.deps)).toEqual({ tasksEnded: 1, renditionsEnded: 0, deadLetters: 1 });
+    expect(await sweep(world.deps)).toEqual({
+      tasksEnded: 1,
+      renditionsEnded: 0,
+      deadLetters: 1,
+      pollsStarted: 0,
+    });
     expect((await world.tasks.get(waiting.taskId))?.status).toBe('failed');
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });

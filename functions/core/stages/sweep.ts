@@ -1,10 +1,11 @@
-import type { DepsFor } from '../deps';
+import type { DepsFor, Settings } from '../deps';
 import { failureMessages } from '../errors';
 import { notifyMessageSchema, pollMessageSchema } from '../messages';
 import type { DeadLetter, SweepEntry } from '../ports';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { RenditionJob, RenditionSlot, Task } from '../task/task';
 import { isFinal } from '../task/transitions';
+import { firstPoll } from './poll-schedule';
 import { failRendition } from './renditions';
 
 /** What the sweeper uses. */
@@ -15,6 +16,8 @@ export interface SweepOutcome {
   tasksEnded: number;
   renditionsEnded: number;
   deadLetters: number;
+  /** Tasks whose awaited push did not come, now polled. */
+  pollsStarted: number;
 }
 
 /**
@@ -37,9 +40,8 @@ export async function sweep(
   deps: SweepDeps,
   { limit = BATCH }: { limit?: number } = {},
 ): Promise<SweepOutcome> {
-  const outcome: SweepOutcome = { tasksEnded: 0, renditionsEnded: 0, deadLetters: 0 };
-  const graceMs = deps.settings.sweepGraceSeconds * 1000;
-  for (const entry of await deps.tasks.dueForSweep(deps.now() - graceMs, limit)) {
+  const outcome: SweepOutcome = { tasksEnded: 0, renditionsEnded: 0, deadLetters: 0, pollsStarted: 0 };
+  for (const entry of await deps.tasks.dueForSweep(sweepTimeOf(deps.settings, deps.now()), limit)) {
     try {
       await sweepTask(deps, entry, outcome);
     } catch (error) {
@@ -57,14 +59,33 @@ export async function sweep(
       deps.log.error('sweep of a dead letter failed', { queue: letter.queue, error: String(error) });
     }
   }
-  if (outcome.tasksEnded + outcome.renditionsEnded + outcome.deadLetters > 0)
+  if (outcome.tasksEnded + outcome.renditionsEnded + outcome.deadLetters + outcome.pollsStarted > 0)
     deps.log.warn('swept', { ...outcome });
   return outcome;
+}
+
+/**
+ * The sweep time of a look at `at`: the sweeper looks at an entry its grace after the entry's time (a
+ * deadline's grace lets an invocation that started before it finish), so a look at a given instant (a push
+ * awaited until then) is entered that much earlier.
+ */
+export function sweepTimeOf(settings: Pick<Settings, 'sweepGraceSeconds'>, at: number): number {
+  return at - settings.sweepGraceSeconds * 1000;
 }
 
 async function sweepTask(deps: SweepDeps, entry: SweepEntry, outcome: SweepOutcome): Promise<void> {
   const task = await deps.tasks.get(entry.taskId);
   if (!task) return; // expired and removed with its index entry
+  if (awaitsPush(task, deps.now())) {
+    // Its upstream's push did not come in time (lost, refused, or a generation still running): poll it
+    // from now on, on the usual schedule; the entry goes back to the deadline.
+    deps.log.warn('push not heard; polling', { taskId: task.taskId, upstream: task.upstream });
+    deps.metrics.count('PushesNotHeard', { provider: task.provider });
+    await deps.queues.poll(firstPoll(deps.settings, task, task.operation, task.updatedAt), 0);
+    await deps.tasks.resweep(entry, task.deadlineAt);
+    outcome.pollsStarted += 1;
+    return;
+  }
   if (!isFinal(task.status)) {
     // Its final move takes it off the index in the same write.
     if (await endTask(deps, task, failureMessages.timedOut(deps.settings.budgetSeconds)))
@@ -141,6 +162,16 @@ async function endTask(deps: SweepDeps, task: Task, errorMessage: string): Promi
     current = await deps.tasks.get(task.taskId);
   }
   return false;
+}
+
+/** A submitted task awaiting its upstream's push, before its deadline (after it, it is ended). */
+function awaitsPush(task: Task, now: number): task is Task & { operation: string } {
+  return (
+    task.status === 'submitted' &&
+    task.operation !== undefined &&
+    task.awaitsPushUntil !== undefined &&
+    now < task.deadlineAt
+  );
 }
 
 function processing(task: Task): [RenditionSlot, RenditionJob][] {

@@ -22,7 +22,8 @@ const refunded: ReadonlySet<TaskStatus> = new Set(['failed', 'rejected', 'cancel
  * Throws IllegalTransitionError for a move the state machine does not allow (transitions.ts). Writes
  * conditionally on the read status, with `updatedAt` (and `completedAt` for an end), the refund of a
  * failed, rejected or cancelled task in the same transaction, and with `slot` one slot of that rate
- * window (RateLimitedError when none is free, nothing written; `granted` hears when the slot is). Returns undefined when another writer
+ * window (RateLimitedError when none is free, nothing written; `granted` hears when the slot is), and
+ * with `sweepAt` the open task's new sweep time (TaskStore.dueForSweep). Returns undefined when another writer
  * moved the task first; otherwise the task as written, after the move's side effects: an end is logged and counted, and its
  * client callback is queued when the task has a callBackUrl.
  */
@@ -31,14 +32,18 @@ export async function moveTask(
   task: Task,
   to: TaskStatus,
   patch: MovePatch = {},
-  { slot, granted }: { slot?: RateWindow; granted?: (slotAt: number) => void } = {},
+  {
+    slot,
+    granted,
+    sweepAt,
+  }: { slot?: RateWindow; granted?: (slotAt: number) => void; sweepAt?: number } = {},
 ): Promise<Task | undefined> {
   if (!canTransition(task.status, to)) throw new IllegalTransitionError(task.status, to);
   const now = deps.now();
   const ends = isFinal(to);
   const change = { ...patch, status: to, updatedAt: now, ...(ends && { completedAt: now }) };
   const refund = refunded.has(to) ? { keyHash: task.keyHash, credits: task.credits } : undefined;
-  const written = await deps.tasks.transition(task.taskId, task.status, change, refund, slot);
+  const written = await deps.tasks.transition(task.taskId, task.status, change, refund, slot, sweepAt);
   if (!written) return undefined;
   if (typeof written === 'object') granted?.(written.slotAt);
   const moved: Task = { ...task, ...change };

@@ -134,6 +134,11 @@ export interface Task {
   notApplied?: string[];
   /** The upstream's reference for the running generation (operation name). */
   operation?: string;
+  /**
+   * Set at submit when the upstream was asked to push its end (kie.ai's callBackUrl, the Gemini API's
+   * webhook): the push is awaited instead of polls until this instant, after which the sweeper starts them.
+   */
+  awaitsPushUntil?: number;
   credits: number;
   createdAt: number;
   updatedAt: number;
