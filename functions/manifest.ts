@@ -32,7 +32,7 @@ export const queues = {
 export type QueueName = keyof typeof queues;
 
 /** The video bucket; every object the functions touch lives under `prefix`. */
-export const videoBucket = { env: 'VIDEO_BUCKET', prefix: 'videos/' } as const;
+export const videoBucket = { env: 'VIDEO_BUCKET', originEnv: 'VIDEO_ORIGIN', prefix: 'videos/' } as const;
 
 /**
  * DynamoDB actions as IAM names them. A transaction needs no action of its own: each of its items is

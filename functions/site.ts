@@ -12,5 +12,5 @@ const settings = readSiteSettings(process.env);
 export const handler = createSiteHandler({
   // Deployed, the built pages sit beside index.mjs; the local stack builds them into a folder of its own.
   root: settings.assetsDir ?? fileURLToPath(new URL('./site-assets/', import.meta.url)),
-  mediaOrigins: [videoOrigin(settings)],
+  mediaOrigins: [settings.videoOrigin ?? videoOrigin(settings)],
 });

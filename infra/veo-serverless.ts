@@ -167,7 +167,12 @@ export class VeoServerless extends Construct {
       },
       environment: {
         config: { ...resourceEnvironment, ...settingsEnvironment(settings) },
-        videoBucketOnly: { [videoBucket.env]: this.storage.videos.bucketName },
+        videoBucketOnly: {
+          [videoBucket.env]: this.storage.videos.bucketName,
+          // The origin of its presigned URLs, for the site's CSP: the partition's suffix (amazonaws.com.cn
+          // in China) from CloudFormation, so the site needs no partition table of its own.
+          [videoBucket.originEnv]: `https://${this.storage.videos.bucketName}.s3.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`,
+        },
       },
       ffmpeg: settings.ffmpegLayerArn ? importLayer(this, settings.ffmpegLayerArn) : undefined,
       apiReservedConcurrency: settings.apiReservedConcurrency,

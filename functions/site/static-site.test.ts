@@ -95,8 +95,17 @@ describe('readSiteSettings', () => {
       bucket: 'b',
       region: 'eu-west-1',
       s3Endpoint: undefined,
+      videoOrigin: undefined,
       assetsDir: undefined,
     });
+    // The stack's own origin (its partition's suffix) wins over the one the site would build.
+    expect(
+      readSiteSettings({
+        VIDEO_BUCKET: 'b',
+        AWS_REGION: 'cn-north-1',
+        VIDEO_ORIGIN: 'https://b.s3.cn-north-1.amazonaws.com.cn',
+      }).videoOrigin,
+    ).toBe('https://b.s3.cn-north-1.amazonaws.com.cn');
     expect(
       readSiteSettings({
         VIDEO_BUCKET: 'b',
@@ -112,6 +121,9 @@ describe('readSiteSettings', () => {
     expect(() => readSiteSettings({ VIDEO_BUCKET: 'b' })).toThrow('AWS_REGION is required');
     expect(() => readSiteSettings({ VIDEO_BUCKET: 'b', AWS_REGION: 'r', S3_ENDPOINT: 'nope' })).toThrow(
       'S3_ENDPOINT is not a URL',
+    );
+    expect(() => readSiteSettings({ VIDEO_BUCKET: 'b', AWS_REGION: 'r', VIDEO_ORIGIN: 'b.s3' })).toThrow(
+      'VIDEO_ORIGIN is not a URL',
     );
   });
 });

@@ -60,11 +60,13 @@ export interface SiteSettings {
   bucket: string;
   region: string;
   s3Endpoint?: string;
+  /** The videos' origin as the stack knows it (VIDEO_ORIGIN: its partition's DNS suffix); else videoOrigin's. */
+  videoOrigin?: string;
   assetsDir?: string;
 }
 
 /**
- * The site function's four variables. Checked by hand rather than with the config schema (zod), which
+ * The site function's five variables. Checked by hand rather than with the config schema (zod), which
  * would more than double this function's bundle for four strings.
  */
 export function readSiteSettings(env: Record<string, string | undefined>): SiteSettings {
@@ -73,14 +75,19 @@ export function readSiteSettings(env: Record<string, string | undefined>): SiteS
     if (!value) throw new Error(`Invalid site configuration: ${name} is required`);
     return value;
   };
-  const s3Endpoint = env.S3_ENDPOINT || undefined;
-  if (s3Endpoint !== undefined && !URL.canParse(s3Endpoint)) {
-    throw new Error('Invalid site configuration: S3_ENDPOINT is not a URL');
-  }
+  const url = (name: string) => {
+    const value = env[name] || undefined;
+    if (value !== undefined && !URL.canParse(value)) {
+      throw new Error(`Invalid site configuration: ${name} is not a URL`);
+    }
+    return value;
+  };
+  const origin = url('VIDEO_ORIGIN');
   return {
     bucket: required('VIDEO_BUCKET'),
     region: required('AWS_REGION'),
-    s3Endpoint,
+    s3Endpoint: url('S3_ENDPOINT'),
+    videoOrigin: origin && new URL(origin).origin,
     assetsDir: env.SITE_ASSETS_DIR || undefined,
   };
 }

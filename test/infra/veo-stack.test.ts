@@ -281,7 +281,16 @@ describe('site function', () => {
   const [siteId, site] = only(template, 'AWS::Lambda::Function', siteFnId);
 
   it('knows only the video bucket (for its CSP) and may touch nothing: no policy beyond its logs and traces', () => {
-    expect(site.Properties.Environment).toEqual({ Variables: { VIDEO_BUCKET: { Ref: bucketId() } } });
+    // The origin under the partition's own suffix (AWS::URLSuffix: amazonaws.com.cn in China).
+    const origin = {
+      'Fn::Join': [
+        '',
+        ['https://', { Ref: bucketId() }, '.s3.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }],
+      ],
+    };
+    expect(site.Properties.Environment).toEqual({
+      Variables: { VIDEO_BUCKET: { Ref: bucketId() }, VIDEO_ORIGIN: origin },
+    });
     expect(site.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 10 });
     const [roleId, role] = only(template, 'AWS::IAM::Role', `${siteFnId}ServiceRole`);
     expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AWSLambdaBasicExecutionRole');
