@@ -194,13 +194,20 @@ if (wanted('calls')) {
 }
 
 // 5. poll
-if (wanted('poll'))
+if (wanted('poll')) {
   await addFromProcess(
-    "poll (60 tasks polled alone, then 60 with the Gemini API shape's push (poll.push.*), Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)",
+    'poll (60 tasks polled alone, Veo latency 11 s – 6 min log-uniform ÷ 10, first poll at 1 s, then a quarter of the elapsed time, 1–3 s)',
     'bench/groups/poll.ts',
     [],
     300_000,
   );
+  await addFromProcess(
+    "poll with the push (60 tasks with the Gemini API shape's push, poll.push.*; the same latencies)",
+    'bench/groups/poll.ts',
+    ['--push'],
+    300_000,
+  );
+}
 
 // 6. burst
 if (wanted('burst'))

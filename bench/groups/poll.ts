@@ -8,8 +8,10 @@ import { apiCalls, type RecordData, runGroup, sleep } from './common';
  * shape) draws each latency log-uniformly from Veo's 11 s – 6 min, divided by `scale`; the poll
  * schedule is scaled alike (POLL_INTERVAL_SECONDS 1 locally for 10 deployed). Delays are in the scaled
  * time of the run. The poll run is on a stack with the Gemini API's webhooks off (the schedule alone, as
- * an upstream without push); the push run on one with them on (`poll.push.*`), where a task is polled
- * only when its push asks (or, were it lost, after PUSH_CHECK_SECONDS).
+ * an upstream without push); the push run (`--push`, `poll.push.*`) on one with them on, where a task is
+ * polled only when its push asks (or, were it lost, after PUSH_CHECK_SECONDS). Each in a process of its
+ * own: the handlers read their configuration once, at import.
+ * Usage: node --import tsx bench/groups/poll.ts [--push] <results file>
  */
 const scale = 10;
 const tasks = 60;
@@ -19,10 +21,12 @@ const settleMs = 4000;
 
 const goals = { p50: '≤ 3 s (deployed)', p95: '≤ 10 s (deployed)', polls: '≤ 8 (median)' };
 
+const webhooks = process.argv.includes('--push');
+
 async function poll(): Promise<Results> {
-  const polled = await onStack(false, (stack) => run(stack, 'poll'));
-  const pushed = await onStack(true, (stack) => run(stack, 'push'));
-  return { ...pollFigures(polled), ...pushFigures(pushed) };
+  return webhooks
+    ? pushFigures(await onStack(true, (stack) => run(stack, 'push')))
+    : pollFigures(await onStack(false, (stack) => run(stack, 'poll')));
 }
 
 /** `body` on a stack of the simulator with the Gemini API's webhooks on or off. */
@@ -150,7 +154,7 @@ function pushFigures(runs: TaskRun[]): Results {
   };
 }
 
-await runGroup('poll', poll);
+await runGroup(webhooks ? 'poll.push' : 'poll', poll);
 
 /** A run's delays (each task's, for the histogram in bench/report.html), their deployed estimate and polls. */
 function delayFigures(prefix: string, delays: number[], deployed: number[], runs: TaskRun[]): Results {

@@ -470,7 +470,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const t = task(1_000_000_000 + randomInt(1_000_000_000));
         await store.createCharged(t, { keyHash, credits: 0 });
         const checkAt = t.deadlineAt - 60_000;
-        const moved = { status: 'submitting' as const, awaitsPushUntil: checkAt };
+        const moved = { status: 'submitting' as const, awaitedPush: { operation: 'op', until: checkAt } };
         expect(await store.transition(t.taskId, 'queued', moved, undefined, undefined, checkAt)).toBe(true);
         expect(await entry(store, t.taskId, checkAt + 1)).toEqual({
           taskId: t.taskId,
@@ -488,7 +488,10 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
           await store.transition(t.taskId, 'submitting', { status: 'failed' }, undefined, undefined, 5),
         ).toBe(true);
         expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
-        expect(await store.get(t.taskId)).toMatchObject({ status: 'failed', awaitsPushUntil: checkAt });
+        expect(await store.get(t.taskId)).toMatchObject({
+          status: 'failed',
+          awaitedPush: { until: checkAt },
+        });
       });
 
       it('puts a succeeded task back while renditions run; resweep moves it only from where it stands', async () => {

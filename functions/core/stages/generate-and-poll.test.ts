@@ -379,7 +379,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect(world.provider.submitted[0]?.pushUrl).toContain(`taskId=${task.taskId}`);
     expect(await world.tasks.get(task.taskId)).toMatchObject({
       status: 'submitted',
-      awaitsPushUntil: submittedAt + 180_000,
+      awaitedPush: { operation: 'operations/1', until: submittedAt + 180_000 },
     });
     // No poll beside the push, not even from a redelivery: the sweep index holds the check.
     await startGeneration(world.deps, { taskId: task.taskId });
@@ -420,7 +420,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     world.provider.pushes = true;
     const task = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: task.taskId });
-    expect((await world.tasks.get(task.taskId))?.awaitsPushUntil).toBeUndefined();
+    expect((await world.tasks.get(task.taskId))?.awaitedPush).toBeUndefined();
     expect(world.queues.polled.map((p) => p.delaySeconds)).toEqual([10]);
   });
 

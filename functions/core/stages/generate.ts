@@ -21,7 +21,7 @@ import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
 import { firstPoll } from './poll-schedule';
-import { sweepTimeOf } from './sweep';
+import { awaitsPush, sweepTimeOf } from './sweep';
 
 /** What the generate stage (the worker) uses. */
 export type GenerateDeps = MoveDeps &
@@ -54,7 +54,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     // Redelivered because sending the first poll failed (or the worker died just before it): send it
     // again, or nothing would ever poll. A duplicate poll is harmless; the sweeper is the backstop.
     // A task awaiting its push has no first poll: the sweep index, written with the move, covers it.
-    if (task.awaitsPushUntil === undefined) await schedulePoll(deps, task, task.operation, task.updatedAt);
+    if (!awaitsPush(task)) await schedulePoll(deps, task, task.operation, task.updatedAt);
     return;
   }
   if (task.status !== 'queued') return; // already started, finished, or gone: a redelivery
@@ -275,10 +275,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
         await recordCircuit(deps, route, upstream.name, 'success');
 
       // An upstream asked to push its end (kie.ai, the Gemini API's webhooks) is not polled: its push
-      // queues the one poll, and the sweeper starts polling if none came by awaitsPushUntil (issue 17).
-      const awaitsPushUntil =
+      // queues the one poll, and the sweeper starts polling if none came by `until` (issue 17).
+      const awaitedPush =
         deps.settings.pushUrl && provider.pushes
-          ? deps.now() + deps.settings.pushCheckSeconds * 1000
+          ? { operation, until: deps.now() + deps.settings.pushCheckSeconds * 1000 }
           : undefined;
       const moved = await moveTask(
         deps,
@@ -289,18 +289,18 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           promptSent: request.prompt,
           translatedFrom,
           aspectRatio: request.aspectRatio,
-          awaitsPushUntil,
+          awaitedPush,
         },
-        { sweepAt: awaitsPushUntil && sweepTimeOf(deps.settings, awaitsPushUntil) },
+        { sweepAt: awaitedPush && sweepTimeOf(deps.settings, awaitedPush.until) },
       );
       if (!moved) return;
       deps.log.info('task submitted upstream', {
         provider: provider.name,
         upstream: upstream.name,
         operation,
-        ...(awaitsPushUntil && { awaitsPush: true }),
+        ...(awaitedPush && { awaitsPush: true }),
       });
-      if (awaitsPushUntil === undefined) await schedulePoll(deps, moved, operation, deps.now());
+      if (!awaitedPush) await schedulePoll(deps, moved, operation, deps.now());
       return;
     }
     if (transient || full.length === 0) break;

@@ -57,6 +57,22 @@ describe('sweep', () => {
     expect((await world.apiKeys.get(key.keyHash))?.credits).toBe(1000);
   });
 
+  it('never ends a task found before its deadline: a push check left from an earlier submit goes back to it', async () => {
+    const world = testWorld();
+    const key = await addKey(world, 1000);
+    // Failed over from an upstream that pushes to one that does not: submitted again, with a new operation.
+    const task = await seedTask(world, key, 'submitted', {
+      operation: 'op-2',
+      awaitedPush: { operation: 'op-1', until: world.clock.now + 180_000 },
+    });
+    world.tasks.sweepAt.set(task.taskId, world.clock.now + 180_000 - 300_000);
+    world.clock.now += 181_000;
+    expect(await sweep(world.deps)).toMatchObject({ tasksEnded: 0, pollsStarted: 0 });
+    expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
+    expect(world.queues.polled).toEqual([]);
+    expect(world.tasks.sweepAt.get(task.taskId)).toBe(task.deadlineAt);
+  });
+
   it('leaves a task that ended meanwhile alone, and one before its deadline', async () => {
     const world = testWorld();
     const key = await addKey(world, 1000);

@@ -76,14 +76,17 @@ export function sweepTimeOf(settings: Pick<Settings, 'sweepGraceSeconds'>, at: n
 async function sweepTask(deps: SweepDeps, entry: SweepEntry, outcome: SweepOutcome): Promise<void> {
   const task = await deps.tasks.get(entry.taskId);
   if (!task) return; // expired and removed with its index entry
-  if (awaitsPush(task, deps.now())) {
-    // Its upstream's push did not come in time (lost, refused, or a generation still running): poll it
-    // from now on, on the usual schedule; the entry goes back to the deadline.
-    deps.log.warn('push not heard; polling', { taskId: task.taskId, upstream: task.upstream });
-    deps.metrics.count('PushesNotHeard', { provider: task.provider });
-    await deps.queues.poll(firstPoll(deps.settings, task, task.operation, task.updatedAt), 0);
+  if (!isFinal(task.status) && sweepTimeOf(deps.settings, deps.now()) < task.deadlineAt) {
+    // Found before its deadline and the grace: a push awaited until now. Not heard (lost, refused, or a
+    // generation still running): polled from now on, on the usual schedule. Either way the entry goes back
+    // to the deadline (a task submitted again since awaits nothing, and is never ended early).
+    if (awaitsPush(task)) {
+      deps.log.warn('push not heard; polling', { taskId: task.taskId, upstream: task.upstream });
+      deps.metrics.count('PushesNotHeard', { provider: task.provider });
+      await deps.queues.poll(firstPoll(deps.settings, task, task.operation, task.updatedAt), 0);
+      outcome.pollsStarted += 1;
+    }
     await deps.tasks.resweep(entry, task.deadlineAt);
-    outcome.pollsStarted += 1;
     return;
   }
   if (!isFinal(task.status)) {
@@ -164,13 +167,12 @@ async function endTask(deps: SweepDeps, task: Task, errorMessage: string): Promi
   return false;
 }
 
-/** A submitted task awaiting its upstream's push, before its deadline (after it, it is ended). */
-function awaitsPush(task: Task, now: number): task is Task & { operation: string } {
+/** A submitted task whose operation's end its upstream was asked to push (no poll is scheduled for it). */
+export function awaitsPush(task: Task): task is Task & { operation: string } {
   return (
     task.status === 'submitted' &&
     task.operation !== undefined &&
-    task.awaitsPushUntil !== undefined &&
-    now < task.deadlineAt
+    task.awaitedPush?.operation === task.operation
   );
 }
 

@@ -135,10 +135,11 @@ export interface Task {
   /** The upstream's reference for the running generation (operation name). */
   operation?: string;
   /**
-   * Set at submit when the upstream was asked to push its end (kie.ai's callBackUrl, the Gemini API's
-   * webhook): the push is awaited instead of polls until this instant, after which the sweeper starts them.
+   * Set at submit when the upstream was asked to push the end of `operation` (kie.ai's callBackUrl, the
+   * Gemini API's webhook): the push is awaited instead of polls `until` then, when the sweeper starts them.
+   * Naming the operation keeps it from speaking for a later submit of the task (a failover's).
    */
-  awaitsPushUntil?: number;
+  awaitedPush?: { operation: string; until: number };
   credits: number;
   createdAt: number;
   updatedAt: number;
