@@ -24,6 +24,8 @@ import { VeoStack } from './veo-stack';
  *   retentionDays        days videos and tasks are kept; default 14
  *   allowHttpCallbacks   accept plain-http callBackUrl values; default false
  *   pollIntervalSeconds  delay between two polls of an upstream operation; default 10
+ *   pushCheckSeconds     how long a task whose upstream pushes (kie.ai, Gemini API webhooks) waits for the
+ *                        push before the sweeper starts polling it; default 180
  *   veo3ModelId, veo3FastModelId  upstream model ids; default the provider's Veo 3.1 ids
  *   apiReservedConcurrency  concurrency reserved for the api function; default none (the SQS consumers'
  *                        MaximumConcurrency in functions/manifest.ts already leaves the rest to the api)

@@ -27,6 +27,8 @@ export interface StackSettings {
   retentionDays: number;
   allowHttpCallbacks: boolean;
   pollIntervalSeconds: number;
+  /** How long a task whose upstream pushes waits for the push before it is polled. */
+  pushCheckSeconds: number;
   /** Upstream model ids; absent means the provider's Veo 3.1 defaults. */
   veo3ModelId?: string;
   veo3FastModelId?: string;
@@ -105,6 +107,7 @@ const settingSchemas = {
   retentionDays: { schema: shape.RETENTION_DAYS, env: 'RETENTION_DAYS' },
   allowHttpCallbacks: { schema: shape.ALLOW_HTTP_CALLBACKS, env: 'ALLOW_HTTP_CALLBACKS' },
   pollIntervalSeconds: { schema: shape.POLL_INTERVAL_SECONDS, env: 'POLL_INTERVAL_SECONDS' },
+  pushCheckSeconds: { schema: shape.PUSH_CHECK_SECONDS, env: 'PUSH_CHECK_SECONDS' },
   veo3ModelId: { schema: shape.VEO3_MODEL_ID, env: 'VEO3_MODEL_ID' },
   veo3FastModelId: { schema: shape.VEO3_FAST_MODEL_ID, env: 'VEO3_FAST_MODEL_ID' },
   veo3LiteModelId: { schema: shape.VEO3_LITE_MODEL_ID, env: 'VEO3_LITE_MODEL_ID' },

@@ -661,6 +661,7 @@ describe('context', () => {
     const t = synth({
       allowHttpCallbacks: 'true',
       pollIntervalSeconds: 30,
+      pushCheckSeconds: 240,
       providerBaseUrl: 'https://sim.example.com',
       veo3ModelId: 'veo-3.1-generate-001',
       veo3FastModelId: 'veo-3.1-fast-generate-001',
@@ -670,6 +671,7 @@ describe('context', () => {
         Variables: Match.objectLike({
           ALLOW_HTTP_CALLBACKS: 'true',
           POLL_INTERVAL_SECONDS: '30',
+          PUSH_CHECK_SECONDS: '240',
           PROVIDER_BASE_URL: 'https://sim.example.com',
           VEO3_MODEL_ID: 'veo-3.1-generate-001',
           VEO3_FAST_MODEL_ID: 'veo-3.1-fast-generate-001',
