@@ -218,7 +218,9 @@ export class Alarms extends Construct {
           graph('API latency p90 (ms)', [props.httpApi.metricLatency({ period: minute, statistic: 'p90' })]),
           graph(
             'Swept by the sweeper',
-            ['TasksSwept', 'RenditionsSwept', 'DeadLettersSwept'].map((name) =>
+            // PushesNotHeard: tasks the sweeper started polling as their upstream's push did not come
+            // (no alarm: a generation longer than PUSH_CHECK_SECONDS is one; a steady line is a push outage).
+            ['TasksSwept', 'RenditionsSwept', 'DeadLettersSwept', 'PushesNotHeard'].map((name) =>
               business(name, 'Sum', minute),
             ),
           ),

@@ -1155,6 +1155,9 @@ describe('alarms', () => {
   it('come with one dashboard', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'VeoServerless' });
+    // Beside what the sweeper ends, the tasks it started polling because their push did not come.
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    for (const metric of ['TasksSwept', 'DeadLettersSwept', 'PushesNotHeard']) expect(body).toContain(metric);
   });
 });
 

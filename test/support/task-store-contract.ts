@@ -465,7 +465,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
       });
 
-      it("moves an open task's sweep time with a transition that names one, and with nothing else", async () => {
+      it("moves an open task's sweep time with a transition that names one; a refused one moves nothing", async () => {
         const { store, keyHash, task } = await setup();
         const t = task(1_000_000_000 + randomInt(1_000_000_000));
         await store.createCharged(t, { keyHash, credits: 0 });

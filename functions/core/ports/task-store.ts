@@ -104,9 +104,9 @@ export interface TaskStore {
   ): Promise<boolean>;
   /**
    * Tasks with something open (the task unfinished, or a rendition processing) whose sweep time (the task's
-   * deadline, or as a transition set it; then its renditions' earliest) is before `before`, earliest first, at most `limit`. Read from a
-   * sparse index: the task's final move and createCharged keep it in the same write; eventually consistent,
-   * so read each task before acting on it.
+   * deadline, or as a transition set it; then its renditions' earliest) is before `before`, earliest first,
+   * at most `limit`. Read from a sparse index: the task's final move and createCharged keep it in the same
+   * write; eventually consistent, so read each task before acting on it.
    */
   dueForSweep(before: number, limit: number): Promise<SweepEntry[]>;
   /**

@@ -23,9 +23,9 @@ const refunded: ReadonlySet<TaskStatus> = new Set(['failed', 'rejected', 'cancel
  * conditionally on the read status, with `updatedAt` (and `completedAt` for an end), the refund of a
  * failed, rejected or cancelled task in the same transaction, and with `slot` one slot of that rate
  * window (RateLimitedError when none is free, nothing written; `granted` hears when the slot is), and
- * with `sweepAt` the open task's new sweep time (TaskStore.dueForSweep). Returns undefined when another writer
- * moved the task first; otherwise the task as written, after the move's side effects: an end is logged and counted, and its
- * client callback is queued when the task has a callBackUrl.
+ * with `sweepAt` the open task's new sweep time (TaskStore.dueForSweep). Returns undefined when another
+ * writer moved the task first; otherwise the task as written, after the move's side effects: an end is
+ * logged and counted, and its client callback is queued when the task has a callBackUrl.
  */
 export async function moveTask(
   deps: MoveDeps,
