@@ -202,7 +202,7 @@ if (wanted('poll')) {
     300_000,
   );
   await addFromProcess(
-    "poll with the push (60 tasks with the Gemini API shape's push, poll.push.*; the same latencies)",
+    "poll with the push (60 tasks with the Gemini API shape's push, poll.push.*, after 20 not measured; the same latencies)",
     'bench/groups/poll.ts',
     ['--push'],
     300_000,
