@@ -7,6 +7,7 @@ import { type ILayerVersion, LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { videoOrigin } from '../functions/adapters/video-origin';
 import type { Config } from '../functions/config';
 import { eventSource, type TaskEventDetailType } from '../functions/core/task/change';
 import {
@@ -171,7 +172,10 @@ export class VeoServerless extends Construct {
           [videoBucket.env]: this.storage.videos.bucketName,
           // The origin of its presigned URLs, for the site's CSP: the partition's suffix (amazonaws.com.cn
           // in China) from CloudFormation, so the site needs no partition table of its own.
-          [videoBucket.originEnv]: `https://${this.storage.videos.bucketName}.s3.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`,
+          [videoBucket.originEnv]: videoOrigin(
+            { bucket: this.storage.videos.bucketName, region: Stack.of(this).region },
+            Stack.of(this).urlSuffix,
+          ),
         },
       },
       ffmpeg: settings.ffmpegLayerArn ? importLayer(this, settings.ffmpegLayerArn) : undefined,
