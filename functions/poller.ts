@@ -1,4 +1,4 @@
-// First: it settles what libraries read as they load (zod’s JIT, the X-Ray SDK’s mode).
+// First: it settles what libraries read as they load (zod’s JIT).
 import './composition/preload';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { pollerDeps } from './composition/poller';

@@ -26,6 +26,8 @@ import { VeoStack } from './veo-stack';
  *   pollIntervalSeconds  delay between two polls of an upstream operation; default 10
  *   pushCheckSeconds     how long a task whose upstream pushes (kie.ai, Gemini API webhooks) waits for the
  *                        push before the sweeper starts polling it; default 180
+ *   tracing              true (default: X-Ray active, every function traced with Powertools' Tracer) or
+ *                        false (no tracing, and no X-Ray SDK loaded: a faster cold start)
  *   veo3ModelId, veo3FastModelId  upstream model ids; default the provider's Veo 3.1 ids
  *   apiReservedConcurrency  concurrency reserved for the api function; default none (the SQS consumers'
  *                        MaximumConcurrency in functions/manifest.ts already leaves the rest to the api)

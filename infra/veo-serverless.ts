@@ -180,6 +180,7 @@ export class VeoServerless extends Construct {
       },
       ffmpeg: settings.ffmpegLayerArn ? importLayer(this, settings.ffmpegLayerArn) : undefined,
       apiReservedConcurrency: settings.apiReservedConcurrency,
+      tracing: settings.tracing,
     });
     this.functions = functions.byName;
 

@@ -11,5 +11,5 @@ export function clientOptions(endpoint: string | undefined) {
  * are calls X-Ray's own http capture already shows, with nothing to risk in the signature.
  */
 export function traced<Client>(client: Client): Client {
-  return tracer.captureAWSv3Client(client);
+  return tracer ? tracer.captureAWSv3Client(client) : client;
 }

@@ -10,11 +10,3 @@ import * as z from 'zod';
  * transforms, costs the same either way (27 µs).
  */
 z.config({ jitless: true });
-
-/**
- * Outside Lambda (the local runtime, tests, the bench) Powertools leaves tracing off, yet the X-Ray SDK,
- * when it loads, creates its context namespace unless it is in manual mode: an async hook that tracks the
- * destruction of every promise in the process (2.6 s of a 40 s pool burst's CPU, plus GC). Manual mode
- * skips it. In Lambda (AWS_EXECUTION_ENV set) tracing is on and needs that context, so it is left alone.
- */
-if (!process.env.AWS_EXECUTION_ENV) process.env.AWS_XRAY_MANUAL_MODE ??= 'true';

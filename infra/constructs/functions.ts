@@ -62,6 +62,8 @@ export interface FunctionsProps {
   ffmpeg?: ILayerVersion;
   /** Concurrency reserved for the api (absent: none). */
   apiReservedConcurrency?: number;
+  /** X-Ray active tracing for every function. */
+  tracing: boolean;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Functions extends Construct {
         afterBundling: (outputDir) => bundled.flatMap((a) => a.afterBundling?.(outputDir) ?? []),
         reservedConcurrentExecutions: name === 'api' ? props.apiReservedConcurrency : undefined,
         nodeModules: spec.nodeModules,
+        tracing: props.tracing,
       });
       addTrigger(fn, spec, targets);
       grantUses(fn, spec.uses, targets);

@@ -47,6 +47,8 @@ export interface VeoFunctionProps {
    * for Lambda's platform (linux arm64, glibc) whatever machine synthesizes.
    */
   nodeModules?: readonly string[];
+  /** X-Ray active tracing; @default true */
+  tracing?: boolean;
 }
 
 export interface BundledFile {
@@ -92,7 +94,7 @@ export class VeoFunction extends LambdaFunction {
       environment: props.environment,
       logGroup,
       // X-Ray: a task's path (api, queues, worker, poller, notifier) is one trace; CDK grants the writes.
-      tracing: Tracing.ACTIVE,
+      tracing: props.tracing === false ? Tracing.DISABLED : Tracing.ACTIVE,
     });
     // cdk-nag: AWSLambdaBasicExecutionRole only lets the function write its logs (to the log group above).
     Validations.of(this).acknowledge({
@@ -101,10 +103,11 @@ export class VeoFunction extends LambdaFunction {
     });
     // cdk-nag: active tracing's grant (CDK adds it) is xray:PutTraceSegments and PutTelemetryRecords on "*";
     // neither action has a resource type to scope it to (IAM Service Authorization Reference, X-Ray).
-    Validations.of(this).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments and PutTelemetryRecords have no resource type',
-    });
+    if (props.tracing !== false)
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments and PutTelemetryRecords have no resource type',
+      });
     // cdk-nag: the runtime is chosen on purpose and moves with the local runtime (package.json engines).
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',

@@ -335,6 +335,24 @@ describe('functions', () => {
     }
   });
 
+  it('trace nothing with tracing off: no X-Ray mode, no X-Ray grant, and the functions told not to load it', () => {
+    const off = synth({ tracing: 'false' });
+    const fns = off.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const policies = Object.values(off.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    expect(policies.flatMap((p) => policyActions(p))).not.toEqual(
+      expect.arrayContaining(['xray:PutTraceSegments']),
+    );
+    for (const [id, fn] of Object.entries(fns)) {
+      if (!id.startsWith('Functions')) continue;
+      expect(fn.Properties.TracingConfig, id).toBeUndefined();
+    }
+    off.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'false' }) },
+    });
+    // On (the default), the variable is left to Powertools' own default.
+    expect(JSON.stringify(functions)).not.toContain('POWERTOOLS_TRACE_ENABLED');
+  });
+
   it.each([
     ['api', 10, 256],
     ['upstreamCallback', 10, 256],
@@ -685,6 +703,7 @@ describe('context', () => {
     ['provider', 'sora'],
     ['providerBaseUrl', 'not a url'],
     ['allowHttpCallbacks', 'yes'],
+    ['tracing', 'off'],
     ['providerSecretArn', 'veo/kie'],
     ['providerSecretArn', `arn:aws:s3:::bucket`],
     ['vertexStorageUri', 's3://bucket/videos'],
@@ -1174,6 +1193,7 @@ describe('cdk-nag AwsSolutions', () => {
         translation: 'amazon',
       },
     ],
+    ['tracing off', { tracing: 'false' }],
   ])('reports nothing unacknowledged (%s)', (_, context) => {
     const { stack } = synthApp(context, false, { account: '123456789012', region: 'us-east-1' });
     const report = new AwsSolutionsChecks().validateScope(stack);
