@@ -1,10 +1,10 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { TaskRecord as ServerTaskRecord } from '../functions/core/api/record-info';
 import type {
   extendRequestSchema,
   fourKRequestSchema,
   generateRequestSchema,
 } from '../functions/core/schema';
+import type { TaskRecord as ServerTaskRecord } from '../functions/core/task/record';
 import type { CapabilitiesDocument } from '../functions/http/openapi';
 import type {
   Capabilities,

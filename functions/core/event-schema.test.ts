@@ -1,7 +1,7 @@
 import { expectTypeOf, it } from 'vitest';
 import type * as z from 'zod';
-import type { TaskRecord } from './api/record-info';
 import type { taskRecordSchema } from './event-schema';
+import type { TaskRecord } from './task/record';
 
 type EventRecord = z.infer<typeof taskRecordSchema>;
 

@@ -14,7 +14,7 @@ const renditionSchema = z.object({
   made: z.literal('upscaled'),
 });
 
-/** record-info's data (core/api/record-info.ts `toRecord`), as the event's detail carries it. */
+/** record-info's data (core/task/record.ts `toRecord`), as the event's detail carries it. */
 export const taskRecordSchema = z.object({
   taskId: z.string(),
   paramJson: z.string(),

@@ -1,7 +1,7 @@
-import { type SignedResults, signResults, type TaskRecord, toRecord } from './api/record-info';
 import type { DepsFor } from './deps';
 import type { TaskEvent, TaskEventDetail, TaskEventEnvelope } from './event-schema';
 import { eventSource, type TaskChange, taskEventTypes } from './task/change';
+import { type SignedResults, signResults, type TaskRecord, toRecord } from './task/record';
 
 // Types only: the schemas themselves (and building them at import) are for the api's JSON Schema route.
 export type { TaskEvent, TaskEventDetail, TaskEventEnvelope } from './event-schema';

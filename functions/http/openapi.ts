@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { toRecord } from '../core/api/record-info';
 import {
   capabilityTable,
   type UpstreamCapabilities,
@@ -19,6 +18,7 @@ import {
   veoOptionKeys,
 } from '../core/schema';
 import type { Task } from '../core/task';
+import { toRecord } from '../core/task/record';
 import type { UrlPolicy } from '../core/url-guard';
 
 /**

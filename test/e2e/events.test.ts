@@ -11,10 +11,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskRecord } from '../../functions/core/api/record-info';
 import { hashApiKey, newApiKey, newWebhookSecret } from '../../functions/core/api-keys';
 import { type TaskEventEnvelope, taskEventJsonSchema } from '../../functions/core/event-schema';
 import { taskCredits } from '../../functions/core/pricing';
+import type { TaskRecord } from '../../functions/core/task/record';
 import { LOCAL_IAM_PRINCIPAL_HEADER } from '../../functions/http/api-routes';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, localDeps, taskCount } from './support';

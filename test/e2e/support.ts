@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
-import type { TaskRecord } from '../../functions/core/api/record-info';
+import type { TaskRecord } from '../../functions/core/task/record';
 import type { RunningLocalStack } from '../../local/stack';
 import { pngBytes } from '../../simulator/fixtures';
 

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskRecord } from '../../functions/core/api/record-info';
 import { hashApiKey, newApiKey } from '../../functions/core/api-keys';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { signCallback } from '../../functions/core/stages/notify';
 import { newTask } from '../../functions/core/task';
+import type { TaskRecord } from '../../functions/core/task/record';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
 import { apiClient, download, localDeps, taskCount } from './support';
 

@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TaskRecord } from '../../client/veo-client';
-import { toRecord } from '../../functions/core/api/record-info';
 import { generateRequestSchema } from '../../functions/core/schema';
 import { newTask, type Task, type TaskStatus } from '../../functions/core/task';
+import { toRecord } from '../../functions/core/task/record';
 
 /**
  * Test support for the client's unit tests: a tiny HTTP server on loopback that answers in kie's

@@ -2,8 +2,8 @@ import type { Deps, DepsFor } from '../deps';
 import { errors } from '../errors';
 import type { ApiKey, TaskCursor } from '../ports';
 import { describeIssue, taskCursorSchema, tasksQuerySchema } from '../schema';
+import { signResults } from '../task/record';
 import { successFlag, type Task } from '../task/task';
-import { signResults } from './record-info';
 
 /**
  * GET /veo/tasks?limit=&cursor= (beyond kie.ai): the caller's tasks within the retention, newest first,

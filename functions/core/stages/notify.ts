@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type SignedResults, signResults, toRecord } from '../api/record-info';
 import type { DepsFor } from '../deps';
 import { publishChanges } from '../events';
 import type { CallbackEvent, Delivery, NotifyMessage } from '../messages';
 import { type CallbackAttempt, type CallbackChain, isFinal, type Task } from '../task';
 import { isEndChange, type TaskChange } from '../task/change';
+import { type SignedResults, signResults, toRecord } from '../task/record';
 import { refuseUrl, UrlRefusedError } from '../url-guard';
 import { signCallback, signStandardWebhook } from '../webhook-signatures';
 
