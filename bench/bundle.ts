@@ -19,6 +19,9 @@ export const baselineEntry = 'bench/baseline-handler.ts';
 /** The libraries every function needs and nothing of ours (bench/floor-handler.ts), built the same way. */
 export const floorEntry = 'bench/floor-handler.ts';
 
+/** Only the libraries the design fixes (bench/design-floor-handler.ts): DynamoDB, SQS and zod. */
+export const designFloorEntry = 'bench/design-floor-handler.ts';
+
 /**
  * Where the bundles are built: inside the repository (git-ignored), so a bundle's external `@aws-sdk/*`
  * imports resolve from the repository's node_modules, standing in for Lambda's /var/runtime/node_modules.
@@ -42,8 +45,13 @@ export interface BuiltBundle {
   name: string;
   /** index.mjs, which exports the handler. */
   file: string;
-  /** What a cold start reads: index.mjs and the chunks it imports statically (not those behind `import()`). */
+  /**
+   * What a cold start reads as deployed (tracing on): index.mjs, the chunks it imports statically and the
+   * X-Ray chunk functions/composition/observability.ts imports at init; not the other chunks behind `import()`.
+   */
   bytes: number;
+  /** The same with tracing off, where the X-Ray chunk is not loaded. */
+  tracingOffBytes: number;
   /** Everything built: index.mjs and every chunk. */
   allBytes: number;
   metafile: Metafile;
@@ -74,27 +82,46 @@ export async function bundleEntry(
   // The watermark font beside index.mjs, as infra/ copies it for the poller (which finds ffmpeg here).
   await cp(join(repoRoot, 'functions/adapters/media/assets'), join(dir, 'assets'), { recursive: true });
   const file = join(dir, 'index.mjs');
-  // index.mjs and, transitively, the chunks it imports statically (metafile paths are relative to the root).
+  // index.mjs and, transitively, the chunks it imports statically (metafile paths are relative to the root),
+  // and with `tracing`, the chunk that holds the Tracer, which a traced function imports as it starts.
   const { outputs } = metafile;
-  const loaded = new Set<string>();
-  const visit = (path: string) => {
-    const output = outputs[path];
-    if (!output || loaded.has(path)) return;
-    loaded.add(path);
-    for (const { path: imported, kind } of output.imports) if (kind === 'import-statement') visit(imported);
+  const loadedAtInit = (tracing: boolean) => {
+    const loaded = new Set<string>();
+    const visit = (path: string) => {
+      const output = outputs[path];
+      if (!output || loaded.has(path)) return;
+      loaded.add(path);
+      for (const { path: imported, kind } of output.imports) {
+        if (kind === 'import-statement' || (tracing && kind === 'dynamic-import' && holdsTracer(imported)))
+          visit(imported);
+      }
+    };
+    visit(relative(repoRoot, file));
+    return loaded;
   };
-  visit(relative(repoRoot, file));
+  const holdsTracer = (path: string) =>
+    Object.keys(outputs[path]?.inputs ?? {}).some((input) =>
+      input.includes('node_modules/@aws-lambda-powertools/tracer/'),
+    );
   const sum = (paths: Iterable<string>) =>
     [...paths].reduce((total, p) => total + (outputs[p]?.bytes ?? 0), 0);
-  return { name, file, bytes: sum(loaded), allBytes: sum(Object.keys(outputs)), metafile };
+  return {
+    name,
+    file,
+    bytes: sum(loadedAtInit(true)),
+    tracingOffBytes: sum(loadedAtInit(false)),
+    allBytes: sum(Object.keys(outputs)),
+    metafile,
+  };
 }
 
-/** All function bundles plus the baseline and the floor, built the same way into a fresh folder under bundlesDir. */
+/** All function bundles plus the baseline and the floors, built the same way into a fresh folder under bundlesDir. */
 export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   outDir: string;
   functions: BuiltBundle[];
   baseline: BuiltBundle;
   floor: BuiltBundle;
+  designFloor: BuiltBundle;
 }> {
   await mkdir(bundlesDir, { recursive: true });
   const outDir = await mkdtemp(
@@ -105,7 +132,8 @@ export async function bundleAll(variant: BundleVariant = deployed): Promise<{
   );
   const baseline = await bundleEntry('baseline', baselineEntry, outDir, variant);
   const floor = await bundleEntry('floor', floorEntry, outDir, variant);
-  return { outDir, functions, baseline, floor };
+  const designFloor = await bundleEntry('floor.design', designFloorEntry, outDir, variant);
+  return { outDir, functions, baseline, floor, designFloor };
 }
 
 /** The bundle's bytes by npm package (or folder of ours), largest first: what to look at when it grows. */

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -10,11 +10,18 @@ import * as z from 'zod';
  * The init floor: what every function of ours needs before any code of its own, bundled exactly like the
  * handlers (bench/bundle.ts): a DynamoDB document client and an SQS client, both traced, Powertools'
  * Logger, Metrics and Tracer (X-Ray), and zod with one schema. `init.floor.median` against the baseline
- * says how much of a function's init is these libraries rather than our code.
+ * says how much of a function's init is these libraries rather than our code. The Tracer loads as in
+ * functions/composition/observability.ts: only where tracing is on, so with it off this is the floor
+ * without X-Ray.
  */
-const tracer = new Tracer({ serviceName: 'floor' });
-const dynamo = DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})));
-const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+const tracing =
+  Boolean(process.env.AWS_EXECUTION_ENV) && process.env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() !== 'false';
+const tracer: Tracer | undefined = tracing
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName: 'floor' })
+  : undefined;
+const traced = <C>(client: C): C => (tracer ? tracer.captureAWSv3Client(client) : client);
+const dynamo = DynamoDBDocumentClient.from(traced(new DynamoDBClient({})));
+const sqs = traced(new SQSClient({}));
 const log = new Logger({ serviceName: 'floor' });
 const metrics = new Metrics({ namespace: 'floor' });
 const message = z.object({ taskId: z.string().min(1) });

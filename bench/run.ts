@@ -91,6 +91,11 @@ try {
     for (const b of built.functions) bundle[`bundle.${prefix}${b.name}`] = figure(b.bytes / 1024, 'KB');
     const largest = built.functions.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     bundle[`bundle.${prefix}largest`] = figure(largest.bytes / 1024, 'KB', { goal: '≤ 250 KB' });
+    if (prefix === '') {
+      // The same functions deployed with tracing off, where the X-Ray chunk is not loaded.
+      const off = built.functions.reduce((a, b) => (b.tracingOffBytes > a.tracingOffBytes ? b : a));
+      bundle['bundle.tracing-off.largest'] = figure(off.tracingOffBytes / 1024, 'KB');
+    }
     bundle[`bundle.${prefix}total`] = figure(
       built.functions.reduce((sum, b) => sum + b.allBytes, 0) / 1024,
       'KB',
@@ -110,11 +115,23 @@ try {
   }
 
   // Every variant's bundles in one round-robin, so a slow spell of the machine hits them all alike and
-  // the variants' medians compare within the run, not only against their own baselines.
+  // the variants' medians compare within the run, not only against their own baselines. The deployed
+  // bundles also start with tracing off (the `tracing` deploy setting), where X-Ray is not loaded.
+  const tracingOff = { POWERTOOLS_TRACE_ENABLED: 'false' };
   const samples = await measureInit(
-    builds.flatMap(({ prefix, built }) =>
-      [built.baseline, built.floor, ...built.functions].map((b) => ({ ...b, name: `${prefix}${b.name}` })),
-    ),
+    builds.flatMap(({ prefix, built }) => [
+      ...[built.baseline, built.floor, built.designFloor, ...built.functions].map((b) => ({
+        ...b,
+        name: `${prefix}${b.name}`,
+      })),
+      ...(prefix === ''
+        ? [built.floor, ...built.functions].map((b) => ({
+            ...b,
+            name: `tracing-off.${b.name}`,
+            env: tracingOff,
+          }))
+        : []),
+    ]),
     initRuns,
   );
   for (const { prefix, title, built } of builds) {
@@ -126,15 +143,24 @@ try {
       [`init.${prefix}baseline.max`]: figure(base.max, 'ms'),
       // The libraries every function needs, nothing of ours (bench/floor-handler.ts): the goal's floor.
       [`init.${prefix}floor.median`]: versus(stats(of('floor')).median, base.median, 'ms'),
+      // Of those, only what the design fixes: DynamoDB, SQS, zod (bench/design-floor-handler.ts).
+      [`init.${prefix}floor.design.median`]: versus(stats(of('floor.design')).median, base.median, 'ms'),
     };
-    for (const b of built.functions) {
-      const s = stats(of(b.name));
-      init[`init.${prefix}${b.name}.min`] = figure(s.min, 'ms');
-      init[`init.${prefix}${b.name}.median`] = {
-        ...versus(s.median, base.median, 'ms', '≤ 1.3× baseline'),
-        samples: of(b.name).map(round),
-      };
-      init[`init.${prefix}${b.name}.max`] = figure(s.max, 'ms');
+    const withTracingOff = prefix === '' ? ['', 'tracing-off.'] : [prefix];
+    for (const variant of withTracingOff) {
+      const from = (name: string) => samples.get(`${variant}${name}`) ?? [];
+      if (variant === 'tracing-off.')
+        init['init.tracing-off.floor.median'] = versus(stats(from('floor')).median, base.median, 'ms');
+      for (const b of built.functions) {
+        const s = stats(from(b.name));
+        init[`init.${variant}${b.name}.min`] = figure(s.min, 'ms');
+        init[`init.${variant}${b.name}.median`] = {
+          // The goal is the default deployment's (tracing on); tracing off is the setting's figure.
+          ...versus(s.median, base.median, 'ms', variant === 'tracing-off.' ? undefined : '≤ 1.3× baseline'),
+          samples: from(b.name).map(round),
+        };
+        init[`init.${variant}${b.name}.max`] = figure(s.max, 'ms');
+      }
     }
     add(
       `init (cold import in a fresh node, ${initRuns} runs each, baseline = a DynamoDB client; ${title})`,
