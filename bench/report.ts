@@ -136,13 +136,23 @@ function bundleChart(r: Results): string {
 
 function initChart(r: Results): string {
   const charts: string[] = [];
-  for (const [prefix, note] of [
-    ['', 'SDK bundled and code split, as deployed'],
-    ['one-file.', 'SDK bundled, one file per function (not split)'],
-    ['sdk-runtime.', 'SDK from the runtime'],
+  // Each variant against the baseline built like it; tracing off starts the deployed bundles.
+  for (const [prefix, basePrefix, note] of [
+    ['', '', 'SDK bundled and code split, as deployed (tracing on)'],
+    ['tracing-off.', '', 'as deployed with tracing off (no X-Ray SDK loaded)'],
+    ['one-file.', 'one-file.', 'SDK bundled, one file per function (not split)'],
+    ['sdk-runtime.', 'sdk-runtime.', 'SDK from the runtime'],
   ] as const) {
     const rows: Bar[] = [];
-    for (const name of ['baseline', ...functionNames]) {
+    const base = r[`init.${basePrefix}baseline.median`];
+    if (has(base))
+      rows.push({
+        label: 'baseline',
+        value: base.value,
+        lo: r[`init.${basePrefix}baseline.min`]?.value,
+        hi: r[`init.${basePrefix}baseline.max`]?.value,
+      });
+    for (const name of ['floor', 'floor.design', ...functionNames]) {
       const median = r[`init.${prefix}${name}.median`];
       if (!has(median)) continue;
       rows.push({
@@ -152,13 +162,12 @@ function initChart(r: Results): string {
         hi: r[`init.${prefix}${name}.max`]?.value,
       });
     }
-    const base = r[`init.${prefix}baseline.median`];
     const rules = has(base) ? [{ value: base.value * 1.3, label: 'goal 1.3× baseline' }] : [];
-    if (rows.length > 0)
+    if (rows.length > 1)
       charts.push(
         figureOf(
           hbars(rows, 'ms', rules),
-          `Cold import in a fresh Node, ${note}: median, whiskers from min to max.`,
+          `Cold import in a fresh Node, ${note}: median, whiskers from min to max (the floors: median only).`,
         ),
       );
   }
