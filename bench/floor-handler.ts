@@ -2,9 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { floorHandler } from './floor-work';
 
 /**
  * The init floor: what every function of ours needs before any code of its own, bundled exactly like the
@@ -24,13 +24,8 @@ const dynamo = DynamoDBDocumentClient.from(traced(new DynamoDBClient({})));
 const sqs = traced(new SQSClient({}));
 const log = new Logger({ serviceName: 'floor' });
 const metrics = new Metrics({ namespace: 'floor' });
-const message = z.object({ taskId: z.string().min(1) });
 
-export const handler = async (event: unknown): Promise<void> => {
-  const { taskId } = message.parse(event);
-  await dynamo.send(new GetCommand({ TableName: 'tasks', Key: { taskId } }));
-  await dynamo.send(new TransactWriteCommand({ TransactItems: [] }));
-  await sqs.send(new SendMessageCommand({ QueueUrl: 'queue', MessageBody: taskId }));
+export const handler = floorHandler(dynamo, sqs, (taskId) => {
   log.info('sent', { taskId });
   metrics.addMetric('sent', 'Count', 1);
-};
+});
