@@ -12,6 +12,7 @@ import type {
   SweepEntry,
   TaskCursor,
   TaskStore,
+  TransitionOptions,
 } from '../../functions/core/ports';
 import { freeSlotsOf, nextGrant, type RateWindow, type SlotClaim } from '../../functions/core/rate-window';
 import type {
@@ -125,9 +126,7 @@ export class InMemoryTaskStore implements TaskStore {
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
-    refund?: CreditChange,
-    slot?: SlotClaim,
-    sweepAt?: number,
+    { refund, slot, sweepAt }: TransitionOptions = {},
   ): Promise<boolean | { slotAt: number }> {
     // The window is decided on before the task is looked at, as DynamoTaskStore does.
     const takeSlot = this.slot(slot);

@@ -296,9 +296,9 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const t = task();
         await store.createCharged(t, { keyHash, credits: 60 });
         const refund = { keyHash, credits: 60 };
-        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, refund)).toBe(true);
+        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, { refund })).toBe(true);
         expect(await balance()).toBe(100);
-        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, refund)).toBe(false);
+        expect(await store.transition(t.taskId, 'queued', { status: 'cancelled' }, { refund })).toBe(false);
         expect(await balance()).toBe(100);
       });
 
@@ -309,11 +309,16 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const second = task();
         await store.createCharged(first, { keyHash, credits: 0 });
         await store.createCharged(second, { keyHash, credits: 60 });
-        expect(
-          await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
-        ).toEqual(granted);
+        expect(await store.transition(first.taskId, 'queued', { status: 'submitting' }, { slot })).toEqual(
+          granted,
+        );
         const error = await store
-          .transition(second.taskId, 'queued', { status: 'failed' }, { keyHash, credits: 60 }, slot)
+          .transition(
+            second.taskId,
+            'queued',
+            { status: 'failed' },
+            { refund: { keyHash, credits: 60 }, slot },
+          )
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RateLimitedError);
         expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(50_000);
@@ -326,10 +331,8 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const slot = window(1);
         const t = task();
         await store.createCharged(t, { keyHash, credits: 0 });
-        expect(await store.transition(t.taskId, 'submitted', { status: 'succeeded' }, undefined, slot)).toBe(
-          false,
-        );
-        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, undefined, slot)).toEqual(
+        expect(await store.transition(t.taskId, 'submitted', { status: 'succeeded' }, { slot })).toBe(false);
+        expect(await store.transition(t.taskId, 'queued', { status: 'submitting' }, { slot })).toEqual(
           granted,
         );
       });
@@ -342,9 +345,9 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const [first, second, third] = [task(), task(), task()];
         for (const t of [first, second, third]) await store.createCharged(t, { keyHash, credits: 0 });
         const before = Date.now();
-        expect(
-          await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot),
-        ).toEqual(granted);
+        expect(await store.transition(first.taskId, 'queued', { status: 'submitting' }, { slot })).toEqual(
+          granted,
+        );
         const after = Date.now();
         // The slot the first grant frees, a window later; the task stays queued.
         const reserved = await store.reserveSlot(second.taskId, [slot], after + 120_000);
@@ -360,7 +363,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         expect((refused as RateLimitedError).retryAfterMs).toBeGreaterThan(110_000);
         // A slot taken now is refused too: the window and the reservation hold it.
         const now = await store
-          .transition(third.taskId, 'queued', { status: 'submitting' }, undefined, slot)
+          .transition(third.taskId, 'queued', { status: 'submitting' }, { slot })
           .catch((e: unknown) => e);
         expect(now).toBeInstanceOf(RateLimitedError);
       });
@@ -370,8 +373,8 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const [slow, fast] = [window(1, 60_000), window(1, 5_000)];
         const [a, b, c] = [task(), task(), task()];
         for (const t of [a, b, c]) await store.createCharged(t, { keyHash, credits: 0 });
-        await store.transition(a.taskId, 'queued', { status: 'submitting' }, undefined, slow);
-        await store.transition(b.taskId, 'queued', { status: 'submitting' }, undefined, fast);
+        await store.transition(a.taskId, 'queued', { status: 'submitting' }, { slot: slow });
+        await store.transition(b.taskId, 'queued', { status: 'submitting' }, { slot: fast });
         const reserved = await store.reserveSlot(c.taskId, [slow, fast], Date.now() + 120_000);
         expect(reserved?.scope).toBe(fast.scope);
         expect(reserved?.at).toBeLessThan(Date.now() + 5_001);
@@ -385,9 +388,9 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         await store.transition(gone.taskId, 'queued', { status: 'cancelled' });
         expect(await store.reserveSlot(gone.taskId, [slot], Date.now() + 120_000)).toBeUndefined();
         // The window is as it was: its one slot is still free now.
-        expect(
-          await store.transition(next.taskId, 'queued', { status: 'submitting' }, undefined, slot),
-        ).toEqual(granted);
+        expect(await store.transition(next.taskId, 'queued', { status: 'submitting' }, { slot })).toEqual(
+          granted,
+        );
       });
 
       it('gives back a reservation in the same write as the next: the slot is not lost', async () => {
@@ -395,7 +398,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const slot = window(1);
         const [first, second] = [task(), task()];
         for (const t of [first, second]) await store.createCharged(t, { keyHash, credits: 0 });
-        await store.transition(first.taskId, 'queued', { status: 'submitting' }, undefined, slot);
+        await store.transition(first.taskId, 'queued', { status: 'submitting' }, { slot });
         const until = Date.now() + 300_000;
         const reserved = await store.reserveSlot(second.taskId, [slot], until);
         if (!reserved) throw new Error('not reserved');
@@ -412,13 +415,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         const slot = window(1);
         const [late, queued] = [task(), task()];
         for (const t of [late, queued]) await store.createCharged(t, { keyHash, credits: 0 });
-        const claimed = await store.transition(
-          late.taskId,
-          'queued',
-          { status: 'submitting' },
-          undefined,
-          slot,
-        );
+        const claimed = await store.transition(late.taskId, 'queued', { status: 'submitting' }, { slot });
         if (typeof claimed !== 'object') throw new Error('no slot');
         const ahead = Date.now() + 500;
         // Its own slot given back, the window's one slot is free again a moment ahead: it is that one.
@@ -436,7 +433,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
           await store.reserveSlot(queued.taskId, [{ ...window(1), at: ahead }], ahead + 1000, 'submitting'),
         ).toBeUndefined();
         const taken = await store
-          .transition(queued.taskId, 'queued', { status: 'submitting' }, undefined, slot)
+          .transition(queued.taskId, 'queued', { status: 'submitting' }, { slot })
           .catch((e: unknown) => e);
         expect(taken).toBeInstanceOf(RateLimitedError);
       });
@@ -471,7 +468,7 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         await store.createCharged(t, { keyHash, credits: 0 });
         const checkAt = t.deadlineAt - 60_000;
         const moved = { status: 'submitting' as const, awaitedPush: { operation: 'op', until: checkAt } };
-        expect(await store.transition(t.taskId, 'queued', moved, undefined, undefined, checkAt)).toBe(true);
+        expect(await store.transition(t.taskId, 'queued', moved, { sweepAt: checkAt })).toBe(true);
         expect(await entry(store, t.taskId, checkAt + 1)).toEqual({
           taskId: t.taskId,
           sweepAt: checkAt,
@@ -479,14 +476,12 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
         });
         expect(await entry(store, t.taskId, checkAt)).toBeUndefined();
         // Refused (another writer moved it): the sweep time stays too.
-        expect(
-          await store.transition(t.taskId, 'queued', { status: 'failed' }, undefined, undefined, 5),
-        ).toBe(false);
+        expect(await store.transition(t.taskId, 'queued', { status: 'failed' }, { sweepAt: 5 })).toBe(false);
         expect(await entry(store, t.taskId, checkAt + 1)).toBeDefined();
         // An end takes it off whatever it names.
-        expect(
-          await store.transition(t.taskId, 'submitting', { status: 'failed' }, undefined, undefined, 5),
-        ).toBe(true);
+        expect(await store.transition(t.taskId, 'submitting', { status: 'failed' }, { sweepAt: 5 })).toBe(
+          true,
+        );
         expect(await entry(store, t.taskId, t.deadlineAt + 1)).toBeUndefined();
         expect(await store.get(t.taskId)).toMatchObject({
           status: 'failed',

@@ -20,6 +20,7 @@ import type {
   SweepEntry,
   TaskCursor,
   TaskStore,
+  TransitionOptions,
 } from '../../core/ports';
 import type { RateWindow, SlotClaim } from '../../core/rate-window';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
@@ -211,9 +212,7 @@ export class DynamoTaskStore implements TaskStore {
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
-    refund?: CreditChange,
-    slot?: SlotClaim,
-    sweepAt?: number,
+    { refund, slot, sweepAt }: TransitionOptions = {},
   ): Promise<boolean | { slotAt: number }> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     // An end takes the task off the sweep index in the same write (a succeeded task returns to it only

@@ -15,6 +15,13 @@ export interface CreditChange {
   credits: number;
 }
 
+/** What a transition writes beside the task (TaskStore.transition). */
+export interface TransitionOptions {
+  refund?: CreditChange;
+  slot?: SlotClaim;
+  sweepAt?: number;
+}
+
 export interface TaskStore {
   /**
    * Writes a new task and charges its credits atomically; throws InsufficientCreditsError when short, and
@@ -49,20 +56,18 @@ export interface TaskStore {
   ): Promise<{ tasks: Task[]; next?: TaskCursor }>;
   /**
    * Moves a task from `from` to `patch.status` (or updates it in place) only if it is still in `from`.
-   * Returns false when another writer got there first. A refund is applied in the same transaction, and
-   * with `slot` one slot of that window (giving back its `release` in the same write), or nothing is
-   * written and RateLimitedError says when the next slot frees. With a slot, what is returned is when the
-   * slot is (`slotAt`): a slot asked `at` a moment ahead is that far ahead of when the write was made, so
-   * a write that waited for its turn gets it later. With `sweepAt`, an open task's sweep time moves there
-   * in the same write (dueForSweep).
+   * Returns false when another writer got there first. What `options` add goes into the same write: a
+   * `refund`; one `slot` of that window (giving back its `release`), or nothing is written and
+   * RateLimitedError says when the next slot frees; with a slot, what is returned is when the slot is
+   * (`slotAt`): a slot asked `at` a moment ahead is that far ahead of when the write was made, so a write
+   * that waited for its turn gets it later. With `sweepAt`, an open task's sweep time moves there
+   * (dueForSweep).
    */
   transition(
     taskId: string,
     from: TaskStatus,
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
-    refund?: CreditChange,
-    slot?: SlotClaim,
-    sweepAt?: number,
+    options?: TransitionOptions,
   ): Promise<boolean | { slotAt: number }>;
   /**
    * For a task still in `status` (default `queued`; `submitting`: a claimed slot moved before its submit

@@ -4,8 +4,8 @@ import { InMemoryTaskStore } from '../../../test/support/in-memory-task-store';
 import { addKey, seedTask, testWorld } from '../../../test/support/test-deps';
 import { cancelTask } from '../api/cancel';
 import { submitTask } from '../api/submit';
-import type { CreditChange, OperationStatus } from '../ports';
-import { type RateWindow, upstreamMarginOf } from '../rate-window';
+import type { OperationStatus, TransitionOptions } from '../ports';
+import { upstreamMarginOf } from '../rate-window';
 import { generateRequestSchema } from '../schema';
 import { carryingChange } from '../task/move';
 import { newTask, type Task, type TaskStatus } from '../task/task';
@@ -62,11 +62,9 @@ describe('pollGeneration', () => {
       taskId: string,
       from: TaskStatus,
       patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
-      refund?: CreditChange,
-      slot?: RateWindow,
-      sweepAt?: number,
+      options?: TransitionOptions,
     ): Promise<boolean | { slotAt: number }> {
-      const moved = await super.transition(taskId, from, patch, refund, slot, sweepAt);
+      const moved = await super.transition(taskId, from, patch, options);
       if (moved) this.finished.push(String(patch.status));
       return moved;
     }

@@ -28,7 +28,7 @@ function world(moved: boolean | { slotAt: number } = true) {
   const metrics: string[] = [];
   const deps: MoveDeps = {
     tasks: {
-      transition: async (_id, from, patch, refund, slot) => {
+      transition: async (_id, from, patch, { refund, slot } = {}) => {
         writes.push({ from, patch, refund, slot });
         return moved;
       },

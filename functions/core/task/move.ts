@@ -43,7 +43,7 @@ export async function moveTask(
   const ends = isFinal(to);
   const change = { ...patch, status: to, updatedAt: now, ...(ends && { completedAt: now }) };
   const refund = refunded.has(to) ? { keyHash: task.keyHash, credits: task.credits } : undefined;
-  const written = await deps.tasks.transition(task.taskId, task.status, change, refund, slot, sweepAt);
+  const written = await deps.tasks.transition(task.taskId, task.status, change, { refund, slot, sweepAt });
   if (!written) return undefined;
   if (typeof written === 'object') granted?.(written.slotAt);
   const moved: Task = { ...task, ...change };
