@@ -113,9 +113,10 @@ describe.skipIf(!chromiumPath)('the bench report in Chromium', () => {
           `${id}: ${charts}`,
         ).toBe(true);
       }
-      // Bundle: 6 functions and the baseline, three times, and the Vertex worker; init: the three variants.
+      // Bundle: 6 functions and the baseline, three times, and the Vertex worker; init: the baseline, the
+      // floors and 6 functions for each variant (tracing off: no floor of the design, its baseline the deployed one).
       expect(await marks(page, 'bundle')).toEqual([22]);
-      expect(await marks(page, 'init')).toEqual([7, 7, 7]);
+      expect(await marks(page, 'init')).toEqual([9, 8, 9, 9]);
       expect(await marks(page, 'calls')).toEqual([4]);
       expect(await marks(page, 'rss')).toEqual([4]);
       // Soak: succeeded, failed, failed as injected; the bars that should be 0 are 0 and draw nothing.
