@@ -31,7 +31,7 @@ export interface StackSettings {
   pushCheckSeconds: number;
   /**
    * X-Ray: every function traces actively with Powertools' Tracer (default). Off, the functions neither
-   * trace nor load the X-Ray SDK, which takes ~38 ms off each cold start (bench `init.tracing-off.*`).
+   * trace nor load the X-Ray SDK, which takes 22–46 ms off each cold start (bench `init.tracing-off.*`).
    */
   tracing: boolean;
   /** Upstream model ids; absent means the provider's Veo 3.1 defaults. */

@@ -6,7 +6,7 @@ import { pipeline, type Readable, Transform } from 'node:stream';
 import { checkAddress, refuseUrl, type UrlPolicy, UrlRefusedError } from '../../core/url-guard';
 
 // Not `import http from 'node:http'`: an ESM import of node:http reads every export of the module, and its
-// WebSocket getters load Node's bundled undici, ~10 ms of every cold start of the worker and the notifier.
+// WebSocket getters load Node's bundled undici, ~14 ms of every cold start of the worker and the notifier.
 const http = process.getBuiltinModule('node:http');
 const https = process.getBuiltinModule('node:https');
 

@@ -4,7 +4,7 @@ import { successFlag, type Task } from './task';
 /*
  * The task as kie.ai's record: what record-info answers, and what callbacks and task events carry. Apart
  * from the record-info route (core/api/record-info.ts), so that the stage functions that send it do not
- * load the api's request schemas (core/schema.ts: ~10 ms of a cold start, building them at import).
+ * build the api's request schemas (core/schema.ts) as they start.
  */
 
 /** Presigned URLs of the task's videos and of their unstamped originals, signed anew on every read. */
