@@ -9,7 +9,8 @@ import { upstreamsSchema } from './upstreams-config';
  * so a misconfigured deployment fails at cold start instead of on the first request.
  * The CDK stack and the local runtime set exactly these variables.
  */
-const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+/** A `true` / `false` setting (environment variables and CDK context are strings). */
+export const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 const seconds = z.coerce.number().int().nonnegative();
 
 /** PRICE_TABLE: model → resolution → {audio?, silent?} credits per second, every key known. */

@@ -1,6 +1,6 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
-import { type Config, configSchema } from '../functions/config';
+import { type Config, configSchema, flag } from '../functions/config';
 import { type UpstreamEntry, upstreamsSchema } from '../functions/upstreams-config';
 
 /**
@@ -114,13 +114,7 @@ const settingSchemas = {
   pollIntervalSeconds: { schema: shape.POLL_INTERVAL_SECONDS, env: 'POLL_INTERVAL_SECONDS' },
   pushCheckSeconds: { schema: shape.PUSH_CHECK_SECONDS, env: 'PUSH_CHECK_SECONDS' },
   // Not a config variable: off becomes Powertools' own POWERTOOLS_TRACE_ENABLED (see settingsEnvironment).
-  tracing: {
-    schema: z
-      .enum(['true', 'false'])
-      .default('true')
-      .transform((v) => v === 'true'),
-    env: undefined,
-  },
+  tracing: { schema: flag.default(true), env: undefined },
   veo3ModelId: { schema: shape.VEO3_MODEL_ID, env: 'VEO3_MODEL_ID' },
   veo3FastModelId: { schema: shape.VEO3_FAST_MODEL_ID, env: 'VEO3_FAST_MODEL_ID' },
   veo3LiteModelId: { schema: shape.VEO3_LITE_MODEL_ID, env: 'VEO3_LITE_MODEL_ID' },
