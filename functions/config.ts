@@ -46,8 +46,19 @@ export const configSchema = z.object({
   VERTEX_REGION: z.string().min(1).default('us-central1'),
   /** Only for Vertex against the simulator: where service-account tokens are minted. */
   VERTEX_TOKEN_URL: z.url().optional(),
+  /** Only for Vertex against the simulator: the Cloud Storage API's base (default Google's). */
+  VERTEX_STORAGE_URL: z.url().optional(),
   /** A gs:// prefix Vertex writes the videos to instead of returning them inline. */
   VERTEX_STORAGE_URI: z.string().startsWith('gs://').optional(),
+  /**
+   * Vertex AI's push (issue 17; needs VERTEX_STORAGE_URI): the service account whose OIDC tokens the Pub/Sub
+   * push subscription of the bucket's notifications sends to UPSTREAM_CALLBACK_URL. Unset: Vertex is polled.
+   */
+  VERTEX_PUSH_ACCOUNT: z.email().optional(),
+  /** Those tokens' audience, as the subscription sets it; default UPSTREAM_CALLBACK_URL (Pub/Sub's default). */
+  VERTEX_PUSH_AUDIENCE: z.string().min(1).optional(),
+  /** Where the tokens' signing keys are published; default Google's https://www.googleapis.com/oauth2/v3/certs. */
+  VERTEX_PUSH_JWKS_URL: z.url().optional(),
   KIE_API_KEY: z.string().min(1).optional(),
   KIE_WEBHOOK_SECRET: z.string().min(1).optional(),
   /**

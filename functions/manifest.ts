@@ -79,7 +79,10 @@ export interface Uses {
   events?: boolean;
   /** states:SendTaskSuccess and SendTaskFailure (Step Functions' callback pattern). */
   taskTokens?: boolean;
-  /** Our upstream-callback URL (UPSTREAM_CALLBACK_URL), handed to the upstream with each submit. */
+  /**
+   * Our upstream-callback URL (UPSTREAM_CALLBACK_URL): handed to the upstream with each submit, and the
+   * audience Vertex AI's push tokens name.
+   */
   upstreamCallbackUrl?: boolean;
   bundledFiles?: readonly BundledAsset[];
 }
@@ -164,6 +167,8 @@ export const functions = {
       tables: {},
       sends: ['poll'],
       providerSecret: true,
+      // Vertex AI's push tokens name it as their audience by default.
+      upstreamCallbackUrl: true,
     },
   },
   worker: {

@@ -6,12 +6,15 @@ import { addLambdaContext, traceInvocation } from './composition/observability';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
 import { taskIdSchema } from './core/schema';
-import { acceptPush, pushedOperation } from './core/stages/push';
+import { acceptPush, pushedOperation, pushedTask } from './core/stages/push';
 import { envelope, errorResponse, jsonBody } from './http/envelope';
 
 const deps = upstreamCallbackDeps(loadConfig());
 
-/** POST /internal/upstream-callback?taskId=: an upstream (kie.ai) says a task finished. */
+/**
+ * POST /internal/upstream-callback: an upstream says a task finished, naming it in our URL (`?taskId=`:
+ * kie.ai, the Gemini API) or in its body (Vertex AI's bucket notification).
+ */
 export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
   addLambdaContext(deps.log, context);
   const trace = httpTraceHeader(event.headers);
@@ -20,11 +23,12 @@ export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
       const log = deps.log.createChild();
       log.appendKeys({ traceId: traceIdOf(trace) });
       try {
-        const taskId = taskIdSchema.safeParse(event.queryStringParameters?.taskId);
+        const body = parsedBody(event);
+        const taskId = taskIdSchema.safeParse(pushedTask(deps, event.queryStringParameters?.taskId, body));
         if (!taskId.success) return envelope(200, 'success', { accepted: false });
         log.appendKeys({ taskId: taskId.data });
         segment?.addAnnotation('taskId', taskId.data);
-        const operation = pushedOperation(parsedBody(event));
+        const operation = pushedOperation(body);
         const accepted = await acceptPush({ ...deps, log }, taskId.data, operation, event.headers ?? {});
         return envelope(200, 'success', { accepted });
       } catch (error) {

@@ -80,6 +80,16 @@ describe('UPSTREAMS', () => {
       'UPSTREAMS.0.quota.limit',
     ],
     [JSON.stringify([{ name: 'a', provider: 'kie', colour: 'red' }]), 'colour'],
+    [
+      JSON.stringify([{ name: 'vx', provider: 'vertex', pushAccount: 'push@p.iam.gserviceaccount.com' }]),
+      'UPSTREAMS.0.pushAccount: is Vertex AI',
+    ],
+    [
+      JSON.stringify([
+        { name: 'k', provider: 'kie', storageUri: 'gs://b', pushAccount: 'push@p.iam.gserviceaccount.com' },
+      ]),
+      'it needs provider vertex and storageUri',
+    ],
     [JSON.stringify([]), 'UPSTREAMS'],
   ])('refuses %s at cold start, naming the field', (value, named) => {
     expect(() => loadConfig({ ...base, UPSTREAMS: value })).toThrow(named);
@@ -164,5 +174,48 @@ describe("Gemini API webhooks (GEMINI_WEBHOOKS, an upstream entry's `webhooks`)"
     expect(await asksForWebhook({ ...pool(gemini), GEMINI_WEBHOOKS: 'false' }, 'gem')).toBe(false);
     expect(await asksForWebhook({ ...pool({ ...gemini, webhooks: false }) }, 'gem')).toBe(false);
     expect(await asksForWebhook({ ...pool({ ...simulator, webhooks: true }) }, 'sim')).toBe(true);
+  });
+});
+
+describe("Vertex AI's push (VERTEX_PUSH_ACCOUNT, an upstream entry's `pushAccount`)", () => {
+  const key = JSON.stringify({
+    client_email: 'sa@p.iam.gserviceaccount.com',
+    private_key: 'k',
+    project_id: 'p',
+  });
+  const vertex = {
+    PROVIDER: 'vertex',
+    VERTEX_SERVICE_ACCOUNT_JSON: key,
+    VERTEX_STORAGE_URI: 'gs://veo-out/videos',
+  };
+  const providerOf = (environment: Record<string, string>, upstream: string) => {
+    const config = loadConfig({ ...base, ...environment });
+    return upstreamProviders(config, settingsFrom(config)).upstreamProviders[upstream];
+  };
+
+  it('makes Vertex tasks await their push only when an account is configured, alone or in a pool', () => {
+    const account = 'push@p.iam.gserviceaccount.com';
+    expect(providerOf(vertex, 'vertex')?.pushes).toBe(false);
+    expect(providerOf({ ...vertex, VERTEX_PUSH_ACCOUNT: account }, 'vertex')?.pushes).toBe(true);
+    const entry = {
+      name: 'vx',
+      provider: 'vertex',
+      storageUri: 'gs://b/v',
+      secret: { serviceAccountJson: key },
+    };
+    expect(providerOf({ UPSTREAMS: JSON.stringify([entry]) }, 'vx')?.pushes).toBe(false);
+    expect(
+      providerOf({ UPSTREAMS: JSON.stringify([{ ...entry, pushAccount: account }]) }, 'vx')?.pushes,
+    ).toBe(true);
+  });
+
+  it('refuses an account without the bucket its notifications come from, at cold start', () => {
+    const { VERTEX_STORAGE_URI: _, ...bucketless } = vertex;
+    expect(() =>
+      providerOf({ ...bucketless, VERTEX_PUSH_ACCOUNT: 'push@p.iam.gserviceaccount.com' }, 'vertex'),
+    ).toThrow('a push needs storageUri');
+    expect(() => loadConfig({ ...base, ...vertex, VERTEX_PUSH_ACCOUNT: 'not an email' })).toThrow(
+      'VERTEX_PUSH_ACCOUNT',
+    );
   });
 });

@@ -35,8 +35,18 @@ export const upstreamEntrySchema = z.strictObject({
   secret: secretFields.optional(),
   /** gemini: ask for the Gemini API's webhooks (default GEMINI_WEBHOOKS, else on for gemini). */
   webhooks: z.boolean().optional(),
-  /** gemini: the key set that signs the webhooks; default `<baseUrl>/.well-known/jwks.json` (Google's). */
+  /**
+   * gemini, vertex: the key set that signs the pushes; default Google's (the Gemini API's
+   * `<baseUrl>/.well-known/jwks.json`; for Vertex's Pub/Sub tokens https://www.googleapis.com/oauth2/v3/certs).
+   */
   webhookJwksUrl: z.url().optional(),
+  /**
+   * vertex: its push (needs storageUri): the service account of the OIDC tokens the Pub/Sub push subscription
+   * of the bucket's notifications sends; unset, Vertex is polled.
+   */
+  pushAccount: z.email().optional(),
+  /** vertex: those tokens' audience; default UPSTREAM_CALLBACK_URL (the subscription's endpoint). */
+  pushAudience: z.string().min(1).optional(),
   /** Submits per window; default: the provider's published quota. */
   quota: z
     // At most 1,000 per window: the rate counter's log (adapters/dynamodb/rate-counter.ts).
@@ -64,6 +74,13 @@ export const upstreamListSchema = z
           code: 'custom',
           path: [index, 'secret'],
           message: 'give secretArn or secret, not both',
+        });
+      if (entry.pushAccount && (entry.provider !== 'vertex' || !entry.storageUri))
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'pushAccount'],
+          message:
+            "is Vertex AI's push through its bucket's notifications: it needs provider vertex and storageUri",
         });
     }
   });

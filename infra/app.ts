@@ -16,6 +16,9 @@ import { VeoStack } from './veo-stack';
  *   vertexProject        vertex: Google Cloud project; default the service account key's project_id
  *   vertexRegion         vertex: e.g. europe-west4; default us-central1
  *   vertexStorageUri     vertex: gs:// prefix Veo writes the videos to instead of returning them inline
+ *   vertexPushAccount    vertex: its push (needs vertexStorageUri): the service account of the OIDC tokens
+ *                        the bucket's Pub/Sub push subscription sends to <api url>/internal/upstream-callback
+ *   vertexPushAudience   vertex: those tokens' audience; default the upstream-callback URL (Pub/Sub's default)
  *   quotaLimit, quotaWindowSeconds  upstream submits per window, shared by every worker; default the
  *                        provider's published quota (kie 20 per 10 s, vertex 50 per minute, gemini 10 per minute)
  *   translation          amazon (default: prompts go through Amazon Translate) or none
@@ -24,7 +27,7 @@ import { VeoStack } from './veo-stack';
  *   retentionDays        days videos and tasks are kept; default 14
  *   allowHttpCallbacks   accept plain-http callBackUrl values; default false
  *   pollIntervalSeconds  delay between two polls of an upstream operation; default 10
- *   pushCheckSeconds     how long a task whose upstream pushes (kie.ai, Gemini API webhooks) waits for the
+ *   pushCheckSeconds     how long a task whose upstream pushes (kie.ai, Gemini API, Vertex AI) waits for the
  *                        push before the sweeper starts polling it; default 180
  *   tracing              true (default: X-Ray active, every function traced with Powertools' Tracer) or
  *                        false (no tracing, and no X-Ray SDK loaded: a faster cold start)

@@ -18,6 +18,12 @@ export interface StackSettings {
   vertexProject?: string;
   vertexRegion?: string;
   vertexStorageUri?: string;
+  /**
+   * Vertex AI's push (needs vertexStorageUri): the service account of the tokens its bucket's Pub/Sub push
+   * subscription sends to our upstream-callback URL, and their audience (default that URL).
+   */
+  vertexPushAccount?: string;
+  vertexPushAudience?: string;
   /** Upstream submits per window; absent means the provider's published quota. */
   quotaLimit?: number;
   quotaWindowSeconds?: number;
@@ -103,6 +109,8 @@ const settingSchemas = {
   // The functions default the region themselves; only a chosen one goes into the environment.
   vertexRegion: { schema: shape.VERTEX_REGION.unwrap().optional(), env: 'VERTEX_REGION' },
   vertexStorageUri: { schema: shape.VERTEX_STORAGE_URI, env: 'VERTEX_STORAGE_URI' },
+  vertexPushAccount: { schema: shape.VERTEX_PUSH_ACCOUNT, env: 'VERTEX_PUSH_ACCOUNT' },
+  vertexPushAudience: { schema: shape.VERTEX_PUSH_AUDIENCE, env: 'VERTEX_PUSH_AUDIENCE' },
   quotaLimit: { schema: shape.QUOTA_LIMIT, env: 'QUOTA_LIMIT' },
   quotaWindowSeconds: { schema: shape.QUOTA_WINDOW_SECONDS, env: 'QUOTA_WINDOW_SECONDS' },
   // Locally prompts go as written; a deployment translates them unless told not to.
@@ -220,6 +228,13 @@ export function parseSettings(
   const settings = Object.fromEntries(
     settingKeys.map((key) => [key, parse(key)]),
   ) as unknown as StackSettings;
+  if (settings.vertexPushAccount && (provider !== 'vertex' || !settings.vertexStorageUri)) {
+    // The push is the bucket's notification of a video Vertex wrote: without a bucket there is none.
+    throw new Error(
+      `Invalid ${origin} "vertexPushAccount": Vertex AI's push comes from the notifications of the bucket ` +
+        'it writes the videos to: it needs provider vertex and vertexStorageUri',
+    );
+  }
   return { ...settings, provider, providerBaseUrl, providerSecretArn, upstreams };
 }
 

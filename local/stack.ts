@@ -61,6 +61,12 @@ export interface LocalStackOptions {
   devCredits?: number;
   /** Simulated generation time (shortcut for simulator.latencyMs). */
   simulatorLatencyMs?: number;
+  /**
+   * Vertex AI's push (provider `vertex`): its videos written to a bucket (VERTEX_STORAGE_URI) whose
+   * notifications a Pub/Sub subscription pushes to our upstream-callback URL with tokens of
+   * `localPushAccount`, as a user would set it up in their Google Cloud project; the functions verify them.
+   */
+  vertexPush?: boolean;
   /** Everything else the simulator can do: failure, 429 and rejection rates, upstream quotas. */
   simulator?: SimulatorOptions;
   pollIntervalSeconds?: number;
@@ -198,6 +204,9 @@ const scheduledFunctions = functionEntries.flatMap(([name, spec]) =>
   'schedule' in spec.trigger ? [{ name, everySeconds: spec.trigger.localEverySeconds }] : [],
 );
 
+/** The service account the local stack's storage notifications are pushed with (`vertexPush`). */
+export const localPushAccount = 'veo-push@local-project.iam.gserviceaccount.com';
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
   const provider = (options.provider ?? 'simulator') as ProviderName;
   if (!providerNames.includes(provider)) {
@@ -221,10 +230,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(() => emulators.stop());
     if (options.sqsProxy) options.sqsProxy.target = emulators.sqsEndpoint;
 
+    const siteDir = await siteAssets();
+
+    // The handlers are bound once the gateway's address is known: kie.ai needs it for its pushes.
+    const bound: Partial<Record<FunctionName, HttpHandler>> = {};
+    const late =
+      (name: FunctionName): HttpHandler =>
+      (event, context) => {
+        const handler = bound[name];
+        if (!handler) return Promise.resolve(startingResponse());
+        return handler(event, context);
+      };
+    const gateway = await startHttpGateway({
+      port: options.port ?? 8080,
+      routes: httpFunctions.flatMap(({ name, routeKeys }) =>
+        routeKeys.map((routeKey) => ({ routeKey, handler: late(name), functionName: kebab(name) })),
+      ),
+    });
+    stoppers.push(() => gateway.stop());
+
     // Credentials the simulators check exactly as the real upstreams would; made up for each start.
     const upstreamEntries = options.pool ? poolEntries(options.pool) : undefined;
-    const single = {
+    const pushEndpoint = `${gateway.url}${UPSTREAM_CALLBACK_PATH}`;
+    const single: SimulatorOptions = {
       latencyMs: options.simulatorLatencyMs ?? 4000,
+      ...(options.vertexPush && {
+        storageNotifications: { endpoint: pushEndpoint, serviceAccountEmail: localPushAccount },
+      }),
       ...options.simulator,
     };
     const upstreams: Record<string, LocalUpstream> = {};
@@ -254,25 +286,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const [first] = Object.values(upstreams);
     if (!first || !upstream) throw new Error('a pool needs at least one upstream');
     const simulator: Simulator = first;
-
-    const siteDir = await siteAssets();
-
-    // The handlers are bound once the gateway's address is known: kie.ai needs it for its pushes.
-    const bound: Partial<Record<FunctionName, HttpHandler>> = {};
-    const late =
-      (name: FunctionName): HttpHandler =>
-      (event, context) => {
-        const handler = bound[name];
-        if (!handler) return Promise.resolve(startingResponse());
-        return handler(event, context);
-      };
-    const gateway = await startHttpGateway({
-      port: options.port ?? 8080,
-      routes: httpFunctions.flatMap(({ name, routeKeys }) =>
-        routeKeys.map((routeKey) => ({ routeKey, handler: late(name), functionName: kebab(name) })),
-      ),
-    });
-    stoppers.push(() => gateway.stop());
 
     // The handlers read their configuration once, when first imported: set it before importing them.
     Object.assign(process.env, {
@@ -311,7 +324,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       VERTEX_SERVICE_ACCOUNT_JSON: upstream.serviceAccount.key,
       VERTEX_PROJECT: 'local-project',
       VERTEX_TOKEN_URL: `${simulator.url}/token`,
-      UPSTREAM_CALLBACK_URL: `${gateway.url}${UPSTREAM_CALLBACK_PATH}`,
+      UPSTREAM_CALLBACK_URL: pushEndpoint,
+      ...(options.vertexPush && {
+        VERTEX_STORAGE_URI: 'gs://local-videos/veo',
+        VERTEX_STORAGE_URL: simulator.url,
+        VERTEX_PUSH_ACCOUNT: localPushAccount,
+        VERTEX_PUSH_JWKS_URL: `${simulator.url}/oauth2/v3/certs`,
+      }),
       ALLOW_LOOPBACK_URLS: 'true',
       ALLOW_HTTP_CALLBACKS: 'true',
       FFMPEG_AVAILABLE: String(findFfmpeg() !== undefined),

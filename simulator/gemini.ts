@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { GeminiWebhooks } from './gemini-webhooks';
 import {
   EXTENSION_SECONDS,
   failedOperation,
@@ -8,6 +7,7 @@ import {
   refused,
   veoSubmit,
 } from './google';
+import type { GooglePushes } from './google-pushes';
 import { type Route, type SimRequest, sendJson } from './http';
 import { type Generation, type ShapeContext, sendSample } from './operations';
 import { videoSpec } from './videos';
@@ -21,7 +21,7 @@ import { videoSpec } from './videos';
  * A video extension is the same submit with instances[0].video: inline { encodedVideo, encoding:
  * "video/mp4" } (an MP4; refused when `geminiInlineVideo` is false) or { uri } of a video this shape
  * generated; resolution 720p, durationSeconds 8.
- * A submit with `webhookConfig` (a dynamic webhook) is pushed `video.generated` when it ends (gemini-webhooks.ts).
+ * A submit with `webhookConfig` (a dynamic webhook) is pushed `video.generated` when it ends (google-pushes.ts).
  */
 
 const responseType = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
@@ -36,7 +36,7 @@ const vertexOnlyParameters = [
   'pubsubTopic',
 ];
 
-export function geminiRoutes(ctx: ShapeContext, webhooks?: GeminiWebhooks): Route[] {
+export function geminiRoutes(ctx: ShapeContext, webhooks?: GooglePushes): Route[] {
   /** Answers the request itself and returns false when the key is missing or wrong. */
   function authorized(req: SimRequest, res: ServerResponse): boolean {
     const expected = ctx.options.apiKey;

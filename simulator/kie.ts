@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { PushMode } from './gemini-webhooks';
+import type { PushMode } from './google-pushes';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import type { Generation, Refusal, ShapeContext } from './operations';
 import { sendSample } from './operations';

@@ -16,6 +16,16 @@ export interface QuotaOption {
   windowMs: number;
 }
 
+/** A Pub/Sub push subscription of a bucket's notifications, as the user would create it in their project. */
+export interface StorageNotifications {
+  /** The subscription's push endpoint. */
+  endpoint: string;
+  /** The service account its OIDC tokens are made for. */
+  serviceAccountEmail: string;
+  /** The tokens' audience; default the endpoint (as Pub/Sub's). */
+  audience?: string;
+}
+
 export interface SimulatorOptions {
   port?: number;
   host?: string;
@@ -49,6 +59,11 @@ export interface SimulatorOptions {
    * 422 envelope. For tests of what happens when a configured model id is withdrawn (preview ids are).
    */
   retiredModels?: string[];
+  /**
+   * Vertex shape: the Pub/Sub push subscription of the bucket's notifications; each video written under a
+   * submit's storageUri is pushed there when it ends (google-pushes.ts). Unset: nothing is pushed.
+   */
+  storageNotifications?: StorageNotifications;
   /** Vertex shape: when set, the token endpoint verifies assertions against this service account. */
   vertexServiceAccount?: { clientEmail: string; publicKey: string };
   /** Lifetime of the access tokens the token endpoint issues (default 3599 s, as Google's). */

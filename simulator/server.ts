@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { geminiRoutes } from './gemini';
-import { geminiWebhooks, type PushMode } from './gemini-webhooks';
+import { googlePushes, KEY_SET_PATHS, type PushMode } from './google-pushes';
 import {
   parseBody,
   type RecordedRequest,
@@ -24,7 +24,7 @@ import {
 } from './operations';
 import { vertexRoutes } from './vertex';
 
-export type { PushMode } from './gemini-webhooks';
+export type { PushMode } from './google-pushes';
 export type { RecordedRequest, Shape } from './http';
 export type {
   CallbackAttemptRecord,
@@ -33,6 +33,7 @@ export type {
   LatencyRange,
   SimulatorOptions,
   SimulatorStats,
+  StorageNotifications,
 } from './operations';
 
 /**
@@ -48,10 +49,13 @@ export interface Simulator {
   stats: SimulatorStats;
   /** The latest requests received (bounded), secrets redacted, oldest first. */
   requests: RecordedRequest[];
-  /** Every callback attempt the simulator made (kie's pushes, the Gemini shape's webhook events). */
+  /**
+   * Every callback attempt the simulator made (kie's pushes, the Gemini shape's webhook events, the Vertex
+   * shape's storage notifications).
+   */
   callbacks: CallbackAttemptRecord[];
   /**
-   * What becomes of the Gemini shape's webhook deliveries: `send` (default), `hold` them until `send`
+   * What becomes of the Gemini shape's webhook deliveries and the storage notifications: `send` (default), `hold` them until `send`
    * again (a late push), or `drop` them (a lost one, and kie's callbacks too), to show the sweeper's push
    * check starting the polls.
    */
@@ -75,8 +79,6 @@ export interface Simulator {
 
 /** The simulator's own control routes (not an upstream's): never recorded, answered even while down. */
 const CONTROL_PREFIX = '/_simulator/';
-/** The Gemini shape's webhook signing keys, where Google publishes its: not recorded, up even while down. */
-const KEY_SET_PATH = '/.well-known/jwks.json';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
@@ -105,10 +107,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       timers.add(timer);
     },
   };
-  const webhooks = geminiWebhooks(ctx);
+  const webhooks = googlePushes(ctx);
   const routes: Route[] = [
     ...geminiRoutes(ctx, webhooks),
-    ...vertexRoutes(ctx),
+    ...vertexRoutes(ctx, webhooks),
     ...kieRoutes(ctx, () => webhooks.mode),
   ];
 
@@ -124,7 +126,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           return sendJson(res, 404, { error: `No control route ${method} ${url.pathname}` });
         return sendJson(res, 200, { down });
       }
-      if (method === 'GET' && url.pathname === KEY_SET_PATH) {
+      // The push signing keys, where Google publishes its: not recorded, up even while down.
+      if (method === 'GET' && KEY_SET_PATHS.includes(url.pathname)) {
         await readBody(req);
         return sendJson(res, 200, await webhooks.keySet());
       }

@@ -1,6 +1,7 @@
 import { randomBytes, verify } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { failedOperation, filteredReason, googleError, refused, veoSubmit } from './google';
+import type { GooglePushes } from './google-pushes';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import { type Generation, type ShapeContext, sampleBytes, sendSample } from './operations';
 
@@ -24,7 +25,7 @@ const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const responseType = 'type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse';
 const modelPath = '^/v1/(projects/[^/]+/locations/[^/]+/publishers/google/models/([^/:]+))';
 
-export function vertexRoutes(ctx: ShapeContext): Route[] {
+export function vertexRoutes(ctx: ShapeContext, pushes?: GooglePushes): Route[] {
   const tokens = new Map<string, number>(); // access token → expiry (ms)
 
   function authorized(req: SimRequest, res: ServerResponse): boolean {
@@ -86,15 +87,11 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
         },
       };
     }
-    const storageUri = generation.details.storageUri as string | undefined;
-    const inline = storageUri ? undefined : (await sampleBytes(generation)).toString('base64');
-    const videos = Array.from({ length: generation.samples }, (_, index) =>
-      storageUri
-        ? {
-            gcsUri: `${storageUri.replace(/\/+$/, '')}/${generation.id}/sample_${index}.mp4`,
-            mimeType: 'video/mp4',
-          }
-        : { bytesBase64Encoded: inline, mimeType: 'video/mp4' },
+    const inline = storedObjects(generation) ? undefined : (await sampleBytes(generation)).toString('base64');
+    const videos = (
+      storedObjects(generation) ?? Array.from({ length: generation.samples }, () => undefined)
+    ).map((gcsUri) =>
+      gcsUri ? { gcsUri, mimeType: 'video/mp4' } : { bytesBase64Encoded: inline, mimeType: 'video/mp4' },
     );
     return { name, done: true, response: { '@type': responseType, raiMediaFilteredCount: 0, videos } };
   }
@@ -145,6 +142,8 @@ export function vertexRoutes(ctx: ShapeContext): Route[] {
           { storageUri, extension: submit.video?.kind },
         );
         req.record.id = generation.id;
+        const objects = storedObjects(generation);
+        if (objects) pushes?.stored(generation, objects);
         return sendJson(res, 200, { name: `${match[1]}/operations/${generation.id}` });
       },
     },
@@ -250,6 +249,16 @@ function checkAssertion(
     return { error: 'invalid_scope', description: 'Invalid OAuth scope or ID token audience provided.' };
   }
   return undefined;
+}
+
+/** Where a generation with a storageUri writes its videos (`<storageUri>/<id>/sample_<n>.mp4`); else undefined. */
+function storedObjects(generation: Generation): string[] | undefined {
+  const storageUri = generation.details.storageUri;
+  if (typeof storageUri !== 'string') return undefined;
+  return Array.from(
+    { length: generation.samples },
+    (_, index) => `${storageUri.replace(/\/+$/, '')}/${generation.id}/sample_${index}.mp4`,
+  );
 }
 
 /** The generation of a stored sample's object name (`.../<generation id>/sample_0.mp4`). */

@@ -17,6 +17,9 @@ export function videoProvider(config: Config, settings: Settings): VideoProvider
     region: config.VERTEX_REGION,
     tokenUrl: config.VERTEX_TOKEN_URL,
     storageUri: config.VERTEX_STORAGE_URI,
+    storageBaseUrl: config.VERTEX_STORAGE_URL,
+    pushAccount: config.VERTEX_PUSH_ACCOUNT,
+    pushAudience: config.VERTEX_PUSH_AUDIENCE ?? config.UPSTREAM_CALLBACK_URL,
     models: {
       veo3: config.VEO3_MODEL_ID,
       veo3_fast: config.VEO3_FAST_MODEL_ID,
@@ -24,7 +27,8 @@ export function videoProvider(config: Config, settings: Settings): VideoProvider
     },
     videoUrlGuard: (url) => refuseUrl(url, settings.urlPolicy),
     webhooks: config.GEMINI_WEBHOOKS ?? config.PROVIDER === 'gemini',
-    webhookJwksUrl: config.GEMINI_WEBHOOK_JWKS_URL,
+    webhookJwksUrl:
+      config.PROVIDER === 'vertex' ? config.VERTEX_PUSH_JWKS_URL : config.GEMINI_WEBHOOK_JWKS_URL,
   });
 }
 
@@ -68,6 +72,8 @@ function upstreamProvider(
       region: entry.region ?? config.VERTEX_REGION,
       tokenUrl: entry.tokenUrl,
       storageUri: entry.storageUri,
+      pushAccount: entry.pushAccount,
+      pushAudience: entry.pushAudience ?? config.UPSTREAM_CALLBACK_URL,
       models: entry.models,
       videoUrlGuard: guard,
       webhooks: entry.webhooks ?? config.GEMINI_WEBHOOKS ?? entry.provider === 'gemini',

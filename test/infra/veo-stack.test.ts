@@ -374,13 +374,15 @@ describe('functions', () => {
     expect(new Set(used).size).toBe(7);
   });
 
-  it('all get the same environment, the worker also the upstream callback URL, which satisfies functions/config.ts', () => {
-    const { UPSTREAM_CALLBACK_URL, ...workerRest } = envOf(template, 'worker');
-    expect(UPSTREAM_CALLBACK_URL).toBeDefined();
+  it('all get the same environment, the worker and the upstream callback also its URL, which satisfies functions/config.ts', () => {
     const first = envOf(template, 'api');
-    for (const fn of ['upstreamCallback', 'poller', 'notifier'] as const)
-      expect(envOf(template, fn), fn).toEqual(first);
-    expect(workerRest).toEqual(first);
+    for (const fn of ['poller', 'notifier'] as const) expect(envOf(template, fn), fn).toEqual(first);
+    // The worker hands the URL to the upstream; the upstream callback checks Vertex AI's tokens name it.
+    for (const fn of ['worker', 'upstreamCallback'] as const) {
+      const { UPSTREAM_CALLBACK_URL, ...rest } = envOf(template, fn);
+      expect(UPSTREAM_CALLBACK_URL, fn).toBeDefined();
+      expect(rest, fn).toEqual(first);
+    }
     expect(first).not.toHaveProperty('NODE_OPTIONS');
     expect(first).not.toHaveProperty('UPSTREAM_CALLBACK_URL');
     // References (table names, queue URLs) resolve at deploy time: stand in a URL, valid for both.
@@ -423,7 +425,7 @@ describe('functions', () => {
     }
   });
 
-  it("gives the worker the HTTP API's upstream-callback route as UPSTREAM_CALLBACK_URL", () => {
+  it("gives the worker and the upstream callback the HTTP API's upstream-callback route as UPSTREAM_CALLBACK_URL", () => {
     for (const t of [template, full]) {
       const [apiId] = only(t, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi');
       const route = Object.values(
@@ -431,9 +433,10 @@ describe('functions', () => {
       ).find((r) => String(r.Properties.RouteKey).endsWith('/internal/upstream-callback'));
       const path = String(route?.Properties.RouteKey).split(' ')[1];
       expect(path).toBe('/internal/upstream-callback');
-      expect(envOf(t, 'worker').UPSTREAM_CALLBACK_URL).toEqual({
-        'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
-      });
+      for (const fn of ['worker', 'upstreamCallback'] as const)
+        expect(envOf(t, fn).UPSTREAM_CALLBACK_URL, fn).toEqual({
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, path]],
+        });
     }
   });
 
@@ -707,12 +710,25 @@ describe('context', () => {
     ['providerSecretArn', 'veo/kie'],
     ['providerSecretArn', `arn:aws:s3:::bucket`],
     ['vertexStorageUri', 's3://bucket/videos'],
+    ['vertexPushAccount', 'not an email'],
     ['quotaLimit', '0'],
     ['quotaWindowSeconds', 'a minute'],
     ['translation', 'google'],
     ['ffmpegLayerArn', 'arn:aws:lambda:us-east-1:123456789012:function:ffmpeg'],
   ])('refuses %s=%s at synth time', (key, value) => {
     expect(() => synth({ [key]: value })).toThrow(new RegExp(`Invalid CDK context "${key}"`));
+  });
+
+  it.each([
+    ['without a bucket', { provider: 'vertex', providerSecretArn: secretArn('veo/vertex-Xy12Zw') }],
+    [
+      'for another provider',
+      { provider: 'kie', providerSecretArn: kieSecret, vertexStorageUri: 'gs://my-bucket/veo/' },
+    ],
+  ])("refuses Vertex AI's push %s, naming what it needs", (_, context) => {
+    expect(() =>
+      synth({ ...context, vertexPushAccount: 'veo-push@my-project.iam.gserviceaccount.com' }),
+    ).toThrow(/Invalid CDK context "vertexPushAccount".*needs provider vertex and vertexStorageUri/);
   });
 
   it.each([
@@ -759,12 +775,14 @@ describe('context', () => {
         vertexProject: 'my-project',
         vertexRegion: 'europe-west4',
         vertexStorageUri: 'gs://my-bucket/veo/',
+        vertexPushAccount: 'veo-push@my-project.iam.gserviceaccount.com',
       },
       {
         PROVIDER_SECRET_ARN: secretArn('veo/vertex-Xy12Zw'),
         VERTEX_PROJECT: 'my-project',
         VERTEX_REGION: 'europe-west4',
         VERTEX_STORAGE_URI: 'gs://my-bucket/veo/',
+        VERTEX_PUSH_ACCOUNT: 'veo-push@my-project.iam.gserviceaccount.com',
       },
       ['PROVIDER_BASE_URL'],
     ],

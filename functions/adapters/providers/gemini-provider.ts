@@ -1,7 +1,7 @@
-import type { JWTVerifyGetKey } from 'jose/jwt/verify';
 import * as z from 'zod';
 import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
+import { RemoteKeySet } from './remote-key-set';
 import {
   apiFetch,
   checkedVideoUrl,
@@ -239,12 +239,14 @@ export class GeminiProvider implements VideoProvider {
  * replayed in that window can only make a task poll early, which is all a push does.
  */
 class PushVerifier {
-  private keys?: JWTVerifyGetKey;
+  private readonly keys: RemoteKeySet;
 
   constructor(
-    private readonly jwksUrl: string,
+    jwksUrl: string,
     private readonly maxAgeSeconds: number,
-  ) {}
+  ) {
+    this.keys = new RemoteKeySet(jwksUrl);
+  }
 
   async verify(headers: Record<string, string | undefined>, now: number): Promise<boolean> {
     const timestamp = header(headers, 'webhook-timestamp');
@@ -252,29 +254,9 @@ class PushVerifier {
     if (!header(headers, 'webhook-id') || !timestamp || !signature) return false;
     if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > this.maxAgeSeconds)
       return false;
-    // jose is loaded on the first push, not at cold start: the worker and poller never need it.
-    // Only these two of jose (its index would bundle JWE and the rest, ~60 KB, into every function).
-    const [{ createRemoteJWKSet }, { jwtVerify }] = await Promise.all([
-      import('jose/jwks/remote'),
-      import('jose/jwt/verify'),
-    ]);
-    // Fetched once per container and cached (refetched for an unknown key id, at most every 30 s).
-    this.keys ??= createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: 5000 });
     // Space-separated entries (a rotation), each a JWT, perhaps behind a `version,` prefix.
     for (const entry of signature.split(' ')) {
-      const token = entry.slice(entry.indexOf(',') + 1);
-      if (token.split('.').length !== 3) continue;
-      try {
-        await jwtVerify(token, this.keys, {
-          algorithms: ['RS256'],
-          requiredClaims: ['exp'],
-          currentDate: new Date(now),
-          clockTolerance: 5,
-        });
-        return true;
-      } catch {
-        // Not this entry: a bad signature, an unknown key, expired, or the key set unreachable.
-      }
+      if (await this.keys.verify(entry.slice(entry.indexOf(',') + 1), now)) return true;
     }
     return false;
   }

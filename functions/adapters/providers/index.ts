@@ -37,8 +37,15 @@ export interface ProviderSettings {
   storageBaseUrl?: string;
   /** gemini, simulator: ask for the Gemini API's webhooks (pushes) and verify them. */
   webhooks?: boolean;
-  /** gemini, simulator: where the webhooks' signing keys are published (default `<baseUrl>/.well-known/jwks.json`). */
+  /**
+   * gemini, simulator, vertex: where the keys that sign the pushes are published (default: Google's, for
+   * the Gemini API `<baseUrl>/.well-known/jwks.json`, for Vertex's Pub/Sub tokens its OAuth certs).
+   */
   webhookJwksUrl?: string;
+  /** vertex: the service account of the push subscription's tokens (its push; needs storageUri). */
+  pushAccount?: string;
+  /** vertex: those tokens' audience (the composition defaults it to our push URL, where a function has it). */
+  pushAudience?: string;
   /** gemini, kie, simulator: refuses video URLs an upstream points at (wire the core's URL guard). */
   videoUrlGuard?: (url: string) => string | undefined;
   timeoutMs?: number;
@@ -79,6 +86,13 @@ export function createProvider(settings: ProviderSettings): VideoProvider {
         storageBaseUrl: settings.storageBaseUrl,
         tokenUrl: settings.tokenUrl,
         timeoutMs: settings.timeoutMs,
+        ...(settings.pushAccount && {
+          push: {
+            account: settings.pushAccount,
+            audience: settings.pushAudience,
+            jwksUrl: settings.webhookJwksUrl,
+          },
+        }),
       });
     case 'kie':
       return new KieProvider({

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeServiceAccount, fakeServiceAccount } from '../../../simulator/fixtures';
@@ -206,11 +208,12 @@ describe('VertexProvider against the simulator', () => {
       storageUri: 'gs://veo-out/renders/',
     });
     const status = await settle(gcs, await gcs.submit({ ...request, aspectRatio: '9:16' }));
+    // Each task's videos in a folder of its own: what names the task in the bucket's notifications.
     expect((last('submit').body as { parameters: unknown }).parameters).toMatchObject({
-      storageUri: 'gs://veo-out/renders/',
+      storageUri: 'gs://veo-out/renders/t/',
     });
     if (status.state !== 'done') throw new Error('not done');
-    expect(status.videos[0]).toMatch(/^gs:\/\/veo-out\/renders\/.+\/sample_0\.mp4$/);
+    expect(status.videos[0]).toMatch(/^gs:\/\/veo-out\/renders\/t\/.+\/sample_0\.mp4$/);
     const bytes = await buffer((await gcs.download(status.videos[0] ?? '')).body);
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
     expect(last('download').auth).toBe('valid');
@@ -286,4 +289,149 @@ describe('VertexProvider against the simulator', () => {
     await lazy.submit(request);
     expect(fetches).toBe(1);
   });
+});
+
+describe("VertexProvider's push (its bucket's notifications, through a Pub/Sub push subscription's OIDC token)", () => {
+  const pushAccount = 'veo-push@sim-project.iam.gserviceaccount.com';
+  /** The subscription's endpoint: records each delivery's headers and body, answers 200. */
+  const received: { headers: Record<string, string | undefined>; body: unknown }[] = [];
+  let receiver: Server;
+  let endpoint: string;
+  /** One simulator pushing as `pushAccount`, one as another account, each for the same endpoint. */
+  let pushing: Simulator;
+  let foreign: Simulator;
+
+  const pushingProvider = (sim: Simulator, options: { audience?: string; account?: string } = {}) =>
+    new VertexProvider({
+      serviceAccountKey: account.key,
+      tokenUrl: `${sim.url}/token`,
+      region: 'us-central1',
+      baseUrl: sim.url,
+      storageBaseUrl: sim.url,
+      storageUri: 'gs://veo-out/renders',
+      push: {
+        account: options.account ?? pushAccount,
+        audience: options.audience ?? endpoint,
+        jwksUrl: `${sim.url}/oauth2/v3/certs`,
+      },
+    });
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      void buffer(req).then((body) => {
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
+        );
+        received.push({ headers, body: JSON.parse(body.toString('utf8')) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/internal/upstream-callback`;
+    const notifications = (serviceAccountEmail: string) => ({ endpoint, serviceAccountEmail });
+    pushing = await startSimulator({
+      latencyMs: 100,
+      vertexServiceAccount: account,
+      storageNotifications: notifications(pushAccount),
+    });
+    foreign = await startSimulator({
+      latencyMs: 100,
+      vertexServiceAccount: account,
+      storageNotifications: notifications('someone-else@sim-project.iam.gserviceaccount.com'),
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([pushing.stop(), foreign.stop()]);
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  /** Submits task `taskId` through `provider` and waits for its notification. */
+  async function notificationOf(provider: VertexProvider, taskId: string) {
+    await provider.submit({ ...request, taskId });
+    const started = Date.now();
+    for (;;) {
+      const push = received.find((r) => JSON.stringify(r.body).includes(`renders/${taskId}/`));
+      if (push) return push;
+      if (Date.now() - started > 10_000) throw new Error(`no notification for ${taskId}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('takes the notification of a video written in a task folder as that task, authentic by its token', async () => {
+    const provider = pushingProvider(pushing);
+    expect(provider.pushes).toBe(true);
+    const push = await notificationOf(provider, 'veo_pushed');
+    expect(push.headers.authorization).toMatch(/^Bearer /);
+    expect(provider.pushedTask(push.body)).toBe('veo_pushed');
+    expect(await provider.verifyPush('', push.headers)).toBe(true);
+  });
+
+  it("refuses another account's token, another audience, a tampered token, and one missing", async () => {
+    const provider = pushingProvider(pushing);
+    const genuine = (await notificationOf(provider, 'veo_genuine')).headers;
+    // Genuinely signed (by the other simulator's keys), for another service account.
+    const otherKeys = pushingProvider(foreign);
+    const other = (await notificationOf(otherKeys, 'veo_other')).headers;
+    expect(await otherKeys.verifyPush('', other)).toBe(false);
+    // Our account's token, checked against a key set that did not sign it.
+    expect(await otherKeys.verifyPush('', genuine)).toBe(false);
+    // Our account, but a subscription whose tokens name another audience.
+    expect(
+      await pushingProvider(pushing, { audience: 'https://elsewhere.example' }).verifyPush('', genuine),
+    ).toBe(false);
+    const [head, payload, signature] = (genuine.authorization ?? '').slice('Bearer '.length).split('.');
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8'));
+    const widened = Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 86_400 })).toString(
+      'base64url',
+    );
+    const tampered = { authorization: `Bearer ${head}.${widened}.${signature}` };
+    expect(await provider.verifyPush('', tampered)).toBe(false);
+    expect(await provider.verifyPush('', {})).toBe(false);
+    // Without a push configured, nothing is taken or verified.
+    expect(await gcsOnly().verifyPush('', genuine)).toBe(false);
+    // Each refusal was the change's doing: the genuine token still verifies.
+    expect(await provider.verifyPush('', genuine)).toBe(true);
+  });
+
+  it('names a task only for a finished object in its folder of our bucket', async () => {
+    const provider = pushingProvider(pushing);
+    const notification = (attributes: Record<string, string>) => ({
+      message: {
+        attributes: {
+          eventType: 'OBJECT_FINALIZE',
+          bucketId: 'veo-out',
+          objectId: 'renders/veo_a/op/sample_0.mp4',
+          ...attributes,
+        },
+      },
+    });
+    expect(provider.pushedTask(notification({}))).toBe('veo_a');
+    expect(provider.pushedTask(notification({ bucketId: 'other' }))).toBeUndefined();
+    expect(
+      provider.pushedTask(notification({ objectId: 'elsewhere/veo_a/op/sample_0.mp4' })),
+    ).toBeUndefined();
+    expect(provider.pushedTask(notification({ eventType: 'OBJECT_DELETE' }))).toBeUndefined();
+    expect(provider.pushedTask(notification({ objectId: 'renders/' }))).toBeUndefined();
+    expect(provider.pushedTask({ data: { taskId: 'veo_a' } })).toBeUndefined();
+    expect(gcsOnly().pushedTask(notification({}))).toBeUndefined();
+  });
+
+  it('needs storageUri for a push', () => {
+    expect(
+      () =>
+        new VertexProvider({
+          serviceAccountKey: account.key,
+          region: 'us-central1',
+          push: { account: pushAccount, audience: endpoint },
+        }),
+    ).toThrow(/a push needs storageUri/);
+  });
+
+  function gcsOnly() {
+    return new VertexProvider({
+      serviceAccountKey: account.key,
+      region: 'us-central1',
+      storageUri: 'gs://veo-out/renders',
+    });
+  }
 });

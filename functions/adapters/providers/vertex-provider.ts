@@ -3,8 +3,10 @@ import type { JWT } from 'google-auth-library';
 import * as z from 'zod';
 import { ModelNotFoundError, UpstreamUnavailableError } from '../../core/errors';
 import type { OperationStatus, UpstreamRequest, VideoDownload, VideoProvider } from '../../core/ports';
+import { RemoteKeySet } from './remote-key-set';
 import {
   apiFetch,
+  header,
   isTransientStatus,
   type Secret,
   secretResolver,
@@ -40,10 +42,13 @@ export interface VertexProviderOptions {
   /** Default 720p. */
   resolution?: VeoResolution;
   /**
-   * A gs:// prefix for Vertex to write the videos to, downloaded then through the Cloud Storage JSON
-   * API with the same service account. Unset: the videos come back inline in the operation.
+   * A gs:// prefix for Vertex to write the videos to, each task's under `<storageUri>/<taskId>/`,
+   * downloaded then through the Cloud Storage JSON API with the same service account. Unset: the videos
+   * come back inline in the operation.
    */
   storageUri?: string;
+  /** Vertex AI's push, through the bucket's notifications (needs storageUri): see VertexPushOptions. */
+  push?: VertexPushOptions;
   /** Default https://storage.googleapis.com */
   storageBaseUrl?: string;
   /**
@@ -54,6 +59,27 @@ export interface VertexProviderOptions {
   tokenUrl?: string;
   timeoutMs?: number;
   downloadTimeoutMs?: number;
+}
+
+/**
+ * Vertex AI publishes nothing of its own when a video is done, but it writes the video into the task's
+ * folder of `storageUri`: the bucket's Pub/Sub notification of that object (OBJECT_FINALIZE,
+ * https://cloud.google.com/storage/docs/pubsub-notifications) reaches our upstream-callback URL through a
+ * push subscription that authenticates with an OIDC token
+ * (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions). The token must be Google's, for
+ * `audience`, naming `account` with a verified email. Like every push, it only makes the task it names poll
+ * now. A generation that fails or is filtered writes no object, so it is noticed by the push check's polls.
+ */
+export interface VertexPushOptions {
+  /** The service account the push subscription's tokens are made for (their `email`). */
+  account: string;
+  /**
+   * The tokens' `aud`: the subscription's audience (by default its endpoint, our upstream-callback URL).
+   * Unknown where pushes are not received (the worker only needs to know they come): nothing verifies.
+   */
+  audience?: string;
+  /** Where Google publishes the keys that sign them; default https://www.googleapis.com/oauth2/v3/certs. */
+  jwksUrl?: string;
 }
 
 export const VERTEX_DEFAULT_MODELS: Record<VeoModel, string> = {
@@ -75,6 +101,17 @@ const serviceAccountSchema = z.object({
 });
 
 const operationSchema = z.object({ name: z.string().min(1) });
+
+/** Google's OIDC signing keys and the issuers its ID tokens name. */
+const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
+const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
+
+/** What a push reads of Pub/Sub's envelope: the Cloud Storage notification's attributes. */
+const storageNotificationSchema = z.object({
+  message: z.object({
+    attributes: z.object({ eventType: z.string(), bucketId: z.string(), objectId: z.string() }),
+  }),
+});
 
 const videoSchema = z.object({
   bytesBase64Encoded: z.string().optional(),
@@ -117,11 +154,21 @@ export class VertexProvider implements VideoProvider {
   private readonly key: () => Promise<string | undefined>;
   private auth?: Promise<Auth>;
   private readonly models: Record<VeoModel, string>;
+  /** The bucket and object prefix of storageUri (`gs://bucket/a/b` → `bucket`, `a/b/`). */
+  private readonly storage?: { bucket: string; prefix: string };
+  private readonly pushKeys?: RemoteKeySet;
+  readonly pushes: boolean;
 
   constructor(private readonly options: VertexProviderOptions) {
     this.name = options.name ?? 'vertex';
     this.key = secretResolver(options.serviceAccountKey);
     this.models = { ...VERTEX_DEFAULT_MODELS, ...options.models };
+    const storage = options.storageUri && /^gs:\/\/([^/]+)\/?(.*)$/.exec(options.storageUri);
+    if (storage)
+      this.storage = { bucket: storage[1] ?? '', prefix: storage[2] ? withTrailingSlash(storage[2]) : '' };
+    if (options.push && !this.storage) throw new Error(`${this.name}: a push needs storageUri`);
+    if (options.push) this.pushKeys = new RemoteKeySet(options.push.jwksUrl ?? GOOGLE_CERTS_URL);
+    this.pushes = this.pushKeys !== undefined;
   }
 
   async submit(request: UpstreamRequest): Promise<string> {
@@ -142,7 +189,8 @@ export class VertexProvider implements VideoProvider {
     };
     if (request.negativePrompt !== undefined) parameters.negativePrompt = request.negativePrompt;
     if (request.personGeneration !== undefined) parameters.personGeneration = request.personGeneration;
-    if (this.options.storageUri) parameters.storageUri = this.options.storageUri;
+    if (this.storage)
+      parameters.storageUri = `gs://${this.storage.bucket}/${this.storage.prefix}${request.taskId}/`;
     const instance = veoInstance(request, extend && vertexVideo(extend.video));
     const path = `v1/projects/${project}/locations/${this.options.region}/publishers/google/models/${model}:predictLongRunning`;
     const response = await this.call(new URL(path, this.baseUrl()), {
@@ -155,6 +203,31 @@ export class VertexProvider implements VideoProvider {
       throw error;
     });
     return operationSchema.parse(await response.json()).name;
+  }
+
+  /**
+   * Whether a push is the bucket's notification as our subscription sends it: a Google OIDC token in
+   * `authorization`, for our audience, made for the configured account.
+   */
+  async verifyPush(_operation: string, headers: Record<string, string | undefined>): Promise<boolean> {
+    const push = this.options.push;
+    const token = /^Bearer (\S+)$/i.exec(header(headers, 'authorization') ?? '')?.[1];
+    if (!push?.audience || !this.pushKeys || !token) return false;
+    const claims = await this.pushKeys.verify(token, Date.now(), {
+      issuer: GOOGLE_ISSUERS,
+      audience: push.audience,
+    });
+    return claims?.email === push.account && claims.email_verified === true;
+  }
+
+  /** The task whose folder a notified object is in: `<prefix><taskId>/...` of our bucket, once written. */
+  pushedTask(body: unknown): string | undefined {
+    const parsed = storageNotificationSchema.safeParse(body);
+    if (!parsed.success || !this.pushes || !this.storage) return undefined;
+    const { eventType, bucketId, objectId } = parsed.data.message.attributes;
+    if (eventType !== 'OBJECT_FINALIZE' || bucketId !== this.storage.bucket) return undefined;
+    if (!objectId.startsWith(this.storage.prefix)) return undefined;
+    return objectId.slice(this.storage.prefix.length).split('/')[0] || undefined;
   }
 
   async readyCredentials(): Promise<void> {

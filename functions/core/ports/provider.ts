@@ -74,7 +74,8 @@ export interface VideoProvider {
   poll(operation: string): Promise<OperationStatus>;
   /**
    * Whether a submit that carries our push URL gets a push this provider verifies (kie.ai with its webhook
-   * secret, the Gemini API with webhooks on): its tasks then await the push instead of polling.
+   * secret, the Gemini API with webhooks on, Vertex AI with its bucket's notifications pushed to that URL):
+   * its tasks then await the push instead of polling.
    */
   readonly pushes?: boolean;
   download(video: string): Promise<VideoDownload>;
@@ -84,4 +85,9 @@ export interface VideoProvider {
    * pushes leave it out or answer false, and every push is ignored.
    */
   verifyPush?(operation: string, headers: Record<string, string | undefined>): Promise<boolean>;
+  /**
+   * For a push that names its task in its body, not in our URL (Vertex AI's: the bucket's notification of
+   * a video written into the task's folder): the task it names, or undefined when the body is not its.
+   */
+  pushedTask?(body: unknown): string | undefined;
 }

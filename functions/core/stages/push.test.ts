@@ -4,7 +4,7 @@ import {
   RecordingTaskQueues,
   ScriptedProvider,
 } from '../../../test/support/in-memory-adapters';
-import { acceptPush, pushedOperation } from './push';
+import { acceptPush, pushedOperation, pushedTask } from './push';
 
 /** A provider that pushes: a push verifies when it names `operations/ok` and carries the header `sig: ok`. */
 class PushingProvider extends ScriptedProvider {
@@ -61,5 +61,24 @@ describe('pushedOperation', () => {
     expect(pushedOperation({ code: 200, data: {} })).toBeUndefined();
     expect(pushedOperation(undefined)).toBeUndefined();
     expect(pushedOperation({ data: { taskId: '' } })).toBeUndefined();
+  });
+});
+
+describe('pushedTask', () => {
+  /** Like Vertex AI's: the body (a bucket's notification) names the task, our URL does not. */
+  class BodyNamingProvider extends ScriptedProvider {
+    pushedTask(body: unknown): string | undefined {
+      const object = (body as { object?: unknown } | undefined)?.object;
+      return typeof object === 'string' ? object.split('/')[0] : undefined;
+    }
+  }
+
+  it("takes our URL's task first, else the one a provider of the pool reads in the body", () => {
+    const named = new BodyNamingProvider();
+    const deps = { ...world(), upstreamProviders: { kie: new PushingProvider(), vertex: named } };
+    expect(pushedTask(deps, 'veo_url', { object: 'veo_body/x.mp4' })).toBe('veo_url');
+    expect(pushedTask(deps, undefined, { object: 'veo_body/x.mp4' })).toBe('veo_body');
+    expect(pushedTask(deps, undefined, { data: { taskId: 'kie-1' } })).toBeUndefined();
+    expect(pushedTask(world(), undefined, { object: 'veo_body/x.mp4' })).toBeUndefined();
   });
 });

@@ -14,9 +14,22 @@ export function pushedOperation(body: unknown): string | undefined {
 }
 
 /**
- * Stage push: an upstream tells us a task finished: kie.ai's callback, or the Gemini API's webhook
- * event `video.generated`, which names no operation we know (our URL names the task) and is verified
- * on its headers. Verified by the provider's signature, then only a hint to poll now: the poll reads
+ * The task a push is about: the one our URL names (`taskId`: kie.ai's callbacks, the Gemini API's
+ * webhooks), else the one a provider reads in the body (Vertex AI's: a video written in the task's folder).
+ */
+export function pushedTask(deps: PushDeps, urlTaskId: string | undefined, body: unknown): string | undefined {
+  if (urlTaskId !== undefined) return urlTaskId;
+  for (const provider of providersOf(deps)) {
+    const taskId = provider.pushedTask?.(body);
+    if (taskId !== undefined) return taskId;
+  }
+  return undefined;
+}
+
+/**
+ * Stage push: an upstream tells us a task finished: kie.ai's callback, the Gemini API's webhook event
+ * `video.generated`, which names no operation we know (our URL names the task) and is verified on its
+ * headers, or Vertex AI's bucket notification, verified by its Pub/Sub token. Verified by the provider's signature, then only a hint to poll now: the poll reads
  * the task and asks the upstream about the task's own operation, so the push's body is never trusted
  * for a result. No read here: a push then costs one SendMessage, what a poll that finds the video
  * running costs (issue 17). An authentic push naming another of our tasks only makes that task poll early.
@@ -37,7 +50,8 @@ export async function acceptPush(
 
 /**
  * Whether any upstream of the pool that signs pushes (each kie account has its own webhook secret; a
- * Gemini API upstream with webhooks verifies Google's key set) signed this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
+ * Gemini API upstream with webhooks verifies Google's key set, a Vertex AI one its subscription's token)
+ * signed this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
  * makes the task it names poll early, and the poll asks the task's own pinned upstream.
  */
 async function verifiedByAny(
@@ -45,8 +59,13 @@ async function verifiedByAny(
   operation: string,
   headers: Record<string, string | undefined>,
 ): Promise<boolean> {
-  for (const provider of new Set([deps.provider, ...Object.values(deps.upstreamProviders ?? {})])) {
+  for (const provider of providersOf(deps)) {
     if (await provider.verifyPush?.(operation, headers)) return true;
   }
   return false;
+}
+
+/** Every provider of the pool, once. */
+function providersOf(deps: PushDeps) {
+  return new Set([deps.provider, ...Object.values(deps.upstreamProviders ?? {})]);
 }
