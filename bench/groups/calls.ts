@@ -101,8 +101,10 @@ async function countCalls(
     // A client whose requests come within the key cache's TTL of each other (the api's steady state):
     // pinned to its 300 s maximum, as the default 10 s made the count depend on how long the warm-up
     // took on a loaded machine. A client whose requests are further apart pays one GetItem more per request.
-    // `webhooks`: the Gemini API's pushes, on by default for a deployed gemini upstream (off locally).
+    // `webhooks`: the Gemini API's pushes, on by default for a deployed gemini upstream (off locally), or
+    // Vertex AI's bucket notifications (set up in the user's Google Cloud project when deployed).
     environment: { API_KEY_CACHE_SECONDS: '300', ...(webhooks && { GEMINI_WEBHOOKS: 'true' }) },
+    vertexPush: webhooks && provider === 'vertex',
     // The sweeper's scan (every 2 s locally, a minute deployed) is the deployment's, not a task's: left out,
     // or its calls would be counted and `quiet` would never see a quiet moment.
     schedules: [],
@@ -274,11 +276,13 @@ export async function callsGroup(): Promise<Results> {
   const results: Results = {};
   try {
     // gemini twice more: a poll that finds the video running, and with the webhooks a deployed gemini
-    // upstream has on by default (`calls.push.gemini.*`: the push's message instead of the scheduled poll).
+    // upstream has on by default (`calls.push.gemini.*`: the push's message instead of the scheduled poll);
+    // vertex with its bucket's notifications pushed (`calls.push.vertex.*`, VERTEX_PUSH_ACCOUNT).
     const runs: (readonly string[])[] = [
       ...callProviders.map((p) => [p, '300']),
       ['gemini', '1800'],
       ['gemini', '300', 'push'],
+      ['vertex', '300', 'push'],
     ];
     for (const [provider = '', latency = '300', push = ''] of runs) {
       const out = join(scratch, `${provider}-${latency}${push}.json`);
