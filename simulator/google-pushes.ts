@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { isObject } from './http';
-import type { Generation, ShapeContext, StorageNotifications } from './operations';
+import { type Generation, postPush, type ShapeContext, type StorageNotifications } from './operations';
 
 /**
  * Google's pushes, as the simulator sends them, each signed with an RS256 JWT by a key of the simulator's
@@ -40,7 +40,6 @@ export const KEY_SET_PATHS = ['/.well-known/jwks.json', '/oauth2/v3/certs'];
 
 const RETRIES = 3;
 const RETRY_MS = 1000;
-const TIMEOUT_MS = 15_000;
 const TOKEN_SECONDS = 300;
 const OIDC_SECONDS = 3600;
 /** The issuer of Google's ID tokens, which Pub/Sub's are. */
@@ -89,23 +88,7 @@ export function googlePushes(
     }
     // An upstream that is down sends no pushes either: this one goes out once it is back.
     if (ctx.isDown()) return again(250);
-    const sent = { 'content-type': 'application/json', ...(await headers()) };
-    const entry: (typeof ctx.callbacks)[number] = { at: Date.now(), url, taskId, attempt, body: event };
-    ctx.callbacks.push(entry);
-    ctx.stats.callbacks++;
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: sent,
-        body: JSON.stringify(event),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      await response.arrayBuffer();
-      entry.status = response.status;
-      if (response.ok) return;
-    } catch (error) {
-      entry.error = (error as Error).message;
-    }
+    if (await postPush(ctx, { url, taskId, attempt, body: event, headers: await headers() })) return;
     if (attempt < RETRIES) again(RETRY_MS * 2 ** attempt, attempt + 1);
   }
 

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { PushMode } from './google-pushes';
 import { bearer, isObject, type Route, type SimRequest, sendJson } from './http';
 import type { Generation, Refusal, ShapeContext } from './operations';
-import { sendSample } from './operations';
+import { postPush, sendSample } from './operations';
 import { type SimResolution, type VideoSpec, videoSpec } from './videos';
 
 /**
@@ -28,7 +28,6 @@ const kieDurations = [4, 6, 8];
 /** Veo extends by 7 seconds, at 720p. */
 const EXTENSION_SECONDS = 7;
 const CALLBACK_RETRIES = 3;
-const CALLBACK_TIMEOUT_MS = 15_000;
 
 export const kieMessages = {
   succeeded: 'Veo3.1 video generated successfully.',
@@ -130,36 +129,15 @@ export function kieRoutes(ctx: ShapeContext, pushMode: () => PushMode = () => 's
     // An upstream that is down sends no pushes either: this one goes out once it is back.
     if (ctx.isDown()) return ctx.schedule(() => void deliver(generation, url, attempt), 250);
     if (pushMode() === 'drop') return; // lost on the way
-    const body = callbackBody(generation);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const headers: Record<string, string> = {};
     const secret = ctx.options.kieWebhookSecret;
     if (secret) {
       const timestamp = String(Math.floor(Date.now() / 1000));
       headers['x-webhook-timestamp'] = timestamp;
       headers['x-webhook-signature'] = kieSignature(secret, generation.id, timestamp);
     }
-    const entry: (typeof ctx.callbacks)[number] = {
-      at: Date.now(),
-      url,
-      taskId: generation.id,
-      attempt,
-      body,
-    };
-    ctx.callbacks.push(entry);
-    ctx.stats.callbacks++;
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
-      });
-      await response.arrayBuffer();
-      entry.status = response.status;
-      if (response.ok) return;
-    } catch (error) {
-      entry.error = (error as Error).message;
-    }
+    const body = callbackBody(generation);
+    if (await postPush(ctx, { url, taskId: generation.id, attempt, body, headers })) return;
     if (attempt < CALLBACK_RETRIES) {
       const delay = (ctx.options.kieCallbackRetryMs ?? 1000) * 2 ** attempt;
       ctx.schedule(() => void deliver(generation, url, attempt + 1), delay);

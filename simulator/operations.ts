@@ -325,6 +325,39 @@ export interface ShapeContext {
   isDown(): boolean;
 }
 
+/** How long a push's POST may take before it counts as failed (and is tried again). */
+const PUSH_TIMEOUT_MS = 15_000;
+
+/**
+ * One attempt at a push (kie's callback, a Google push): POSTs `body` as JSON with `headers` to `url`,
+ * recorded in `ctx.callbacks` with its status or error. Whether it was answered 2xx (else: try again).
+ */
+export async function postPush(
+  ctx: ShapeContext,
+  push: Pick<CallbackAttemptRecord, 'url' | 'taskId' | 'attempt' | 'body'> & {
+    headers: Record<string, string>;
+  },
+): Promise<boolean> {
+  const { headers, ...recorded } = push;
+  const entry: CallbackAttemptRecord = { at: Date.now(), ...recorded };
+  ctx.callbacks.push(entry);
+  ctx.stats.callbacks++;
+  try {
+    const response = await fetch(push.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(push.body),
+      signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
+    });
+    await response.arrayBuffer();
+    entry.status = response.status;
+    return response.ok;
+  } catch (error) {
+    entry.error = (error as Error).message;
+    return false;
+  }
+}
+
 /** Streams the generation's MP4 (its size, length and sound), or a padded one of `videoBytes` when set. */
 export async function sendSample(
   res: ServerResponse,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningLocalStack, startLocalStack } from '../../local/stack';
-import { apiClient, localDeps } from './support';
+import { apiClient, localDeps, taskWithLostPush } from './support';
 
 /**
  * The Gemini API's webhooks (issue 17): each submit asks for a dynamic webhook at our upstream-callback
@@ -43,21 +43,10 @@ it("completes a task from the Gemini API's signed push, with the one poll the pu
 });
 
 it('still completes a task whose push was lost: the sweeper starts its polls at the push check', async () => {
-  stack.simulator.pushes = 'drop';
-  try {
-    const client = apiClient(stack);
-    const prompt = 'gemini push: the push of this one never arrives';
-    const started = Date.now();
-    const taskId = await client.generate({ prompt });
-    const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
-    expect(record.successFlag).toBe(1);
-    // Noticed by the polls the sweeper started once the push check passed, not before it.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(PUSH_CHECK_MS - 500);
-    expect(stack.simulator.callbacks.filter((c) => c.url.includes(taskId))).toEqual([]);
-    expect(generationOf(prompt)?.polls).toBeGreaterThanOrEqual(1);
-  } finally {
-    stack.simulator.pushes = 'send';
-  }
+  const prompt = 'gemini push: the push of this one never arrives';
+  const taskId = await taskWithLostPush(stack, prompt, PUSH_CHECK_MS);
+  expect(stack.simulator.callbacks.filter((c) => c.url.includes(taskId))).toEqual([]);
+  expect(generationOf(prompt)?.polls).toBeGreaterThanOrEqual(1);
 });
 
 it('takes a push that arrives after polling ended the task (Google delivers at least once) as a no-op', async () => {

@@ -60,6 +60,29 @@ export function apiClient(stack: RunningLocalStack) {
   };
 }
 
+/**
+ * A task whose upstream's push is lost on the way (the simulator drops it): it must still succeed, noticed by
+ * the polls the sweeper starts once `pushCheckMs` (PUSH_CHECK_SECONDS) has passed, not before. Returns its id.
+ */
+export async function taskWithLostPush(
+  stack: RunningLocalStack,
+  prompt: string,
+  pushCheckMs: number,
+): Promise<string> {
+  stack.simulator.pushes = 'drop';
+  try {
+    const client = apiClient(stack);
+    const started = Date.now();
+    const taskId = await client.generate({ prompt });
+    const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
+    expect(record.successFlag).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(pushCheckMs - 500);
+    return taskId;
+  } finally {
+    stack.simulator.pushes = 'send';
+  }
+}
+
 export async function download(url: string | undefined): Promise<Buffer> {
   const response = await fetch(url ?? 'missing-url');
   expect(response.status).toBe(200);

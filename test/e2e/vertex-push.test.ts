@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localPushAccount, type RunningLocalStack, startLocalStack } from '../../local/stack';
-import { apiClient, localDeps } from './support';
+import { apiClient, localDeps, taskWithLostPush } from './support';
 
 /**
  * Vertex AI's push (issue 17): Vertex writes each task's video into the task's folder of the bucket
@@ -70,19 +70,9 @@ it('notices a failed generation, which writes no object, by the polls the push c
 });
 
 it('still completes a task whose notification was lost: the sweeper starts its polls at the push check', async () => {
-  stack.simulator.pushes = 'drop';
-  try {
-    const client = apiClient(stack);
-    const prompt = 'vertex push: the notification of this one never arrives';
-    const started = Date.now();
-    const taskId = await client.generate({ prompt });
-    const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
-    expect(record.successFlag).toBe(1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(PUSH_CHECK_MS - 500);
-    expect(pushesOf(prompt)).toEqual([]);
-  } finally {
-    stack.simulator.pushes = 'send';
-  }
+  const prompt = 'vertex push: the notification of this one never arrives';
+  await taskWithLostPush(stack, prompt, PUSH_CHECK_MS);
+  expect(pushesOf(prompt)).toEqual([]);
 });
 
 it("refuses a notification without the subscription's token, or with another account's, and polls nothing", async () => {
