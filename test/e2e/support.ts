@@ -60,6 +60,15 @@ export function apiClient(stack: RunningLocalStack) {
   };
 }
 
+/** Submits `prompt` and waits for the task's end: its id, its record and how long that took. */
+export async function endedTask(stack: RunningLocalStack, prompt: string) {
+  const client = apiClient(stack);
+  const started = Date.now();
+  const taskId = await client.generate({ prompt });
+  const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
+  return { taskId, record, ms: Date.now() - started };
+}
+
 /**
  * A task whose upstream's push is lost on the way (the simulator drops it): it must still succeed, noticed by
  * the polls the sweeper starts once `pushCheckMs` (PUSH_CHECK_SECONDS) has passed, not before. Returns its id.
@@ -71,12 +80,9 @@ export async function taskWithLostPush(
 ): Promise<string> {
   stack.simulator.pushes = 'drop';
   try {
-    const client = apiClient(stack);
-    const started = Date.now();
-    const taskId = await client.generate({ prompt });
-    const record = await client.waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
+    const { taskId, record, ms } = await endedTask(stack, prompt);
     expect(record.successFlag).toBe(1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(pushCheckMs - 500);
+    expect(ms).toBeGreaterThanOrEqual(pushCheckMs - 500);
     return taskId;
   } finally {
     stack.simulator.pushes = 'send';
