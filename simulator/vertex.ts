@@ -87,12 +87,14 @@ export function vertexRoutes(ctx: ShapeContext, pushes?: GooglePushes): Route[] 
         },
       };
     }
-    const inline = storedObjects(generation) ? undefined : (await sampleBytes(generation)).toString('base64');
-    const videos = (
-      storedObjects(generation) ?? Array.from({ length: generation.samples }, () => undefined)
-    ).map((gcsUri) =>
-      gcsUri ? { gcsUri, mimeType: 'video/mp4' } : { bytesBase64Encoded: inline, mimeType: 'video/mp4' },
-    );
+    const objects = storedObjects(generation);
+    const inline = objects ? undefined : (await sampleBytes(generation)).toString('base64');
+    const videos = objects
+      ? objects.map((gcsUri) => ({ gcsUri, mimeType: 'video/mp4' }))
+      : Array.from({ length: generation.samples }, () => ({
+          bytesBase64Encoded: inline,
+          mimeType: 'video/mp4',
+        }));
     return { name, done: true, response: { '@type': responseType, raiMediaFilteredCount: 0, videos } };
   }
 

@@ -29,9 +29,9 @@ export function pushedTask(deps: PushDeps, urlTaskId: string | undefined, body: 
 /**
  * Stage push: an upstream tells us a task finished: kie.ai's callback, the Gemini API's webhook event
  * `video.generated`, which names no operation we know (our URL names the task) and is verified on its
- * headers, or Vertex AI's bucket notification, verified by its Pub/Sub token. Verified by the provider's signature, then only a hint to poll now: the poll reads
- * the task and asks the upstream about the task's own operation, so the push's body is never trusted
- * for a result. No read here: a push then costs one SendMessage, what a poll that finds the video
+ * headers, or Vertex AI's bucket notification, verified by its Pub/Sub token. Verified by the provider's
+ * signature, then only a hint to poll now: the poll reads the task and asks the upstream about the task's
+ * own operation, so the push's body is never trusted for a result. No read here: a push then costs one SendMessage, what a poll that finds the video
  * running costs (issue 17). An authentic push naming another of our tasks only makes that task poll early.
  */
 export async function acceptPush(
@@ -51,8 +51,8 @@ export async function acceptPush(
 /**
  * Whether any upstream of the pool that signs pushes (each kie account has its own webhook secret; a
  * Gemini API upstream with webhooks verifies Google's key set, a Vertex AI one its subscription's token)
- * signed this one. Not read from the task (no DynamoDB call per push): an authentic push of another account only
- * makes the task it names poll early, and the poll asks the task's own pinned upstream.
+ * signed this one. Not read from the task (no DynamoDB call per push): an authentic push of another
+ * account only makes the task it names poll early, and the poll asks the task's own pinned upstream.
  */
 async function verifiedByAny(
   deps: PushDeps,
