@@ -32,13 +32,14 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: process.env.DATA_DIR },
     'worker-delay': { type: 'string', default: process.env.WORKER_DELAY_SECONDS },
     events: { type: 'boolean', default: false },
+    'vertex-push': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
   console.log(`Usage: npm start -- [--provider ${providerNames.join('|')}] [--port 8080] [--data-dir .data]
-                    [--worker-delay SECONDS] [--events] [--pool vertex,gemini,kie]
+                    [--worker-delay SECONDS] [--events] [--pool vertex,gemini,kie] [--vertex-push]
 
 Every provider talks to the built-in simulator in that upstream's own wire format.
 --pool P1,P2,...: a pool of upstreams instead of one provider, one simulator per upstream (each in its
@@ -47,6 +48,9 @@ Take one down (503 to everything, as an outage) with POST <its URL>/_simulator/d
 --worker-delay SECONDS: the worker takes a task only once it has waited that long in the queue, so a task
 stays cancellable (POST /api/v1/veo/cancel) for that long; without it the worker takes it in milliseconds.
 --events: print each task event as it arrives (the local stand-in for an EventBridge rule's SQS target).
+--vertex-push (with --provider vertex): Vertex AI's push, as a deployment with vertexPushAccount has it: the
+videos go to a bucket whose notifications the simulator pushes to the upstream-callback URL with Pub/Sub's
+OIDC token, so tasks are not polled until their push comes.
 
 Environment: PORT, DEV_API_KEY, DEV_WEBHOOK_SECRET, DATA_DIR, WORKER_DELAY_SECONDS, SIMULATOR_LATENCY_MS,
 SIMULATOR_FAILURE_RATE, SIMULATOR_REJECTION_RATE, SIMULATOR_RATE_LIMIT_RATE (0-1), QUOTA_LIMIT and
@@ -58,6 +62,13 @@ Without --data-dir everything lives in memory and is gone when the stack stops.`
 const workerDelaySeconds = Number(values['worker-delay'] ?? 0);
 if (!Number.isFinite(workerDelaySeconds) || workerDelaySeconds < 0 || workerDelaySeconds > 900) {
   console.error(`--worker-delay must be a number of seconds from 0 to 900, got "${values['worker-delay']}"`);
+  process.exit(1);
+}
+
+if (values['vertex-push'] && (values.provider !== 'vertex' || values.pool)) {
+  console.error(
+    '--vertex-push is the push of Vertex AI alone: use it with --provider vertex, not with --pool',
+  );
   process.exit(1);
 }
 
@@ -96,6 +107,7 @@ const stack = await startLocalStack({
   },
   // A new task's generate message waits in the queue (SQS DelaySeconds), so the task stays cancellable.
   queueDelaySeconds: { generate: workerDelaySeconds },
+  vertexPush: values['vertex-push'],
 }).catch((error: unknown) => {
   console.error(`veo-serverless could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
