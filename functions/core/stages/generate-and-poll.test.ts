@@ -177,6 +177,24 @@ describe('pollGeneration', () => {
     });
   });
 
+  it('asks again in 2 s, then on the schedule, when the push the task awaited came before the upstream was done', async () => {
+    // Vertex AI's bucket may notify a written video before its operation is marked done.
+    const { deps, world } = poller([{ state: 'pending' }, { state: 'pending' }], {
+      awaitedPush: { operation: 'op-1', until: 280_000 },
+    });
+    await pollGeneration(deps, { taskId: 't1' });
+    expect(world.sent[0]?.delaySeconds).toBe(2);
+    // The next poll (the chain's, naming the operation) is on the schedule again: a quarter of 100 s.
+    const next = world.sent[0]?.message;
+    if (!next) throw new Error('no poll sent');
+    await pollGeneration(deps, next);
+    expect(world.sent[1]?.delaySeconds).toBe(25);
+    // A push's poll for a task that awaited none (or another operation) keeps to the schedule.
+    const other = poller([{ state: 'pending' }], { awaitedPush: { operation: 'op-0', until: 280_000 } });
+    await pollGeneration(other.deps, { taskId: 't1' });
+    expect(other.world.sent[0]?.delaySeconds).toBe(25);
+  });
+
   it("looks again in a second at a push that came before the worker's move to submitted, until the deadline", async () => {
     const { deps, world } = poller([{ state: 'done', videos: ['v'] }], {
       status: 'submitting',

@@ -16,6 +16,10 @@ import type { StoredVideo, Task } from '../task/task';
 import { isFinal } from '../task/transitions';
 import { reason } from './generate';
 import { generationTimes, pollDelaySeconds, shapeOf } from './poll-schedule';
+import { awaitsPush } from './sweep';
+
+/** How soon a poll asks again when the push it came from was ahead of the upstream's own status. */
+const pushedEarlyRetrySeconds = 2;
 
 export { pollDelaySeconds } from './poll-schedule';
 
@@ -92,6 +96,11 @@ export async function pollGeneration(
       // Without the message's time (a push, an older message), the submit's own write dates it.
       const since = submittedAt ?? task.updatedAt;
       const shape = shapeOf(task);
+      const scheduled = pollDelaySeconds(deps.settings, deps.now() - since, generationTimes.range(shape));
+      // The push this task awaited said it ended, the upstream says not yet: its notice came first (Vertex
+      // AI's bucket notifies when the video is written, perhaps before the operation is marked done).
+      // Asked again soon, once; the schedule after that.
+      const pushedEarly = operation === undefined && awaitsPush(task);
       await deps.queues.poll(
         {
           taskId,
@@ -102,7 +111,7 @@ export async function pollGeneration(
           shape,
           ...upstreamField(deps.settings, task.upstream),
         },
-        pollDelaySeconds(deps.settings, deps.now() - since, generationTimes.range(shape)),
+        pushedEarly ? Math.min(scheduled, pushedEarlyRetrySeconds) : scheduled,
       );
       return;
     }
