@@ -60,6 +60,19 @@ export const upstreamEntrySchema = z.strictObject({
 
 export type UpstreamEntry = z.infer<typeof upstreamEntrySchema>;
 
+/**
+ * Vertex AI's push is the notification of the bucket it writes the videos to: what is wrong with a push
+ * account given where there is no such bucket (or no Vertex), naming the bucket's setting; else undefined.
+ * One rule for a pool entry and for the deployment's own settings (infra/settings.ts).
+ */
+export function vertexPushProblem(
+  upstream: { provider: string; storageUri?: string; pushAccount?: string },
+  storageSetting = 'storageUri',
+): string | undefined {
+  if (!upstream.pushAccount || (upstream.provider === 'vertex' && upstream.storageUri)) return undefined;
+  return `is Vertex AI's push through its bucket's notifications: it needs provider vertex and ${storageSetting}`;
+}
+
 export const upstreamListSchema = z
   .array(upstreamEntrySchema)
   .min(1)
@@ -75,13 +88,8 @@ export const upstreamListSchema = z
           path: [index, 'secret'],
           message: 'give secretArn or secret, not both',
         });
-      if (entry.pushAccount && (entry.provider !== 'vertex' || !entry.storageUri))
-        ctx.addIssue({
-          code: 'custom',
-          path: [index, 'pushAccount'],
-          message:
-            "is Vertex AI's push through its bucket's notifications: it needs provider vertex and storageUri",
-        });
+      const pushProblem = vertexPushProblem(entry);
+      if (pushProblem) ctx.addIssue({ code: 'custom', path: [index, 'pushAccount'], message: pushProblem });
     }
   });
 

@@ -1,7 +1,7 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
 import { type Config, configSchema, flag } from '../functions/config';
-import { type UpstreamEntry, upstreamsSchema } from '../functions/upstreams-config';
+import { type UpstreamEntry, upstreamsSchema, vertexPushProblem } from '../functions/upstreams-config';
 
 /**
  * The deployment's choices: read from CDK context by the project's own app (cdk.json, `-c key=value`),
@@ -228,13 +228,11 @@ export function parseSettings(
   const settings = Object.fromEntries(
     settingKeys.map((key) => [key, parse(key)]),
   ) as unknown as StackSettings;
-  if (settings.vertexPushAccount && (provider !== 'vertex' || !settings.vertexStorageUri)) {
-    // The push is the bucket's notification of a video Vertex wrote: without a bucket there is none.
-    throw new Error(
-      `Invalid ${origin} "vertexPushAccount": Vertex AI's push comes from the notifications of the bucket ` +
-        'it writes the videos to: it needs provider vertex and vertexStorageUri',
-    );
-  }
+  const pushProblem = vertexPushProblem(
+    { provider, storageUri: settings.vertexStorageUri, pushAccount: settings.vertexPushAccount },
+    'vertexStorageUri',
+  );
+  if (pushProblem) throw new Error(`Invalid ${origin} "vertexPushAccount": ${pushProblem}`);
   return { ...settings, provider, providerBaseUrl, providerSecretArn, upstreams };
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { isObject } from './http';
-import { type Generation, postPush, type ShapeContext, type StorageNotifications } from './operations';
+import { type Generation, postPush, type ShapeContext } from './operations';
 
 /**
  * Google's pushes, as the simulator sends them, each signed with an RS256 JWT by a key of the simulator's
@@ -45,10 +45,8 @@ const OIDC_SECONDS = 3600;
 /** The issuer of Google's ID tokens, which Pub/Sub's are. */
 const GOOGLE_ISSUER = 'https://accounts.google.com';
 
-export function googlePushes(
-  ctx: ShapeContext,
-  notifications: StorageNotifications | undefined = ctx.options.storageNotifications,
-): GooglePushes {
+export function googlePushes(ctx: ShapeContext): GooglePushes {
+  const notifications = ctx.options.storageNotifications;
   let mode: PushMode = 'send';
   const held: (() => void)[] = [];
   // Made on the first push asked for: an RSA key takes a moment to generate.

@@ -163,9 +163,9 @@ export class VertexProvider implements VideoProvider {
     this.name = options.name ?? 'vertex';
     this.key = secretResolver(options.serviceAccountKey);
     this.models = { ...VERTEX_DEFAULT_MODELS, ...options.models };
-    const storage = options.storageUri && /^gs:\/\/([^/]+)\/?(.*)$/.exec(options.storageUri);
+    const storage = options.storageUri ? gcsLocation(options.storageUri) : undefined;
     if (storage)
-      this.storage = { bucket: storage[1] ?? '', prefix: storage[2] ? withTrailingSlash(storage[2]) : '' };
+      this.storage = { bucket: storage.bucket, prefix: storage.object && withTrailingSlash(storage.object) };
     if (options.push && !this.storage) throw new Error(`${this.name}: a push needs storageUri`);
     if (options.push) this.pushKeys = new RemoteKeySet(options.push.jwksUrl ?? GOOGLE_CERTS_URL);
     this.pushes = this.pushKeys !== undefined;
@@ -266,10 +266,10 @@ export class VertexProvider implements VideoProvider {
         body: Readable.from(decodeBase64(video, inline[0].length)),
         contentType: inline[1] ?? 'video/mp4',
       };
-    const gcs = /^gs:\/\/([^/]+)\/(.+)$/.exec(video);
-    if (!gcs) throw new Error(`${this.name}: unsupported video reference`);
+    const gcs = gcsLocation(video);
+    if (!gcs?.object) throw new Error(`${this.name}: unsupported video reference`);
     const base = withTrailingSlash(this.options.storageBaseUrl ?? 'https://storage.googleapis.com');
-    const url = new URL(`storage/v1/b/${gcs[1]}/o/${encodeURIComponent(gcs[2] ?? '')}?alt=media`, base);
+    const url = new URL(`storage/v1/b/${gcs.bucket}/o/${encodeURIComponent(gcs.object)}?alt=media`, base);
     const response = await this.call(url, { method: 'GET' }, this.options.downloadTimeoutMs ?? 120_000);
     return streamed(response);
   }
@@ -365,6 +365,12 @@ function nonGoogleTokenUri(tokenUri: string | undefined): string | undefined {
 }
 
 /** Decodes the base64 after `offset` in slices, so the decoded video is never whole in memory. */
+/** A `gs://bucket/object` URI's parts (the object '' for the bucket itself), or undefined. */
+function gcsLocation(uri: string): { bucket: string; object: string } | undefined {
+  const match = /^gs:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  return match?.[1] === undefined ? undefined : { bucket: match[1], object: match[2] ?? '' };
+}
+
 function* decodeBase64(text: string, offset: number): Generator<Buffer> {
   for (let start = offset; start < text.length; start += BASE64_CHUNK) {
     yield Buffer.from(text.slice(start, start + BASE64_CHUNK), 'base64');
