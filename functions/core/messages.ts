@@ -47,6 +47,11 @@ export const pollMessageSchema = z.object({
   upstream: z.string().min(1).optional(),
   /** The task's model/resolution (core/stages/poll-schedule.ts): paces the polls by observed times. */
   shape: z.string().max(64).optional(),
+  /**
+   * Set on a push's poll: finding the generation still running, it polls on only if it takes the push the
+   * task awaits off it (otherwise the sweeper's push check, or an earlier push, already polls it).
+   */
+  pushed: z.literal(true).optional(),
 });
 
 /** How the queue delivered a message: a redelivery follows a failed or timed-out attempt (or a duplicate). */

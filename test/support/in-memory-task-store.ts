@@ -234,6 +234,14 @@ export class InMemoryTaskStore implements TaskStore {
     return true;
   }
 
+  async stopAwaitingPush(taskId: string, operation: string): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== 'submitted' || task.awaitedPush?.operation !== operation) return false;
+    const { awaitedPush: _, ...rest } = task;
+    this.tasks.set(taskId, stored(rest));
+    return true;
+  }
+
   async finishRendition(
     taskId: string,
     slot: RenditionSlot,

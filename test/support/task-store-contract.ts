@@ -524,6 +524,28 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
       });
     });
 
+    describe('stopAwaitingPush', () => {
+      it("takes a submitted task's awaited push off once, only for its operation", async () => {
+        const { store, keyHash, task } = await setup();
+        const t = task();
+        await store.createCharged(t, { keyHash, credits: 0 });
+        const awaitedPush = { operation: 'op-1', until: t.deadlineAt - 60_000 };
+        // Not yet submitted: nothing to take off.
+        expect(await store.stopAwaitingPush(t.taskId, 'op-1')).toBe(false);
+        const submitted = { status: 'submitted' as const, operation: 'op-1', awaitedPush };
+        expect(await store.transition(t.taskId, 'queued', submitted)).toBe(true);
+        expect(await store.stopAwaitingPush(t.taskId, 'op-2')).toBe(false);
+        expect((await store.get(t.taskId))?.awaitedPush).toEqual(awaitedPush);
+        expect(await store.stopAwaitingPush(t.taskId, 'op-1')).toBe(true);
+        // The second asker (the sweeper after a push's poll, or the reverse) is refused.
+        expect(await store.stopAwaitingPush(t.taskId, 'op-1')).toBe(false);
+        const read = await store.get(t.taskId);
+        expect(read).toMatchObject({ status: 'submitted', operation: 'op-1' });
+        expect(read).not.toHaveProperty('awaitedPush');
+        expect(await store.stopAwaitingPush(`veo_${randomUUID()}`, 'op-1')).toBe(false);
+      });
+    });
+
     describe('recordCallback', () => {
       const attempt = (n: number) => ({
         at: 1_700_000_000_000 + n,

@@ -377,6 +377,17 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  async stopAwaitingPush(taskId: string, operation: string): Promise<boolean> {
+    return this.conditionalWrite({
+      TableName: this.options.tasksTable,
+      Key: { taskId },
+      UpdateExpression: 'REMOVE #push',
+      ConditionExpression: '#status = :submitted AND #push.#operation = :operation',
+      ExpressionAttributeNames: { '#status': 'status', '#push': 'awaitedPush', '#operation': 'operation' },
+      ExpressionAttributeValues: { ':submitted': 'submitted', ':operation': operation },
+    });
+  }
+
   async finishRendition(
     taskId: string,
     slot: RenditionSlot,

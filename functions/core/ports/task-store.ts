@@ -119,6 +119,11 @@ export interface TaskStore {
    * is absent (nothing open left); false when the entry changed since (a rendition started meanwhile).
    */
   resweep(from: SweepEntry, to?: number): Promise<boolean>;
+  /**
+   * Takes off a submitted task the push it awaits for `operation` (whoever takes it off polls the task from
+   * then on: the push's poll or the sweeper's push check, never both); false when it awaits none for it.
+   */
+  stopAwaitingPush(taskId: string, operation: string): Promise<boolean>;
   /** Ends a processing rendition (ready or failed), refunding in the same transaction; false if it was not processing. */
   finishRendition(
     taskId: string,

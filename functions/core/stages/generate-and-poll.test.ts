@@ -143,7 +143,7 @@ describe('pollGeneration', () => {
       { state: 'done', videos: ['v'] },
     ]);
     // The push's poll: no operation in the message, so it reads, asks, and ends the task.
-    await pollGeneration(deps, { taskId: 't1' });
+    await pollGeneration(deps, { taskId: 't1', pushed: true });
     expect([world.reads, world.finished]).toEqual([1, ['succeeded']]);
     // The worker's scheduled poll arrives later, in the same container.
     const scheduled = { taskId: 't1', polls: 0, operation: 'op-1', deadlineAt: 400_000 };
@@ -159,7 +159,7 @@ describe('pollGeneration', () => {
     expect(other.world.reads).toBe(1);
   });
 
-  it('reads the task first without operation (a push, an older message)', async () => {
+  it('reads the task first without operation (an older message), and polls on on the schedule', async () => {
     const { deps, world } = poller([{ state: 'pending' }]);
     await pollGeneration(deps, { taskId: 't1' });
     expect(world.reads).toBe(1);
@@ -179,20 +179,28 @@ describe('pollGeneration', () => {
 
   it('asks again in 2 s, then on the schedule, when the push the task awaited came before the upstream was done', async () => {
     // Vertex AI's bucket may notify a written video before its operation is marked done.
-    const { deps, world } = poller([{ state: 'pending' }, { state: 'pending' }], {
+    const { deps, world } = poller([{ state: 'pending' }, { state: 'pending' }, { state: 'pending' }], {
       awaitedPush: { operation: 'op-1', until: 280_000 },
     });
-    await pollGeneration(deps, { taskId: 't1' });
+    await pollGeneration(deps, { taskId: 't1', pushed: true });
     expect(world.sent[0]?.delaySeconds).toBe(2);
+    // This chain polls the task now: the sweeper's push check finds nothing awaited.
+    expect((await deps.tasks.get('t1'))?.awaitedPush).toBeUndefined();
     // The next poll (the chain's, naming the operation) is on the schedule again: a quarter of 100 s.
     const next = world.sent[0]?.message;
     if (!next) throw new Error('no poll sent');
+    expect(next.pushed).toBeUndefined();
     await pollGeneration(deps, next);
     expect(world.sent[1]?.delaySeconds).toBe(25);
-    // A push's poll for a task that awaited none (or another operation) keeps to the schedule.
-    const other = poller([{ state: 'pending' }], { awaitedPush: { operation: 'op-0', until: 280_000 } });
-    await pollGeneration(other.deps, { taskId: 't1' });
-    expect(other.world.sent[0]?.delaySeconds).toBe(25);
+    // The same push delivered again (or a second one) starts no second chain.
+    await pollGeneration(deps, { taskId: 't1', pushed: true });
+    expect(world.sent).toHaveLength(2);
+    // Nor does a push's poll for a task that awaited none, or awaited another operation: it is polled.
+    for (const awaitedPush of [undefined, { operation: 'op-0', until: 280_000 }]) {
+      const other = poller([{ state: 'pending' }], { awaitedPush });
+      await pollGeneration(other.deps, { taskId: 't1', pushed: true });
+      expect([other.world.reads, other.world.sent]).toEqual([1, []]);
+    }
   });
 
   it("looks again in a second at a push that came before the worker's move to submitted, until the deadline", async () => {
@@ -200,8 +208,9 @@ describe('pollGeneration', () => {
       status: 'submitting',
       operation: undefined,
     });
-    await pollGeneration(deps, { taskId: 't1', polls: 2 });
-    expect(world.sent).toEqual([{ message: { taskId: 't1', polls: 3 }, delaySeconds: 1 }]);
+    await pollGeneration(deps, { taskId: 't1', polls: 2, pushed: true });
+    // Still the push's poll: once submitted, it polls on only if the task still awaits its push.
+    expect(world.sent).toEqual([{ message: { taskId: 't1', polls: 3, pushed: true }, delaySeconds: 1 }]);
     expect(world.finished).toEqual([]);
     // Past the deadline it stops: the worker's lease and the sweeper end such a task.
     deps.now = () => 400_001;
@@ -423,6 +432,10 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
       },
     ]);
     expect(world.metrics.counts.map((c) => c.name)).toContain('PushesNotHeard');
+    // The sweeper's chain polls it now: a push heard late, ahead of its generation's end, adds none.
+    expect((await world.tasks.get(task.taskId))?.awaitedPush).toBeUndefined();
+    await pollGeneration(world.deps, { taskId: task.taskId, pushed: true });
+    expect(world.queues.polled).toHaveLength(1);
     // Its entry went back to the deadline: the next sweeps start nothing more, and end it only past it.
     expect(await sweep(world.deps)).toMatchObject({ pollsStarted: 0, tasksEnded: 0 });
     expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');

@@ -76,7 +76,7 @@ export async function pollGeneration(
   if (task.status === 'submitting' && deps.now() < task.deadlineAt) {
     // A push ahead of the worker's move to submitted (a fast upstream, a slow write): look again in a
     // second, as the task awaits this push and no poll is scheduled (a dead worker's task ends meanwhile).
-    await deps.queues.poll({ taskId, polls }, 1);
+    await deps.queues.poll({ taskId, polls, ...(message.pushed && { pushed: true }) }, 1);
     return;
   }
   if (task.status !== 'submitted' || !task.operation) return;
@@ -97,10 +97,12 @@ export async function pollGeneration(
       const since = submittedAt ?? task.updatedAt;
       const shape = shapeOf(task);
       const scheduled = pollDelaySeconds(deps.settings, deps.now() - since, generationTimes.range(shape));
-      // The push this task awaited said it ended, the upstream says not yet: its notice came first (Vertex
-      // AI's bucket notifies when the video is written, perhaps before the operation is marked done).
-      // Asked again soon, once; the schedule after that.
-      const pushedEarly = operation === undefined && awaitsPush(task);
+      // A push said it ended, the upstream says not yet: the notice came first (Vertex AI's bucket notifies
+      // when the video is written, perhaps before the operation is marked done). Polled on only by the
+      // push's poll that takes the awaited push off the task, asking again soon, once, then on the
+      // schedule; a later push, or one after the sweeper's push check started polling, adds no second chain.
+      const pushedEarly = message.pushed === true;
+      if (pushedEarly && !awaitsPush(task)) return;
       await deps.queues.poll(
         {
           taskId,
@@ -113,6 +115,8 @@ export async function pollGeneration(
         },
         pushedEarly ? Math.min(scheduled, pushedEarlyRetrySeconds) : scheduled,
       );
+      // After the send: a crash between the two sends again on redelivery (a duplicate, never a lost chain).
+      if (pushedEarly) await deps.tasks.stopAwaitingPush(taskId, task.operation);
       return;
     }
     case 'rejected':

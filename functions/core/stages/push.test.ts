@@ -21,7 +21,7 @@ describe('acceptPush', () => {
   it('queues one immediate poll for a verified push, and nothing else', async () => {
     const deps = world();
     expect(await acceptPush(deps, 'veo_task1', 'operations/ok', { sig: 'ok' })).toBe(true);
-    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task1' }, delaySeconds: 0 }]);
+    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task1', pushed: true }, delaySeconds: 0 }]);
   });
 
   it.each([
@@ -45,7 +45,7 @@ describe('acceptPush', () => {
     const deps = { ...world(), provider: new HeaderSignedProvider() };
     expect(await acceptPush(deps, 'veo_task2', undefined, { 'webhook-signature': 'genuine' })).toBe(true);
     expect(await acceptPush(deps, 'veo_task3', undefined, { 'webhook-signature': 'forged' })).toBe(false);
-    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task2' }, delaySeconds: 0 }]);
+    expect(deps.queues.polled).toEqual([{ message: { taskId: 'veo_task2', pushed: true }, delaySeconds: 0 }]);
   });
 
   it('refuses every push for a provider that does not push', async () => {

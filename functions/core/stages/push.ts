@@ -44,7 +44,7 @@ export async function acceptPush(
     deps.log.warn('upstream push refused');
     return false;
   }
-  await deps.queues.poll({ taskId }, 0);
+  await deps.queues.poll({ taskId, pushed: true }, 0);
   return true;
 }
 

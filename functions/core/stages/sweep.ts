@@ -84,6 +84,9 @@ async function sweepTask(deps: SweepDeps, entry: SweepEntry, outcome: SweepOutco
       deps.log.warn('push not heard; polling', { taskId: task.taskId, upstream: task.upstream });
       deps.metrics.count('PushesNotHeard', { provider: task.provider });
       await deps.queues.poll(firstPoll(deps.settings, task, task.operation, task.updatedAt), 0);
+      // After the send (a crash between the two polls twice, never not at all): a push heard later then
+      // adds no second chain.
+      await deps.tasks.stopAwaitingPush(task.taskId, task.operation);
       outcome.pollsStarted += 1;
     }
     await deps.tasks.resweep(entry, task.deadlineAt);
