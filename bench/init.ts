@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * What functions/config.ts requires at cold start, as dummy values (nothing is called during init), and
  * what Lambda's runtime sets, so that Powertools and the X-Ray SDK start as deployed: tracing on.
  */
-const dummyEnv: Record<string, string> = {
+export const dummyEnv: Record<string, string> = {
   AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',

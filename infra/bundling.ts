@@ -20,8 +20,13 @@ import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
  * 322 KB (209 KB of it loaded at a cold start, split).
  */
 export const lambdaBundling = {
-  // semver is only reached through the X-Ray SDK, for one `gte` at import (infra/shims/semver.ts).
-  alias: { semver: fileURLToPath(new URL('./shims/semver.ts', import.meta.url)) },
+  // semver is only reached through the X-Ray SDK, for one `gte` at import (infra/shims/semver.ts);
+  // node:http without the ESM facade that loads undici (infra/shims/node-http.cjs).
+  alias: {
+    semver: fileURLToPath(new URL('./shims/semver.ts', import.meta.url)),
+    'node:http': fileURLToPath(new URL('./shims/node-http.cjs', import.meta.url)),
+    http: fileURLToPath(new URL('./shims/node-http.cjs', import.meta.url)),
+  },
   format: 'esm',
   target: 'node22',
   minify: true,
