@@ -21,9 +21,13 @@ import { type Generation, postPush, type ShapeContext } from './operations';
 
 /**
  * `send` delivers as Google would; `hold` keeps deliveries until `send` again; `drop` loses them (kie's
- * callbacks too: simulator/kie.ts).
+ * callbacks too: simulator/kie.ts); `early` sends a storage notification EARLY_NOTICE_MS before its
+ * generation's operation is done (the object written first, which Google does not rule out), the rest as `send`.
  */
-export type PushMode = 'send' | 'hold' | 'drop';
+export type PushMode = 'send' | 'hold' | 'drop' | 'early';
+
+/** How far ahead of its operation's end an `early` storage notification goes out. */
+export const EARLY_NOTICE_MS = 3000;
 
 export interface GooglePushes {
   /** Schedules the webhook deliveries a Gemini submit asked for (nothing when it carried no webhookConfig). */
@@ -96,7 +100,7 @@ export function googlePushes(ctx: ShapeContext): GooglePushes {
     },
     set mode(next: PushMode) {
       mode = next;
-      if (next !== 'send') return;
+      if (next === 'hold' || next === 'drop') return;
       for (const release of held.splice(0)) release();
     },
     requested(generation, body, operationName, videoUri) {
@@ -135,6 +139,7 @@ export function googlePushes(ctx: ShapeContext): GooglePushes {
     stored(generation, objects) {
       if (!notifications || generation.outcome !== 'succeeded') return;
       void keys();
+      const ahead = mode === 'early' ? EARLY_NOTICE_MS : 0;
       const { endpoint, serviceAccountEmail } = notifications;
       for (const uri of objects) {
         const [, bucket = '', object = ''] = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
@@ -176,7 +181,7 @@ export function googlePushes(ctx: ShapeContext): GooglePushes {
         });
         ctx.schedule(
           () => void deliver(endpoint, headers, event, generation.id, 0),
-          generation.doneAt - Date.now(),
+          generation.doneAt - ahead - Date.now(),
         );
       }
     },

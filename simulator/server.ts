@@ -57,7 +57,7 @@ export interface Simulator {
   /**
    * What becomes of the Gemini shape's webhook deliveries and the storage notifications: `send` (default), `hold` them until `send`
    * again (a late push), or `drop` them (a lost one, and kie's callbacks too), to show the sweeper's push
-   * check starting the polls.
+   * check starting the polls; `early` sends storage notifications ahead of their operation's end.
    */
   pushes: PushMode;
   /** Makes the next matching submit(s) or poll(s) answer with this status. */
