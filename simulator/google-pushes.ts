@@ -27,7 +27,7 @@ import { type Generation, postPush, type ShapeContext } from './operations';
 export type PushMode = 'send' | 'hold' | 'drop' | 'early';
 
 /** How far ahead of its operation's end an `early` storage notification goes out. */
-export const EARLY_NOTICE_MS = 3000;
+export const EARLY_NOTICE_MS = 5000;
 
 export interface GooglePushes {
   /** Schedules the webhook deliveries a Gemini submit asked for (nothing when it carried no webhookConfig). */

@@ -7,12 +7,13 @@ import { apiClient, localDeps } from './support';
 /**
  * One poll chain per task (issue 17), on DynamoDB Local, fauxqs and the simulator. Vertex AI's bucket may
  * notify a video written before its operation is marked done: the simulator's `early` notifications come
- * EARLY_NOTICE_MS ahead of a 4 s generation, after 1 s, before the push check (2 s). The push's poll finds
+ * EARLY_NOTICE_MS ahead of a 6 s generation, after 1 s, before the push check (2 s). The push's poll finds
  * the generation running, polls on and takes the awaited push off the task, so the sweeper's push check
  * starts no second chain. The sweeper runs when a test says (no schedule here), so what it did is read.
  */
 let stack: RunningLocalStack;
 const GENERATION_MS = EARLY_NOTICE_MS + 1000;
+const PUSH_CHECK_MS = 2000;
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -22,7 +23,7 @@ beforeAll(async () => {
     simulatorLatencyMs: GENERATION_MS,
     pollIntervalSeconds: 1,
     schedules: [],
-    environment: { PUSH_CHECK_SECONDS: '2' },
+    environment: { PUSH_CHECK_SECONDS: String(PUSH_CHECK_MS / 1000) },
   });
 });
 afterAll(() => stack?.stop());
@@ -57,7 +58,8 @@ async function sweptAtPushCheck(prompt: string, mode: PushMode, ready: (polls: n
     const generation = stack.simulator.generations().find((g) => g.prompt === prompt);
     // Still running upstream: the chain, not the end, is what the sweep meets.
     expect(generation && Date.now() < generation.doneAt).toBe(true);
-    const checkAt = task.updatedAt + 2000;
+    // The push check is due PUSH_CHECK_MS after the move to submitted (which the push's poll does not date).
+    const checkAt = task.updatedAt + PUSH_CHECK_MS;
     await sleep(Math.max(0, checkAt - Date.now()) + 200);
     const outcome = await sweepNow();
     return { outcome, taskId, task: await deps.tasks.get(taskId), generation };
@@ -75,6 +77,7 @@ it('polls on from a notification ahead of the end; the push check then starts no
     (polls) => polls >= 1,
   );
   // That poll took the awaited push off the task, so the check found nothing to start.
+  expect(task).toMatchObject({ status: 'submitted' });
   expect(task?.awaitedPush).toBeUndefined();
   expect(outcome.pollsStarted).toBe(0);
   const record = await apiClient(stack).waitForRecord(taskId, (d) => d.successFlag !== 0, 20_000);
