@@ -7,13 +7,13 @@ import { apiClient, localDeps } from './support';
 /**
  * One poll chain per task (issue 17), on DynamoDB Local, fauxqs and the simulator. Vertex AI's bucket may
  * notify a video written before its operation is marked done: the simulator's `early` notifications come
- * EARLY_NOTICE_MS ahead of a 6 s generation, after 1 s, before the push check (2 s). The push's poll finds
+ * EARLY_NOTICE_MS ahead of a 6 s generation, after 1 s, well before the push check (3 s). The push's poll finds
  * the generation running, polls on and takes the awaited push off the task, so the sweeper's push check
  * starts no second chain. The sweeper runs when a test says (no schedule here), so what it did is read.
  */
 let stack: RunningLocalStack;
 const GENERATION_MS = EARLY_NOTICE_MS + 1000;
-const PUSH_CHECK_MS = 2000;
+const PUSH_CHECK_MS = 3000;
 
 beforeAll(async () => {
   stack = await startLocalStack({
