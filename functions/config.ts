@@ -11,7 +11,19 @@ import { upstreamsSchema } from './upstreams-config';
  */
 /** A `true` / `false` setting (environment variables and CDK context are strings). */
 export const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
-const seconds = z.coerce.number().int().nonnegative();
+/**
+ * The kinds of setting, built once and shared by every field of their kind: zod schemas are immutable, and each
+ * one built costs a cold start (README, **init**).
+ */
+const wholeNumber = z.coerce.number().int().nonnegative();
+const seconds = wholeNumber;
+const positiveInt = z.coerce.number().int().positive();
+const positive = z.coerce.number().positive();
+const text = z.string().min(1);
+const optionalText = text.optional();
+const url = z.url();
+const optionalUrl = url.optional();
+const off = flag.default(false);
 
 /** PRICE_TABLE: model → resolution → {audio?, silent?} credits per second, every key known. */
 function priceTableSchema() {
@@ -22,32 +34,32 @@ function priceTableSchema() {
 }
 
 export const configSchema = z.object({
-  TASKS_TABLE: z.string().min(1),
-  API_KEYS_TABLE: z.string().min(1),
-  GENERATE_QUEUE_URL: z.url(),
-  RESERVED_QUEUE_URL: z.url(),
-  POLL_QUEUE_URL: z.url(),
-  NOTIFY_QUEUE_URL: z.url(),
-  VIDEO_BUCKET: z.string().min(1),
-  COUNTERS_TABLE: z.string().min(1),
+  TASKS_TABLE: text,
+  API_KEYS_TABLE: text,
+  GENERATE_QUEUE_URL: url,
+  RESERVED_QUEUE_URL: url,
+  POLL_QUEUE_URL: url,
+  NOTIFY_QUEUE_URL: url,
+  VIDEO_BUCKET: text,
+  COUNTERS_TABLE: text,
   /** Which upstream generates the videos; `simulator` is the project's simulator in the Gemini API's shape. */
   PROVIDER: z.enum(providerNames).default('simulator'),
   /** Base URL of the provider's API (the simulator's address locally); each provider has a default. */
-  PROVIDER_BASE_URL: z.url().optional(),
+  PROVIDER_BASE_URL: optionalUrl,
   /**
    * Deployed: a Secrets Manager secret holding the provider's credentials as JSON
    * ({"apiKey"} for gemini, {"serviceAccountJson"} for vertex, {"apiKey","webhookSecret"} for kie).
    * Locally the variables below are used instead.
    */
-  PROVIDER_SECRET_ARN: z.string().min(1).optional(),
-  GEMINI_API_KEY: z.string().min(1).optional(),
-  VERTEX_SERVICE_ACCOUNT_JSON: z.string().min(1).optional(),
-  VERTEX_PROJECT: z.string().min(1).optional(),
-  VERTEX_REGION: z.string().min(1).default('us-central1'),
+  PROVIDER_SECRET_ARN: optionalText,
+  GEMINI_API_KEY: optionalText,
+  VERTEX_SERVICE_ACCOUNT_JSON: optionalText,
+  VERTEX_PROJECT: optionalText,
+  VERTEX_REGION: text.default('us-central1'),
   /** Only for Vertex against the simulator: where service-account tokens are minted. */
-  VERTEX_TOKEN_URL: z.url().optional(),
+  VERTEX_TOKEN_URL: optionalUrl,
   /** Only for Vertex against the simulator: the Cloud Storage API's base (default Google's). */
-  VERTEX_STORAGE_URL: z.url().optional(),
+  VERTEX_STORAGE_URL: optionalUrl,
   /** A gs:// prefix Vertex writes the videos to instead of returning them inline. */
   VERTEX_STORAGE_URI: z.string().startsWith('gs://').optional(),
   /**
@@ -56,11 +68,11 @@ export const configSchema = z.object({
    */
   VERTEX_PUSH_ACCOUNT: z.email().optional(),
   /** Those tokens' audience, as the subscription sets it; default UPSTREAM_CALLBACK_URL (Pub/Sub's default). */
-  VERTEX_PUSH_AUDIENCE: z.string().min(1).optional(),
+  VERTEX_PUSH_AUDIENCE: optionalText,
   /** Where the tokens' signing keys are published; default Google's https://www.googleapis.com/oauth2/v3/certs. */
-  VERTEX_PUSH_JWKS_URL: z.url().optional(),
-  KIE_API_KEY: z.string().min(1).optional(),
-  KIE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  VERTEX_PUSH_JWKS_URL: optionalUrl,
+  KIE_API_KEY: optionalText,
+  KIE_WEBHOOK_SECRET: optionalText,
   /**
    * The Gemini API's webhooks (issue 17): each submit asks Google to push `video.generated` to
    * UPSTREAM_CALLBACK_URL, so a finished video is noticed at once (polled only if no push came: PUSH_CHECK_SECONDS).
@@ -68,22 +80,22 @@ export const configSchema = z.object({
    */
   GEMINI_WEBHOOKS: flag.optional(),
   /** The key set that signs those pushes; default `<PROVIDER_BASE_URL or Google's>/.well-known/jwks.json`. */
-  GEMINI_WEBHOOK_JWKS_URL: z.url().optional(),
+  GEMINI_WEBHOOK_JWKS_URL: optionalUrl,
   /** Our public address for upstream pushes (kie.ai's callBackUrl): `<api url>/internal/upstream-callback`. */
-  UPSTREAM_CALLBACK_URL: z.url().optional(),
+  UPSTREAM_CALLBACK_URL: optionalUrl,
   /** Upstream submits per window shared by every worker; unset means the provider's published quota. */
-  QUOTA_LIMIT: z.coerce.number().int().positive().optional(),
-  QUOTA_WINDOW_SECONDS: z.coerce.number().positive().optional(),
+  QUOTA_LIMIT: positiveInt.optional(),
+  QUOTA_WINDOW_SECONDS: positive.optional(),
   /** The upstream pool (issue 16), a JSON array (upstreams-config.ts); absent: one upstream from PROVIDER. */
   UPSTREAMS: upstreamsSchema.optional(),
   /** Unavailability answers in a row that open an upstream's circuit, and how long it stays open before a probe. */
-  CIRCUIT_THRESHOLD: z.coerce.number().int().positive().default(3),
-  CIRCUIT_COOL_DOWN_SECONDS: z.coerce.number().positive().default(30),
+  CIRCUIT_THRESHOLD: positiveInt.default(3),
+  CIRCUIT_COOL_DOWN_SECONDS: positive.default(30),
   /**
    * Whether a generation an upstream accepted and then failed (not a content rejection, which never moves)
    * is started again on another upstream of the pool. Off by default: the first may still be billed.
    */
-  FAILOVER_MID_GENERATION: flag.default(false),
+  FAILOVER_MID_GENERATION: off,
   /** New tasks per window per API key, e.g. `20/10s`; a key's own `rateLimit` overrides it. */
   RATE_LIMIT: z
     .string()
@@ -105,26 +117,22 @@ export const configSchema = z.object({
   /** `amazon` (Amazon Translate) when deployed; `none` sends prompts as written (the local default). */
   TRANSLATOR: z.enum(['amazon', 'none']).default('none'),
   /** Set where the poller has ffmpeg (a layer when deployed, the npm binary locally). */
-  FFMPEG_AVAILABLE: flag.default(false),
-  IMAGE_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(20 * 1024 * 1024),
+  FFMPEG_AVAILABLE: off,
+  IMAGE_MAX_BYTES: positiveInt.default(20 * 1024 * 1024),
   /** Upstream model ids behind `veo3`, `veo3_fast` and `veo3_lite`; unset means the provider's Veo 3.1 defaults. */
-  VEO3_MODEL_ID: z.string().min(1).optional(),
-  VEO3_FAST_MODEL_ID: z.string().min(1).optional(),
-  VEO3_LITE_MODEL_ID: z.string().min(1).optional(),
+  VEO3_MODEL_ID: optionalText,
+  VEO3_FAST_MODEL_ID: optionalText,
+  VEO3_LITE_MODEL_ID: optionalText,
   /** Endpoints of local emulators; unset in AWS, where the SDK's defaults apply. */
-  DYNAMODB_ENDPOINT: z.url().optional(),
-  SQS_ENDPOINT: z.url().optional(),
-  S3_ENDPOINT: z.url().optional(),
+  DYNAMODB_ENDPOINT: optionalUrl,
+  SQS_ENDPOINT: optionalUrl,
+  S3_ENDPOINT: optionalUrl,
   /**
    * Task events (issue 19): the EventBridge bus they go to (`default`: the account's default bus; `off`:
    * none). EVENTS_QUEUE_URL, set only by the local stack, sends them to an SQS queue instead.
    */
   EVENT_BUS_NAME: z.string().min(1).max(256).default('default'),
-  EVENTS_QUEUE_URL: z.url().optional(),
+  EVENTS_QUEUE_URL: optionalUrl,
   /** Comma-separated names (or key hashes) of the API keys that may send a Step Functions `taskToken`. */
   TASK_TOKEN_KEYS: z
     .string()
@@ -154,16 +162,16 @@ export const configSchema = z.object({
       return z.NEVER;
     }),
   /** Local stack only: the IAM routes trust the x-local-iam-principal header (no SigV4 locally). */
-  LOCAL_IAM_PRINCIPAL_HEADER: flag.default(false),
+  LOCAL_IAM_PRINCIPAL_HEADER: off,
   /** Step Functions' endpoint, for tests; unset in AWS. */
-  SFN_ENDPOINT: z.url().optional(),
+  SFN_ENDPOINT: optionalUrl,
   /** Loopback callback and image URLs are accepted only by the local stack. */
-  ALLOW_LOOPBACK_URLS: flag.default(false),
+  ALLOW_LOOPBACK_URLS: off,
   /** Deployed stages refuse plain-http callback URLs unless this is set. */
-  ALLOW_HTTP_CALLBACKS: flag.default(false),
-  PRICE_VEO3: z.coerce.number().int().nonnegative().default(300),
-  PRICE_VEO3_FAST: z.coerce.number().int().nonnegative().default(60),
-  PRICE_4K: z.coerce.number().int().nonnegative().default(120),
+  ALLOW_HTTP_CALLBACKS: off,
+  PRICE_VEO3: wholeNumber.default(300),
+  PRICE_VEO3_FAST: wholeNumber.default(60),
+  PRICE_4K: wholeNumber.default(120),
   /**
    * Per-second prices overriding cells of the default table (core/pricing.ts), as JSON by model,
    * resolution and audio, e.g. {"veo3":{"4k":{"audio":80,"silent":60}},"veo3_lite":{"720p":{"audio":4}}}.
@@ -180,7 +188,7 @@ export const configSchema = z.object({
     })
     .pipe(priceTableSchema())
     .optional(),
-  RETENTION_DAYS: z.coerce.number().int().positive().default(14),
+  RETENTION_DAYS: positiveInt.default(14),
   /** Delay between two polls of the upstream operation. */
   POLL_INTERVAL_SECONDS: seconds.max(900).default(10),
   /** How long a task whose upstream pushes waits for the push before it is polled (Settings.pushCheckSeconds). */
@@ -192,13 +200,13 @@ export const configSchema = z.object({
   /** How long past a deadline the sweeper waits; unset: the poller's timeout (see Settings). */
   SWEEP_GRACE_SECONDS: seconds.optional(),
   /** The worker's and the poller's Lambda timeouts, set from functions/manifest.ts by infra/ and local/. */
-  WORKER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(60),
-  POLLER_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(300),
+  WORKER_TIMEOUT_SECONDS: positiveInt.default(60),
+  POLLER_TIMEOUT_SECONDS: positiveInt.default(300),
   /** The stages' dead-letter queues, which the sweeper drains (only the sweeper is granted them). */
-  GENERATE_DLQ_URL: z.url().optional(),
-  RESERVED_DLQ_URL: z.url().optional(),
-  POLL_DLQ_URL: z.url().optional(),
-  NOTIFY_DLQ_URL: z.url().optional(),
+  GENERATE_DLQ_URL: optionalUrl,
+  RESERVED_DLQ_URL: optionalUrl,
+  POLL_DLQ_URL: optionalUrl,
+  NOTIFY_DLQ_URL: optionalUrl,
   /** Lifetime of the presigned result URLs handed out by record-info. */
   RESULT_URL_TTL_SECONDS: seconds.max(604800).default(86400),
   /**

@@ -5,8 +5,8 @@ import { httpTraceHeader, traceIdOf, withTraceHeader } from './adapters/observab
 import { addLambdaContext, traceInvocation } from './composition/observability';
 import { upstreamCallbackDeps } from './composition/upstream-callback';
 import { loadConfig } from './config';
-import { taskIdSchema } from './core/schema';
 import { acceptPush, pushedOperation, pushedTask } from './core/stages/push';
+import { taskIdSchema } from './core/task-id';
 import { envelope, errorResponse, jsonBody } from './http/envelope';
 
 const deps = upstreamCallbackDeps(loadConfig());

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { schemasBuilt } from '../test/support/schemas-built';
 import { upstreamProviders } from './composition/provider';
 import { settingsFrom } from './composition/settings';
 import { loadConfig } from './config';
@@ -217,5 +218,21 @@ describe("Vertex AI's push (VERTEX_PUSH_ACCOUNT, an upstream entry's `pushAccoun
     expect(() => loadConfig({ ...base, ...vertex, VERTEX_PUSH_ACCOUNT: 'not an email' })).toThrow(
       'VERTEX_PUSH_ACCOUNT',
     );
+  });
+});
+
+describe('the pool’s schemas', () => {
+  it('are built for the first list to parse, never by a function without UPSTREAMS', async () => {
+    vi.resetModules();
+    const { loadConfig: freshLoad } = await import('./config');
+    const pool = JSON.stringify([
+      { name: 'kie-a', provider: 'kie', secret: { apiKey: 'k', webhookSecret: 'w' } },
+    ]);
+    const without = await schemasBuilt(() => freshLoad(base));
+    const first = await schemasBuilt(() => freshLoad({ ...base, UPSTREAMS: pool }));
+    const again = await schemasBuilt(() => freshLoad({ ...base, UPSTREAMS: pool }));
+    // ~95 schemas make the pool's; parsing the rest of the environment builds a few (IAM_PRINCIPALS').
+    expect(first - without).toBeGreaterThan(50);
+    expect(again).toBe(without);
   });
 });

@@ -1,15 +1,17 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import * as z from 'zod';
 
-/** The provider secret's JSON: which fields depends on the provider. */
-export const providerCredentialsSchema = z.object({
-  /** gemini: the API key; kie: the Bearer key. */
-  apiKey: z.string().min(1).optional(),
-  /** vertex: the service account's JSON key, as a string. */
-  serviceAccountJson: z.string().min(1).optional(),
-  /** kie: the HMAC key its pushes are signed with. */
-  webhookSecret: z.string().min(1).optional(),
-});
+/** The provider secret's JSON: which fields depends on the provider. Built on the first secret read (z.lazy). */
+export const providerCredentialsSchema = z.lazy(() =>
+  z.object({
+    /** gemini: the API key; kie: the Bearer key. */
+    apiKey: z.string().min(1).optional(),
+    /** vertex: the service account's JSON key, as a string. */
+    serviceAccountJson: z.string().min(1).optional(),
+    /** kie: the HMAC key its pushes are signed with. */
+    webhookSecret: z.string().min(1).optional(),
+  }),
+);
 export type ProviderCredentials = z.infer<typeof providerCredentialsSchema>;
 
 /**

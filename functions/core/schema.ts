@@ -7,6 +7,7 @@ import {
   type Resolution,
   resolutions,
 } from './capabilities';
+import { taskIdSchema } from './task-id';
 import { refuseUrl, type UrlPolicy } from './url-guard';
 import type { VeoOptions } from './veo-options';
 
@@ -43,11 +44,6 @@ export const URL_MAX_CHARS = 2048;
 export const IMAGES_MAX = 3;
 /** The ignored `enableFallback` may be any JSON value, but it is kept in paramJson: this many characters. */
 export const IGNORED_FIELD_MAX_CHARS = 100;
-/**
- * How deeply a request body may nest. The contract needs 2 (an object holding imageUrls); anything
- * recursive (hashing, validation, logging) must never meet a body nested thousands deep.
- */
-export const JSON_MAX_DEPTH = 32;
 
 /**
  * A Step Functions task token (`$$.Task.Token` of a `.waitForTaskToken` step; SendTaskSuccess takes at most
@@ -305,16 +301,6 @@ function checkGenerationType(
   }
 }
 
-/** `taskId` query parameter: task ids are URL-safe by construction, anything else cannot exist. */
-export const taskIdSchema = z
-  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
-  // As sent (paramJson keeps it so): whitespace around an id is trimmed, but not without end.
-  .max(256, { error: 'is not a valid task id', abort: true })
-  .trim()
-  .min(1, 'is required')
-  .max(128, 'is not a valid task id')
-  .regex(/^[A-Za-z0-9_-]+$/, 'is not a valid task id');
-
 export const recordInfoQuerySchema = z.object({ taskId: taskIdSchema });
 
 /** Which of the task's videos (kie's `index`); a query string gives it as text. */
@@ -416,29 +402,6 @@ export const cancelRequestSchema = z.object(
   { taskId: taskIdSchema },
   { error: 'The request body must be a JSON object' },
 );
-
-/**
- * Whether a JSON text nests deeper than `max` arrays and objects, read without parsing or recursion (the
- * body is refused before anything recursive meets it). Brackets inside strings do not count.
- */
-export function jsonNestsDeeperThan(raw: string, max = JSON_MAX_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-export const jsonDepthMessage = `The request body nests more than ${JSON_MAX_DEPTH} levels deep`;
 
 /** Turns the first zod issue into a message that names the field, e.g. "seeds must be an integer ...". */
 export function describeIssue(error: z.ZodError): string {

@@ -10,10 +10,8 @@ import { listTasks } from '../core/api/task-list';
 import { ApiKeyCache, authenticate, authenticateIam } from '../core/api-keys';
 import type { DepsFor } from '../core/deps';
 import { errors } from '../core/errors';
-import { taskEventJsonSchema } from '../core/event-schema';
 import type { ApiKey } from '../core/ports';
 import { errorResponse, header, jsonBody, ok } from './envelope';
-import { capabilitiesJson, openApiJson } from './openapi';
 
 /** What the api function uses: every route's needs, and the key store for authentication. */
 export type ApiDeps = SubmitDeps & RenditionRequestDeps & DepsFor<'apiKeys' | 'videos'>;
@@ -42,37 +40,33 @@ function submitOptions(event: APIGatewayProxyEventV2): SubmitOptions {
   return { idempotencyKey: parseIdempotencyKey(header(event, 'idempotency-key')) };
 }
 
-/** Routes served without an API key, answered as they are (not in the envelope). */
-export const publicRoutes: Record<string, (deps: ApiDeps) => APIGatewayProxyStructuredResultV2> = {
-  // The contract is public, as kie.ai's documentation is.
-  'GET /api/v1/openapi.json': (deps) => ({
-    statusCode: 200,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
-    body: openApiJson(deps.settings.urlPolicy, deps.settings.providerName),
-  }),
-  // What this deployment's upstream can do (core/capabilities.ts), for the playground and other clients.
-  'GET /api/v1/capabilities.json': (deps) => ({
-    statusCode: 200,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
-    body: capabilitiesJson(deps.settings.providerName),
-  }),
-  // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
-  'GET /api/v1/events.schema.json': () => ({
-    statusCode: 200,
-    headers: {
-      'content-type': 'application/schema+json; charset=utf-8',
-      'cache-control': 'public, max-age=300',
-    },
-    body: eventSchemaJson(),
-  }),
-};
+/**
+ * The documents: their modules (the OpenAPI builder, the events' schemas) load on the first request for one,
+ * a chunk of their own when deployed, so no cold start builds schemas only a document uses (README, **init**).
+ */
+let documents: Promise<typeof import('./openapi')> | undefined;
+let eventSchemaText: Promise<string> | undefined;
+const loadDocuments = () => (documents ??= import('./openapi'));
+const loadEventSchemaText = () =>
+  (eventSchemaText ??= import('../core/event-schema').then((m) => JSON.stringify(m.taskEventJsonSchema())));
 
-/** Rendered on first request, not at cold start: z.toJSONSchema walks every event schema. */
-let eventSchemaText: string | undefined;
-function eventSchemaJson(): string {
-  eventSchemaText ??= JSON.stringify(taskEventJsonSchema());
-  return eventSchemaText;
-}
+const json = (body: string, type = 'application/json') => ({
+  statusCode: 200,
+  headers: { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=300' },
+  body,
+});
+
+/** Routes served without an API key, answered as they are (not in the envelope). */
+export const publicRoutes: Record<string, (deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>> = {
+  // The contract is public, as kie.ai's documentation is.
+  'GET /api/v1/openapi.json': async (deps) =>
+    json((await loadDocuments()).openApiJson(deps.settings.urlPolicy, deps.settings.providerName)),
+  // What this deployment's upstream can do (core/capabilities.ts), for the playground and other clients.
+  'GET /api/v1/capabilities.json': async (deps) =>
+    json((await loadDocuments()).capabilitiesJson(deps.settings.providerName)),
+  // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
+  'GET /api/v1/events.schema.json': async () => json(await loadEventSchemaText(), 'application/schema+json'),
+};
 
 const iamContextSchema = z.object({
   authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),
@@ -103,7 +97,7 @@ export function createApiHandler(deps: ApiDeps) {
     const log = deps.log.createChild();
     try {
       const publicRoute = publicRoutes[`${method} ${path}`];
-      if (publicRoute) return publicRoute(deps);
+      if (publicRoute) return await publicRoute(deps);
       // /iam/api/v1/...: the same routes behind API Gateway's AWS_IAM authorization (SigV4).
       const iam = path.startsWith(IAM_PREFIX);
       const route = routes[`${method} ${iam ? path.slice(IAM_PREFIX.length - 1) : path}`];

@@ -1,7 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errors, type KieCode, KieError, toKieError } from '../core/errors';
 import type { Log } from '../core/ports';
-import { jsonDepthMessage, jsonNestsDeeperThan } from '../core/schema';
 
 /** kie.ai's envelope; the HTTP status always equals `code`. */
 export function envelope(code: number, msg: string, data: unknown): APIGatewayProxyStructuredResultV2 {
@@ -27,6 +26,35 @@ export function errorResponse(thrown: unknown, log: Log): APIGatewayProxyStructu
   const internal = errors.internal();
   return envelope(internal.code satisfies KieCode, internal.message, null);
 }
+
+/**
+ * How deeply a request body may nest. The contract needs 2 (an object holding imageUrls); anything
+ * recursive (hashing, validation, logging) must never meet a body nested thousands deep.
+ */
+export const JSON_MAX_DEPTH = 32;
+
+/**
+ * Whether a JSON text nests deeper than `max` arrays and objects, read without parsing or recursion (the
+ * body is refused before anything recursive meets it). Brackets inside strings do not count.
+ */
+export function jsonNestsDeeperThan(raw: string, max = JSON_MAX_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+const jsonDepthMessage = `The request body nests more than ${JSON_MAX_DEPTH} levels deep`;
 
 /** The request body as JSON; a body that is not JSON is a 422 naming the problem. */
 export function jsonBody(event: APIGatewayProxyEventV2): unknown {

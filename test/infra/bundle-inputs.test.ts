@@ -67,3 +67,62 @@ describe('function bundles', () => {
     },
   );
 });
+
+/**
+ * The source files a function's cold start loads: its entry chunk and every chunk reached from it by a
+ * static import, bundled as deployed (split). What only `import()` reaches loads on first use.
+ */
+async function coldStartInputs(): Promise<Map<string, Set<string>>> {
+  const { metafile } = await build({
+    ...lambdaBundling,
+    minify: false,
+    mainFields: [...lambdaBundling.mainFields],
+    entryPoints: entries,
+    outdir: 'out',
+    splitting: true,
+    absWorkingDir: repoRoot,
+    external: externalModules('kie'),
+    metafile: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  const loaded = new Map<string, Set<string>>();
+  for (const [path, output] of Object.entries(metafile.outputs)) {
+    if (!output.entryPoint) continue;
+    const files = new Set<string>();
+    const pending = [path];
+    const seen = new Set<string>();
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const chunk = metafile.outputs[next];
+      if (!chunk) continue;
+      for (const input of Object.keys(chunk.inputs)) files.add(input);
+      for (const imported of chunk.imports)
+        if (imported.kind === 'import-statement') pending.push(imported.path);
+    }
+    loaded.set(output.entryPoint, files);
+  }
+  return loaded;
+}
+
+describe('what a cold start loads', () => {
+  let loaded: Map<string, Set<string>>;
+  beforeAll(async () => {
+    loaded = await coldStartInputs();
+  }, 60_000);
+
+  it('the api leaves its documents (OpenAPI, the events’ schema) and the S3 client for their first use', () => {
+    const api = loaded.get(entries.api);
+    expect(api?.has('functions/http/api-routes.ts')).toBe(true);
+    for (const lazy of ['functions/http/openapi.ts', 'functions/core/event-schema.ts'])
+      expect(api?.has(lazy), lazy).toBe(false);
+    expect([...(api ?? [])].filter((file) => file.includes('@aws-sdk/client-s3'))).toEqual([]);
+  });
+
+  it('the upstream-callback does not build the request schemas', () => {
+    const callback = loaded.get(entries['upstream-callback']);
+    expect(callback?.has('functions/core/task-id.ts')).toBe(true);
+    expect(callback?.has('functions/core/schema.ts')).toBe(false);
+  });
+});

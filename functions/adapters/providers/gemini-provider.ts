@@ -58,22 +58,24 @@ export interface GeminiPushOptions {
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 
-const operationSchema = z.object({ name: z.string().min(1) });
+/** The response schemas are built on first parse (z.lazy): a worker loads every provider's module and uses one. */
+const operationSchema = z.lazy(() => z.object({ name: z.string().min(1) }));
 
-const sampleListSchema = z.object({
-  generatedSamples: z
-    .array(z.object({ video: z.object({ uri: z.string().optional() }).optional() }))
-    .optional(),
-  raiMediaFilteredCount: z.number().optional(),
-  raiMediaFilteredReasons: z.array(z.string()).optional(),
-});
-
-const operationStatusSchema = z.object({
-  name: z.string().optional(),
-  done: z.boolean().optional(),
-  error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
-  // The Gemini API nests the samples under generateVideoResponse; some relays put them directly under response.
-  response: sampleListSchema.extend({ generateVideoResponse: sampleListSchema.optional() }).optional(),
+const operationStatusSchema = z.lazy(() => {
+  const sampleList = z.object({
+    generatedSamples: z
+      .array(z.object({ video: z.object({ uri: z.string().optional() }).optional() }))
+      .optional(),
+    raiMediaFilteredCount: z.number().optional(),
+    raiMediaFilteredReasons: z.array(z.string()).optional(),
+  });
+  return z.object({
+    name: z.string().optional(),
+    done: z.boolean().optional(),
+    error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+    // The Gemini API nests the samples under generateVideoResponse; some relays put them directly under response.
+    response: sampleList.extend({ generateVideoResponse: sampleList.optional() }).optional(),
+  });
 });
 
 /**

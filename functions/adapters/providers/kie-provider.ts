@@ -38,17 +38,24 @@ export interface KieProviderOptions {
 
 export const KIE_BASE_URL = 'https://api.kie.ai';
 
-/** kie answers `{ code, msg, data }`; the envelope code, not always the HTTP status, carries the outcome. */
-const envelopeSchema = z.object({ code: z.number(), msg: z.string().nullish(), data: z.unknown() });
-const submittedSchema = z.object({ taskId: z.string().min(1) });
-const recordSchema = z.object({
-  successFlag: z.coerce.number(),
-  response: z
-    .object({ resultUrls: z.array(z.string()).nullish(), fullResultUrls: z.array(z.string()).nullish() })
-    .nullish(),
-  errorCode: z.coerce.number().nullish(),
-  errorMessage: z.string().nullish(),
-});
+/**
+ * kie answers `{ code, msg, data }`; the envelope code, not always the HTTP status, carries the outcome.
+ * The response schemas are built on first parse (z.lazy): a worker loads every provider's module and uses one.
+ */
+const envelopeSchema = z.lazy(() =>
+  z.object({ code: z.number(), msg: z.string().nullish(), data: z.unknown() }),
+);
+const submittedSchema = z.lazy(() => z.object({ taskId: z.string().min(1) }));
+const recordSchema = z.lazy(() =>
+  z.object({
+    successFlag: z.coerce.number(),
+    response: z
+      .object({ resultUrls: z.array(z.string()).nullish(), fullResultUrls: z.array(z.string()).nullish() })
+      .nullish(),
+    errorCode: z.coerce.number().nullish(),
+    errorMessage: z.string().nullish(),
+  }),
+);
 
 /** kie's extend API names its models differently from its generate API, and has no Lite. */
 const extendModels: Partial<Record<VeoModel, string>> = { veo3: 'quality', veo3_fast: 'fast' };

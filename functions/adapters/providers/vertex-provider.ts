@@ -92,46 +92,55 @@ const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 /** Chunk size for decoding inline videos: a multiple of 4 base64 characters (48 KiB of bytes). */
 const BASE64_CHUNK = 65_536;
 
-const serviceAccountSchema = z.object({
-  client_email: z.string().min(1),
-  private_key: z.string().min(1),
-  private_key_id: z.string().optional(),
-  project_id: z.string().optional(),
-  token_uri: z.string().optional(),
-});
+/** The response schemas are built on first parse (z.lazy): a worker loads every provider's module and uses one. */
+const serviceAccountSchema = z.lazy(() =>
+  z.object({
+    client_email: z.string().min(1),
+    private_key: z.string().min(1),
+    private_key_id: z.string().optional(),
+    project_id: z.string().optional(),
+    token_uri: z.string().optional(),
+  }),
+);
 
-const operationSchema = z.object({ name: z.string().min(1) });
+const operationSchema = z.lazy(() => z.object({ name: z.string().min(1) }));
 
 /** Google's OIDC signing keys and the issuers its ID tokens name. */
 const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 
 /** What a push reads of Pub/Sub's envelope: the Cloud Storage notification's attributes. */
-const storageNotificationSchema = z.object({
-  message: z.object({
-    attributes: z.object({ eventType: z.string(), bucketId: z.string(), objectId: z.string() }),
+const storageNotificationSchema = z.lazy(() =>
+  z.object({
+    message: z.object({
+      attributes: z.object({ eventType: z.string(), bucketId: z.string(), objectId: z.string() }),
+    }),
   }),
-});
+);
 
-const videoSchema = z.object({
-  bytesBase64Encoded: z.string().optional(),
-  gcsUri: z.string().optional(),
-  mimeType: z.string().optional(),
-});
+const videoSchema = z.lazy(() =>
+  z.object({
+    bytesBase64Encoded: z.string().optional(),
+    gcsUri: z.string().optional(),
+    mimeType: z.string().optional(),
+  }),
+);
 
-const operationStatusSchema = z.object({
-  done: z.boolean().optional(),
-  error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
-  response: z
-    .object({
-      videos: z.array(videoSchema).optional(),
-      /** Deprecated by Vertex: Cloud Storage URIs of the videos. */
-      generatedSamples: z.array(z.unknown()).optional(),
-      raiMediaFilteredCount: z.number().optional(),
-      raiMediaFilteredReasons: z.array(z.string()).optional(),
-    })
-    .optional(),
-});
+const operationStatusSchema = z.lazy(() =>
+  z.object({
+    done: z.boolean().optional(),
+    error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+    response: z
+      .object({
+        videos: z.array(videoSchema).optional(),
+        /** Deprecated by Vertex: Cloud Storage URIs of the videos. */
+        generatedSamples: z.array(z.unknown()).optional(),
+        raiMediaFilteredCount: z.number().optional(),
+        raiMediaFilteredReasons: z.array(z.string()).optional(),
+      })
+      .optional(),
+  }),
+);
 
 interface Auth {
   client: JWT;
