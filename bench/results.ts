@@ -54,3 +54,36 @@ export function formatResults(results: Results): string {
   );
   return `${text}\n`;
 }
+
+/**
+ * One figure's repeats (each a run of the same group): the run whose `key` ratio is the median gives every figure,
+ * so they stay one run's; `key.min` / `key.max` are the other ends; each of `counted` (429s, failures) is summed
+ * over all the runs, so a goal of 0 holds for every one of them.
+ */
+export function medianOfRepeats(runs: Results[], key: string, counted: string[]): Results {
+  const ratio = (r: Results) => r[key]?.ratio ?? Number.NaN;
+  const sorted = [...runs].sort((a, b) => ratio(a) - ratio(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  const first = sorted[0];
+  const last = sorted.at(-1);
+  if (!median || !first || !last) throw new Error(`no runs of ${key}`);
+  const { goal: _, ...lowest } = first[key] as Figure;
+  const { goal: __, ...highest } = last[key] as Figure;
+  const sums = Object.fromEntries(
+    counted.map((name) => {
+      const one = median[name] as Figure;
+      const total = runs.reduce((sum, r) => sum + (r[name]?.value ?? 0), 0);
+      return [
+        name,
+        { ...one, value: total, unit: `${one.unit.replace(/ \(.*\)$/, '')} (${runs.length} runs)` },
+      ];
+    }),
+  );
+  return {
+    ...median,
+    [`${key}.min`]: lowest,
+    [`${key}.max`]: highest,
+    [`${key}.repeats`]: figure(runs.length, 'runs'),
+    ...sums,
+  };
+}
