@@ -185,9 +185,8 @@ try {
 
 /**
  * Runs a group's script in a fresh Node process with a local stack of its own (the handlers read their
- * configuration at import), then adds the figures it wrote to the file named by its last argument.
+ * configuration at import) and returns the figures it wrote to the file named by its last argument.
  */
-/** A group run in a process of its own (a fresh event loop, emulators and all), its figures as it wrote them. */
 async function fromProcess(script: string, args: string[], timeoutMs: number): Promise<Results> {
   const scratch = await mkdtemp(join(tmpdir(), 'veo-bench-group-'));
   try {
@@ -203,6 +202,7 @@ async function fromProcess(script: string, args: string[], timeoutMs: number): P
   }
 }
 
+/** The same, its figures added to this run's under `title`. */
 async function addFromProcess(
   title: string,
   script: string,
