@@ -73,10 +73,7 @@ export function medianOfRepeats(runs: Results[], key: string, counted: string[])
     counted.map((name) => {
       const one = median[name] as Figure;
       const total = runs.reduce((sum, r) => sum + (r[name]?.value ?? 0), 0);
-      return [
-        name,
-        { ...one, value: total, unit: `${one.unit.replace(/ \(.*\)$/, '')} (${runs.length} runs)` },
-      ];
+      return [name, { ...one, value: total, unit: `${one.unit} (${runs.length} runs)` }];
     }),
   );
   return {

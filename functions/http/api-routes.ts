@@ -41,12 +41,12 @@ function submitOptions(event: APIGatewayProxyEventV2): SubmitOptions {
 }
 
 /**
- * The documents: their modules (the OpenAPI builder, the events' schemas) load on the first request for one,
- * a chunk of their own when deployed, so no cold start builds schemas only a document uses (README, **init**).
+ * The documents: their modules (the OpenAPI builder, the events' schemas) load on the first request for one
+ * (`import()` resolves to the one module after that), a chunk of their own when deployed, so no cold start
+ * builds schemas only a document uses (README, **init**). The events' schema is rendered once: z.toJSONSchema
+ * walks every event schema.
  */
-let documents: Promise<typeof import('./openapi')> | undefined;
 let eventSchemaText: Promise<string> | undefined;
-const loadDocuments = () => (documents ??= import('./openapi'));
 const loadEventSchemaText = () =>
   (eventSchemaText ??= import('../core/event-schema').then((m) => JSON.stringify(m.taskEventJsonSchema())));
 
@@ -60,10 +60,10 @@ const json = (body: string, type = 'application/json') => ({
 export const publicRoutes: Record<string, (deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>> = {
   // The contract is public, as kie.ai's documentation is.
   'GET /api/v1/openapi.json': async (deps) =>
-    json((await loadDocuments()).openApiJson(deps.settings.urlPolicy, deps.settings.providerName)),
+    json((await import('./openapi')).openApiJson(deps.settings.urlPolicy, deps.settings.providerName)),
   // What this deployment's upstream can do (core/capabilities.ts), for the playground and other clients.
   'GET /api/v1/capabilities.json': async (deps) =>
-    json((await loadDocuments()).capabilitiesJson(deps.settings.providerName)),
+    json((await import('./openapi')).capabilitiesJson(deps.settings.providerName)),
   // The task events' JSON Schema (EventBridge `detail` and its envelope), from the same zod schemas.
   'GET /api/v1/events.schema.json': async () => json(await loadEventSchemaText(), 'application/schema+json'),
 };
