@@ -49,8 +49,8 @@ describe('routing a task through the pool', () => {
       { name: 'a', quota: quota('a', 4) },
       { name: 'b', quota: quota('b', 4) },
     ]);
-    world.tasks.windows.set('a', [world.clock.now, world.clock.now]);
-    world.tasks.windows.set('b', [world.clock.now]);
+    world.tasks.windows.set('a', { grants: [world.clock.now, world.clock.now] });
+    world.tasks.windows.set('b', { grants: [world.clock.now] });
     const task = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: task.taskId });
     expect(submittedTo(world).b).toEqual([task.taskId]);
@@ -149,7 +149,7 @@ describe('failover without double generation', () => {
       { name: 'a', quota: quota('a', 5) },
       { name: 'b', priority: 1, quota: quota('b', 1) },
     ]);
-    world.tasks.windows.set('b', [world.clock.now]);
+    world.tasks.windows.set('b', { grants: [world.clock.now] });
     world.upstreams.a?.failures.push(new Error('a answered HTTP 400: bad request'));
     const task = await seedTask(world, key);
     await startGeneration(world.deps, { taskId: task.taskId });
@@ -331,7 +331,7 @@ describe('pinning', () => {
     ]);
     const source = await seedTask(world, key, 'succeeded', { operation: 'kie-task-1', upstream: 'kie-a' });
     const extension = await seedTask(world, key, 'queued', { extendsTaskId: source.taskId });
-    world.tasks.windows.set('kie-a', [world.clock.now]);
+    world.tasks.windows.set('kie-a', { grants: [world.clock.now] });
     await startGeneration(world.deps, { taskId: extension.taskId });
     // kie-b has room, but only kie-a knows the source: the extension waits for kie-a's slot.
     expect(world.upstreams['kie-b']?.attempts).toHaveLength(0);

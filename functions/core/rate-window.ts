@@ -114,9 +114,42 @@ export function upstreamWindow(quota: RateWindow): RateWindow {
 /**
  * A slot asked of a window: at `at` (epoch ms, a moment ahead; absent: now) or not at all. `release` gives
  * back a reservation the caller holds and will not use (a message delivered too late for it) in the same
- * write, so a slot reached late is not lost twice.
+ * write, so a slot reached late is not lost twice. With `carry` (a slot reached late, moved to `at`), the
+ * reservations anchored on the released slot (a window after it, a window after that…) move with it by as
+ * much, when the window has room for that and not otherwise: the slot keeps its place in the line, instead
+ * of stepping back to its end and leaving a slot of a full window unused.
  */
-export type SlotClaim = RateWindow & { at?: number; release?: number };
+export type SlotClaim = RateWindow & { at?: number; release?: number; carry?: boolean };
+
+/**
+ * A window's log: the times (epoch ms) of the slots granted, some possibly in the future (reservations),
+ * and where reservations carried by a late slot went (`moves`, [from, to]): their holders find them by
+ * these (slotNow).
+ */
+export interface SlotLog {
+  grants: readonly number[];
+  moves?: readonly (readonly [number, number])[];
+}
+
+/**
+ * Where a slot granted at `at` is now: `at`, or where the reservations carried with a late slot (SlotClaim
+ * `carry`) took it, each move followed.
+ */
+export function slotNow(log: SlotLog, at: number): number {
+  let now = at;
+  for (let hops = 0; hops <= (log.moves?.length ?? 0); hops++) {
+    const move = log.moves?.find(([from]) => from === now);
+    if (!move) break;
+    now = move[1];
+  }
+  return now;
+}
+
+/**
+ * How far ahead a reservation must be to be carried: its holder reads where its slot is this long before it
+ * at most (core/stages/generate.ts slotCheckLeadMs), and the write that carries it may take the rest.
+ */
+export const carryNoticeMs = 1500;
 
 /**
  * The longest grant log a reservation may grow, in windows' worth of grants: a burst deeper than this
@@ -135,68 +168,125 @@ const maxLoggedGrants = 2_000;
  * after idleness and the long-run rate is limit/window.
  *
  * Without `reserveUntil`, a slot is granted only now (or at `at`, when later); otherwise the earliest
- * free slot from then on is reserved if it is not later than `reserveUntil`. `release` (a reservation given back) leaves the log
- * first. Refused: how long until the earliest free slot. The log returned holds every grant still
- * counted (newer than now − windowMs) and those a jitter older (ownLoadWindow judges a 429 by them), oldest
- * first.
+ * free slot from then on is reserved if it is not later than `reserveUntil`. `release` (a reservation
+ * given back, found where it was carried) leaves the log first; with `carry`, the reservations anchored on
+ * it move as far as the slot does (SlotClaim), when every window still holds `limit` at most. Refused: how
+ * long until the earliest free slot. The log returned holds every grant still counted (newer than
+ * now − windowMs) and those a jitter older (ownLoadWindow judges a 429 by them), oldest first.
  */
 export function nextGrant(
-  grants: readonly number[],
+  log: SlotLog,
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-  { reserveUntil, release, at: asked }: { reserveUntil?: number; release?: number; at?: number } = {},
-): { granted: true; at: number; grants: number[] } | { granted: false; retryAfterMs: number } {
+  {
+    reserveUntil,
+    release,
+    at: asked,
+    carry,
+  }: { reserveUntil?: number; release?: number; at?: number; carry?: boolean } = {},
+):
+  | { granted: true; at: number; grants: number[]; moves: [number, number][] }
+  | { granted: false; retryAfterMs: number } {
   const { limit, windowMs } = rule;
-  const live = grants.filter((t) => t > now - windowMs - upstreamJitterMs).sort((a, b) => a - b);
-  const released = release === undefined ? -1 : live.indexOf(release);
+  const kept = now - windowMs - upstreamJitterMs;
+  const live = log.grants.filter((t) => t > kept).sort((a, b) => a - b);
+  const moves = (log.moves ?? []).filter(([, to]) => to > kept).map(([a, b]): [number, number] => [a, b]);
+  const releasedAt = release === undefined ? undefined : slotNow({ grants: live, moves }, release);
+  const released = releasedAt === undefined ? -1 : live.indexOf(releasedAt);
   if (released >= 0) live.splice(released, 1);
-  // Grants at or before t, by binary search on the sorted log.
-  const upTo = (t: number) => {
-    let lo = 0;
-    let hi = live.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((live[mid] as number) <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const countIn = (end: number) => upTo(end) - upTo(end - windowMs);
-  // The windows holding t end in [t, t + windowMs); their counts only rise at a grant, so those ends suffice.
-  const fits = (t: number) => {
-    if (countIn(t) >= limit) return false;
-    for (let i = upTo(t); i < live.length && (live[i] as number) < t + windowMs; i++) {
-      if (countIn(live[i] as number) >= limit) return false;
-    }
-    return true;
-  };
-  // A slot frees only when a grant leaves a window (at g + windowMs): those, and now, are the candidates.
   const from = Math.max(now, asked ?? now);
+  // A slot frees only when a grant leaves a window (at g + windowMs): those, and now, are the candidates.
   const candidates = [from, ...live.map((g) => g + windowMs).filter((t) => t > from)].sort((a, b) => a - b);
-  const at = candidates.find(fits) ?? Math.max(from, (live.at(-1) ?? now) + windowMs);
+  const at = candidates.find((t) => fits(live, t, rule)) ?? Math.max(from, (live.at(-1) ?? now) + windowMs);
+  if (at > from && carry && releasedAt !== undefined && released >= 0 && from > releasedAt) {
+    const carried = carryAnchored(live, releasedAt, from - releasedAt, now, windowMs);
+    const grants = carried && [...carried.grants, from].sort((a, b) => a - b);
+    if (carried && grants && !overfull(grants, now, rule))
+      return { granted: true, at: from, grants, moves: [...moves, ...carried.moves] };
+  }
   // The grants kept only for judging a 429 (older than a window) do not count against the log's length.
-  const counted = live.length - upTo(now - windowMs);
+  const counted = live.length - upTo(live, now - windowMs);
   const logFull = counted >= Math.max(limit, Math.min(reservableWindows * limit, maxLoggedGrants));
   if (at === from || (reserveUntil !== undefined && at <= reserveUntil && !logFull)) {
-    return { granted: true, at, grants: [...live, at].sort((a, b) => a - b) };
+    return { granted: true, at, grants: [...live, at].sort((a, b) => a - b), moves };
   }
   return { granted: false, retryAfterMs: Math.max(1, Math.ceil(at - now)) };
 }
 
+/** Grants at or before t in a sorted log (binary search). */
+function upTo(sorted: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Whether a grant at t leaves every window of the sorted log at `limit` or fewer. */
+function fits(
+  sorted: readonly number[],
+  t: number,
+  { limit, windowMs }: Pick<RateWindow, 'limit' | 'windowMs'>,
+) {
+  const countIn = (end: number) => upTo(sorted, end) - upTo(sorted, end - windowMs);
+  if (countIn(t) >= limit) return false;
+  // The windows holding t end in [t, t + windowMs); their counts only rise at a grant, so those ends suffice.
+  for (let i = upTo(sorted, t); i < sorted.length && (sorted[i] as number) < t + windowMs; i++) {
+    if (countIn(sorted[i] as number) >= limit) return false;
+  }
+  return true;
+}
+
+/** Whether a window ending now or later holds more than `limit` grants of the sorted log. */
+function overfull(
+  sorted: readonly number[],
+  now: number,
+  { limit, windowMs }: Pick<RateWindow, 'limit' | 'windowMs'>,
+) {
+  for (let i = upTo(sorted, now - 1); i < sorted.length; i++) {
+    const end = sorted[i] as number;
+    if (i + 1 - upTo(sorted, end - windowMs) > limit) return true;
+  }
+  return false;
+}
+
 /**
- * Slots free now by `grants` (the log as last seen): 0 when nextGrant would refuse the claim (now, or at
- * its `at` with its `release` given back), else at least 1: the limit less the grants within a window of
- * now, before or after.
+ * The log with the reservations anchored on a slot at `slot` (at slot + windowMs, + 2·windowMs… while each is
+ * there) moved `by` later, and those moves; undefined when one cannot be moved: due within carryNoticeMs
+ * (its holder may have read it), or its time not one grant's alone before or after (a holder could not
+ * tell its own).
+ */
+function carryAnchored(live: readonly number[], slot: number, by: number, now: number, windowMs: number) {
+  if (by >= windowMs) return undefined;
+  const grants = [...live];
+  const moves: [number, number][] = [];
+  for (let t = slot + windowMs; ; t += windowMs) {
+    const i = live.indexOf(t);
+    if (i < 0) break;
+    if (t <= now + carryNoticeMs || live.lastIndexOf(t) !== i || live.includes(t + by)) return undefined;
+    grants[i] = t + by;
+    moves.push([t, t + by]);
+  }
+  return { grants, moves };
+}
+
+/**
+ * Slots free now by the log as last seen: 0 when nextGrant would refuse the claim (now, or at its `at`
+ * with its `release` given back), else at least 1: the limit less the grants within a window of now,
+ * before or after.
  */
 export function freeSlotsOf(
-  grants: readonly number[],
+  log: SlotLog,
   now: number,
-  rule: Pick<SlotClaim, 'limit' | 'windowMs' | 'at' | 'release'>,
+  rule: Pick<SlotClaim, 'limit' | 'windowMs' | 'at' | 'release' | 'carry'>,
 ): number {
-  if (!nextGrant(grants, now, rule, { at: rule.at, release: rule.release }).granted) return 0;
+  if (!nextGrant(log, now, rule, { at: rule.at, release: rule.release, carry: rule.carry }).granted) return 0;
   // Slots taken a moment ahead and reservations within a window hold it as much as those taken already.
   const held =
-    grants.filter((t) => t > now - rule.windowMs && t < now + rule.windowMs).length -
+    log.grants.filter((t) => t > now - rule.windowMs && t < now + rule.windowMs).length -
     (rule.release === undefined ? 0 : 1);
   return Math.max(1, rule.limit - held);
 }

@@ -14,7 +14,14 @@ import type {
   TaskStore,
   TransitionOptions,
 } from '../../functions/core/ports';
-import { freeSlotsOf, nextGrant, type RateWindow, type SlotClaim } from '../../functions/core/rate-window';
+import {
+  freeSlotsOf,
+  nextGrant,
+  type RateWindow,
+  type SlotClaim,
+  type SlotLog,
+  slotNow,
+} from '../../functions/core/rate-window';
 import type {
   CallbackAttempt,
   RenditionJob,
@@ -36,8 +43,8 @@ export const stored = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
 export class InMemoryTaskStore implements TaskStore {
   readonly tasks = new Map<string, Task>();
   readonly idempotency = new Map<string, IdempotencyRecord>();
-  /** Grant times per rate-window scope (a sliding-window log, as the counters table keeps). */
-  readonly windows = new Map<string, number[]>();
+  /** Per rate-window scope, its log (grant times and carried reservations), as the counters table keeps it. */
+  readonly windows = new Map<string, SlotLog>();
   /** The sparse sweep index: open tasks and when the sweeper should look at them. */
   readonly sweepAt = new Map<string, number>();
   /** Renditions started per task (what DynamoTaskStore counts in `sweepStarts`). */
@@ -119,7 +126,11 @@ export class InMemoryTaskStore implements TaskStore {
   }
 
   freeSlots(window: SlotClaim): number {
-    return freeSlotsOf(this.windows.get(window.scope) ?? [], this.now(), window);
+    return freeSlotsOf(this.windows.get(window.scope) ?? { grants: [] }, this.now(), window);
+  }
+
+  async slotTime(scope: string, at: number): Promise<number> {
+    return slotNow(this.windows.get(scope) ?? { grants: [] }, at);
   }
 
   async transition(
@@ -149,20 +160,21 @@ export class InMemoryTaskStore implements TaskStore {
     status: TaskStatus = 'queued',
   ): Promise<{ scope: string; at: number } | undefined> {
     const now = this.now();
-    let best: { scope: string; at: number; grants: number[] } | undefined;
+    let best: { scope: string; at: number; grants: number[]; moves: [number, number][] } | undefined;
     let refusedMs = Number.POSITIVE_INFINITY;
     for (const window of windows) {
-      const decision = nextGrant(this.windows.get(window.scope) ?? [], now, window, {
+      const decision = nextGrant(this.windows.get(window.scope) ?? { grants: [] }, now, window, {
         reserveUntil: until,
         release: window.release,
         at: window.at,
+        carry: window.carry,
       });
       if (!decision.granted) refusedMs = Math.min(refusedMs, decision.retryAfterMs);
       else if (!best || decision.at < best.at) best = { scope: window.scope, ...decision };
     }
     if (!best) throw new RateLimitedError(refusedMs);
     if (this.tasks.get(taskId)?.status !== status) return undefined;
-    this.windows.set(best.scope, best.grants);
+    this.windows.set(best.scope, { grants: best.grants, moves: best.moves });
     return { scope: best.scope, at: best.at };
   }
 
@@ -281,13 +293,14 @@ export class InMemoryTaskStore implements TaskStore {
    */
   private slot(window: SlotClaim | undefined): (() => number) | undefined {
     if (!window) return undefined;
-    const decision = nextGrant(this.windows.get(window.scope) ?? [], this.now(), window, {
+    const decision = nextGrant(this.windows.get(window.scope) ?? { grants: [] }, this.now(), window, {
       release: window.release,
       at: window.at,
+      carry: window.carry,
     });
     if (!decision.granted) throw new RateLimitedError(decision.retryAfterMs);
     return () => {
-      this.windows.set(window.scope, decision.grants);
+      this.windows.set(window.scope, { grants: decision.grants, moves: decision.moves });
       return decision.at;
     };
   }

@@ -437,6 +437,42 @@ export function taskStoreContract(name: string, make: () => TaskStoreUnderTest):
           .catch((e: unknown) => e);
         expect(taken).toBeInstanceOf(RateLimitedError);
       });
+
+      it('carries the reservation anchored on a late slot with it; its holder finds it by slotTime', async () => {
+        const { store, keyHash, task } = await setup();
+        const slot = window(1);
+        const [late, next, last] = [task(), task(), task()];
+        for (const t of [late, next, last]) await store.createCharged(t, { keyHash, credits: 0 });
+        const claimed = await store.transition(late.taskId, 'queued', { status: 'submitting' }, { slot });
+        if (typeof claimed !== 'object') throw new Error('no slot');
+        const until = Date.now() + 600_000;
+        const reserved = await store.reserveSlot(next.taskId, [slot], until);
+        if (!reserved) throw new Error('not reserved');
+        const ahead = Date.now() + 500;
+        const move = { ...slot, at: ahead, release: claimed.slotAt };
+        // Without carrying it, the reservation a window after the slot holds every window a move could use.
+        const alone = await store
+          .reserveSlot(late.taskId, [move], ahead + 1000, 'submitting')
+          .catch((e: unknown) => e);
+        expect(alone).toBeInstanceOf(RateLimitedError);
+        const moved = await store.reserveSlot(
+          late.taskId,
+          [{ ...move, carry: true }],
+          ahead + 1000,
+          'submitting',
+        );
+        if (!moved) throw new Error('not moved');
+        expect(moved.at).toBeGreaterThanOrEqual(ahead);
+        expect(moved.at).toBeLessThan(ahead + 1000);
+        const carried = reserved.at + (moved.at - claimed.slotAt);
+        expect(await store.slotTime(slot.scope, reserved.at)).toBe(carried);
+        expect(await store.slotTime(slot.scope, moved.at)).toBe(moved.at);
+        // The window stays one per minute: the next reservation is a window after the carried one, and the
+        // holder giving its reservation back by the time it was granted gives back the carried slot.
+        expect((await store.reserveSlot(last.taskId, [slot], until))?.at).toBe(carried + 60_000);
+        const again = await store.reserveSlot(next.taskId, [{ ...slot, release: reserved.at }], until);
+        expect(again?.at).toBe(carried);
+      });
     });
 
     describe('the sweep index (dueForSweep, resweep)', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { nextGrant, type RateWindow } from '../../core/rate-window';
+import { nextGrant, type RateWindow, type SlotLog } from '../../core/rate-window';
 
 /**
  * A rate window's counter in the counters table: one item per scope holding the sliding-window log that
@@ -12,9 +12,13 @@ import { nextGrant, type RateWindow } from '../../core/rate-window';
  * through after window/limit, so up to 2·limit − 1 land in one window and the upstream answers 429.
  */
 
-/** What the counter item holds: the grant times (epoch ms) still inside the window, oldest first. */
-export interface CounterState {
+/**
+ * What the counter item holds: the grant times (epoch ms) still inside the window, oldest first, and where
+ * carried reservations went (SlotLog).
+ */
+export interface CounterState extends SlotLog {
   grants: number[];
+  moves?: [number, number][];
   /** A fresh random token per write; undefined while no item exists. */
   revision: string | undefined;
 }
@@ -35,11 +39,16 @@ export function decide(
   state: CounterState | undefined,
   now: number,
   rule: Pick<RateWindow, 'limit' | 'windowMs'>,
-  options: { reserveUntil?: number; release?: number; at?: number } = {},
+  options: { reserveUntil?: number; release?: number; at?: number; carry?: boolean } = {},
 ): { granted: true; at: number; next: CounterState } | { granted: false; retryAfterMs: number } {
-  const decision = nextGrant(state?.grants ?? [], now, rule, options);
+  const decision = nextGrant(state ?? emptyState, now, rule, options);
   if (!decision.granted) return decision;
-  return { granted: true, at: decision.at, next: { grants: decision.grants, revision: randomUUID() } };
+  const { grants, moves } = decision;
+  return {
+    granted: true,
+    at: decision.at,
+    next: { grants, ...(moves.length > 0 && { moves }), revision: randomUUID() },
+  };
 }
 
 /** A counter's current state, read consistently. */
@@ -53,6 +62,7 @@ export async function readCounter(
   );
   return {
     grants: Array.isArray(Item?.grants) ? (Item.grants as number[]) : [],
+    ...(Array.isArray(Item?.moves) && { moves: Item.moves as [number, number][] }),
     revision: typeof Item?.revision === 'string' ? Item.revision : undefined,
   };
 }
@@ -70,6 +80,7 @@ export function counterPut(
     Item: {
       counterId: counterId(scope),
       grants: next.grants,
+      ...(next.moves !== undefined && next.moves.length > 0 && { moves: next.moves }),
       revision: next.revision,
       expiresAt: Math.ceil(lastWindowEndMs / 1000) + ttlSlackSeconds,
     },
@@ -93,8 +104,15 @@ export function checkLimit({ scope, limit, windowMs }: RateWindow): void {
 }
 
 export function stateFromRaw(item: Record<string, AttributeValue> | undefined): CounterState {
+  const numbers = (list: AttributeValue[] | undefined) =>
+    (list ?? []).flatMap((value) => (value.N === undefined ? [] : [Number(value.N)]));
+  const moves = (item?.moves?.L ?? []).flatMap((pair): [number, number][] => {
+    const [from, to] = numbers(pair.L);
+    return from === undefined || to === undefined ? [] : [[from, to]];
+  });
   return {
-    grants: (item?.grants?.L ?? []).flatMap((value) => (value.N === undefined ? [] : [Number(value.N)])),
+    grants: numbers(item?.grants?.L),
+    ...(moves.length > 0 && { moves }),
     revision: item?.revision?.S,
   };
 }

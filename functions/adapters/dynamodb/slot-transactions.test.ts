@@ -119,6 +119,25 @@ describe('SlotTransactions: a rate window', () => {
     expect(await take(b, window)).toEqual({ granted: false, retryAfterMs: 59_000 });
   });
 
+  it('keeps where carried reservations went through another instance’s write on a counter it saw stale', async () => {
+    const scope = freshScope();
+    const start = Date.now();
+    const window = { scope, limit: 1, windowMs: 20_000 };
+    const a = instance(() => start);
+    const b = instance(() => start + 100);
+    // b sees the counter once, empty; a then takes a slot and reserves the next, a window after it.
+    expect(b.freeSlots(window)).toBe(1);
+    const taken = await a.write([], { ...window, at: start + 150 });
+    const reserved = await a.write([], window, {}, start + 60_000);
+    if (!taken || !reserved) throw new Error('not granted');
+    // The slot reached late moves 400 ms ahead, carrying the reservation.
+    await a.write([], { ...window, at: taken.at + 400, release: taken.at, carry: true }, {}, start + 2_000);
+    expect(await a.slotTime(scope, reserved.at)).toBe(reserved.at + 400);
+    // b's reservation is decided on the counter its failed condition returned: the carry stays in the log.
+    expect((await b.write([], window, {}, start + 60_000))?.at).toBe(reserved.at + 400 + 20_000);
+    expect(await b.slotTime(scope, reserved.at)).toBe(reserved.at + 400);
+  });
+
   it('holds the long-run rate to limit/window under a steady overload (injected clock)', async () => {
     const window = { scope: freshScope(), limit: 5, windowMs: 1_000 };
     const start = Date.now();

@@ -1,7 +1,7 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { RateLimitedError } from '../../core/errors';
-import { freeSlotsOf, type SlotClaim } from '../../core/rate-window';
+import { freeSlotsOf, type SlotClaim, slotNow } from '../../core/rate-window';
 import type { TransactItem } from './credits';
 import {
   type CounterState,
@@ -46,7 +46,14 @@ export class SlotTransactions {
    * slot taken now would be refused (reservations ahead count too).
    */
   freeSlots(window: SlotClaim): number {
-    return freeSlotsOf(this.counters.get(window.scope)?.grants ?? [], this.now(), window);
+    return freeSlotsOf(this.counters.get(window.scope) ?? emptyState, this.now(), window);
+  }
+
+  /** Where a slot granted at `at` is now (rate-window.ts slotNow), by the counter read consistently. */
+  async slotTime(scope: string, at: number): Promise<number> {
+    const state = await readCounter(this.client, this.countersTable(), scope);
+    this.counters.set(scope, state);
+    return slotNow(state, at);
   }
 
   /**
@@ -275,6 +282,7 @@ function decideGroup(
       const decision = decide(states.get(window.scope), now, window, {
         reserveUntil: writer.reserveUntil,
         release: window.release,
+        carry: window.carry,
         // As far ahead of this write as the caller asked: the time it waited for its turn is added.
         at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
       });

@@ -208,6 +208,10 @@ export class DynamoTaskStore implements TaskStore {
     return this.slotTransactions.freeSlots(window);
   }
 
+  slotTime(scope: string, at: number): Promise<number> {
+    return this.slotTransactions.slotTime(scope, at);
+  }
+
   async transition(
     taskId: string,
     from: TaskStatus,

@@ -82,6 +82,12 @@ export interface TaskStore {
     status?: TaskStatus,
   ): Promise<{ scope: string; at: number } | undefined>;
   /**
+   * Where a reserved slot of the window `scope` (granted at `at`) is now, read from its log: `at`, or later
+   * when a late slot before it carried it (SlotClaim `carry`). Its holder reads it shortly before the
+   * submit (core/stages/generate.ts).
+   */
+  slotTime(scope: string, at: number): Promise<number>;
+  /**
    * Slots of `window` free now (or at its `at`, its `release` given back) as this instance last saw its
    * counter (no I/O; a guess a transition corrects): the pool orders equally ranked upstreams by it, the
    * worker reserves rather than tries a take it would be refused. Absent: every window counts as free.

@@ -508,7 +508,7 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     await startGeneration(world.deps, { taskId: task.taskId });
     expect(steps).toEqual(['credentials', 'submitting', 'submitted']);
     // The slot was taken (a moment ahead) once the fetch was done, not before it.
-    expect(world.tasks.windows.get('simulator')).toEqual([start + 700 + submitLeadMs]);
+    expect(world.tasks.windows.get('simulator')?.grants).toEqual([start + 700 + submitLeadMs]);
   });
 
   it('submits all the same when fetching the credentials first failed: a failure is the submit’s to meet', async () => {
@@ -520,10 +520,13 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     expect((await world.tasks.get(task.taskId))?.status).toBe('submitted');
   });
 
-  /** A world with a window of one, a's slot taken and b's reserved (c's too with three); claim writes of 1 s. */
-  const slowClaims = async (tasks: number) => {
+  /**
+   * A world with a window of one (20 s unless said), a's slot taken and b's reserved (c's too with three);
+   * claim writes of 1 s.
+   */
+  const slowClaims = async (tasks: number, windowMs = 20_000) => {
     const { world, key } = await submitted({
-      upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
+      upstreamQuota: { scope: 'simulator', limit: 1, windowMs },
     });
     const seeded = [];
     for (let i = 0; i < tasks; i++) seeded.push(await seedTask(world, key));
@@ -545,42 +548,95 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     return { world, slot, tasks: seeded };
   };
 
+  /** Runs `work` with the world's clock on fake timers: a wait in process moves it. */
+  const onFakeTime = async <T>(world: { clock: { now: number } }, work: () => Promise<T>): Promise<T> => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    const at = world.clock.now;
+    try {
+      vi.setSystemTime(at);
+      Object.defineProperty(world.clock, 'now', { get: () => Date.now(), configurable: true });
+      const done = work();
+      await vi.runAllTimersAsync();
+      return await done;
+    } finally {
+      const now = Date.now();
+      vi.useRealTimers();
+      Object.defineProperty(world.clock, 'now', { value: now, writable: true, configurable: true });
+    }
+  };
+
   it('moves a slot reached late (a slow write) ahead in one write, as far as the write took, and sends on it', async () => {
     const { world, slot, tasks } = await slowClaims(2);
     const [a, b] = tasks as [Task, Task];
     await startGeneration(world.deps, { taskId: b.taskId, slot });
     expect(world.log.lines.filter((l) => l.message === 'slot moved ahead')).toHaveLength(1);
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(0);
-    // Submitted once, on the moved slot: as far after it was reached as the claim took (1.25 × its second,
+    // Submitted once, on the moved slot: as far after it was reached as the claim took (1.5 × its second,
     // held to a reservation's lead of 1 s), the missed one given back in the same write; the task never
     // went back to the queue.
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
-    expect(world.tasks.windows.get('simulator')?.at(-1)).toBe(slot.at + 500 + 1_000);
-    expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
+    expect(world.tasks.windows.get('simulator')?.grants.at(-1)).toBe(slot.at + 500 + 1_000);
+    expect(world.tasks.windows.get('simulator')?.grants).not.toContain(slot.at);
     expect(world.queues.reservations).toHaveLength(1);
     expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
   });
 
-  it('steps back from a slot reached late when its window has none soon to move to, and takes another', async () => {
+  it('carries the reservation anchored on a slot reached late with it; its holder submits where it went', async () => {
     const { world, slot, tasks } = await slowClaims(3);
     const [a, b, c] = tasks as [Task, Task, Task];
     const slotC = world.queues.reservations[1]?.message.slot;
     if (!slotC) throw new Error('not reserved');
     await startGeneration(world.deps, { taskId: b.taskId, slot });
-    // c's reservation holds the window a moment later: no slot within the wait, so b steps back, its
-    // missed slot given back, and reserves the one after c's.
+    // c's reservation, a window after b's slot, held every window b could move to: it moved with it, so
+    // b kept its place in the line rather than stepping back behind c and leaving its window's slot unused.
+    expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(0);
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    const carried = slotC.at + 500 + 1_000;
+    expect(world.tasks.windows.get('simulator')?.grants).toEqual([
+      expect.any(Number),
+      slot.at + 500 + 1_000,
+      carried,
+    ]);
+    expect(world.queues.reservations).toHaveLength(2);
+
+    // c's message comes as sent, for its slot's first time: c reads where its slot went and submits there.
+    const submittedAt: number[] = [];
+    const submit = world.provider.submit.bind(world.provider);
+    world.provider.submit = (request) => {
+      submittedAt.push(world.clock.now);
+      return submit(request);
+    };
+    world.clock.now = slotC.at - 2_000;
+    await onFakeTime(world, () => startGeneration(world.deps, { taskId: c.taskId, slot: slotC }));
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId, c.taskId]);
+    expect(submittedAt).toEqual([carried]);
+  });
+
+  it('steps back from a slot reached late when the window has no room to carry the reservation after it', async () => {
+    const { world, slot, tasks } = await slowClaims(3);
+    const [a, b, c] = tasks as [Task, Task, Task];
+    const slotC = world.queues.reservations[1]?.message.slot;
+    if (!slotC) throw new Error('not reserved');
+    // A slot off the chain (an earlier move's, say) 0.9 s after the window that c's reservation ends: c
+    // carried 1.5 s later would share a window with it.
+    const window = 20_000 + upstreamMarginOf(20_000);
+    const log = world.tasks.windows.get('simulator');
+    world.tasks.windows.set('simulator', { grants: [...(log?.grants ?? []), slotC.at + window + 900] });
+    await startGeneration(world.deps, { taskId: b.taskId, slot });
+    // No slot within the wait, so b steps back, its missed slot given back, and reserves the first free.
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
     expect(world.queues.reservations.at(-1)?.message).toEqual({
       taskId: b.taskId,
-      slot: { scope: 'simulator', at: slotC.at + 20_000 + upstreamMarginOf(20_000) },
+      slot: { scope: 'simulator', at: slotC.at + 2 * window + 900 },
     });
-    expect(world.tasks.windows.get('simulator')).not.toContain(slot.at);
+    expect(world.tasks.windows.get('simulator')?.grants).not.toContain(slot.at);
+    expect(world.tasks.windows.get('simulator')?.grants).toContain(slotC.at);
     expect((await world.tasks.get(b.taskId))?.status).toBe('queued');
     expect((await world.tasks.get(c.taskId))?.status).toBe('queued');
   });
 
-  it('gives back a reservation it reached late, in the same write as the slot it takes instead', async () => {
+  it('takes a slot now for a reservation it reached late, carrying the next with it: the line loses only the delay', async () => {
     const { world, key } = await submitted({
       upstreamQuota: { scope: 'simulator', limit: 1, windowMs: 20_000 },
     });
@@ -590,21 +646,20 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     await startGeneration(world.deps, { taskId: c.taskId });
     const [slotB, slotC] = world.queues.reservations.map((g) => g.message.slot);
     if (!slotB || !slotC) throw new Error('no reservations');
-    // b comes 2 s after its slot: too late to use it. Its slot is given back and c's holds the next
-    // window, so b reserves the one after c's; the log never holds a slot nobody will use.
+    // b comes 2 s after its slot: too late to use it. It takes a slot now, its missed one given back and
+    // c's (a window after it) carried as far in the same write; the log never holds a slot nobody uses.
     world.clock.now = slotB.at + 2_000;
-    await startGeneration(world.deps, { taskId: b.taskId, slot: slotB });
-    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
-    const again = world.queues.reservations.at(-1)?.message.slot;
-    expect(again?.at).toBe(slotC.at + 20_000 + upstreamMarginOf(20_000));
-    expect(world.tasks.windows.get('simulator')).not.toContain(slotB.at);
+    await onFakeTime(world, () => startGeneration(world.deps, { taskId: b.taskId, slot: slotB }));
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
+    const carried = slotC.at + 2_000 + submitLeadMs;
+    expect(world.tasks.windows.get('simulator')?.grants).toEqual([slotB.at + 2_000 + submitLeadMs, carried]);
+    expect(world.queues.reservations).toHaveLength(2);
 
-    // c, on time, submits on its own slot; b, on time for its new one, too.
-    world.clock.now = slotC.at;
-    await startGeneration(world.deps, { taskId: c.taskId, slot: slotC });
-    world.clock.now = again?.at ?? 0;
-    await startGeneration(world.deps, { taskId: b.taskId, ...(again && { slot: again }) });
-    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, c.taskId, b.taskId]);
+    // c's message comes after its slot's first time and before where it went: c is not late, it waits.
+    world.clock.now = slotC.at + 1_000;
+    await onFakeTime(world, () => startGeneration(world.deps, { taskId: c.taskId, slot: slotC }));
+    expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId, c.taskId]);
+    expect(world.tasks.windows.get('simulator')?.grants.at(-1)).toBe(carried);
   });
 
   it('waits in process for a reservation whose message came up to its delivery lead and a second early, and hops one earlier', async () => {
@@ -625,19 +680,13 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     });
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
 
-    // 3 s early, as a delay sent at once delivers it: the worker waits for the slot and submits on it.
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    try {
-      world.clock.now = slot.at - 3_000;
-      const started = startGeneration(world.deps, { taskId: b.taskId, slot });
-      await vi.advanceTimersByTimeAsync(3_000);
-      await started;
-    } finally {
-      vi.useRealTimers();
-    }
+    // 3 s early, as a delay sent at once delivers it: the worker waits for the slot (reading where it is
+    // shortly before) and submits on it.
+    world.clock.now = slot.at - 3_000;
+    await onFakeTime(world, () => startGeneration(world.deps, { taskId: b.taskId, slot }));
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
     expect(world.queues.reservations).toHaveLength(2);
-    expect(world.tasks.windows.get('simulator')).toContain(slot.at);
+    expect(world.tasks.windows.get('simulator')?.grants).toContain(slot.at);
   });
 
   it('reaches a reservation past SQS’s 15-minute delay in hops, and fails a task whose deadline comes first', async () => {

@@ -16,7 +16,13 @@ import {
   routeTask,
   takeProbeIfHalfOpen,
 } from '../pool';
-import { ownLoadWindow, type RateWindow, type SlotClaim, upstreamWindow } from '../rate-window';
+import {
+  carryNoticeMs,
+  ownLoadWindow,
+  type RateWindow,
+  type SlotClaim,
+  upstreamWindow,
+} from '../rate-window';
 import { type MoveDeps, moveTask } from '../task/move';
 import type { Task } from '../task/task';
 import { type UpstreamRequestDeps, upstreamRequest } from '../upstream-request';
@@ -134,7 +140,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       // here is the submit's to meet (and to count against the upstream), as without this call.
       await provider.readyCredentials?.().catch(() => undefined);
       const window = upstream.quota && upstreamWindow(upstream.quota);
-      const mine = held && holds(window) ? held.at : undefined;
+      let mine = held && holds(window) ? held.at : undefined;
+      // A reservation that looks missed may only have been carried later (SlotClaim carry): where is it?
+      if (window && mine !== undefined && !justReserved && deps.now() - mine > slotLatenessMs)
+        mine = await deps.tasks.slotTime(window.scope, mine);
       // A reservation is used on time only: much later it would land nearer the next slots than our margin
       // allows. A late one is given back in the same write as a slot taken now (or as the next reservation).
       // One just made is as good as a slot taken now (the same write before the request).
@@ -149,7 +158,11 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       // own duration then does not stretch the time between our count and the upstream's.
       const slot: SlotClaim | undefined =
         window && !onTime
-          ? { ...window, at: deps.now() + submitLeadMs, ...(mine !== undefined && { release: mine }) }
+          ? {
+              ...window,
+              at: deps.now() + submitLeadMs,
+              ...(mine !== undefined && { release: mine, carry: true }),
+            }
           : undefined;
       if (slot && deps.tasks.freeSlots?.(slot) === 0) {
         // Full by the counter as last seen (this instance's own writes included): reserving is the one
@@ -192,14 +205,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           early: mine - deps.now(),
         });
       if (window && due !== undefined) {
-        const kept = await awaitSlot(
-          deps,
-          claimed.taskId,
-          upstream.name,
-          window,
-          due,
-          deps.now() - writeStarted,
-        );
+        const kept = await awaitSlot(deps, claimed.taskId, upstream.name, window, due, {
+          writeMs: deps.now() - writeStarted,
+          reserved: onTime,
+        });
         if (!kept) return; // moved meanwhile (cancelled, swept)
         if (kept.late && passes < maxPasses) {
           // Still too late for its slot: sent now, the submit could land among the next window's. It steps
@@ -365,11 +374,12 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
 /**
  * Waits for a claimed slot and says whether the submit reached it in time. SQS delays in whole seconds, so
  * a reserved slot's message comes 2–3 s early (deliveryLeadMs): the intent is written, the rest is
- * waited here. A slot reached late (a slow write, a worker short of CPU) is moved ahead in one write, the
- * task kept submitting: as far ahead as the last write took (up to a reservation's lead), so the move
- * itself does not make it late again. Only when the window has no slot that soon, or the moves keep
- * missing, is it `late` (stepping back costs two writes and a reservation). Undefined when the task has
- * moved.
+ * waited here, and shortly before the slot its time is read from the window's log, as a slot reached late
+ * before it may have carried it later. A slot reached late (a slow write, a worker short of CPU) is moved
+ * ahead in one write, the task kept submitting, carrying the reservations anchored on it: as far ahead as
+ * the last write took (up to a reservation's lead), so the move itself does not make it late again. Only
+ * when the window has no slot that soon, or the moves keep missing, is it `late` (stepping back costs two
+ * writes and a reservation, and leaves the slot unused). Undefined when the task has moved.
  */
 async function awaitSlot(
   deps: GenerateDeps,
@@ -377,29 +387,40 @@ async function awaitSlot(
   upstream: string,
   window: RateWindow,
   due: number,
-  writeMs: number,
+  { writeMs, reserved }: { writeMs: number; reserved: boolean },
 ): Promise<{ at: number; late: boolean } | undefined> {
   let at = due;
   let lastWriteMs = writeMs;
+  // Only a slot granted more than carryNoticeMs ahead can be carried (rate-window.ts carryAnchored).
+  let check = reserved;
   for (let moves = 0; ; moves++) {
-    if (at > deps.now()) await new Promise((done) => setTimeout(done, at - deps.now()));
+    if (check) {
+      if (at - slotCheckLeadMs > deps.now()) await sleep(at - slotCheckLeadMs - deps.now());
+      const carried = await deps.tasks.slotTime(window.scope, at);
+      if (carried !== at)
+        deps.log.info('reserved slot carried', { upstream, slotAt: at, carriedMs: carried - at });
+      at = carried;
+      check = false;
+    }
+    if (at > deps.now()) await sleep(at - deps.now());
     const lateMs = deps.now() - at;
     if (lateMs <= slotLatenessMs) return { at, late: false };
     if (moves === maxSlotMoves) return { at, late: true };
     const started = deps.now();
     // As far ahead as the last write took, but no further than a reservation is made: a write slowed by a
     // moment's load (seconds, under a burst's acceptance) would otherwise leave the slot unused that long.
-    const lead = Math.min(reserveLeadMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.25)));
+    const lead = Math.min(reserveLeadMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.5)));
     try {
       const moved = await deps.tasks.reserveSlot(
         taskId,
-        [{ ...window, at: started + lead, release: at }],
+        [{ ...window, at: started + lead, release: at, carry: true }],
         started + maxSlotWaitMs,
         'submitting',
       );
       if (!moved) return undefined;
-      deps.log.info('slot moved ahead', { upstream, lateMs, leadMs: moved.at - started });
+      deps.log.info('slot moved ahead', { upstream, slotAt: at, lateMs, leadMs: moved.at - started });
       at = moved.at;
+      check = moved.at - started > carryNoticeMs;
     } catch (error) {
       if (error instanceof RateLimitedError) return { at, late: true };
       throw error;
@@ -416,6 +437,13 @@ function schedulePoll(deps: GenerateDeps, task: Task, operation: string, submitt
   );
 }
 
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * How long before a reserved slot its holder reads where the slot is (awaitSlot): within carryNoticeMs
+ * (rate-window.ts), so no carry comes after the read, and ahead of the slot by more than a read takes.
+ */
+const slotCheckLeadMs = 300;
 /** The longest a worker waits in process for its reserved slot; SQS brings the message closer first. */
 const maxSlotWaitMs = 2000;
 /**
@@ -426,8 +454,11 @@ const maxSlotWaitMs = 2000;
 export const slotLatenessMs = 50;
 /** How far ahead a reservation is made at least: the claim's write comes before its slot even under load. */
 const reserveLeadMs = 1000;
-/** How many times a slot reached late is moved ahead before the submit steps back. */
-const maxSlotMoves = 2;
+/**
+ * How many times a slot reached late is moved ahead before the submit steps back: a move carries the line
+ * behind it a few hundred ms, a step back leaves a slot of the window unused (a window's length at its end).
+ */
+const maxSlotMoves = 3;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
 /** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
