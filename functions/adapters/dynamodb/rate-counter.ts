@@ -44,11 +44,8 @@ export function decide(
   const decision = nextGrant(state ?? emptyState, now, rule, options);
   if (!decision.granted) return decision;
   const { grants, moves } = decision;
-  return {
-    granted: true,
-    at: decision.at,
-    next: { grants, ...(moves.length > 0 && { moves }), revision: randomUUID() },
-  };
+  // counterPut leaves out an empty `moves`.
+  return { granted: true, at: decision.at, next: { grants, moves, revision: randomUUID() } };
 }
 
 /** A counter's current state, read consistently. */
