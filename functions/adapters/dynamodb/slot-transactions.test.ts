@@ -197,17 +197,16 @@ describe('SlotTransactions: a rate window', () => {
 
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        // The time the instance decided at: its last clock reading when the call returns.
-        let decidedAt = 0;
-        const gate = instance(() => {
-          decidedAt = Date.now();
-          return decidedAt;
-        });
+        const gate = instance(Date.now);
         while (Date.now() < start + durationMs) {
-          const decision = await take(gate, window);
-          if (decision.granted) {
-            if (decidedAt < start + durationMs) granted.push(decidedAt);
-          } else {
+          // The slot's time is the one the instance decided at.
+          const decision = await gate.write([], window).catch((error: unknown) => {
+            if (error instanceof RateLimitedError) return error;
+            throw error;
+          });
+          if (decision && !(decision instanceof RateLimitedError)) {
+            if (decision.at < start + durationMs) granted.push(decision.at);
+          } else if (decision) {
             await new Promise((r) =>
               setTimeout(r, Math.min(decision.retryAfterMs, start + durationMs - Date.now())),
             );
@@ -301,7 +300,30 @@ describe('SlotTransactions: a rate window', () => {
     // The first is in flight; the second waits for it while 400 ms pass.
     now += 400;
     expect(await first).toEqual({ scope: window.scope, at: start + 150 });
-    expect(await second).toEqual({ scope: window.scope, at: start + 550 });
+    // 150 ms after its turn came, and no sooner than a write as slow as the first (400 ms, a fifth more)
+    // would commit: granted at its turn, a slot 150 ms on would be reached late.
+    expect(await second).toEqual({ scope: window.scope, at: start + 400 + 480 });
+  });
+
+  it('grants a slot asked a moment ahead no sooner than its last write took to commit, while that is recent', async () => {
+    const window = { scope: freshScope(), limit: 10, windowMs: 60_000 };
+    let now = Date.now();
+    const gate = instance(() => now);
+    /** A slot asked 150 ms ahead: when it is granted. */
+    const ahead = () => gate.write([], { ...window, at: now + 150 }).then((slot) => slot?.at);
+    const slow = ahead();
+    now += 600; // the write takes 600 ms (a burst's acceptance ahead of it in DynamoDB)
+    await slow;
+    now += 1_000;
+    expect(await ahead()).toBe(now + 720);
+    // That write took no time: the next is granted as asked.
+    expect(await ahead()).toBe(now + 150);
+    // A slow write long ago says nothing of the next one.
+    const slowAgain = ahead();
+    now += 600;
+    await slowAgain;
+    now += 3_001;
+    expect(await ahead()).toBe(now + 150);
   });
 
   it('spaces the slots one group asks for the same moment 10 ms apart, so their submits do not leave at once', async () => {

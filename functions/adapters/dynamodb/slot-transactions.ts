@@ -33,6 +33,8 @@ export interface SlotCancellationHandlers {
 export class SlotTransactions {
   /** Per rate-window scope, the counter's state last seen: a slot is written on it before anything is read. */
   private readonly counters = new Map<string, CounterState>();
+  /** This instance's last transaction: when it ended and how long it took from its decision. */
+  private lastWrite: { endedAt: number; ms: number } | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -54,6 +56,21 @@ export class SlotTransactions {
     const state = await readCounter(this.client, this.countersTable(), scope);
     this.counters.set(scope, state);
     return slotNow(state, at);
+  }
+
+  /**
+   * How long a transaction decided now should take to commit: as long as this instance's last one, a fifth
+   * more for a group growing under load, if it ended lately (writeMemoryMs). The last one, not the slowest:
+   * a burst's first writes wait behind its acceptance, and the slots after it would be granted too late.
+   */
+  private expectedWriteMs(now: number): number {
+    const last = this.lastWrite;
+    return last && now - last.endedAt <= writeMemoryMs ? Math.round(last.ms * 1.2) : 0;
+  }
+
+  private wrote(decidedAt: number): void {
+    const endedAt = this.now();
+    this.lastWrite = { endedAt, ms: endedAt - decidedAt };
   }
 
   /**
@@ -138,7 +155,13 @@ export class SlotTransactions {
     const contended = () => new RateLimitedError(50 + Math.round(Math.random() * 200), true);
     for (let attempt = 1; active.length > 0; ) {
       const now = this.now();
-      const { states, chosen, refused, stale } = decideGroup(active, counters, fresh, now);
+      const { states, chosen, refused, stale } = decideGroup(
+        active,
+        counters,
+        fresh,
+        now,
+        this.expectedWriteMs(now),
+      );
       if (stale) {
         try {
           learn(stale.scope, await readCounter(client, this.countersTable(), stale.scope));
@@ -175,7 +198,7 @@ export class SlotTransactions {
         });
       }
       try {
-        await client.send(new TransactWriteCommand({ TransactItems: all }));
+        await client.send(new TransactWriteCommand({ TransactItems: all })).finally(() => this.wrote(now));
         for (const scope of counterAt.keys()) this.counters.set(scope, states.get(scope) ?? emptyState);
         for (const writer of active) {
           const slot = chosen.get(writer);
@@ -265,6 +288,7 @@ function decideGroup(
   counters: ReadonlyMap<string, CounterState | undefined>,
   fresh: ReadonlySet<string>,
   now: number,
+  writeMs: number,
 ) {
   const states = new Map(counters);
   const chosen = new Map<Writer, { window: SlotClaim; at: number }>();
@@ -283,8 +307,12 @@ function decideGroup(
         reserveUntil: writer.reserveUntil,
         release: window.release,
         carry: window.carry,
-        // As far ahead of this write as the caller asked: the time it waited for its turn is added.
-        at: window.at === undefined ? undefined : window.at + Math.max(0, now - writer.calledAt) + spread,
+        // As far ahead of this write as the caller asked (the time it waited for its turn added), and no
+        // sooner than the write is expected to commit: a slot granted before it would be reached late.
+        at:
+          window.at === undefined
+            ? undefined
+            : Math.max(window.at + Math.max(0, now - writer.calledAt), now + writeMs) + spread,
       });
       if (!decision.granted) {
         if (!fresh.has(window.scope)) stale ??= window;
@@ -316,6 +344,9 @@ interface Writer {
   resolve: (slot: GrantedSlot | undefined) => void;
   reject: (error: unknown) => void;
 }
+
+/** How long a transaction's duration counts in the expected one (SlotTransactions expectedWriteMs). */
+const writeMemoryMs = 3000;
 
 /** How far apart the slots asked by one group's writers are at least (see writeGroup). */
 const groupSpacingMs = 10;

@@ -565,17 +565,16 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     }
   };
 
-  it('moves a slot reached late (a slow write) ahead in one write, as far as the write took, and sends on it', async () => {
+  it('moves a slot reached late (a slow write) ahead in one write, as a slot taken then, and sends on it', async () => {
     const { world, slot, tasks } = await slowClaims(2);
     const [a, b] = tasks as [Task, Task];
     await startGeneration(world.deps, { taskId: b.taskId, slot });
     expect(world.log.lines.filter((l) => l.message === 'slot moved ahead')).toHaveLength(1);
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(0);
-    // Submitted once, on the moved slot: as far after it was reached as the claim took (1.5 × its second,
-    // held to a reservation's lead of 1 s), the missed one given back in the same write; the task never
-    // went back to the queue.
+    // Submitted once, on the moved slot: a slot taken now when it was reached (the store's writes here are
+    // instant), the missed one given back in the same write; the task never went back to the queue.
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
-    expect(world.tasks.windows.get('simulator')?.grants.at(-1)).toBe(slot.at + 500 + 1_000);
+    expect(world.tasks.windows.get('simulator')?.grants.at(-1)).toBe(slot.at + 500 + submitLeadMs);
     expect(world.tasks.windows.get('simulator')?.grants).not.toContain(slot.at);
     expect(world.queues.reservations).toHaveLength(1);
     expect((await world.tasks.get(b.taskId))?.status).toBe('submitted');
@@ -591,10 +590,10 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     // b kept its place in the line rather than stepping back behind c and leaving its window's slot unused.
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(0);
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId, b.taskId]);
-    const carried = slotC.at + 500 + 1_000;
+    const carried = slotC.at + 500 + submitLeadMs;
     expect(world.tasks.windows.get('simulator')?.grants).toEqual([
       expect.any(Number),
-      slot.at + 500 + 1_000,
+      slot.at + 500 + submitLeadMs,
       carried,
     ]);
     expect(world.queues.reservations).toHaveLength(2);
@@ -617,18 +616,18 @@ describe('a task through the worker and the poller, on the in-memory adapters', 
     const [a, b, c] = tasks as [Task, Task, Task];
     const slotC = world.queues.reservations[1]?.message.slot;
     if (!slotC) throw new Error('not reserved');
-    // A slot off the chain (an earlier move's, say) 0.9 s after the window that c's reservation ends: c
-    // carried 1.5 s later would share a window with it.
+    // A slot off the chain (an earlier move's, say) 0.6 s after the window that c's reservation ends: c
+    // carried as far as b moves (0.5 s late, taken again submitLeadMs ahead) would share a window with it.
     const window = 20_000 + upstreamMarginOf(20_000);
     const log = world.tasks.windows.get('simulator');
-    world.tasks.windows.set('simulator', { grants: [...(log?.grants ?? []), slotC.at + window + 900] });
+    world.tasks.windows.set('simulator', { grants: [...(log?.grants ?? []), slotC.at + window + 600] });
     await startGeneration(world.deps, { taskId: b.taskId, slot });
     // No slot within the wait, so b steps back, its missed slot given back, and reserves the first free.
     expect(world.log.lines.filter((l) => l.message === 'slot missed before the submit')).toHaveLength(1);
     expect(world.provider.submitted.map((r) => r.taskId)).toEqual([a.taskId]);
     expect(world.queues.reservations.at(-1)?.message).toEqual({
       taskId: b.taskId,
-      slot: { scope: 'simulator', at: slotC.at + 2 * window + 900 },
+      slot: { scope: 'simulator', at: slotC.at + 2 * window + 600 },
     });
     expect(world.tasks.windows.get('simulator')?.grants).not.toContain(slot.at);
     expect(world.tasks.windows.get('simulator')?.grants).toContain(slotC.at);

@@ -172,7 +172,6 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       }
       let claimed: Task | undefined;
       let slotAt: number | undefined;
-      const writeStarted = deps.now();
       try {
         claimed = await moveTask(
           deps,
@@ -205,10 +204,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
           early: mine - deps.now(),
         });
       if (window && due !== undefined) {
-        const kept = await awaitSlot(deps, claimed.taskId, upstream.name, window, due, {
-          writeMs: deps.now() - writeStarted,
-          reserved: onTime,
-        });
+        const kept = await awaitSlot(deps, claimed.taskId, upstream.name, window, due, onTime);
         if (!kept) return; // moved meanwhile (cancelled, swept)
         if (kept.late && passes < maxPasses) {
           // Still too late for its slot: sent now, the submit could land among the next window's. It steps
@@ -376,8 +372,8 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
  * a reserved slot's message comes 2–3 s early (deliveryLeadMs): the intent is written, the rest is
  * waited here, and shortly before the slot its time is read from the window's log, as a slot reached late
  * before it may have carried it later. A slot reached late (a slow write, a worker short of CPU) is moved
- * ahead in one write, the task kept submitting, carrying the reservations anchored on it: as far ahead as
- * the last write took (up to a reservation's lead), so the move itself does not make it late again. Only
+ * ahead in one write, the task kept submitting, carrying the reservations anchored on it: asked as a slot
+ * taken now, which the store grants where its writes lately commit, so the move is not late again. Only
  * when the window has no slot that soon, or the moves keep missing, is it `late` (stepping back costs two
  * writes and a reservation, and leaves the slot unused). Undefined when the task has moved.
  */
@@ -387,10 +383,9 @@ async function awaitSlot(
   upstream: string,
   window: RateWindow,
   due: number,
-  { writeMs, reserved }: { writeMs: number; reserved: boolean },
+  reserved: boolean,
 ): Promise<{ at: number; late: boolean } | undefined> {
   let at = due;
-  let lastWriteMs = writeMs;
   // Only a slot granted more than carryNoticeMs ahead can be carried (rate-window.ts carryAnchored).
   let check = reserved;
   for (let moves = 0; ; moves++) {
@@ -407,13 +402,11 @@ async function awaitSlot(
     if (lateMs <= slotLatenessMs) return { at, late: false };
     if (moves === maxSlotMoves) return { at, late: true };
     const started = deps.now();
-    // As far ahead as the last write took, but no further than a reservation is made: a write slowed by a
-    // moment's load (seconds, under a burst's acceptance) would otherwise leave the slot unused that long.
-    const lead = Math.min(reserveLeadMs, Math.max(submitLeadMs, Math.round(lastWriteMs * 1.5)));
     try {
+      // Asked as a slot taken now is: the store grants it no sooner than its writes commit lately.
       const moved = await deps.tasks.reserveSlot(
         taskId,
-        [{ ...window, at: started + lead, release: at, carry: true }],
+        [{ ...window, at: started + submitLeadMs, release: at, carry: true }],
         started + maxSlotWaitMs,
         'submitting',
       );
@@ -425,7 +418,6 @@ async function awaitSlot(
       if (error instanceof RateLimitedError) return { at, late: true };
       throw error;
     }
-    lastWriteMs = deps.now() - started;
   }
 }
 
@@ -461,7 +453,10 @@ const reserveLeadMs = 1000;
 const maxSlotMoves = 3;
 /** Rounds of the candidates in one delivery: the first, one on a slot reserved then, one after missing it. */
 const maxPasses = 3;
-/** How far ahead a slot taken now is taken: about a DynamoDB transaction's time under load. */
+/**
+ * How far ahead a slot taken now is asked: about a DynamoDB transaction's time. The store grants it later when
+ * its own writes lately took longer (a burst's acceptance queues them), or the slot would be reached late.
+ */
 export const submitLeadMs = 150;
 /**
  * How much earlier than its slot a reserved slot's message is made visible: the delay is counted from when
