@@ -24,10 +24,23 @@ import type {
 } from '../../core/ports';
 import type { RateWindow, SlotClaim } from '../../core/rate-window';
 import type { CallbackAttempt, RenditionJob, RenditionSlot, Task, TaskStatus } from '../../core/task/task';
-import { isFinal } from '../../core/task/transitions';
 import { chargeRefusal, creditUpdate, type TransactItem } from './credits';
 import { SlotTransactions } from './slot-transactions';
 import { sweepIndex } from './tables';
+import {
+  callbackChainsUpdate,
+  callbackUpdate,
+  idempotencyId,
+  idempotencyPut,
+  pushStopUpdate,
+  renditionFinishUpdate,
+  renditionStartUpdate,
+  resweepUpdate,
+  statusUpdate,
+  type TaskUpdate,
+  taskOf,
+  taskPut,
+} from './task-items';
 
 export interface DynamoTaskStoreOptions {
   client: DynamoDBDocumentClient;
@@ -37,25 +50,8 @@ export interface DynamoTaskStoreOptions {
   countersTable?: string;
 }
 
-/** Idempotency records share the counters table, namespaced like its other items. */
-const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
-
 /** Thrown inside a slot transaction's handlers when the task's own condition failed: another writer moved it first. */
 const taskMoved = new Error('the task is no longer in the expected status');
-
-/** A task as stored: with the sweep index's attributes while something of it is open. */
-type TaskItem = Task & {
-  [sweepIndex.shard]?: string;
-  [sweepIndex.at]?: number;
-  [sweepIndex.starts]?: number;
-};
-
-/** The task without the index's bookkeeping. */
-function taskOf(item: Record<string, unknown> | undefined): Task | undefined {
-  if (!item) return undefined;
-  const { [sweepIndex.shard]: _shard, [sweepIndex.at]: _at, [sweepIndex.starts]: _starts, ...task } = item;
-  return task as unknown as Task;
-}
 
 /** Tasks in DynamoDB; credits move in the same transaction as the task write they pay for. */
 export class DynamoTaskStore implements TaskStore {
@@ -71,39 +67,10 @@ export class DynamoTaskStore implements TaskStore {
     { idempotency, rate }: { idempotency?: IdempotencyRecord; rate?: RateWindow } = {},
   ): Promise<void> {
     const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: this.options.tasksTable,
-          // Open from the start: the sweeper ends it if nothing else has by its deadline.
-          Item: isFinal(task.status)
-            ? task
-            : ({
-                ...task,
-                [sweepIndex.shard]: sweepIndex.open,
-                [sweepIndex.at]: task.deadlineAt,
-              } satisfies TaskItem),
-          ConditionExpression: 'attribute_not_exists(taskId)',
-        },
-      },
+      { Put: taskPut(this.options.tasksTable, task) },
       creditUpdate(this.options.apiKeysTable, charge, 'charge'),
     ];
-    if (idempotency) {
-      items.push({
-        Put: {
-          TableName: this.countersTable(),
-          Item: {
-            counterId: idempotencyId(idempotency.keyHash, idempotency.idempotencyKey),
-            bodyHash: idempotency.bodyHash,
-            taskId: idempotency.taskId,
-            expiresAt: idempotency.expiresAt,
-          },
-          // An expired record may linger until TTL removes it: it no longer holds the key.
-          ConditionExpression: 'attribute_not_exists(counterId) OR expiresAt < :now',
-          ExpressionAttributeValues: { ':now': Math.floor(task.createdAt / 1000) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      });
-    }
+    if (idempotency) items.push({ Put: idempotencyPut(this.countersTable(), idempotency, task.createdAt) });
     await this.slotTransactions.write(items, rate, {
       // A concurrent duplicate with the same Idempotency-Key wins over everything else.
       beforeSlot: ([, , idem]) => {
@@ -218,31 +185,7 @@ export class DynamoTaskStore implements TaskStore {
     patch: Partial<Omit<Task, 'taskId' | 'keyHash'>>,
     { refund, slot, sweepAt }: TransitionOptions = {},
   ): Promise<boolean | { slotAt: number }> {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-    // An end takes the task off the sweep index in the same write (a succeeded task returns to it only
-    // while a rendition is processing); an open task's sweep time may move with it.
-    const closes = patch.status !== undefined && isFinal(patch.status);
-    const resweeps = !closes && sweepAt !== undefined;
-    const update: TransactItem['Update'] & {} = {
-      TableName: this.options.tasksTable,
-      Key: { taskId },
-      UpdateExpression:
-        `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}` +
-        (resweeps ? ', #sweepAt = :sweepAt' : '') +
-        (closes ? ' REMOVE #sweepShard, #sweepAt' : ''),
-      ConditionExpression: '#status = :from',
-      ExpressionAttributeNames: {
-        '#status': 'status',
-        ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
-        ...(closes && { '#sweepShard': sweepIndex.shard, '#sweepAt': sweepIndex.at }),
-        ...(resweeps && { '#sweepAt': sweepIndex.at }),
-      },
-      ExpressionAttributeValues: {
-        ':from': from,
-        ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
-        ...(resweeps && { ':sweepAt': sweepAt }),
-      },
-    };
+    const update = statusUpdate(this.options.tasksTable, taskId, from, patch, sweepAt);
     if (!slot) return this.conditionalWrite(update, refund && { change: refund, direction: 'refund' });
     const items: TransactItem[] = [{ Update: update }];
     if (refund && refund.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, refund, 'refund'));
@@ -282,33 +225,7 @@ export class DynamoTaskStore implements TaskStore {
     charge?: CreditChange,
     rate?: RateWindow,
   ): Promise<boolean> {
-    const update: NonNullable<TransactItem['Update']> = {
-      TableName: this.options.tasksTable,
-      Key: { taskId },
-      // Back on the sweep index by the job's deadline, unless an earlier job's deadline holds it already (a
-      // later start has a later deadline); counting the start, so the sweeper's resweep notices one it missed.
-      UpdateExpression:
-        'SET renditions.#slot = :job, #sweepShard = :open, #sweepAt = if_not_exists(#sweepAt, :sweepAt) ADD #starts :one',
-      // Only a finished task, and only once per slot (again after a failure).
-      ConditionExpression:
-        '#status = :succeeded AND (attribute_not_exists(renditions.#slot) OR renditions.#slot.#state = :failed)',
-      ExpressionAttributeNames: {
-        '#status': 'status',
-        '#slot': slot,
-        '#state': 'status',
-        '#sweepShard': sweepIndex.shard,
-        '#sweepAt': sweepIndex.at,
-        '#starts': sweepIndex.starts,
-      },
-      ExpressionAttributeValues: {
-        ':one': 1,
-        ':job': job,
-        ':succeeded': 'succeeded',
-        ':failed': 'failed',
-        ':open': sweepIndex.open,
-        ':sweepAt': job.deadlineAt ?? job.requestedAt,
-      },
-    };
+    const update = renditionStartUpdate(this.options.tasksTable, taskId, slot, job);
     if (!rate) return this.conditionalWrite(update, charge && { change: charge, direction: 'charge' });
     const items: TransactItem[] = [{ Update: update }];
     if (charge && charge.credits !== 0) items.push(creditUpdate(this.options.apiKeysTable, charge, 'charge'));
@@ -363,33 +280,11 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async resweep(from: SweepEntry, to?: number): Promise<boolean> {
-    return this.conditionalWrite({
-      TableName: this.options.tasksTable,
-      Key: { taskId: from.taskId },
-      UpdateExpression: to === undefined ? 'REMOVE #shard, #at' : 'SET #at = :to',
-      ConditionExpression: `#at = :from AND ${from.starts === 0 ? 'attribute_not_exists(#starts)' : '#starts = :starts'}`,
-      ExpressionAttributeNames: {
-        '#at': sweepIndex.at,
-        '#starts': sweepIndex.starts,
-        ...(to === undefined && { '#shard': sweepIndex.shard }),
-      },
-      ExpressionAttributeValues: {
-        ':from': from.sweepAt,
-        ...(from.starts !== 0 && { ':starts': from.starts }),
-        ...(to !== undefined && { ':to': to }),
-      },
-    });
+    return this.conditionalWrite(resweepUpdate(this.options.tasksTable, from, to));
   }
 
   async stopAwaitingPush(taskId: string, operation: string): Promise<boolean> {
-    return this.conditionalWrite({
-      TableName: this.options.tasksTable,
-      Key: { taskId },
-      UpdateExpression: 'REMOVE #push',
-      ConditionExpression: '#status = :submitted AND #push.#operation = :operation',
-      ExpressionAttributeNames: { '#status': 'status', '#push': 'awaitedPush', '#operation': 'operation' },
-      ExpressionAttributeValues: { ':submitted': 'submitted', ':operation': operation },
-    });
+    return this.conditionalWrite(pushStopUpdate(this.options.tasksTable, taskId, operation));
   }
 
   async finishRendition(
@@ -398,23 +293,8 @@ export class DynamoTaskStore implements TaskStore {
     outcome: Pick<RenditionJob, 'status' | 'key' | 'completedAt' | 'error'>,
     refund?: CreditChange,
   ): Promise<boolean> {
-    const entries = Object.entries(outcome).filter(([, v]) => v !== undefined);
     return this.conditionalWrite(
-      {
-        TableName: this.options.tasksTable,
-        Key: { taskId },
-        UpdateExpression: `SET ${entries.map((_, i) => `renditions.#slot.#f${i} = :v${i}`).join(', ')}`,
-        ConditionExpression: 'renditions.#slot.#state = :processing',
-        ExpressionAttributeNames: {
-          '#slot': slot,
-          '#state': 'status',
-          ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
-        },
-        ExpressionAttributeValues: {
-          ':processing': 'processing',
-          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
-        },
-      },
+      renditionFinishUpdate(this.options.tasksTable, taskId, slot, outcome),
       refund && { change: refund, direction: 'refund' },
     );
   }
@@ -424,7 +304,7 @@ export class DynamoTaskStore implements TaskStore {
    * task's condition failed (another writer got there first); InsufficientCreditsError when a charge did.
    */
   private async conditionalWrite(
-    update: NonNullable<TransactItem['Update']>,
+    update: TaskUpdate,
     credit?: { change: CreditChange; direction: 'charge' | 'refund' },
   ): Promise<boolean> {
     try {
@@ -460,51 +340,16 @@ export class DynamoTaskStore implements TaskStore {
     chain?: CallbackChainMove,
   ): Promise<boolean> {
     const { client, tasksTable } = this.options;
-    const append = 'callbacks = list_append(if_not_exists(callbacks, :none), :attempts)';
-    if (!chain) {
-      return this.conditionalWrite({
-        TableName: tasksTable,
-        Key: { taskId },
-        UpdateExpression: `SET ${append}`,
-        ConditionExpression: 'attribute_exists(taskId)',
-        ExpressionAttributeValues: { ':none': [], ':attempts': attempts },
-      });
-    }
-    const move = () =>
-      this.conditionalWrite({
-        TableName: tasksTable,
-        Key: { taskId },
-        UpdateExpression: `SET ${append}, callbackChains.#key = :to`,
-        ConditionExpression: chain.from
-          ? 'callbackChains.#key.#attempts = :made AND callbackChains.#key.#next = :next'
-          : 'attribute_exists(taskId) AND attribute_not_exists(callbackChains.#key)',
-        ExpressionAttributeNames: {
-          '#key': chain.key,
-          ...(chain.from && { '#attempts': 'attempts', '#next': 'next' }),
-        },
-        ExpressionAttributeValues: {
-          ':none': [],
-          ':attempts': attempts,
-          ':to': chain.to,
-          ...(chain.from && { ':made': chain.from.attempts, ':next': chain.from.next ?? '' }),
-        },
-      });
+    const append = () => this.conditionalWrite(callbackUpdate(tasksTable, taskId, attempts, chain));
+    if (!chain) return append();
     try {
-      return await move();
+      return await append();
     } catch (error) {
       // Tasks made before `callbackChains` was created with them lack the map that callbackChains.<key>
       // needs: create it (a no-op once it exists) and try again.
       if (chain.from || !(error instanceof Error) || error.name !== 'ValidationException') throw error;
-      await client.send(
-        new UpdateCommand({
-          TableName: tasksTable,
-          Key: { taskId },
-          UpdateExpression: 'SET callbackChains = if_not_exists(callbackChains, :empty)',
-          ConditionExpression: 'attribute_exists(taskId)',
-          ExpressionAttributeValues: { ':empty': {} },
-        }),
-      );
-      return move();
+      await client.send(new UpdateCommand(callbackChainsUpdate(tasksTable, taskId)));
+      return append();
     }
   }
 }
