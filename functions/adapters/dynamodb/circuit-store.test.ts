@@ -1,31 +1,17 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startEmulators } from '../../../local/emulators';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { circuitStoreContract } from '../../../test/support/circuit-store-contract';
+import { useDynamoDbLocal } from '../../../test/support/dynamodb-local';
 import { DynamoCircuitStore } from './circuit-store';
 
 // Real DynamoDB Local: the circuit's sharing between workers rests on its conditional writes.
-let stack: LocalStack;
+const dynamo = useDynamoDbLocal();
 let client: DynamoDBDocumentClient;
 let store: DynamoCircuitStore;
 
-beforeAll(async () => {
-  stack = await startEmulators();
-  client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: stack.region,
-      credentials: stack.credentials,
-      endpoint: stack.dynamodbEndpoint,
-    }),
-    { marshallOptions: { removeUndefinedValues: true } },
-  );
-  store = new DynamoCircuitStore(client, stack.tables.counters);
-}, 90_000);
-
-afterAll(async () => {
-  client?.destroy();
-  await stack?.stop();
+beforeAll(() => {
+  client = dynamo.client();
+  store = new DynamoCircuitStore(client, dynamo.tables.counters);
 });
 
 circuitStoreContract('DynamoCircuitStore', () => store);
@@ -33,8 +19,8 @@ circuitStoreContract('DynamoCircuitStore', () => store);
 describe('DynamoCircuitStore: the view routing reads', () => {
   it('answers with what this instance last read or wrote while no older than maxAgeMs; writes read fresh', async () => {
     let now = 1_000_000;
-    const mine = new DynamoCircuitStore(client, stack.tables.counters, () => now);
-    const other = new DynamoCircuitStore(client, stack.tables.counters);
+    const mine = new DynamoCircuitStore(client, dynamo.tables.counters, () => now);
+    const other = new DynamoCircuitStore(client, dynamo.tables.counters);
     const name = `view-${Date.now()}`;
     // Concurrent reads share one (a batch's records route together).
     const [a, b] = [mine.get(name, { maxAgeMs: 1000 }), mine.get(name, { maxAgeMs: 1000 })];

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startEmulators } from '../../../local/emulators';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { useDynamoDbLocal } from '../../../test/support/dynamodb-local';
 import { RateLimitedError } from '../../core/errors';
 import type { RateWindow } from '../../core/rate-window';
 import { generateRequestSchema } from '../../core/schema';
@@ -11,30 +10,7 @@ import { SlotTransactions } from './slot-transactions';
 import { DynamoTaskStore } from './task-store';
 
 // Real DynamoDB Local: the rate windows' guarantee rests on conditional transactions, which a fake would not test.
-let stack: LocalStack;
-const clients: DynamoDBDocumentClient[] = [];
-
-beforeAll(async () => {
-  stack = await startEmulators();
-}, 90_000);
-
-afterAll(async () => {
-  for (const client of clients) client.destroy();
-  await stack?.stop();
-});
-
-/** A client of its own, as each Lambda instance has; `configure` may add to its middleware first. */
-function newClient(configure?: (raw: DynamoDBClient) => void): DynamoDBDocumentClient {
-  const raw = new DynamoDBClient({
-    region: stack.region,
-    credentials: stack.credentials,
-    endpoint: stack.dynamodbEndpoint,
-  });
-  configure?.(raw);
-  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  clients.push(client);
-  return client;
-}
+const dynamo = useDynamoDbLocal();
 
 /** A scope of its own per test, so tests share the table but no counter. */
 const freshScope = () => `test-${randomUUID()}`;
@@ -43,7 +19,7 @@ type Decision = { granted: true } | { granted: false; retryAfterMs: number; cont
 
 /** One instance's transactions, with its own client and clock. */
 function instance(now: () => number): SlotTransactions {
-  return new SlotTransactions(newClient(), () => stack.tables.counters, now);
+  return new SlotTransactions(dynamo.client(), () => dynamo.tables.counters, now);
 }
 
 /** Takes one slot of `window` with nothing else in the transaction: the window alone, as a gate. */
@@ -92,9 +68,9 @@ describe('SlotTransactions: a rate window', () => {
     for (let i = 0; i < 5; i++) expect(await take(gate, window)).toEqual({ granted: true });
     expect(await take(gate, window)).toEqual({ granted: false, retryAfterMs: 10_000 });
 
-    const { Item } = await newClient().send(
+    const { Item } = await dynamo.client().send(
       new GetCommand({
-        TableName: stack.tables.counters,
+        TableName: dynamo.tables.counters,
         Key: { counterId: `quota#${scope}` },
         ConsistentRead: true,
       }),
@@ -257,7 +233,7 @@ describe('SlotTransactions: a rate window', () => {
   it("an instance's waiting writers on one window share a transaction: 30 at once take a few round trips", async () => {
     const window = { scope: freshScope(), limit: 20, windowMs: 60_000 };
     let transactions = 0;
-    const client = newClient((raw) =>
+    const client = dynamo.client((raw) =>
       raw.middlewareStack.add(
         (next, context) => (args) => {
           if (context.commandName === 'TransactWriteItemsCommand') transactions++;
@@ -266,7 +242,7 @@ describe('SlotTransactions: a rate window', () => {
         { step: 'initialize' },
       ),
     );
-    const gate = new SlotTransactions(client, () => stack.tables.counters, Date.now);
+    const gate = new SlotTransactions(client, () => dynamo.tables.counters, Date.now);
     const now = Date.now();
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
@@ -282,7 +258,7 @@ describe('SlotTransactions: a rate window', () => {
     expect(transactions).toBeLessThanOrEqual(3);
     const { Item } = await client.send(
       new GetCommand({
-        TableName: stack.tables.counters,
+        TableName: dynamo.tables.counters,
         Key: { counterId: `quota#${window.scope}` },
         ConsistentRead: true,
       }),
@@ -347,13 +323,15 @@ describe('SlotTransactions: a rate window', () => {
     const gone = new Error('task moved');
     const check = (taskId: string) => ({
       ConditionCheck: {
-        TableName: stack.tables.tasks,
+        TableName: dynamo.tables.tasks,
         Key: { taskId },
         ConditionExpression: 'attribute_not_exists(taskId)',
       },
     });
     const existing = `task-${randomUUID()}`;
-    await newClient().send(new PutCommand({ TableName: stack.tables.tasks, Item: { taskId: existing } }));
+    await dynamo
+      .client()
+      .send(new PutCommand({ TableName: dynamo.tables.tasks, Item: { taskId: existing } }));
     const outcomes = await Promise.all(
       [`task-${randomUUID()}`, existing, `task-${randomUUID()}`, `task-${randomUUID()}`].map((taskId) =>
         gate
@@ -383,17 +361,17 @@ describe('SlotTransactions: a rate window', () => {
 
 describe('DynamoTaskStore.startRendition with a rate window', () => {
   it('claims, charges and takes the slot in one transaction; a full window writes and charges nothing', async () => {
-    const client = newClient();
+    const client = dynamo.client();
     const store = new DynamoTaskStore({
       client,
-      tasksTable: stack.tables.tasks,
-      apiKeysTable: stack.tables.apiKeys,
-      countersTable: stack.tables.counters,
+      tasksTable: dynamo.tables.tasks,
+      apiKeysTable: dynamo.tables.apiKeys,
+      countersTable: dynamo.tables.counters,
     });
     const keyHash = `key-${randomUUID()}`;
     await client.send(
       new PutCommand({
-        TableName: stack.tables.apiKeys,
+        TableName: dynamo.tables.apiKeys,
         Item: { keyHash, name: 'test', credits: 1000, webhookSecret: 's' },
       }),
     );
@@ -410,7 +388,7 @@ describe('DynamoTaskStore.startRendition with a rate window', () => {
       }),
       status: 'succeeded' as const,
     };
-    await client.send(new PutCommand({ TableName: stack.tables.tasks, Item: task }));
+    await client.send(new PutCommand({ TableName: dynamo.tables.tasks, Item: task }));
     const job = (index: number): RenditionJob => ({
       resolution: '4k',
       index,
@@ -428,7 +406,7 @@ describe('DynamoTaskStore.startRendition with a rate window', () => {
     const stored = await store.get(task.taskId);
     expect(Object.keys(stored?.renditions ?? {})).toEqual(['4k_0']);
     const key = await client.send(
-      new GetCommand({ TableName: stack.tables.apiKeys, Key: { keyHash }, ConsistentRead: true }),
+      new GetCommand({ TableName: dynamo.tables.apiKeys, Key: { keyHash }, ConsistentRead: true }),
     );
     expect(key.Item?.credits).toBe(880);
     // A rendition already claimed answers false, and its transaction takes nothing from a window with room.
@@ -436,7 +414,7 @@ describe('DynamoTaskStore.startRendition with a rate window', () => {
     expect(await store.startRendition(task.taskId, '4k_0', job(0), charge, other)).toBe(false);
     const counter = await client.send(
       new GetCommand({
-        TableName: stack.tables.counters,
+        TableName: dynamo.tables.counters,
         Key: { counterId: `quota#${other.scope}` },
         ConsistentRead: true,
       }),
