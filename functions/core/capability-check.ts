@@ -14,18 +14,8 @@ import {
 
 /** The capability table's verdict on one request (core/capabilities.ts holds the table itself). */
 
-/**
- * What capabilityRequestOf reads of the worker's UpstreamRequest (ports/provider.ts), declared here so
- * the table imports nothing (the request schema reads the table; the ports read the schema).
- */
-interface UpstreamRequestLike {
-  model: CapabilityModel;
-  generationType: Exclude<GenerationMode, 'EXTEND'>;
-  aspectRatio: VideoAspectRatio;
-  seed: number;
-  images: readonly unknown[];
-  imageUrls: readonly string[];
-  extend?: unknown;
+/** The asks a request may leave unset (the table's default. apply), alike in the worker's request and the table's. */
+interface OptionalAsks {
   resolution?: Resolution;
   durationSeconds?: number;
   generateAudio?: boolean;
@@ -33,20 +23,36 @@ interface UpstreamRequestLike {
   personGeneration?: PersonGeneration;
   sampleCount?: number;
 }
+const optionalAsks = [
+  'resolution',
+  'durationSeconds',
+  'generateAudio',
+  'negativePrompt',
+  'personGeneration',
+  'sampleCount',
+] as const satisfies readonly (keyof OptionalAsks)[];
+
+/**
+ * What capabilityRequestOf reads of the worker's UpstreamRequest (ports/provider.ts), declared here so
+ * the table imports nothing (the request schema reads the table; the ports read the schema).
+ */
+interface UpstreamRequestLike extends OptionalAsks {
+  model: CapabilityModel;
+  generationType: Exclude<GenerationMode, 'EXTEND'>;
+  aspectRatio: VideoAspectRatio;
+  seed: number;
+  images: readonly unknown[];
+  imageUrls: readonly string[];
+  extend?: unknown;
+}
 
 /** A request as the table judges it; unset fields take the defaults (720p, 8 s, audio, one sample). */
-export interface CapabilityRequest {
+export interface CapabilityRequest extends OptionalAsks {
   model: CapabilityModel;
   mode: GenerationMode;
   aspectRatio: VideoAspectRatio;
   /** How many images came with it (a second image of FIRST_AND_LAST_FRAMES_2_VIDEO is the last frame). */
   imageCount?: number;
-  resolution?: Resolution;
-  durationSeconds?: number;
-  generateAudio?: boolean;
-  negativePrompt?: string;
-  personGeneration?: PersonGeneration;
-  sampleCount?: number;
   seed?: number;
 }
 
@@ -59,12 +65,8 @@ export function capabilityRequestOf(request: UpstreamRequestLike): CapabilityReq
     imageCount: request.extend ? 0 : Math.max(request.images.length, request.imageUrls.length),
     seed: request.seed,
   };
-  if (request.resolution !== undefined) out.resolution = request.resolution;
-  if (request.durationSeconds !== undefined) out.durationSeconds = request.durationSeconds;
-  if (request.generateAudio !== undefined) out.generateAudio = request.generateAudio;
-  if (request.negativePrompt !== undefined) out.negativePrompt = request.negativePrompt;
-  if (request.personGeneration !== undefined) out.personGeneration = request.personGeneration;
-  if (request.sampleCount !== undefined) out.sampleCount = request.sampleCount;
+  // The asks the request set, and only those: an unset one is the table's default.
+  for (const ask of optionalAsks) if (request[ask] !== undefined) Object.assign(out, { [ask]: request[ask] });
   return out;
 }
 
