@@ -11,32 +11,18 @@ import {
   type UpstreamShape,
   type VideoAspectRatio,
 } from './capabilities';
+import { type VeoOptions, veoOptionKeys } from './veo-options';
 
 /** The capability table's verdict on one request (core/capabilities.ts holds the table itself). */
 
-/** The asks a request may leave unset (the table's default. apply), alike in the worker's request and the table's. */
-interface OptionalAsks {
-  resolution?: Resolution;
-  durationSeconds?: number;
-  generateAudio?: boolean;
-  negativePrompt?: string;
-  personGeneration?: PersonGeneration;
-  sampleCount?: number;
-}
-const optionalAsks = [
-  'resolution',
-  'durationSeconds',
-  'generateAudio',
-  'negativePrompt',
-  'personGeneration',
-  'sampleCount',
-] as const satisfies readonly (keyof OptionalAsks)[];
+/** The Veo options as the table judges them: any duration, an extension's included. */
+type JudgedOptions = Omit<VeoOptions, 'durationSeconds'> & { durationSeconds?: number };
 
 /**
  * What capabilityRequestOf reads of the worker's UpstreamRequest (ports/provider.ts), declared here so
  * the table imports nothing (the request schema reads the table; the ports read the schema).
  */
-interface UpstreamRequestLike extends OptionalAsks {
+interface UpstreamRequestLike extends JudgedOptions {
   model: CapabilityModel;
   generationType: Exclude<GenerationMode, 'EXTEND'>;
   aspectRatio: VideoAspectRatio;
@@ -47,7 +33,7 @@ interface UpstreamRequestLike extends OptionalAsks {
 }
 
 /** A request as the table judges it; unset fields take the defaults (720p, 8 s, audio, one sample). */
-export interface CapabilityRequest extends OptionalAsks {
+export interface CapabilityRequest extends JudgedOptions {
   model: CapabilityModel;
   mode: GenerationMode;
   aspectRatio: VideoAspectRatio;
@@ -66,7 +52,8 @@ export function capabilityRequestOf(request: UpstreamRequestLike): CapabilityReq
     seed: request.seed,
   };
   // The asks the request set, and only those: an unset one is the table's default.
-  for (const ask of optionalAsks) if (request[ask] !== undefined) Object.assign(out, { [ask]: request[ask] });
+  for (const ask of veoOptionKeys)
+    if (request[ask] !== undefined) Object.assign(out, { [ask]: request[ask] });
   return out;
 }
 
