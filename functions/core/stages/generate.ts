@@ -12,9 +12,11 @@ import {
   forUpstream,
   notAppliedChange,
   providerOf,
+  type Route,
   recordCircuit,
   routeTask,
   takeProbeIfHalfOpen,
+  type UpstreamSpec,
 } from '../pool';
 import {
   carryNoticeMs,
@@ -226,51 +228,10 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       try {
         operation = await provider.submit(forUpstream(request, task, check.notApplied));
       } catch (error) {
-        const dimensions = { upstream: upstream.name };
-        const unavailable = error instanceof UpstreamUnavailableError;
-        // A 429 on a window our own submits filled is our timing, not the upstream's health.
-        const ownLoad =
-          unavailable &&
-          error.rateLimited &&
-          upstream.quota !== undefined &&
-          deps.tasks.freeSlots?.(ownLoadWindow(upstream.quota)) === 0;
-        if (ownLoad)
-          deps.log.warn('upstream quota refused a submit at the edge of our own window', dimensions);
-        else if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
-        if (unavailable && error.fate === 'unknown') {
-          // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
-          deps.metrics.count('UpstreamFailures', dimensions);
-          await moveTask(deps, claimed, 'failed', {
-            errorCode: 501,
-            errorMessage: failureMessages.upstreamFailed(error.message),
-          });
-          return;
-        }
-        deps.metrics.count('UpstreamRefusals', dimensions);
-        if (error instanceof ModelNotFoundError)
-          deps.log.error('the upstream does not know the configured model', {
-            upstream: upstream.name,
-            modelId: error.modelId,
-          });
-        deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
-        // Another upstream may still make it: a later candidate, or one whose circuit is open for now.
-        const others = route.capable.some((name) => name !== upstream.name && !refusedBy.includes(name));
-        if (!unavailable && !others) {
-          // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
-          await moveTask(deps, claimed, 'failed', {
-            errorCode: 501,
-            errorMessage:
-              error instanceof ModelNotFoundError
-                ? failureMessages.modelNotFound(error)
-                : failureMessages.upstreamFailed(reason(error)),
-          });
-          return;
-        }
-        // Refused before anything started: step back so another upstream (or a later retry) may submit.
-        const back = await moveTask(deps, claimed, 'queued');
+        const back = await afterFailedSubmit(deps, route, upstream, claimed, error, refusedBy);
         if (!back) return;
         current = back;
-        if (unavailable) transient = error;
+        if (error instanceof UpstreamUnavailableError) transient = error;
         else refusedBy.push(upstream.name);
         continue;
       }
@@ -365,6 +326,62 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   }
   // Every candidate's circuit is open (or its probe taken): wait for the first cool-down to end.
   return retryLater('every upstream that can make it is unavailable', route.reopensInMs, next);
+}
+
+/**
+ * After an upstream refused a claimed task's submit, or never answered it: the task ends (refunded) when it
+ * may be generating there already, or when no other upstream could make it; else it steps back to the queue,
+ * for another candidate or a later retry. Returns the task stepped back; undefined when the delivery is done.
+ */
+async function afterFailedSubmit(
+  deps: GenerateDeps,
+  route: Route,
+  upstream: UpstreamSpec,
+  claimed: Task,
+  error: unknown,
+  refusedBy: readonly string[],
+): Promise<Task | undefined> {
+  const dimensions = { upstream: upstream.name };
+  const unavailable = error instanceof UpstreamUnavailableError;
+  // A 429 on a window our own submits filled is our timing, not the upstream's health.
+  const ownLoad =
+    unavailable &&
+    error.rateLimited &&
+    upstream.quota !== undefined &&
+    deps.tasks.freeSlots?.(ownLoadWindow(upstream.quota)) === 0;
+  if (ownLoad) deps.log.warn('upstream quota refused a submit at the edge of our own window', dimensions);
+  else if (unavailable) await recordCircuit(deps, route, upstream.name, 'failure');
+  if (unavailable && error.fate === 'unknown') {
+    // Sent, and no answer: the upstream may be generating it. Never sent again, here or elsewhere.
+    deps.metrics.count('UpstreamFailures', dimensions);
+    await moveTask(deps, claimed, 'failed', {
+      errorCode: 501,
+      errorMessage: failureMessages.upstreamFailed(error.message),
+    });
+    return undefined;
+  }
+  deps.metrics.count('UpstreamRefusals', dimensions);
+  if (error instanceof ModelNotFoundError)
+    deps.log.error('the upstream does not know the configured model', {
+      upstream: upstream.name,
+      modelId: error.modelId,
+    });
+  deps.log.warn('upstream refused the submit', { upstream: upstream.name, error: reason(error) });
+  // Another upstream may still make it: a later candidate, or one whose circuit is open for now.
+  const others = route.capable.some((name) => name !== upstream.name && !refusedBy.includes(name));
+  if (!unavailable && !others) {
+    // Refused for good by the last upstream that could take it: the task ends (refunded), as with one.
+    await moveTask(deps, claimed, 'failed', {
+      errorCode: 501,
+      errorMessage:
+        error instanceof ModelNotFoundError
+          ? failureMessages.modelNotFound(error)
+          : failureMessages.upstreamFailed(reason(error)),
+    });
+    return undefined;
+  }
+  // Refused before anything started: step back so another upstream (or a later retry) may submit.
+  return moveTask(deps, claimed, 'queued');
 }
 
 /**
