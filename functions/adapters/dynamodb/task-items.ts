@@ -10,7 +10,7 @@ import { sweepIndex } from './tables';
  */
 
 export type TaskUpdate = NonNullable<TransactItem['Update']>;
-type TaskPut = NonNullable<TransactItem['Put']>;
+type ItemPut = NonNullable<TransactItem['Put']>;
 
 /** A task as stored: with the sweep index's attributes while something of it is open. */
 type TaskItem = Task & {
@@ -27,7 +27,7 @@ export function taskOf(item: Record<string, unknown> | undefined): Task | undefi
 }
 
 /** A new task: open on the sweep index from the start, so the sweeper ends it if nothing else has by its deadline. */
-export function taskPut(table: string, task: Task): TaskPut {
+export function taskPut(table: string, task: Task): ItemPut {
   return {
     TableName: table,
     Item: isFinal(task.status)
@@ -45,7 +45,7 @@ export function taskPut(table: string, task: Task): TaskPut {
 export const idempotencyId = (keyHash: string, idempotencyKey: string) => `idem#${keyHash}#${idempotencyKey}`;
 
 /** An Idempotency-Key's record, written with the task it names (the old item returned when it holds the key). */
-export function idempotencyPut(table: string, record: IdempotencyRecord, now: number): TaskPut {
+export function idempotencyPut(table: string, record: IdempotencyRecord, now: number): ItemPut {
   return {
     TableName: table,
     Item: {
