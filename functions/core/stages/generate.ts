@@ -18,6 +18,7 @@ import {
   takeProbeIfHalfOpen,
   type UpstreamSpec,
 } from '../pool';
+import type { VideoProvider } from '../ports';
 import {
   carryNoticeMs,
   ownLoadWindow,
@@ -101,7 +102,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
     if (error instanceof UpstreamUnavailableError) return retryLater(error.message, backoffMs(attempt));
     throw error;
   }
-  const { request, translatedFrom } = prepared;
+  const { request } = prepared;
 
   const route = await routeTask(deps, task, request.aspectRatio, [
     ...(message.refusedBy ?? []),
@@ -240,33 +241,7 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       if (route.circuits.get(upstream.name)?.failures || route.circuits.get(upstream.name)?.openedAt)
         await recordCircuit(deps, route, upstream.name, 'success');
 
-      // An upstream asked to push its end (kie.ai, the Gemini API's webhooks) is not polled: its push
-      // queues the one poll, and the sweeper starts polling if none came by `until` (issue 17).
-      const awaitedPush =
-        deps.settings.pushUrl && provider.pushes
-          ? { operation, until: deps.now() + deps.settings.pushCheckSeconds * 1000 }
-          : undefined;
-      const moved = await moveTask(
-        deps,
-        claimed,
-        'submitted',
-        {
-          operation,
-          promptSent: request.prompt,
-          translatedFrom,
-          aspectRatio: request.aspectRatio,
-          awaitedPush,
-        },
-        { sweepAt: awaitedPush && sweepTimeOf(deps.settings, awaitedPush.until) },
-      );
-      if (!moved) return;
-      deps.log.info('task submitted upstream', {
-        provider: provider.name,
-        upstream: upstream.name,
-        operation,
-        ...(awaitedPush && { awaitsPush: true }),
-      });
-      if (!awaitedPush) await schedulePoll(deps, moved, operation, deps.now());
+      await recordSubmitted(deps, claimed, provider, upstream.name, operation, prepared);
       return;
     }
     if (transient || full.length === 0) break;
@@ -326,6 +301,40 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   }
   // Every candidate's circuit is open (or its probe taken): wait for the first cool-down to end.
   return retryLater('every upstream that can make it is unavailable', route.reopensInMs, next);
+}
+
+/**
+ * After an upstream accepted a claimed task: the task is submitted with its operation. An upstream asked to
+ * push its end (kie.ai, the Gemini API's webhooks) is not polled: its push queues the one poll, and the
+ * sweeper starts polling if none came by `until` (issue 17); any other gets its first poll now.
+ */
+async function recordSubmitted(
+  deps: GenerateDeps,
+  claimed: Task,
+  provider: VideoProvider,
+  upstream: string,
+  operation: string,
+  { request, translatedFrom }: Awaited<ReturnType<typeof upstreamRequest>>,
+): Promise<void> {
+  const awaitedPush =
+    deps.settings.pushUrl && provider.pushes
+      ? { operation, until: deps.now() + deps.settings.pushCheckSeconds * 1000 }
+      : undefined;
+  const moved = await moveTask(
+    deps,
+    claimed,
+    'submitted',
+    { operation, promptSent: request.prompt, translatedFrom, aspectRatio: request.aspectRatio, awaitedPush },
+    { sweepAt: awaitedPush && sweepTimeOf(deps.settings, awaitedPush.until) },
+  );
+  if (!moved) return;
+  deps.log.info('task submitted upstream', {
+    provider: provider.name,
+    upstream,
+    operation,
+    ...(awaitedPush && { awaitsPush: true }),
+  });
+  if (!awaitedPush) await schedulePoll(deps, moved, operation, deps.now());
 }
 
 /**
