@@ -251,40 +251,21 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
       waitMs = Math.min(waitMs ?? route.reopensInMs, route.reopensInMs);
       break;
     }
-    try {
-      // Never sooner than the writes before the submit can take: a slot reached late is given back.
-      const from = deps.now() + reserveLeadMs;
-      const slot = await deps.tasks.reserveSlot(
-        current.taskId,
-        full.map((window) => ({ ...window, at: from })),
-        task.deadlineAt,
-      );
-      if (!slot) return; // moved meanwhile (cancelled)
-      deps.log.info('upstream quota slot reserved', { ...slot, inMs: slot.at - deps.now() });
-      if (slot.at - deps.now() <= maxSlotWaitMs && passes < maxPasses) {
-        // Due within the wait: used here, not through the queue.
-        held = slot;
-        justReserved = true;
-        full = [];
-        waitMs = undefined;
-        continue;
-      }
-      await deps.queues.reserved(
-        {
-          taskId: task.taskId,
-          ...(attempt > 0 && { attempt }),
-          ...(refusedBy.length > 0 && { refusedBy }),
-          slot,
-        },
-        slotDelaySeconds(slot.at, deps.now()),
-      );
-      return;
-    } catch (error) {
-      if (!(error instanceof RateLimitedError)) throw error;
-      // Beyond what may be reserved yet (or the deadline): wait in the queue until the earliest slot.
-      waitMs = error.retryAfterMs;
+    const reservation = await reserveEarliest(deps, current, full, task.deadlineAt, passes < maxPasses, {
+      taskId: task.taskId,
+      ...(attempt > 0 && { attempt }),
+      ...(refusedBy.length > 0 && { refusedBy }),
+    });
+    if (!reservation || 'queued' in reservation) return;
+    if ('waitMs' in reservation) {
+      waitMs = reservation.waitMs;
       break;
     }
+    // Due within the wait: used here, not through the queue.
+    held = reservation.held;
+    justReserved = true;
+    full = [];
+    waitMs = undefined;
   }
 
   const next = { refusedBy };
@@ -301,6 +282,39 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   }
   // Every candidate's circuit is open (or its probe taken): wait for the first cool-down to end.
   return retryLater('every upstream that can make it is unavailable', route.reopensInMs, next);
+}
+
+/**
+ * Every candidate's window full: the task reserves the earliest free slot of any of them, never sooner than the
+ * writes before its submit can take (a slot reached late is given back). One due within the wait is `held`, for
+ * this delivery to use when `mayHold`; any other is `queued`: the message goes to the reserved queue, delayed to
+ * shortly before it. `waitMs` when none may be reserved yet (or before the deadline): the task waits in the
+ * queue until the earliest. Undefined when the task moved meanwhile (cancelled).
+ */
+async function reserveEarliest(
+  deps: GenerateDeps,
+  current: Task,
+  full: readonly SlotClaim[],
+  deadlineAt: number,
+  mayHold: boolean,
+  message: Omit<GenerateMessage, 'slot'>,
+): Promise<{ held: { scope: string; at: number } } | { queued: true } | { waitMs: number } | undefined> {
+  try {
+    const from = deps.now() + reserveLeadMs;
+    const slot = await deps.tasks.reserveSlot(
+      current.taskId,
+      full.map((window) => ({ ...window, at: from })),
+      deadlineAt,
+    );
+    if (!slot) return undefined;
+    deps.log.info('upstream quota slot reserved', { ...slot, inMs: slot.at - deps.now() });
+    if (slot.at - deps.now() <= maxSlotWaitMs && mayHold) return { held: slot };
+    await deps.queues.reserved({ ...message, slot }, slotDelaySeconds(slot.at, deps.now()));
+    return { queued: true };
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    return { waitMs: error.retryAfterMs };
+  }
 }
 
 /**
