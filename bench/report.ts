@@ -334,7 +334,16 @@ function realBurstCharts(r: Results): string[] {
   const ratios: Bar[] = [];
   const overMinimum: Bar[] = [];
   const reuse: Bar[] = [];
+  const cpu: Bar[] = [];
   for (const { label, drain, prefix } of runs) {
+    for (const [stretch, named] of [
+      ['acceptance', 'submits being answered'],
+      ['first-window', "first window's submits"],
+      ['after-acceptance', 'after the last answer'],
+    ] as const) {
+      const f = r[`${prefix}.cpu.${stretch}`];
+      if (has(f)) cpu.push({ label: `${label}: ${named}`, value: f.value });
+    }
     if (has(drain) && drain.ratio !== undefined) ratios.push({ label, value: drain.ratio });
     const spread = r[`${prefix}.first-window.spread`];
     if (has(drain) && drain.baseline !== undefined && has(spread)) {
@@ -369,6 +378,13 @@ function realBurstCharts(r: Results): string[] {
       figureOf(
         hbars(overMinimum, 's', []),
         "Where the drain's time above the quota minimum went: the first window's submits spread out (carried into every later window once), and the rest, slots reused after their window ended.",
+      ),
+    );
+  if (cpu.length > 0)
+    charts.push(
+      figureOf(
+        hbars(cpu, '%', []),
+        "How busy the machine was (both cores, every process: the stack, DynamoDB Local, the simulator, the clients) while the submits were being answered, over the first window's upstream submits, and from the last answer to the drain's end.",
       ),
     );
   if (reuse.length > 0)

@@ -6,6 +6,7 @@ import { creditUpdate } from '../functions/adapters/dynamodb/credits';
 import { hashApiKey } from '../functions/core/api-keys';
 import { newTaskId } from '../functions/core/task/task';
 import { startLocalStack } from '../local/stack';
+import { busyShare, watchMachineCpu } from './machine-cpu';
 import { quotaTimeline } from './quota-timeline';
 import { figure, type Results, round, stats, versus } from './results';
 
@@ -241,6 +242,7 @@ async function burst(group: 'burst' | 'burst-real' | 'burst-queued'): Promise<Re
     const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
     const start = performance.now();
     const startedAt = Date.now();
+    const cpu = watchMachineCpu();
     const submits = await Promise.all(
       Array.from({ length: tasks }, async (_, i) => {
         const response = await fetch(`${url}/api/v1/veo/generate`, {
@@ -292,6 +294,7 @@ async function burst(group: 'burst' | 'burst-real' | 'burst-queued'): Promise<Re
       .map((r) => r.at)
       .sort((a, b) => a - b);
     const drainMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
+    cpu.stop();
     const minimumMs = (tasks / quota.limit - 1) * quota.windowMs;
     const goal = '≤ 1.10× quota minimum, 0 upstream 429s';
     const upstream429s = figure(stack.simulator.stats.refused.quota, 'responses', { goal: '0' });
@@ -307,6 +310,14 @@ async function burst(group: 'burst' | 'burst-real' | 'burst-queued'): Promise<Re
       (accepted[quota.limit - 1] ?? Number.NaN) - (accepted[0] ?? Number.NaN),
       'ms',
     );
+    // How busy the machine (both cores, every process) was while the submits were being answered, over the
+    // first window's upstream submits, and from the last submit answered to the drain's end: what the one
+    // machine had left for the first window.
+    const busy = (from: number | undefined, to: number | undefined) =>
+      figure(busyShare(cpu.samples, from ?? Number.NaN, to ?? Number.NaN) * 100, '%');
+    timeline[`${prefix}.cpu.acceptance`] = busy(startedAt, accepted.at(-1));
+    timeline[`${prefix}.cpu.first-window`] = busy(times[0], times[quota.limit - 1]);
+    timeline[`${prefix}.cpu.after-acceptance`] = busy(accepted.at(-1), times.at(-1));
     if (queued) {
       return {
         'burst.queued.ratio': versus(drainMs / 1000, minimumMs / 1000, 's'),
