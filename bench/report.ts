@@ -75,7 +75,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}svg text{font:11px syste
 <body>
 <h1>veo-serverless benchmark</h1>
 <p>Drawn from <code>bench/results.json</code> by <code>npm run bench:report</code> (<code>npm run bench</code> measures
-anew and redraws it). What each group measures and how to read it: the README's Benchmark section.</p>
+anew and redraws it). What each group measures and how to read it: bench/README.md.</p>
 ${sections.join('\n')}
 </body>
 </html>

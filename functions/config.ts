@@ -13,7 +13,7 @@ import { upstreamsSchema } from './upstreams-config';
 export const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 /**
  * The kinds of setting, built once and shared by every field of their kind: zod schemas are immutable, and each
- * one built costs a cold start (README, **init**).
+ * one built costs a cold start (bench/README.md, **init**).
  */
 const wholeNumber = z.coerce.number().int().nonnegative();
 const seconds = wholeNumber;

@@ -101,7 +101,7 @@ let upstreamList: ReturnType<typeof upstreamListSchema> | undefined;
 /**
  * UPSTREAMS as text (the environment, `-c upstreams=...`) or already parsed (cdk.json, a CDK app's props);
  * absent, undefined. The pool's ~95 schemas are built on the first list to parse: a function without
- * UPSTREAMS never builds them, and each schema built costs a cold start (README, **init**).
+ * UPSTREAMS never builds them, and each schema built costs a cold start (bench/README.md, **init**).
  */
 export const upstreamsSchema = z.unknown().transform((value, ctx): UpstreamEntry[] | undefined => {
   if (value === undefined) return undefined;

@@ -43,7 +43,7 @@ function submitOptions(event: APIGatewayProxyEventV2): SubmitOptions {
 /**
  * The documents: their modules (the OpenAPI builder, the events' schemas) load on the first request for one
  * (`import()` resolves to the one module after that), a chunk of their own when deployed, so no cold start
- * builds schemas only a document uses (README, **init**). The events' schema is rendered once: z.toJSONSchema
+ * builds schemas only a document uses (bench/README.md, **init**). The events' schema is rendered once: z.toJSONSchema
  * walks every event schema.
  */
 let eventSchemaText: Promise<string> | undefined;
