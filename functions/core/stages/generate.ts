@@ -128,101 +128,33 @@ export async function startGeneration(deps: GenerateDeps, message: GenerateMessa
   let held = reserved;
   let justReserved = false;
   for (let passes = 1; ; passes++) {
-    const holds = (quota: { scope: string } | undefined) =>
-      quota !== undefined && quota.scope === held?.scope;
     const candidates = held
       ? [...route.candidates].sort(
-          (a, b) => Number(holds(b.upstream.quota)) - Number(holds(a.upstream.quota)),
+          (a, b) => Number(holds(held, b.upstream.quota)) - Number(holds(held, a.upstream.quota)),
         )
       : route.candidates;
-    for (const { upstream, check } of candidates) {
+    for (const candidate of candidates) {
+      const { upstream, check } = candidate;
       if (refusedBy.includes(upstream.name)) continue;
       if (!(await takeProbeIfHalfOpen(deps, route, upstream.name))) continue;
       const provider = providerOf(deps, upstream.name);
       // Before any slot is taken or kept: a token fetched after it would send the submit late. A failure
       // here is the submit's to meet (and to count against the upstream), as without this call.
       await provider.readyCredentials?.().catch(() => undefined);
-      const window = upstream.quota && upstreamWindow(upstream.quota);
-      let mine = held && holds(window) ? held.at : undefined;
-      // A reservation that looks missed may only have been carried later (SlotClaim carry): where is it?
-      if (window && mine !== undefined && !justReserved && deps.now() - mine > slotLatenessMs)
-        mine = await deps.tasks.slotTime(window.scope, mine);
-      // A reservation is used on time only: much later it would land nearer the next slots than our margin
-      // allows. A late one is given back in the same write as a slot taken now (or as the next reservation).
-      // One just made is as good as a slot taken now (the same write before the request).
-      const onTime = mine !== undefined && (justReserved || deps.now() - mine <= slotLatenessMs);
-      if (mine !== undefined && !onTime)
-        deps.log.info('reserved slot missed', {
-          upstream: upstream.name,
-          slotAt: mine,
-          lateMs: deps.now() - mine,
-        });
-      // A slot taken now is taken a moment ahead (submitLeadMs) and the submit waits for it: the write's
-      // own duration then does not stretch the time between our count and the upstream's.
-      const slot: SlotClaim | undefined =
-        window && !onTime
-          ? {
-              ...window,
-              at: deps.now() + submitLeadMs,
-              ...(mine !== undefined && { release: mine, carry: true }),
-            }
-          : undefined;
-      if (slot && deps.tasks.freeSlots?.(slot) === 0) {
-        // Full by the counter as last seen (this instance's own writes included): reserving is the one
-        // write to make; a take tried first would only be refused.
-        full.push(slot);
+      const outcome = await claimSlot(deps, current, candidate, held, justReserved, passes < maxPasses);
+      if (!outcome) return;
+      if ('full' in outcome) {
+        full.push(outcome.full);
+        const { retryAfterMs } = outcome;
+        if (retryAfterMs !== undefined) waitMs = Math.min(waitMs ?? retryAfterMs, retryAfterMs);
         continue;
       }
-      let claimed: Task | undefined;
-      let slotAt: number | undefined;
-      try {
-        claimed = await moveTask(
-          deps,
-          current,
-          'submitting',
-          {
-            upstream: upstream.name,
-            provider: upstream.provider,
-            ...notAppliedChange(current, check.notApplied),
-          },
-          slot && {
-            slot,
-            granted: (at) => {
-              slotAt = at;
-            },
-          },
-        );
-      } catch (error) {
-        if (!(error instanceof RateLimitedError) || !slot) throw error;
-        waitMs = Math.min(waitMs ?? error.retryAfterMs, error.retryAfterMs);
-        full.push(slot);
+      if ('steppedBack' in outcome) {
+        current = outcome.steppedBack;
+        full.push(outcome.release);
         continue;
       }
-      if (!claimed) return;
-      const due = onTime ? mine : (slotAt ?? slot?.at);
-      if (mine !== undefined && onTime)
-        deps.log.info('submitting on a reserved slot', {
-          upstream: upstream.name,
-          slotAt: mine,
-          early: mine - deps.now(),
-        });
-      if (window && due !== undefined) {
-        const kept = await awaitSlot(deps, claimed.taskId, upstream.name, window, due, onTime);
-        if (!kept) return; // moved meanwhile (cancelled, swept)
-        if (kept.late && passes < maxPasses) {
-          // Still too late for its slot: sent now, the submit could land among the next window's. It steps
-          // back instead, its slot given back with the next reservation.
-          deps.log.warn('slot missed before the submit', {
-            upstream: upstream.name,
-            lateMs: deps.now() - kept.at,
-          });
-          const back = await moveTask(deps, claimed, 'queued');
-          if (!back) return;
-          current = back;
-          full.push({ ...window, release: kept.at });
-          continue;
-        }
-      }
+      const { claimed } = outcome;
 
       const started = deps.now();
       let operation: string;
@@ -349,6 +281,107 @@ async function recordSubmitted(
     ...(awaitedPush && { awaitsPush: true }),
   });
   if (!awaitedPush) await schedulePoll(deps, moved, operation, deps.now());
+}
+
+/** A candidate of the route: an upstream that can make the task, and how (what it leaves not applied). */
+type Candidate = Route['candidates'][number];
+
+/** A reservation: the window's scope and the slot's epoch ms. */
+type Reservation = NonNullable<GenerateMessage['slot']>;
+
+const holds = (held: Reservation | undefined, quota: { scope: string } | undefined) =>
+  quota !== undefined && quota.scope === held?.scope;
+
+/**
+ * What claiming a candidate came to: `claimed`, its slot reached (the task `submitting` there); its window
+ * `full` (reserve in it instead, after `retryAfterMs` when the store gave one); `steppedBack` to `queued`,
+ * too late for its slot even after moving it, the slot to `release` with the next reservation; undefined
+ * when the task moved meanwhile (cancelled, swept) and the delivery is done.
+ */
+type ClaimOutcome =
+  | { claimed: Task }
+  | { full: SlotClaim; retryAfterMs?: number }
+  | { steppedBack: Task; release: SlotClaim }
+  | undefined;
+
+/**
+ * Claims a candidate: the intent, the upstream's name and a slot of its quota in one write, then waits for
+ * the slot. The slot is the task's reservation there when it is on time (`held`; one `justReserved` is), or
+ * one taken now, the late reservation given back in the same write. `mayStepBack` false (the last pass): a
+ * slot reached late is used late rather than not at all.
+ */
+async function claimSlot(
+  deps: GenerateDeps,
+  task: Task,
+  { upstream, check }: Candidate,
+  held: Reservation | undefined,
+  justReserved: boolean,
+  mayStepBack: boolean,
+): Promise<ClaimOutcome> {
+  const window = upstream.quota && upstreamWindow(upstream.quota);
+  let mine = holds(held, window) ? held?.at : undefined;
+  // A reservation that looks missed may only have been carried later (SlotClaim carry): where is it?
+  if (window && mine !== undefined && !justReserved && deps.now() - mine > slotLatenessMs)
+    mine = await deps.tasks.slotTime(window.scope, mine);
+  // A reservation is used on time only: much later it would land nearer the next slots than our margin
+  // allows. A late one is given back in the same write as a slot taken now (or as the next reservation).
+  // One just made is as good as a slot taken now (the same write before the request).
+  const onTime = mine !== undefined && (justReserved || deps.now() - mine <= slotLatenessMs);
+  if (mine !== undefined && !onTime)
+    deps.log.info('reserved slot missed', {
+      upstream: upstream.name,
+      slotAt: mine,
+      lateMs: deps.now() - mine,
+    });
+  // A slot taken now is taken a moment ahead (submitLeadMs) and the submit waits for it: the write's
+  // own duration then does not stretch the time between our count and the upstream's.
+  const slot: SlotClaim | undefined =
+    window && !onTime
+      ? {
+          ...window,
+          at: deps.now() + submitLeadMs,
+          ...(mine !== undefined && { release: mine, carry: true }),
+        }
+      : undefined;
+  // Full by the counter as last seen (this instance's own writes included): reserving is the one write to
+  // make; a take tried first would only be refused.
+  if (slot && deps.tasks.freeSlots?.(slot) === 0) return { full: slot };
+  let claimed: Task | undefined;
+  let slotAt: number | undefined;
+  try {
+    claimed = await moveTask(
+      deps,
+      task,
+      'submitting',
+      { upstream: upstream.name, provider: upstream.provider, ...notAppliedChange(task, check.notApplied) },
+      slot && {
+        slot,
+        granted: (at) => {
+          slotAt = at;
+        },
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof RateLimitedError) || !slot) throw error;
+    return { full: slot, retryAfterMs: error.retryAfterMs };
+  }
+  if (!claimed) return undefined;
+  const due = onTime ? mine : (slotAt ?? slot?.at);
+  if (mine !== undefined && onTime)
+    deps.log.info('submitting on a reserved slot', {
+      upstream: upstream.name,
+      slotAt: mine,
+      early: mine - deps.now(),
+    });
+  if (!window || due === undefined) return { claimed };
+  const kept = await awaitSlot(deps, claimed.taskId, upstream.name, window, due, onTime);
+  if (!kept) return undefined;
+  if (!kept.late || !mayStepBack) return { claimed };
+  // Still too late for its slot: sent now, the submit could land among the next window's. It steps back
+  // instead, its slot given back with the next reservation.
+  deps.log.warn('slot missed before the submit', { upstream: upstream.name, lateMs: deps.now() - kept.at });
+  const back = await moveTask(deps, claimed, 'queued');
+  return back && { steppedBack: back, release: { ...window, release: kept.at } };
 }
 
 /**
