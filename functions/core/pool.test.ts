@@ -284,6 +284,33 @@ describe("an upstream's circuit", () => {
     expect(submittedTo(world).b).toEqual([next.taskId]);
   });
 
+  it('while an upstream is out, waits for the earlier of its return and a slot elsewhere, reserving none', async () => {
+    const { world, key } = await pool(
+      [
+        { name: 'a', priority: 0 },
+        { name: 'b', priority: 1, quota: quota('b', 1) },
+      ],
+      { threshold: 1, coolDownMs: 20_000 },
+    );
+    world.upstreams.a?.failures.push(new UpstreamUnavailableError('503'));
+    // a refuses the first task (its circuit opens); the task goes on to b and takes b's one slot.
+    const first = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: first.taskId });
+    expect(submittedTo(world)).toEqual({ a: [], b: [first.taskId] });
+    // The second: a out for 20 s, b full for 10 s and our margin. No reservation in b (a's probe must find
+    // work when it returns): it waits for b's slot, the earlier.
+    const second = await seedTask(world, key);
+    await startGeneration(world.deps, { taskId: second.taskId });
+    expect(world.queues.reservations).toEqual([]);
+    expect(world.tasks.windows.get('b')?.grants).toHaveLength(1);
+    const freeInMs = (world.tasks.windows.get('b')?.grants[0] ?? 0) + 10_000 + upstreamMarginOf(10_000);
+    expect(world.queues.generated.at(-1)).toEqual({
+      message: { taskId: second.taskId, attempt: 1 },
+      delaySeconds: Math.ceil((freeInMs - world.clock.now) / 1000),
+    });
+    expect(Math.ceil((freeInMs - world.clock.now) / 1000)).toBeLessThan(20);
+  });
+
   it('waits in the queue, without failing, while every upstream that can make it is open', async () => {
     const { world, key } = await pool([{ name: 'a' }], { threshold: 1, coolDownMs: 20_000 });
     world.upstreams.a?.failures.push(new UpstreamUnavailableError('503'));

@@ -5,6 +5,7 @@ import {
   nextGrant,
   parseRateLimit,
   type SlotLog,
+  slotFreeInMsOf,
   slotNow,
   upstreamWindow,
 } from './rate-window';
@@ -220,6 +221,19 @@ describe('freeSlotsOf', () => {
     // A slot taken a moment ahead holds the window as one taken already; one given back does not.
     expect(freeSlotsOf({ grants: [1150] }, 1000, rule)).toBe(2);
     expect(freeSlotsOf({ grants: [1150] }, 1000, { ...rule, release: 1150 })).toBe(3);
+  });
+});
+
+describe('slotFreeInMsOf', () => {
+  const rule = { limit: 2, windowMs: 1000 };
+  it('is 0 when a slot now would be granted, else how long until the earliest would', () => {
+    expect(slotFreeInMsOf({ grants: [0] }, 500, rule)).toBe(0);
+    expect(slotFreeInMsOf({ grants: [0, 10] }, 500, rule)).toBe(500);
+    // A claim for a moment the window has room, and one giving a slot back.
+    expect(slotFreeInMsOf({ grants: [0, 10] }, 500, { ...rule, at: 1200 })).toBe(0);
+    expect(slotFreeInMsOf({ grants: [0, 10] }, 500, { ...rule, release: 10 })).toBe(0);
+    // Reservations ahead hold it as well: the two at 1200 and 1300 leave nothing before 2200.
+    expect(slotFreeInMsOf({ grants: [1200, 1300] }, 1000, rule)).toBe(1200);
   });
 });
 

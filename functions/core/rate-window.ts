@@ -283,10 +283,23 @@ export function freeSlotsOf(
   now: number,
   rule: Pick<SlotClaim, 'limit' | 'windowMs' | 'at' | 'release' | 'carry'>,
 ): number {
-  if (!nextGrant(log, now, rule, { at: rule.at, release: rule.release, carry: rule.carry }).granted) return 0;
+  if (slotFreeInMsOf(log, now, rule) > 0) return 0;
   // Slots taken a moment ahead and reservations within a window hold it as much as those taken already.
   const held =
     log.grants.filter((t) => t > now - rule.windowMs && t < now + rule.windowMs).length -
     (rule.release === undefined ? 0 : 1);
   return Math.max(1, rule.limit - held);
+}
+
+/**
+ * How long until nextGrant would grant the claim (now, or at its `at` with its `release` given back) by the
+ * log as last seen: 0 when it would now.
+ */
+export function slotFreeInMsOf(
+  log: SlotLog,
+  now: number,
+  rule: Pick<SlotClaim, 'limit' | 'windowMs' | 'at' | 'release' | 'carry'>,
+): number {
+  const decision = nextGrant(log, now, rule, { at: rule.at, release: rule.release, carry: rule.carry });
+  return decision.granted ? 0 : decision.retryAfterMs;
 }

@@ -20,6 +20,7 @@ import {
   type RateWindow,
   type SlotClaim,
   type SlotLog,
+  slotFreeInMsOf,
   slotNow,
 } from '../../functions/core/rate-window';
 import type {
@@ -127,6 +128,10 @@ export class InMemoryTaskStore implements TaskStore {
 
   freeSlots(window: SlotClaim): number {
     return freeSlotsOf(this.windows.get(window.scope) ?? { grants: [] }, this.now(), window);
+  }
+
+  slotFreeInMs(window: SlotClaim): number {
+    return slotFreeInMsOf(this.windows.get(window.scope) ?? { grants: [] }, this.now(), window);
   }
 
   async slotTime(scope: string, at: number): Promise<number> {

@@ -91,8 +91,12 @@ describe('SlotTransactions: a rate window', () => {
     for (let i = 0; i < 3; i++) expect(await take(a, window)).toEqual({ granted: true });
     for (let i = 0; i < 2; i++) expect(await take(b, window)).toEqual({ granted: true });
     // `a` still believes 3 are taken: its write loses, and it answers from what the table holds.
+    expect(a.slotFreeInMs(window)).toBe(0);
     expect(await take(a, window)).toEqual({ granted: false, retryAfterMs: 60_000 });
     expect(await take(b, window)).toEqual({ granted: false, retryAfterMs: 59_000 });
+    // Each now knows, without a read, how long until a slot frees.
+    expect(a.slotFreeInMs(window)).toBe(60_000);
+    expect(b.slotFreeInMs(window)).toBe(59_000);
   });
 
   it('keeps where carried reservations went through another instance’s write on a counter it saw stale', async () => {

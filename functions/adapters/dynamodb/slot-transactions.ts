@@ -1,7 +1,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { RateLimitedError } from '../../core/errors';
-import { freeSlotsOf, type SlotClaim, slotNow } from '../../core/rate-window';
+import { freeSlotsOf, type SlotClaim, slotFreeInMsOf, slotNow } from '../../core/rate-window';
 import type { TransactItem } from './credits';
 import {
   type CounterState,
@@ -52,6 +52,11 @@ export class SlotTransactions {
    */
   freeSlots(window: SlotClaim): number {
     return freeSlotsOf(this.counters.get(window.scope) ?? emptyState, this.now(), window);
+  }
+
+  /** How long until a claim of `window` would be granted, by the counter as this instance last saw it. */
+  slotFreeInMs(window: SlotClaim): number {
+    return slotFreeInMsOf(this.counters.get(window.scope) ?? emptyState, this.now(), window);
   }
 
   /** Where a slot granted at `at` is now (rate-window.ts slotNow), by the counter read consistently. */

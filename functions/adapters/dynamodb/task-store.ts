@@ -175,6 +175,10 @@ export class DynamoTaskStore implements TaskStore {
     return this.slotTransactions.freeSlots(window);
   }
 
+  slotFreeInMs(window: SlotClaim): number {
+    return this.slotTransactions.slotFreeInMs(window);
+  }
+
   slotTime(scope: string, at: number): Promise<number> {
     return this.slotTransactions.slotTime(scope, at);
   }

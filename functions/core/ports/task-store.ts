@@ -94,6 +94,12 @@ export interface TaskStore {
    */
   freeSlots?(window: SlotClaim): number;
   /**
+   * How long until a claim of `window` would be granted, by the same counter as last seen (no I/O): 0 when
+   * now. A worker that skips a take it would be refused waits this long at most where it may not reserve.
+   * Absent: every window counts as free.
+   */
+  slotFreeInMs?(window: SlotClaim): number;
+  /**
    * Appends callback attempts to the task. With `chain`, only while that callback's retry chain is still
    * at `chain.from` (absent: not started), moving it to `chain.to` in the same write; false when it is
    * not (another delivery of the same notify message got there first). Without `chain`, always appends.
