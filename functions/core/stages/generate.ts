@@ -294,9 +294,9 @@ const holds = (held: Reservation | undefined, quota: { scope: string } | undefin
 
 /**
  * What claiming a candidate came to: `claimed`, its slot reached (the task `submitting` there); its window
- * `full` (reserve in it instead, after `retryAfterMs` when the store gave one); `steppedBack` to `queued`,
- * too late for its slot even after moving it, the slot to `release` with the next reservation; undefined
- * when the task moved meanwhile (cancelled, swept) and the delivery is done.
+ * `full` (reserve in it instead, or, where the task may not reserve, wait `retryAfterMs` until a slot frees);
+ * `steppedBack` to `queued`, too late for its slot even after moving it, the slot to `release` with the next
+ * reservation; undefined when the task moved meanwhile (cancelled, swept) and the delivery is done.
  */
 type ClaimOutcome =
   | { claimed: Task }
