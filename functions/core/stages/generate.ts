@@ -345,8 +345,8 @@ async function claimSlot(
       : undefined;
   // Full by the counter as last seen (this instance's own writes included): reserving is the one write to
   // make; a take tried first would only be refused. Where the task may not reserve, it waits until then.
-  const freeInMs = slot ? (deps.tasks.slotFreeInMs?.(slot) ?? 0) : 0;
-  if (slot && freeInMs > 0) return { full: slot, retryAfterMs: freeInMs };
+  const freeInMs = slot && deps.tasks.slotFreeInMs?.(slot);
+  if (slot && freeInMs) return { full: slot, retryAfterMs: freeInMs };
   let claimed: Task | undefined;
   let slotAt: number | undefined;
   try {
